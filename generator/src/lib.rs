@@ -1,0 +1,7 @@
+//! Rookery's generator: spec model, checks, templates and migration planner.
+//!
+//! Pipeline: [`spec`] (serde types with spans) → `check` (diagnostics) →
+//! `model` (resolved names) → `render` (minijinja) → `write` (plan, then
+//! atomic write).
+
+pub mod spec;

@@ -1,0 +1,389 @@
+//! The spec file (`rookery.toml`) as serde types.
+//!
+//! Every name a diagnostic may point at is wrapped in [`Spanned`], so checks
+//! can report a line and column. Unknown keys are refused
+//! (`deny_unknown_fields`). The JSON Schema in `schemas/rookery.schema.json`
+//! is generated from these types with schemars.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole spec file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Rookery spec", description = "A Rookery SaaS spec (rookery.toml).")]
+pub struct Spec {
+    /// The application.
+    pub app: AppSpec,
+    /// How tenants are kept apart and resolved.
+    #[serde(default)]
+    pub tenancy: TenancySpec,
+    /// How users and machines sign in.
+    #[serde(default)]
+    pub auth: AuthSpec,
+    /// Features that plans can unlock.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, FeatureSpec>")]
+    pub features: IndexMap<Spanned<String>, FeatureSpec>,
+    /// Roles: what each grants and which roles it inherits.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, RoleSpec>")]
+    pub roles: IndexMap<Spanned<String>, RoleSpec>,
+    /// Plans: features, quotas, rate limits and prices.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, PlanSpec>")]
+    pub plans: IndexMap<Spanned<String>, PlanSpec>,
+    /// Tenant-scoped models.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, ModelSpec>")]
+    pub models: IndexMap<Spanned<String>, ModelSpec>,
+}
+
+/// `[app]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// Crate and binary name: lowercase letters, digits and `_`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Human-readable name.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Path prefix of the generated API (default `/api/v1`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub api_prefix: Option<Spanned<String>>,
+}
+
+/// How tenant data is separated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenancyModel {
+    /// One schema, `tenant_id` on every row, PostgreSQL row-level security.
+    #[default]
+    Shared,
+    /// One PostgreSQL schema per tenant (not built yet).
+    Schema,
+    /// One database per tenant (not built yet).
+    Database,
+}
+
+/// How a request names its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantResolver {
+    /// `acme.example.com` names tenant `acme`.
+    Subdomain,
+    /// The `X-Tenant` header carries the tenant's id or slug.
+    Header,
+}
+
+/// `[tenancy]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenancySpec {
+    /// Isolation model.
+    #[serde(default)]
+    #[schemars(with = "Option<TenancyModel>")]
+    pub model: Option<Spanned<TenancyModel>>,
+    /// Resolvers tried in order; a token's tenant must agree with the result.
+    #[serde(default = "default_resolvers")]
+    pub resolve: Vec<TenantResolver>,
+}
+
+impl Default for TenancySpec {
+    fn default() -> Self {
+        Self { model: None, resolve: default_resolvers() }
+    }
+}
+
+fn default_resolvers() -> Vec<TenantResolver> {
+    vec![TenantResolver::Subdomain, TenantResolver::Header]
+}
+
+/// A sign-in method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Email and password.
+    Password,
+    /// API keys for machines.
+    ApiKey,
+    /// Google sign-in (not built yet).
+    Google,
+    /// GitHub sign-in (not built yet).
+    Github,
+    /// Enterprise OIDC (not built yet).
+    Oidc,
+    /// Enterprise SAML (not built yet).
+    Saml,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// Enabled sign-in methods.
+    #[serde(default = "default_methods")]
+    #[schemars(with = "Vec<AuthMethod>")]
+    pub methods: Vec<Spanned<AuthMethod>>,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        Self { methods: default_methods() }
+    }
+}
+
+fn default_methods() -> Vec<Spanned<AuthMethod>> {
+    vec![Spanned::new(0..0, AuthMethod::Password)]
+}
+
+/// `[features.<name>]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Human-readable name.
+    pub title: String,
+}
+
+/// `[roles.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Roles whose grants this role also has.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub inherits: Vec<Spanned<String>>,
+    /// Permissions, `<resource>.<action>`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub grants: Vec<Spanned<String>>,
+}
+
+/// `[plans.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSpec {
+    /// Price; stored now, billed by the billing integration.
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Free trial length.
+    #[serde(default)]
+    pub trial_days: Option<u32>,
+    /// Whether the price is per member.
+    #[serde(default)]
+    pub per_seat: bool,
+    /// Features this plan unlocks.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub features: Vec<Spanned<String>>,
+    /// Quotas: a count (`projects = 3`) or a rate (`api_calls = "1000/month"`).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, QuotaValue>")]
+    pub quotas: IndexMap<Spanned<String>, Spanned<QuotaValue>>,
+    /// Usage-based prices per metered quota.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, MeteredPrice>")]
+    pub metered: IndexMap<Spanned<String>, MeteredPrice>,
+    /// Per-tenant request rate, `"<n>/<s|m|h>"`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub rate_limit: Option<Spanned<String>>,
+}
+
+/// A plan's price.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Price {
+    /// `"custom"`: negotiated, not self-serve.
+    Custom(#[schemars(with = "String")] Spanned<String>),
+    /// Fixed prices in minor units.
+    Fixed(FixedPrice),
+}
+
+/// Fixed prices in minor units (cents).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPrice {
+    /// Monthly price.
+    #[serde(default)]
+    pub monthly: Option<u64>,
+    /// Yearly price.
+    #[serde(default)]
+    pub yearly: Option<u64>,
+    /// ISO 4217 currency, lowercase (default `usd`).
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// A quota's limit.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum QuotaValue {
+    /// At most this many (rows, members).
+    Count(u64),
+    /// At most this many per period, `"1000/month"`.
+    Rate(String),
+}
+
+/// Price of a metered quota.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeteredPrice {
+    /// Price in minor units per `per` units.
+    pub unit_amount: u64,
+    /// Units per `unit_amount` (default 1).
+    #[serde(default)]
+    pub per: Option<u64>,
+}
+
+/// `[models.<name>]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Fields, in column order.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, FieldSpec>")]
+    pub fields: IndexMap<Spanned<String>, FieldSpec>,
+    /// Permissions guarding reads, writes and deletes.
+    #[serde(default)]
+    pub permissions: Option<PermissionsSpec>,
+    /// Plan quota counted by this model's rows.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub quota: Option<Spanned<String>>,
+    /// Record every write in the audit log.
+    #[serde(default)]
+    pub audit: bool,
+    /// Events emitted for outgoing webhooks (stored now, delivered later).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub events: Vec<Spanned<String>>,
+    /// Primary key type.
+    #[serde(default)]
+    #[schemars(with = "Option<IdType>")]
+    pub id: Option<Spanned<IdType>>,
+    /// Default list order, a field or implicit column, `-` for descending
+    /// (default `-created_at`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub sort: Option<Spanned<String>>,
+    /// The model's previous name, to rename its table keeping the data.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub renamed_from: Option<Spanned<String>>,
+}
+
+/// Primary key type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdType {
+    /// `bigint` identity.
+    #[default]
+    Bigint,
+    /// UUID v7.
+    Uuid,
+}
+
+/// A model's permissions.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsSpec {
+    /// Needed to list and get.
+    #[schemars(with = "String")]
+    pub read: Spanned<String>,
+    /// Needed to create and update.
+    #[schemars(with = "String")]
+    pub write: Spanned<String>,
+    /// Needed to delete (default: `write`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub delete: Option<Spanned<String>>,
+}
+
+/// A field's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// Short text (`max_len` recommended).
+    String,
+    /// Long text.
+    Text,
+    /// 32-bit integer.
+    Int,
+    /// 64-bit integer.
+    Bigint,
+    /// Exact decimal.
+    Decimal,
+    /// Boolean.
+    Bool,
+    /// Calendar date, `YYYY-MM-DD`.
+    Date,
+    /// Instant, RFC 3339.
+    Datetime,
+    /// UUID.
+    Uuid,
+    /// One of `values`.
+    Enum,
+    /// JSON document.
+    Json,
+    /// Reference to a model of the same tenant, or to `user`.
+    Ref,
+}
+
+/// `fields.<name>`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Type.
+    #[serde(rename = "type")]
+    #[schemars(with = "FieldKind")]
+    pub kind: Spanned<FieldKind>,
+    /// May be null / omitted.
+    #[serde(default)]
+    pub optional: bool,
+    /// Value used when a create request omits the field.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub default: Option<Spanned<toml::Value>>,
+    /// Unique within a tenant.
+    #[serde(default)]
+    pub unique: bool,
+    /// Indexed; also usable as a list filter.
+    #[serde(default)]
+    pub indexed: bool,
+    /// Usable as a list sort key.
+    #[serde(default)]
+    pub sortable: bool,
+    /// Maximum length in characters (string, text).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub max_len: Option<Spanned<i64>>,
+    /// Minimum value (int, bigint).
+    #[serde(default)]
+    #[schemars(with = "Option<i64>")]
+    pub min: Option<Spanned<i64>>,
+    /// Maximum value (int, bigint).
+    #[serde(default)]
+    #[schemars(with = "Option<i64>")]
+    pub max: Option<Spanned<i64>>,
+    /// Allowed values (enum).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub values: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Referenced model, or `user` (ref).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub to: Option<Spanned<String>>,
+    /// `restrict` (default) or `cascade` (ref).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub on_delete: Option<Spanned<String>>,
+    /// The field's previous name, to rename its column keeping the data.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub renamed_from: Option<Spanned<String>>,
+}

@@ -1,0 +1,168 @@
+//! The static description of an app, emitted by the generator into
+//! `src/generated/mod.rs`: roles (already flattened), plans, features,
+//! tenancy options and the embedded migrations.
+
+/// How a request names its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TenantResolver {
+    /// `acme.<base domain>` names the tenant with slug `acme`.
+    Subdomain,
+    /// The `X-Tenant` header carries the tenant's id or slug.
+    Header,
+}
+
+/// A sign-in method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// Email and password.
+    Password,
+    /// API keys.
+    ApiKey,
+}
+
+/// A role with every permission it has, inherited ones included.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleDef {
+    /// Role name.
+    pub name: &'static str,
+    /// Every permission the role has (inheritance already flattened).
+    pub permissions: &'static [&'static str],
+}
+
+/// A feature a plan can unlock.
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureDef {
+    /// Feature name.
+    pub name: &'static str,
+    /// Human-readable title.
+    pub title: &'static str,
+}
+
+/// The period of a rate or a periodic quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// One second.
+    Second,
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+    /// One day.
+    Day,
+    /// One calendar month.
+    Month,
+}
+
+impl Period {
+    /// Length in seconds (a month counts as 30 days).
+    pub const fn seconds(self) -> u64 {
+        match self {
+            Self::Second => 1,
+            Self::Minute => 60,
+            Self::Hour => 3600,
+            Self::Day => 86_400,
+            Self::Month => 30 * 86_400,
+        }
+    }
+}
+
+/// A plan's limit on one quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaLimit {
+    /// At most this many (rows of a model, members).
+    Count(u64),
+    /// At most this many per period (metered).
+    PerPeriod(u64, Period),
+}
+
+/// A quota of a plan.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaDef {
+    /// Quota name (`projects`, `members`, `api_calls`).
+    pub name: &'static str,
+    /// The limit.
+    pub limit: QuotaLimit,
+}
+
+/// A request rate: `requests` per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per period.
+    pub requests: u32,
+    /// The window.
+    pub period: Period,
+}
+
+/// A plan.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanDef {
+    /// Plan name.
+    pub name: &'static str,
+    /// Features the plan unlocks.
+    pub features: &'static [&'static str],
+    /// Quotas; a quota not listed is unlimited.
+    pub quotas: &'static [QuotaDef],
+    /// Per-tenant request rate; `None` is unlimited.
+    pub rate_limit: Option<Rate>,
+    /// Monthly price in minor units (`None`: custom or not sold monthly).
+    pub monthly_price: Option<u64>,
+    /// Trial length in days.
+    pub trial_days: Option<u32>,
+}
+
+impl PlanDef {
+    /// The limit of quota `name`, if the plan sets one.
+    pub fn quota(&self, name: &str) -> Option<QuotaLimit> {
+        self.quotas.iter().find(|q| q.name == name).map(|q| q.limit)
+    }
+}
+
+/// One migration, embedded in the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Version (the `NNNN` of `NNNN_name.sql`).
+    pub version: i64,
+    /// Description (the `name` of `NNNN_name.sql`).
+    pub name: &'static str,
+    /// SQL text.
+    pub sql: &'static str,
+}
+
+/// Everything the generator knows about an app, as static data.
+#[derive(Debug, Clone, Copy)]
+pub struct AppSpec {
+    /// App name (crate and binary).
+    pub name: &'static str,
+    /// Human-readable name.
+    pub title: &'static str,
+    /// Path prefix of the API (`/api/v1`).
+    pub api_prefix: &'static str,
+    /// Tenant resolvers, in order.
+    pub resolvers: &'static [TenantResolver],
+    /// Enabled sign-in methods.
+    pub auth_methods: &'static [AuthMethod],
+    /// Roles, flattened. The first role is the one a tenant's creator gets.
+    pub roles: &'static [RoleDef],
+    /// Features.
+    pub features: &'static [FeatureDef],
+    /// Plans. The first plan is the one a new tenant gets.
+    pub plans: &'static [PlanDef],
+    /// PostgreSQL migrations, by version.
+    pub postgres_migrations: &'static [Migration],
+    /// SQLite migrations, by version.
+    pub sqlite_migrations: &'static [Migration],
+}
+
+impl AppSpec {
+    /// The role called `name`.
+    pub fn role(&self, name: &str) -> Option<&'static RoleDef> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The plan called `name`.
+    pub fn plan(&self, name: &str) -> Option<&'static PlanDef> {
+        self.plans.iter().find(|p| p.name == name)
+    }
+}

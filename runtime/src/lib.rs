@@ -1,0 +1,50 @@
+//! Rookery's runtime: the platform every generated app links.
+//!
+//! One module per concern: [`config`], [`db`] (pools, tenant-scoped
+//! transactions, migrations), [`tenant`] (resolution), [`auth`] (passwords,
+//! tokens, API keys), [`rbac`], [`plans`], [`ratelimit`], [`audit`],
+//! [`model`] and [`repo`] (tenant-scoped models), and [`http`] (the app
+//! builder, problem+json errors, health, OpenAPI).
+//!
+//! Generated code reaches the runtime through [`model`] and the hidden
+//! `__private` module; hand-written code uses the public modules.
+
+pub mod app_spec;
+pub mod model;
+
+pub use model::{Id, Record, TenantId, TenantModel, UserId};
+pub use rookery_macros::{ModelEnum, TenantModel};
+
+/// Items the derive macros name by absolute path. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use axum;
+    pub use chrono;
+    pub use rust_decimal;
+    pub use serde;
+    pub use serde_json;
+    pub use uuid;
+
+    pub use crate::model::{
+        CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef,
+        ModelEnum, OnDelete, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput,
+        UserId, Value, ValueReader,
+    };
+    pub use crate::patch::double_option;
+}
+
+mod patch {
+    //! Deserialisation helpers for partial updates.
+
+    use serde::{Deserialize, Deserializer};
+
+    /// Distinguishes an absent field (`None`) from an explicit `null`
+    /// (`Some(None)`) in a PATCH body. Use with `#[serde(default)]`.
+    pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Option::<T>::deserialize(de).map(Some)
+    }
+}
