@@ -4,4 +4,5 @@
 //! `model` (resolved names) → `render` (minijinja) → `write` (plan, then
 //! atomic write).
 
+pub mod cli;
 pub mod spec;

@@ -10,10 +10,16 @@
 //! `__private` module; hand-written code uses the public modules.
 
 pub mod app_spec;
+pub mod http;
 pub mod model;
 
 pub use model::{Id, Record, TenantId, TenantModel, UserId};
 pub use rookery_macros::{ModelEnum, TenantModel};
+
+pub use chrono;
+pub use rust_decimal::Decimal;
+pub use serde_json;
+pub use uuid;
 
 /// Items the derive macros name by absolute path. Not a public API.
 #[doc(hidden)]
@@ -30,6 +36,8 @@ pub mod __private {
         ModelEnum, OnDelete, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput,
         UserId, Value, ValueReader,
     };
+    pub use crate::http::AppState;
+    pub use crate::http::crud::router as crud_router;
     pub use crate::patch::double_option;
 }
 

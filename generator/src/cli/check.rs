@@ -1,0 +1,13 @@
+//! `rookery check` (placeholder until it lands).
+
+use std::process::ExitCode;
+
+/// Arguments of `rookery check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: &Args) -> ExitCode {
+    eprintln!("rookery check: not built yet");
+    ExitCode::from(2)
+}

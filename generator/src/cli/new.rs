@@ -1,0 +1,13 @@
+//! `rookery new` (placeholder until it lands).
+
+use std::process::ExitCode;
+
+/// Arguments of `rookery new`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: &Args) -> ExitCode {
+    eprintln!("rookery new: not built yet");
+    ExitCode::from(2)
+}
