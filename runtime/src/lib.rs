@@ -11,7 +11,9 @@
 
 pub mod app_spec;
 pub mod http;
+pub mod db;
 pub mod model;
+pub mod repo;
 
 pub use model::{Id, Record, TenantId, TenantModel, UserId};
 pub use rookery_macros::{ModelEnum, TenantModel};

@@ -1,0 +1,152 @@
+//! Configuration from the environment.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | `sqlite:<app>.sqlite` | `postgres://…` or `sqlite:…`, picked at start-up |
+//! | `ROOKERY_MIGRATE_DATABASE_URL` | `DATABASE_URL` | URL `migrate` uses (the owner role) |
+//! | `ROOKERY_DB_ROLE` | `rookery_app` | PostgreSQL role `serve` switches to on each connection |
+//! | `ROOKERY_DB_POOL` | `16` | pool size |
+//! | `ROOKERY_BIND` | `127.0.0.1:3000` | listen address (`PORT` alone sets the port) |
+//! | `ROOKERY_BASE_DOMAIN` | `localhost` | `acme.<base domain>` resolves tenant `acme` |
+//! | `ROOKERY_JWT_SECRET` (or `JWT_SECRET`) | random per process | HS256 signing key, ≥ 32 bytes |
+//! | `ROOKERY_JWT_PREVIOUS_SECRETS` | none | comma-separated old keys still accepted (rotation) |
+//! | `ROOKERY_ACCESS_TOKEN_TTL` | `900` | access token lifetime, seconds |
+//! | `ROOKERY_API_KEY_PEPPER` | random per process | server-side secret API key hashes are keyed with |
+//! | `ROOKERY_ENV` | `test` | `live` or `test`: the `<env>` part of API keys |
+//! | `RATE_LIMIT_MAX` + `RATE_LIMIT_WINDOW_SECS` | the plan's `rate_limit` | override every plan's rate |
+
+use std::net::SocketAddr;
+
+/// A configuration value was present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable did not parse.
+    #[error("environment variable {name}: {message}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Runtime configuration.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// URL the server connects with.
+    pub database_url: String,
+    /// URL `migrate` connects with.
+    pub migrate_database_url: String,
+    /// PostgreSQL role serving connections switch to.
+    pub db_role: String,
+    /// Pool size.
+    pub db_pool: u32,
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Base domain for subdomain tenant resolution.
+    pub base_domain: String,
+    /// HS256 signing key.
+    pub jwt_secret: Vec<u8>,
+    /// Older keys still accepted for verification.
+    pub jwt_previous_secrets: Vec<Vec<u8>>,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: i64,
+    /// Pepper for API key hashes.
+    pub api_key_pepper: Vec<u8>,
+    /// `live` or `test`.
+    pub env: String,
+    /// Rate limit override: (requests, window seconds).
+    pub rate_limit_override: Option<(u64, u64)>,
+    /// Whether secrets were generated because none were configured.
+    pub ephemeral_secrets: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &crate::db::redact_url(&self.database_url))
+            .field("db_role", &self.db_role)
+            .field("bind", &self.bind)
+            .field("base_domain", &self.base_domain)
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid { name, message: e.to_string() }),
+    }
+}
+
+fn random_secret() -> Vec<u8> {
+    use rand::RngCore as _;
+    let mut bytes = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+impl Config {
+    /// Reads the configuration of app `app_name` from the environment.
+    pub fn from_env(app_name: &str) -> Result<Self, ConfigError> {
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| format!("sqlite:{app_name}.sqlite"));
+        let migrate_database_url = var("ROOKERY_MIGRATE_DATABASE_URL").unwrap_or_else(|| database_url.clone());
+        let bind = match (var("ROOKERY_BIND"), var("PORT")) {
+            (Some(_), _) | (None, None) => parse("ROOKERY_BIND", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
+            (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], parse("PORT", 3000u16)?)),
+        };
+        let mut ephemeral = false;
+        let jwt_secret = match var("ROOKERY_JWT_SECRET").or_else(|| var("JWT_SECRET")) {
+            Some(s) if s.len() >= 32 => s.into_bytes(),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_JWT_SECRET",
+                    message: "must be at least 32 bytes".into(),
+                });
+            }
+            None => {
+                ephemeral = true;
+                random_secret()
+            }
+        };
+        let api_key_pepper = var("ROOKERY_API_KEY_PEPPER").map(String::into_bytes).unwrap_or_else(|| {
+            ephemeral = true;
+            random_secret()
+        });
+        let rate_limit_override = match var("RATE_LIMIT_MAX") {
+            None => None,
+            Some(_) => Some((parse("RATE_LIMIT_MAX", 0u64)?, parse("RATE_LIMIT_WINDOW_SECS", 60u64)?.max(1))),
+        };
+        let env = var("ROOKERY_ENV").unwrap_or_else(|| "test".into());
+        if !matches!(env.as_str(), "live" | "test") {
+            return Err(ConfigError::Invalid { name: "ROOKERY_ENV", message: "must be `live` or `test`".into() });
+        }
+        Ok(Self {
+            database_url,
+            migrate_database_url,
+            db_role: var("ROOKERY_DB_ROLE").unwrap_or_else(|| "rookery_app".into()),
+            db_pool: parse("ROOKERY_DB_POOL", 16)?,
+            bind,
+            base_domain: var("ROOKERY_BASE_DOMAIN").unwrap_or_else(|| "localhost".into()),
+            jwt_secret,
+            jwt_previous_secrets: var("ROOKERY_JWT_PREVIOUS_SECRETS")
+                .map(|v| v.split(',').map(|s| s.as_bytes().to_vec()).collect())
+                .unwrap_or_default(),
+            access_token_ttl: parse("ROOKERY_ACCESS_TOKEN_TTL", 900)?,
+            api_key_pepper,
+            env,
+            rate_limit_override,
+            ephemeral_secrets: ephemeral,
+        })
+    }
+}

@@ -1,0 +1,236 @@
+//! Database access: pools, tenant-scoped transactions and migrations.
+//!
+//! One binary serves SQLite or PostgreSQL, picked at start-up by the
+//! `DATABASE_URL` scheme. Every tenant-owned row is reached through a
+//! [`TenantTx`], which carries the [`TenantId`] and (on PostgreSQL) sets
+//! `app.tenant_id` transaction-locally before anything else runs.
+
+mod bind;
+mod migrate;
+mod tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Connection, Executor};
+
+pub use migrate::MigrateError;
+pub use tx::{PlatformTx, TenantTx};
+
+pub(crate) use bind::{Bind, DbRow};
+
+use crate::model::TenantId;
+
+/// The SQL dialect of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL (row-level security on).
+    Postgres,
+    /// SQLite (the embedded default).
+    Sqlite,
+}
+
+/// Errors of the database layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// `DATABASE_URL` has a scheme other than `postgres://` or `sqlite:`.
+    #[error("unsupported DATABASE_URL scheme in `{0}`: use postgres://… or sqlite:…")]
+    UnsupportedUrl(String),
+    /// The database refused a statement or the connection failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// The serving role could bypass row-level security.
+    #[error(
+        "refusing to serve: database role `{0}` bypasses row-level security (superuser, BYPASSRLS or table owner); connect as a member of `rookery_app`"
+    )]
+    RlsBypass(String),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(MigrateError),
+    /// A stored value could not be read back.
+    #[error(transparent)]
+    Decode(#[from] crate::model::DecodeError),
+}
+
+/// How a pool is opened.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DbOptions {
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// On PostgreSQL, the role each serving connection switches to
+    /// (`SET ROLE`) so that row-level security applies. `None` keeps the
+    /// login role (used by `migrate`, which must run as the owner).
+    pub serving_role: Option<String>,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, serving_role: Some("rookery_app".to_owned()) }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A connection pool to SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    /// Opens a pool for `url` (`postgres://…` or `sqlite:…`).
+    ///
+    /// SQLite files are created when missing; foreign keys are enforced and
+    /// the journal is WAL. On PostgreSQL with a `serving_role`, every
+    /// connection runs `SET ROLE <role>` once, and the pool is refused if
+    /// the resulting role can bypass row-level security.
+    pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let mut pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10));
+            if let Some(role) = options.serving_role.clone() {
+                let set_role = format!("SET ROLE {}", quote_ident(&role));
+                pool = pool.after_connect(move |conn, _meta| {
+                    let set_role = set_role.clone();
+                    Box::pin(async move {
+                        conn.execute(sqlx::AssertSqlSafe(set_role)).await?;
+                        Ok(())
+                    })
+                });
+            }
+            let pool = pool.connect_with(connect).await?;
+            if options.serving_role.is_some() {
+                refuse_rls_bypass(&pool).await?;
+            }
+            Ok(Self { pool: Pool::Postgres(pool) })
+        } else if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10));
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
+                .connect_with(connect)
+                .await?;
+            Ok(Self { pool: Pool::Sqlite(pool) })
+        } else {
+            Err(DbError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// The dialect of this pool.
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Begins a transaction scoped to `tenant`.
+    ///
+    /// Reads may share the database with concurrent writers; use
+    /// [`Db::begin_write`] when the transaction will write.
+    pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        TenantTx::begin(self, tenant, false).await
+    }
+
+    /// Begins a writing transaction scoped to `tenant` (on SQLite it takes
+    /// the write lock up front, so concurrent writers queue instead of
+    /// failing with `SQLITE_BUSY`).
+    pub async fn begin_write(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        TenantTx::begin(self, tenant, true).await
+    }
+
+    /// Begins a platform transaction: global tables only (`tenants`,
+    /// `users`). Tenant tables are unreachable from it on PostgreSQL (RLS
+    /// without a tenant returns no rows) and by API everywhere.
+    pub async fn begin_platform(&self) -> Result<PlatformTx, DbError> {
+        PlatformTx::begin(self).await
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match &self.pool {
+            Pool::Postgres(pool) => pool.acquire().await?.ping().await?,
+            Pool::Sqlite(pool) => pool.acquire().await?.ping().await?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    pub(crate) fn pg(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(pool) => Some(pool),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
+    pub(crate) fn sqlite(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(pool),
+            Pool::Postgres(_) => None,
+        }
+    }
+}
+
+async fn refuse_rls_bypass(pool: &PgPool) -> Result<(), DbError> {
+    let (role, bypass): (String, bool) = sqlx::query_as(
+        "SELECT current_user::text, (r.rolsuper OR r.rolbypassrls OR EXISTS (
+             SELECT 1 FROM pg_tables t WHERE t.schemaname = current_schema()
+             AND t.tablename = 'memberships' AND t.tableowner = current_user))
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    if bypass { Err(DbError::RlsBypass(role)) } else { Ok(()) }
+}
+
+/// Quotes an SQL identifier that was validated elsewhere.
+pub(crate) fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact_url("postgres://app:s3cret@db/x"), "postgres://app:***@db/x");
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("sqlite:app.db"), "sqlite:app.db");
+    }
+}

@@ -1,0 +1,198 @@
+//! List queries: filters on indexed fields, sort on allowed fields, keyset
+//! (cursor) pagination.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+
+use super::validate::{parse_text, to_text};
+use super::key_type;
+use crate::db::Bind;
+use crate::model::{FieldType, Key, ModelDef, Record, TenantModel, Value};
+
+/// Largest page a request may ask for.
+pub const MAX_LIMIT: u32 = 100;
+/// Page size when a request does not say.
+pub const DEFAULT_LIMIT: u32 = 20;
+
+/// A parsed list request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Page size, 1..=100.
+    pub limit: u32,
+    sort_field: &'static str,
+    sort_type: FieldType,
+    descending: bool,
+    filters: Vec<(&'static str, FieldType, Value)>,
+    after: Option<(Value, Value)>,
+}
+
+/// Why a list request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ListQueryError {
+    /// The offending query parameter.
+    pub parameter: String,
+    /// What was wrong with it.
+    pub message: String,
+}
+
+fn err(parameter: &str, message: impl Into<String>) -> ListQueryError {
+    ListQueryError { parameter: parameter.to_owned(), message: message.into() }
+}
+
+fn implicit_type(def: &ModelDef, name: &str) -> Option<FieldType> {
+    match name {
+        "id" => Some(key_type(def.key)),
+        "created_at" | "updated_at" => Some(FieldType::DateTime),
+        _ => None,
+    }
+}
+
+fn sort_column(def: &ModelDef, name: &str) -> Option<(&'static str, FieldType)> {
+    if let Some(ty) = implicit_type(def, name) {
+        let col = match name {
+            "id" => "id",
+            "created_at" => "created_at",
+            _ => "updated_at",
+        };
+        return Some((col, ty));
+    }
+    def.fields.iter().find(|f| f.name == name && f.sortable && !f.optional).map(|f| (f.column, f.ty))
+}
+
+impl ListQuery {
+    /// The default query: first page, default sort, no filters.
+    pub fn new(def: &ModelDef) -> Self {
+        let (sort_field, sort_type) = sort_column(def, def.default_sort.field).unwrap_or(("created_at", FieldType::DateTime));
+        Self {
+            limit: DEFAULT_LIMIT,
+            sort_field,
+            sort_type,
+            descending: def.default_sort.descending,
+            filters: Vec::new(),
+            after: None,
+        }
+    }
+
+    /// Parses query parameters: `limit`, `cursor`, `sort` (`field` or
+    /// `-field`) and `<field>=<value>` for indexed fields. Unknown
+    /// parameters are refused, so a typo never silently lists everything.
+    pub fn parse<'a>(
+        def: &ModelDef,
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ListQueryError> {
+        let mut query = Self::new(def);
+        let mut cursor = None;
+        for (key, value) in params {
+            match key {
+                "limit" => {
+                    query.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| err("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}")))?;
+                }
+                "cursor" => cursor = Some(value),
+                "sort" => {
+                    let (descending, name) = match value.strip_prefix('-') {
+                        Some(rest) => (true, rest),
+                        None => (false, value),
+                    };
+                    let (col, ty) = sort_column(def, name).ok_or_else(|| {
+                        err("sort", format!("cannot sort by `{name}`: allowed are id, created_at, updated_at and sortable fields"))
+                    })?;
+                    query.sort_field = col;
+                    query.sort_type = ty;
+                    query.descending = descending;
+                }
+                name => {
+                    let field = def
+                        .fields
+                        .iter()
+                        .find(|f| f.name == name && f.indexed)
+                        .ok_or_else(|| err(name, format!("unknown parameter `{name}` (filters exist for indexed fields only)")))?;
+                    let parsed = parse_text(field.ty, value).map_err(|m| err(name, m))?;
+                    query.filters.push((field.column, field.ty, parsed));
+                }
+            }
+        }
+        if let Some(cursor) = cursor {
+            query.after = Some(query.decode_cursor(def, cursor).ok_or_else(|| err("cursor", "invalid cursor"))?);
+        }
+        Ok(query)
+    }
+
+    fn decode_cursor(&self, def: &ModelDef, cursor: &str) -> Option<(Value, Value)> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let (sort, value, id): (String, String, String) = serde_json::from_slice(&bytes).ok()?;
+        if sort != self.sort_key() {
+            return None;
+        }
+        Some((parse_text(self.sort_type, &value).ok()?, parse_text(key_type(def.key), &id).ok()?))
+    }
+
+    fn sort_key(&self) -> String {
+        format!("{}{}", if self.descending { "-" } else { "" }, self.sort_field)
+    }
+}
+
+/// The cursor that continues after `last`.
+pub(crate) fn cursor_for<M: TenantModel>(query: &ListQuery, last: &Record<M>) -> String {
+    let value = match query.sort_field {
+        "id" => last.id.key().to_value(),
+        "created_at" => Value::DateTime(last.created_at),
+        "updated_at" => Value::DateTime(last.updated_at),
+        col => {
+            let idx = M::def().fields.iter().position(|f| f.column == col).unwrap_or(0);
+            last.data.to_values().swap_remove(idx)
+        }
+    };
+    let payload = (query.sort_key(), to_text(&value), last.id.key().to_string());
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default())
+}
+
+/// `SELECT … WHERE tenant_id = $1 … ORDER BY … LIMIT …` and its binds
+/// after the tenant (the caller puts the tenant first).
+pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String) -> (String, Vec<Bind>) {
+    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", def.table);
+    let mut binds: Vec<Bind> = Vec::new();
+    for (col, ty, value) in &query.filters {
+        binds.push(Bind::new(value.clone(), *ty));
+        let _ = write!(sql, " AND {col} = ${}", binds.len() + 1);
+    }
+    let (cmp, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some((value, id)) = &query.after {
+        binds.push(Bind::new(value.clone(), query.sort_type));
+        let v = binds.len() + 1;
+        binds.push(Bind::new(id.clone(), key_type(def.key)));
+        let i = binds.len() + 1;
+        if query.sort_field == "id" {
+            let _ = write!(sql, " AND id {cmp} ${i}");
+        } else {
+            let col = query.sort_field;
+            let _ = write!(sql, " AND ({col} {cmp} ${v} OR ({col} = ${v} AND id {cmp} ${i}))");
+        }
+    }
+    if query.sort_field == "id" {
+        let _ = write!(sql, " ORDER BY id {dir}");
+    } else {
+        let _ = write!(sql, " ORDER BY {} {dir}, id {dir}", query.sort_field);
+    }
+    binds.push(Bind::new(Value::BigInt(i64::from(query.limit) + 1), FieldType::BigInt));
+    let _ = write!(sql, " LIMIT ${}", binds.len() + 1);
+    (sql, binds)
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+#[serde(bound = "")]
+pub struct Page<M: TenantModel> {
+    /// The rows.
+    pub data: Vec<Record<M>>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,243 @@
+//! The tenant-scoped repository every model gets.
+//!
+//! SQL is built from the model's static [`ModelDef`]: identifiers come only
+//! from that description (never from a request), values are always bound,
+//! and the tenant id is always parameter `$1`.
+
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+
+use chrono::Utc;
+
+use crate::db::{Bind, DbError, DbRow, Dialect, TenantTx};
+use crate::model::{FieldDef, FieldType, Id, Key, KeyKind, ModelDef, Record, TenantModel, Value, ValueReader};
+
+mod list;
+mod validate;
+
+pub use list::{DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_LIMIT, Page};
+pub use validate::FieldError;
+
+/// What can go wrong in a repository call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// The input broke a field rule; every broken rule is listed.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// A unique field already has this value in the tenant.
+    #[error("a row with this {field} already exists")]
+    Duplicate {
+        /// The field whose value is taken (or `row` when unknown).
+        field: String,
+    },
+    /// A reference points at no row of the same tenant.
+    #[error("referenced row does not exist")]
+    DanglingReference,
+    /// The row is still referenced by other rows.
+    #[error("row is still referenced")]
+    StillReferenced,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for RepoError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Db(DbError::Sqlx(err))
+    }
+}
+
+/// Maps constraint violations to typed errors; anything else stays a
+/// database error.
+fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
+    if let DbError::Sqlx(sqlx::Error::Database(db)) = &err {
+        match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => {
+                let detail = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                let field = def
+                    .fields
+                    .iter()
+                    .find(|f| f.unique && detail.contains(f.column))
+                    .map_or("row", |f| f.name);
+                return RepoError::Duplicate { field: field.to_owned() };
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation if deleting => return RepoError::StillReferenced,
+            sqlx::error::ErrorKind::ForeignKeyViolation => return RepoError::DanglingReference,
+            _ => {}
+        }
+    }
+    RepoError::Db(err)
+}
+
+/// Model `M`'s rows in the tenant of a [`TenantTx`].
+#[derive(Debug)]
+pub struct Repo<'t, M: TenantModel> {
+    tx: &'t mut TenantTx,
+    model: PhantomData<fn() -> M>,
+}
+
+fn key_type(kind: KeyKind) -> FieldType {
+    match kind {
+        KeyKind::BigInt => FieldType::BigInt,
+        KeyKind::Uuid => FieldType::Uuid,
+    }
+}
+
+/// `tenant_id, id, created_at, updated_at, <fields>`.
+fn select_list(def: &ModelDef) -> String {
+    let mut cols = String::from("tenant_id, id, created_at, updated_at");
+    for f in def.fields {
+        let _ = write!(cols, ", {}", f.column);
+    }
+    cols
+}
+
+fn row_types(def: &ModelDef) -> Vec<FieldType> {
+    let mut types = vec![FieldType::Uuid, key_type(def.key), FieldType::DateTime, FieldType::DateTime];
+    types.extend(def.fields.iter().map(|f| f.ty));
+    types
+}
+
+pub(crate) fn decode_record<M: TenantModel>(row: &DbRow) -> Result<Record<M>, RepoError> {
+    let def = M::def();
+    let mut values = row.values(&row_types(def))?.into_iter();
+    let mut next = || values.next().unwrap_or(Value::Null);
+    let tenant = next();
+    let id = next();
+    let created = next();
+    let updated = next();
+    let rest: Vec<Value> = values.collect();
+    let decode = |e| RepoError::Db(DbError::Decode(e));
+    Ok(Record {
+        tenant_id: crate::TenantId(<uuid::Uuid as crate::model::FieldValue>::from_value(tenant).map_err(decode)?),
+        id: Id::new(M::Key::from_value(id).map_err(decode)?),
+        created_at: crate::model::FieldValue::from_value(created).map_err(decode)?,
+        updated_at: crate::model::FieldValue::from_value(updated).map_err(decode)?,
+        data: M::from_values(&mut ValueReader::new(rest)).map_err(decode)?,
+    })
+}
+
+impl<'t, M: TenantModel> Repo<'t, M> {
+    pub(crate) fn new(tx: &'t mut TenantTx) -> Self {
+        Self { tx, model: PhantomData }
+    }
+
+    fn tenant_bind(&self) -> Bind {
+        Bind::new(Value::Uuid(self.tx.tenant().0), FieldType::Uuid)
+    }
+
+    fn id_bind(id: Id<M>) -> Bind {
+        Bind::new(id.key().to_value(), key_type(M::def().key))
+    }
+
+    /// The row with `id`, if it exists in this tenant. Another tenant's row
+    /// is indistinguishable from a missing one.
+    pub async fn get(&mut self, id: Id<M>) -> Result<Option<Record<M>>, RepoError> {
+        let def = M::def();
+        let sql = format!("SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2", select_list(def), def.table);
+        let binds = vec![self.tenant_bind(), Self::id_bind(id)];
+        match self.tx.fetch_optional(sql, binds).await? {
+            Some(row) => decode_record(&row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// How many rows the tenant has.
+    pub async fn count(&mut self) -> Result<i64, RepoError> {
+        let def = M::def();
+        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = $1", def.table);
+        let row = self.tx.fetch_optional(sql, vec![self.tenant_bind()]).await?;
+        match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
+            Some(Value::BigInt(n)) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// Inserts a row built from a create input (defaults applied, every
+    /// field rule checked first).
+    pub async fn create(&mut self, input: M::Create) -> Result<Record<M>, RepoError> {
+        let def = M::def();
+        let values = validate::create_values(def, crate::model::CreateInput::into_values(input))?;
+        let now = Utc::now();
+        let dialect = self.tx.dialect();
+        let mut binds = vec![self.tenant_bind()];
+        let mut cols = String::from("tenant_id, created_at, updated_at");
+        let mut params = String::from("$1, $2, $3");
+        binds.push(Bind::new(Value::DateTime(now), FieldType::DateTime));
+        binds.push(Bind::new(Value::DateTime(now), FieldType::DateTime));
+        match (def.key, dialect) {
+            (KeyKind::Uuid, _) => {
+                cols.push_str(", id");
+                binds.push(Bind::new(Value::Uuid(uuid::Uuid::now_v7()), FieldType::Uuid));
+                let _ = write!(params, ", ${}", binds.len());
+            }
+            (KeyKind::BigInt, Dialect::Sqlite) => {
+                // SQLite has no identity on a composite key; the write lock taken
+                // by `begin_write` makes max + 1 safe.
+                cols.push_str(", id");
+                let _ = write!(params, ", (SELECT coalesce(max(id), 0) + 1 FROM {})", def.table);
+            }
+            (KeyKind::BigInt, Dialect::Postgres) => {}
+        }
+        for (field, value) in def.fields.iter().zip(values) {
+            binds.push(Bind::new(value, field.ty));
+            let _ = write!(cols, ", {}", field.column);
+            let _ = write!(params, ", ${}", binds.len());
+        }
+        let sql = format!("INSERT INTO {} ({cols}) VALUES ({params}) RETURNING {}", def.table, select_list(def));
+        let row = self.tx.fetch_optional(sql, binds).await.map_err(|e| classify(e, def, false))?;
+        decode_record(&row.ok_or(RepoError::DanglingReference)?)
+    }
+
+    /// Applies a partial update; `None` when the row does not exist in this tenant.
+    pub async fn update(&mut self, id: Id<M>, patch: M::Update) -> Result<Option<Record<M>>, RepoError> {
+        let def = M::def();
+        let changes = validate::update_values(def, crate::model::UpdateInput::into_changes(patch))?;
+        let mut binds = vec![self.tenant_bind(), Self::id_bind(id)];
+        binds.push(Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime));
+        let mut sets = String::from("updated_at = $3");
+        for (field, value) in changes {
+            binds.push(Bind::new(value, field.ty));
+            let _ = write!(sets, ", {} = ${}", field.column, binds.len());
+        }
+        let sql = format!(
+            "UPDATE {} SET {sets} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+            def.table,
+            select_list(def)
+        );
+        match self.tx.fetch_optional(sql, binds).await.map_err(|e| classify(e, def, false))? {
+            Some(row) => decode_record(&row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes the row; `false` when it does not exist in this tenant.
+    pub async fn delete(&mut self, id: Id<M>) -> Result<bool, RepoError> {
+        let def = M::def();
+        let sql = format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", def.table);
+        let binds = vec![self.tenant_bind(), Self::id_bind(id)];
+        let n = self.tx.execute(sql, binds).await.map_err(|e| classify(e, def, true))?;
+        Ok(n > 0)
+    }
+
+    /// One page of rows, filtered and sorted as `query` says.
+    pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
+        let def = M::def();
+        let (sql, mut binds) = list::build(def, query, select_list(def));
+        binds.insert(0, self.tenant_bind());
+        let rows = self.tx.fetch_all(sql, binds).await?;
+        let mut items = rows.iter().map(decode_record::<M>).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > query.limit as usize {
+            items.truncate(query.limit as usize);
+            items.last().map(|last| list::cursor_for(query, last))
+        } else {
+            None
+        };
+        Ok(Page { data: items, next_cursor })
+    }
+}
+
+pub(crate) fn field_at(def: &ModelDef, idx: usize) -> Option<&'static FieldDef> {
+    def.fields.get(idx)
+}
