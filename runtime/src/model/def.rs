@@ -68,6 +68,30 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Whether `default` (a TOML literal as text, as in [`FieldDef::default`])
+    /// fits this type: one of an enum's values, `true`/`false` for a bool, a
+    /// number for a numeric type. Other types accept any text. `const` so
+    /// `#[derive(TenantModel)]` can check defaults at compile time.
+    pub const fn accepts_default(&self, default: &str) -> bool {
+        let text = default.as_bytes();
+        match self {
+            Self::Enum(values) => {
+                let mut i = 0;
+                while i < values.len() {
+                    if bytes_eq(values[i].as_bytes(), text) {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
+            Self::Bool => bytes_eq(text, b"true") || bytes_eq(text, b"false"),
+            Self::Int | Self::BigInt => is_number(text, false),
+            Self::Decimal => is_number(text, true),
+            _ => true,
+        }
+    }
+
     /// The name used for this type in the spec and in error messages.
     pub const fn spec_name(&self) -> &'static str {
         match self {
@@ -185,5 +209,65 @@ impl ModelDef {
     /// The field called `name`, if declared.
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// `a == b`, usable in `const fn`.
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `-?[0-9]+` (or `-?[0-9]+(\.[0-9]+)?` with `fraction`), usable in `const fn`.
+const fn is_number(text: &[u8], fraction: bool) -> bool {
+    let mut i = if !text.is_empty() && text[0] == b'-' { 1 } else { 0 };
+    let start = i;
+    let mut dot = None;
+    while i < text.len() {
+        match text[i] {
+            b'0'..=b'9' => {}
+            b'.' if fraction && dot.is_none() && i > start => dot = Some(i),
+            _ => return false,
+        }
+        i += 1;
+    }
+    match dot {
+        Some(d) => d + 1 < text.len(),
+        None => i > start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldType;
+
+    #[test]
+    fn accepts_default() {
+        let status = FieldType::Enum(&["active", "archived"]);
+        for (ty, text, ok) in [
+            (status, "active", true),
+            (status, "actve", false),
+            (FieldType::Bool, "false", true),
+            (FieldType::Bool, "no", false),
+            (FieldType::Int, "-12", true),
+            (FieldType::Int, "1.5", false),
+            (FieldType::Int, "-", false),
+            (FieldType::BigInt, "", false),
+            (FieldType::Decimal, "1.50", true),
+            (FieldType::Decimal, "1.", false),
+            (FieldType::Decimal, ".5", false),
+            (FieldType::String, "anything", true),
+        ] {
+            assert_eq!(ty.accepts_default(text), ok, "{ty:?} {text:?}");
+        }
     }
 }

@@ -65,3 +65,14 @@ pub trait ModelEnum: Sized + Copy + 'static {
     /// The value whose stored text is `s`.
     fn from_str_value(s: &str) -> Option<Self>;
 }
+
+/// A string that is not one of a [`ModelEnum`]'s values (the `FromStr`
+/// error of every `#[derive(ModelEnum)]` enum).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value `{found}`, expected one of: {}", .expected.join(", "))]
+pub struct ParseEnumError {
+    /// The text that was parsed.
+    pub found: String,
+    /// The enum's values.
+    pub expected: &'static [&'static str],
+}

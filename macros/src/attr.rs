@@ -1,0 +1,528 @@
+//! `#[rookery(...)]` attributes, read into typed options.
+//!
+//! Parsing recovers after each bad key (the value is skipped and the next key
+//! read), so one mistake is one diagnostic and later keys are still checked.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Lit, UnOp};
+
+use crate::case::suggest;
+use crate::ctxt::Ctxt;
+
+/// A value together with the span of the literal it was read from.
+#[derive(Debug, Clone)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// `id = "bigint" | "uuid"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum IdKind {
+    #[default]
+    BigInt,
+    Uuid,
+}
+
+/// `on_delete = "restrict" | "cascade"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnDelete {
+    Restrict,
+    Cascade,
+}
+
+/// `permissions(read = "...", write = "...", delete = "...")`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Permissions {
+    pub(crate) read: Option<String>,
+    pub(crate) write: Option<String>,
+    pub(crate) delete: Option<String>,
+}
+
+/// Options on the struct deriving `TenantModel`.
+#[derive(Debug, Default)]
+pub(crate) struct Container {
+    pub(crate) table: Option<Spanned<String>>,
+    pub(crate) id: IdKind,
+    /// The span of `permissions`, and what it set.
+    pub(crate) permissions: Option<Spanned<Permissions>>,
+    pub(crate) quota: Option<String>,
+    pub(crate) audit: bool,
+    pub(crate) sort: Option<Spanned<String>>,
+    /// An attribute failed to parse: "missing ..." errors would be noise.
+    pub(crate) incomplete: bool,
+}
+
+/// Options on one field of a `TenantModel` struct.
+#[derive(Debug, Default)]
+pub(crate) struct Field {
+    pub(crate) text: Option<Span>,
+    pub(crate) max_len: Option<Spanned<u32>>,
+    pub(crate) min: Option<Spanned<i64>>,
+    pub(crate) max: Option<Spanned<i64>>,
+    pub(crate) unique: Option<Span>,
+    pub(crate) indexed: Option<Span>,
+    pub(crate) sortable: Option<Span>,
+    pub(crate) default: Option<Spanned<String>>,
+    pub(crate) on_delete: Option<Spanned<OnDelete>>,
+    pub(crate) column: Option<Spanned<String>>,
+}
+
+/// Options on a variant of a `ModelEnum` enum.
+#[derive(Debug, Default)]
+pub(crate) struct Variant {
+    pub(crate) rename: Option<Spanned<String>>,
+}
+
+const CONTAINER_KEYS: &[&str] = &[
+    "table",
+    "id",
+    "permissions",
+    "quota",
+    "audit",
+    "sort",
+    "renamed_from",
+];
+const FIELD_KEYS: &[&str] = &[
+    "text",
+    "max_len",
+    "min",
+    "max",
+    "unique",
+    "indexed",
+    "sortable",
+    "default",
+    "on_delete",
+    "column",
+    "renamed_from",
+];
+const VARIANT_KEYS: &[&str] = &["rename"];
+const PERMISSION_KEYS: &[&str] = &["read", "write", "delete"];
+
+/// Where an attribute sits, for messages about keys used in the wrong place.
+#[derive(Clone, Copy)]
+enum Level {
+    Container,
+    Field,
+    Variant,
+    EnumContainer,
+}
+
+impl Level {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Container => CONTAINER_KEYS,
+            Self::Field => FIELD_KEYS,
+            Self::Variant => VARIANT_KEYS,
+            Self::EnumContainer => &[],
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Container => "struct",
+            Self::Field => "field",
+            Self::Variant => "variant",
+            Self::EnumContainer => "enum",
+        }
+    }
+}
+
+impl Container {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Self::default();
+        let complete = for_each_key(cx, attrs, Level::Container, |meta, key| {
+            match key {
+                "table" => out.table = lit_str(cx, meta, key)?,
+                "id" => {
+                    if let Some(v) = lit_str(cx, meta, key)? {
+                        match v.value.as_str() {
+                            "bigint" => out.id = IdKind::BigInt,
+                            "uuid" => out.id = IdKind::Uuid,
+                            other => cx.error_at(
+                                v.span,
+                                format_args!(
+                                    "unknown id type `{other}`; expected \"bigint\" (the default) or \"uuid\""
+                                ),
+                            ),
+                        }
+                    }
+                }
+                "permissions" => {
+                    let span = meta.path.segments[0].ident.span();
+                    let mut perms = Permissions::default();
+                    if meta.input.peek(syn::token::Paren) {
+                        let mut seen = Vec::new();
+                        meta.parse_nested_meta(|inner| {
+                            let Some(key) = key_of(cx, &inner, &mut seen) else {
+                                return skip_value(&inner);
+                            };
+                            let slot = match key.as_str() {
+                                "read" => &mut perms.read,
+                                "write" => &mut perms.write,
+                                "delete" => &mut perms.delete,
+                                _ => {
+                                    unknown_key(cx, &inner, &key, PERMISSION_KEYS, "permissions");
+                                    return skip_value(&inner);
+                                }
+                            };
+                            *slot = lit_str(cx, &inner, &key)?.map(|v| v.value);
+                            Ok(())
+                        })?;
+                    } else {
+                        cx.error_at(
+                            span,
+                            "expected `permissions(read = \"...\", write = \"...\", delete = \"...\")`",
+                        );
+                        skip_value(meta)?;
+                    }
+                    out.permissions = Some(Spanned { value: perms, span });
+                }
+                "quota" => out.quota = lit_str(cx, meta, key)?.map(|v| v.value),
+                "audit" => out.audit = flag(cx, meta, key)?.is_some(),
+                "sort" => out.sort = lit_str(cx, meta, key)?,
+                "renamed_from" => {
+                    lit_str(cx, meta, key)?;
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        });
+        out.incomplete = !complete;
+        out
+    }
+}
+
+impl Field {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Self::default();
+        for_each_key(cx, attrs, Level::Field, |meta, key| {
+            match key {
+                "text" => out.text = flag(cx, meta, key)?,
+                "max_len" => {
+                    out.max_len = int(cx, meta, key)?.and_then(|v| match u32::try_from(v.value) {
+                        Ok(n) if n > 0 => Some(Spanned {
+                            value: n,
+                            span: v.span,
+                        }),
+                        _ => {
+                            cx.error_at(v.span, "`max_len` must be a positive integer");
+                            None
+                        }
+                    });
+                }
+                "min" => out.min = int(cx, meta, key)?,
+                "max" => out.max = int(cx, meta, key)?,
+                "unique" => out.unique = flag(cx, meta, key)?,
+                "indexed" => out.indexed = flag(cx, meta, key)?,
+                "sortable" => out.sortable = flag(cx, meta, key)?,
+                "default" => out.default = default_literal(cx, meta)?,
+                "on_delete" => {
+                    if let Some(v) = lit_str(cx, meta, key)? {
+                        let value = match v.value.as_str() {
+                            "restrict" => Some(OnDelete::Restrict),
+                            "cascade" => Some(OnDelete::Cascade),
+                            "set_null" | "set_default" => {
+                                cx.error_at(
+                                    v.span,
+                                    format_args!(
+                                        "`on_delete = \"{}\"` is not supported: references are composite \
+                                         `(tenant_id, x_id)` keys, and SET NULL / SET DEFAULT would also \
+                                         clear `tenant_id` (Citus refuses them too); use \"restrict\" or \"cascade\"",
+                                        v.value
+                                    ),
+                                );
+                                None
+                            }
+                            other => {
+                                cx.error_at(
+                                    v.span,
+                                    format_args!(
+                                        "unknown on_delete action `{other}`; expected \"restrict\" (the default) or \"cascade\""
+                                    ),
+                                );
+                                None
+                            }
+                        };
+                        out.on_delete = value.map(|value| Spanned {
+                            value,
+                            span: v.span,
+                        });
+                    }
+                }
+                "column" => out.column = lit_str(cx, meta, key)?,
+                "renamed_from" => {
+                    lit_str(cx, meta, key)?;
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        });
+        out
+    }
+}
+
+impl Variant {
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Self::default();
+        for_each_key(cx, attrs, Level::Variant, |meta, key| {
+            match key {
+                "rename" => out.rename = lit_str(cx, meta, key)?,
+                _ => return Ok(false),
+            }
+            Ok(true)
+        });
+        out
+    }
+}
+
+/// Checks that an enum deriving `ModelEnum` has no container attributes.
+pub(crate) fn enum_container(cx: &Ctxt, attrs: &[Attribute]) {
+    for_each_key(cx, attrs, Level::EnumContainer, |_, _| Ok(false));
+}
+
+/// Runs `handle` on every key of every `#[rookery(...)]` attribute.
+/// `handle` returns `Ok(false)` for a key it does not know. Returns whether
+/// every attribute parsed.
+fn for_each_key(
+    cx: &Ctxt,
+    attrs: &[Attribute],
+    level: Level,
+    mut handle: impl FnMut(&ParseNestedMeta<'_>, &str) -> syn::Result<bool>,
+) -> bool {
+    let mut complete = true;
+    let mut seen = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("rookery")) {
+        if let syn::Meta::Path(path) = &attr.meta {
+            cx.error_spanned_by(path, "expected `#[rookery(...)]` with at least one option");
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            let Some(key) = key_of(cx, &meta, &mut seen) else {
+                return skip_value(&meta);
+            };
+            if !handle(&meta, &key)? {
+                unknown_key(cx, &meta, &key, level.keys(), level.describe());
+                skip_value(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = result {
+            cx.syn_error(err);
+            complete = false;
+        }
+    }
+    complete
+}
+
+/// The key of a nested meta as a string; reports non-ident paths and
+/// duplicates (returning `None` so the caller skips the value).
+fn key_of(cx: &Ctxt, meta: &ParseNestedMeta<'_>, seen: &mut Vec<String>) -> Option<String> {
+    let Some(ident) = meta.path.get_ident() else {
+        cx.error_spanned_by(
+            &meta.path,
+            "expected an option name such as `table`, not a path",
+        );
+        return None;
+    };
+    let key = ident.to_string();
+    if seen.contains(&key) {
+        cx.error_spanned_by(ident, format_args!("duplicate rookery attribute `{key}`"));
+        return None;
+    }
+    seen.push(key.clone());
+    Some(key)
+}
+
+fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str, known: &[&str], level: &str) {
+    let elsewhere = [
+        ("struct", CONTAINER_KEYS),
+        ("field", FIELD_KEYS),
+        ("variant", VARIANT_KEYS),
+    ]
+    .into_iter()
+    .find(|(name, keys)| *name != level && keys.contains(&key));
+    let msg = if level == "enum" {
+        format!(
+            "unknown rookery attribute `{key}`: `#[derive(ModelEnum)]` takes no attributes on the enum; \
+             use `#[rookery(rename = \"...\")]` on a variant"
+        )
+    } else if let Some((place, _)) = elsewhere.filter(|_| level != "permissions") {
+        format!("`{key}` is a {place} attribute and cannot be used on a {level}")
+    } else if let Some(close) = suggest(key, known) {
+        format!("unknown rookery {level} attribute `{key}`; did you mean `{close}`?")
+    } else {
+        format!(
+            "unknown rookery {level} attribute `{key}`; expected one of: {}",
+            known.join(", ")
+        )
+    };
+    cx.error_spanned_by(&meta.path, msg);
+}
+
+/// Consumes whatever follows a key (`= expr` or `(...)`), to recover after an error.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.input.parse::<syn::Token![=]>()?;
+        meta.input.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
+    Ok(())
+}
+
+/// `key` with no value; returns the key's span.
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<Span>> {
+    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+        let start = meta.input.span();
+        skip_value(meta)?;
+        cx.error_at(
+            start,
+            format_args!("`{key}` is a flag and takes no value: write `{key}`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(meta.path.segments[0].ident.span()))
+}
+
+/// `key = <expr>`: the expression, or `None` with an error when `=` is missing.
+fn value_expr(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    example: &str,
+) -> syn::Result<Option<Expr>> {
+    if !meta.input.peek(syn::Token![=]) {
+        cx.error_spanned_by(
+            &meta.path,
+            format_args!("expected a value: `{key} = {example}`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    meta.input.parse::<syn::Token![=]>()?;
+    meta.input.parse::<Expr>().map(Some)
+}
+
+/// `key = "string"`.
+fn lit_str(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+) -> syn::Result<Option<Spanned<String>>> {
+    let Some(expr) = value_expr(cx, meta, key, "\"...\"")? else {
+        return Ok(None);
+    };
+    match &expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(Some(Spanned {
+            value: s.value(),
+            span: s.span(),
+        })),
+        other => {
+            cx.error_spanned_by(
+                other,
+                format_args!("expected a string literal for `{key}`: `{key} = \"...\"`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `key = 42` or `key = -42`.
+fn int(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<Spanned<i64>>> {
+    let Some(expr) = value_expr(cx, meta, key, "<integer>")? else {
+        return Ok(None);
+    };
+    let lit = match &expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(("", lit)),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            Expr::Lit(ExprLit { lit, .. }) => Some(("-", lit)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match lit {
+        Some((sign, Lit::Int(int))) => match format!("{sign}{}", int.base10_digits()).parse() {
+            Ok(value) => Ok(Some(Spanned {
+                value,
+                span: int.span(),
+            })),
+            Err(_) => {
+                cx.error_spanned_by(
+                    &expr,
+                    format_args!("`{key}` is out of range for a 64-bit integer"),
+                );
+                Ok(None)
+            }
+        },
+        Some((_, Lit::Str(s))) => {
+            cx.error_spanned_by(
+                &expr,
+                format_args!(
+                    "expected an integer literal for `{key}`, found a string: write `{key} = {}` without quotes",
+                    s.value()
+                ),
+            );
+            Ok(None)
+        }
+        _ => {
+            cx.error_spanned_by(
+                &expr,
+                format_args!("expected an integer literal for `{key}`: `{key} = 42`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `default = "text" | true | 0 | -1.5`: kept as the literal's text.
+fn default_literal(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Spanned<String>>> {
+    let Some(expr) = value_expr(cx, meta, "default", "\"...\"")? else {
+        return Ok(None);
+    };
+    let (sign, lit) = match &expr {
+        Expr::Lit(ExprLit { lit, .. }) => ("", Some(lit)),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            Expr::Lit(ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) => ("-", Some(lit)),
+            _ => ("", None),
+        },
+        _ => ("", None),
+    };
+    let value = match lit {
+        Some(Lit::Str(s)) => Some(s.value()),
+        Some(Lit::Bool(b)) => Some(b.value.to_string()),
+        Some(Lit::Int(i)) if i.suffix().is_empty() => Some(format!("{sign}{}", i.base10_digits())),
+        Some(Lit::Float(f)) if f.suffix().is_empty() => {
+            Some(format!("{sign}{}", f.base10_digits()))
+        }
+        _ => None,
+    };
+    match value {
+        Some(value) => Ok(Some(Spanned {
+            value,
+            span: syn::spanned::Spanned::span(&expr),
+        })),
+        None => {
+            cx.error_spanned_by(
+                &expr,
+                "expected a literal for `default`: a string, `true`/`false` or a number",
+            );
+            Ok(None)
+        }
+    }
+}

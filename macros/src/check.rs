@@ -1,0 +1,182 @@
+//! Semantic rules on the parsed input. Every violation is recorded with the
+//! span of the offending token; rules that depend on a field's Rust type are
+//! compile-time assertions in the expansion instead (see `expand::model`).
+
+use std::collections::HashMap;
+
+use syn::ext::IdentExt;
+
+use crate::ast::{Enum, Model};
+use crate::case::{is_sql_ident, suggest};
+use crate::ctxt::Ctxt;
+
+/// The columns every tenant table has besides its declared fields.
+pub(crate) const IMPLICIT_COLUMNS: &[&str] = &["id", "tenant_id", "created_at", "updated_at"];
+
+/// Implicit columns a list may be sorted by.
+const IMPLICIT_SORT_KEYS: &[&str] = &["id", "created_at", "updated_at"];
+
+pub(crate) fn model(cx: &Ctxt, model: &Model<'_>) {
+    permissions(cx, model);
+    if let Some(table) = &model.attrs.table {
+        if !is_sql_ident(&table.value) {
+            cx.error_at(
+                table.span,
+                format_args!(
+                    "table name `{}` must be a lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes",
+                    table.value
+                ),
+            );
+        }
+    }
+    fields(cx, model);
+    sort(cx, model);
+}
+
+fn permissions(cx: &Ctxt, model: &Model<'_>) {
+    let Some(perms) = &model.attrs.permissions else {
+        if !model.attrs.incomplete {
+            cx.error_spanned_by(
+                model.ident,
+                format_args!(
+                    "`{}` needs `#[rookery(permissions(read = \"...\", write = \"...\"))]`: \
+                     the permissions a role needs to use its routes (`delete` defaults to `write`)",
+                    model.ident
+                ),
+            );
+        }
+        return;
+    };
+    let p = &perms.value;
+    let missing: Vec<&str> = [("read", &p.read), ("write", &p.write)]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    if !missing.is_empty() {
+        cx.error_at(
+            perms.span,
+            format_args!(
+                "`permissions` is missing `{}` (`delete` is optional and defaults to `write`)",
+                missing.join("` and `")
+            ),
+        );
+    }
+    for value in [&p.read, &p.write, &p.delete].into_iter().flatten() {
+        if value.trim().is_empty() {
+            cx.error_at(perms.span, "a permission cannot be empty");
+        }
+    }
+}
+
+fn fields(cx: &Ctxt, model: &Model<'_>) {
+    // Column name → field that claims it, for duplicates among explicit names.
+    let mut columns: HashMap<String, String> = HashMap::new();
+    for field in &model.fields {
+        let name = field.ident.unraw().to_string();
+        if IMPLICIT_COLUMNS.contains(&name.as_str()) {
+            cx.error_spanned_by(
+                field.ident,
+                format_args!(
+                    "`{name}` is an implicit column of every model (id, tenant_id, created_at, updated_at) \
+                     and cannot be declared; it is on `{}Record`",
+                    model.ident
+                ),
+            );
+        }
+        let a = &field.attrs;
+        let column = match &a.column {
+            Some(column) => {
+                if !is_sql_ident(&column.value) {
+                    cx.error_at(
+                        column.span,
+                        format_args!(
+                            "column name `{}` must be a lowercase SQL identifier: [a-z_][a-z0-9_]*",
+                            column.value
+                        ),
+                    );
+                } else if IMPLICIT_COLUMNS.contains(&column.value.as_str()) {
+                    cx.error_at(
+                        column.span,
+                        format_args!("`{}` is an implicit column of every model", column.value),
+                    );
+                }
+                column.value.clone()
+            }
+            None => name.clone(),
+        };
+        if let Some(other) = columns.insert(column.clone(), name.clone()) {
+            cx.error_spanned_by(
+                field.ident,
+                format_args!("fields `{other}` and `{name}` both use column `{column}`"),
+            );
+        }
+        if let (Some(_), Some(max_len)) = (a.text, &a.max_len) {
+            cx.error_at(
+                max_len.span,
+                "`max_len` does not apply to a `text` field (text is unbounded); \
+                 drop `text` to store a string with a maximum length",
+            );
+        }
+        if let (Some(min), Some(max)) = (&a.min, &a.max) {
+            if min.value > max.value {
+                cx.error_at(
+                    max.span,
+                    format_args!("`max = {}` is below `min = {}`", max.value, min.value),
+                );
+            }
+        }
+    }
+}
+
+fn sort(cx: &Ctxt, model: &Model<'_>) {
+    let Some(sort) = &model.attrs.sort else {
+        return;
+    };
+    let key = sort.value.strip_prefix('-').unwrap_or(&sort.value);
+    if key.is_empty() {
+        cx.error_at(
+            sort.span,
+            "`sort` needs a field name: `sort = \"name\"` or `sort = \"-created_at\"`",
+        );
+        return;
+    }
+    if IMPLICIT_SORT_KEYS.contains(&key) {
+        return;
+    }
+    match model.fields.iter().find(|f| f.ident.unraw() == key) {
+        Some(field) if field.attrs.sortable.is_some() => {}
+        Some(_) => cx.error_at(
+            sort.span,
+            format_args!("cannot sort by `{key}`: the field is not sortable; add `#[rookery(sortable)]` to it"),
+        ),
+        None => {
+            let names: Vec<String> = model.fields.iter().map(|f| f.ident.unraw().to_string()).collect();
+            let mut candidates: Vec<&str> = names.iter().map(String::as_str).collect();
+            candidates.extend(IMPLICIT_SORT_KEYS);
+            let hint = match suggest(key, &candidates) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => "; sort by a sortable field, `id`, `created_at` or `updated_at`".to_owned(),
+            };
+            cx.error_at(sort.span, format_args!("cannot sort by `{key}`: no such field{hint}"));
+        }
+    }
+}
+
+pub(crate) fn model_enum(cx: &Ctxt, input: &Enum<'_>) {
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+    for variant in &input.variants {
+        if variant.value.is_empty() {
+            cx.error_at(variant.value_span, "an enum value cannot be empty");
+        }
+        if let Some(first) = seen.insert(&variant.value, variant.ident) {
+            cx.error_at(
+                variant.value_span,
+                format_args!(
+                    "duplicate enum value `{}`: variants `{first}` and `{}` would be stored as the same text",
+                    variant.value, variant.ident
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! `impl TenantModel` (with its static `ModelDef`), `impl Serialize`, the
+//! `<Name>Id` / `<Name>Record` aliases, `<Name>::router()`, and the
+//! compile-time assertions about field types.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::{Type, Visibility};
+
+use super::{Names, private};
+use crate::ast::{Field, Model};
+use crate::attr::{IdKind, OnDelete};
+use crate::case::snake_case;
+
+/// `pub type ProjectId = Id<Project>;` and `pub type ProjectRecord = Record<Project>;`.
+pub(super) fn aliases(model: &Model<'_>, names: &Names) -> TokenStream {
+    let p = private();
+    let (ident, vis) = (model.ident, model.vis);
+    let Names { id, record, .. } = names;
+    let id_doc = format!("The typed id of a [`{ident}`] row.");
+    let record_doc = format!(
+        "A stored [`{ident}`] row: `id`, `tenant_id`, `created_at`, `updated_at` and the model's fields."
+    );
+    quote! {
+        #[doc = #id_doc]
+        #vis type #id = #p::Id<#ident>;
+        #[doc = #record_doc]
+        #vis type #record = #p::Record<#ident>;
+    }
+}
+
+/// `impl Project { pub fn router() -> Router<AppState> }`.
+pub(super) fn router(model: &Model<'_>) -> TokenStream {
+    let p = private();
+    let (ident, vis) = (model.ident, model.vis);
+    let doc = format!(
+        "The CRUD routes of [`{ident}`] (list, get, create, update, delete), guarded by its permissions."
+    );
+    let allow = matches!(vis, Visibility::Inherited).then(|| quote!(#[allow(dead_code)]));
+    quote! {
+        impl #ident {
+            #[doc = #doc]
+            #allow
+            #vis fn router() -> #p::axum::Router<#p::AppState> {
+                #p::crud_router::<Self>()
+            }
+        }
+    }
+}
+
+/// The real trait impls of a checked model.
+pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
+    let p = private();
+    let ident = model.ident;
+    let Names { create, update, .. } = names;
+    let attrs = &model.attrs;
+    let name = snake_case(&ident.unraw().to_string());
+    let table = attrs
+        .table
+        .as_ref()
+        .map_or_else(|| format!("{name}s"), |t| t.value.clone());
+    let (key_ty, key_kind) = match attrs.id {
+        IdKind::BigInt => (quote!(i64), quote!(#p::KeyKind::BigInt)),
+        IdKind::Uuid => (quote!(#p::uuid::Uuid), quote!(#p::KeyKind::Uuid)),
+    };
+    let perms = attrs
+        .permissions
+        .as_ref()
+        .map(|p| p.value.clone())
+        .unwrap_or_default();
+    let read = perms.read.unwrap_or_default();
+    let write = perms.write.unwrap_or_default();
+    let delete = perms.delete.unwrap_or_else(|| write.clone());
+    let quota = match &attrs.quota {
+        Some(q) => quote!(::core::option::Option::Some(#q)),
+        None => quote!(::core::option::Option::None),
+    };
+    let audit = attrs.audit;
+    let sort = attrs
+        .sort
+        .as_ref()
+        .map_or("-created_at", |s| s.value.as_str());
+    let (sort_field, descending) = match sort.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (sort, false),
+    };
+    let field_defs = model.fields.iter().map(field_def);
+    let field_idents: Vec<_> = model.fields.iter().map(|f| f.ident).collect();
+    let field_names: Vec<_> = model
+        .fields
+        .iter()
+        .map(|f| f.ident.unraw().to_string())
+        .collect();
+    let field_tys: Vec<_> = model.fields.iter().map(|f| f.ty).collect();
+    let struct_name = ident.unraw().to_string();
+    let len = model.fields.len();
+    let assertions = model.fields.iter().map(assertions);
+    quote! {
+        #(#assertions)*
+
+        #[automatically_derived]
+        impl #p::TenantModel for #ident {
+            const TABLE: &'static str = #table;
+            type Key = #key_ty;
+            type Create = #create;
+            type Update = #update;
+
+            fn def() -> &'static #p::ModelDef {
+                static DEF: #p::ModelDef = #p::ModelDef {
+                    name: #name,
+                    table: #table,
+                    path: #table,
+                    key: #key_kind,
+                    fields: &[#(#field_defs),*],
+                    permissions: #p::Permissions { read: #read, write: #write, delete: #delete },
+                    quota: #quota,
+                    audit: #audit,
+                    default_sort: #p::Sort { field: #sort_field, descending: #descending },
+                };
+                &DEF
+            }
+
+            fn from_values(
+                reader: &mut #p::ValueReader,
+            ) -> ::core::result::Result<Self, #p::DecodeError> {
+                ::core::result::Result::Ok(Self {
+                    #(#field_idents: reader.next::<#field_tys>()?,)*
+                })
+            }
+
+            fn to_values(&self) -> ::std::vec::Vec<#p::Value> {
+                ::std::vec![#(#p::FieldValue::to_value(&self.#field_idents)),*]
+            }
+        }
+
+        #[automatically_derived]
+        impl #p::serde::Serialize for #ident {
+            fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
+            where
+                __S: #p::serde::Serializer,
+            {
+                let mut state = #p::serde::Serializer::serialize_struct(serializer, #struct_name, #len)?;
+                #(#p::serde::ser::SerializeStruct::serialize_field(&mut state, #field_names, &self.#field_idents)?;)*
+                #p::serde::ser::SerializeStruct::end(state)
+            }
+        }
+    }
+}
+
+/// `FieldDef { <declared options>, ..FieldDef::new(name, column, ty) }`.
+fn field_def(field: &Field<'_>) -> TokenStream {
+    let p = private();
+    let ty = field.ty;
+    let a = &field.attrs;
+    let name = field.ident.unraw().to_string();
+    let column = match &a.column {
+        Some(column) => {
+            let column = &column.value;
+            quote!(#column)
+        }
+        None => {
+            let ref_column = format!("{name}_id");
+            quote! {
+                match <#ty as #p::FieldValue>::TYPE {
+                    #p::FieldType::Ref(_) => #ref_column,
+                    _ => #name,
+                }
+            }
+        }
+    };
+    let field_type = match a.text {
+        Some(_) => quote!(#p::FieldType::Text),
+        None => quote!(<#ty as #p::FieldValue>::TYPE),
+    };
+    let some = |v: TokenStream| quote!(::core::option::Option::Some(#v));
+    let mut options = vec![quote!(optional: <#ty as #p::FieldValue>::OPTIONAL)];
+    if let Some(default) = &a.default {
+        let value = some(lit(&default.value));
+        options.push(quote!(default: #value));
+    }
+    for (key, set) in [
+        ("unique", a.unique),
+        ("indexed", a.indexed),
+        ("sortable", a.sortable),
+    ] {
+        if set.is_some() {
+            let key = syn::Ident::new(key, Span::call_site());
+            options.push(quote!(#key: true));
+        }
+    }
+    if let Some(max_len) = &a.max_len {
+        let value = some(lit(&max_len.value));
+        options.push(quote!(max_len: #value));
+    }
+    for (key, bound) in [("min", &a.min), ("max", &a.max)] {
+        if let Some(bound) = bound {
+            let key = syn::Ident::new(key, Span::call_site());
+            let value = some(lit(&bound.value));
+            options.push(quote!(#key: #value));
+        }
+    }
+    if let Some(on_delete) = &a.on_delete {
+        let action = match on_delete.value {
+            OnDelete::Restrict => quote!(Restrict),
+            OnDelete::Cascade => quote!(Cascade),
+        };
+        options.push(quote!(on_delete: #p::OnDelete::#action));
+    }
+    quote! {
+        #p::FieldDef {
+            #(#options,)*
+            ..#p::FieldDef::new(#name, #column, #field_type)
+        }
+    }
+}
+
+/// A literal token for `value` (unsuffixed for integers).
+fn lit<T: LitValue>(value: &T) -> TokenStream {
+    value.to_lit()
+}
+
+trait LitValue {
+    fn to_lit(&self) -> TokenStream;
+}
+
+impl LitValue for String {
+    fn to_lit(&self) -> TokenStream {
+        quote!(#self)
+    }
+}
+
+impl LitValue for u32 {
+    fn to_lit(&self) -> TokenStream {
+        let lit = proc_macro2::Literal::u32_unsuffixed(*self);
+        quote!(#lit)
+    }
+}
+
+impl LitValue for i64 {
+    fn to_lit(&self) -> TokenStream {
+        let lit = proc_macro2::Literal::i64_unsuffixed(*self);
+        quote!(#lit)
+    }
+}
+
+/// Compile-time checks of options that depend on how the field's type is
+/// stored, which the macro cannot see: each fails the build with a message
+/// spanned on the attribute.
+fn assertions(field: &Field<'_>) -> TokenStream {
+    let p = private();
+    let ty = field.ty;
+    let a = &field.attrs;
+    let name = field.ident.unraw().to_string();
+    let stored = quote!(<#ty as #p::FieldValue>::TYPE);
+    let mut out = TokenStream::new();
+    let mut assert = |span: Span, pattern: TokenStream, msg: String| {
+        out.extend(quote_spanned! {span=>
+            const _: () = ::core::assert!(::core::matches!(#stored, #pattern), #msg);
+        });
+    };
+    if let Some(span) = a.text {
+        assert(
+            span,
+            quote!(#p::FieldType::String),
+            format!(
+                "`text` on field `{name}`: the field's type must be stored as a string (String or Option<String>)"
+            ),
+        );
+    }
+    if let Some(max_len) = &a.max_len {
+        assert(
+            max_len.span,
+            quote!(#p::FieldType::String),
+            format!("`max_len` on field `{name}`: only string fields have a maximum length"),
+        );
+    }
+    if let Some(min) = &a.min {
+        assert(
+            min.span,
+            quote!(#p::FieldType::Int | #p::FieldType::BigInt | #p::FieldType::String),
+            format!(
+                "`min` on field `{name}`: only integer fields (a minimum value) and string fields (a minimum length) have a minimum"
+            ),
+        );
+    }
+    if let Some(max) = &a.max {
+        assert(
+            max.span,
+            quote!(#p::FieldType::Int | #p::FieldType::BigInt),
+            format!(
+                "`max` on field `{name}`: only integer fields have a maximum value (use `max_len` for strings)"
+            ),
+        );
+    }
+    if let Some(on_delete) = &a.on_delete {
+        assert(
+            on_delete.span,
+            quote!(#p::FieldType::Ref(_)),
+            format!(
+                "`on_delete` on field `{name}`: only references (`<Model>Id`, `UserId`) have an on_delete action"
+            ),
+        );
+    }
+    for (key, span) in [
+        ("unique", a.unique),
+        ("indexed", a.indexed),
+        ("sortable", a.sortable),
+    ] {
+        if let Some(span) = span {
+            let not_json = quote!(#p::FieldType::String | #p::FieldType::Text | #p::FieldType::Int
+                | #p::FieldType::BigInt | #p::FieldType::Decimal | #p::FieldType::Bool
+                | #p::FieldType::Date | #p::FieldType::DateTime | #p::FieldType::Uuid
+                | #p::FieldType::Enum(_) | #p::FieldType::Ref(_));
+            assert(
+                span,
+                not_json,
+                format!("`{key}` on field `{name}`: a json field cannot be {key}"),
+            );
+        }
+    }
+    if name == "tenant" && a.column.is_none() {
+        let span = field.ident.span();
+        out.extend(quote_spanned! {span=>
+            const _: () = ::core::assert!(
+                !::core::matches!(#stored, #p::FieldType::Ref(_)),
+                "reference field `tenant` would be stored in column `tenant_id`, which every model already has; rename the field or set `#[rookery(column = \"...\")]`"
+            );
+        });
+    }
+    if let Some(default) = &a.default {
+        out.extend(default_assertion(&name, ty, &default.value, default.span));
+    }
+    out
+}
+
+/// A default must fit the stored type (an enum value, `true`/`false`, a number).
+fn default_assertion(name: &str, ty: &Type, value: &str, span: Span) -> TokenStream {
+    let p = private();
+    let msg = format!(
+        "`default = \"{value}\"` on field `{name}` does not fit the field's type (an enum default must be one of its values, a bool default `true` or `false`, a number default a number)"
+    );
+    quote_spanned! {span=>
+        const _: () = ::core::assert!(
+            #p::FieldType::accepts_default(&<#ty as #p::FieldValue>::TYPE, #value),
+            #msg
+        );
+    }
+}
