@@ -2,7 +2,7 @@
 //!
 //! One module per concern: [`config`], [`db`] (pools, tenant-scoped
 //! transactions, migrations), [`tenant`] (resolution), [`auth`] (passwords,
-//! tokens, API keys), [`rbac`], [`plans`], [`ratelimit`], [`audit`],
+//! tokens, API keys), [`rbac`], [`ratelimit`], [`audit`],
 //! [`model`] and [`repo`] (tenant-scoped models), and [`http`] (the app
 //! builder, problem+json errors, health, OpenAPI).
 //!
@@ -10,11 +10,20 @@
 //! `__private` module; hand-written code uses the public modules.
 
 pub mod app_spec;
-pub mod http;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
 pub mod db;
+pub mod http;
+mod identity;
 pub mod model;
+pub mod rbac;
+pub mod ratelimit;
 pub mod repo;
+pub mod tenant;
 
+pub use http::{App, AppState};
 pub use model::{Id, Record, TenantId, TenantModel, UserId};
 pub use rookery_macros::{ModelEnum, TenantModel};
 

@@ -50,6 +50,7 @@ pub(crate) fn bind_pg<'q>(
             Value::DateTime(v) => query.bind(v),
             Value::Uuid(v) => query.bind(v),
             Value::Json(v) => query.bind(sqlx::types::Json(v)),
+            Value::Bytes(v) => query.bind(v),
         };
     }
     query
@@ -71,6 +72,7 @@ pub(crate) fn bind_sqlite<'q>(
             Value::DateTime(v) => query.bind(format_datetime(v)),
             Value::Uuid(v) => query.bind(v.hyphenated().to_string()),
             Value::Json(v) => query.bind(v.to_string()),
+            Value::Bytes(v) => query.bind(v),
         };
     }
     query
@@ -195,5 +197,13 @@ fn decode_sqlite(row: &SqliteRow, idx: usize, storage: Storage) -> Result<Value,
 impl From<DecodeError> for sqlx::Error {
     fn from(err: DecodeError) -> Self {
         sqlx::Error::Decode(Box::new(err))
+    }
+}
+
+/// Decodes a `bytea` / `BLOB` column.
+pub(crate) fn bytes(row: &DbRow, idx: usize) -> Result<Vec<u8>, sqlx::Error> {
+    match row {
+        DbRow::Postgres(row) => row.try_get(idx),
+        DbRow::Sqlite(row) => row.try_get(idx),
     }
 }

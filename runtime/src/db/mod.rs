@@ -19,7 +19,7 @@ use sqlx::{Connection, Executor};
 pub use migrate::MigrateError;
 pub use tx::{PlatformTx, TenantTx};
 
-pub(crate) use bind::{Bind, DbRow};
+pub(crate) use bind::{Bind, DbRow, bytes};
 
 use crate::model::TenantId;
 

@@ -1,11 +1,181 @@
-//! The generic routes every tenant-scoped model gets.
+//! The generic routes every tenant-scoped model gets:
+//! `GET/POST /<path>` and `GET/PATCH/DELETE /<path>/{id}`.
+//!
+//! Order of checks on every route: authentication, tenant and rate limit
+//! (middleware), then the model's permission, then the body, then quota,
+//! then the write and its audit row in one transaction.
 
+use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
-use super::AppState;
-use crate::model::TenantModel;
+use super::{ApiError, AppState, request_id};
+use crate::app_spec::QuotaLimit;
+use crate::audit::{self, Entry};
+use crate::auth::Principal;
+use crate::db::TenantTx;
+use crate::model::{Id, TenantModel};
+use crate::repo::{ListQuery, Page};
 
 /// The list / get / create / update / delete routes of model `M`.
 pub fn router<M: TenantModel>() -> Router<AppState> {
+    let def = M::def();
     Router::new()
+        .route(&format!("/{}", def.path), get(list::<M>).post(create::<M>))
+        .route(&format!("/{}/{{id}}", def.path), get(read::<M>).patch(update::<M>).delete(remove::<M>))
+}
+
+fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
+    // An id that cannot exist is a missing row, not a bad request.
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+    if !json {
+        return Err(ApiError::BadRequest("expected a JSON body (Content-Type: application/json)".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+async fn list<M: TenantModel>(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<M>>, ApiError> {
+    let def = M::def();
+    principal.require(def.permissions.read)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query.as_deref().unwrap_or(""))?;
+    let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut tx = state.db().begin(principal.tenant).await?;
+    let page = tx.repo::<M>().list(&query).await?;
+    tx.commit().await?;
+    Ok(Json(page))
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}").parse().map_err(|_| ApiError::BadRequest("malformed query string".into()))?,
+    )
+    .map(|q| q.0)
+    .map_err(|_| ApiError::BadRequest("malformed query string".into()))
+}
+
+async fn read<M: TenantModel>(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let def = M::def();
+    principal.require(def.permissions.read)?;
+    let id = parse_id::<M>(&raw)?;
+    let mut tx = state.db().begin(principal.tenant).await?;
+    let record = tx.repo::<M>().get(id).await?.ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(Json(record).into_response())
+}
+
+async fn check_quota<M: TenantModel>(tx: &mut TenantTx, principal: &Principal) -> Result<(), ApiError> {
+    let Some(quota) = M::def().quota else { return Ok(()) };
+    let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(quota) else { return Ok(()) };
+    tx.lock_quota(quota).await?;
+    let used = tx.repo::<M>().count().await?;
+    if u64::try_from(used).unwrap_or(0) >= limit {
+        return Err(ApiError::QuotaExceeded { quota: quota.to_owned(), limit });
+    }
+    Ok(())
+}
+
+async fn create<M: TenantModel>(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let def = M::def();
+    principal.require(def.permissions.write)?;
+    let input: M::Create = parse_body(&headers, &body)?;
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    check_quota::<M>(&mut tx, &principal).await?;
+    let record = tx.repo::<M>().create(input).await?;
+    if def.audit {
+        let action = format!("{}.create", def.name);
+        let entry = Entry {
+            action: &action,
+            target_type: def.name,
+            target_id: record.id.to_string(),
+            request_id: request_id(&headers),
+            metadata: None,
+        };
+        audit::record(&mut tx, &principal, entry).await?;
+    }
+    tx.commit().await?;
+    let location = format!("{}/{}/{}", state.spec().api_prefix.trim_end_matches('/'), def.path, record.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record)).into_response())
+}
+
+async fn update<M: TenantModel>(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let def = M::def();
+    principal.require(def.permissions.write)?;
+    let id = parse_id::<M>(&raw)?;
+    let patch: M::Update = parse_body(&headers, &body)?;
+    let changed: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    let record = tx.repo::<M>().update(id, patch).await?.ok_or(ApiError::NotFound)?;
+    if def.audit {
+        let action = format!("{}.update", def.name);
+        let entry = Entry {
+            action: &action,
+            target_type: def.name,
+            target_id: record.id.to_string(),
+            request_id: request_id(&headers),
+            metadata: Some(serde_json::json!({ "fields": changed })),
+        };
+        audit::record(&mut tx, &principal, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(record).into_response())
+}
+
+async fn remove<M: TenantModel>(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let def = M::def();
+    principal.require(def.permissions.delete)?;
+    let id = parse_id::<M>(&raw)?;
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    if !tx.repo::<M>().delete(id).await? {
+        return Err(ApiError::NotFound);
+    }
+    if def.audit {
+        let action = format!("{}.delete", def.name);
+        let entry = Entry {
+            action: &action,
+            target_type: def.name,
+            target_id: id.to_string(),
+            request_id: request_id(&headers),
+            metadata: None,
+        };
+        audit::record(&mut tx, &principal, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,167 @@
-//! HTTP: the app builder, shared state, problem+json errors, health and OpenAPI.
+//! HTTP: the app builder, shared state, problem+json errors, health and
+//! OpenAPI.
 
 pub mod crud;
+mod error;
+mod health;
+pub mod openapi;
 
-/// State shared by every handler (placeholder: filled in by the app builder).
-#[derive(Debug, Clone)]
-pub struct AppState {}
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::middleware;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::app_spec::AppSpec;
+use crate::auth::token::TokenKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::model::{ModelDef, TenantModel};
+use crate::ratelimit::RateLimiter;
+use crate::tenant::TenantDirectory;
+
+struct Inner {
+    spec: &'static AppSpec,
+    config: Config,
+    db: Db,
+    keys: TokenKeys,
+    tenants: TenantDirectory,
+    limiter: RateLimiter,
+    models: Vec<&'static ModelDef>,
+}
+
+/// State shared by every handler: the spec, configuration, pool, token
+/// keys, tenant cache and rate limiter.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("app", &self.inner.spec.name).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The app's static description.
+    pub fn spec(&self) -> &'static AppSpec {
+        self.inner.spec
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// The pool.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+    /// Access token keys.
+    pub fn keys(&self) -> &TokenKeys {
+        &self.inner.keys
+    }
+    /// The tenant cache.
+    pub fn tenants(&self) -> &TenantDirectory {
+        &self.inner.tenants
+    }
+    /// The rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+    /// Every registered model.
+    pub fn models(&self) -> &[&'static ModelDef] {
+        &self.inner.models
+    }
+}
+
+/// Builds an app: the generated spec, its models, and hand-written routes.
+#[derive(Debug)]
+pub struct App {
+    spec: &'static AppSpec,
+    models: Vec<&'static ModelDef>,
+    routes: Router<AppState>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl App {
+    /// An app with no models yet.
+    pub fn new(spec: &'static AppSpec) -> Self {
+        Self { spec, models: Vec::new(), routes: Router::new() }
+    }
+
+    /// Registers model `M`: its routes under the API prefix and its OpenAPI paths.
+    pub fn model<M: TenantModel>(mut self) -> Self {
+        self.models.push(M::def());
+        self.routes = self.routes.merge(crud::router::<M>());
+        self
+    }
+
+    /// Adds hand-written routes under the API prefix; they are
+    /// authenticated like the generated ones (use the
+    /// [`Principal`](crate::auth::Principal) extractor).
+    pub fn routes(mut self, routes: Router<AppState>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// The app's static description.
+    pub fn spec(&self) -> &'static AppSpec {
+        self.spec
+    }
+
+    /// The registered models.
+    pub fn models(&self) -> &[&'static ModelDef] {
+        &self.models
+    }
+
+    /// The shared state for `config` on pool `db`.
+    pub fn state(&self, config: Config, db: Db) -> AppState {
+        let keys = TokenKeys::new(&config.jwt_secret, &config.jwt_previous_secrets, config.access_token_ttl);
+        AppState {
+            inner: Arc::new(Inner {
+                spec: self.spec,
+                config,
+                db,
+                keys,
+                tenants: TenantDirectory::default(),
+                limiter: RateLimiter::default(),
+                models: self.models.clone(),
+            }),
+        }
+    }
+
+    /// The complete router: health, OpenAPI, auth routes and every model's
+    /// routes under the API prefix.
+    pub fn router(&self, state: AppState) -> Router {
+        let prefix = self.spec.api_prefix.trim_end_matches('/');
+        let protected = self
+            .routes
+            .clone()
+            .merge(crate::identity::protected_routes())
+            .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
+        let api = crate::identity::public_routes().merge(protected);
+        let api = if prefix.is_empty() { api } else { Router::new().nest(prefix, api) };
+        Router::new()
+            .merge(health::routes())
+            .merge(openapi::routes())
+            .merge(api)
+            .fallback(|| async { ApiError::NotFound })
+            .with_state(state)
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    }
+}
+
+/// The request id of a request (set by the app's middleware).
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+}

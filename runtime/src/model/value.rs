@@ -35,6 +35,8 @@ pub enum Value {
     Uuid(Uuid),
     /// JSON document.
     Json(serde_json::Value),
+    /// Raw bytes (hashes of secrets; never a model field).
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -51,6 +53,7 @@ impl Value {
             Self::DateTime(_) => "datetime",
             Self::Uuid(_) => "uuid",
             Self::Json(_) => "json",
+            Self::Bytes(_) => "bytes",
         }
     }
 }

@@ -73,6 +73,7 @@ pub(crate) fn to_text(value: &Value) -> String {
         Value::DateTime(v) => v.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         Value::Uuid(v) => v.to_string(),
         Value::Json(v) => v.to_string(),
+        Value::Bytes(v) => v.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }
 

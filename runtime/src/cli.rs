@@ -1,0 +1,141 @@
+//! The generated app's command line: `serve` (default), `migrate`, `token`.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::db::{Db, DbOptions};
+use crate::http::App;
+
+const USAGE: &str = "usage: <app> [serve | migrate | token --tenant ID --user ID --role ROLE]
+
+  serve     migrate (SQLite only), then serve the API (default)
+  migrate   apply pending migrations as ROOKERY_MIGRATE_DATABASE_URL (default DATABASE_URL)
+  token     print an access token (development and benchmarks)
+
+Configuration comes from the environment; see `rookery::config`.";
+
+/// Runs the app's command line and returns its exit code.
+pub fn main(app: App) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(app, &args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(msg)) => {
+            eprintln!("error: {msg}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum CliError {
+    Usage(String),
+    Failed(String),
+}
+
+fn failed(err: impl std::fmt::Display) -> CliError {
+    CliError::Failed(err.to_string())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn run(app: App, args: &[String]) -> Result<(), CliError> {
+    let config = Config::from_env(app.spec().name).map_err(failed)?;
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve(app, config).await,
+        Some("migrate") => migrate(&app, &config).await,
+        Some("token") => token(&app, config, &args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
+    }
+}
+
+async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
+    let options = DbOptions { max_connections: 1, serving_role: None };
+    let db = Db::connect(&config.migrate_database_url, &options).await.map_err(failed)?;
+    db.migrate(app.spec()).await.map_err(failed)?;
+    db.close().await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(app: App, config: Config) -> Result<(), CliError> {
+    if config.ephemeral_secrets {
+        tracing::warn!("ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process");
+    }
+    if config.database_url.starts_with("sqlite:") {
+        // The embedded default migrates itself so `cargo run` just works.
+        migrate(&app, &config).await?;
+    }
+    let options = DbOptions { max_connections: config.db_pool, serving_role: Some(config.db_role.clone()) };
+    let db = Db::connect(&config.database_url, &options).await.map_err(failed)?;
+    let bind = config.bind;
+    let state = app.state(config, db.clone());
+    let router = app.router(state);
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| failed(format!("cannot listen on {bind}: {e}")))?;
+    tracing::info!(app = app.spec().name, %bind, "serving; OpenAPI at /openapi.json, docs at /docs");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(failed)?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
+    let mut tenant = None;
+    let mut user = None;
+    let mut role = None;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
+        match flag.as_str() {
+            "--tenant" => tenant = Some(value.parse().map_err(|_| CliError::Usage("--tenant must be a tenant id".into()))?),
+            "--user" => user = Some(value.parse().map_err(|_| CliError::Usage("--user must be a user id".into()))?),
+            "--role" => role = Some(value.clone()),
+            other => return Err(CliError::Usage(format!("unknown flag `{other}`"))),
+        }
+    }
+    let (Some(tenant), Some(user), Some(role)) = (tenant, user, role) else {
+        return Err(CliError::Usage("token needs --tenant, --user and --role".into()));
+    };
+    if app.spec().role(&role).is_none() {
+        return Err(CliError::Usage(format!("unknown role `{role}`")));
+    }
+    let keys = crate::auth::token::TokenKeys::new(&config.jwt_secret, &config.jwt_previous_secrets, config.access_token_ttl);
+    println!("{}", keys.issue(user, tenant, &role).map_err(failed)?);
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`).
+//!
+//! Internals (SQL, driver messages) are logged with the request id and
+//! never sent to the client.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::db::DbError;
+use crate::repo::{FieldError, ListQueryError, RepoError};
+
+/// An error a handler returns; each variant maps to one status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing, invalid or expired credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the caller lacks a permission.
+    #[error("missing permission `{0}`")]
+    Forbidden(String),
+    /// 403: the request's tenant is missing or disagrees with the credentials.
+    #[error("{0}")]
+    TenantMismatch(&'static str),
+    /// 403: the plan's quota is used up.
+    #[error("quota `{quota}` exhausted: the plan allows {limit}")]
+    QuotaExceeded {
+        /// The quota.
+        quota: String,
+        /// The plan's limit.
+        limit: u64,
+    },
+    /// 404: no such resource in this tenant.
+    #[error("not found")]
+    NotFound,
+    /// 409: the request conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: the body broke field rules.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// 429: the tenant's rate limit is used up.
+    #[error("rate limit exceeded")]
+    RateLimited {
+        /// Seconds until the window resets.
+        retry_after: u64,
+    },
+    /// 503: a dependency is down.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: anything else (logged, not shown).
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// Status and the problem type's slug and title.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
+            Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+
+    /// Wraps an unexpected error.
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        if let Self::Internal(err) = &self {
+            tracing::error!(error = %err, "internal error");
+        }
+        let problem = Problem {
+            kind: format!("https://rookery.dev/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors: match &self {
+                Self::Invalid(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Self::RateLimited { retry_after } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        if matches!(status, StatusCode::UNAUTHORIZED) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
+                tracing::error!(error = %err, "database unavailable");
+                Self::Unavailable
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(err: RepoError) -> Self {
+        match err {
+            RepoError::Invalid(errors) => Self::Invalid(errors),
+            RepoError::Duplicate { field } => Self::Conflict(format!("a row with this {field} already exists")),
+            RepoError::DanglingReference => Self::Invalid(vec![FieldError {
+                field: "reference".into(),
+                code: "not_found",
+                message: "a referenced row does not exist in this tenant".into(),
+            }]),
+            RepoError::StillReferenced => Self::Conflict("the row is still referenced by other rows".into()),
+            RepoError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<ListQueryError> for ApiError {
+    fn from(err: ListQueryError) -> Self {
+        Self::BadRequest(format!("query parameter `{}`: {}", err.parameter, err.message))
+    }
+}

@@ -1,0 +1,67 @@
+//! Per-tenant rate limiting: a fixed window per tenant, in process.
+//!
+//! Keys are explicit tenant ids, never an ambient "current tenant".
+//! Responses carry `RateLimit-Policy` and `RateLimit`
+//! (draft-ietf-httpapi-ratelimit-headers) and, when refused, `Retry-After`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::model::TenantId;
+
+/// The outcome of counting one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// Requests allowed per window.
+    pub limit: u64,
+    /// Requests left in this window.
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub reset: u64,
+    /// Window length in seconds.
+    pub window: u64,
+}
+
+/// In-process fixed-window counters, one per tenant.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<TenantId, (u64, u64)>>,
+}
+
+impl RateLimiter {
+    /// Counts one request of `tenant` against `limit` per `window` seconds
+    /// at unix time `now` (windows are aligned to unix time).
+    pub fn check(&self, tenant: TenantId, limit: u64, window: u64, now: u64) -> RateDecision {
+        let window = window.max(1);
+        let number = now / window;
+        let reset = window - now % window;
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = windows.entry(tenant).or_insert((number, 0));
+        if entry.0 != number {
+            *entry = (number, 0);
+        }
+        entry.1 += 1;
+        let used = entry.1;
+        RateDecision { allowed: used <= limit, limit, remaining: limit.saturating_sub(used), reset, window }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_tenant_and_resets_per_window() {
+        let limiter = RateLimiter::default();
+        let (a, b) = (TenantId::new_v7(), TenantId::new_v7());
+        let decisions: Vec<bool> = (0..4).map(|_| limiter.check(a, 3, 10, 100).allowed).collect();
+        assert_eq!(decisions, [true, true, true, false]);
+        assert!(limiter.check(b, 3, 10, 100).allowed, "another tenant has its own window");
+        let next = limiter.check(a, 3, 10, 110);
+        assert!(next.allowed);
+        assert_eq!((next.remaining, next.reset), (2, 10));
+        assert_eq!(limiter.check(a, 3, 10, 115).reset, 5);
+    }
+}

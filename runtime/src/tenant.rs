@@ -1,0 +1,194 @@
+//! Tenant resolution: which tenant a request names, by subdomain or the
+//! `X-Tenant` header, and a small cache of tenant facts (slug, plan).
+//!
+//! Fail closed: no default tenant exists; a request that names no tenant,
+//! an unknown one, or two different ones is refused.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::http::header::HOST;
+
+use crate::app_spec::{AppSpec, PlanDef, TenantResolver};
+use crate::db::{Bind, Db, DbError};
+use crate::model::{FieldType, TenantId, Value};
+
+/// The header that names a tenant by id or slug.
+pub const TENANT_HEADER: &str = "x-tenant";
+
+/// How a request named its tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantRef {
+    /// By id.
+    Id(TenantId),
+    /// By slug.
+    Slug(String),
+}
+
+/// Why a request's tenant could not be determined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// No resolver found a tenant.
+    #[error("the request names no tenant (use the tenant's subdomain or the X-Tenant header)")]
+    Missing,
+    /// Two resolvers found different tenants.
+    #[error("the subdomain and the X-Tenant header name different tenants")]
+    Conflict,
+    /// The header is not an id or a slug.
+    #[error("the X-Tenant header is not a tenant id or slug")]
+    Malformed,
+}
+
+fn parse_ref(text: &str) -> Option<TenantRef> {
+    if let Ok(id) = text.parse::<TenantId>() {
+        return Some(TenantRef::Id(id));
+    }
+    let valid = text.len() >= 2
+        && text.len() <= 63
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then(|| TenantRef::Slug(text.to_owned()))
+}
+
+/// The tenant a request names, by the app's resolvers in order. When
+/// several name one, they must agree.
+pub fn resolve(spec: &AppSpec, base_domain: &str, headers: &HeaderMap) -> Result<TenantRef, ResolveError> {
+    let mut found: Option<TenantRef> = None;
+    for resolver in spec.resolvers {
+        let candidate = match resolver {
+            TenantResolver::Header => match headers.get(TENANT_HEADER) {
+                None => None,
+                Some(v) => Some(v.to_str().ok().and_then(parse_ref).ok_or(ResolveError::Malformed)?),
+            },
+            TenantResolver::Subdomain => headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|host| subdomain(host, base_domain))
+                .and_then(parse_ref),
+        };
+        match (&found, candidate) {
+            (_, None) => {}
+            (None, Some(c)) => found = Some(c),
+            (Some(a), Some(b)) if *a == b => {}
+            // An id and a slug may name the same tenant; the caller checks.
+            (Some(TenantRef::Id(_)), Some(TenantRef::Slug(_))) | (Some(TenantRef::Slug(_)), Some(TenantRef::Id(_))) => {
+                return Err(ResolveError::Conflict);
+            }
+            (Some(_), Some(_)) => return Err(ResolveError::Conflict),
+        }
+    }
+    found.ok_or(ResolveError::Missing)
+}
+
+/// `acme` for `acme.example.com:3000` under base domain `example.com`.
+fn subdomain<'h>(host: &'h str, base_domain: &str) -> Option<&'h str> {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let label = host.strip_suffix(base_domain)?.strip_suffix('.')?;
+    (!label.is_empty() && !label.contains('.')).then_some(label)
+}
+
+/// What the runtime needs to know about a tenant on every request.
+#[derive(Debug, Clone)]
+pub struct TenantInfo {
+    /// Id.
+    pub id: TenantId,
+    /// Slug.
+    pub slug: String,
+    /// Current plan.
+    pub plan: &'static PlanDef,
+}
+
+const TTL: Duration = Duration::from_secs(30);
+
+/// A cache of tenant facts, read from the global `tenants` table.
+///
+/// Entries live 30 seconds, so a plan change reaches every instance within
+/// that time without a database round trip per request.
+#[derive(Debug, Default)]
+pub struct TenantDirectory {
+    by_id: RwLock<HashMap<TenantId, (Instant, TenantInfo)>>,
+    by_slug: RwLock<HashMap<String, (Instant, TenantId)>>,
+}
+
+impl TenantDirectory {
+    /// The tenant a reference names, if it exists.
+    pub async fn lookup(&self, db: &Db, spec: &AppSpec, tenant: &TenantRef) -> Result<Option<TenantInfo>, DbError> {
+        let id = match tenant {
+            TenantRef::Id(id) => *id,
+            TenantRef::Slug(slug) => {
+                let cached = self.by_slug.read().ok().and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < TTL).map(|(_, id)| *id));
+                match cached {
+                    Some(id) => id,
+                    None => match self.load(db, spec, "slug = $1", Bind::new(Value::Text(slug.clone()), FieldType::Text)).await? {
+                        Some(info) => return Ok(Some(info)),
+                        None => return Ok(None),
+                    },
+                }
+            }
+        };
+        let cached = self.by_id.read().ok().and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, i)| i.clone()));
+        match cached {
+            Some(info) => Ok(Some(info)),
+            None => self.load(db, spec, "id = $1", Bind::new(Value::Uuid(id.0), FieldType::Uuid)).await,
+        }
+    }
+
+    /// Forgets a tenant (after its plan or slug changed).
+    pub fn invalidate(&self, id: TenantId) {
+        if let Ok(mut m) = self.by_id.write() {
+            m.remove(&id);
+        }
+        if let Ok(mut m) = self.by_slug.write() {
+            m.retain(|_, (_, t)| *t != id);
+        }
+    }
+
+    async fn load(&self, db: &Db, spec: &AppSpec, predicate: &'static str, bind: Bind) -> Result<Option<TenantInfo>, DbError> {
+        let mut tx = db.begin_platform().await?;
+        let sql = format!("SELECT id, slug, plan FROM tenants WHERE {predicate}");
+        let row = tx.fetch_optional(sql, vec![bind]).await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let (Value::Uuid(id), Value::Text(slug), Value::Text(plan)) =
+            (row.value(0, FieldType::Uuid)?, row.value(1, FieldType::Text)?, row.value(2, FieldType::Text)?)
+        else {
+            return Ok(None);
+        };
+        // A plan that the spec no longer has falls back to the default plan.
+        let Some(plan) = spec.plan(&plan).or_else(|| spec.plans.first()) else { return Ok(None) };
+        let info = TenantInfo { id: TenantId(id), slug: slug.clone(), plan };
+        if let Ok(mut m) = self.by_id.write() {
+            m.insert(info.id, (Instant::now(), info.clone()));
+        }
+        if let Ok(mut m) = self.by_slug.write() {
+            m.insert(slug, (Instant::now(), info.id));
+        }
+        Ok(Some(info))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdomains_under_the_base_domain_only() {
+        assert_eq!(subdomain("acme.localhost:3000", "localhost"), Some("acme"));
+        assert_eq!(subdomain("acme.example.com", "example.com"), Some("acme"));
+        assert_eq!(subdomain("example.com", "example.com"), None);
+        assert_eq!(subdomain("a.b.example.com", "example.com"), None);
+        assert_eq!(subdomain("acme.evil.com", "example.com"), None);
+        assert_eq!(subdomain("acmeexample.com", "example.com"), None);
+    }
+
+    #[test]
+    fn header_values_are_ids_or_slugs() {
+        assert!(matches!(parse_ref("0192f1a2-7b3c-7d4e-8f90-123456789abc"), Some(TenantRef::Id(_))));
+        assert_eq!(parse_ref("acme-co"), Some(TenantRef::Slug("acme-co".into())));
+        assert_eq!(parse_ref("Acme"), None);
+        assert_eq!(parse_ref("a;drop"), None);
+    }
+}
