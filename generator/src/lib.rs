@@ -4,5 +4,6 @@
 //! `model` (resolved names) → `render` (minijinja) → `write` (plan, then
 //! atomic write).
 
+pub mod check;
 pub mod cli;
 pub mod spec;

@@ -13,7 +13,10 @@ use toml::Spanned;
 /// A whole spec file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Rookery spec", description = "A Rookery SaaS spec (rookery.toml).")]
+#[schemars(
+    title = "Rookery spec",
+    description = "A Rookery SaaS spec (rookery.toml)."
+)]
 pub struct Spec {
     /// The application.
     pub app: AppSpec,
@@ -95,7 +98,10 @@ pub struct TenancySpec {
 
 impl Default for TenancySpec {
     fn default() -> Self {
-        Self { model: None, resolve: default_resolvers() }
+        Self {
+            model: None,
+            resolve: default_resolvers(),
+        }
     }
 }
 
@@ -133,7 +139,9 @@ pub struct AuthSpec {
 
 impl Default for AuthSpec {
     fn default() -> Self {
-        Self { methods: default_methods() }
+        Self {
+            methods: default_methods(),
+        }
     }
 }
 
@@ -169,7 +177,8 @@ pub struct RoleSpec {
 pub struct PlanSpec {
     /// Price; stored now, billed by the billing integration.
     #[serde(default)]
-    pub price: Option<Price>,
+    #[schemars(with = "Option<Price>")]
+    pub price: Option<Spanned<Price>>,
     /// Free trial length.
     #[serde(default)]
     pub trial_days: Option<u32>,
@@ -195,11 +204,13 @@ pub struct PlanSpec {
 }
 
 /// A plan's price.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
+// Deserialized by hand rather than `untagged`: serde's untagged buffering
+// would lose toml's spans and unknown-key errors inside the table.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
 pub enum Price {
-    /// `"custom"`: negotiated, not self-serve.
-    Custom(#[schemars(with = "String")] Spanned<String>),
+    /// `"custom"`: negotiated, not self-serve (checked to be exactly `custom`).
+    Custom(#[schemars(schema_with = "custom_price_schema")] String),
     /// Fixed prices in minor units.
     Fixed(FixedPrice),
 }
@@ -216,12 +227,17 @@ pub struct FixedPrice {
     pub yearly: Option<u64>,
     /// ISO 4217 currency, lowercase (default `usd`).
     #[serde(default)]
-    pub currency: Option<String>,
+    #[schemars(with = "Option<String>", regex(pattern = "^[a-z]{3}$"))]
+    pub currency: Option<Spanned<String>>,
+}
+
+fn custom_price_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "const": "custom" })
 }
 
 /// A quota's limit.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
 pub enum QuotaValue {
     /// At most this many (rows, members).
     Count(u64),
@@ -386,4 +402,57 @@ pub struct FieldSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub renamed_from: Option<Spanned<String>>,
+}
+
+/// The JSON Schema of [`Spec`], pretty-printed with a final newline, as
+/// committed in `schemas/rookery.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Spec);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Price;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a price table such as `{ monthly = 4900 }`, or the string \"custom\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Price, E> {
+                Ok(Price::Custom(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Price, A::Error> {
+                FixedPrice::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Price::Fixed)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for QuotaValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = QuotaValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a count (a non-negative integer) or a rate such as \"1000/month\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<QuotaValue, E> {
+                Ok(QuotaValue::Count(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<QuotaValue, E> {
+                u64::try_from(v)
+                    .map(QuotaValue::Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QuotaValue, E> {
+                Ok(QuotaValue::Rate(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }

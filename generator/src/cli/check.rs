@@ -1,13 +1,58 @@
-//! `rookery check` (placeholder until it lands).
+//! `rookery check FILE`: report every error in a spec.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use crate::check::{self, LoadError};
 
 /// Arguments of `rookery check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec file.
+    #[arg(default_value = "rookery.toml")]
+    pub file: PathBuf,
+}
 
-/// Runs the command.
-pub fn run(_args: &Args) -> ExitCode {
-    eprintln!("rookery check: not built yet");
-    ExitCode::from(2)
+/// Runs the command: exit 0 when the spec is valid, 1 with spec errors
+/// (printed to stderr), 2 when the file cannot be read.
+pub fn run(args: &Args) -> ExitCode {
+    match check::load_file(&args.file) {
+        Ok(spec) => {
+            println!(
+                "{}: ok ({}, {}, {})",
+                args.file.display(),
+                count(spec.models.len(), "model"),
+                count(spec.roles.len(), "role"),
+                count(spec.plans.len(), "plan"),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Spec(report)) => {
+            let stderr = std::io::stderr();
+            let rendered = if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+                report.render_with(&GraphicalReportHandler::new_themed(
+                    GraphicalTheme::unicode(),
+                ))
+            } else {
+                report.render()
+            };
+            eprint!("{rendered}");
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

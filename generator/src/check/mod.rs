@@ -1,0 +1,146 @@
+//! The `check` stage: parse a spec keeping spans, then run every semantic
+//! rule and report all problems together, each pointing into the TOML.
+//!
+//! [`load`] is the entry point. The rules live by topic: [`names`]
+//! (identifiers and reserved words), `roles` (inheritance and grants),
+//! `plans` (features, quotas, prices), `models` (fields, references,
+//! defaults, sort) and `platform` (app, tenancy, auth).
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::Spec;
+
+mod models;
+pub mod names;
+mod plans;
+mod platform;
+mod report;
+mod roles;
+mod values;
+
+pub use names::table_name;
+pub use report::{Report, SpecDiagnostic};
+pub use roles::PLATFORM_PERMISSIONS;
+
+use report::Ctx;
+
+/// Parses `source` (shown as `name` in diagnostics) and checks it.
+///
+/// Returns the spec only when it has no error; otherwise a [`Report`] with
+/// every problem found. A TOML syntax or type error stops before the
+/// semantic checks, since the rest of the file cannot be trusted.
+pub fn load(name: &str, source: &str) -> Result<Spec, Report> {
+    let spec: Spec = match toml::from_str(source) {
+        Ok(spec) => spec,
+        Err(error) => return Err(Report::new(name, source, vec![parse_error(&error)])),
+    };
+    let diagnostics = check(&spec);
+    if diagnostics.is_empty() {
+        Ok(spec)
+    } else {
+        Err(Report::new(name, source, diagnostics))
+    }
+}
+
+/// Every semantic problem of an already parsed spec, in check order.
+pub fn check(spec: &Spec) -> Vec<SpecDiagnostic> {
+    let mut ctx = Ctx::default();
+    platform::check(&mut ctx, spec);
+    let catalogue = roles::permission_catalogue(spec);
+    roles::check(&mut ctx, spec, &catalogue);
+    plans::check(&mut ctx, spec);
+    models::check(&mut ctx, spec);
+    ctx.into_diagnostics()
+}
+
+/// Why [`load_file`] failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    #[diagnostic(code(rookery::io))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file was read but the spec has errors.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Spec(Box<Report>),
+}
+
+/// Reads and checks a spec file; diagnostics name the file as given.
+pub fn load_file(path: &Path) -> Result<Spec, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    load(&name, &source).map_err(|report| LoadError::Spec(Box::new(report)))
+}
+
+/// Turns toml's error (syntax, unknown key, wrong type) into a diagnostic,
+/// suggesting the closest expected name for an unknown key or value.
+fn parse_error(error: &toml::de::Error) -> SpecDiagnostic {
+    let message = error.message().trim();
+    let (first, rest) = match message.split_once('\n') {
+        Some((first, rest)) => (first.trim(), Some(rest.trim())),
+        None => (message, None),
+    };
+    let mut diagnostic = SpecDiagnostic::new("rookery::parse", error.span(), first.to_owned());
+    diagnostic.label(label_for(first));
+    if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+        diagnostic.help_text(rest.to_owned());
+    }
+    if let Some((unknown, expected)) = unknown_and_expected(first) {
+        diagnostic.suggest(unknown, expected.iter().copied(), None);
+    }
+    diagnostic
+}
+
+fn label_for(message: &str) -> &'static str {
+    if message.starts_with("unknown field") {
+        "unknown key"
+    } else if message.starts_with("unknown variant") {
+        "unknown value"
+    } else if message.starts_with("missing field") {
+        "in this table"
+    } else if message.starts_with("invalid type") {
+        "wrong type"
+    } else {
+        "here"
+    }
+}
+
+/// From "unknown field `x`, expected one of `a`, `b`" takes `x` and `[a, b]`.
+fn unknown_and_expected(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let (_, expected) = rest.split_once("expected")?;
+    let names = expected.split('`').skip(1).step_by(2).collect();
+    Some((unknown, names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_and_expected;
+
+    #[test]
+    fn reads_expected_names_from_serde_messages() {
+        let (unknown, expected) = unknown_and_expected(
+            "unknown field `permisions`, expected one of `fields`, `permissions`",
+        )
+        .unwrap();
+        assert_eq!(unknown, "permisions");
+        assert_eq!(expected, ["fields", "permissions"]);
+        let (unknown, expected) =
+            unknown_and_expected("unknown variant `strng`, expected `string`").unwrap();
+        assert_eq!((unknown, expected), ("strng", vec!["string"]));
+        assert!(unknown_and_expected("missing field `name`").is_none());
+    }
+}

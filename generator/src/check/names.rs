@@ -1,0 +1,378 @@
+//! Identifiers: their syntax, reserved words, and the table name of a model.
+
+use toml::Spanned;
+
+use super::report::Ctx;
+
+/// Longest identifier accepted. Names end up inside longer SQL identifiers
+/// (`projects_tenant_id_name_key`), which PostgreSQL cuts at 63 bytes.
+pub const MAX_IDENT_LEN: usize = 48;
+
+/// Columns every tenant table has; no field may take these names.
+pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];
+
+/// Models of the platform, created by the first migration of every app.
+pub const PLATFORM_MODELS: [&str; 7] = [
+    "tenant",
+    "user",
+    "membership",
+    "api_key",
+    "refresh_token",
+    "invitation",
+    "audit_log",
+];
+
+/// Tables of the platform models.
+pub const PLATFORM_TABLES: [&str; 7] = [
+    "tenants",
+    "users",
+    "memberships",
+    "api_keys",
+    "refresh_tokens",
+    "invitations",
+    "audit_log",
+];
+
+/// Words PostgreSQL or SQLite reserve, which would need quoting in every query.
+const SQL_KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "delete",
+    "desc",
+    "distinct",
+    "do",
+    "drop",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exists",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "glob",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "index",
+    "initially",
+    "inner",
+    "insert",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "transaction",
+    "true",
+    "union",
+    "unique",
+    "update",
+    "user",
+    "using",
+    "values",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Rust keywords, strict and reserved, in every edition.
+const RUST_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// What an identifier names, which decides the words it may not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentKind {
+    App,
+    Model,
+    Field,
+    Role,
+    Feature,
+    Plan,
+    Quota,
+    EnumValue,
+}
+
+impl IdentKind {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::App => "app name",
+            Self::Model => "model name",
+            Self::Field => "field name",
+            Self::Role => "role name",
+            Self::Feature => "feature name",
+            Self::Plan => "plan name",
+            Self::Quota => "quota name",
+            Self::EnumValue => "enum value",
+        }
+    }
+
+    /// Becomes a table or column name.
+    fn is_sql(self) -> bool {
+        matches!(self, Self::Model | Self::Field)
+    }
+
+    /// Becomes a Rust identifier as written (enum values are camel-cased).
+    fn is_rust(self) -> bool {
+        !matches!(self, Self::EnumValue)
+    }
+}
+
+/// Whether `name` has the shape `^[a-z][a-z0-9_]*$`.
+pub(crate) fn is_ident(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The table of a model: the English plural of its name
+/// (`project` → `projects`, `category` → `categories`, `box` → `boxes`).
+pub fn table_name(model: &str) -> String {
+    let ends_with_consonant_y = model.strip_suffix('y').is_some_and(|stem| {
+        stem.chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphabetic() && !"aeiou".contains(c))
+    });
+    if ends_with_consonant_y {
+        format!("{}ies", &model[..model.len() - 1])
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|end| model.ends_with(end))
+    {
+        format!("{model}es")
+    } else {
+        format!("{model}s")
+    }
+}
+
+/// Checks the shape, length and reserved words of a name. Returns whether
+/// its shape is valid, so callers can skip checks that build on it.
+pub(crate) fn ident(ctx: &mut Ctx, kind: IdentKind, name: &Spanned<String>) -> bool {
+    let what = kind.describe();
+    if !shape(ctx, what, name) {
+        return false;
+    }
+    let text = name.get_ref().as_str();
+    if kind.is_sql() && SQL_KEYWORDS.contains(&text) {
+        ctx.error("rookery::reserved_name", name.span(), format!("`{text}` is an SQL keyword"))
+            .label(format!("reserved {what}"))
+            .help_text(format!(
+                "it would need quoting in every query on PostgreSQL and SQLite; rename it, for example `{}`",
+                alternative(text)
+            ));
+    } else if kind.is_rust() && RUST_KEYWORDS.contains(&text) {
+        ctx.error(
+            "rookery::reserved_name",
+            name.span(),
+            format!("`{text}` is a Rust keyword"),
+        )
+        .label(format!("reserved {what}"))
+        .help_text(format!(
+            "the generated code would not compile with it; rename it, for example `{}`",
+            alternative(text)
+        ));
+    }
+    true
+}
+
+/// Checks only the shape and length, as for permission parts and old names.
+pub(crate) fn shape(ctx: &mut Ctx, what: &str, name: &Spanned<String>) -> bool {
+    let text = name.get_ref().as_str();
+    if !is_ident(text) {
+        let fixed = heck::ToSnakeCase::to_snake_case(text);
+        let fixed: String = fixed
+            .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+            .to_owned();
+        let diagnostic = ctx
+            .error(
+                "rookery::bad_name",
+                name.span(),
+                format!("invalid {what} `{text}`"),
+            )
+            .label("not a valid name");
+        if is_ident(&fixed) && fixed != text {
+            diagnostic.help_text(format!(
+                "names are lowercase ASCII letters, digits and `_`, starting with a letter; try `{fixed}`"
+            ));
+        } else {
+            diagnostic.help_text(
+                "names are lowercase ASCII letters, digits and `_`, starting with a letter",
+            );
+        }
+        return false;
+    }
+    let len = text.len();
+    if len > MAX_IDENT_LEN {
+        ctx.error("rookery::name_too_long", name.span(), format!("{what} `{text}` is too long"))
+            .label(format!("{len} characters"))
+            .help_text(format!(
+                "at most {MAX_IDENT_LEN} characters: names become part of longer SQL identifiers, which PostgreSQL cuts at 63 bytes"
+            ));
+        return false;
+    }
+    true
+}
+
+/// A replacement for a reserved word.
+fn alternative(word: &str) -> String {
+    let known = [
+        ("type", "kind"),
+        ("order", "position"),
+        ("group", "team"),
+        ("user", "person"),
+        ("table", "board"),
+        ("default", "is_default"),
+        ("check", "review"),
+        ("limit", "max_count"),
+        ("offset", "shift"),
+        ("ref", "reference"),
+        ("match", "game"),
+        ("move", "step"),
+        ("loop", "cycle"),
+        ("self", "own"),
+    ];
+    known
+        .iter()
+        .find(|(reserved, _)| *reserved == word)
+        .map_or_else(|| format!("{word}_name"), |(_, alt)| (*alt).to_owned())
+}
+
+/// Checks a permission `<resource>.<action>`; returns whether it is well formed.
+pub(crate) fn permission(ctx: &mut Ctx, permission: &Spanned<String>) -> bool {
+    if is_permission(permission.get_ref()) {
+        return true;
+    }
+    ctx.error(
+        "rookery::bad_permission",
+        permission.span(),
+        format!("invalid permission `{}`", permission.get_ref()),
+    )
+    .label("not `<resource>.<action>`")
+    .help_text(
+        "a permission is two names joined by a dot, each lowercase letters, digits and `_`, such as `projects.read`",
+    );
+    false
+}
+
+/// Whether `text` is `<resource>.<action>`, each part a valid name.
+pub(crate) fn is_permission(text: &str) -> bool {
+    match text.split_once('.') {
+        Some((resource, action)) => {
+            is_ident(resource)
+                && is_ident(action)
+                && resource.len() <= MAX_IDENT_LEN
+                && action.len() <= MAX_IDENT_LEN
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_ident, is_permission, table_name};
+
+    #[test]
+    fn identifiers() {
+        assert!(is_ident("task_list2"));
+        for bad in ["", "Task", "2task", "_task", "task-list", "tâche", "a b"] {
+            assert!(!is_ident(bad), "{bad}");
+        }
+        assert!(is_permission("projects.read"));
+        for bad in ["projects", "projects.", ".read", "a.b.c", "Projects.read"] {
+            assert!(!is_permission(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plurals() {
+        for (model, table) in [
+            ("project", "projects"),
+            ("category", "categories"),
+            ("key", "keys"),
+            ("box", "boxes"),
+            ("status", "statuses"),
+            ("batch", "batches"),
+            ("y", "ys"),
+        ] {
+            assert_eq!(table_name(model), table);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Roles: names, inheritance (unknown roles, cycles) and grants against the
+//! permission catalogue; and that every model permission is granted.
+
+use indexmap::{IndexMap, IndexSet};
+use toml::Spanned;
+
+use crate::spec::Spec;
+
+use super::names::{self, IdentKind};
+use super::report::{Ctx, closest};
+
+/// Permissions of the platform's own routes (members, API keys, audit log,
+/// billing, the tenant itself).
+pub const PLATFORM_PERMISSIONS: [&str; 7] = [
+    "members.read",
+    "members.manage",
+    "api_keys.manage",
+    "audit.read",
+    "billing.manage",
+    "tenant.manage",
+    "tenant.delete",
+];
+
+/// Every permission a role may grant: those the models name, then the platform's.
+pub(super) fn permission_catalogue(spec: &Spec) -> IndexSet<String> {
+    let mut catalogue = IndexSet::new();
+    for model in spec.models.values() {
+        if let Some(permissions) = &model.permissions {
+            for permission in [
+                Some(&permissions.read),
+                Some(&permissions.write),
+                permissions.delete.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                catalogue.insert(permission.get_ref().clone());
+            }
+        }
+    }
+    catalogue.extend(PLATFORM_PERMISSIONS.iter().map(|p| (*p).to_owned()));
+    catalogue
+}
+
+pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
+    let role_names: Vec<&str> = spec.roles.keys().map(|k| k.get_ref().as_str()).collect();
+    // Permissions a misspelt grant probably meant: not reported again as ungranted.
+    let mut meant: IndexSet<&str> = IndexSet::new();
+    for (name, role) in &spec.roles {
+        names::ident(ctx, IdentKind::Role, name);
+        for duplicate in duplicates(&role.inherits) {
+            ctx.error(
+                "rookery::duplicate",
+                duplicate.span(),
+                format!("`{}` is inherited twice", duplicate.get_ref()),
+            )
+            .label("duplicate")
+            .help_text("remove this entry");
+        }
+        for parent in &role.inherits {
+            let parent_name = parent.get_ref().as_str();
+            if !spec.roles.contains_key(parent_name) {
+                ctx.error(
+                    "rookery::unknown_role",
+                    parent.span(),
+                    format!("unknown role `{parent_name}`"),
+                )
+                .label("no such role")
+                .suggest(
+                    parent_name,
+                    role_names.iter().copied(),
+                    Some(format!(
+                        "declared roles: {}",
+                        list(role_names.iter().copied())
+                    )),
+                );
+            }
+        }
+        for duplicate in duplicates(&role.grants) {
+            ctx.error(
+                "rookery::duplicate",
+                duplicate.span(),
+                format!("`{}` is granted twice", duplicate.get_ref()),
+            )
+            .label("duplicate")
+            .help_text("remove this entry");
+        }
+        for grant in &role.grants {
+            if !names::permission(ctx, grant) {
+                continue;
+            }
+            let text = grant.get_ref().as_str();
+            if !catalogue.contains(text) {
+                meant.extend(closest(text, catalogue.iter().map(String::as_str)));
+                ctx.error("rookery::unknown_permission", grant.span(), format!("unknown permission `{text}`"))
+                    .label("no model or platform route uses it")
+                    .suggest(
+                        text,
+                        catalogue.iter().map(String::as_str),
+                        Some("permissions come from the models' `permissions` tables and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete)".to_owned()),
+                    );
+            }
+        }
+    }
+    cycles(ctx, spec);
+    granted(ctx, spec, &meant);
+}
+
+/// Entries that repeat an earlier one.
+pub(super) fn duplicates(list: &[Spanned<String>]) -> Vec<&Spanned<String>> {
+    let mut seen = IndexSet::new();
+    list.iter()
+        .filter(|entry| !seen.insert(entry.get_ref().as_str()))
+        .collect()
+}
+
+/// `` `a`, `b`, `c` ``, or "none".
+pub(super) fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Reports each inheritance cycle once, at the entry that closes it.
+fn cycles(ctx: &mut Ctx, spec: &Spec) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let index: IndexMap<&str, usize> = spec
+        .roles
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.get_ref().as_str(), i))
+        .collect();
+    let mut marks = vec![Mark::New; index.len()];
+    let mut reported: Vec<Vec<usize>> = Vec::new();
+    for start in 0..index.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // Iterative depth-first search: (role, next inherits entry to visit).
+        let mut stack = vec![(start, 0usize)];
+        marks[start] = Mark::Open;
+        while let Some(top) = stack.last_mut() {
+            let (role, next) = *top;
+            top.1 += 1;
+            let inherits = spec
+                .roles
+                .get_index(role)
+                .map_or(&[][..], |(_, r)| &r.inherits[..]);
+            let Some(parent) = inherits.get(next) else {
+                marks[role] = Mark::Done;
+                stack.pop();
+                continue;
+            };
+            let Some(&target) = index.get(parent.get_ref().as_str()) else {
+                continue;
+            };
+            match marks[target] {
+                Mark::New => {
+                    marks[target] = Mark::Open;
+                    stack.push((target, 0));
+                }
+                Mark::Open => {
+                    let from = stack.iter().position(|&(r, _)| r == target).unwrap_or(0);
+                    let members: Vec<usize> = stack[from..].iter().map(|&(r, _)| r).collect();
+                    let mut key = members.clone();
+                    key.sort_unstable();
+                    if reported.contains(&key) {
+                        continue;
+                    }
+                    reported.push(key);
+                    let mut path: Vec<&str> = members
+                        .iter()
+                        .filter_map(|&r| index.get_index(r).map(|(name, _)| *name))
+                        .collect();
+                    path.push(parent.get_ref().as_str());
+                    ctx.error(
+                        "rookery::role_cycle",
+                        parent.span(),
+                        format!("role inheritance cycle: {}", path.join(" → ")),
+                    )
+                    .label("closes the cycle")
+                    .help_text("a role cannot inherit from itself, directly or through other roles; remove one of these `inherits` entries");
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+}
+
+/// Every model permission must be granted by some role, or nobody could use the route.
+fn granted(ctx: &mut Ctx, spec: &Spec, meant: &IndexSet<&str>) {
+    let granted: IndexSet<&str> = spec
+        .roles
+        .values()
+        .flat_map(|r| r.grants.iter().map(|g| g.get_ref().as_str()))
+        .collect();
+    let mut reported = IndexSet::new();
+    for model in spec.models.values() {
+        let Some(permissions) = &model.permissions else {
+            continue;
+        };
+        for permission in [
+            Some(&permissions.read),
+            Some(&permissions.write),
+            permissions.delete.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let text = permission.get_ref().as_str();
+            if granted.contains(text)
+                || meant.contains(text)
+                || !names::is_permission(text)
+                || !reported.insert(text)
+            {
+                continue;
+            }
+            let role = spec.roles.keys().next().map(|r| r.get_ref().as_str());
+            ctx.error("rookery::ungranted_permission", permission.span(), format!("no role grants `{text}`"))
+                .label("granted by no role")
+                .help_text(match role {
+                    Some(role) => format!("nobody could use this route; add `{text}` to the `grants` of a role such as `{role}`"),
+                    None => "nobody could use this route; declare a role under `[roles]` that grants it".to_owned(),
+                });
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Text forms of default values: dates, instants, UUIDs, decimals.
+
+use toml::value::Datetime;
+
+/// `YYYY-MM-DD`, a real calendar day.
+pub(super) fn is_date(text: &str) -> bool {
+    text.parse::<Datetime>().is_ok_and(|d| is_date_value(&d))
+}
+
+/// A TOML local date (no time, no offset) that exists in the calendar.
+pub(super) fn is_date_value(value: &Datetime) -> bool {
+    match (value.date, value.time, value.offset) {
+        (Some(date), None, None) => day_exists(date.year, date.month, date.day),
+        _ => false,
+    }
+}
+
+/// An RFC 3339 instant: date, time and offset.
+pub(super) fn is_datetime(text: &str) -> bool {
+    text.parse::<Datetime>()
+        .is_ok_and(|d| is_datetime_value(&d))
+}
+
+/// A TOML offset date-time that exists in the calendar.
+pub(super) fn is_datetime_value(value: &Datetime) -> bool {
+    match (value.date, value.time, value.offset) {
+        (Some(date), Some(_), Some(_)) => day_exists(date.year, date.month, date.day),
+        _ => false,
+    }
+}
+
+fn day_exists(year: u16, month: u8, day: u8) -> bool {
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
+pub(super) fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `-12.50`, `3`: optional sign, digits, optional fraction.
+pub(super) fn is_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    digits(whole) && digits(fraction) && whole.len() + fraction.len() <= 38
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms() {
+        assert!(is_date("2024-02-29"));
+        assert!(!is_date("2023-02-29"));
+        assert!(!is_date("2024-13-01"));
+        assert!(!is_date("2024-01-01T00:00:00Z"));
+        assert!(is_datetime("2024-01-01T10:00:00Z"));
+        assert!(is_datetime("2024-01-01T10:00:00.5+02:00"));
+        assert!(!is_datetime("2024-01-01T10:00:00"));
+        assert!(!is_datetime("yesterday"));
+        assert!(is_uuid("0190b1a2-7c3d-7def-8abc-0123456789ab"));
+        assert!(!is_uuid("0190b1a2-7c3d-7def-8abc-0123456789a"));
+        assert!(!is_uuid("0190b1a2x7c3d-7def-8abc-0123456789ab"));
+        assert!(is_decimal("12.50"));
+        assert!(is_decimal("-3"));
+        assert!(!is_decimal("1."));
+        assert!(!is_decimal(".5"));
+        assert!(!is_decimal("1e3"));
+        assert!(!is_decimal(""));
+    }
+}
