@@ -378,11 +378,11 @@ pub struct FieldSpec {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub max_len: Option<Spanned<i64>>,
-    /// Minimum value (int, bigint).
+    /// Minimum value (int, bigint, decimal).
     #[serde(default)]
     #[schemars(with = "Option<i64>")]
     pub min: Option<Spanned<i64>>,
-    /// Maximum value (int, bigint).
+    /// Maximum value (int, bigint, decimal).
     #[serde(default)]
     #[schemars(with = "Option<i64>")]
     pub max: Option<Spanned<i64>>,

@@ -206,11 +206,9 @@ pub(crate) fn is_ident(name: &str) -> bool {
 /// The table of a model: the English plural of its name
 /// (`project` → `projects`, `category` → `categories`, `box` → `boxes`).
 pub fn table_name(model: &str) -> String {
-    let ends_with_consonant_y = model.strip_suffix('y').is_some_and(|stem| {
-        stem.chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphabetic() && !"aeiou".contains(c))
-    });
+    let ends_with_consonant_y = model
+        .strip_suffix('y')
+        .is_some_and(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
     if ends_with_consonant_y {
         format!("{}ies", &model[..model.len() - 1])
     } else if ["s", "x", "z", "ch", "sh"]

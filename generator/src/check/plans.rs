@@ -133,11 +133,12 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             }
         }
         if let Some(limit) = &plan.rate_limit {
-            let ok = parse_rate(limit.get_ref(), &["s", "m", "h"]).is_some_and(|(n, _)| n >= 1);
+            let ok = parse_rate(limit.get_ref(), &["s", "m", "h"])
+                .is_some_and(|(n, _)| n >= 1 && u32::try_from(n).is_ok());
             if !ok {
                 ctx.error("rookery::bad_rate_limit", limit.span(), format!("invalid rate limit `{}`", limit.get_ref()))
                     .label("expected \"N/s\", \"N/m\" or \"N/h\"")
-                    .help_text("requests per tenant: a whole number of at least 1, `/`, and s, m or h, such as \"50/s\"");
+                    .help_text("requests per tenant: a whole number from 1 to 4294967295, `/`, and s, m or h, such as \"50/s\"");
             }
         }
     }
