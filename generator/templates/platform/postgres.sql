@@ -2,7 +2,7 @@
 DO $$
 BEGIN
     CREATE ROLE rookery_app NOLOGIN;
-EXCEPTION WHEN duplicate_object THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 

@@ -7,6 +7,8 @@
 
 mod bind;
 mod migrate;
+#[doc(hidden)]
+pub mod testing;
 mod tx;
 
 use std::str::FromStr;
@@ -57,7 +59,6 @@ pub enum DbError {
 
 /// How a pool is opened.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct DbOptions {
     /// Maximum pooled connections.
     pub max_connections: u32,

@@ -1,0 +1,97 @@
+//! Helpers for tests that must reach below the API (seeding, counting,
+//! probing row-level security). Not part of the public API.
+
+use chrono::Utc;
+
+use super::{Bind, Db, DbError};
+use crate::model::{FieldType, TenantId, UserId, Value};
+
+fn uuid(v: uuid::Uuid) -> Bind {
+    Bind::new(Value::Uuid(v), FieldType::Uuid)
+}
+
+fn text(v: &str) -> Bind {
+    Bind::new(Value::Text(v.to_owned()), FieldType::Text)
+}
+
+fn now() -> Bind {
+    Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime)
+}
+
+/// Creates a tenant and its members (users without passwords).
+pub async fn seed_tenant(
+    db: &Db,
+    id: TenantId,
+    slug: &str,
+    plan: &str,
+    members: &[(UserId, &str)],
+    _sqlite: bool,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_platform().await?;
+    tx.execute(
+        "INSERT INTO tenants (id, slug, name, plan, created_at) VALUES ($1, $2, $3, $4, $5)".into(),
+        vec![uuid(id.0), text(slug), text(slug), text(plan), now()],
+    )
+    .await?;
+    for (user, _) in members {
+        tx.execute(
+            "INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3)".into(),
+            vec![uuid(user.0), text(&format!("{}@{slug}.test", user.0.simple())), now()],
+        )
+        .await?;
+    }
+    let mut tx = tx.into_tenant(id).await?;
+    for (user, role) in members {
+        tx.execute(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
+            vec![uuid(id.0), uuid(user.0), text(role), now()],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Rows of `table` (a trusted identifier) in `tenant`.
+pub async fn count_rows(db: &Db, table: &str, tenant: TenantId) -> Result<i64, DbError> {
+    let mut tx = db.begin(tenant).await?;
+    let row = tx.fetch_optional(format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"), vec![uuid(tenant.0)]).await?;
+    tx.commit().await?;
+    Ok(match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
+        Some(Value::BigInt(n)) => n,
+        _ => 0,
+    })
+}
+
+/// On PostgreSQL, as the pool's role: rows of `projects` with no tenant
+/// set, rows with tenant `a` set, rows of `b` visible while `a` is set
+/// (asking by `tenant_id` explicitly), and whether the role is neither
+/// superuser nor BYPASSRLS nor the tables' owner.
+pub async fn rls_probe(db: &Db, a: TenantId, b: TenantId) -> Result<(i64, i64, i64, bool), DbError> {
+    let pool = db.pg().expect("rls_probe needs PostgreSQL");
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(pool).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(a.0.to_string()).execute(&mut *tx).await?;
+    let only_a: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&mut *tx).await?;
+    let b_rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1").bind(b.0).fetch_one(&mut *tx).await?;
+    let safe: bool = sqlx::query_scalar(
+        "SELECT NOT (r.rolsuper OR r.rolbypassrls) AND NOT EXISTS (
+             SELECT 1 FROM pg_tables t WHERE t.tableowner = current_user AND t.schemaname = 'public')
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.rollback().await?;
+    Ok((none, only_a, b_rows, safe))
+}
+
+/// Tries to insert a project for tenant `b` inside a transaction scoped to `a`.
+pub async fn insert_as_other_tenant(db: &Db, a: TenantId, b: TenantId) -> Result<(), DbError> {
+    let mut tx = db.begin_write(a).await?;
+    tx.execute(
+        "INSERT INTO projects (tenant_id, name, created_at, updated_at) VALUES ($1, 'x', now(), now())".into(),
+        vec![uuid(b.0)],
+    )
+    .await?;
+    tx.commit().await
+}
