@@ -1,0 +1,158 @@
+-- Rookery platform tables (runtime-owned).
+DO $$
+BEGIN
+    CREATE ROLE rookery_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+CREATE TABLE tenants (
+    id         uuid        PRIMARY KEY,
+    slug       text        NOT NULL UNIQUE CHECK (slug ~ '^[a-z][a-z0-9-]{1,62}$'),
+    name       text        NOT NULL,
+    plan       text        NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
+CREATE TABLE users (
+    id            uuid        PRIMARY KEY,
+    email         text        NOT NULL,
+    password_hash text,
+    created_at    timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+
+CREATE TABLE memberships (
+    tenant_id  uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role       text        NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
+
+CREATE TABLE api_keys (
+    tenant_id    uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id           uuid        NOT NULL,
+    name         text        NOT NULL,
+    prefix       text        NOT NULL,
+    key_hash     bytea       NOT NULL,
+    role         text        NOT NULL,
+    created_by   uuid        NOT NULL,
+    created_at   timestamptz NOT NULL,
+    last_used_at timestamptz,
+    revoked_at   timestamptz,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, prefix),
+    FOREIGN KEY (tenant_id, created_by) REFERENCES memberships (tenant_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE refresh_tokens (
+    tenant_id  uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id         uuid        NOT NULL,
+    user_id    uuid        NOT NULL,
+    token_hash bytea       NOT NULL,
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, token_hash),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES memberships (tenant_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE invitations (
+    tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    email       text        NOT NULL,
+    role        text        NOT NULL,
+    token_hash  bytea       NOT NULL,
+    invited_by  uuid        NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    accepted_at timestamptz,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, token_hash),
+    FOREIGN KEY (tenant_id, invited_by) REFERENCES memberships (tenant_id, user_id) ON DELETE CASCADE
+);
+
+CREATE TABLE audit_log (
+    tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    actor_type  text        NOT NULL,
+    actor_id    uuid,
+    action      text        NOT NULL,
+    target_type text,
+    target_id   text,
+    request_id  text,
+    metadata    jsonb,
+    at          timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX audit_log_tenant_at_idx ON audit_log (tenant_id, at);
+
+ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
+ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON memberships
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON api_keys
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON refresh_tokens
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON invitations
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON audit_log
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+
+CREATE TABLE projects (
+    tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id          bigint      GENERATED BY DEFAULT AS IDENTITY,
+    name        text        NOT NULL CHECK (char_length(name) <= 120),
+    description text,
+    status      text        NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX projects_sort_idx ON projects (tenant_id, created_at DESC, id DESC);
+ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE projects FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON projects
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+
+CREATE TABLE tasks (
+    tenant_id   uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id          bigint      GENERATED BY DEFAULT AS IDENTITY,
+    project_id  bigint      NOT NULL,
+    title       text        NOT NULL CHECK (char_length(title) <= 200),
+    done        boolean     NOT NULL DEFAULT false,
+    assignee_id uuid,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, project_id) REFERENCES projects (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, assignee_id) REFERENCES memberships (tenant_id, user_id) ON DELETE RESTRICT
+);
+CREATE INDEX tasks_project_id_idx ON tasks (tenant_id, project_id);
+CREATE INDEX tasks_assignee_id_idx ON tasks (tenant_id, assignee_id);
+CREATE INDEX tasks_sort_idx ON tasks (tenant_id, created_at DESC, id DESC);
+ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tasks FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tasks
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;
