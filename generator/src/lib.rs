@@ -6,4 +6,9 @@
 
 pub mod check;
 pub mod cli;
+pub mod handwritten;
+pub mod model;
+pub mod plan;
+pub mod render;
 pub mod spec;
+pub mod write;

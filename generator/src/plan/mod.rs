@@ -1,0 +1,890 @@
+//! The migration planner: diff the previous [`Snapshot`] with the schema the
+//! IR asks for, refuse what would lose data (unless allowed), and render the
+//! next migration for PostgreSQL and SQLite.
+
+pub mod snapshot;
+pub mod sql;
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+
+pub use self::snapshot::{Column, Snapshot, Table};
+use self::sql::{Dialect, Index, ident};
+use crate::model::Kind;
+
+/// One schema change.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a handful per migration; boxing buys nothing
+pub enum Op {
+    /// A new table.
+    CreateTable(Table),
+    /// `ALTER TABLE old RENAME TO to` (`old` is the table as it was).
+    RenameTable {
+        /// The table before the migration.
+        old: Table,
+        /// New name.
+        to: String,
+    },
+    /// `ALTER TABLE t RENAME COLUMN`.
+    RenameColumn {
+        /// Table (new name).
+        table: String,
+        /// The column as it was.
+        old: Column,
+        /// New column name.
+        to: String,
+    },
+    /// A new column on an existing table.
+    AddColumn {
+        /// Table.
+        table: String,
+        /// Column.
+        column: Column,
+    },
+    /// A column's type, nullability, default or constraints change.
+    AlterColumn {
+        /// Table.
+        table: String,
+        /// The column as it was (already renamed).
+        old: Column,
+        /// The column as it will be.
+        new: Column,
+    },
+    /// Destructive: a column goes away.
+    DropColumn {
+        /// Table.
+        table: String,
+        /// Column.
+        column: Column,
+    },
+    /// Destructive: a table goes away.
+    DropTable(Table),
+    /// A new index on an existing table.
+    CreateIndex(Index),
+    /// An index goes away.
+    DropIndex(Index),
+}
+
+/// The result of diffing two schemas.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// Changes, in execution order.
+    pub ops: Vec<Op>,
+    /// Changes that lose data; refused unless allowed.
+    pub destructive: Vec<String>,
+    /// Changes that cannot be made at all as asked.
+    pub refused: Vec<String>,
+    /// `true` for the first migration (platform tables included).
+    pub init: bool,
+    /// Tables kept from the previous snapshot, by new name, as they were.
+    pub previous: HashMap<String, Table>,
+}
+
+impl Diff {
+    /// Whether a migration is needed.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && !self.init
+    }
+}
+
+/// Tables ordered so that referenced tables come first.
+fn topo(tables: &[Table]) -> Vec<Table> {
+    let mut out: Vec<Table> = Vec::new();
+    let mut pending: Vec<Table> = tables.to_vec();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let names: BTreeSet<String> = pending.iter().map(|t| t.name.clone()).collect();
+        let mut rest = Vec::new();
+        for t in pending {
+            let blocked = t.columns.iter().any(|c| {
+                c.references
+                    .as_ref()
+                    .is_some_and(|r| r.table != t.name && names.contains(&r.table))
+            });
+            if blocked { rest.push(t) } else { out.push(t) }
+        }
+        if rest.len() == before {
+            // A reference cycle: keep spec order (PostgreSQL needs the FK
+            // added later; the checker refuses cycles between models).
+            out.extend(rest);
+            break;
+        }
+        pending = rest;
+    }
+    out
+}
+
+/// Diffs the previous snapshot (if any) with the wanted one.
+pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
+    let Some(old) = old else {
+        return Diff {
+            ops: topo(&new.tables).into_iter().map(Op::CreateTable).collect(),
+            init: true,
+            ..Diff::default()
+        };
+    };
+    let mut d = Diff::default();
+    let mut renames: Vec<Op> = Vec::new();
+    let mut col_renames: Vec<Op> = Vec::new();
+    let mut creates: Vec<Table> = Vec::new();
+    let mut adds: Vec<Op> = Vec::new();
+    let mut alters: Vec<Op> = Vec::new();
+    let mut drop_cols: Vec<Op> = Vec::new();
+    let mut drops: Vec<Table> = Vec::new();
+    let mut key_drops: Vec<Table> = Vec::new();
+
+    // Match tables: by name, then by the model's `renamed_from`.
+    let mut matched: Vec<(Table, &Table)> = Vec::new(); // (old, renamed to new names), new
+    let mut used_old: BTreeSet<String> = BTreeSet::new();
+    let mut table_map: HashMap<String, String> = HashMap::new(); // old table name -> new
+    let mut pending_new = Vec::new();
+    for t in &new.tables {
+        if let Some(o) = old.table(&t.name) {
+            used_old.insert(o.name.clone());
+            matched.push((o.clone(), t));
+        } else {
+            pending_new.push(t);
+        }
+    }
+    for t in pending_new {
+        let from = t.renamed_from.as_ref().and_then(|m| {
+            old.tables.iter().find(|o| {
+                &o.model == m && !used_old.contains(&o.name) && new.table(&o.name).is_none()
+            })
+        });
+        match from {
+            Some(o) => {
+                used_old.insert(o.name.clone());
+                table_map.insert(o.name.clone(), t.name.clone());
+                renames.push(Op::RenameTable {
+                    old: o.clone(),
+                    to: t.name.clone(),
+                });
+                let mut renamed = o.clone();
+                renamed.name.clone_from(&t.name);
+                renamed.model.clone_from(&t.model);
+                matched.push((renamed, t));
+            }
+            None => creates.push(t.clone()),
+        }
+    }
+    for o in &old.tables {
+        if !used_old.contains(&o.name) {
+            d.destructive
+                .push(format!("drop table `{}` and all its rows", o.name));
+            drops.push(o.clone());
+        }
+    }
+
+    let map_ref = |c: &Column| -> Column {
+        let mut c = c.clone();
+        if let Some(r) = &mut c.references
+            && let Some(n) = table_map.get(&r.table)
+        {
+            r.table.clone_from(n);
+        }
+        c.renamed_from = None;
+        c
+    };
+
+    // Index state after renames (PostgreSQL renames indexes with their table
+    // and columns; the SQLite renderer drops and recreates them instead).
+    let mut old_indexes: BTreeSet<Index> = BTreeSet::new();
+    let mut new_indexes: BTreeSet<Index> = BTreeSet::new();
+
+    for (o, t) in &mut matched {
+        if let Some(prev) = old
+            .tables
+            .iter()
+            .find(|x| x.name == o.name || table_map.get(&x.name) == Some(&t.name))
+        {
+            d.previous.insert(t.name.clone(), prev.clone());
+        }
+        if o.key != t.key {
+            d.destructive.push(format!(
+                "change the key of `{}` from {:?} to {:?} (the table is dropped and created again)",
+                t.name, o.key, t.key
+            ));
+            key_drops.push(o.clone());
+            creates.push((*t).clone());
+            continue;
+        }
+        let mut used_cols: BTreeSet<String> = BTreeSet::new();
+        let mut renamed_cols: Vec<Column> = Vec::new();
+        for c in &t.columns {
+            let old_col = o
+                .column(&c.name)
+                .filter(|oc| !used_cols.contains(&oc.name))
+                .cloned()
+                .or_else(|| {
+                    let from = c.renamed_from.as_ref()?;
+                    let oc = o.columns.iter().find(|oc| {
+                        &oc.field == from
+                            && !used_cols.contains(&oc.name)
+                            && t.column(&oc.name).is_none()
+                    })?;
+                    col_renames.push(Op::RenameColumn {
+                        table: t.name.clone(),
+                        old: oc.clone(),
+                        to: c.name.clone(),
+                    });
+                    let mut r = oc.clone();
+                    r.name.clone_from(&c.name);
+                    r.field.clone_from(&c.field);
+                    Some(r)
+                });
+            match old_col {
+                Some(oc) => {
+                    used_cols.insert(o.column(&oc.name).map_or_else(
+                        || {
+                            o.columns
+                                .iter()
+                                .find(|x| Some(&x.field) == c.renamed_from.as_ref())
+                                .map(|x| x.name.clone())
+                                .unwrap_or_default()
+                        },
+                        |x| x.name.clone(),
+                    ));
+                    let oc = map_ref(&oc);
+                    let nc = map_ref(c);
+                    renamed_cols.push(oc.clone());
+                    if !same_column(&oc, &nc) {
+                        d.destructive.extend(narrowing(&t.name, &oc, &nc));
+                        alters.push(Op::AlterColumn {
+                            table: t.name.clone(),
+                            old: oc,
+                            new: nc,
+                        });
+                    }
+                }
+                None => {
+                    if !c.optional && c.default.is_none() {
+                        d.refused.push(format!(
+                            "new column `{}.{}` is required and has no default, so existing rows would have no value: give it a default or make it optional",
+                            t.name, c.name
+                        ));
+                    }
+                    adds.push(Op::AddColumn {
+                        table: t.name.clone(),
+                        column: map_ref(c),
+                    });
+                }
+            }
+        }
+        for oc in &o.columns {
+            if !used_cols.contains(&oc.name) {
+                d.destructive
+                    .push(format!("drop column `{}.{}` and its data", t.name, oc.name));
+                drop_cols.push(Op::DropColumn {
+                    table: t.name.clone(),
+                    column: oc.clone(),
+                });
+            }
+        }
+        // The old table as PostgreSQL sees it after the renames.
+        let mut renamed_old = o.clone();
+        renamed_old.columns = renamed_cols;
+        for c in &o.columns {
+            if used_cols.contains(&c.name) {
+                continue;
+            }
+            renamed_old.columns.push(c.clone()); // dropped later
+        }
+        if let Some(sc) = col_renames.iter().find_map(|op| match op {
+            Op::RenameColumn { table, old, to }
+                if table == &t.name && old.name == o.sort_column =>
+            {
+                Some(to.clone())
+            }
+            _ => None,
+        }) {
+            renamed_old.sort_column = sc;
+        }
+        old_indexes.extend(sql::indexes(&renamed_old));
+        new_indexes.extend(sql::indexes(t));
+    }
+
+    let mut ops = renames;
+    ops.extend(col_renames);
+    ops.extend(
+        old_indexes
+            .difference(&new_indexes)
+            .cloned()
+            .map(Op::DropIndex),
+    );
+    ops.extend(key_drops.into_iter().map(Op::DropTable));
+    ops.extend(topo(&creates).into_iter().map(Op::CreateTable));
+    ops.extend(adds);
+    ops.extend(alters);
+    ops.extend(drop_cols);
+    let mut drops = topo(&drops);
+    drops.reverse();
+    ops.extend(drops.into_iter().map(Op::DropTable));
+    ops.extend(
+        new_indexes
+            .difference(&old_indexes)
+            .cloned()
+            .map(Op::CreateIndex),
+    );
+    d.ops = ops;
+    d
+}
+
+fn same_column(a: &Column, b: &Column) -> bool {
+    let strip = |c: &Column| {
+        let mut c = c.clone();
+        c.field.clear();
+        c.renamed_from = None;
+        c
+    };
+    strip(a) == strip(b)
+}
+
+/// Why a column change may lose data or fail on existing rows.
+fn narrowing(table: &str, o: &Column, n: &Column) -> Vec<String> {
+    let mut out = Vec::new();
+    let col = format!("`{table}.{}`", n.name);
+    let type_name = |c: &Column| match &c.references {
+        Some(r) => format!("ref to {} ({:?})", r.table, r.key),
+        None => c.kind.as_str().to_owned(),
+    };
+    let same_type = o.kind == n.kind
+        || matches!(
+            (o.kind, n.kind),
+            (Kind::String, Kind::Text) | (Kind::Text, Kind::String) | (Kind::Int, Kind::Bigint)
+        );
+    let same_ref = match (&o.references, &n.references) {
+        (Some(a), Some(b)) => a.table == b.table && a.key == b.key,
+        (None, None) => true,
+        _ => false,
+    };
+    if !same_type || !same_ref {
+        out.push(format!(
+            "change the type of {col} from {} to {}",
+            type_name(o),
+            type_name(n)
+        ));
+    }
+    if let Some(m) = n.max_len
+        && o.max_len.is_none_or(|om| m < om)
+    {
+        out.push(format!("narrow {col} to at most {m} characters"));
+    }
+    if let Some(m) = n.min
+        && o.min.is_none_or(|om| m > om)
+    {
+        out.push(format!("raise the minimum of {col} to {m}"));
+    }
+    if let Some(m) = n.max
+        && o.max.is_none_or(|om| m < om)
+    {
+        out.push(format!("lower the maximum of {col} to {m}"));
+    }
+    let removed: Vec<_> = o
+        .values
+        .iter()
+        .filter(|v| !n.values.contains(v))
+        .cloned()
+        .collect();
+    if n.kind == Kind::Enum && o.kind == Kind::Enum && !removed.is_empty() {
+        out.push(format!(
+            "remove the values {} from {col}",
+            removed.join(", ")
+        ));
+    }
+    if o.optional && !n.optional {
+        out.push(format!("make {col} required (rows holding null fail)"));
+    }
+    out
+}
+
+/// A short description, for the plan and the migration's name.
+pub fn describe(op: &Op) -> (String, String) {
+    match op {
+        Op::CreateTable(t) => (format!("+ table {}", t.name), format!("create_{}", t.name)),
+        Op::RenameTable { old, to } => (
+            format!("~ table {} renamed to {to} (data kept)", old.name),
+            format!("rename_{}_to_{to}", old.name),
+        ),
+        Op::RenameColumn { table, old, to } => (
+            format!("~ column {table}.{} renamed to {to} (data kept)", old.name),
+            format!("rename_{table}_{}_to_{to}", old.name),
+        ),
+        Op::AddColumn { table, column } => (
+            format!(
+                "+ column {table}.{} {}",
+                column.name,
+                column_summary(column)
+            ),
+            format!("add_{table}_{}", column.field),
+        ),
+        Op::AlterColumn { table, new, .. } => (
+            format!("~ column {table}.{} now {}", new.name, column_summary(new)),
+            format!("alter_{table}_{}", new.field),
+        ),
+        Op::DropColumn { table, column } => (
+            format!("- column {table}.{}", column.name),
+            format!("drop_{table}_{}", column.name),
+        ),
+        Op::DropTable(t) => (format!("- table {}", t.name), format!("drop_{}", t.name)),
+        Op::CreateIndex(i) => (
+            format!("+ index {} on {} ({})", i.name, i.table, i.columns),
+            format!("index_{}", i.table),
+        ),
+        Op::DropIndex(i) => (format!("- index {}", i.name), format!("index_{}", i.table)),
+    }
+}
+
+/// `string, required, max 120` …
+pub fn column_summary(c: &Column) -> String {
+    let mut parts = vec![match &c.references {
+        Some(r) => format!("ref {}", r.table),
+        None => c.kind.as_str().to_owned(),
+    }];
+    parts.push(if c.optional {
+        "optional".into()
+    } else {
+        "required".into()
+    });
+    if let Some(d) = &c.default {
+        parts.push(format!("default {d:?}"));
+    }
+    if let Some(n) = c.max_len {
+        parts.push(format!("max_len {n}"));
+    }
+    if c.unique {
+        parts.push("unique".into());
+    }
+    if !c.values.is_empty() {
+        parts.push(format!("values {}", c.values.join("|")));
+    }
+    parts.join(", ")
+}
+
+/// The migration's name, derived from its changes.
+pub fn migration_name(diff: &Diff) -> String {
+    if diff.init {
+        return "init".into();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for op in &diff.ops {
+        let n = describe(op).1;
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let schema: Vec<_> = names
+        .iter()
+        .filter(|n| !n.starts_with("index_"))
+        .cloned()
+        .collect();
+    let names = if schema.is_empty() { names } else { schema };
+    let joined = names.join("_and_");
+    if joined.len() <= 60 {
+        return joined;
+    }
+    let first = names.first().cloned().unwrap_or_else(|| "update".into());
+    let mut cut = first;
+    cut.truncate(50);
+    format!("{}_and_more", cut.trim_end_matches('_'))
+}
+
+/// Renders the migration for one dialect.
+pub fn render(dialect: Dialect, diff: &Diff, new: &Snapshot) -> Result<String> {
+    match dialect {
+        Dialect::Postgres => render_postgres(diff),
+        Dialect::Sqlite => render_sqlite(diff, new),
+    }
+}
+
+fn section(out: &mut String, text: &str) {
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(text);
+}
+
+fn render_postgres(diff: &Diff) -> Result<String> {
+    let d = Dialect::Postgres;
+    let mut out = String::new();
+    if diff.init {
+        out.push_str(sql::platform(d));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    for op in &diff.ops {
+        let text = match op {
+            Op::CreateTable(t) => sql::create_table(d, t)?,
+            Op::RenameTable { old, to } => {
+                let mut s = format!(
+                    "ALTER TABLE {} RENAME TO {};\n",
+                    ident(&old.name),
+                    ident(to)
+                );
+                let mut renamed = old.clone();
+                renamed.name.clone_from(to);
+                let t = ident(to);
+                for (a, b) in [
+                    (format!("{}_pkey", old.name), format!("{to}_pkey")),
+                    (
+                        format!("{}_tenant_id_fkey", old.name),
+                        format!("{to}_tenant_id_fkey"),
+                    ),
+                ] {
+                    s.push_str(&format!("ALTER TABLE {t} RENAME CONSTRAINT {a} TO {b};\n"));
+                }
+                for c in &old.columns {
+                    s.push_str(&rename_column_objects(&old.name, to, c, &c.name));
+                }
+                let (a, b) = (sql::sort_index(old), sql::sort_index(&renamed));
+                s.push_str(&format!("ALTER INDEX {} RENAME TO {};\n", a.name, b.name));
+                s
+            }
+            Op::RenameColumn { table, old, to } => {
+                let mut s = format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {};\n",
+                    ident(table),
+                    ident(&old.name),
+                    ident(to)
+                );
+                s.push_str(&rename_column_objects(table, table, old, to));
+                s
+            }
+            Op::AddColumn { table, column } => {
+                let t = ident(table);
+                let mut s = add_column(d, table, column)?;
+                if let Some(u) = sql::unique(column) {
+                    s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
+                }
+                if let Some(f) = sql::foreign_key(column) {
+                    s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
+                }
+                s
+            }
+            Op::AlterColumn { table, old, new } => alter_postgres(table, old, new)?,
+            Op::DropColumn { table, column } => {
+                format!(
+                    "ALTER TABLE {} DROP COLUMN {};\n",
+                    ident(table),
+                    ident(&column.name)
+                )
+            }
+            Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
+            Op::CreateIndex(i) => i.create(),
+            Op::DropIndex(i) => i.drop(),
+        };
+        section(&mut out, &text);
+    }
+    section(&mut out, sql::GRANTS);
+    Ok(out)
+}
+
+/// Renames the constraints and index named after a column (PostgreSQL).
+fn rename_column_objects(old_table: &str, new_table: &str, c: &Column, new_col: &str) -> String {
+    let mut s = String::new();
+    let t = ident(new_table);
+    let mut rename = |kind: &str, a: String, b: String| {
+        if a != b {
+            if kind == "index" {
+                s.push_str(&format!("ALTER INDEX {a} RENAME TO {b};\n"));
+            } else {
+                s.push_str(&format!("ALTER TABLE {t} RENAME CONSTRAINT {a} TO {b};\n"));
+            }
+        }
+    };
+    if sql::check_sql(Dialect::Postgres, c).is_some() {
+        rename(
+            "constraint",
+            sql::check_name(old_table, &c.name),
+            sql::check_name(new_table, new_col),
+        );
+    }
+    if c.unique {
+        rename(
+            "constraint",
+            sql::unique_name(old_table, &c.name),
+            sql::unique_name(new_table, new_col),
+        );
+    }
+    if c.references.is_some() {
+        rename(
+            "constraint",
+            sql::fkey_name(old_table, &c.name),
+            sql::fkey_name(new_table, new_col),
+        );
+    }
+    if let Some(i) = sql::column_index(old_table, c) {
+        let mut nc = c.clone();
+        nc.name = new_col.to_owned();
+        if let Some(j) = sql::column_index(new_table, &nc) {
+            rename("index", i.name, j.name);
+        }
+    }
+    s
+}
+
+fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
+    let d = Dialect::Postgres;
+    let t = ident(table);
+    let col = ident(&n.name);
+    let mut s = String::new();
+    let (oc, nc) = (sql::check_sql(d, o), sql::check_sql(d, n));
+    let (of, nf) = (sql::foreign_key(o), sql::foreign_key(n));
+    let (ou, nu) = (sql::unique(o), sql::unique(n));
+    if oc.is_some() && oc != nc {
+        s.push_str(&format!(
+            "ALTER TABLE {t} DROP CONSTRAINT {};\n",
+            sql::check_name(table, &n.name)
+        ));
+    }
+    if of.is_some() && of != nf {
+        s.push_str(&format!(
+            "ALTER TABLE {t} DROP CONSTRAINT {};\n",
+            sql::fkey_name(table, &n.name)
+        ));
+    }
+    if ou.is_some() && ou != nu {
+        s.push_str(&format!(
+            "ALTER TABLE {t} DROP CONSTRAINT {};\n",
+            sql::unique_name(table, &n.name)
+        ));
+    }
+    let (ot, nt) = (sql::column_type(d, o), sql::column_type(d, n));
+    if ot != nt {
+        s.push_str(&format!(
+            "ALTER TABLE {t} ALTER COLUMN {col} TYPE {nt} USING {col}::{nt};\n"
+        ));
+    }
+    let (od, nd) = (
+        sql::default_sql(d, table, o)?,
+        sql::default_sql(d, table, n)?,
+    );
+    if od != nd || ot != nt {
+        match &nd {
+            Some(lit) => s.push_str(&format!(
+                "ALTER TABLE {t} ALTER COLUMN {col} SET DEFAULT {lit};\n"
+            )),
+            None if od.is_some() => s.push_str(&format!(
+                "ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT;\n"
+            )),
+            None => {}
+        }
+    }
+    if o.optional
+        && !n.optional
+        && let Some(lit) = &nd
+    {
+        s.push_str(&format!(
+            "UPDATE {t} SET {col} = {lit} WHERE {col} IS NULL;\n"
+        ));
+    }
+    if o.optional != n.optional {
+        let what = if n.optional { "DROP" } else { "SET" };
+        s.push_str(&format!(
+            "ALTER TABLE {t} ALTER COLUMN {col} {what} NOT NULL;\n"
+        ));
+    }
+    if let Some(c) = nc
+        && oc.as_ref() != Some(&c)
+    {
+        s.push_str(&format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {} CHECK ({c});\n",
+            sql::check_name(table, &n.name)
+        ));
+    }
+    if let Some(u) = nu.filter(|u| ou.as_ref() != Some(u)) {
+        s.push_str(&format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {} {u};\n",
+            sql::unique_name(table, &n.name)
+        ));
+    }
+    if let Some(f) = nf.filter(|f| of.as_ref() != Some(f)) {
+        s.push_str(&format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {} {f};\n",
+            sql::fkey_name(table, &n.name)
+        ));
+    }
+    if s.is_empty() {
+        s = format!(
+            "-- {table}.{}: no DDL change (index or metadata only)\n",
+            n.name
+        );
+    }
+    Ok(s)
+}
+
+/// SQLite cannot alter constraints: a table whose columns change shape is
+/// rebuilt (create `<t>__new`, copy, drop, rename). Renames use
+/// `ALTER TABLE … RENAME`, keeping data. Indexes of renamed or rebuilt tables
+/// are dropped first and created again at the end.
+fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
+    let d = Dialect::Sqlite;
+    let mut out = String::new();
+    if diff.init {
+        out.push_str(sql::platform(d));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    let mut rebuild: BTreeSet<String> = BTreeSet::new();
+    let mut reindex: BTreeSet<String> = BTreeSet::new();
+    for op in &diff.ops {
+        match op {
+            Op::AlterColumn { table, .. } => {
+                rebuild.insert(table.clone());
+            }
+            Op::AddColumn { table, column } | Op::DropColumn { table, column }
+                if column.unique || column.references.is_some() =>
+            {
+                rebuild.insert(table.clone());
+            }
+            Op::RenameTable { to: table, .. } | Op::RenameColumn { table, .. } => {
+                reindex.insert(table.clone());
+            }
+            _ => {}
+        }
+    }
+    reindex.extend(rebuild.iter().cloned());
+
+    let mut pre = String::new();
+    for t in &reindex {
+        if let Some(old) = diff.previous.get(t) {
+            for i in sql::indexes(old) {
+                pre.push_str(&i.drop());
+            }
+        }
+    }
+    for op in &diff.ops {
+        if let Op::DropIndex(i) = op
+            && !reindex.contains(&i.table)
+        {
+            pre.push_str(&i.drop());
+        }
+    }
+    if !pre.is_empty() {
+        section(&mut out, &pre);
+    }
+    for op in &diff.ops {
+        let text = match op {
+            Op::RenameTable { old, to } => {
+                format!(
+                    "ALTER TABLE {} RENAME TO {};\n",
+                    ident(&old.name),
+                    ident(to)
+                )
+            }
+            Op::RenameColumn { table, old, to } => format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {};\n",
+                ident(table),
+                ident(&old.name),
+                ident(to)
+            ),
+            Op::CreateTable(t) => sql::create_table(d, t)?,
+            Op::AddColumn { table, column } if !rebuild.contains(table) => {
+                add_column(d, table, column)?
+            }
+            Op::DropColumn { table, column } if !rebuild.contains(table) => format!(
+                "ALTER TABLE {} DROP COLUMN {};\n",
+                ident(table),
+                ident(&column.name)
+            ),
+            Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
+            _ => continue,
+        };
+        section(&mut out, &text);
+    }
+    for t in &rebuild {
+        let nt = new
+            .table(t)
+            .expect("rebuilt tables exist in the new schema");
+        section(&mut out, &rebuild_sqlite(diff, nt)?);
+    }
+    let mut idx = String::new();
+    for t in &reindex {
+        if let Some(nt) = new.table(t) {
+            for i in sql::indexes(nt) {
+                idx.push_str(&i.create());
+            }
+        }
+    }
+    for op in &diff.ops {
+        if let Op::CreateIndex(i) = op
+            && !reindex.contains(&i.table)
+        {
+            idx.push_str(&i.create());
+        }
+    }
+    if !idx.is_empty() {
+        section(&mut out, &idx);
+    }
+    if rebuild.is_empty() {
+        return Ok(out);
+    }
+    // Dropping a rebuilt table with foreign keys on would fire the ON DELETE
+    // actions of the tables referencing it (deleting their rows). SQLite
+    // allows turning foreign keys off only outside a transaction, so this
+    // migration runs without one (sqlx's `-- no-transaction`) and opens its own.
+    Ok(format!(
+        "-- no-transaction\n-- Rebuilds tables: foreign keys are off while the data is copied.\nPRAGMA foreign_keys = OFF;\nBEGIN;\n\n{out}\nCOMMIT;\nPRAGMA foreign_keys = ON;\n"
+    ))
+}
+
+fn add_column(d: Dialect, table: &str, column: &Column) -> Result<String> {
+    let rest = sql::column_rest(d, table, column)?;
+    let sep = if rest.is_empty() { "" } else { " " };
+    Ok(format!(
+        "ALTER TABLE {} ADD COLUMN {} {}{sep}{rest};\n",
+        ident(table),
+        ident(&column.name),
+        sql::column_type(d, column)
+    ))
+}
+
+fn rebuild_sqlite(diff: &Diff, nt: &Table) -> Result<String> {
+    let d = Dialect::Sqlite;
+    let t = &nt.name;
+    let mut added: BTreeSet<&str> = BTreeSet::new();
+    let mut altered: HashMap<&str, &Column> = HashMap::new();
+    for op in &diff.ops {
+        match op {
+            Op::AddColumn { table, column } if table == t => {
+                added.insert(column.name.as_str());
+            }
+            Op::AlterColumn { table, old, new } if table == t => {
+                altered.insert(new.name.as_str(), old);
+            }
+            _ => {}
+        }
+    }
+    let tmp = format!("{t}__new");
+    let mut cols = vec!["tenant_id".to_owned(), "id".to_owned()];
+    let mut exprs = cols.clone();
+    for c in &nt.columns {
+        if added.contains(c.name.as_str()) {
+            continue;
+        }
+        cols.push(ident(&c.name));
+        let e = match (altered.get(c.name.as_str()), sql::default_sql(d, t, c)?) {
+            (Some(o), Some(lit)) if o.optional && !c.optional => {
+                format!("COALESCE({}, {lit})", ident(&c.name))
+            }
+            _ => ident(&c.name),
+        };
+        exprs.push(e);
+    }
+    for c in ["created_at", "updated_at"] {
+        cols.push(c.to_owned());
+        exprs.push(c.to_owned());
+    }
+    Ok(format!(
+        "-- Rebuild {t}: SQLite cannot change a column's constraints in place.\n{}INSERT INTO {tmp} ({})\n    SELECT {} FROM {};\nDROP TABLE {};\nALTER TABLE {tmp} RENAME TO {};\n",
+        sql::create_table_as(d, nt, &tmp)?,
+        cols.join(", "),
+        exprs.join(", "),
+        ident(t),
+        ident(t),
+        ident(t)
+    ))
+}

@@ -1,0 +1,485 @@
+//! SQL text for PostgreSQL and SQLite: table definitions, constraints,
+//! indexes and literals. Names follow PostgreSQL's defaults
+//! (`<table>_<col>_check`, `<table>_tenant_id_<col>_fkey`, …), so the
+//! planner can alter and rename them later.
+
+use anyhow::{Result, bail};
+
+use super::snapshot::{Column, Table};
+use crate::model::{Key, Kind, OnDelete};
+
+/// An SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL (RLS, `timestamptz`, `jsonb`).
+    Postgres,
+    /// SQLite (`TEXT` uuids and timestamps, `INTEGER` booleans).
+    Sqlite,
+}
+
+impl Dialect {
+    /// Folder name under `migrations/`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// The platform tables, created first by every app's first migration.
+pub fn platform(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => include_str!("../../templates/platform/postgres.sql"),
+        Dialect::Sqlite => include_str!("../../templates/platform/sqlite.sql"),
+    }
+}
+
+/// Ends every PostgreSQL migration: the serving role may use the tables.
+pub const GRANTS: &str = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;\nGRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;\n";
+
+const RESERVED: &[&str] = &[
+    "abort",
+    "action",
+    "add",
+    "after",
+    "all",
+    "alter",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "attach",
+    "autoincrement",
+    "before",
+    "begin",
+    "between",
+    "both",
+    "by",
+    "cascade",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "commit",
+    "conflict",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "database",
+    "default",
+    "deferrable",
+    "deferred",
+    "delete",
+    "desc",
+    "detach",
+    "distinct",
+    "do",
+    "drop",
+    "each",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exclusive",
+    "exists",
+    "explain",
+    "fail",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "full",
+    "glob",
+    "grant",
+    "group",
+    "having",
+    "if",
+    "ignore",
+    "immediate",
+    "in",
+    "index",
+    "indexed",
+    "initially",
+    "inner",
+    "insert",
+    "instead",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "key",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "match",
+    "natural",
+    "no",
+    "not",
+    "notnull",
+    "null",
+    "of",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "placing",
+    "plan",
+    "pragma",
+    "primary",
+    "query",
+    "raise",
+    "recursive",
+    "references",
+    "regexp",
+    "reindex",
+    "release",
+    "rename",
+    "replace",
+    "restrict",
+    "returning",
+    "right",
+    "rollback",
+    "row",
+    "savepoint",
+    "select",
+    "session_user",
+    "set",
+    "some",
+    "symmetric",
+    "table",
+    "temp",
+    "temporary",
+    "then",
+    "to",
+    "trailing",
+    "transaction",
+    "trigger",
+    "true",
+    "union",
+    "unique",
+    "update",
+    "user",
+    "using",
+    "vacuum",
+    "values",
+    "variadic",
+    "view",
+    "virtual",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// An identifier, double-quoted when it is a reserved word.
+pub fn ident(name: &str) -> String {
+    if RESERVED.contains(&name) {
+        format!("\"{name}\"")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A single-quoted SQL string literal.
+pub fn string_lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn key_type(d: Dialect, k: Key) -> &'static str {
+    match (d, k) {
+        (Dialect::Postgres, Key::Bigint) => "bigint",
+        (Dialect::Postgres, Key::Uuid) => "uuid",
+        (Dialect::Sqlite, Key::Bigint) => "INTEGER",
+        (Dialect::Sqlite, Key::Uuid) => "TEXT",
+    }
+}
+
+/// The column's SQL type.
+pub fn column_type(d: Dialect, c: &Column) -> &'static str {
+    if let Some(r) = &c.references {
+        return key_type(d, r.key);
+    }
+    match d {
+        Dialect::Postgres => match c.kind {
+            Kind::String | Kind::Text | Kind::Enum => "text",
+            Kind::Int => "integer",
+            Kind::Bigint => "bigint",
+            Kind::Decimal => "numeric",
+            Kind::Bool => "boolean",
+            Kind::Date => "date",
+            Kind::Datetime => "timestamptz",
+            Kind::Uuid => "uuid",
+            Kind::Json => "jsonb",
+            Kind::Ref => "bigint",
+        },
+        Dialect::Sqlite => match c.kind {
+            Kind::Int | Kind::Bigint | Kind::Bool | Kind::Ref => "INTEGER",
+            _ => "TEXT",
+        },
+    }
+}
+
+/// The SQL literal of the column's default.
+pub fn default_sql(d: Dialect, table: &str, c: &Column) -> Result<Option<String>> {
+    let Some(v) = &c.default else { return Ok(None) };
+    let bad = |what: &str| -> Result<Option<String>> {
+        bail!("`{table}.{}`: default {v:?} is not {what}", c.name)
+    };
+    let lit = match c.kind {
+        Kind::Int | Kind::Bigint => match v.parse::<i64>() {
+            Ok(n) => n.to_string(),
+            Err(_) => return bad("an integer"),
+        },
+        Kind::Decimal => {
+            let t = v.trim();
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            let ok = !digits.is_empty()
+                && digits.chars().all(|ch| ch.is_ascii_digit() || ch == '.')
+                && digits.matches('.').count() <= 1
+                && digits.chars().any(|ch| ch.is_ascii_digit());
+            if !ok {
+                return bad("a decimal number");
+            }
+            t.to_owned()
+        }
+        Kind::Bool => match (v.as_str(), d) {
+            ("true", Dialect::Postgres) => "true".into(),
+            ("false", Dialect::Postgres) => "false".into(),
+            ("true", Dialect::Sqlite) => "1".into(),
+            ("false", Dialect::Sqlite) => "0".into(),
+            _ => return bad("true or false"),
+        },
+        Kind::Enum if !c.values.contains(v) => return bad("one of the enum's values"),
+        Kind::Ref => return bad("allowed: a reference has no default"),
+        _ => string_lit(v),
+    };
+    Ok(Some(lit))
+}
+
+/// The column's CHECK expression (length, range, enum values).
+pub fn check_sql(d: Dialect, c: &Column) -> Option<String> {
+    let col = ident(&c.name);
+    let mut parts = Vec::new();
+    if let Some(n) = c.max_len {
+        let f = if d == Dialect::Postgres {
+            "char_length"
+        } else {
+            "length"
+        };
+        parts.push(format!("{f}({col}) <= {n}"));
+    }
+    if let Some(n) = c.min {
+        parts.push(format!("{col} >= {n}"));
+    }
+    if let Some(n) = c.max {
+        parts.push(format!("{col} <= {n}"));
+    }
+    if c.kind == Kind::Enum && !c.values.is_empty() {
+        let vals: Vec<_> = c.values.iter().map(|v| string_lit(v)).collect();
+        parts.push(format!("{col} IN ({})", vals.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" AND "))
+}
+
+/// Everything after the type in a column definition.
+pub fn column_rest(d: Dialect, table: &str, c: &Column) -> Result<String> {
+    let mut rest = Vec::new();
+    if !c.optional {
+        rest.push("NOT NULL".to_owned());
+    }
+    if let Some(lit) = default_sql(d, table, c)? {
+        rest.push(format!("DEFAULT {lit}"));
+    }
+    if let Some(check) = check_sql(d, c) {
+        rest.push(format!("CHECK ({check})"));
+    }
+    Ok(rest.join(" "))
+}
+
+/// `FOREIGN KEY (tenant_id, x_id) REFERENCES t (tenant_id, id) ON DELETE …`.
+pub fn foreign_key(c: &Column) -> Option<String> {
+    let r = c.references.as_ref()?;
+    let action = match c.on_delete.unwrap_or(OnDelete::Restrict) {
+        OnDelete::Restrict => "RESTRICT",
+        OnDelete::Cascade => "CASCADE",
+    };
+    Some(format!(
+        "FOREIGN KEY (tenant_id, {}) REFERENCES {} (tenant_id, {}) ON DELETE {action}",
+        ident(&c.name),
+        ident(&r.table),
+        ident(&r.column)
+    ))
+}
+
+/// `UNIQUE (tenant_id, col)`.
+pub fn unique(c: &Column) -> Option<String> {
+    c.unique
+        .then(|| format!("UNIQUE (tenant_id, {})", ident(&c.name)))
+}
+
+/// Names of a column's constraints, as PostgreSQL names them by default.
+pub fn check_name(table: &str, col: &str) -> String {
+    format!("{table}_{col}_check")
+}
+/// See [`check_name`].
+pub fn unique_name(table: &str, col: &str) -> String {
+    format!("{table}_tenant_id_{col}_key")
+}
+/// See [`check_name`].
+pub fn fkey_name(table: &str, col: &str) -> String {
+    format!("{table}_tenant_id_{col}_fkey")
+}
+
+/// An index.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Index {
+    /// Index name.
+    pub name: String,
+    /// Table.
+    pub table: String,
+    /// Column list, as SQL.
+    pub columns: String,
+}
+
+impl Index {
+    /// `CREATE INDEX …;`
+    pub fn create(&self) -> String {
+        format!(
+            "CREATE INDEX {} ON {} ({});\n",
+            self.name,
+            ident(&self.table),
+            self.columns
+        )
+    }
+    /// `DROP INDEX …;`
+    pub fn drop(&self) -> String {
+        format!("DROP INDEX {};\n", self.name)
+    }
+}
+
+/// The column's own index: indexed and reference columns that are not
+/// already covered by a unique constraint.
+pub fn column_index(table: &str, c: &Column) -> Option<Index> {
+    ((c.indexed || c.references.is_some()) && !c.unique).then(|| Index {
+        name: format!("{table}_{}_idx", c.name),
+        table: table.to_owned(),
+        columns: format!("tenant_id, {}", ident(&c.name)),
+    })
+}
+
+/// The default sort index.
+pub fn sort_index(t: &Table) -> Index {
+    let dir = if t.sort_descending { " DESC" } else { "" };
+    let columns = if t.sort_column == "id" {
+        format!("tenant_id, id{dir}")
+    } else {
+        format!("tenant_id, {}{dir}, id{dir}", ident(&t.sort_column))
+    };
+    Index {
+        name: format!("{}_sort_idx", t.name),
+        table: t.name.clone(),
+        columns,
+    }
+}
+
+/// Every index of a table.
+pub fn indexes(t: &Table) -> Vec<Index> {
+    let mut out: Vec<_> = t
+        .columns
+        .iter()
+        .filter_map(|c| column_index(&t.name, c))
+        .collect();
+    out.push(sort_index(t));
+    out
+}
+
+/// `CREATE TABLE` (named `as_name`), without indexes or policies.
+pub fn create_table_as(d: Dialect, t: &Table, as_name: &str) -> Result<String> {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let (tenant_type, ts) = match d {
+        Dialect::Postgres => ("uuid", "timestamptz"),
+        Dialect::Sqlite => ("TEXT", "TEXT"),
+    };
+    rows.push((
+        "tenant_id".into(),
+        tenant_type.into(),
+        "NOT NULL REFERENCES tenants (id) ON DELETE CASCADE".into(),
+    ));
+    let id_rest = match (d, t.key) {
+        (Dialect::Postgres, Key::Bigint) => "GENERATED BY DEFAULT AS IDENTITY",
+        _ => "NOT NULL",
+    };
+    rows.push(("id".into(), key_type(d, t.key).into(), id_rest.into()));
+    for c in &t.columns {
+        rows.push((
+            ident(&c.name),
+            column_type(d, c).into(),
+            column_rest(d, &t.name, c)?,
+        ));
+    }
+    rows.push(("created_at".into(), ts.into(), "NOT NULL".into()));
+    rows.push(("updated_at".into(), ts.into(), "NOT NULL".into()));
+    let w_name = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let w_type = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut lines: Vec<String> = rows
+        .iter()
+        .map(|(n, ty, rest)| {
+            format!("    {n:w_name$} {ty:w_type$} {rest}")
+                .trim_end()
+                .to_owned()
+        })
+        .collect();
+    lines.push("    PRIMARY KEY (tenant_id, id)".into());
+    for c in &t.columns {
+        lines.extend(unique(c).map(|u| format!("    {u}")));
+    }
+    for c in &t.columns {
+        lines.extend(foreign_key(c).map(|f| format!("    {f}")));
+    }
+    Ok(format!(
+        "CREATE TABLE {} (\n{}\n);\n",
+        ident(as_name),
+        lines.join(",\n")
+    ))
+}
+
+/// Row-level security for a model table (PostgreSQL).
+pub fn rls(table: &str) -> String {
+    let t = ident(table);
+    let cond = "tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid)";
+    format!(
+        "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {t} FORCE ROW LEVEL SECURITY;\nCREATE POLICY tenant_isolation ON {t}\n    USING ({cond})\n    WITH CHECK ({cond});\n"
+    )
+}
+
+/// A whole new table: definition, indexes and (PostgreSQL) policies.
+pub fn create_table(d: Dialect, t: &Table) -> Result<String> {
+    let mut out = create_table_as(d, t, &t.name)?;
+    for i in indexes(t) {
+        out.push_str(&i.create());
+    }
+    if d == Dialect::Postgres {
+        out.push_str(&rls(&t.name));
+    }
+    Ok(out)
+}

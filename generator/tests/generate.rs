@@ -1,0 +1,338 @@
+//! `rookery generate` and `rookery new`, run as the built binary on copies of
+//! the fixtures in `tests/generate/<case>/`. Every output file is one insta
+//! snapshot, named `<case>@<path>`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rookery");
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/generate")
+        .join(case)
+}
+
+/// A temporary project holding a copy of fixture `case`.
+fn project(case: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&fixture(case), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("fixture exists") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).expect("copy");
+        }
+    }
+}
+
+fn rookery(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--project")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rookery")
+}
+
+fn generate(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["generate"];
+    args.extend_from_slice(extra);
+    rookery(dir, &args)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "rookery failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn snapshot_outputs(case: &str, dir: &Path, filter: impl Fn(&str) -> bool) {
+    for (path, contents) in tree(dir) {
+        if !(path.starts_with("src/generated/") || path.starts_with("migrations/"))
+            || !filter(&path)
+        {
+            continue;
+        }
+        insta::assert_snapshot!(
+            format!("{case}@{}", path.replace('/', "__")),
+            text(&contents)
+        );
+    }
+}
+
+#[test]
+fn taskboard() {
+    let dir = project("taskboard");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    insta::assert_snapshot!("taskboard@plan", text(&out.stdout));
+    snapshot_outputs("taskboard", dir.path(), |_| true);
+}
+
+#[test]
+fn handwritten_models_get_migrations_and_registration() {
+    let dir = project("handwritten");
+    let before = std::fs::read(dir.path().join("src/notes.rs")).expect("fixture");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    insta::assert_snapshot!("handwritten@plan", text(&out.stdout));
+    snapshot_outputs("handwritten", dir.path(), |_| true);
+    let app = std::fs::read_to_string(dir.path().join("src/generated/mod.rs")).expect("mod.rs");
+    assert!(app.contains(".model::<crate::notes::Note>()"), "{app}");
+    assert_eq!(
+        std::fs::read(dir.path().join("src/notes.rs")).expect("kept"),
+        before
+    );
+}
+
+#[test]
+fn upgrade_adds_and_renames_keeping_data() {
+    let dir = project("upgrade");
+    std::fs::copy(dir.path().join("v1.toml"), dir.path().join("rookery.toml")).expect("v1");
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::copy(dir.path().join("v2.toml"), dir.path().join("rookery.toml")).expect("v2");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    let plan = text(&out.stdout);
+    insta::assert_snapshot!("upgrade@plan", plan);
+    assert!(!plan.contains("destructive"), "{plan}");
+    let files = tree(dir.path());
+    let second: Vec<_> = files
+        .keys()
+        .filter(|p| p.contains("/0002_"))
+        .cloned()
+        .collect();
+    assert_eq!(second.len(), 2, "{second:?}");
+    for path in &second {
+        let sql = text(&files[path]);
+        assert!(
+            !sql.contains("DROP TABLE") && !sql.contains("DROP COLUMN"),
+            "{path}:\n{sql}"
+        );
+        assert!(
+            sql.contains("RENAME TO todos") && sql.contains("RENAME COLUMN title TO summary"),
+            "{path}:\n{sql}"
+        );
+    }
+    snapshot_outputs("upgrade", dir.path(), |p| {
+        p.contains("/0002_")
+            || p.ends_with("snapshot.json")
+            || p.starts_with("src/generated/models/")
+    });
+    // The task module is gone, the todo module is there.
+    assert!(!files.contains_key("src/generated/models/task.rs"));
+    assert!(files.contains_key("src/generated/models/todo.rs"));
+}
+
+#[test]
+fn destructive_changes_need_the_flag() {
+    let dir = project("taskboard");
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::copy(
+        fixture("destructive/v2.toml"),
+        dir.path().join("rookery.toml"),
+    )
+    .expect("v2");
+    let before = tree(dir.path());
+    let out = generate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("destructive@refused", text(&out.stderr));
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "a refused generate writes nothing"
+    );
+
+    let out = generate(dir.path(), &["--allow-destructive"]);
+    assert_ok(&out);
+    let files = tree(dir.path());
+    let pg = files
+        .iter()
+        .find(|(p, _)| p.starts_with("migrations/postgres/0002_"))
+        .expect("second migration");
+    insta::assert_snapshot!("destructive@postgres", text(pg.1));
+    let sqlite = files
+        .iter()
+        .find(|(p, _)| p.starts_with("migrations/sqlite/0002_"))
+        .expect("second migration");
+    insta::assert_snapshot!("destructive@sqlite", text(sqlite.1));
+}
+
+#[test]
+fn a_required_column_without_default_is_refused() {
+    let dir = project("taskboard");
+    assert_ok(&generate(dir.path(), &[]));
+    let spec = std::fs::read_to_string(dir.path().join("rookery.toml")).expect("spec");
+    let spec = spec.replace(
+        "fields.done = { type = \"bool\", default = false }",
+        "fields.done = { type = \"bool\", default = false }\nfields.estimate = { type = \"int\" }",
+    );
+    std::fs::write(dir.path().join("rookery.toml"), spec).expect("edit");
+    let before = tree(dir.path());
+    let out = generate(dir.path(), &["--allow-destructive"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("tasks.estimate") && err.contains("give it a default or make it optional"),
+        "{err}"
+    );
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn generate_is_idempotent_and_check_reports_pending_changes() {
+    let dir = project("taskboard");
+    assert_ok(&generate(dir.path(), &[]));
+    let first = tree(dir.path());
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("Up to date"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(tree(dir.path()), first, "the second run changes nothing");
+    assert_eq!(generate(dir.path(), &["--check"]).status.code(), Some(0));
+
+    let spec = std::fs::read_to_string(dir.path().join("rookery.toml")).expect("spec");
+    std::fs::write(
+        dir.path().join("rookery.toml"),
+        spec.replace("max_len = 200", "max_len = 250"),
+    )
+    .expect("edit");
+    let edited = tree(dir.path());
+    let out = generate(dir.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("0002_alter_tasks_title"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(tree(dir.path()), edited, "--check writes nothing");
+}
+
+#[test]
+fn a_spec_error_writes_nothing() {
+    let dir = project("bad_spec");
+    let before = tree(dir.path());
+    let out = generate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("bad_spec@stderr", text(&out.stderr));
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn hand_written_files_in_generated_are_never_overwritten() {
+    let dir = project("taskboard");
+    std::fs::create_dir_all(dir.path().join("src/generated/models")).expect("mkdir");
+    std::fs::write(dir.path().join("src/generated/models/task.rs"), "// mine\n").expect("write");
+    let before = tree(dir.path());
+    let out = generate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("src/generated/models/task.rs"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn stale_generated_files_are_deleted_and_others_kept() {
+    let dir = project("taskboard");
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::write(dir.path().join("src/generated/notes.txt"), "mine\n").expect("write");
+    let spec = std::fs::read_to_string(dir.path().join("rookery.toml")).expect("spec");
+    let cut = spec.find("[models.task]").expect("task model");
+    let spec = spec[..cut]
+        .replace(", \"tasks.write\"", "")
+        .replace(", \"tasks.read\"", "");
+    std::fs::write(dir.path().join("rookery.toml"), spec).expect("edit");
+    let out = generate(dir.path(), &["--allow-destructive"]);
+    assert_ok(&out);
+    let files = tree(dir.path());
+    assert!(!files.contains_key("src/generated/models/task.rs"));
+    assert!(files.contains_key("src/generated/notes.txt"));
+    assert!(
+        text(&out.stdout).contains("- src/generated/models/task.rs"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn new_scaffolds_and_generates() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let run = |name: &str| {
+        Command::new(BIN)
+            .args(["new", name, "--path"])
+            .arg(parent.path())
+            .args(["--rookery-path", "/opt/rookery/runtime"])
+            .output()
+            .expect("run rookery")
+    };
+    let out = run("acme");
+    assert_ok(&out);
+    let files = tree(&parent.path().join("acme"));
+    let names: Vec<_> = files.keys().cloned().collect();
+    insta::assert_snapshot!("new@files", names.join("\n"));
+    insta::assert_snapshot!("new@rookery.toml", text(&files["rookery.toml"]));
+    insta::assert_snapshot!("new@Cargo.toml", text(&files["Cargo.toml"]));
+    insta::assert_snapshot!("new@main.rs", text(&files["src/main.rs"]));
+    assert!(text(&files["rookery.toml"]).starts_with("#:schema .rookery/rookery.schema.json"));
+    // The project is up to date and a second `new` is refused.
+    assert_eq!(
+        generate(&parent.path().join("acme"), &["--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(run("acme").status.code(), Some(2));
+    assert_eq!(run("Not-Valid").status.code(), Some(2));
+    assert_eq!(
+        tree(parent.path()).len(),
+        files.len(),
+        "nothing else was created"
+    );
+}
