@@ -48,6 +48,7 @@ pub struct Note {
     /// Due.
     pub due: Option<NaiveDate>,
     /// Last seen.
+    #[rookery(sortable)]
     pub seen_at: Option<DateTime<Utc>>,
     /// External id.
     pub ext: rookery::uuid::Uuid,
