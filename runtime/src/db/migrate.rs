@@ -24,7 +24,10 @@ fn migrator(migrations: &'static [Migration]) -> Migrator {
                     Cow::Borrowed(m.name),
                     MigrationType::Simple,
                     m.sql.into_sql_str(),
-                    false,
+                    // sqlx's convention: a migration that manages its own
+                    // transactions (SQLite table rebuilds, which must switch
+                    // foreign keys off outside a transaction) says so.
+                    m.sql.starts_with("-- no-transaction"),
                 )
             })
             .collect(),
