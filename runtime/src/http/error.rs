@@ -38,6 +38,10 @@ pub enum ApiError {
     /// 404: no such resource in this tenant.
     #[error("not found")]
     NotFound,
+    /// 410: the resource existed but can no longer be used (an expired or
+    /// already accepted invitation).
+    #[error("{0}")]
+    Gone(&'static str),
     /// 409: the request conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -79,6 +83,7 @@ impl ApiError {
             Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),

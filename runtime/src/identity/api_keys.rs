@@ -1,0 +1,202 @@
+//! API keys of a tenant: `POST /api-keys` (the key is shown once),
+//! `GET /api-keys` (never the key nor its hash), `DELETE /api-keys/{id}`.
+//!
+//! A key acts with a role no stronger than its creator's (`rbac::can_grant`);
+//! the stored hash is HMAC-SHA256 under the server's pepper.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    JsonBody, bytes_bind, finish, known_role, opt_time, require_grant, tenant_bind, text,
+    text_bind, time, time_bind, uuid, uuid_bind,
+};
+use crate::audit::{self, Entry};
+use crate::auth::{Principal, api_key};
+use crate::http::{ApiError, AppState, request_id};
+use crate::model::UserId;
+use crate::repo::FieldError;
+
+const MANAGE: &str = "api_keys.manage";
+const MAX_NAME_LEN: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateKey {
+    name: String,
+    role: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct CreatedKey {
+    id: Uuid,
+    name: String,
+    role: &'static str,
+    prefix: String,
+    /// The whole key: shown in this response only.
+    key: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+pub(super) struct KeyView {
+    id: Uuid,
+    name: String,
+    role: String,
+    prefix: String,
+    created_by: UserId,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api-keys`.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    principal.require(MANAGE)?;
+    let mut errors = Vec::new();
+    let name = body.name.trim().to_owned();
+    if name.is_empty() {
+        errors.push(FieldError {
+            field: "name".into(),
+            code: "required",
+            message: "must not be empty".into(),
+        });
+    } else if name.chars().count() > MAX_NAME_LEN {
+        errors.push(FieldError {
+            field: "name".into(),
+            code: "too_long",
+            message: format!("must be at most {MAX_NAME_LEN} characters"),
+        });
+    }
+    let role = known_role(state.spec(), "role", &body.role, &mut errors);
+    finish(errors)?;
+    let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
+    require_grant(&principal, role)?;
+
+    let new = api_key::generate(state.spec().name, &state.config().env);
+    let hash = api_key::hash(&state.config().api_key_pepper, &new.key);
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    tx.execute(
+        "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, role, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            .into(),
+        vec![
+            tenant_bind(principal.tenant),
+            uuid_bind(id),
+            text_bind(&name),
+            text_bind(&new.prefix),
+            bytes_bind(hash),
+            text_bind(role.name),
+            uuid_bind(principal.user().0),
+            time_bind(now),
+        ],
+    )
+    .await?;
+    let entry = Entry {
+        action: "api_key.create",
+        target_type: "api_key",
+        target_id: id.to_string(),
+        request_id: request_id(&headers),
+        metadata: Some(serde_json::json!({ "name": name, "role": role.name })),
+    };
+    audit::record(&mut tx, &principal, entry).await?;
+    tx.commit().await?;
+    let created = CreatedKey {
+        id,
+        name,
+        role: role.name,
+        prefix: new.prefix,
+        key: new.key,
+        created_at: now,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `GET /api-keys`: every key of the tenant, revoked ones included.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    principal.require(MANAGE)?;
+    let mut tx = state.db().begin(principal.tenant).await?;
+    let rows = tx
+        .fetch_all(
+            "SELECT id, name, role, prefix, created_by, created_at, last_used_at, revoked_at \
+             FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"
+                .into(),
+            vec![tenant_bind(principal.tenant)],
+        )
+        .await?;
+    tx.commit().await?;
+    let keys = rows
+        .iter()
+        .map(|row| {
+            Ok(KeyView {
+                id: uuid(row, 0)?,
+                name: text(row, 1)?,
+                role: text(row, 2)?,
+                prefix: text(row, 3)?,
+                created_by: UserId(uuid(row, 4)?),
+                created_at: time(row, 5)?,
+                last_used_at: opt_time(row, 6)?,
+                revoked_at: opt_time(row, 7)?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::db::DbError>>()?;
+    Ok(Json(keys))
+}
+
+/// `DELETE /api-keys/{id}`: revokes a key (204; again on a revoked key;
+/// 404 for an unknown id or another tenant's key).
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(MANAGE)?;
+    let id: Uuid = raw.parse().map_err(|_| ApiError::NotFound)?;
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    let revoked = tx
+        .execute(
+            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL".into(),
+            vec![tenant_bind(principal.tenant), uuid_bind(id), time_bind(Utc::now())],
+        )
+        .await?;
+    if revoked == 0 {
+        let exists = tx
+            .fetch_optional(
+                "SELECT id FROM api_keys WHERE tenant_id = $1 AND id = $2".into(),
+                vec![tenant_bind(principal.tenant), uuid_bind(id)],
+            )
+            .await?
+            .is_some();
+        tx.commit().await?;
+        return if exists {
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(ApiError::NotFound)
+        };
+    }
+    let entry = Entry {
+        action: "api_key.revoke",
+        target_type: "api_key",
+        target_id: id.to_string(),
+        request_id: request_id(&headers),
+        metadata: None,
+    };
+    audit::record(&mut tx, &principal, entry).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

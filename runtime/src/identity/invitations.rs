@@ -1,0 +1,344 @@
+//! Invitations: `POST /invitations` (a member invites an email with a role;
+//! the token is shown once) and `POST /invitations/accept` (the invitee
+//! signs in or signs up and joins).
+//!
+//! Accepting: an unknown token answers 401; a known token that expired or
+//! was already used answers 410 Gone, so the invitee knows to ask for a new
+//! one (only the holder of a 256-bit token can tell the two apart).
+//!
+//! The plan's `members` quota counts members plus pending (unexpired,
+//! unaccepted) invitations, so accepting never exceeds it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
+    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time,
+    require_grant, tenant_bind, text, text_bind, time, time_bind, uuid, uuid_bind, verify_password,
+};
+use crate::app_spec::QuotaLimit;
+use crate::audit::{self, Entry};
+use crate::auth::api_key::{opaque_hash, opaque_token};
+use crate::auth::{Actor, Principal, request_tenant};
+use crate::db::{DbError, TenantTx};
+use crate::http::{ApiError, AppState, request_id};
+use crate::model::{TenantId, UserId};
+use crate::repo::FieldError;
+
+const MANAGE: &str = "members.manage";
+const QUOTA: &str = "members";
+const UNKNOWN_TOKEN: &str = "invalid invitation token";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateInvitation {
+    email: String,
+    role: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct CreatedInvitation {
+    id: Uuid,
+    email: String,
+    role: &'static str,
+    /// The invitation token: shown in this response only.
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// `POST /invitations`.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateInvitation>,
+) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
+    principal.require(MANAGE)?;
+    let mut errors = Vec::new();
+    let email = normalize_email("email", &body.email, &mut errors);
+    let role = known_role(state.spec(), "role", &body.role, &mut errors);
+    finish(errors)?;
+    let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
+    require_grant(&principal, role)?;
+
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    let member = tx
+        .fetch_optional(
+            "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.tenant_id = $1 AND lower(u.email) = $2"
+                .into(),
+            vec![tenant_bind(principal.tenant), text_bind(&email)],
+        )
+        .await?;
+    if member.is_some() {
+        return Err(ApiError::Conflict(
+            "this email is already a member of the tenant".into(),
+        ));
+    }
+    let now = Utc::now();
+    check_members_quota(&mut tx, &principal, now).await?;
+    let (token, hash) = opaque_token();
+    let id = Uuid::now_v7();
+    let expires_at = now + INVITATION_TTL;
+    tx.execute(
+        "INSERT INTO invitations (tenant_id, id, email, role, token_hash, invited_by, expires_at, accepted_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
+            .into(),
+        vec![
+            tenant_bind(principal.tenant),
+            uuid_bind(id),
+            text_bind(&email),
+            text_bind(role.name),
+            bytes_bind(hash),
+            uuid_bind(principal.user().0),
+            time_bind(expires_at),
+            time_bind(now),
+        ],
+    )
+    .await?;
+    let entry = Entry {
+        action: "invitation.create",
+        target_type: "invitation",
+        target_id: id.to_string(),
+        request_id: request_id(&headers),
+        metadata: Some(serde_json::json!({ "role": role.name })),
+    };
+    audit::record(&mut tx, &principal, entry).await?;
+    tx.commit().await?;
+    let created = CreatedInvitation {
+        id,
+        email,
+        role: role.name,
+        token,
+        expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// 403 when members plus pending invitations already reach the plan's
+/// `members` quota. Serialised per tenant (advisory lock on PostgreSQL,
+/// the write lock on SQLite).
+async fn check_members_quota(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(QUOTA) else {
+        return Ok(());
+    };
+    tx.lock_quota(QUOTA).await?;
+    let row = tx
+        .fetch_optional(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = $1) \
+                  + (SELECT COUNT(*) FROM invitations WHERE tenant_id = $1 AND accepted_at IS NULL AND expires_at > $2)"
+                .into(),
+            vec![tenant_bind(principal.tenant), time_bind(now)],
+        )
+        .await?;
+    let used = row.map(|row| bigint(&row, 0)).transpose()?.unwrap_or(0);
+    if u64::try_from(used).unwrap_or(0) >= limit {
+        return Err(ApiError::QuotaExceeded {
+            quota: QUOTA.to_owned(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AcceptInvitation {
+    token: String,
+    password: String,
+    /// When given, it must be the invited email.
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Accepted {
+    tenant_id: TenantId,
+    user: AcceptedUser,
+    role: &'static str,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+#[derive(Serialize)]
+struct AcceptedUser {
+    id: UserId,
+    email: String,
+}
+
+struct Invitation {
+    id: Uuid,
+    email: String,
+    role: String,
+}
+
+/// The pending invitation a token names in `tenant`: 401 unknown, 410
+/// expired or used.
+async fn pending_invitation(
+    state: &AppState,
+    tenant: TenantId,
+    token: &str,
+) -> Result<Invitation, ApiError> {
+    let mut tx = state.db().begin(tenant).await?;
+    let row = tx
+        .fetch_optional(
+            "SELECT id, email, role, expires_at, accepted_at FROM invitations WHERE tenant_id = $1 AND token_hash = $2"
+                .into(),
+            vec![tenant_bind(tenant), bytes_bind(opaque_hash(token))],
+        )
+        .await?;
+    tx.commit().await?;
+    let row = row.ok_or(ApiError::Unauthorized(UNKNOWN_TOKEN))?;
+    if opt_time(&row, 4)?.is_some() {
+        return Err(ApiError::Gone("this invitation was already accepted"));
+    }
+    if time(&row, 3)? <= Utc::now() {
+        return Err(ApiError::Gone(
+            "this invitation has expired; ask for a new one",
+        ));
+    }
+    Ok(Invitation {
+        id: uuid(&row, 0)?,
+        email: text(&row, 1)?,
+        role: text(&row, 2)?,
+    })
+}
+
+/// `POST /invitations/accept`, in the invitation's tenant (subdomain or
+/// header): joins as the invited role, creating the account when the email
+/// has none, or proving the existing account's password.
+pub(super) async fn accept(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<AcceptInvitation>,
+) -> Result<Json<Accepted>, ApiError> {
+    let info = request_tenant(&state, &headers).await?;
+    let invitation = pending_invitation(&state, info.id, &body.token).await?;
+    let mut errors = Vec::new();
+    if let Some(email) = &body.email
+        && normalize_email("email", email, &mut errors) != invitation.email
+        && errors.is_empty()
+    {
+        errors.push(FieldError {
+            field: "email".into(),
+            code: "invalid",
+            message: "is not the invited email address".into(),
+        });
+    }
+    finish(errors)?;
+    let role = state
+        .spec()
+        .role(&invitation.role)
+        .ok_or(ApiError::Gone("the invited role no longer exists"))?;
+
+    let mut tx = state.db().begin_platform().await?;
+    let existing = tx
+        .fetch_optional(
+            "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),
+            vec![text_bind(&invitation.email)],
+        )
+        .await?
+        .map(|row| Ok::<_, DbError>((UserId(uuid(&row, 0)?), opt_text(&row, 1)?)))
+        .transpose()?;
+    tx.commit().await?;
+    let (user, new_hash) = match existing {
+        Some((user, stored)) => {
+            if !verify_password(body.password, stored).await? {
+                return Err(ApiError::Unauthorized(
+                    "wrong password for the invited email's account",
+                ));
+            }
+            (user, None)
+        }
+        None => {
+            let mut errors = Vec::new();
+            check_password("password", &body.password, &mut errors);
+            finish(errors)?;
+            (UserId::new_v7(), Some(hash_password(body.password).await?))
+        }
+    };
+
+    let now = Utc::now();
+    let mut tx = state.db().begin_platform().await?;
+    if let Some(hash) = new_hash {
+        let inserted = tx
+            .execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)"
+                    .into(),
+                vec![
+                    uuid_bind(user.0),
+                    text_bind(&invitation.email),
+                    text_bind(hash),
+                    time_bind(now),
+                ],
+            )
+            .await;
+        match inserted {
+            Err(err) if is_unique_violation(&err) => {
+                return Err(ApiError::Conflict(
+                    "an account with this email was created meanwhile; try again".into(),
+                ));
+            }
+            other => other?,
+        };
+    }
+    let mut tx = tx.into_tenant(info.id).await?;
+    let claimed = tx
+        .execute(
+            "UPDATE invitations SET accepted_at = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL".into(),
+            vec![tenant_bind(info.id), uuid_bind(invitation.id), time_bind(now)],
+        )
+        .await?;
+    if claimed != 1 {
+        return Err(ApiError::Gone("this invitation was already accepted"));
+    }
+    let joined = tx
+        .execute(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
+            vec![tenant_bind(info.id), uuid_bind(user.0), text_bind(role.name), time_bind(now)],
+        )
+        .await;
+    match joined {
+        Err(err) if is_unique_violation(&err) => {
+            return Err(ApiError::Conflict(
+                "this account is already a member of the tenant".into(),
+            ));
+        }
+        other => other?,
+    };
+    let principal = Principal {
+        tenant: info.id,
+        actor: Actor::User(user),
+        role,
+        info: info.clone(),
+    };
+    let entry = Entry {
+        action: "invitation.accept",
+        target_type: "invitation",
+        target_id: invitation.id.to_string(),
+        request_id: request_id(&headers),
+        metadata: Some(serde_json::json!({ "role": role.name })),
+    };
+    audit::record(&mut tx, &principal, entry).await?;
+    let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
+    tx.commit().await?;
+    let user = AcceptedUser {
+        id: user,
+        email: invitation.email,
+    };
+    Ok(Json(Accepted {
+        tenant_id: info.id,
+        user,
+        role: role.name,
+        tokens,
+    }))
+}

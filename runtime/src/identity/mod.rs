@@ -1,0 +1,387 @@
+//! Identity routes: sign-up, login, refresh, logout, API keys, invitations,
+//! members and `me`.
+//!
+//! Secrets (passwords, refresh tokens, API keys, invitation tokens) exist in
+//! clear only in the request that receives or mints them: they are stored
+//! hashed (argon2id for passwords, SHA-256 for opaque tokens, peppered
+//! HMAC-SHA256 for API keys) and never logged or audited.
+//!
+//! Global tables (`tenants`, `users`) are reached through a
+//! [`PlatformTx`](crate::db::PlatformTx); everything tenant-owned through a
+//! [`TenantTx`](crate::db::TenantTx) whose tenant is bound as `$1`.
+//! Argon2 runs outside transactions, so no lock is held while it works.
+
+mod api_keys;
+mod invitations;
+mod members;
+mod session;
+mod signup;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::app_spec::{AppSpec, RoleDef};
+use crate::auth::{Principal, api_key};
+use crate::db::{Bind, DbError, DbRow, TenantTx};
+use crate::http::{ApiError, AppState};
+use crate::model::{DecodeError, FieldType, TenantId, UserId, Value};
+use crate::repo::FieldError;
+
+/// Refresh tokens live 30 days (each use rotates them).
+const REFRESH_TTL: Duration = Duration::days(30);
+/// Invitations expire after 7 days.
+const INVITATION_TTL: Duration = Duration::days(7);
+/// Longest accepted password (argon2 accepts more; this bounds request cost).
+const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest accepted email address (RFC 5321 path limit).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Routes that need no bearer token (sign-up, login, refresh, logout,
+/// accepting an invitation).
+pub(crate) fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/signup", post(signup::signup))
+        .route("/auth/login", post(session::login))
+        .route("/auth/refresh", post(session::refresh))
+        .route("/auth/logout", post(session::logout))
+        .route("/invitations/accept", post(invitations::accept))
+}
+
+/// Routes behind authentication (API keys, invitations, members, `me`).
+pub(crate) fn protected_routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(session::me))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/invitations", post(invitations::create))
+        .route("/members", get(members::list))
+}
+
+/// A JSON request body whose rejection is an [`ApiError`] (400), like every
+/// other error of the API. Request types deny unknown fields.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !json {
+            return Err(ApiError::BadRequest(
+                "expected a JSON body (Content-Type: application/json)".into(),
+            ));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        // serde's message names the field and the expected type; it can echo
+        // the caller's own input back to the caller, never anything stored.
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// An access token and a refresh token, as every sign-in route returns them.
+#[derive(Serialize)]
+struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+/// Issues an access token for `user` as `role` in `tenant` and stores a new
+/// refresh token inside `tx` (which belongs to `tenant`).
+async fn issue_tokens(
+    state: &AppState,
+    tx: &mut TenantTx,
+    user: UserId,
+    role: &str,
+) -> Result<TokenPair, ApiError> {
+    let refresh_token = insert_refresh_token(tx, user).await?;
+    let access_token = state
+        .keys()
+        .issue(user, tx.tenant(), role)
+        .map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.keys().ttl(),
+        refresh_token,
+    })
+}
+
+async fn insert_refresh_token(tx: &mut TenantTx, user: UserId) -> Result<String, DbError> {
+    let (token, hash) = api_key::opaque_token();
+    let now = Utc::now();
+    tx.execute(
+        "INSERT INTO refresh_tokens (tenant_id, id, user_id, token_hash, expires_at, revoked_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6)"
+            .into(),
+        vec![
+            uuid_bind(tx.tenant().0),
+            uuid_bind(Uuid::now_v7()),
+            uuid_bind(user.0),
+            bytes_bind(hash),
+            time_bind(now + REFRESH_TTL),
+            time_bind(now),
+        ],
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The role of `user` in the transaction's tenant, if they are a member.
+async fn membership_role(tx: &mut TenantTx, user: UserId) -> Result<Option<String>, DbError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2".into(),
+            vec![uuid_bind(tx.tenant().0), uuid_bind(user.0)],
+        )
+        .await?;
+    row.map(|row| text(&row, 0)).transpose()
+}
+
+// ---- validation -------------------------------------------------------------
+
+/// Lower-cased, trimmed email, or a field error.
+fn normalize_email(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= MAX_EMAIL_LEN
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if !valid {
+        errors.push(FieldError {
+            field: field.into(),
+            code: "invalid",
+            message: "must be an email address".into(),
+        });
+    }
+    email
+}
+
+/// Checks a new password's length.
+fn check_password(field: &str, password: &str, errors: &mut Vec<FieldError>) {
+    let len = password.chars().count();
+    if len < crate::auth::password::MIN_PASSWORD_LEN {
+        errors.push(FieldError {
+            field: field.into(),
+            code: "too_short",
+            message: format!(
+                "must be at least {} characters",
+                crate::auth::password::MIN_PASSWORD_LEN
+            ),
+        });
+    } else if password.len() > MAX_PASSWORD_LEN {
+        errors.push(FieldError {
+            field: field.into(),
+            code: "too_long",
+            message: format!("must be at most {MAX_PASSWORD_LEN} bytes"),
+        });
+    }
+}
+
+/// The role called `name`, or a field error on `field` naming the roles.
+fn known_role(
+    spec: &AppSpec,
+    field: &str,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'static RoleDef> {
+    let role = spec.role(name);
+    if role.is_none() {
+        let known: Vec<&str> = spec.roles.iter().map(|r| r.name).collect();
+        errors.push(FieldError {
+            field: field.into(),
+            code: "invalid",
+            message: format!("unknown role; one of: {}", known.join(", ")),
+        });
+    }
+    role
+}
+
+/// 403 unless `principal` may hand `role` out (to a key or an invitee); the
+/// answer names a permission of `role` the caller lacks.
+fn require_grant(principal: &Principal, role: &RoleDef) -> Result<(), ApiError> {
+    if crate::rbac::can_grant(principal.role, role) {
+        return Ok(());
+    }
+    let missing = role
+        .permissions
+        .iter()
+        .find(|p| !principal.role.permissions.contains(p))
+        .copied()
+        .unwrap_or(role.name);
+    Err(ApiError::Forbidden(missing.to_owned()))
+}
+
+/// Refuses with 422 when any field error was collected.
+fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+/// Hashes a password (CPU-bound: runs on the blocking pool).
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || crate::auth::password::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|_| ApiError::Internal("password hashing failed".into()))
+}
+
+/// Verifies a password against a PHC string (CPU-bound: runs on the
+/// blocking pool). `None` verifies against a dummy hash and fails, so an
+/// unknown account costs the same time as a wrong password.
+async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => crate::auth::password::verify_password(&password, &hash),
+        None => {
+            let _ = crate::auth::password::verify_password(
+                &password,
+                crate::auth::password::dummy_hash(),
+            );
+            false
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+// ---- binds and decoding -----------------------------------------------------
+
+fn uuid_bind(v: Uuid) -> Bind {
+    Bind::new(Value::Uuid(v), FieldType::Uuid)
+}
+
+fn text_bind(v: impl Into<String>) -> Bind {
+    Bind::new(Value::Text(v.into()), FieldType::Text)
+}
+
+fn time_bind(v: DateTime<Utc>) -> Bind {
+    Bind::new(Value::DateTime(v), FieldType::DateTime)
+}
+
+fn bytes_bind(v: Vec<u8>) -> Bind {
+    // The type only matters for a NULL, which a hash never is.
+    Bind::new(Value::Bytes(v), FieldType::Text)
+}
+
+fn tenant_bind(tenant: TenantId) -> Bind {
+    uuid_bind(tenant.0)
+}
+
+fn decode_err(expected: &'static str, found: &Value) -> DbError {
+    DbError::Decode(DecodeError::new(expected, found))
+}
+
+fn uuid(row: &DbRow, idx: usize) -> Result<Uuid, DbError> {
+    match row.value(idx, FieldType::Uuid)? {
+        Value::Uuid(v) => Ok(v),
+        other => Err(decode_err("uuid", &other)),
+    }
+}
+
+fn text(row: &DbRow, idx: usize) -> Result<String, DbError> {
+    match row.value(idx, FieldType::Text)? {
+        Value::Text(v) => Ok(v),
+        other => Err(decode_err("text", &other)),
+    }
+}
+
+fn opt_text(row: &DbRow, idx: usize) -> Result<Option<String>, DbError> {
+    match row.value(idx, FieldType::Text)? {
+        Value::Text(v) => Ok(Some(v)),
+        Value::Null => Ok(None),
+        other => Err(decode_err("text", &other)),
+    }
+}
+
+fn time(row: &DbRow, idx: usize) -> Result<DateTime<Utc>, DbError> {
+    match row.value(idx, FieldType::DateTime)? {
+        Value::DateTime(v) => Ok(v),
+        other => Err(decode_err("datetime", &other)),
+    }
+}
+
+fn opt_time(row: &DbRow, idx: usize) -> Result<Option<DateTime<Utc>>, DbError> {
+    match row.value(idx, FieldType::DateTime)? {
+        Value::DateTime(v) => Ok(Some(v)),
+        Value::Null => Ok(None),
+        other => Err(decode_err("datetime", &other)),
+    }
+}
+
+fn bigint(row: &DbRow, idx: usize) -> Result<i64, DbError> {
+    match row.value(idx, FieldType::BigInt)? {
+        Value::BigInt(v) => Ok(v),
+        Value::Int(v) => Ok(i64::from(v)),
+        other => Err(decode_err("bigint", &other)),
+    }
+}
+
+/// Whether `err` is a unique-constraint violation (a concurrent insert won).
+fn is_unique_violation(err: &DbError) -> bool {
+    matches!(err, DbError::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        let check = |raw: &str| {
+            let mut errors = Vec::new();
+            let email = normalize_email("email", raw, &mut errors);
+            (email, errors.is_empty())
+        };
+        assert_eq!(check(" Ada@Example.COM "), ("ada@example.com".into(), true));
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@example.com",
+            "ada@.com",
+            "ada@example..com",
+        ] {
+            assert!(!check(bad).1, "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn passwords_have_bounds() {
+        let check = |pw: &str| {
+            let mut errors = Vec::new();
+            check_password("password", pw, &mut errors);
+            errors.first().map(|e| e.code)
+        };
+        assert_eq!(check("short"), Some("too_short"));
+        assert_eq!(check("long enough password"), None);
+        assert_eq!(check(&"x".repeat(MAX_PASSWORD_LEN + 1)), Some("too_long"));
+    }
+}
