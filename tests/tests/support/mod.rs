@@ -1,0 +1,168 @@
+//! Running the built binaries against a fresh PostgreSQL database.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+}
+
+/// A built binary of the workspace; panics with the build command when missing.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace` (scripts/test does)", path.display());
+    path
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database, dropped at the end.
+pub struct Database {
+    pub name: String,
+    pub url: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Database {
+    pub fn create() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let name = format!("rookery_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_url();
+        rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&admin).await.expect("PostgreSQL at DATABASE_URL_ADMIN");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+            pool.close().await;
+        });
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        Self { name, url, rt }
+    }
+
+    /// Runs a scalar query as the superuser (which sees every tenant).
+    pub fn scalar(&self, sql: &str) -> i64 {
+        self.rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let admin = admin_url();
+        let name = self.name.clone();
+        self.rt.block_on(async {
+            if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&pool)
+                    .await;
+            }
+        });
+    }
+}
+
+pub const JWT_SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
+
+/// A running app server.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `bin serve` with `env`, and returns once it logged that it serves.
+    pub fn start(bin: &Path, env: &[(&str, &str)]) -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .env("ROOKERY_BIND", format!("127.0.0.1:{port}"))
+            .env("ROOKERY_JWT_SECRET", JWT_SECRET)
+            .env("ROOKERY_API_KEY_PEPPER", "e2e-pepper")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the server");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    let ready = line.contains("serving");
+                    seen.push(line);
+                    if ready {
+                        break;
+                    }
+                }
+                _ => panic!("server exited before serving:\n{}", seen.join("\n")),
+            }
+        }
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Sends SIGTERM and waits: graceful shutdown must exit 0.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// One HTTP exchange.
+pub fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> (u16, Value, Vec<(String, String)>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = format!("{base}{path}");
+    let mut req = ureq::http::Request::builder().method(method).uri(&url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = match body {
+        Some(b) => agent.run(req.header("content-type", "application/json").body(b.to_string()).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
+    }
+    .expect("request");
+    let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
+}
