@@ -65,8 +65,8 @@ impl<'a> Model<'a> {
                 }
             },
             Data::Enum(data) => {
-                cx.error_spanned_by(
-                    &data.enum_token,
+                cx.error_at(
+                    data.enum_token.span,
                     format_args!(
                         "{WHAT} needs a struct with named fields; for a closed set of values stored \
                          as text use `#[derive(ModelEnum)]`"
@@ -75,8 +75,8 @@ impl<'a> Model<'a> {
                 None
             }
             Data::Union(data) => {
-                cx.error_spanned_by(
-                    &data.union_token,
+                cx.error_at(
+                    data.union_token.span,
                     format_args!("{WHAT} needs a struct with named fields, not a union"),
                 );
                 None
@@ -125,15 +125,15 @@ impl<'a> Enum<'a> {
         let data = match &input.data {
             Data::Enum(data) => data,
             Data::Struct(data) => {
-                cx.error_spanned_by(
-                    &data.struct_token,
+                cx.error_at(
+                    data.struct_token.span,
                     format_args!("{WHAT} needs an enum whose variants have no fields"),
                 );
                 return None;
             }
             Data::Union(data) => {
-                cx.error_spanned_by(
-                    &data.union_token,
+                cx.error_at(
+                    data.union_token.span,
                     format_args!("{WHAT} needs an enum whose variants have no fields"),
                 );
                 return None;

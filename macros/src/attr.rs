@@ -463,12 +463,12 @@ fn int(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<S
                 Ok(None)
             }
         },
-        Some((_, Lit::Str(s))) => {
+        Some((_, Lit::Str(s))) if s.value().trim().parse::<i64>().is_ok() => {
             cx.error_spanned_by(
                 &expr,
                 format_args!(
                     "expected an integer literal for `{key}`, found a string: write `{key} = {}` without quotes",
-                    s.value()
+                    s.value().trim()
                 ),
             );
             Ok(None)

@@ -18,16 +18,16 @@ const IMPLICIT_SORT_KEYS: &[&str] = &["id", "created_at", "updated_at"];
 
 pub(crate) fn model(cx: &Ctxt, model: &Model<'_>) {
     permissions(cx, model);
-    if let Some(table) = &model.attrs.table {
-        if !is_sql_ident(&table.value) {
-            cx.error_at(
+    if let Some(table) = &model.attrs.table
+        && !is_sql_ident(&table.value)
+    {
+        cx.error_at(
                 table.span,
                 format_args!(
                     "table name `{}` must be a lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes",
                     table.value
                 ),
-            );
-        }
+        );
     }
     fields(cx, model);
     sort(cx, model);
@@ -118,13 +118,13 @@ fn fields(cx: &Ctxt, model: &Model<'_>) {
                  drop `text` to store a string with a maximum length",
             );
         }
-        if let (Some(min), Some(max)) = (&a.min, &a.max) {
-            if min.value > max.value {
-                cx.error_at(
-                    max.span,
-                    format_args!("`max = {}` is below `min = {}`", max.value, min.value),
-                );
-            }
+        if let (Some(min), Some(max)) = (&a.min, &a.max)
+            && min.value > max.value
+        {
+            cx.error_at(
+                max.span,
+                format_args!("`max = {}` is below `min = {}`", max.value, min.value),
+            );
         }
     }
 }

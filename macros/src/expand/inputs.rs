@@ -25,14 +25,16 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
 
     let create_fields = model.fields.iter().map(|field| {
         let Field { ident, vis, ty, .. } = field;
-        let docs = docs(field, "Omit it to use the field's default.");
-        if field.attrs.default.is_some() {
+        if let Some(default) = &field.attrs.default {
+            let note = format!(" Omitted: the default, `{}`.", default.value);
+            let docs = docs(field, Some(&note));
             quote! {
                 #docs
                 #[serde(default, deserialize_with = #create_present)]
                 #vis #ident: ::core::option::Option<#ty>
             }
         } else {
+            let docs = docs(field, None);
             quote!(#docs #vis #ident: #ty)
         }
     });
@@ -48,7 +50,7 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
         let Field { ident, vis, ty, .. } = field;
         let docs = docs(
             field,
-            "Omitted: unchanged; `null` clears an optional field.",
+            Some(" Omitted: unchanged. `null` clears an optional field."),
         );
         quote! {
             #docs
@@ -64,9 +66,9 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
     let any_default = model.fields.iter().any(|f| f.attrs.default.is_some());
     let create_helper = any_default.then(|| present_helper(create));
     let update_helper = (len > 0).then(|| present_helper(update));
-    let create_doc = format!("The body of a request creating a [`{ident}`].");
+    let create_doc = format!(" The body of a request creating a [`{ident}`].");
     let update_doc =
-        format!("The body of a request changing a [`{ident}`]; omitted fields are unchanged.");
+        format!(" The body of a request changing a [`{ident}`]; omitted fields are unchanged.");
 
     quote! {
         #[doc = #create_doc]
@@ -116,14 +118,18 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
     }
 }
 
-/// The field's own doc comments, or a generated one, plus a note.
-fn docs(field: &Field<'_>, note: &str) -> TokenStream {
-    if field.docs.is_empty() {
-        let doc = format!("`{}`. {note}", field.ident.unraw());
+/// The field's own doc comments (or its name), then `note` as a paragraph.
+fn docs(field: &Field<'_>, note: Option<&str>) -> TokenStream {
+    let own = if field.docs.is_empty() {
+        let doc = format!(" `{}`.", field.ident.unraw());
         quote!(#[doc = #doc])
     } else {
         let docs = &field.docs;
         quote!(#(#docs)*)
+    };
+    match note {
+        Some(note) => quote!(#own #[doc = ""] #[doc = #note]),
+        None => own,
     }
 }
 

@@ -99,3 +99,6 @@ fn errors_only(cx: Ctxt) -> TokenStream {
         Err(err) => err.into_compile_error(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,9 +17,9 @@ pub(super) fn aliases(model: &Model<'_>, names: &Names) -> TokenStream {
     let p = private();
     let (ident, vis) = (model.ident, model.vis);
     let Names { id, record, .. } = names;
-    let id_doc = format!("The typed id of a [`{ident}`] row.");
+    let id_doc = format!(" The typed id of a [`{ident}`] row.");
     let record_doc = format!(
-        "A stored [`{ident}`] row: `id`, `tenant_id`, `created_at`, `updated_at` and the model's fields."
+        " A stored [`{ident}`] row: `id`, `tenant_id`, `created_at`, `updated_at` and the model's fields."
     );
     quote! {
         #[doc = #id_doc]
@@ -34,7 +34,7 @@ pub(super) fn router(model: &Model<'_>) -> TokenStream {
     let p = private();
     let (ident, vis) = (model.ident, model.vis);
     let doc = format!(
-        "The CRUD routes of [`{ident}`] (list, get, create, update, delete), guarded by its permissions."
+        " The CRUD routes of [`{ident}`] (list, get, create, update, delete), guarded by its permissions."
     );
     let allow = matches!(vis, Visibility::Inherited).then(|| quote!(#[allow(dead_code)]));
     quote! {
@@ -307,15 +307,10 @@ fn assertions(field: &Field<'_>) -> TokenStream {
         ("sortable", a.sortable),
     ] {
         if let Some(span) = span {
-            let not_json = quote!(#p::FieldType::String | #p::FieldType::Text | #p::FieldType::Int
-                | #p::FieldType::BigInt | #p::FieldType::Decimal | #p::FieldType::Bool
-                | #p::FieldType::Date | #p::FieldType::DateTime | #p::FieldType::Uuid
-                | #p::FieldType::Enum(_) | #p::FieldType::Ref(_));
-            assert(
-                span,
-                not_json,
-                format!("`{key}` on field `{name}`: a json field cannot be {key}"),
-            );
+            let msg = format!("`{key}` on field `{name}`: a json field cannot be {key}");
+            out.extend(quote_spanned! {span=>
+                const _: () = ::core::assert!(!::core::matches!(#stored, #p::FieldType::Json), #msg);
+            });
         }
     }
     if name == "tenant" && a.column.is_none() {

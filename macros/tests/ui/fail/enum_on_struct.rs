@@ -1,0 +1,8 @@
+use rookery::ModelEnum;
+
+#[derive(ModelEnum)]
+pub struct Status {
+    pub value: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use rookery::TenantModel;
+
+#[derive(TenantModel)]
+#[rookery(permissions(read = "a.read", write = "a.write"))]
+pub struct Project(String);
+
+fn main() {}
