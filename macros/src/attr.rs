@@ -375,13 +375,16 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 
 /// `key` with no value; returns the key's span.
 fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<Span>> {
-    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
-        let start = meta.input.span();
-        skip_value(meta)?;
-        cx.error_at(
-            start,
-            format_args!("`{key}` is a flag and takes no value: write `{key}`"),
-        );
+    let msg = format!("`{key}` is a flag and takes no value: write `{key}`");
+    if meta.input.peek(syn::Token![=]) {
+        meta.input.parse::<syn::Token![=]>()?;
+        let value: Expr = meta.input.parse()?;
+        cx.error_spanned_by(value, msg);
+        return Ok(None);
+    }
+    if meta.input.peek(syn::token::Paren) {
+        let group: proc_macro2::Group = meta.input.parse()?;
+        cx.error_at(group.span(), msg);
         return Ok(None);
     }
     Ok(Some(meta.path.segments[0].ident.span()))
