@@ -111,13 +111,6 @@ fn fields(cx: &Ctxt, model: &Model<'_>) {
                 format_args!("fields `{other}` and `{name}` both use column `{column}`"),
             );
         }
-        if let (Some(_), Some(max_len)) = (a.text, &a.max_len) {
-            cx.error_at(
-                max_len.span,
-                "`max_len` does not apply to a `text` field (text is unbounded); \
-                 drop `text` to store a string with a maximum length",
-            );
-        }
         if let (Some(min), Some(max)) = (&a.min, &a.max)
             && min.value > max.value
         {

@@ -106,7 +106,7 @@ pub(crate) fn model_enum(ident: &Ident) -> TokenStream {
 
             #[automatically_derived]
             impl ::core::str::FromStr for #ident {
-                type Err = ::rookery::model::ParseEnumError;
+                type Err = ::rookery::__private::ParseEnumError;
                 fn from_str(_: &str) -> ::core::result::Result<Self, Self::Err> {
                     ::core::unreachable!()
                 }

@@ -44,7 +44,7 @@ pub mod __private {
 
     pub use crate::model::{
         CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef,
-        ModelEnum, OnDelete, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput,
+        ModelEnum, OnDelete, ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput,
         UserId, Value, ValueReader,
     };
     pub use crate::http::AppState;

@@ -124,7 +124,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
                 reader: &mut #p::ValueReader,
             ) -> ::core::result::Result<Self, #p::DecodeError> {
                 ::core::result::Result::Ok(Self {
-                    #(#field_idents: reader.next::<#field_tys>()?,)*
+                    #(#field_idents: reader.read::<#field_tys>()?,)*
                 })
             }
 

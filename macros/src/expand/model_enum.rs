@@ -94,10 +94,10 @@ pub(super) fn expand(input: &Enum<'_>) -> TokenStream {
 
             #[automatically_derived]
             impl ::core::str::FromStr for #ident {
-                type Err = ::rookery::model::ParseEnumError;
+                type Err = ::rookery::__private::ParseEnumError;
 
                 fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
-                    <Self as #p::ModelEnum>::from_str_value(s).ok_or_else(|| ::rookery::model::ParseEnumError {
+                    <Self as #p::ModelEnum>::from_str_value(s).ok_or_else(|| ::rookery::__private::ParseEnumError {
                         found: ::std::string::ToString::to_string(s),
                         expected: <Self as #p::ModelEnum>::VALUES,
                     })

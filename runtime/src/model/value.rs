@@ -163,7 +163,7 @@ impl ValueReader {
     }
 
     /// Reads the next field.
-    pub fn next<T: FieldValue>(&mut self) -> Result<T, DecodeError> {
+    pub fn read<T: FieldValue>(&mut self) -> Result<T, DecodeError> {
         T::from_value(self.values.next().unwrap_or(Value::Null))
     }
 }
