@@ -143,19 +143,16 @@ pub fn module_path(rel: &Path) -> String {
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("derive"))
-        .any(|a| {
-            let mut found = false;
-            let _ = a.parse_nested_meta(|m| {
-                if m.path.segments.last().is_some_and(|s| s.ident == name) {
-                    found = true;
-                }
-                Ok(())
-            });
-            found
-        })
+    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        let mut found = false;
+        let _ = a.parse_nested_meta(|m| {
+            if m.path.segments.last().is_some_and(|s| s.ident == name) {
+                found = true;
+            }
+            Ok(())
+        });
+        found
+    })
 }
 
 fn read_items(items: &[syn::Item], module: &str, file: &str, out: &mut Handwritten) -> Result<()> {
@@ -252,10 +249,7 @@ fn default_lit(m: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
         syn::Lit::Bool(b) if !neg => Ok(b.value.to_string()),
         syn::Lit::Int(i) => Ok(format!("{sign}{}", i.base10_digits())),
         syn::Lit::Float(f) => Ok(format!("{sign}{}", f.base10_digits())),
-        other => Err(syn::Error::new(
-            other.span(),
-            "expected a string, bool or number",
-        )),
+        other => Err(syn::Error::new(other.span(), "expected a string, bool or number")),
     }
 }
 

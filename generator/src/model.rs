@@ -325,11 +325,7 @@ pub struct Model {
 /// Builds the IR from a checked spec and the hand-written models.
 pub fn build(spec: &Spec, hand: &Handwritten) -> Result<App> {
     let name = spec.app.name.get_ref().clone();
-    let title = spec
-        .app
-        .title
-        .clone()
-        .unwrap_or_else(|| name.to_upper_camel_case());
+    let title = spec.app.title.clone().unwrap_or_else(|| name.to_upper_camel_case());
     let api_prefix = spec.app.api_prefix.as_ref().map_or_else(
         || "/api/v1".to_owned(),
         |p| p.get_ref().trim_end_matches('/').to_owned(),
@@ -470,12 +466,7 @@ pub fn plural(name: &str) -> String {
 }
 
 fn flatten_roles(spec: &Spec) -> Result<Vec<Role>> {
-    fn collect(
-        spec: &Spec,
-        name: &str,
-        seen: &mut Vec<String>,
-        out: &mut BTreeSet<String>,
-    ) -> Result<()> {
+    fn collect(spec: &Spec, name: &str, seen: &mut Vec<String>, out: &mut BTreeSet<String>) -> Result<()> {
         if seen.iter().any(|s| s == name) {
             seen.push(name.to_owned());
             bail!("role inheritance cycle: {}", seen.join(" → "));
@@ -549,12 +540,7 @@ fn plan(name: &str, p: &spec::PlanSpec) -> Result<Plan> {
         Some(r) => {
             let (requests, period) = parse_rate(r.get_ref())
                 .filter(|(n, _)| u32::try_from(*n).is_ok())
-                .with_context(|| {
-                    format!(
-                        "plan `{name}`: rate_limit {:?} is not `<n>/<s|m|h>`",
-                        r.get_ref()
-                    )
-                })?;
+                .with_context(|| format!("plan `{name}`: rate_limit {:?} is not `<n>/<s|m|h>`", r.get_ref()))?;
             Some(Rate { requests, period })
         }
     };
@@ -578,11 +564,10 @@ pub fn rust_str(s: &str) -> String {
 }
 
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
-    "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv", "try",
-    "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 fn rust_ident(name: &str) -> String {
@@ -671,9 +656,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
                 u32::try_from(*n.get_ref())
                     .ok()
                     .filter(|n| *n > 0)
-                    .with_context(|| {
-                        format!("`{name}.{fname}`: max_len must be a positive integer")
-                    })?,
+                    .with_context(|| format!("`{name}.{fname}`: max_len must be a positive integer"))?,
             ),
             None => None,
         };
@@ -844,10 +827,7 @@ fn sort_text(s: &Sort) -> String {
 fn model_attrs(m: &Model) -> Vec<String> {
     let mut out = vec![
         format!("table = {}", rust_str(&m.table)),
-        format!(
-            "id = {}",
-            rust_str(if m.key == Key::Uuid { "uuid" } else { "bigint" })
-        ),
+        format!("id = {}", rust_str(if m.key == Key::Uuid { "uuid" } else { "bigint" })),
         format!(
             "permissions(read = {}, write = {}, delete = {})",
             rust_str(&m.permissions.read),
@@ -882,11 +862,7 @@ fn field_attrs(f: &Field) -> Vec<String> {
     if let Some(d) = &f.default {
         out.push(format!("default = {}", rust_str(d)));
     }
-    for (on, word) in [
-        (f.unique, "unique"),
-        (f.indexed, "indexed"),
-        (f.sortable, "sortable"),
-    ] {
+    for (on, word) in [(f.unique, "unique"), (f.indexed, "indexed"), (f.sortable, "sortable")] {
         if on {
             out.push(word.into());
         }
@@ -963,10 +939,7 @@ fn hand_model(
                         values.clone_from(&e.values);
                         Kind::Enum
                     } else if let Some(t) = other.strip_suffix("Id").and_then(|s| {
-                        let model = hand_by_struct
-                            .get(s)
-                            .cloned()
-                            .unwrap_or_else(|| s.to_snake_case());
+                        let model = hand_by_struct.get(s).cloned().unwrap_or_else(|| s.to_snake_case());
                         targets.get(&model).map(|t| (model, t))
                     }) {
                         let (model, t) = t;

@@ -33,14 +33,8 @@ pub struct MigrationRef {
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("app/mod.rs.j2", include_str!("../templates/app/mod.rs.j2")),
-    (
-        "models/mod.rs.j2",
-        include_str!("../templates/models/mod.rs.j2"),
-    ),
-    (
-        "models/model.rs.j2",
-        include_str!("../templates/models/model.rs.j2"),
-    ),
+    ("models/mod.rs.j2", include_str!("../templates/models/mod.rs.j2")),
+    ("models/model.rs.j2", include_str!("../templates/models/model.rs.j2")),
 ];
 
 fn environment() -> Result<Environment<'static>> {
@@ -63,11 +57,7 @@ fn environment() -> Result<Environment<'static>> {
 
 /// Renders every file under `src/generated/`, as (path relative to the
 /// project, contents).
-pub fn render(
-    app: &App,
-    postgres: &[MigrationRef],
-    sqlite: &[MigrationRef],
-) -> Result<Vec<(String, String)>> {
+pub fn render(app: &App, postgres: &[MigrationRef], sqlite: &[MigrationRef]) -> Result<Vec<(String, String)>> {
     let env = environment()?;
     let mut files = Vec::new();
     let generated: Vec<_> = app.models.iter().filter(|m| m.generated).collect();
@@ -104,13 +94,8 @@ pub fn render(
 
 /// Parses `text` as a Rust file, formats it and prepends the header.
 pub fn format_rust(text: &str) -> Result<String> {
-    let file = syn::parse_file(text)
-        .map_err(|e| anyhow::anyhow!("generated code does not parse ({e}):\n{text}"))?;
-    Ok(format!(
-        "{}\n{}",
-        header(),
-        space_items(&prettyplease::unparse(&file))
-    ))
+    let file = syn::parse_file(text).map_err(|e| anyhow::anyhow!("generated code does not parse ({e}):\n{text}"))?;
+    Ok(format!("{}\n{}", header(), space_items(&prettyplease::unparse(&file))))
 }
 
 /// prettyplease puts top-level items on consecutive lines; a blank line
@@ -122,8 +107,7 @@ fn space_items(text: &str) -> String {
         if let Some(p) = prev {
             let top = |l: &str| !l.is_empty() && !l.starts_with(char::is_whitespace);
             let ends_item = p.ends_with(';') || p.ends_with('}') || p.starts_with("//!");
-            let starts_item =
-                !line.starts_with('}') && !line.starts_with(')') && !line.starts_with("//!");
+            let starts_item = !line.starts_with('}') && !line.starts_with(')') && !line.starts_with("//!");
             let after_item = !(p.starts_with("mod ") && line.starts_with("pub use "));
             if top(p) && top(line) && ends_item && starts_item && after_item {
                 out.push('\n');

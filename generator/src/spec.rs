@@ -13,10 +13,7 @@ use toml::Spanned;
 /// A whole spec file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(
-    title = "Rookery spec",
-    description = "A Rookery SaaS spec (rookery.toml)."
-)]
+#[schemars(title = "Rookery spec", description = "A Rookery SaaS spec (rookery.toml).")]
 pub struct Spec {
     /// The application.
     pub app: AppSpec,
@@ -425,8 +422,7 @@ impl<'de> Deserialize<'de> for Price {
                 Ok(Price::Custom(v.to_owned()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Price, A::Error> {
-                FixedPrice::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(Price::Fixed)
+                FixedPrice::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Price::Fixed)
             }
         }
         deserializer.deserialize_any(Visitor)

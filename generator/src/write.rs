@@ -62,16 +62,13 @@ pub fn changes(project: &Path, files: &[(String, String)]) -> Result<Vec<FileCha
                 if existing == contents.as_bytes() {
                     continue;
                 }
-                let owned = !path.starts_with(GENERATED_DIR)
-                    || is_generated(&String::from_utf8_lossy(&existing));
+                let owned = !path.starts_with(GENERATED_DIR) || is_generated(&String::from_utf8_lossy(&existing));
                 if !owned {
                     conflicts.push(path.clone());
                     continue;
                 }
                 if path.starts_with("migrations/") && path.ends_with(".sql") {
-                    bail!(
-                        "{path} already exists with other contents; migrations are never rewritten"
-                    );
+                    bail!("{path} already exists with other contents; migrations are never rewritten");
                 }
                 out.push(FileChange {
                     path: path.clone(),
@@ -149,8 +146,7 @@ pub fn apply(project: &Path, changes: &[FileChange]) -> Result<()> {
     }
     let staging = project.join(format!(".rookery-staging-{}", std::process::id()));
     if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("removing {}", staging.display()))?;
+        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
     }
     let result = stage_and_move(project, &staging, changes);
     let _ = std::fs::remove_dir_all(&staging);

@@ -41,11 +41,7 @@ fn valid_specs_load() {
     insta::glob!("check/valid_*.toml", |path| {
         let source = std::fs::read_to_string(path).unwrap();
         if let Err(report) = check::load(&display_name(path), &source) {
-            panic!(
-                "{} should check cleanly:\n{}",
-                path.display(),
-                report.render()
-            );
+            panic!("{} should check cleanly:\n{}", path.display(), report.render());
         }
     });
 }
@@ -82,8 +78,7 @@ fn every_diagnostic_has_a_message_and_a_span() {
 #[test]
 fn taskboard_from_the_brief_checks() {
     let source = include_str!("check/valid_taskboard.toml");
-    let spec =
-        check::load("rookery.toml", source).unwrap_or_else(|report| panic!("{}", report.render()));
+    let spec = check::load("rookery.toml", source).unwrap_or_else(|report| panic!("{}", report.render()));
     assert_eq!(spec.models.len(), 2);
     assert_eq!(spec.roles.len(), 4);
     assert_eq!(spec.plans.len(), 3);
@@ -94,16 +89,10 @@ fn taskboard_from_the_brief_checks() {
 #[test]
 fn no_input_panics() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     let mutations: [&[u8]; 8] = [b"\"", b"[", b"]", b"=", b"\n", b"-", b"{", b"\xff"];
-    for file in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "toml"))
-    {
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
         let source = std::fs::read_to_string(file).unwrap();
         for (i, (cut, _)) in source.char_indices().enumerate() {
             let result = check::load("prefix.toml", &source[..cut]);
@@ -158,10 +147,7 @@ fn cli_exits_1_on_spec_errors_and_prints_them_all() {
     let output = rookery(&["check", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        !stderr.contains('\u{1b}'),
-        "no colour when stderr is not a terminal"
-    );
+    assert!(!stderr.contains('\u{1b}'), "no colour when stderr is not a terminal");
     let source = std::fs::read_to_string(&file).unwrap();
     let report = check::load(file.to_str().unwrap(), &source).unwrap_err();
     assert_eq!(stderr, report.render());

@@ -9,9 +9,7 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_rookery");
 
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/generate")
-        .join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generate").join(case)
 }
 
 /// A temporary project holding a copy of fixture `case`.
@@ -89,15 +87,10 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn snapshot_outputs(case: &str, dir: &Path, filter: impl Fn(&str) -> bool) {
     for (path, contents) in tree(dir) {
-        if !(path.starts_with("src/generated/") || path.starts_with("migrations/"))
-            || !filter(&path)
-        {
+        if !(path.starts_with("src/generated/") || path.starts_with("migrations/")) || !filter(&path) {
             continue;
         }
-        insta::assert_snapshot!(
-            format!("{case}@{}", path.replace('/', "__")),
-            text(&contents)
-        );
+        insta::assert_snapshot!(format!("{case}@{}", path.replace('/', "__")), text(&contents));
     }
 }
 
@@ -120,10 +113,7 @@ fn handwritten_models_get_migrations_and_registration() {
     snapshot_outputs("handwritten", dir.path(), |_| true);
     let app = std::fs::read_to_string(dir.path().join("src/generated/mod.rs")).expect("mod.rs");
     assert!(app.contains(".model::<crate::notes::Note>()"), "{app}");
-    assert_eq!(
-        std::fs::read(dir.path().join("src/notes.rs")).expect("kept"),
-        before
-    );
+    assert_eq!(std::fs::read(dir.path().join("src/notes.rs")).expect("kept"), before);
 }
 
 #[test]
@@ -138,11 +128,7 @@ fn upgrade_adds_and_renames_keeping_data() {
     insta::assert_snapshot!("upgrade@plan", plan);
     assert!(!plan.contains("destructive"), "{plan}");
     let files = tree(dir.path());
-    let second: Vec<_> = files
-        .keys()
-        .filter(|p| p.contains("/0002_"))
-        .cloned()
-        .collect();
+    let second: Vec<_> = files.keys().filter(|p| p.contains("/0002_")).cloned().collect();
     assert_eq!(second.len(), 2, "{second:?}");
     for path in &second {
         let sql = text(&files[path]);
@@ -156,9 +142,7 @@ fn upgrade_adds_and_renames_keeping_data() {
         );
     }
     snapshot_outputs("upgrade", dir.path(), |p| {
-        p.contains("/0002_")
-            || p.ends_with("snapshot.json")
-            || p.starts_with("src/generated/models/")
+        p.contains("/0002_") || p.ends_with("snapshot.json") || p.starts_with("src/generated/models/")
     });
     // The task module is gone, the todo module is there.
     assert!(!files.contains_key("src/generated/models/task.rs"));
@@ -169,20 +153,12 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn destructive_changes_need_the_flag() {
     let dir = project("taskboard");
     assert_ok(&generate(dir.path(), &[]));
-    std::fs::copy(
-        fixture("destructive/v2.toml"),
-        dir.path().join("rookery.toml"),
-    )
-    .expect("v2");
+    std::fs::copy(fixture("destructive/v2.toml"), dir.path().join("rookery.toml")).expect("v2");
     let before = tree(dir.path());
     let out = generate(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("destructive@refused", text(&out.stderr));
-    assert_eq!(
-        tree(dir.path()),
-        before,
-        "a refused generate writes nothing"
-    );
+    assert_eq!(tree(dir.path()), before, "a refused generate writes nothing");
 
     let out = generate(dir.path(), &["--allow-destructive"]);
     assert_ok(&out);
@@ -227,11 +203,7 @@ fn generate_is_idempotent_and_check_reports_pending_changes() {
     let first = tree(dir.path());
     let out = generate(dir.path(), &[]);
     assert_ok(&out);
-    assert!(
-        text(&out.stdout).contains("Up to date"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("Up to date"), "{}", text(&out.stdout));
     assert_eq!(tree(dir.path()), first, "the second run changes nothing");
     assert_eq!(generate(dir.path(), &["--check"]).status.code(), Some(0));
 
@@ -323,16 +295,10 @@ fn new_scaffolds_and_generates() {
     assert!(text(&files["rookery.toml"]).starts_with("#:schema .rookery/rookery.schema.json"));
     // The project is up to date and a second `new` is refused.
     assert_eq!(
-        generate(&parent.path().join("acme"), &["--check"])
-            .status
-            .code(),
+        generate(&parent.path().join("acme"), &["--check"]).status.code(),
         Some(0)
     );
     assert_eq!(run("acme").status.code(), Some(2));
     assert_eq!(run("Not-Valid").status.code(), Some(2));
-    assert_eq!(
-        tree(parent.path()).len(),
-        files.len(),
-        "nothing else was created"
-    );
+    assert_eq!(tree(parent.path()).len(), files.len(), "nothing else was created");
 }

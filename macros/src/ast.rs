@@ -85,9 +85,7 @@ impl<'a> Model<'a> {
         if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
             cx.error_spanned_by(
                 &input.generics,
-                format_args!(
-                    "{WHAT} does not support generics: a model is one table with fixed columns"
-                ),
+                format_args!("{WHAT} does not support generics: a model is one table with fixed columns"),
             );
             return None;
         }
@@ -100,11 +98,7 @@ impl<'a> Model<'a> {
                     ident,
                     vis: &field.vis,
                     ty: &field.ty,
-                    docs: field
-                        .attrs
-                        .iter()
-                        .filter(|a| a.path().is_ident("doc"))
-                        .collect(),
+                    docs: field.attrs.iter().filter(|a| a.path().is_ident("doc")).collect(),
                     attrs: attr::Field::from_attrs(cx, &field.attrs),
                 })
             })
@@ -140,17 +134,11 @@ impl<'a> Enum<'a> {
             }
         };
         if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
-            cx.error_spanned_by(
-                &input.generics,
-                format_args!("{WHAT} does not support generics"),
-            );
+            cx.error_spanned_by(&input.generics, format_args!("{WHAT} does not support generics"));
             return None;
         }
         if data.variants.is_empty() {
-            cx.error_spanned_by(
-                &input.ident,
-                format_args!("{WHAT} needs at least one variant"),
-            );
+            cx.error_spanned_by(&input.ident, format_args!("{WHAT} needs at least one variant"));
         }
         attr::enum_container(cx, &input.attrs);
         let variants = data
@@ -171,7 +159,11 @@ impl<'a> Enum<'a> {
                     Some(rename) => (rename.value, rename.span),
                     None => (snake_case(&variant.ident.to_string()), variant.ident.span()),
                 };
-                Variant { ident: &variant.ident, value, value_span }
+                Variant {
+                    ident: &variant.ident,
+                    value,
+                    value_span,
+                }
             })
             .collect();
         Some(Self {

@@ -75,15 +75,7 @@ pub(crate) struct Variant {
     pub(crate) rename: Option<Spanned<String>>,
 }
 
-const CONTAINER_KEYS: &[&str] = &[
-    "table",
-    "id",
-    "permissions",
-    "quota",
-    "audit",
-    "sort",
-    "renamed_from",
-];
+const CONTAINER_KEYS: &[&str] = &["table", "id", "permissions", "quota", "audit", "sort", "renamed_from"];
 const FIELD_KEYS: &[&str] = &[
     "text",
     "max_len",
@@ -202,10 +194,7 @@ impl Field {
                 "text" => out.text = flag(cx, meta, key)?,
                 "max_len" => {
                     out.max_len = int(cx, meta, key)?.and_then(|v| match u32::try_from(v.value) {
-                        Ok(n) if n > 0 => Some(Spanned {
-                            value: n,
-                            span: v.span,
-                        }),
+                        Ok(n) if n > 0 => Some(Spanned { value: n, span: v.span }),
                         _ => {
                             cx.error_at(v.span, "`max_len` must be a positive integer");
                             None
@@ -245,10 +234,7 @@ impl Field {
                                 None
                             }
                         };
-                        out.on_delete = value.map(|value| Spanned {
-                            value,
-                            span: v.span,
-                        });
+                        out.on_delete = value.map(|value| Spanned { value, span: v.span });
                     }
                 }
                 "column" => out.column = lit_str(cx, meta, key)?,
@@ -320,10 +306,7 @@ fn for_each_key(
 /// duplicates (returning `None` so the caller skips the value).
 fn key_of(cx: &Ctxt, meta: &ParseNestedMeta<'_>, seen: &mut Vec<String>) -> Option<String> {
     let Some(ident) = meta.path.get_ident() else {
-        cx.error_spanned_by(
-            &meta.path,
-            "expected an option name such as `table`, not a path",
-        );
+        cx.error_spanned_by(&meta.path, "expected an option name such as `table`, not a path");
         return None;
     };
     let key = ident.to_string();
@@ -391,17 +374,9 @@ fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<
 }
 
 /// `key = <expr>`: the expression, or `None` with an error when `=` is missing.
-fn value_expr(
-    cx: &Ctxt,
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-    example: &str,
-) -> syn::Result<Option<Expr>> {
+fn value_expr(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<Option<Expr>> {
     if !meta.input.peek(syn::Token![=]) {
-        cx.error_spanned_by(
-            &meta.path,
-            format_args!("expected a value: `{key} = {example}`"),
-        );
+        cx.error_spanned_by(&meta.path, format_args!("expected a value: `{key} = {example}`"));
         skip_value(meta)?;
         return Ok(None);
     }
@@ -410,18 +385,12 @@ fn value_expr(
 }
 
 /// `key = "string"`.
-fn lit_str(
-    cx: &Ctxt,
-    meta: &ParseNestedMeta<'_>,
-    key: &str,
-) -> syn::Result<Option<Spanned<String>>> {
+fn lit_str(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<Spanned<String>>> {
     let Some(expr) = value_expr(cx, meta, key, "\"...\"")? else {
         return Ok(None);
     };
     match &expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Ok(Some(Spanned {
+        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(Spanned {
             value: s.value(),
             span: s.span(),
         })),
@@ -459,10 +428,7 @@ fn int(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<S
                 span: int.span(),
             })),
             Err(_) => {
-                cx.error_spanned_by(
-                    &expr,
-                    format_args!("`{key}` is out of range for a 64-bit integer"),
-                );
+                cx.error_spanned_by(&expr, format_args!("`{key}` is out of range for a 64-bit integer"));
                 Ok(None)
             }
         },
@@ -510,9 +476,7 @@ fn default_literal(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         Some(Lit::Str(s)) => Some(s.value()),
         Some(Lit::Bool(b)) => Some(b.value.to_string()),
         Some(Lit::Int(i)) if i.suffix().is_empty() => Some(format!("{sign}{}", i.base10_digits())),
-        Some(Lit::Float(f)) if f.suffix().is_empty() => {
-            Some(format!("{sign}{}", f.base10_digits()))
-        }
+        Some(Lit::Float(f)) if f.suffix().is_empty() => Some(format!("{sign}{}", f.base10_digits())),
         _ => None,
     };
     match value {

@@ -22,11 +22,11 @@ pub(crate) fn model(cx: &Ctxt, model: &Model<'_>) {
         && !is_sql_ident(&table.value)
     {
         cx.error_at(
-                table.span,
-                format_args!(
-                    "table name `{}` must be a lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes",
-                    table.value
-                ),
+            table.span,
+            format_args!(
+                "table name `{}` must be a lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes",
+                table.value
+            ),
         );
     }
     fields(cx, model);

@@ -20,9 +20,7 @@ impl Ctxt {
 
     /// Records an error spanning `tokens`.
     pub(crate) fn error_spanned_by(&self, tokens: impl ToTokens, msg: impl Display) {
-        self.errors
-            .borrow_mut()
-            .push(syn::Error::new_spanned(tokens, msg));
+        self.errors.borrow_mut().push(syn::Error::new_spanned(tokens, msg));
     }
 
     /// Records an error at `span`.

@@ -1,8 +1,7 @@
 //! Behaviour of the derives against the real runtime.
 
 use rookery::__private::{
-    CreateInput, FieldType, KeyKind, ModelEnum as _, OnDelete, RefTarget, Sort, UpdateInput, Value,
-    ValueReader,
+    CreateInput, FieldType, KeyKind, ModelEnum as _, OnDelete, RefTarget, Sort, UpdateInput, Value, ValueReader,
 };
 use rookery::{ModelEnum, Record, TenantId, TenantModel, UserId};
 use serde_json::json;
@@ -22,11 +21,7 @@ pub enum ProjectStatus {
 /// A project.
 #[derive(Debug, Clone, PartialEq, TenantModel)]
 #[rookery(
-    permissions(
-        read = "projects.read",
-        write = "projects.write",
-        delete = "projects.delete"
-    ),
+    permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
     quota = "projects",
     audit,
     sort = "name"
@@ -103,10 +98,7 @@ fn project_def() {
     assert_eq!(description.ty, FieldType::Text);
     assert!(description.optional);
     let status = def.field("status").unwrap();
-    assert_eq!(
-        status.ty,
-        FieldType::Enum(&["active", "archived", "on_hold"])
-    );
+    assert_eq!(status.ty, FieldType::Enum(&["active", "archived", "on_hold"]));
     assert_eq!(status.default, Some("active"));
     assert!(status.indexed);
     let owner = def.field("owner").unwrap();
@@ -132,10 +124,7 @@ fn task_def() {
     assert_eq!(def.name, "task");
     assert_eq!(def.table, "todo_items");
     assert_eq!(def.key, KeyKind::Uuid);
-    assert_eq!(
-        def.permissions.delete, "tasks.write",
-        "delete defaults to write"
-    );
+    assert_eq!(def.permissions.delete, "tasks.write", "delete defaults to write");
     assert_eq!(def.quota, None);
     assert!(!def.audit);
     assert_eq!(
@@ -186,11 +175,7 @@ fn values_round_trip() {
     let back = Project::from_values(&mut ValueReader::new(values)).unwrap();
     assert_eq!(back, p);
 
-    let bad = vec![
-        Value::Text("x".into()),
-        Value::Null,
-        Value::Text("nope".into()),
-    ];
+    let bad = vec![Value::Text("x".into()), Value::Null, Value::Text("nope".into())];
     let err = Project::from_values(&mut ValueReader::new(bad)).unwrap_err();
     assert_eq!(err.found, "text");
     assert!(err.expected.contains("`active`"), "{}", err.expected);
@@ -213,8 +198,7 @@ fn create_input() {
     );
     // Values given.
     assert_eq!(
-        create(json!({ "name": "A", "description": "d", "status": "archived", "budget": 7 }))
-            .unwrap(),
+        create(json!({ "name": "A", "description": "d", "status": "archived", "budget": 7 })).unwrap(),
         [
             Some(Value::Text("A".into())),
             Some(Value::Text("d".into())),
@@ -224,10 +208,7 @@ fn create_input() {
         ]
     );
     // Explicit null on an optional field: null (no default to apply).
-    assert_eq!(
-        create(json!({ "name": "A", "description": null })).unwrap()[1],
-        None
-    );
+    assert_eq!(create(json!({ "name": "A", "description": null })).unwrap()[1], None);
     // A required field is required.
     assert!(
         create(json!({}))
@@ -238,18 +219,13 @@ fn create_input() {
     // Null on a non-optional defaulted field is an error, not the default.
     assert!(create(json!({ "name": "A", "status": null })).is_err());
     // Unknown fields are rejected.
-    let err = create(json!({ "name": "A", "colour": "red" }))
-        .unwrap_err()
-        .to_string();
+    let err = create(json!({ "name": "A", "colour": "red" })).unwrap_err().to_string();
     assert!(err.contains("unknown field `colour`"), "{err}");
     // Enum values are checked, listing the allowed ones.
     let err = create(json!({ "name": "A", "status": "done" }))
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("one of `active`, `archived`, `on_hold`"),
-        "{err}"
-    );
+    assert!(err.contains("one of `active`, `archived`, `on_hold`"), "{err}");
 }
 
 #[test]
@@ -263,10 +239,7 @@ fn update_input() {
         update(json!({ "description": "x" })).unwrap(),
         [(1, Value::Text("x".into()))]
     );
-    assert_eq!(
-        update(json!({ "owner": null })).unwrap(),
-        [(3, Value::Null)]
-    );
+    assert_eq!(update(json!({ "owner": null })).unwrap(), [(3, Value::Null)]);
     // Null cannot clear a required field.
     assert!(update(json!({ "name": null })).is_err());
     assert!(update(json!({ "id": 1 })).is_err());
@@ -306,26 +279,16 @@ fn record_serialises_flat() {
 #[test]
 fn model_enum_round_trips() {
     assert_eq!(ProjectStatus::VALUES, ["active", "archived", "on_hold"]);
-    for status in [
-        ProjectStatus::Active,
-        ProjectStatus::Shelved,
-        ProjectStatus::OnHold,
-    ] {
+    for status in [ProjectStatus::Active, ProjectStatus::Shelved, ProjectStatus::OnHold] {
         let text = status.as_str();
         assert_eq!(ProjectStatus::from_str_value(text), Some(status));
         assert_eq!(text.parse::<ProjectStatus>().unwrap(), status);
         assert_eq!(status.to_string(), text);
         let json = serde_json::to_value(status).unwrap();
         assert_eq!(json, json!(text));
-        assert_eq!(
-            serde_json::from_value::<ProjectStatus>(json).unwrap(),
-            status
-        );
+        assert_eq!(serde_json::from_value::<ProjectStatus>(json).unwrap(), status);
         use rookery::__private::FieldValue;
-        assert_eq!(
-            ProjectStatus::from_value(status.to_value()).unwrap(),
-            status
-        );
+        assert_eq!(ProjectStatus::from_value(status.to_value()).unwrap(), status);
     }
     let err = "done".parse::<ProjectStatus>().unwrap_err();
     assert_eq!(

@@ -36,7 +36,10 @@ pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) 
         Bind::new(Value::Text(entry.action.to_owned()), FieldType::Text),
         Bind::new(Value::Text(entry.target_type.to_owned()), FieldType::Text),
         Bind::new(Value::Text(entry.target_id), FieldType::Text),
-        Bind::new(entry.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned())), FieldType::Text),
+        Bind::new(
+            entry.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned())),
+            FieldType::Text,
+        ),
         Bind::new(entry.metadata.map_or(Value::Null, Value::Json), FieldType::Json),
         Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime),
     ];

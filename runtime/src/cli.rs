@@ -73,8 +73,13 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
 }
 
 async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
-    let options = DbOptions { max_connections: 1, serving_role: None };
-    let db = Db::connect(&config.migrate_database_url, &options).await.map_err(failed)?;
+    let options = DbOptions {
+        max_connections: 1,
+        serving_role: None,
+    };
+    let db = Db::connect(&config.migrate_database_url, &options)
+        .await
+        .map_err(failed)?;
     db.migrate(app.spec()).await.map_err(failed)?;
     db.close().await;
     tracing::info!("migrations applied");
@@ -83,20 +88,30 @@ async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
 
 async fn serve(app: App, config: Config) -> Result<(), CliError> {
     if config.ephemeral_secrets {
-        tracing::warn!("ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process");
+        tracing::warn!(
+            "ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process"
+        );
     }
     if config.database_url.starts_with("sqlite:") {
         // The embedded default migrates itself so `cargo run` just works.
         migrate(&app, &config).await?;
     }
-    let options = DbOptions { max_connections: config.db_pool, serving_role: Some(config.db_role.clone()) };
+    let options = DbOptions {
+        max_connections: config.db_pool,
+        serving_role: Some(config.db_role.clone()),
+    };
     let db = Db::connect(&config.database_url, &options).await.map_err(failed)?;
     let bind = config.bind;
     let state = app.state(config, db.clone());
     let router = app.router(state);
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| failed(format!("cannot listen on {bind}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| failed(format!("cannot listen on {bind}: {e}")))?;
     tracing::info!(app = app.spec().name, %bind, "serving; OpenAPI at /openapi.json, docs at /docs");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(failed)?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(failed)?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -126,10 +141,24 @@ fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
     let mut role = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
+        let value = it
+            .next()
+            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
         match flag.as_str() {
-            "--tenant" => tenant = Some(value.parse().map_err(|_| CliError::Usage("--tenant must be a tenant id".into()))?),
-            "--user" => user = Some(value.parse().map_err(|_| CliError::Usage("--user must be a user id".into()))?),
+            "--tenant" => {
+                tenant = Some(
+                    value
+                        .parse()
+                        .map_err(|_| CliError::Usage("--tenant must be a tenant id".into()))?,
+                )
+            }
+            "--user" => {
+                user = Some(
+                    value
+                        .parse()
+                        .map_err(|_| CliError::Usage("--user must be a user id".into()))?,
+                )
+            }
             "--role" => role = Some(value.clone()),
             other => return Err(CliError::Usage(format!("unknown flag `{other}`"))),
         }
@@ -140,7 +169,11 @@ fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
     if app.spec().role(&role).is_none() {
         return Err(CliError::Usage(format!("unknown role `{role}`")));
     }
-    let keys = crate::auth::token::TokenKeys::new(&config.jwt_secret, &config.jwt_previous_secrets, config.access_token_ttl);
+    let keys = crate::auth::token::TokenKeys::new(
+        &config.jwt_secret,
+        &config.jwt_previous_secrets,
+        config.access_token_ttl,
+    );
     println!("{}", keys.issue(user, tenant, &role).map_err(failed)?);
     Ok(())
 }

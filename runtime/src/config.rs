@@ -85,7 +85,10 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid { name, message: e.to_string() }),
+        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -119,17 +122,25 @@ impl Config {
                 random_secret()
             }
         };
-        let api_key_pepper = var("ROOKERY_API_KEY_PEPPER").map(String::into_bytes).unwrap_or_else(|| {
-            ephemeral = true;
-            random_secret()
-        });
+        let api_key_pepper = var("ROOKERY_API_KEY_PEPPER")
+            .map(String::into_bytes)
+            .unwrap_or_else(|| {
+                ephemeral = true;
+                random_secret()
+            });
         let rate_limit_override = match var("RATE_LIMIT_MAX") {
             None => None,
-            Some(_) => Some((parse("RATE_LIMIT_MAX", 0u64)?, parse("RATE_LIMIT_WINDOW_SECS", 60u64)?.max(1))),
+            Some(_) => Some((
+                parse("RATE_LIMIT_MAX", 0u64)?,
+                parse("RATE_LIMIT_WINDOW_SECS", 60u64)?.max(1),
+            )),
         };
         let env = var("ROOKERY_ENV").unwrap_or_else(|| "test".into());
         if !matches!(env.as_str(), "live" | "test") {
-            return Err(ConfigError::Invalid { name: "ROOKERY_ENV", message: "must be `live` or `test`".into() });
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_ENV",
+                message: "must be `live` or `test`".into(),
+            });
         }
         Ok(Self {
             database_url,

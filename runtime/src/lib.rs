@@ -18,8 +18,8 @@ pub mod db;
 pub mod http;
 mod identity;
 pub mod model;
-pub mod rbac;
 pub mod ratelimit;
+pub mod rbac;
 pub mod repo;
 pub mod tenant;
 
@@ -42,13 +42,12 @@ pub mod __private {
     pub use serde_json;
     pub use uuid;
 
-    pub use crate::model::{
-        CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef,
-        ModelEnum, OnDelete, ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput,
-        UserId, Value, ValueReader,
-    };
     pub use crate::http::AppState;
     pub use crate::http::crud::router as crud_router;
+    pub use crate::model::{
+        CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef, ModelEnum, OnDelete,
+        ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput, UserId, Value, ValueReader,
+    };
     pub use crate::patch::double_option;
 }
 

@@ -44,7 +44,13 @@ impl RateLimiter {
         }
         entry.1 += 1;
         let used = entry.1;
-        RateDecision { allowed: used <= limit, limit, remaining: limit.saturating_sub(used), reset, window }
+        RateDecision {
+            allowed: used <= limit,
+            limit,
+            remaining: limit.saturating_sub(used),
+            reset,
+            window,
+        }
     }
 }
 
@@ -58,7 +64,10 @@ mod tests {
         let (a, b) = (TenantId::new_v7(), TenantId::new_v7());
         let decisions: Vec<bool> = (0..4).map(|_| limiter.check(a, 3, 10, 100).allowed).collect();
         assert_eq!(decisions, [true, true, true, false]);
-        assert!(limiter.check(b, 3, 10, 100).allowed, "another tenant has its own window");
+        assert!(
+            limiter.check(b, 3, 10, 100).allowed,
+            "another tenant has its own window"
+        );
         let next = limiter.check(a, 3, 10, 110);
         assert!(next.allowed);
         assert_eq!((next.remaining, next.reset), (2, 10));

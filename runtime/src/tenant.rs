@@ -49,7 +49,9 @@ fn parse_ref(text: &str) -> Option<TenantRef> {
     let valid = text.len() >= 2
         && text.len() <= 63
         && text.starts_with(|c: char| c.is_ascii_lowercase())
-        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     valid.then(|| TenantRef::Slug(text.to_owned()))
 }
 
@@ -85,7 +87,13 @@ pub fn resolve(spec: &AppSpec, base_domain: &str, headers: &HeaderMap) -> Result
 
 /// `acme` for `acme.example.com:3000` under base domain `example.com`.
 fn subdomain<'h>(host: &'h str, base_domain: &str) -> Option<&'h str> {
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     let label = host.strip_suffix(base_domain)?.strip_suffix('.')?;
     (!label.is_empty() && !label.contains('.')).then_some(label)
 }
@@ -119,20 +127,39 @@ impl TenantDirectory {
         let id = match tenant {
             TenantRef::Id(id) => *id,
             TenantRef::Slug(slug) => {
-                let cached = self.by_slug.read().ok().and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < TTL).map(|(_, id)| *id));
+                let cached = self
+                    .by_slug
+                    .read()
+                    .ok()
+                    .and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < TTL).map(|(_, id)| *id));
                 match cached {
                     Some(id) => id,
-                    None => match self.load(db, spec, "slug = $1", Bind::new(Value::Text(slug.clone()), FieldType::Text)).await? {
+                    None => match self
+                        .load(
+                            db,
+                            spec,
+                            "slug = $1",
+                            Bind::new(Value::Text(slug.clone()), FieldType::Text),
+                        )
+                        .await?
+                    {
                         Some(info) => return Ok(Some(info)),
                         None => return Ok(None),
                     },
                 }
             }
         };
-        let cached = self.by_id.read().ok().and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, i)| i.clone()));
+        let cached = self
+            .by_id
+            .read()
+            .ok()
+            .and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, i)| i.clone()));
         match cached {
             Some(info) => Ok(Some(info)),
-            None => self.load(db, spec, "id = $1", Bind::new(Value::Uuid(id.0), FieldType::Uuid)).await,
+            None => {
+                self.load(db, spec, "id = $1", Bind::new(Value::Uuid(id.0), FieldType::Uuid))
+                    .await
+            }
         }
     }
 
@@ -146,20 +173,34 @@ impl TenantDirectory {
         }
     }
 
-    async fn load(&self, db: &Db, spec: &AppSpec, predicate: &'static str, bind: Bind) -> Result<Option<TenantInfo>, DbError> {
+    async fn load(
+        &self,
+        db: &Db,
+        spec: &AppSpec,
+        predicate: &'static str,
+        bind: Bind,
+    ) -> Result<Option<TenantInfo>, DbError> {
         let mut tx = db.begin_platform().await?;
         let sql = format!("SELECT id, slug, plan FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
-        let (Value::Uuid(id), Value::Text(slug), Value::Text(plan)) =
-            (row.value(0, FieldType::Uuid)?, row.value(1, FieldType::Text)?, row.value(2, FieldType::Text)?)
-        else {
+        let (Value::Uuid(id), Value::Text(slug), Value::Text(plan)) = (
+            row.value(0, FieldType::Uuid)?,
+            row.value(1, FieldType::Text)?,
+            row.value(2, FieldType::Text)?,
+        ) else {
             return Ok(None);
         };
         // A plan that the spec no longer has falls back to the default plan.
-        let Some(plan) = spec.plan(&plan).or_else(|| spec.plans.first()) else { return Ok(None) };
-        let info = TenantInfo { id: TenantId(id), slug: slug.clone(), plan };
+        let Some(plan) = spec.plan(&plan).or_else(|| spec.plans.first()) else {
+            return Ok(None);
+        };
+        let info = TenantInfo {
+            id: TenantId(id),
+            slug: slug.clone(),
+            plan,
+        };
         if let Ok(mut m) = self.by_id.write() {
             m.insert(info.id, (Instant::now(), info.clone()));
         }
@@ -186,7 +227,10 @@ mod tests {
 
     #[test]
     fn header_values_are_ids_or_slugs() {
-        assert!(matches!(parse_ref("0192f1a2-7b3c-7d4e-8f90-123456789abc"), Some(TenantRef::Id(_))));
+        assert!(matches!(
+            parse_ref("0192f1a2-7b3c-7d4e-8f90-123456789abc"),
+            Some(TenantRef::Id(_))
+        ));
         assert_eq!(parse_ref("acme-co"), Some(TenantRef::Slug("acme-co".into())));
         assert_eq!(parse_ref("Acme"), None);
         assert_eq!(parse_ref("a;drop"), None);

@@ -77,13 +77,7 @@ async fn signup_login_me(h: Harness) {
     // The sign-up's own token works too, by tenant id as well as by slug.
     let tenant_id = signup.body["tenant"]["id"].as_str().unwrap().to_owned();
     let me = h
-        .call(
-            "GET",
-            "/me",
-            Some(&tenant_id),
-            Some(&signup.str("access_token")),
-            None,
-        )
+        .call("GET", "/me", Some(&tenant_id), Some(&signup.str("access_token")), None)
         .await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
     assert_eq!(
@@ -112,7 +106,8 @@ async fn signup_validates_and_conflicts(h: Harness) {
         .collect();
     assert_eq!(fields, ["tenant_slug", "tenant_name", "email", "password"]);
 
-    let unknown_field = json!({ "tenant_slug": "acme", "tenant_name": "A", "email": "a@b.co", "password": PW, "role": "owner" });
+    let unknown_field =
+        json!({ "tenant_slug": "acme", "tenant_name": "A", "email": "a@b.co", "password": PW, "role": "owner" });
     assert_eq!(
         h.call("POST", "/auth/signup", None, None, Some(unknown_field))
             .await
@@ -136,13 +131,7 @@ async fn signup_validates_and_conflicts(h: Harness) {
     assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 1);
     assert_eq!(h.count("SELECT COUNT(*) FROM tenants").await, 2);
     let me = h
-        .call(
-            "GET",
-            "/me",
-            Some("acme-two"),
-            Some(&second.str("access_token")),
-            None,
-        )
+        .call("GET", "/me", Some("acme-two"), Some(&second.str("access_token")), None)
         .await;
     assert_eq!(me.body["role"], "owner");
 }
@@ -191,9 +180,7 @@ async fn login_is_scoped_to_the_tenant(h: Harness) {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.body,
-        h.login("acme", "ada@example.com", "wrong password")
-            .await
-            .body
+        h.login("acme", "ada@example.com", "wrong password").await.body
     );
     // No tenant, or an unknown one: refused before any credential check.
     let body = json!({ "email": "ada@example.com", "password": PW });
@@ -208,21 +195,14 @@ async fn login_is_scoped_to_the_tenant(h: Harness) {
         StatusCode::FORBIDDEN
     );
     // A token of acme on globex's header.
-    let token = h
-        .login("acme", "ada@example.com", PW)
-        .await
-        .str("access_token");
+    let token = h.login("acme", "ada@example.com", PW).await.str("access_token");
     assert_eq!(
-        h.call("GET", "/me", Some("globex"), Some(&token), None)
-            .await
-            .status,
+        h.call("GET", "/me", Some("globex"), Some(&token), None).await.status,
         StatusCode::FORBIDDEN
     );
     let globex_id = globex.body["tenant"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        h.call("GET", "/me", Some(&globex_id), Some(&token), None)
-            .await
-            .status,
+        h.call("GET", "/me", Some(&globex_id), Some(&token), None).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
@@ -248,10 +228,7 @@ async fn refresh_rotates_and_detects_reuse(h: Harness) {
     let first = signup.str("refresh_token");
 
     // Another tenant's header does not find the token.
-    assert_eq!(
-        refresh(&h, "globex", &first).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(refresh(&h, "globex", &first).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         refresh(&h, "acme", "no-such-token").await.status,
         StatusCode::UNAUTHORIZED
@@ -262,28 +239,16 @@ async fn refresh_rotates_and_detects_reuse(h: Harness) {
     let second = rotated.str("refresh_token");
     assert_ne!(first, second);
     let me = h
-        .call(
-            "GET",
-            "/me",
-            Some("acme"),
-            Some(&rotated.str("access_token")),
-            None,
-        )
+        .call("GET", "/me", Some("acme"), Some(&rotated.str("access_token")), None)
         .await;
     assert_eq!(me.status, StatusCode::OK);
 
     // A second session of the same user, then the first token is replayed.
-    let other_session = h
-        .login("acme", "ada@example.com", PW)
-        .await
-        .str("refresh_token");
+    let other_session = h.login("acme", "ada@example.com", PW).await.str("refresh_token");
     let replay = refresh(&h, "acme", &first).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     // Theft detected: every refresh token of the user in acme is revoked.
-    assert_eq!(
-        refresh(&h, "acme", &second).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(refresh(&h, "acme", &second).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         refresh(&h, "acme", &other_session).await.status,
         StatusCode::UNAUTHORIZED
@@ -297,38 +262,23 @@ async fn refresh_rotates_and_detects_reuse(h: Harness) {
     );
 
     // Signing in again works; an expired token does not refresh.
-    let fresh = h
-        .login("acme", "ada@example.com", PW)
-        .await
-        .str("refresh_token");
+    let fresh = h.login("acme", "ada@example.com", PW).await.str("refresh_token");
     h.exec(
         "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL",
         "UPDATE refresh_tokens SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE revoked_at IS NULL",
     )
     .await;
-    assert_eq!(
-        refresh(&h, "acme", &fresh).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(refresh(&h, "acme", &fresh).await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn logout_revokes(h: Harness) {
     h.signup("acme", "ada@example.com", PW).await;
-    let token = h
-        .login("acme", "ada@example.com", PW)
-        .await
-        .str("refresh_token");
+    let token = h.login("acme", "ada@example.com", PW).await.str("refresh_token");
     let body = json!({ "refresh_token": token });
     assert_eq!(
-        h.call(
-            "POST",
-            "/auth/logout",
-            Some("acme"),
-            None,
-            Some(body.clone())
-        )
-        .await
-        .status,
+        h.call("POST", "/auth/logout", Some("acme"), None, Some(body.clone()))
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
@@ -337,10 +287,7 @@ async fn logout_revokes(h: Harness) {
             .status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        refresh(&h, "acme", &token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(refresh(&h, "acme", &token).await.status, StatusCode::UNAUTHORIZED);
     let unknown = json!({ "refresh_token": "unknown" });
     assert_eq!(
         h.call("POST", "/auth/logout", Some("acme"), None, Some(unknown))
@@ -351,14 +298,8 @@ async fn logout_revokes(h: Harness) {
 }
 
 async fn api_keys_lifecycle(h: Harness) {
-    let acme = h
-        .signup("acme", "ada@example.com", PW)
-        .await
-        .str("access_token");
-    let globex = h
-        .signup("globex", "bob@example.com", PW)
-        .await
-        .str("access_token");
+    let acme = h.signup("acme", "ada@example.com", PW).await.str("access_token");
+    let globex = h.signup("globex", "bob@example.com", PW).await.str("access_token");
 
     let created = h
         .call(
@@ -376,9 +317,7 @@ async fn api_keys_lifecycle(h: Harness) {
     assert!(key.contains(&created.str("prefix")));
     assert_eq!(created.body["role"], "member");
 
-    let list = h
-        .call("GET", "/api-keys", Some("acme"), Some(&acme), None)
-        .await;
+    let list = h.call("GET", "/api-keys", Some("acme"), Some(&acme), None).await;
     assert_eq!(list.status, StatusCode::OK);
     let keys = list.body.as_array().unwrap();
     assert_eq!(keys.len(), 1);
@@ -386,9 +325,7 @@ async fn api_keys_lifecycle(h: Harness) {
     assert!(keys[0].get("key").is_none() && keys[0].get("key_hash").is_none());
     assert!(!list.body.to_string().contains(&key));
     // Another tenant sees none of acme's keys.
-    let other = h
-        .call("GET", "/api-keys", Some("globex"), Some(&globex), None)
-        .await;
+    let other = h.call("GET", "/api-keys", Some("globex"), Some(&globex), None).await;
     assert_eq!(other.body, json!([]));
 
     // The key works on its tenant only.
@@ -399,9 +336,7 @@ async fn api_keys_lifecycle(h: Harness) {
         (Some("api_key"), Some("member"))
     );
     assert_eq!(
-        h.call("GET", "/me", Some("globex"), Some(&key), None)
-            .await
-            .status,
+        h.call("GET", "/me", Some("globex"), Some(&key), None).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -412,21 +347,13 @@ async fn api_keys_lifecycle(h: Harness) {
     // Unknown and other-tenant ids answer 404.
     let unknown = format!("/api-keys/{}", uuid::Uuid::now_v7());
     assert_eq!(
-        h.call("DELETE", &unknown, Some("acme"), Some(&acme), None)
-            .await
-            .status,
+        h.call("DELETE", &unknown, Some("acme"), Some(&acme), None).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        h.call(
-            "DELETE",
-            "/api-keys/not-a-uuid",
-            Some("acme"),
-            Some(&acme),
-            None
-        )
-        .await
-        .status,
+        h.call("DELETE", "/api-keys/not-a-uuid", Some("acme"), Some(&acme), None)
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     let path = format!("/api-keys/{id}");
@@ -437,33 +364,23 @@ async fn api_keys_lifecycle(h: Harness) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        h.call("GET", "/me", Some("acme"), Some(&key), None)
-            .await
-            .status,
+        h.call("GET", "/me", Some("acme"), Some(&key), None).await.status,
         StatusCode::OK
     );
 
     assert_eq!(
-        h.call("DELETE", &path, Some("acme"), Some(&acme), None)
-            .await
-            .status,
+        h.call("DELETE", &path, Some("acme"), Some(&acme), None).await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        h.call("GET", "/me", Some("acme"), Some(&key), None)
-            .await
-            .status,
+        h.call("GET", "/me", Some("acme"), Some(&key), None).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        h.call("DELETE", &path, Some("acme"), Some(&acme), None)
-            .await
-            .status,
+        h.call("DELETE", &path, Some("acme"), Some(&acme), None).await.status,
         StatusCode::NO_CONTENT
     );
-    let list = h
-        .call("GET", "/api-keys", Some("acme"), Some(&acme), None)
-        .await;
+    let list = h.call("GET", "/api-keys", Some("acme"), Some(&acme), None).await;
     assert!(list.body[0]["revoked_at"].is_string());
 
     let audit = h.audit_rows().await;
@@ -496,13 +413,7 @@ async fn join(h: &Harness, tenant: &str, token: &str, email: &str, role: &str) -
     assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
     let body = json!({ "token": invited.str("token"), "password": PW });
     let accepted = h
-        .call(
-            "POST",
-            "/invitations/accept",
-            Some(tenant),
-            None,
-            Some(body),
-        )
+        .call("POST", "/invitations/accept", Some(tenant), None, Some(body))
         .await;
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
     assert_eq!(accepted.body["role"], role);
@@ -510,10 +421,7 @@ async fn join(h: &Harness, tenant: &str, token: &str, email: &str, role: &str) -
 }
 
 async fn roles_bound_what_can_be_granted(h: Harness) {
-    let owner = h
-        .signup("acme", "ada@example.com", PW)
-        .await
-        .str("access_token");
+    let owner = h.signup("acme", "ada@example.com", PW).await.str("access_token");
     let viewer = join(&h, "acme", &owner, "vic@example.com", "viewer").await;
     let member = join(&h, "acme", &owner, "meg@example.com", "member").await;
 
@@ -615,10 +523,7 @@ async fn roles_bound_what_can_be_granted(h: Harness) {
 
 async fn invitation_flow_and_members_quota(h: Harness) {
     let h = &h;
-    let owner = h
-        .signup("acme", "ada@example.com", PW)
-        .await
-        .str("access_token");
+    let owner = h.signup("acme", "ada@example.com", PW).await.str("access_token");
     h.signup("globex", "bob@example.com", PW).await;
 
     // Bob (an existing account) is invited to acme and proves his password.
@@ -642,14 +547,8 @@ async fn invitation_flow_and_members_quota(h: Harness) {
         }
         let tenant = tenant.to_owned();
         async move {
-            h.call(
-                "POST",
-                "/invitations/accept",
-                Some(&tenant),
-                None,
-                Some(body),
-            )
-            .await
+            h.call("POST", "/invitations/accept", Some(&tenant), None, Some(body))
+                .await
         }
     };
     assert_eq!(
@@ -668,23 +567,11 @@ async fn invitation_flow_and_members_quota(h: Harness) {
     let accepted = accept(PW, "acme", Some("bob@example.com")).await;
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
     let me = h
-        .call(
-            "GET",
-            "/me",
-            Some("acme"),
-            Some(&accepted.str("access_token")),
-            None,
-        )
+        .call("GET", "/me", Some("acme"), Some(&accepted.str("access_token")), None)
         .await;
     assert_eq!(me.body["role"], "admin");
-    assert_eq!(
-        h.login("acme", "bob@example.com", PW).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.login("globex", "bob@example.com", PW).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(h.login("acme", "bob@example.com", PW).await.status, StatusCode::OK);
+    assert_eq!(h.login("globex", "bob@example.com", PW).await.status, StatusCode::OK);
 
     // Already a member.
     let again = h
@@ -719,10 +606,7 @@ async fn invitation_flow_and_members_quota(h: Harness) {
         )
         .await;
     assert_eq!(over.status, StatusCode::FORBIDDEN, "{over:?}");
-    assert_eq!(
-        over.body["type"],
-        "https://rookery.dev/problems/quota-exceeded"
-    );
+    assert_eq!(over.body["type"], "https://rookery.dev/problems/quota-exceeded");
     assert_eq!(
         h.count("SELECT COUNT(*) FROM memberships").await,
         3,
@@ -732,31 +616,17 @@ async fn invitation_flow_and_members_quota(h: Harness) {
     // A new account: the password rule applies, then it joins.
     let body = json!({ "token": pending.str("token"), "password": "short" });
     let reply = h
-        .call(
-            "POST",
-            "/invitations/accept",
-            Some("acme"),
-            None,
-            Some(body),
-        )
+        .call("POST", "/invitations/accept", Some("acme"), None, Some(body))
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let body = json!({ "token": pending.str("token"), "password": PW });
     let reply = h
-        .call(
-            "POST",
-            "/invitations/accept",
-            Some("acme"),
-            None,
-            Some(body),
-        )
+        .call("POST", "/invitations/accept", Some("acme"), None, Some(body))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["user"]["email"], "cy@example.com");
 
-    let members = h
-        .call("GET", "/members", Some("acme"), Some(&owner), None)
-        .await;
+    let members = h.call("GET", "/members", Some("acme"), Some(&owner), None).await;
     assert_eq!(members.status, StatusCode::OK);
     let rows: Vec<(String, String)> = members
         .body
@@ -797,10 +667,7 @@ async fn invitation_flow_and_members_quota(h: Harness) {
 
 async fn invitation_tokens_are_single_use_and_expire(h: Harness) {
     let h = &h;
-    let owner = h
-        .signup("acme", "ada@example.com", PW)
-        .await
-        .str("access_token");
+    let owner = h.signup("acme", "ada@example.com", PW).await.str("access_token");
     let invite = |email: &'static str| {
         let owner = owner.clone();
         async move {
@@ -830,17 +697,11 @@ async fn invitation_tokens_are_single_use_and_expire(h: Harness) {
     };
     assert_eq!(accept(used.clone()).await.status, StatusCode::OK);
     assert_eq!(accept(used).await.status, StatusCode::GONE);
-    assert_eq!(
-        accept("no-such-token".into()).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(accept("no-such-token".into()).await.status, StatusCode::UNAUTHORIZED);
 
     let expiring = invite("di@example.com").await;
     // A viewer cannot invite (no members.manage).
-    let viewer = h
-        .login("acme", "cy@example.com", PW)
-        .await
-        .str("access_token");
+    let viewer = h.login("acme", "cy@example.com", PW).await.str("access_token");
     let reply = h
         .call(
             "POST",

@@ -22,11 +22,7 @@ pub enum ProjectStatus {
 /// A project.
 #[derive(Debug, Clone, TenantModel)]
 #[rookery(
-    permissions(
-        read = "projects.read",
-        write = "projects.write",
-        delete = "projects.delete"
-    ),
+    permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
     quota = "projects",
     audit
 )]
@@ -140,12 +136,7 @@ static SPEC: AppSpec = AppSpec {
         },
         RoleDef {
             name: "member",
-            permissions: &[
-                "projects.read",
-                "projects.write",
-                "tasks.read",
-                "tasks.write",
-            ],
+            permissions: &["projects.read", "projects.write", "tasks.read", "tasks.write"],
         },
         RoleDef {
             name: "viewer",
@@ -219,8 +210,7 @@ impl Drop for PgDatabase {
 }
 
 fn admin_url() -> String {
-    std::env::var("DATABASE_URL_ADMIN")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn harness(postgres: bool) -> Harness {
@@ -238,14 +228,7 @@ async fn harness(postgres: bool) -> Harness {
             .unwrap();
         pool.close().await;
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        (
-            url,
-            Some(PgDatabase {
-                admin_url: admin,
-                name,
-            }),
-            None,
-        )
+        (url, Some(PgDatabase { admin_url: admin, name }), None)
     } else {
         let dir = tempfile::tempdir().unwrap();
         (
@@ -259,7 +242,6 @@ async fn harness(postgres: bool) -> Harness {
         &DbOptions {
             max_connections: 1,
             serving_role: None,
-            ..DbOptions::default()
         },
     )
     .await
@@ -333,9 +315,7 @@ impl Harness {
     }
 
     async fn count(&self, table: &str, tenant: TenantId) -> i64 {
-        rookery::db::testing::count_rows(&self.db, table, tenant)
-            .await
-            .unwrap()
+        rookery::db::testing::count_rows(&self.db, table, tenant).await.unwrap()
     }
 }
 
@@ -390,11 +370,7 @@ async fn crud_and_roles(h: Harness) {
             Some(json!({"status": "archived"})),
         )
         .await;
-    assert_eq!(
-        (s, up["status"].as_str()),
-        (StatusCode::OK, Some("archived")),
-        "{up}"
-    );
+    assert_eq!((s, up["status"].as_str()), (StatusCode::OK, Some("archived")), "{up}");
     let (s, _) = h
         .call(
             "GET",
@@ -406,13 +382,7 @@ async fn crud_and_roles(h: Harness) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = h
-        .call(
-            "GET",
-            "/api/v1/projects?colour=red",
-            Some(&a.member),
-            Some(&ta),
-            None,
-        )
+        .call("GET", "/api/v1/projects?colour=red", Some(&a.member), Some(&ta), None)
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "unknown filters are refused");
     // Validation: every broken rule, nothing written.
@@ -504,13 +474,7 @@ async fn crud_and_roles(h: Harness) {
     assert_eq!(h.count("projects", a.id).await, 3);
     // Pagination walks every row once.
     let (_, p1) = h
-        .call(
-            "GET",
-            "/api/v1/projects?limit=2",
-            Some(&a.member),
-            Some(&ta),
-            None,
-        )
+        .call("GET", "/api/v1/projects?limit=2", Some(&a.member), Some(&ta), None)
         .await;
     let cursor = p1["next_cursor"].as_str().unwrap().to_owned();
     let (_, p2) = h
@@ -547,21 +511,12 @@ async fn cross_tenant_attacks(h: Harness) {
         )
         .await;
     let pid = p["id"].as_i64().unwrap();
-    let before = (
-        h.count("projects", a.id).await,
-        h.count("audit_log", a.id).await,
-    );
+    let before = (h.count("projects", a.id).await, h.count("audit_log", a.id).await);
     let path = format!("/api/v1/projects/{pid}");
     // B's token with A's ids: 404, exactly like a missing row.
     let (s, body) = h.call("GET", &path, Some(&b.owner), Some(&tb), None).await;
     let (s2, missing) = h
-        .call(
-            "GET",
-            "/api/v1/projects/999999",
-            Some(&b.owner),
-            Some(&tb),
-            None,
-        )
+        .call("GET", "/api/v1/projects/999999", Some(&b.owner), Some(&tb), None)
         .await;
     assert_eq!((s, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
     assert_eq!(
@@ -586,9 +541,7 @@ async fn cross_tenant_attacks(h: Harness) {
     // A's token on B's header, on B's subdomain, with no tenant at all.
     let (s, _) = h.call("GET", &path, Some(&a.owner), Some(&tb), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = h
-        .call("GET", &path, Some(&a.owner), Some("bravo"), None)
-        .await;
+    let (s, _) = h.call("GET", &path, Some(&a.owner), Some("bravo"), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "slug of another tenant");
     let (s, _) = h.call("GET", &path, Some(&a.owner), None, None).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "no tenant: fail closed");
@@ -626,10 +579,9 @@ async fn cross_tenant_attacks(h: Harness) {
         "own subdomain works"
     );
     // Forged, expired and unsigned tokens.
-    let forged =
-        rookery::auth::token::TokenKeys::new(b"forged-secret-forged-secret-forged!", &[], 600)
-            .issue(UserId::new_v7(), a.id, "owner")
-            .unwrap();
+    let forged = rookery::auth::token::TokenKeys::new(b"forged-secret-forged-secret-forged!", &[], 600)
+        .issue(UserId::new_v7(), a.id, "owner")
+        .unwrap();
     let expired = rookery::auth::token::TokenKeys::new(SECRET.as_bytes(), &[], -5)
         .issue(UserId::new_v7(), a.id, "owner")
         .unwrap();
@@ -640,10 +592,7 @@ async fn cross_tenant_attacks(h: Harness) {
     let (s, _) = h.call("GET", &path, None, Some(&ta), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        (
-            h.count("projects", a.id).await,
-            h.count("audit_log", a.id).await
-        ),
+        (h.count("projects", a.id).await, h.count("audit_log", a.id).await),
         before,
         "nothing changed"
     );
@@ -695,9 +644,7 @@ async fn postgres_rls_hides_rows_without_and_across_tenants() {
     );
     // Connected as the serving role (SET ROLE rookery_app on connect).
     let serving = Db::connect(&url, &DbOptions::default()).await.unwrap();
-    let (none, only_a, b_from_a, role_ok) = rookery::db::testing::rls_probe(&serving, a.id, b.id)
-        .await
-        .unwrap();
+    let (none, only_a, b_from_a, role_ok) = rookery::db::testing::rls_probe(&serving, a.id, b.id).await.unwrap();
     assert_eq!(none, 0, "no tenant set: no rows");
     assert_eq!(only_a, 1, "tenant A set: A's row only");
     assert_eq!(
@@ -721,8 +668,5 @@ async fn postgres_rls_hides_rows_without_and_across_tenants() {
     )
     .await
     .unwrap_err();
-    assert!(
-        err.to_string().contains("bypasses row-level security"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("bypasses row-level security"), "{err}");
 }

@@ -21,7 +21,10 @@ struct Tenant {
 }
 
 fn h<'a>(token: &'a str, tenant: &'a str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}")), ("x-tenant", tenant.to_owned())]
+    vec![
+        ("authorization", format!("Bearer {token}")),
+        ("x-tenant", tenant.to_owned()),
+    ]
 }
 
 fn req(base: &str, method: &str, path: &str, headers: &[(&'static str, String)], body: Option<Value>) -> (u16, Value) {
@@ -36,13 +39,17 @@ fn signup(base: &str, db: &Database, slug: &str) -> Tenant {
         "POST",
         "/api/v1/auth/signup",
         &[],
-        Some(json!({"tenant_slug": slug, "tenant_name": slug, "email": format!("owner@{slug}.test"), "password": "correct horse battery"})),
+        Some(
+            json!({"tenant_slug": slug, "tenant_name": slug, "email": format!("owner@{slug}.test"), "password": "correct horse battery"}),
+        ),
     );
     assert_eq!(s, 201, "{body}");
     let id = body["tenant"]["id"].as_str().unwrap().to_owned();
     // A platform operator moves the tenant to the growth plan (quotas 100
     // projects, 50 members) before anyone uses it.
-    db.scalar(&format!("WITH u AS (UPDATE tenants SET plan = 'growth' WHERE id = '{id}' RETURNING 1) SELECT count(*) FROM u"));
+    db.scalar(&format!(
+        "WITH u AS (UPDATE tenants SET plan = 'growth' WHERE id = '{id}' RETURNING 1) SELECT count(*) FROM u"
+    ));
     let owner = body["access_token"].as_str().unwrap().to_owned();
     let mut invited = Vec::new();
     for role in ["admin", "member", "viewer"] {
@@ -65,15 +72,30 @@ fn signup(base: &str, db: &Database, slug: &str) -> Tenant {
         invited.push(tokens["access_token"].as_str().unwrap().to_owned());
     }
     let [admin, member, viewer] = <[String; 3]>::try_from(invited).unwrap();
-    Tenant { id, slug: slug.to_owned(), owner, admin, member, viewer }
+    Tenant {
+        id,
+        slug: slug.to_owned(),
+        owner,
+        admin,
+        member,
+        viewer,
+    }
 }
 
 /// Rows per table, all tenants (the superuser sees through RLS).
 fn snapshot(db: &Database) -> Vec<i64> {
-    ["projects", "tasks", "audit_log", "api_keys", "memberships", "tenants", "users"]
-        .iter()
-        .map(|t| db.scalar(&format!("SELECT count(*) FROM {t}")))
-        .collect()
+    [
+        "projects",
+        "tasks",
+        "audit_log",
+        "api_keys",
+        "memberships",
+        "tenants",
+        "users",
+    ]
+    .iter()
+    .map(|t| db.scalar(&format!("SELECT count(*) FROM {t}")))
+    .collect()
 }
 
 fn mint(env: &[(&str, &str)], tenant: &str, user: &str, role: &str) -> String {
@@ -90,11 +112,19 @@ fn mint(env: &[(&str, &str)], tenant: &str, user: &str, role: &str) -> String {
 #[test]
 fn taskboard_on_postgres_every_route_every_role_every_attack() {
     let db = Database::create();
-    let migrate = Command::new(binary("taskboard")).arg("migrate").env("DATABASE_URL", &db.url).output().unwrap();
+    let migrate = Command::new(binary("taskboard"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let server = Server::start(
         &binary("taskboard"),
-        &[("DATABASE_URL", &db.url), ("RATE_LIMIT_MAX", "1000000"), ("RATE_LIMIT_WINDOW_SECS", "60")],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("RATE_LIMIT_MAX", "1000000"),
+            ("RATE_LIMIT_WINDOW_SECS", "60"),
+        ],
     );
     let base = server.base.clone();
     let (s, _) = req(&base, "GET", "/readyz", &[], None);
@@ -105,27 +135,68 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
 
     // Every route, every role. Projects: write = member and up, delete = admin and up.
     // Tasks: write and delete = member and up. Read: everyone.
-    let roles = [("owner", &a.owner, true, true), ("admin", &a.admin, true, true), ("member", &a.member, true, false), ("viewer", &a.viewer, false, false)];
-    let (_, seed) = req(&base, "POST", "/api/v1/projects", &h(&a.owner, &a.id), Some(json!({"name": "Seed"})));
+    let roles = [
+        ("owner", &a.owner, true, true),
+        ("admin", &a.admin, true, true),
+        ("member", &a.member, true, false),
+        ("viewer", &a.viewer, false, false),
+    ];
+    let (_, seed) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&a.owner, &a.id),
+        Some(json!({"name": "Seed"})),
+    );
     let seed_id = seed["id"].as_i64().unwrap();
     for (role, token, writes, deletes_projects) in roles {
         let hd = h(token, &a.id);
         let (s, list) = req(&base, "GET", "/api/v1/projects", &hd, None);
         assert_eq!(s, 200, "{role} lists");
-        assert!(list["data"].as_array().unwrap().iter().all(|p| p["tenant_id"] == a.id.as_str()));
+        assert!(
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["tenant_id"] == a.id.as_str())
+        );
         let (s, _) = req(&base, "GET", &format!("/api/v1/projects/{seed_id}"), &hd, None);
         assert_eq!(s, 200, "{role} reads");
-        let (s, p) = req(&base, "POST", "/api/v1/projects", &hd, Some(json!({"name": format!("by {role}")})));
+        let (s, p) = req(
+            &base,
+            "POST",
+            "/api/v1/projects",
+            &hd,
+            Some(json!({"name": format!("by {role}")})),
+        );
         assert_eq!(s, if writes { 201 } else { 403 }, "{role} creates a project: {p}");
-        let (s, _) = req(&base, "PATCH", &format!("/api/v1/projects/{seed_id}"), &hd, Some(json!({"description": role})));
+        let (s, _) = req(
+            &base,
+            "PATCH",
+            &format!("/api/v1/projects/{seed_id}"),
+            &hd,
+            Some(json!({"description": role})),
+        );
         assert_eq!(s, if writes { 200 } else { 403 }, "{role} updates");
-        let (s, t) = req(&base, "POST", "/api/v1/tasks", &hd, Some(json!({"project": seed_id, "title": role})));
+        let (s, t) = req(
+            &base,
+            "POST",
+            "/api/v1/tasks",
+            &hd,
+            Some(json!({"project": seed_id, "title": role})),
+        );
         assert_eq!(s, if writes { 201 } else { 403 }, "{role} creates a task: {t}");
         if writes {
             let tid = t["id"].as_i64().unwrap();
-            let (s, t2) = req(&base, "PATCH", &format!("/api/v1/tasks/{tid}"), &hd, Some(json!({"done": true})));
+            let (s, t2) = req(
+                &base,
+                "PATCH",
+                &format!("/api/v1/tasks/{tid}"),
+                &hd,
+                Some(json!({"done": true})),
+            );
             assert_eq!((s, t2["done"].as_bool()), (200, Some(true)));
-            let (s, _) = req(&base, "GET", &format!("/api/v1/tasks?limit=1&sort=-created_at"), &hd, None);
+            let (s, _) = req(&base, "GET", "/api/v1/tasks?limit=1&sort=-created_at", &hd, None);
             assert_eq!(s, 200);
             let (s, _) = req(&base, "DELETE", &format!("/api/v1/tasks/{tid}"), &hd, None);
             assert_eq!(s, 204, "{role} deletes a task");
@@ -141,24 +212,67 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     assert_eq!((s, members.as_array().map(Vec::len)), (200, Some(4)));
 
     // An API key with the member role works on its own tenant.
-    let (s, key) = req(&base, "POST", "/api/v1/api-keys", &h(&a.owner, &a.id), Some(json!({"name": "ci", "role": "member"})));
+    let (s, key) = req(
+        &base,
+        "POST",
+        "/api/v1/api-keys",
+        &h(&a.owner, &a.id),
+        Some(json!({"name": "ci", "role": "member"})),
+    );
     assert_eq!(s, 201, "{key}");
     let api_key = key["key"].as_str().unwrap().to_owned();
-    let (s, _) = req(&base, "POST", "/api/v1/projects", &h(&api_key, &a.id), Some(json!({"name": "via key"})));
+    let (s, _) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&api_key, &a.id),
+        Some(json!({"name": "via key"})),
+    );
     assert_eq!(s, 201);
 
     // A's data to attack.
-    let (_, secret) = req(&base, "POST", "/api/v1/projects", &h(&a.owner, &a.id), Some(json!({"name": "Secret"})));
+    let (_, secret) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&a.owner, &a.id),
+        Some(json!({"name": "Secret"})),
+    );
     let secret_id = secret["id"].as_i64().unwrap();
-    let (_, task) = req(&base, "POST", "/api/v1/tasks", &h(&a.owner, &a.id), Some(json!({"project": secret_id, "title": "t"})));
+    let (_, task) = req(
+        &base,
+        "POST",
+        "/api/v1/tasks",
+        &h(&a.owner, &a.id),
+        Some(json!({"project": secret_id, "title": "t"})),
+    );
     let task_id = task["id"].as_i64().unwrap();
-    let (s, _) = req(&base, "DELETE", &format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()), &h(&a.owner, &a.id), None);
+    let (s, _) = req(
+        &base,
+        "DELETE",
+        &format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()),
+        &h(&a.owner, &a.id),
+        None,
+    );
     assert_eq!(s, 204, "revoke");
 
     let before = snapshot(&db);
     let owner_user = me_user(&base, &a);
-    let forged = mint(&[("ROOKERY_JWT_SECRET", "forged-forged-forged-forged-forged-forged")], &a.id, &owner_user, "owner");
-    let expired = mint(&[("ROOKERY_JWT_SECRET", support::JWT_SECRET), ("ROOKERY_ACCESS_TOKEN_TTL", "-30")], &a.id, &owner_user, "owner");
+    let forged = mint(
+        &[("ROOKERY_JWT_SECRET", "forged-forged-forged-forged-forged-forged")],
+        &a.id,
+        &owner_user,
+        "owner",
+    );
+    let expired = mint(
+        &[
+            ("ROOKERY_JWT_SECRET", support::JWT_SECRET),
+            ("ROOKERY_ACCESS_TOKEN_TTL", "-30"),
+        ],
+        &a.id,
+        &owner_user,
+        "owner",
+    );
     let alg_none = {
         let claims = a.owner.split('.').nth(1).unwrap();
         format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#))
@@ -166,7 +280,10 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     let alg_swapped = {
         let mut parts = a.owner.split('.');
         let (_, claims, sig) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
-        format!("{}.{claims}.{sig}", URL_SAFE_NO_PAD.encode(br#"{"alg":"HS512","typ":"JWT"}"#))
+        format!(
+            "{}.{claims}.{sig}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS512","typ":"JWT"}"#)
+        )
     };
     let body_for = |m: &str, path: &str| match (m, path.contains("tasks")) {
         ("POST", true) => Some(json!({"project": secret_id, "title": "x"})),
@@ -189,7 +306,13 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     for (m, path) in &routes {
         let on_a = |token: &str| h(token, &a.id);
         // Bad credentials on A's tenant: 401.
-        for (what, token) in [("forged", &forged), ("expired", &expired), ("alg none", &alg_none), ("alg swapped", &alg_swapped), ("revoked key", &api_key)] {
+        for (what, token) in [
+            ("forged", &forged),
+            ("expired", &expired),
+            ("alg none", &alg_none),
+            ("alg swapped", &alg_swapped),
+            ("revoked key", &api_key),
+        ] {
             let (s, _) = req(&base, m, path, &on_a(token), body_for(m, path));
             assert_eq!(s, 401, "{what} on {m} {path}");
         }
@@ -198,10 +321,19 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         // A's token on B's header, B's subdomain, or no tenant: 403.
         let (s, _) = req(&base, m, path, &h(&a.owner, &b.id), body_for(m, path));
         assert_eq!(s, 403, "A's token with B's header on {m} {path}");
-        let host = vec![("authorization", format!("Bearer {}", a.owner)), ("host", format!("{}.localhost", b.slug))];
+        let host = vec![
+            ("authorization", format!("Bearer {}", a.owner)),
+            ("host", format!("{}.localhost", b.slug)),
+        ];
         let (s, _) = req(&base, m, path, &host, body_for(m, path));
         assert_eq!(s, 403, "A's token on B's subdomain on {m} {path}");
-        let (s, _) = req(&base, m, path, &[("authorization", format!("Bearer {}", a.owner))], body_for(m, path));
+        let (s, _) = req(
+            &base,
+            m,
+            path,
+            &[("authorization", format!("Bearer {}", a.owner))],
+            body_for(m, path),
+        );
         assert_eq!(s, 403, "no tenant on {m} {path}");
         // A viewer writing: 403.
         if *m != "GET" {
@@ -216,7 +348,13 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
             ("POST", true) => {
                 // B may create its own project: undo it so the snapshot holds.
                 assert_eq!(s, 201);
-                let (s, _) = req(&base, "DELETE", &format!("/api/v1/projects/{}", body["id"]), &h(&b.owner, &b.id), None);
+                let (s, _) = req(
+                    &base,
+                    "DELETE",
+                    &format!("/api/v1/projects/{}", body["id"]),
+                    &h(&b.owner, &b.id),
+                    None,
+                );
                 assert_eq!(s, 204);
             }
             _ => assert_eq!(s, 404, "B on A's row: {m} {path}"),
@@ -227,18 +365,42 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     assert_eq!(before[..2], after[..2], "projects and tasks unchanged");
     assert_eq!(before[2] + 2, after[2], "only B's own create/delete were audited");
     assert_eq!(before[3..], after[3..], "keys, members, tenants and users unchanged");
-    let (s, p) = req(&base, "GET", &format!("/api/v1/projects/{secret_id}"), &h(&a.owner, &a.id), None);
+    let (s, p) = req(
+        &base,
+        "GET",
+        &format!("/api/v1/projects/{secret_id}"),
+        &h(&a.owner, &a.id),
+        None,
+    );
     assert_eq!((s, p["name"].as_str()), (200, Some("Secret")));
 
     // Quota overflow on the free plan (3 projects).
     let c = signup_free(&base, "charlie");
     for n in 0..3 {
-        let (s, _) = req(&base, "POST", "/api/v1/projects", &h(&c.0, &c.1), Some(json!({"name": format!("p{n}")})));
+        let (s, _) = req(
+            &base,
+            "POST",
+            "/api/v1/projects",
+            &h(&c.0, &c.1),
+            Some(json!({"name": format!("p{n}")})),
+        );
         assert_eq!(s, 201);
     }
-    let (s, e) = req(&base, "POST", "/api/v1/projects", &h(&c.0, &c.1), Some(json!({"name": "one too many"})));
-    assert_eq!((s, e["type"].as_str()), (403, Some("https://rookery.dev/problems/quota-exceeded")));
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM projects WHERE tenant_id = '{}'", c.1)), 3);
+    let (s, e) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&c.0, &c.1),
+        Some(json!({"name": "one too many"})),
+    );
+    assert_eq!(
+        (s, e["type"].as_str()),
+        (403, Some("https://rookery.dev/problems/quota-exceeded"))
+    );
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM projects WHERE tenant_id = '{}'", c.1)),
+        3
+    );
 
     let (s, doc) = req(&base, "GET", "/openapi.json", &[], None);
     assert_eq!((s, doc["openapi"].as_str()), (200, Some("3.1.0")));
@@ -257,18 +419,34 @@ fn signup_free(base: &str, slug: &str) -> (String, String) {
         "POST",
         "/api/v1/auth/signup",
         &[],
-        Some(json!({"tenant_slug": slug, "tenant_name": slug, "email": format!("owner@{slug}.test"), "password": "correct horse battery"})),
+        Some(
+            json!({"tenant_slug": slug, "tenant_name": slug, "email": format!("owner@{slug}.test"), "password": "correct horse battery"}),
+        ),
     );
     assert_eq!(s, 201, "{body}");
-    (body["access_token"].as_str().unwrap().to_owned(), body["tenant"]["id"].as_str().unwrap().to_owned())
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["tenant"]["id"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[test]
 fn rate_limit_refuses_with_headers_per_tenant() {
     let db = Database::create();
-    let migrate = Command::new(binary("taskboard")).arg("migrate").env("DATABASE_URL", &db.url).output().unwrap();
+    let migrate = Command::new(binary("taskboard"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     assert!(migrate.status.success());
-    let server = Server::start(&binary("taskboard"), &[("DATABASE_URL", &db.url), ("RATE_LIMIT_MAX", "3"), ("RATE_LIMIT_WINDOW_SECS", "3600")]);
+    let server = Server::start(
+        &binary("taskboard"),
+        &[
+            ("DATABASE_URL", &db.url),
+            ("RATE_LIMIT_MAX", "3"),
+            ("RATE_LIMIT_WINDOW_SECS", "3600"),
+        ],
+    );
     let (ta, a) = signup_free(&server.base, "alpha");
     let (tb, b) = signup_free(&server.base, "bravo");
     let mut statuses = Vec::new();
@@ -279,7 +457,12 @@ fn rate_limit_refuses_with_headers_per_tenant() {
         if s == 429 {
             assert!(headers.iter().any(|(k, _)| k == "retry-after"), "Retry-After on 429");
         }
-        assert!(headers.iter().any(|(k, v)| k == "ratelimit-policy" && v.contains("q=3")), "{headers:?}");
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "ratelimit-policy" && v.contains("q=3")),
+            "{headers:?}"
+        );
         statuses.push(s);
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429]);

@@ -132,14 +132,11 @@ mod tests {
 
     #[test]
     fn reads_expected_names_from_serde_messages() {
-        let (unknown, expected) = unknown_and_expected(
-            "unknown field `permisions`, expected one of `fields`, `permissions`",
-        )
-        .unwrap();
+        let (unknown, expected) =
+            unknown_and_expected("unknown field `permisions`, expected one of `fields`, `permissions`").unwrap();
         assert_eq!(unknown, "permisions");
         assert_eq!(expected, ["fields", "permissions"]);
-        let (unknown, expected) =
-            unknown_and_expected("unknown variant `strng`, expected `string`").unwrap();
+        let (unknown, expected) = unknown_and_expected("unknown variant `strng`, expected `string`").unwrap();
         assert_eq!((unknown, expected), ("strng", vec!["string"]));
         assert!(unknown_and_expected("missing field `name`").is_none());
     }

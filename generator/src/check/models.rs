@@ -32,11 +32,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     }
 }
 
-fn check_name<'a>(
-    ctx: &mut Ctx,
-    name: &'a Spanned<String>,
-    tables: &mut IndexMap<String, &'a str>,
-) {
+fn check_name<'a>(ctx: &mut Ctx, name: &'a Spanned<String>, tables: &mut IndexMap<String, &'a str>) {
     if !names::shape(ctx, "model name", name) {
         return;
     }
@@ -45,9 +41,7 @@ fn check_name<'a>(
     let platform = PLATFORM_MODELS
         .iter()
         .zip(PLATFORM_TABLES)
-        .find(|(model, platform_table)| {
-            **model == text || *platform_table == text || *platform_table == table
-        });
+        .find(|(model, platform_table)| **model == text || *platform_table == text || *platform_table == table);
     if let Some((model, platform_table)) = platform {
         ctx.error("rookery::platform_name", name.span(), format!("`{text}` is taken by the platform"))
             .label("platform model")
@@ -149,20 +143,13 @@ fn check_sort(ctx: &mut Ctx, model: &ModelSpec) {
                         .map(|(k, _)| k.get_ref().as_str()),
                 )
                 .collect();
-            ctx.error(
-                "rookery::bad_sort",
-                sort.span(),
-                format!("cannot sort by `{text}`"),
-            )
-            .label("no such column")
-            .suggest(
-                column,
-                candidates,
-                Some(format!(
-                    "write `[-]column` with a sortable column: {}",
-                    list(sortable)
-                )),
-            );
+            ctx.error("rookery::bad_sort", sort.span(), format!("cannot sort by `{text}`"))
+                .label("no such column")
+                .suggest(
+                    column,
+                    candidates,
+                    Some(format!("write `[-]column` with a sortable column: {}", list(sortable))),
+                );
         }
     }
 }
@@ -179,8 +166,6 @@ fn renamed_from(ctx: &mut Ctx, what: &str, name: &Spanned<String>, old: &Spanned
             format!("`renamed_from` is the {what}'s own name"),
         )
         .label("same name")
-        .help_text(
-            "`renamed_from` names what this was called before; remove it or write the old name",
-        );
+        .help_text("`renamed_from` names what this was called before; remove it or write the old name");
     }
 }

@@ -151,11 +151,10 @@ const SQL_KEYWORDS: &[&str] = &[
 
 /// Rust keywords, strict and reserved, in every edition.
 const RUST_KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
-    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn", "else",
+    "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod",
+    "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+    "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// What an identifier names, which decides the words it may not be.
@@ -211,10 +210,7 @@ pub fn table_name(model: &str) -> String {
         .is_some_and(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
     if ends_with_consonant_y {
         format!("{}ies", &model[..model.len() - 1])
-    } else if ["s", "x", "z", "ch", "sh"]
-        .iter()
-        .any(|end| model.ends_with(end))
-    {
+    } else if ["s", "x", "z", "ch", "sh"].iter().any(|end| model.ends_with(end)) {
         format!("{model}es")
     } else {
         format!("{model}s")
@@ -230,12 +226,16 @@ pub(crate) fn ident(ctx: &mut Ctx, kind: IdentKind, name: &Spanned<String>) -> b
     }
     let text = name.get_ref().as_str();
     if kind.is_sql() && SQL_KEYWORDS.contains(&text) {
-        ctx.error("rookery::reserved_name", name.span(), format!("`{text}` is an SQL keyword"))
-            .label(format!("reserved {what}"))
-            .help_text(format!(
-                "it would need quoting in every query on PostgreSQL and SQLite; rename it, for example `{}`",
-                alternative(text)
-            ));
+        ctx.error(
+            "rookery::reserved_name",
+            name.span(),
+            format!("`{text}` is an SQL keyword"),
+        )
+        .label(format!("reserved {what}"))
+        .help_text(format!(
+            "it would need quoting in every query on PostgreSQL and SQLite; rename it, for example `{}`",
+            alternative(text)
+        ));
     } else if kind.is_rust() && RUST_KEYWORDS.contains(&text) {
         ctx.error(
             "rookery::reserved_name",
@@ -256,24 +256,16 @@ pub(crate) fn shape(ctx: &mut Ctx, what: &str, name: &Spanned<String>) -> bool {
     let text = name.get_ref().as_str();
     if !is_ident(text) {
         let fixed = heck::ToSnakeCase::to_snake_case(text);
-        let fixed: String = fixed
-            .trim_start_matches(|c: char| !c.is_ascii_lowercase())
-            .to_owned();
+        let fixed: String = fixed.trim_start_matches(|c: char| !c.is_ascii_lowercase()).to_owned();
         let diagnostic = ctx
-            .error(
-                "rookery::bad_name",
-                name.span(),
-                format!("invalid {what} `{text}`"),
-            )
+            .error("rookery::bad_name", name.span(), format!("invalid {what} `{text}`"))
             .label("not a valid name");
         if is_ident(&fixed) && fixed != text {
             diagnostic.help_text(format!(
                 "names are lowercase ASCII letters, digits and `_`, starting with a letter; try `{fixed}`"
             ));
         } else {
-            diagnostic.help_text(
-                "names are lowercase ASCII letters, digits and `_`, starting with a letter",
-            );
+            diagnostic.help_text("names are lowercase ASCII letters, digits and `_`, starting with a letter");
         }
         return false;
     }
@@ -334,10 +326,7 @@ pub(crate) fn permission(ctx: &mut Ctx, permission: &Spanned<String>) -> bool {
 pub(crate) fn is_permission(text: &str) -> bool {
     match text.split_once('.') {
         Some((resource, action)) => {
-            is_ident(resource)
-                && is_ident(action)
-                && resource.len() <= MAX_IDENT_LEN
-                && action.len() <= MAX_IDENT_LEN
+            is_ident(resource) && is_ident(action) && resource.len() <= MAX_IDENT_LEN && action.len() <= MAX_IDENT_LEN
         }
         None => false,
     }

@@ -19,10 +19,7 @@ enum QuotaKind {
 }
 
 /// Quotas the platform counts itself.
-const PLATFORM_QUOTAS: [(&str, QuotaKind); 2] = [
-    ("members", QuotaKind::Count),
-    ("api_calls", QuotaKind::Rate),
-];
+const PLATFORM_QUOTAS: [(&str, QuotaKind); 2] = [("members", QuotaKind::Count), ("api_calls", QuotaKind::Rate)];
 
 pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     for name in spec.features.keys() {
@@ -60,26 +57,27 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
                 .suggest(
                     text,
                     declared.clone(),
-                    Some(format!(
-                        "declare it under `[features]` (declared: {})",
-                        list(declared)
-                    )),
+                    Some(format!("declare it under `[features]` (declared: {})", list(declared))),
                 );
             }
         }
         for (quota, value) in &plan.quotas {
             let text = quota.get_ref().as_str();
             let Some(&kind) = quotas.get(text) else {
-                ctx.error("rookery::unknown_quota", quota.span(), format!("unknown quota `{text}`"))
-                    .label("no model or platform counts it")
-                    .suggest(
-                        text,
-                        quotas.keys().copied(),
-                        Some(format!(
-                            "quotas are the models' `quota` names and the platform's `members` and `api_calls` (known: {})",
-                            list(quotas.keys().copied())
-                        )),
-                    );
+                ctx.error(
+                    "rookery::unknown_quota",
+                    quota.span(),
+                    format!("unknown quota `{text}`"),
+                )
+                .label("no model or platform counts it")
+                .suggest(
+                    text,
+                    quotas.keys().copied(),
+                    Some(format!(
+                        "quotas are the models' `quota` names and the platform's `members` and `api_calls` (known: {})",
+                        list(quotas.keys().copied())
+                    )),
+                );
                 continue;
             };
             match (kind, value.get_ref()) {
@@ -87,7 +85,9 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
                 (QuotaKind::Count, QuotaValue::Rate(_)) => {
                     ctx.error("rookery::bad_quota", value.span(), format!("quota `{text}` is a count"))
                         .label("expected an integer")
-                        .help_text(format!("`{text}` limits how many exist at once; write a number, such as `{text} = 10`"));
+                        .help_text(format!(
+                            "`{text}` limits how many exist at once; write a number, such as `{text} = 10`"
+                        ));
                 }
                 (QuotaKind::Rate, QuotaValue::Count(_)) => {
                     ctx.error("rookery::bad_quota", value.span(), format!("quota `{text}` is a rate"))
@@ -96,9 +96,15 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
                 }
                 (QuotaKind::Rate, QuotaValue::Rate(rate)) => {
                     if parse_rate(rate, &["hour", "day", "month"]).is_none() {
-                        ctx.error("rookery::bad_quota", value.span(), format!("invalid rate `{rate}` for quota `{text}`"))
-                            .label("expected \"N/period\"")
-                            .help_text("write a whole number, `/` and a period: hour, day or month, such as \"1000/month\"");
+                        ctx.error(
+                            "rookery::bad_quota",
+                            value.span(),
+                            format!("invalid rate `{rate}` for quota `{text}`"),
+                        )
+                        .label("expected \"N/period\"")
+                        .help_text(
+                            "write a whole number, `/` and a period: hour, day or month, such as \"1000/month\"",
+                        );
                     }
                 }
             }
@@ -107,13 +113,20 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             let text = quota.get_ref().as_str();
             match quotas.get(text) {
                 None => {
-                    ctx.error("rookery::unknown_quota", quota.span(), format!("unknown quota `{text}`"))
-                        .label("no model or platform counts it")
-                        .suggest(
-                            text,
-                            quotas.keys().copied(),
-                            Some(format!("only usage quotas can be metered, such as `api_calls` (known quotas: {})", list(quotas.keys().copied()))),
-                        );
+                    ctx.error(
+                        "rookery::unknown_quota",
+                        quota.span(),
+                        format!("unknown quota `{text}`"),
+                    )
+                    .label("no model or platform counts it")
+                    .suggest(
+                        text,
+                        quotas.keys().copied(),
+                        Some(format!(
+                            "only usage quotas can be metered, such as `api_calls` (known quotas: {})",
+                            list(quotas.keys().copied())
+                        )),
+                    );
                 }
                 Some(QuotaKind::Count) => {
                     ctx.error("rookery::bad_metered", quota.span(), format!("quota `{text}` cannot be metered"))
@@ -133,12 +146,18 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             }
         }
         if let Some(limit) = &plan.rate_limit {
-            let ok = parse_rate(limit.get_ref(), &["s", "m", "h"])
-                .is_some_and(|(n, _)| n >= 1 && u32::try_from(n).is_ok());
+            let ok =
+                parse_rate(limit.get_ref(), &["s", "m", "h"]).is_some_and(|(n, _)| n >= 1 && u32::try_from(n).is_ok());
             if !ok {
-                ctx.error("rookery::bad_rate_limit", limit.span(), format!("invalid rate limit `{}`", limit.get_ref()))
-                    .label("expected \"N/s\", \"N/m\" or \"N/h\"")
-                    .help_text("requests per tenant: a whole number from 1 to 4294967295, `/`, and s, m or h, such as \"50/s\"");
+                ctx.error(
+                    "rookery::bad_rate_limit",
+                    limit.span(),
+                    format!("invalid rate limit `{}`", limit.get_ref()),
+                )
+                .label("expected \"N/s\", \"N/m\" or \"N/h\"")
+                .help_text(
+                    "requests per tenant: a whole number from 1 to 4294967295, `/`, and s, m or h, such as \"50/s\"",
+                );
             }
         }
     }
@@ -220,9 +239,13 @@ fn check_price(ctx: &mut Ctx, price: &toml::Spanned<Price>) {
                         )
                         .label("not a 3-letter lowercase code");
                     if lower.len() == 3 && lower.chars().all(|c| c.is_ascii_lowercase()) {
-                        diagnostic.help_text(format!("currencies are ISO 4217 codes in lowercase, as Stripe writes them: `{lower}`"));
+                        diagnostic.help_text(format!(
+                            "currencies are ISO 4217 codes in lowercase, as Stripe writes them: `{lower}`"
+                        ));
                     } else {
-                        diagnostic.help_text("currencies are ISO 4217 codes in lowercase, as Stripe writes them, such as `usd` or `eur`");
+                        diagnostic.help_text(
+                            "currencies are ISO 4217 codes in lowercase, as Stripe writes them, such as `usd` or `eur`",
+                        );
                     }
                 }
             }
@@ -247,10 +270,7 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(
-            parse_rate("1000/month", &["hour", "month"]),
-            Some((1000, "month"))
-        );
+        assert_eq!(parse_rate("1000/month", &["hour", "month"]), Some((1000, "month")));
         assert_eq!(parse_rate("5/s", &["s"]), Some((5, "s")));
         for bad in [
             "",

@@ -10,9 +10,15 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     if let Some(prefix) = &spec.app.api_prefix
         && !is_path_prefix(prefix.get_ref())
     {
-        ctx.error("rookery::bad_api_prefix", prefix.span(), format!("invalid API prefix `{}`", prefix.get_ref()))
-                .label("not a path prefix")
-                .help_text("write a path such as `/api/v1`: starting with `/`, no trailing `/`, segments of a-z, 0-9, `_`, `-`, `.`");
+        ctx.error(
+            "rookery::bad_api_prefix",
+            prefix.span(),
+            format!("invalid API prefix `{}`", prefix.get_ref()),
+        )
+        .label("not a path prefix")
+        .help_text(
+            "write a path such as `/api/v1`: starting with `/`, no trailing `/`, segments of a-z, 0-9, `_`, `-`, `.`",
+        );
     }
     if let Some(model) = &spec.tenancy.model {
         let name = match model.get_ref() {

@@ -88,9 +88,7 @@ impl miette::Diagnostic for SpecDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -101,10 +99,7 @@ impl miette::Diagnostic for SpecDiagnostic {
 }
 
 /// The closest candidate to `name`, if one is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let len = name.chars().count();
     let limit = (len / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
@@ -196,11 +191,7 @@ impl miette::Diagnostic for Report {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        Some(Box::new(
-            self.diagnostics
-                .iter()
-                .map(|d| d as &dyn miette::Diagnostic),
-        ))
+        Some(Box::new(self.diagnostics.iter().map(|d| d as &dyn miette::Diagnostic)))
     }
 }
 
@@ -255,11 +246,7 @@ impl Ctx {
     }
 
     /// Records an error that points nowhere in particular.
-    pub(crate) fn error_nowhere(
-        &mut self,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> &mut SpecDiagnostic {
+    pub(crate) fn error_nowhere(&mut self, code: &'static str, message: impl Into<String>) -> &mut SpecDiagnostic {
         self.push(SpecDiagnostic::new(code, None, message.into()))
     }
 

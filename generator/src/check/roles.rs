@@ -69,10 +69,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
                 .suggest(
                     parent_name,
                     role_names.iter().copied(),
-                    Some(format!(
-                        "declared roles: {}",
-                        list(role_names.iter().copied())
-                    )),
+                    Some(format!("declared roles: {}", list(role_names.iter().copied()))),
                 );
             }
         }
@@ -150,10 +147,7 @@ fn cycles(ctx: &mut Ctx, spec: &Spec) {
         while let Some(top) = stack.last_mut() {
             let (role, next) = *top;
             top.1 += 1;
-            let inherits = spec
-                .roles
-                .get_index(role)
-                .map_or(&[][..], |(_, r)| &r.inherits[..]);
+            let inherits = spec.roles.get_index(role).map_or(&[][..], |(_, r)| &r.inherits[..]);
             let Some(parent) = inherits.get(next) else {
                 marks[role] = Mark::Done;
                 stack.pop();
@@ -216,20 +210,22 @@ fn granted(ctx: &mut Ctx, spec: &Spec, meant: &IndexSet<&str>) {
         .flatten()
         {
             let text = permission.get_ref().as_str();
-            if granted.contains(text)
-                || meant.contains(text)
-                || !names::is_permission(text)
-                || !reported.insert(text)
-            {
+            if granted.contains(text) || meant.contains(text) || !names::is_permission(text) || !reported.insert(text) {
                 continue;
             }
             let role = spec.roles.keys().next().map(|r| r.get_ref().as_str());
-            ctx.error("rookery::ungranted_permission", permission.span(), format!("no role grants `{text}`"))
-                .label("granted by no role")
-                .help_text(match role {
-                    Some(role) => format!("nobody could use this route; add `{text}` to the `grants` of a role such as `{role}`"),
-                    None => "nobody could use this route; declare a role under `[roles]` that grants it".to_owned(),
-                });
+            ctx.error(
+                "rookery::ungranted_permission",
+                permission.span(),
+                format!("no role grants `{text}`"),
+            )
+            .label("granted by no role")
+            .help_text(match role {
+                Some(role) => {
+                    format!("nobody could use this route; add `{text}` to the `grants` of a role such as `{role}`")
+                }
+                None => "nobody could use this route; declare a role under `[roles]` that grants it".to_owned(),
+            });
         }
     }
 }

@@ -17,8 +17,7 @@ pub(super) fn is_date_value(value: &Datetime) -> bool {
 
 /// An RFC 3339 instant: date, time and offset.
 pub(super) fn is_datetime(text: &str) -> bool {
-    text.parse::<Datetime>()
-        .is_ok_and(|d| is_datetime_value(&d))
+    text.parse::<Datetime>().is_ok_and(|d| is_datetime_value(&d))
 }
 
 /// A TOML offset date-time that exists in the calendar.

@@ -33,9 +33,7 @@ pub fn run(args: &Args) -> ExitCode {
         Err(LoadError::Spec(report)) => {
             let stderr = std::io::stderr();
             let rendered = if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                report.render_with(&GraphicalReportHandler::new_themed(
-                    GraphicalTheme::unicode(),
-                ))
+                report.render_with(&GraphicalReportHandler::new_themed(GraphicalTheme::unicode()))
             } else {
                 report.render()
             };

@@ -113,12 +113,8 @@ fn load_spec(name: &str, source: &str) -> Result<Spec, String> {
 /// Generates the project in `project`; writes only without `--check`.
 pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
     let spec_path = project.join("rookery.toml");
-    let source = std::fs::read_to_string(&spec_path).with_context(|| {
-        format!(
-            "reading {} (is this a Rookery project?)",
-            spec_path.display()
-        )
-    })?;
+    let source = std::fs::read_to_string(&spec_path)
+        .with_context(|| format!("reading {} (is this a Rookery project?)", spec_path.display()))?;
     let spec = load_spec("rookery.toml", &source).map_err(Failure::Spec)?;
     let hand = handwritten::read(project).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
     let app = model::build(&spec, &hand).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
@@ -126,9 +122,7 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
     // Plan the migration.
     let snap_path = project.join(snapshot::PATH);
     let previous = match std::fs::read_to_string(&snap_path) {
-        Ok(text) => {
-            Some(Snapshot::parse(&text).with_context(|| format!("reading {}", snapshot::PATH))?)
-        }
+        Ok(text) => Some(Snapshot::parse(&text).with_context(|| format!("reading {}", snapshot::PATH))?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             return Err(Failure::Other(
@@ -164,17 +158,10 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
     let mut sqlite = existing_sqlite;
     let mut new_migration = None;
     if !diff.is_empty() {
-        let next = pg
-            .iter()
-            .chain(&sqlite)
-            .map(|m| m.version)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let next = pg.iter().chain(&sqlite).map(|m| m.version).max().unwrap_or(0) + 1;
         let name = plan::migration_name(&diff);
         for (dialect, list) in [(Dialect::Postgres, &mut pg), (Dialect::Sqlite, &mut sqlite)] {
-            let sql = plan::render(dialect, &diff, &wanted)
-                .map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
+            let sql = plan::render(dialect, &diff, &wanted).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
             let file = format!("{next:04}_{name}.sql");
             files.push((format!("migrations/{}/{file}", dialect.dir()), sql));
             list.push(MigrationRef {
@@ -189,15 +176,8 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
 
     let rendered = render::render(&app, &pg, &sqlite)?;
     files.extend(rendered);
-    let changes =
-        write::changes(project, &files).map_err(|e| Failure::Refused(format!("{e:#}")))?;
-    let plan_text = describe(
-        &app,
-        &diff,
-        new_migration.as_deref(),
-        previous.as_ref(),
-        &changes,
-    );
+    let changes = write::changes(project, &files).map_err(|e| Failure::Refused(format!("{e:#}")))?;
+    let plan_text = describe(&app, &diff, new_migration.as_deref(), previous.as_ref(), &changes);
     if !args.check {
         write::apply(project, &changes)?;
     }
@@ -242,12 +222,7 @@ fn describe(
     changes: &[FileChange],
 ) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Plan for `{}` ({} model(s)):",
-        app.name,
-        app.models.len()
-    );
+    let _ = writeln!(s, "Plan for `{}` ({} model(s)):", app.name, app.models.len());
     let _ = writeln!(s, "\nSchema:");
     if diff.init {
         let _ = writeln!(
@@ -286,21 +261,9 @@ fn describe(
         };
         let p = &m.permissions;
         let base = format!("{}/{}", app.api_prefix, m.path);
-        let _ = writeln!(
-            s,
-            "  {sign} {} ({}, table {})",
-            m.name, m.rust_path, m.table
-        );
-        let _ = writeln!(
-            s,
-            "      GET/POST {base}   read: {}, write: {}",
-            p.read, p.write
-        );
-        let _ = writeln!(
-            s,
-            "      GET/PATCH/DELETE {base}/{{id}}   delete: {}",
-            p.delete
-        );
+        let _ = writeln!(s, "  {sign} {} ({}, table {})", m.name, m.rust_path, m.table);
+        let _ = writeln!(s, "      GET/POST {base}   read: {}, write: {}", p.read, p.write);
+        let _ = writeln!(s, "      GET/PATCH/DELETE {base}/{{id}}   delete: {}", p.delete);
     }
     if let Some(prev) = previous {
         for t in &prev.tables {

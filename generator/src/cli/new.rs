@@ -80,9 +80,7 @@ fn valid_name(name: &str) -> bool {
 fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
     let name = &args.name;
     if !valid_name(name) {
-        bail!(
-            "`{name}` is not a valid project name: use lowercase letters, digits and `_`, starting with a letter"
-        );
+        bail!("`{name}` is not a valid project name: use lowercase letters, digits and `_`, starting with a letter");
     }
     let parent = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     let dir = parent.join(name);
@@ -92,9 +90,7 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
     let rookery_path = match &args.rookery_path {
         Some(p) => p.clone(),
         None => {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("runtime");
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime");
             p.canonicalize().unwrap_or(p)
         }
     };
@@ -121,15 +117,13 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
             write(&staging.join(path), &text)?;
         }
         write(&staging.join(".rookery/rookery.schema.json"), SCHEMA)?;
-        let outcome =
-            generate::generate(&staging, &generate::Args::default()).map_err(|f| match f {
-                generate::Failure::Spec(s) | generate::Failure::Refused(s) => {
-                    anyhow::anyhow!("{s}")
-                }
-                generate::Failure::Other(e) => e,
-            })?;
-        std::fs::rename(&staging, &dir)
-            .with_context(|| format!("moving the project to {}", dir.display()))?;
+        let outcome = generate::generate(&staging, &generate::Args::default()).map_err(|f| match f {
+            generate::Failure::Spec(s) | generate::Failure::Refused(s) => {
+                anyhow::anyhow!("{s}")
+            }
+            generate::Failure::Other(e) => e,
+        })?;
+        std::fs::rename(&staging, &dir).with_context(|| format!("moving the project to {}", dir.display()))?;
         Ok(outcome.plan)
     })();
     if result.is_err() {

@@ -149,9 +149,9 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
     }
     for t in pending_new {
         let from = t.renamed_from.as_ref().and_then(|m| {
-            old.tables.iter().find(|o| {
-                &o.model == m && !used_old.contains(&o.name) && new.table(&o.name).is_none()
-            })
+            old.tables
+                .iter()
+                .find(|o| &o.model == m && !used_old.contains(&o.name) && new.table(&o.name).is_none())
         });
         match from {
             Some(o) => {
@@ -171,8 +171,7 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
     }
     for o in &old.tables {
         if !used_old.contains(&o.name) {
-            d.destructive
-                .push(format!("drop table `{}` and all its rows", o.name));
+            d.destructive.push(format!("drop table `{}` and all its rows", o.name));
             drops.push(o.clone());
         }
     }
@@ -220,9 +219,7 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
                 .or_else(|| {
                     let from = c.renamed_from.as_ref()?;
                     let oc = o.columns.iter().find(|oc| {
-                        &oc.field == from
-                            && !used_cols.contains(&oc.name)
-                            && t.column(&oc.name).is_none()
+                        &oc.field == from && !used_cols.contains(&oc.name) && t.column(&oc.name).is_none()
                     })?;
                     col_renames.push(Op::RenameColumn {
                         table: t.name.clone(),
@@ -292,11 +289,7 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
             renamed_old.columns.push(c.clone()); // dropped later
         }
         if let Some(sc) = col_renames.iter().find_map(|op| match op {
-            Op::RenameColumn { table, old, to }
-                if table == &t.name && old.name == o.sort_column =>
-            {
-                Some(to.clone())
-            }
+            Op::RenameColumn { table, old, to } if table == &t.name && old.name == o.sort_column => Some(to.clone()),
             _ => None,
         }) {
             renamed_old.sort_column = sc;
@@ -307,12 +300,7 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
 
     let mut ops = renames;
     ops.extend(col_renames);
-    ops.extend(
-        old_indexes
-            .difference(&new_indexes)
-            .cloned()
-            .map(Op::DropIndex),
-    );
+    ops.extend(old_indexes.difference(&new_indexes).cloned().map(Op::DropIndex));
     ops.extend(key_drops.into_iter().map(Op::DropTable));
     ops.extend(topo(&creates).into_iter().map(Op::CreateTable));
     ops.extend(adds);
@@ -321,12 +309,7 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
     let mut drops = topo(&drops);
     drops.reverse();
     ops.extend(drops.into_iter().map(Op::DropTable));
-    ops.extend(
-        new_indexes
-            .difference(&old_indexes)
-            .cloned()
-            .map(Op::CreateIndex),
-    );
+    ops.extend(new_indexes.difference(&old_indexes).cloned().map(Op::CreateIndex));
     d.ops = ops;
     d
 }
@@ -381,17 +364,9 @@ fn narrowing(table: &str, o: &Column, n: &Column) -> Vec<String> {
     {
         out.push(format!("lower the maximum of {col} to {m}"));
     }
-    let removed: Vec<_> = o
-        .values
-        .iter()
-        .filter(|v| !n.values.contains(v))
-        .cloned()
-        .collect();
+    let removed: Vec<_> = o.values.iter().filter(|v| !n.values.contains(v)).cloned().collect();
     if n.kind == Kind::Enum && o.kind == Kind::Enum && !removed.is_empty() {
-        out.push(format!(
-            "remove the values {} from {col}",
-            removed.join(", ")
-        ));
+        out.push(format!("remove the values {} from {col}", removed.join(", ")));
     }
     if o.optional && !n.optional {
         out.push(format!("make {col} required (rows holding null fail)"));
@@ -412,11 +387,7 @@ pub fn describe(op: &Op) -> (String, String) {
             format!("rename_{table}_{}_to_{to}", old.name),
         ),
         Op::AddColumn { table, column } => (
-            format!(
-                "+ column {table}.{} {}",
-                column.name,
-                column_summary(column)
-            ),
+            format!("+ column {table}.{} {}", column.name, column_summary(column)),
             format!("add_{table}_{}", column.field),
         ),
         Op::AlterColumn { table, new, .. } => (
@@ -474,11 +445,7 @@ pub fn migration_name(diff: &Diff) -> String {
             names.push(n);
         }
     }
-    let schema: Vec<_> = names
-        .iter()
-        .filter(|n| !n.starts_with("index_"))
-        .cloned()
-        .collect();
+    let schema: Vec<_> = names.iter().filter(|n| !n.starts_with("index_")).cloned().collect();
     let names = if schema.is_empty() { names } else { schema };
     let joined = names.join("_and_");
     if joined.len() <= 60 {
@@ -518,20 +485,13 @@ fn render_postgres(diff: &Diff) -> Result<String> {
         let text = match op {
             Op::CreateTable(t) => sql::create_table(d, t)?,
             Op::RenameTable { old, to } => {
-                let mut s = format!(
-                    "ALTER TABLE {} RENAME TO {};\n",
-                    ident(&old.name),
-                    ident(to)
-                );
+                let mut s = format!("ALTER TABLE {} RENAME TO {};\n", ident(&old.name), ident(to));
                 let mut renamed = old.clone();
                 renamed.name.clone_from(to);
                 let t = ident(to);
                 for (a, b) in [
                     (format!("{}_pkey", old.name), format!("{to}_pkey")),
-                    (
-                        format!("{}_tenant_id_fkey", old.name),
-                        format!("{to}_tenant_id_fkey"),
-                    ),
+                    (format!("{}_tenant_id_fkey", old.name), format!("{to}_tenant_id_fkey")),
                 ] {
                     s.push_str(&format!("ALTER TABLE {t} RENAME CONSTRAINT {a} TO {b};\n"));
                 }
@@ -565,11 +525,7 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             }
             Op::AlterColumn { table, old, new } => alter_postgres(table, old, new)?,
             Op::DropColumn { table, column } => {
-                format!(
-                    "ALTER TABLE {} DROP COLUMN {};\n",
-                    ident(table),
-                    ident(&column.name)
-                )
+                format!("ALTER TABLE {} DROP COLUMN {};\n", ident(table), ident(&column.name))
             }
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
             Op::CreateIndex(i) => i.create(),
@@ -657,18 +613,11 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
             "ALTER TABLE {t} ALTER COLUMN {col} TYPE {nt} USING {col}::{nt};\n"
         ));
     }
-    let (od, nd) = (
-        sql::default_sql(d, table, o)?,
-        sql::default_sql(d, table, n)?,
-    );
+    let (od, nd) = (sql::default_sql(d, table, o)?, sql::default_sql(d, table, n)?);
     if od != nd || ot != nt {
         match &nd {
-            Some(lit) => s.push_str(&format!(
-                "ALTER TABLE {t} ALTER COLUMN {col} SET DEFAULT {lit};\n"
-            )),
-            None if od.is_some() => s.push_str(&format!(
-                "ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT;\n"
-            )),
+            Some(lit) => s.push_str(&format!("ALTER TABLE {t} ALTER COLUMN {col} SET DEFAULT {lit};\n")),
+            None if od.is_some() => s.push_str(&format!("ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT;\n")),
             None => {}
         }
     }
@@ -676,15 +625,11 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
         && !n.optional
         && let Some(lit) = &nd
     {
-        s.push_str(&format!(
-            "UPDATE {t} SET {col} = {lit} WHERE {col} IS NULL;\n"
-        ));
+        s.push_str(&format!("UPDATE {t} SET {col} = {lit} WHERE {col} IS NULL;\n"));
     }
     if o.optional != n.optional {
         let what = if n.optional { "DROP" } else { "SET" };
-        s.push_str(&format!(
-            "ALTER TABLE {t} ALTER COLUMN {col} {what} NOT NULL;\n"
-        ));
+        s.push_str(&format!("ALTER TABLE {t} ALTER COLUMN {col} {what} NOT NULL;\n"));
     }
     if let Some(c) = nc
         && oc.as_ref() != Some(&c)
@@ -707,10 +652,7 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
         ));
     }
     if s.is_empty() {
-        s = format!(
-            "-- {table}.{}: no DDL change (index or metadata only)\n",
-            n.name
-        );
+        s = format!("-- {table}.{}: no DDL change (index or metadata only)\n", n.name);
     }
     Ok(s)
 }
@@ -769,11 +711,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     for op in &diff.ops {
         let text = match op {
             Op::RenameTable { old, to } => {
-                format!(
-                    "ALTER TABLE {} RENAME TO {};\n",
-                    ident(&old.name),
-                    ident(to)
-                )
+                format!("ALTER TABLE {} RENAME TO {};\n", ident(&old.name), ident(to))
             }
             Op::RenameColumn { table, old, to } => format!(
                 "ALTER TABLE {} RENAME COLUMN {} TO {};\n",
@@ -782,23 +720,17 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
                 ident(to)
             ),
             Op::CreateTable(t) => sql::create_table(d, t)?,
-            Op::AddColumn { table, column } if !rebuild.contains(table) => {
-                add_column(d, table, column)?
+            Op::AddColumn { table, column } if !rebuild.contains(table) => add_column(d, table, column)?,
+            Op::DropColumn { table, column } if !rebuild.contains(table) => {
+                format!("ALTER TABLE {} DROP COLUMN {};\n", ident(table), ident(&column.name))
             }
-            Op::DropColumn { table, column } if !rebuild.contains(table) => format!(
-                "ALTER TABLE {} DROP COLUMN {};\n",
-                ident(table),
-                ident(&column.name)
-            ),
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
             _ => continue,
         };
         section(&mut out, &text);
     }
     for t in &rebuild {
-        let nt = new
-            .table(t)
-            .expect("rebuilt tables exist in the new schema");
+        let nt = new.table(t).expect("rebuilt tables exist in the new schema");
         section(&mut out, &rebuild_sqlite(diff, nt)?);
     }
     let mut idx = String::new();

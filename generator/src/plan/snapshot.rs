@@ -138,11 +138,7 @@ impl Snapshot {
     /// Parses a snapshot file.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let s: Self = serde_json::from_str(text)?;
-        anyhow::ensure!(
-            s.format == FORMAT,
-            "unsupported snapshot format {}",
-            s.format
-        );
+        anyhow::ensure!(s.format == FORMAT, "unsupported snapshot format {}", s.format);
         Ok(s)
     }
 

@@ -242,9 +242,7 @@ pub fn column_type(d: Dialect, c: &Column) -> &'static str {
 /// The SQL literal of the column's default.
 pub fn default_sql(d: Dialect, table: &str, c: &Column) -> Result<Option<String>> {
     let Some(v) = &c.default else { return Ok(None) };
-    let bad = |what: &str| -> Result<Option<String>> {
-        bail!("`{table}.{}`: default {v:?} is not {what}", c.name)
-    };
+    let bad = |what: &str| -> Result<Option<String>> { bail!("`{table}.{}`: default {v:?} is not {what}", c.name) };
     let lit = match c.kind {
         Kind::Int | Kind::Bigint => match v.parse::<i64>() {
             Ok(n) => n.to_string(),
@@ -333,8 +331,7 @@ pub fn foreign_key(c: &Column) -> Option<String> {
 
 /// `UNIQUE (tenant_id, col)`.
 pub fn unique(c: &Column) -> Option<String> {
-    c.unique
-        .then(|| format!("UNIQUE (tenant_id, {})", ident(&c.name)))
+    c.unique.then(|| format!("UNIQUE (tenant_id, {})", ident(&c.name)))
 }
 
 /// Names of a column's constraints, as PostgreSQL names them by default.
@@ -404,11 +401,7 @@ pub fn sort_index(t: &Table) -> Index {
 
 /// Every index of a table.
 pub fn indexes(t: &Table) -> Vec<Index> {
-    let mut out: Vec<_> = t
-        .columns
-        .iter()
-        .filter_map(|c| column_index(&t.name, c))
-        .collect();
+    let mut out: Vec<_> = t.columns.iter().filter_map(|c| column_index(&t.name, c)).collect();
     out.push(sort_index(t));
     out
 }
@@ -431,11 +424,7 @@ pub fn create_table_as(d: Dialect, t: &Table, as_name: &str) -> Result<String> {
     };
     rows.push(("id".into(), key_type(d, t.key).into(), id_rest.into()));
     for c in &t.columns {
-        rows.push((
-            ident(&c.name),
-            column_type(d, c).into(),
-            column_rest(d, &t.name, c)?,
-        ));
+        rows.push((ident(&c.name), column_type(d, c).into(), column_rest(d, &t.name, c)?));
     }
     rows.push(("created_at".into(), ts.into(), "NOT NULL".into()));
     rows.push(("updated_at".into(), ts.into(), "NOT NULL".into()));
@@ -443,11 +432,7 @@ pub fn create_table_as(d: Dialect, t: &Table, as_name: &str) -> Result<String> {
     let w_type = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     let mut lines: Vec<String> = rows
         .iter()
-        .map(|(n, ty, rest)| {
-            format!("    {n:w_name$} {ty:w_type$} {rest}")
-                .trim_end()
-                .to_owned()
-        })
+        .map(|(n, ty, rest)| format!("    {n:w_name$} {ty:w_type$} {rest}").trim_end().to_owned())
         .collect();
     lines.push("    PRIMARY KEY (tenant_id, id)".into());
     for c in &t.columns {

@@ -48,10 +48,7 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
     });
     let update_fields = model.fields.iter().map(|field| {
         let Field { ident, vis, ty, .. } = field;
-        let docs = docs(
-            field,
-            Some(" Omitted: unchanged. `null` clears an optional field."),
-        );
+        let docs = docs(field, Some(" Omitted: unchanged. `null` clears an optional field."));
         quote! {
             #docs
             #[serde(default, deserialize_with = #update_present)]
@@ -67,8 +64,7 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
     let create_helper = any_default.then(|| present_helper(create));
     let update_helper = (len > 0).then(|| present_helper(update));
     let create_doc = format!(" The body of a request creating a [`{ident}`].");
-    let update_doc =
-        format!(" The body of a request changing a [`{ident}`]; omitted fields are unchanged.");
+    let update_doc = format!(" The body of a request changing a [`{ident}`]; omitted fields are unchanged.");
 
     quote! {
         #[doc = #create_doc]

@@ -50,11 +50,7 @@ pub(crate) fn tenant_model(input: &DeriveInput) -> TokenStream {
         Ok(()) => emit_model(&model, &names, model::trait_impls(&model, &names)),
         Err(err) => {
             let mut out = err.into_compile_error();
-            out.extend(emit_model(
-                &model,
-                &names,
-                fallback::tenant_model(&model, &names),
-            ));
+            out.extend(emit_model(&model, &names, fallback::tenant_model(&model, &names)));
             out
         }
     }

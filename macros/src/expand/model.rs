@@ -18,9 +18,8 @@ pub(super) fn aliases(model: &Model<'_>, names: &Names) -> TokenStream {
     let (ident, vis) = (model.ident, model.vis);
     let Names { id, record, .. } = names;
     let id_doc = format!(" The typed id of a [`{ident}`] row.");
-    let record_doc = format!(
-        " A stored [`{ident}`] row: `id`, `tenant_id`, `created_at`, `updated_at` and the model's fields."
-    );
+    let record_doc =
+        format!(" A stored [`{ident}`] row: `id`, `tenant_id`, `created_at`, `updated_at` and the model's fields.");
     quote! {
         #[doc = #id_doc]
         #vis type #id = #p::Id<#ident>;
@@ -33,9 +32,8 @@ pub(super) fn aliases(model: &Model<'_>, names: &Names) -> TokenStream {
 pub(super) fn router(model: &Model<'_>) -> TokenStream {
     let p = private();
     let (ident, vis) = (model.ident, model.vis);
-    let doc = format!(
-        " The CRUD routes of [`{ident}`] (list, get, create, update, delete), guarded by its permissions."
-    );
+    let doc =
+        format!(" The CRUD routes of [`{ident}`] (list, get, create, update, delete), guarded by its permissions.");
     let allow = matches!(vis, Visibility::Inherited).then(|| quote!(#[allow(dead_code)]));
     quote! {
         impl #ident {
@@ -63,11 +61,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
         IdKind::BigInt => (quote!(i64), quote!(#p::KeyKind::BigInt)),
         IdKind::Uuid => (quote!(#p::uuid::Uuid), quote!(#p::KeyKind::Uuid)),
     };
-    let perms = attrs
-        .permissions
-        .as_ref()
-        .map(|p| p.value.clone())
-        .unwrap_or_default();
+    let perms = attrs.permissions.as_ref().map(|p| p.value.clone()).unwrap_or_default();
     let read = perms.read.unwrap_or_default();
     let write = perms.write.unwrap_or_default();
     let delete = perms.delete.unwrap_or_else(|| write.clone());
@@ -76,21 +70,14 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let audit = attrs.audit;
-    let sort = attrs
-        .sort
-        .as_ref()
-        .map_or("-created_at", |s| s.value.as_str());
+    let sort = attrs.sort.as_ref().map_or("-created_at", |s| s.value.as_str());
     let (sort_field, descending) = match sort.strip_prefix('-') {
         Some(field) => (field, true),
         None => (sort, false),
     };
     let field_defs = model.fields.iter().map(field_def);
     let field_idents: Vec<_> = model.fields.iter().map(|f| f.ident).collect();
-    let field_names: Vec<_> = model
-        .fields
-        .iter()
-        .map(|f| f.ident.unraw().to_string())
-        .collect();
+    let field_names: Vec<_> = model.fields.iter().map(|f| f.ident.unraw().to_string()).collect();
     let field_tys: Vec<_> = model.fields.iter().map(|f| f.ty).collect();
     let struct_name = ident.unraw().to_string();
     let len = model.fields.len();
@@ -178,11 +165,7 @@ fn field_def(field: &Field<'_>) -> TokenStream {
         let value = some(lit(&default.value));
         options.push(quote!(default: #value));
     }
-    for (key, set) in [
-        ("unique", a.unique),
-        ("indexed", a.indexed),
-        ("sortable", a.sortable),
-    ] {
+    for (key, set) in [("unique", a.unique), ("indexed", a.indexed), ("sortable", a.sortable)] {
         if set.is_some() {
             let key = syn::Ident::new(key, Span::call_site());
             options.push(quote!(#key: true));
@@ -262,9 +245,7 @@ fn assertions(field: &Field<'_>) -> TokenStream {
         assert(
             span,
             quote!(#p::FieldType::String),
-            format!(
-                "`text` on field `{name}`: the field's type must be stored as a string (String or Option<String>)"
-            ),
+            format!("`text` on field `{name}`: the field's type must be stored as a string (String or Option<String>)"),
         );
     }
     if let Some(max_len) = &a.max_len {
@@ -287,25 +268,17 @@ fn assertions(field: &Field<'_>) -> TokenStream {
         assert(
             max.span,
             quote!(#p::FieldType::Int | #p::FieldType::BigInt),
-            format!(
-                "`max` on field `{name}`: only integer fields have a maximum value (use `max_len` for strings)"
-            ),
+            format!("`max` on field `{name}`: only integer fields have a maximum value (use `max_len` for strings)"),
         );
     }
     if let Some(on_delete) = &a.on_delete {
         assert(
             on_delete.span,
             quote!(#p::FieldType::Ref(_)),
-            format!(
-                "`on_delete` on field `{name}`: only references (`<Model>Id`, `UserId`) have an on_delete action"
-            ),
+            format!("`on_delete` on field `{name}`: only references (`<Model>Id`, `UserId`) have an on_delete action"),
         );
     }
-    for (key, span) in [
-        ("unique", a.unique),
-        ("indexed", a.indexed),
-        ("sortable", a.sortable),
-    ] {
+    for (key, span) in [("unique", a.unique), ("indexed", a.indexed), ("sortable", a.sortable)] {
         if let Some(span) = span {
             let msg = format!("`{key}` on field `{name}`: a json field cannot be {key}");
             out.extend(quote_spanned! {span=>

@@ -14,11 +14,7 @@ pub(super) fn expand(input: &Enum<'_>) -> TokenStream {
     let values: Vec<_> = input.variants.iter().map(|v| v.value.as_str()).collect();
     let expected = format!(
         "one of {}",
-        values
-            .iter()
-            .map(|v| format!("`{v}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
     );
     let decode_expected = format!("{ident} ({expected})");
     quote! {

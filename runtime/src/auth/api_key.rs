@@ -17,12 +17,18 @@ const CHECK_LEN: usize = 4;
 
 fn random_base62(n: usize) -> String {
     let mut rng = rand::rng();
-    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn checksum(body: &str) -> String {
     let digest = Sha256::digest(body.as_bytes());
-    digest.iter().take(CHECK_LEN).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    digest
+        .iter()
+        .take(CHECK_LEN)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// A freshly generated key: the full text (shown once) and its prefix.
@@ -44,12 +50,18 @@ pub fn generate(app: &str, env: &str) -> NewApiKey {
 
 /// Whether `token` looks like a key of this app (so it is not a JWT).
 pub fn looks_like_key(app: &str, token: &str) -> bool {
-    token.strip_prefix(app).is_some_and(|rest| rest.starts_with("_live_") || rest.starts_with("_test_"))
+    token
+        .strip_prefix(app)
+        .is_some_and(|rest| rest.starts_with("_live_") || rest.starts_with("_test_"))
 }
 
 /// The lookup prefix of a well-formed key with a valid checksum.
 pub fn parse(app: &str, env: &str, key: &str) -> Option<String> {
-    let rest = key.strip_prefix(app)?.strip_prefix('_')?.strip_prefix(env)?.strip_prefix('_')?;
+    let rest = key
+        .strip_prefix(app)?
+        .strip_prefix('_')?
+        .strip_prefix(env)?
+        .strip_prefix('_')?;
     let (prefix, tail) = rest.split_once('_')?;
     if prefix.len() != PREFIX_LEN || tail.len() != SECRET_LEN + CHECK_LEN || !tail.is_ascii() {
         return None;

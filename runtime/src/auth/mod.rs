@@ -77,7 +77,11 @@ impl Principal {
 
     /// Refuses with 403 unless the caller has `permission`.
     pub fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if self.can(permission) { Ok(()) } else { Err(ApiError::Forbidden(permission.to_owned())) }
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(permission.to_owned()))
+        }
     }
 
     /// The acting user: the signed-in user or the member who created the key.
@@ -92,12 +96,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().ok_or(ApiError::Unauthorized("not authenticated"))
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized("not authenticated"))
     }
 }
 
 fn bearer(parts: &axum::http::HeaderMap) -> Result<&str, ApiError> {
-    let value = parts.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    let value = parts
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
     value
         .to_str()
         .ok()
@@ -123,38 +133,60 @@ async fn authenticate_parts(state: &AppState, headers: &axum::http::HeaderMap) -
     let token = bearer(headers)?;
     let spec = state.spec();
     if api_key::looks_like_key(spec.name, token) {
-        let prefix = api_key::parse(spec.name, &state.config().env, token).ok_or(ApiError::Unauthorized("invalid API key"))?;
+        let prefix =
+            api_key::parse(spec.name, &state.config().env, token).ok_or(ApiError::Unauthorized("invalid API key"))?;
         let info = request_tenant(state, headers).await?;
-        let key = find_api_key(state, info.id, &prefix).await?.ok_or(ApiError::Unauthorized("invalid API key"))?;
+        let key = find_api_key(state, info.id, &prefix)
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid API key"))?;
         if !api_key::verify(&state.config().api_key_pepper, token, &key.hash) || key.revoked {
             return Err(ApiError::Unauthorized("invalid API key"));
         }
-        let role = spec.role(&key.role).ok_or(ApiError::Unauthorized("the key's role no longer exists"))?;
+        let role = spec
+            .role(&key.role)
+            .ok_or(ApiError::Unauthorized("the key's role no longer exists"))?;
         return Ok(Principal {
             tenant: info.id,
-            actor: Actor::ApiKey { id: key.id, created_by: key.created_by },
+            actor: Actor::ApiKey {
+                id: key.id,
+                created_by: key.created_by,
+            },
             role,
             info,
         });
     }
-    let claims = state.keys().verify(token).ok_or(ApiError::Unauthorized("invalid or expired token"))?;
+    let claims = state
+        .keys()
+        .verify(token)
+        .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
     let verified = claims.parsed().ok_or(ApiError::Unauthorized("invalid token claims"))?;
-    let role = spec.role(verified.role).ok_or(ApiError::Unauthorized("invalid token claims"))?;
+    let role = spec
+        .role(verified.role)
+        .ok_or(ApiError::Unauthorized("invalid token claims"))?;
     // The token names its tenant; the request must name the same one.
     let named = crate::tenant::resolve(spec, &state.config().base_domain, headers)
         .map_err(|_| ApiError::TenantMismatch("the request's tenant does not match the token"))?;
     if let TenantRef::Id(id) = &named
         && *id != verified.tenant
     {
-        return Err(ApiError::TenantMismatch("the request's tenant does not match the token"));
+        return Err(ApiError::TenantMismatch(
+            "the request's tenant does not match the token",
+        ));
     }
     let info = state
         .tenants()
         .lookup(state.db(), spec, &named)
         .await?
         .filter(|info| info.id == verified.tenant)
-        .ok_or(ApiError::TenantMismatch("the request's tenant does not match the token"))?;
-    Ok(Principal { tenant: info.id, actor: Actor::User(verified.user), role, info })
+        .ok_or(ApiError::TenantMismatch(
+            "the request's tenant does not match the token",
+        ))?;
+    Ok(Principal {
+        tenant: info.id,
+        actor: Actor::User(verified.user),
+        role,
+        info,
+    })
 }
 
 struct StoredKey {
@@ -169,7 +201,8 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
     let mut tx = state.db().begin(tenant).await?;
     let row = tx
         .fetch_optional(
-            "SELECT id, key_hash, role, created_by, revoked_at FROM api_keys WHERE tenant_id = $1 AND prefix = $2".into(),
+            "SELECT id, key_hash, role, created_by, revoked_at FROM api_keys WHERE tenant_id = $1 AND prefix = $2"
+                .into(),
             vec![
                 Bind::new(Value::Uuid(tenant.0), FieldType::Uuid),
                 Bind::new(Value::Text(prefix.to_owned()), FieldType::Text),
@@ -179,12 +212,21 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
     tx.commit().await?;
     let Some(row) = row else { return Ok(None) };
     let hash = crate::db::bytes(&row, 1)?;
-    let (Value::Uuid(id), Value::Text(role), Value::Uuid(created_by), revoked) =
-        (row.value(0, FieldType::Uuid)?, row.value(2, FieldType::Text)?, row.value(3, FieldType::Uuid)?, row.value(4, FieldType::DateTime)?)
-    else {
+    let (Value::Uuid(id), Value::Text(role), Value::Uuid(created_by), revoked) = (
+        row.value(0, FieldType::Uuid)?,
+        row.value(2, FieldType::Text)?,
+        row.value(3, FieldType::Uuid)?,
+        row.value(4, FieldType::DateTime)?,
+    ) else {
         return Ok(None);
     };
-    Ok(Some(StoredKey { id, hash, role, created_by: UserId(created_by), revoked: revoked != Value::Null }))
+    Ok(Some(StoredKey {
+        id,
+        hash,
+        role,
+        created_by: UserId(created_by),
+        revoked: revoked != Value::Null,
+    }))
 }
 
 fn period_seconds(period: Period) -> u64 {
@@ -201,7 +243,11 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     };
     let limit = match state.config().rate_limit_override {
         Some((max, window)) => Some((max, window)),
-        None => principal.info.plan.rate_limit.map(|r| (u64::from(r.requests), period_seconds(r.period))),
+        None => principal
+            .info
+            .plan
+            .rate_limit
+            .map(|r| (u64::from(r.requests), period_seconds(r.period))),
     };
     let decision = limit.map(|(max, window)| {
         let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);

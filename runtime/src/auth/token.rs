@@ -34,7 +34,10 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("keys", &self.verifying.len()).field("ttl", &self.ttl).finish()
+        f.debug_struct("TokenKeys")
+            .field("keys", &self.verifying.len())
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -58,7 +61,12 @@ impl TokenKeys {
         validation.validate_exp = true;
         let mut verifying = vec![DecodingKey::from_secret(secret)];
         verifying.extend(previous.iter().map(|k| DecodingKey::from_secret(k)));
-        Self { signing: EncodingKey::from_secret(secret), verifying, validation, ttl: ttl_seconds }
+        Self {
+            signing: EncodingKey::from_secret(secret),
+            verifying,
+            validation,
+            ttl: ttl_seconds,
+        }
     }
 
     /// Access token lifetime in seconds.
@@ -69,7 +77,13 @@ impl TokenKeys {
     /// Issues an access token.
     pub fn issue(&self, user: UserId, tenant: TenantId, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user.to_string(), tid: tenant.to_string(), role: role.to_owned(), iat: now, exp: now + self.ttl };
+        let claims = Claims {
+            sub: user.to_string(),
+            tid: tenant.to_string(),
+            role: role.to_owned(),
+            iat: now,
+            exp: now + self.ttl,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing)
     }
 
@@ -86,7 +100,11 @@ impl TokenKeys {
 impl Claims {
     /// The typed ids of the claims; `None` when they are not ids.
     pub fn parsed(&self) -> Option<VerifiedToken<'_>> {
-        Some(VerifiedToken { user: self.sub.parse().ok()?, tenant: self.tid.parse().ok()?, role: &self.role })
+        Some(VerifiedToken {
+            user: self.sub.parse().ok()?,
+            tenant: self.tid.parse().ok()?,
+            role: &self.role,
+        })
     }
 }
 
@@ -115,7 +133,9 @@ mod tests {
         let token = other.issue(UserId::new_v7(), TenantId::new_v7(), "owner").unwrap();
         assert!(keys.verify(&token).is_none(), "wrong key");
 
-        let expired = TokenKeys::new(SECRET, &[], -10).issue(UserId::new_v7(), TenantId::new_v7(), "owner").unwrap();
+        let expired = TokenKeys::new(SECRET, &[], -10)
+            .issue(UserId::new_v7(), TenantId::new_v7(), "owner")
+            .unwrap();
         assert!(keys.verify(&expired).is_none(), "expired");
 
         // alg = none, same claims, no signature.
@@ -135,7 +155,9 @@ mod tests {
     #[test]
     fn rotated_keys_still_verify() {
         let old = b"old-secret-old-secret-old-secret".to_vec();
-        let before = TokenKeys::new(&old, &[], 60).issue(UserId::new_v7(), TenantId::new_v7(), "viewer").unwrap();
+        let before = TokenKeys::new(&old, &[], 60)
+            .issue(UserId::new_v7(), TenantId::new_v7(), "viewer")
+            .unwrap();
         let after = TokenKeys::new(SECRET, &[old], 60);
         assert!(after.verify(&before).is_some());
     }

@@ -159,7 +159,10 @@ fn decode_pg(row: &PgRow, idx: usize, storage: Storage) -> Result<Value, sqlx::E
 }
 
 fn corrupt(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode { index: idx.to_string(), source: Box::new(err) }
+    sqlx::Error::ColumnDecode {
+        index: idx.to_string(),
+        source: Box::new(err),
+    }
 }
 
 fn decode_sqlite(row: &SqliteRow, idx: usize, storage: Storage) -> Result<Value, sqlx::Error> {
@@ -180,7 +183,9 @@ fn decode_sqlite(row: &SqliteRow, idx: usize, storage: Storage) -> Result<Value,
         Storage::DateTime => match text(row)? {
             None => Value::Null,
             Some(s) => Value::DateTime(
-                DateTime::parse_from_rfc3339(&s).map_err(|e| corrupt(idx, e))?.with_timezone(&Utc),
+                DateTime::parse_from_rfc3339(&s)
+                    .map_err(|e| corrupt(idx, e))?
+                    .with_timezone(&Utc),
             ),
         },
         Storage::Uuid => match text(row)? {

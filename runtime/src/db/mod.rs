@@ -70,7 +70,10 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 16, serving_role: Some("rookery_app".to_owned()) }
+        Self {
+            max_connections: 16,
+            serving_role: Some("rookery_app".to_owned()),
+        }
     }
 }
 
@@ -113,7 +116,9 @@ impl Db {
             if options.serving_role.is_some() {
                 refuse_rls_bypass(&pool).await?;
             }
-            Ok(Self { pool: Pool::Postgres(pool) })
+            Ok(Self {
+                pool: Pool::Postgres(pool),
+            })
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -125,7 +130,9 @@ impl Db {
                 .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
                 .connect_with(connect)
                 .await?;
-            Ok(Self { pool: Pool::Sqlite(pool) })
+            Ok(Self {
+                pool: Pool::Sqlite(pool),
+            })
         } else {
             Err(DbError::UnsupportedUrl(redact_url(url)))
         }

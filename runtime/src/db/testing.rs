@@ -54,7 +54,12 @@ pub async fn seed_tenant(
 /// Rows of `table` (a trusted identifier) in `tenant`.
 pub async fn count_rows(db: &Db, table: &str, tenant: TenantId) -> Result<i64, DbError> {
     let mut tx = db.begin(tenant).await?;
-    let row = tx.fetch_optional(format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"), vec![uuid(tenant.0)]).await?;
+    let row = tx
+        .fetch_optional(
+            format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"),
+            vec![uuid(tenant.0)],
+        )
+        .await?;
     tx.commit().await?;
     Ok(match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
         Some(Value::BigInt(n)) => n,
@@ -68,12 +73,21 @@ pub async fn count_rows(db: &Db, table: &str, tenant: TenantId) -> Result<i64, D
 /// superuser nor BYPASSRLS nor the tables' owner.
 pub async fn rls_probe(db: &Db, a: TenantId, b: TenantId) -> Result<(i64, i64, i64, bool), DbError> {
     let pool = db.pg().expect("rls_probe needs PostgreSQL");
-    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(pool).await?;
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(pool)
+        .await?;
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(a.0.to_string()).execute(&mut *tx).await?;
-    let only_a: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&mut *tx).await?;
-    let b_rows: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1").bind(b.0).fetch_one(&mut *tx).await?;
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(a.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let only_a: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&mut *tx)
+        .await?;
+    let b_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE tenant_id = $1")
+        .bind(b.0)
+        .fetch_one(&mut *tx)
+        .await?;
     let safe: bool = sqlx::query_scalar(
         "SELECT NOT (r.rolsuper OR r.rolbypassrls) AND NOT EXISTS (
              SELECT 1 FROM pg_tables t WHERE t.tableowner = current_user AND t.schemaname = 'public')

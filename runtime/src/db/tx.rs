@@ -32,12 +32,14 @@ impl Tx {
 
     async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
         Ok(match self {
-            Self::Postgres(tx) => {
-                bind_pg(sqlx::query(AssertSqlSafe(sql)), binds).execute(&mut **tx).await?.rows_affected()
-            }
-            Self::Sqlite(tx) => {
-                bind_sqlite(sqlx::query(AssertSqlSafe(sql)), binds).execute(&mut **tx).await?.rows_affected()
-            }
+            Self::Postgres(tx) => bind_pg(sqlx::query(AssertSqlSafe(sql)), binds)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Self::Sqlite(tx) => bind_sqlite(sqlx::query(AssertSqlSafe(sql)), binds)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -133,11 +135,7 @@ impl TenantTx {
         self.tx.fetch_all(sql, binds).await
     }
 
-    pub(crate) async fn fetch_optional(
-        &mut self,
-        sql: String,
-        binds: Vec<Bind>,
-    ) -> Result<Option<DbRow>, DbError> {
+    pub(crate) async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         self.tx.fetch_optional(sql, binds).await
     }
 
@@ -166,7 +164,9 @@ pub struct PlatformTx {
 
 impl PlatformTx {
     pub(super) async fn begin(db: &Db) -> Result<Self, DbError> {
-        Ok(Self { tx: Tx::begin(db, true).await? })
+        Ok(Self {
+            tx: Tx::begin(db, true).await?,
+        })
     }
 
     /// The dialect of the underlying connection.
@@ -196,11 +196,7 @@ impl PlatformTx {
         self.tx.execute(sql, binds).await
     }
 
-    pub(crate) async fn fetch_optional(
-        &mut self,
-        sql: String,
-        binds: Vec<Bind>,
-    ) -> Result<Option<DbRow>, DbError> {
+    pub(crate) async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         self.tx.fetch_optional(sql, binds).await
     }
 }

@@ -26,7 +26,10 @@ pub fn router<M: TenantModel>() -> Router<AppState> {
     let def = M::def();
     Router::new()
         .route(&format!("/{}", def.path), get(list::<M>).post(create::<M>))
-        .route(&format!("/{}/{{id}}", def.path), get(read::<M>).patch(update::<M>).delete(remove::<M>))
+        .route(
+            &format!("/{}/{{id}}", def.path),
+            get(read::<M>).patch(update::<M>).delete(remove::<M>),
+        )
 }
 
 fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
@@ -40,7 +43,9 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
     if !json {
-        return Err(ApiError::BadRequest("expected a JSON body (Content-Type: application/json)".into()));
+        return Err(ApiError::BadRequest(
+            "expected a JSON body (Content-Type: application/json)".into(),
+        ));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
@@ -62,7 +67,9 @@ async fn list<M: TenantModel>(
 
 fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{query}").parse().map_err(|_| ApiError::BadRequest("malformed query string".into()))?,
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::BadRequest("malformed query string".into()))?,
     )
     .map(|q| q.0)
     .map_err(|_| ApiError::BadRequest("malformed query string".into()))
@@ -84,11 +91,16 @@ async fn read<M: TenantModel>(
 
 async fn check_quota<M: TenantModel>(tx: &mut TenantTx, principal: &Principal) -> Result<(), ApiError> {
     let Some(quota) = M::def().quota else { return Ok(()) };
-    let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(quota) else { return Ok(()) };
+    let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(quota) else {
+        return Ok(());
+    };
     tx.lock_quota(quota).await?;
     let used = tx.repo::<M>().count().await?;
     if u64::try_from(used).unwrap_or(0) >= limit {
-        return Err(ApiError::QuotaExceeded { quota: quota.to_owned(), limit });
+        return Err(ApiError::QuotaExceeded {
+            quota: quota.to_owned(),
+            limit,
+        });
     }
     Ok(())
 }
@@ -117,7 +129,12 @@ async fn create<M: TenantModel>(
         audit::record(&mut tx, &principal, entry).await?;
     }
     tx.commit().await?;
-    let location = format!("{}/{}/{}", state.spec().api_prefix.trim_end_matches('/'), def.path, record.id);
+    let location = format!(
+        "{}/{}/{}",
+        state.spec().api_prefix.trim_end_matches('/'),
+        def.path,
+        record.id
+    );
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record)).into_response())
 }
 

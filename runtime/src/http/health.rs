@@ -8,7 +8,9 @@ use axum::routing::get;
 use super::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready))
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {

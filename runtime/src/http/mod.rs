@@ -43,7 +43,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("app", &self.inner.spec.name).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("app", &self.inner.spec.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +93,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 impl App {
     /// An app with no models yet.
     pub fn new(spec: &'static AppSpec) -> Self {
-        Self { spec, models: Vec::new(), routes: Router::new() }
+        Self {
+            spec,
+            models: Vec::new(),
+            routes: Router::new(),
+        }
     }
 
     /// Registers model `M`: its routes under the API prefix and its OpenAPI paths.
@@ -121,7 +127,11 @@ impl App {
 
     /// The shared state for `config` on pool `db`.
     pub fn state(&self, config: Config, db: Db) -> AppState {
-        let keys = TokenKeys::new(&config.jwt_secret, &config.jwt_previous_secrets, config.access_token_ttl);
+        let keys = TokenKeys::new(
+            &config.jwt_secret,
+            &config.jwt_previous_secrets,
+            config.access_token_ttl,
+        );
         AppState {
             inner: Arc::new(Inner {
                 spec: self.spec,
@@ -145,7 +155,11 @@ impl App {
             .merge(crate::identity::protected_routes())
             .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
         let api = crate::identity::public_routes().merge(protected);
-        let api = if prefix.is_empty() { api } else { Router::new().nest(prefix, api) };
+        let api = if prefix.is_empty() {
+            api
+        } else {
+            Router::new().nest(prefix, api)
+        };
         Router::new()
             .merge(health::routes())
             .merge(openapi::routes())

@@ -16,7 +16,9 @@ use crate::app_spec::AppSpec;
 use crate::model::{FieldDef, FieldType, KeyKind, ModelDef};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(document)).route("/docs", get(docs))
+    Router::new()
+        .route("/openapi.json", get(document))
+        .route("/docs", get(docs))
 }
 
 async fn document(State(state): State<AppState>) -> impl IntoResponse {
@@ -33,7 +35,10 @@ async fn docs(State(state): State<AppState>) -> Html<String> {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn key_schema(kind: KeyKind) -> Value {
@@ -87,7 +92,9 @@ fn pascal(name: &str) -> String {
     name.split('_')
         .map(|part| {
             let mut c = part.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -113,7 +120,10 @@ fn model_schemas(def: &ModelDef, schemas: &mut Map<String, Value>) {
     }
     let mut required_record = vec!["id", "tenant_id", "created_at", "updated_at"];
     required_record.extend(def.fields.iter().map(|f| f.name));
-    schemas.insert(name.clone(), json!({"type": "object", "properties": record_props, "required": required_record}));
+    schemas.insert(
+        name.clone(),
+        json!({"type": "object", "properties": record_props, "required": required_record}),
+    );
     schemas.insert(
         format!("Create{name}"),
         json!({"type": "object", "properties": create_props, "required": required_create, "additionalProperties": false}),
@@ -137,7 +147,10 @@ fn problem(description: &str) -> Value {
 
 fn standard_errors(responses: &mut Map<String, Value>) {
     responses.insert("401".into(), problem("Missing, invalid or expired credentials"));
-    responses.insert("403".into(), problem("Wrong tenant, missing permission or quota exhausted"));
+    responses.insert(
+        "403".into(),
+        problem("Wrong tenant, missing permission or quota exhausted"),
+    );
     responses.insert("429".into(), problem("The tenant's rate limit is used up"));
 }
 
@@ -147,7 +160,10 @@ fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, Value>) {
     let body = |s: String| json!({"required": true, "content": {"application/json": {"schema": schema(s)}}});
     let ok = |code: &str, desc: &str, s: String| {
         let mut r = Map::new();
-        r.insert(code.into(), json!({"description": desc, "content": {"application/json": {"schema": schema(s)}}}));
+        r.insert(
+            code.into(),
+            json!({"description": desc, "content": {"application/json": {"schema": schema(s)}}}),
+        );
         standard_errors(&mut r);
         r
     };
@@ -207,40 +223,84 @@ fn identity_paths(prefix: &str, paths: &mut Map<String, Value>) {
         let entry = paths.entry(format!("{prefix}{path}")).or_insert_with(|| json!({}));
         entry[method] = op;
     };
-    add("/auth/signup", "post", json!({"operationId": "signup", "tags": ["auth"], "security": open, "summary": "Create a tenant and its owner",
+    add(
+        "/auth/signup",
+        "post",
+        json!({"operationId": "signup", "tags": ["auth"], "security": open, "summary": "Create a tenant and its owner",
         "requestBody": body(obj(json!({"tenant_slug": s, "tenant_name": s, "email": s, "password": s}), json!(["tenant_slug", "tenant_name", "email", "password"]))),
-        "responses": {"201": tokens, "409": problem("Slug or account taken"), "422": problem("Invalid input")}}));
-    add("/auth/login", "post", json!({"operationId": "login", "tags": ["auth"], "security": open, "summary": "Sign in to the request's tenant",
+        "responses": {"201": tokens, "409": problem("Slug or account taken"), "422": problem("Invalid input")}}),
+    );
+    add(
+        "/auth/login",
+        "post",
+        json!({"operationId": "login", "tags": ["auth"], "security": open, "summary": "Sign in to the request's tenant",
         "parameters": [{"$ref": "#/components/parameters/Tenant"}],
         "requestBody": body(obj(json!({"email": s, "password": s}), json!(["email", "password"]))),
-        "responses": {"200": tokens, "401": problem("Wrong credentials"), "403": problem("No or unknown tenant")}}));
-    add("/auth/refresh", "post", json!({"operationId": "refresh", "tags": ["auth"], "security": open, "summary": "Rotate a refresh token",
+        "responses": {"200": tokens, "401": problem("Wrong credentials"), "403": problem("No or unknown tenant")}}),
+    );
+    add(
+        "/auth/refresh",
+        "post",
+        json!({"operationId": "refresh", "tags": ["auth"], "security": open, "summary": "Rotate a refresh token",
         "parameters": [{"$ref": "#/components/parameters/Tenant"}],
         "requestBody": body(obj(json!({"refresh_token": s}), json!(["refresh_token"]))),
-        "responses": {"200": tokens, "401": problem("Invalid refresh token")}}));
-    add("/auth/logout", "post", json!({"operationId": "logout", "tags": ["auth"], "security": open, "summary": "Revoke a refresh token",
+        "responses": {"200": tokens, "401": problem("Invalid refresh token")}}),
+    );
+    add(
+        "/auth/logout",
+        "post",
+        json!({"operationId": "logout", "tags": ["auth"], "security": open, "summary": "Revoke a refresh token",
         "parameters": [{"$ref": "#/components/parameters/Tenant"}],
         "requestBody": body(obj(json!({"refresh_token": s}), json!(["refresh_token"]))),
-        "responses": {"204": {"description": "Revoked"}}}));
-    add("/me", "get", json!({"operationId": "me", "tags": ["auth"], "summary": "The caller",
-        "responses": {"200": {"description": "The caller", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": problem("Unauthenticated")}}));
-    add("/api-keys", "get", json!({"operationId": "list_api_keys", "tags": ["api keys"], "summary": "List API keys (needs `api_keys.manage`)",
-        "responses": {"200": {"description": "Keys, without secrets", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}}));
-    add("/api-keys", "post", json!({"operationId": "create_api_key", "tags": ["api keys"], "summary": "Create an API key, shown once (needs `api_keys.manage`)",
+        "responses": {"204": {"description": "Revoked"}}}),
+    );
+    add(
+        "/me",
+        "get",
+        json!({"operationId": "me", "tags": ["auth"], "summary": "The caller",
+        "responses": {"200": {"description": "The caller", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": problem("Unauthenticated")}}),
+    );
+    add(
+        "/api-keys",
+        "get",
+        json!({"operationId": "list_api_keys", "tags": ["api keys"], "summary": "List API keys (needs `api_keys.manage`)",
+        "responses": {"200": {"description": "Keys, without secrets", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}}),
+    );
+    add(
+        "/api-keys",
+        "post",
+        json!({"operationId": "create_api_key", "tags": ["api keys"], "summary": "Create an API key, shown once (needs `api_keys.manage`)",
         "requestBody": body(obj(json!({"name": s, "role": s}), json!(["name", "role"]))),
-        "responses": {"201": {"description": "The key", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": problem("Missing permission")}}));
-    add("/api-keys/{id}", "delete", json!({"operationId": "revoke_api_key", "tags": ["api keys"], "summary": "Revoke an API key",
+        "responses": {"201": {"description": "The key", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": problem("Missing permission")}}),
+    );
+    add(
+        "/api-keys/{id}",
+        "delete",
+        json!({"operationId": "revoke_api_key", "tags": ["api keys"], "summary": "Revoke an API key",
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
-        "responses": {"204": {"description": "Revoked"}, "404": problem("No such key")}}));
-    add("/invitations", "post", json!({"operationId": "invite", "tags": ["members"], "summary": "Invite a member (needs `members.manage`)",
+        "responses": {"204": {"description": "Revoked"}, "404": problem("No such key")}}),
+    );
+    add(
+        "/invitations",
+        "post",
+        json!({"operationId": "invite", "tags": ["members"], "summary": "Invite a member (needs `members.manage`)",
         "requestBody": body(obj(json!({"email": s, "role": s}), json!(["email", "role"]))),
-        "responses": {"201": {"description": "The invitation, with its token shown once", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": problem("Missing permission or quota")}}));
-    add("/invitations/accept", "post", json!({"operationId": "accept_invitation", "tags": ["members"], "security": open, "summary": "Accept an invitation",
+        "responses": {"201": {"description": "The invitation, with its token shown once", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": problem("Missing permission or quota")}}),
+    );
+    add(
+        "/invitations/accept",
+        "post",
+        json!({"operationId": "accept_invitation", "tags": ["members"], "security": open, "summary": "Accept an invitation",
         "parameters": [{"$ref": "#/components/parameters/Tenant"}],
         "requestBody": body(obj(json!({"token": s, "password": s}), json!(["token", "password"]))),
-        "responses": {"200": tokens, "401": problem("Invalid invitation")}}));
-    add("/members", "get", json!({"operationId": "list_members", "tags": ["members"], "summary": "List members (needs `members.read`)",
-        "responses": {"200": {"description": "Members", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}}));
+        "responses": {"200": tokens, "401": problem("Invalid invitation")}}),
+    );
+    add(
+        "/members",
+        "get",
+        json!({"operationId": "list_members", "tags": ["members"], "summary": "List members (needs `members.read`)",
+        "responses": {"200": {"description": "Members", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}}),
+    );
 }
 
 /// The OpenAPI 3.1 document of an app with these models.

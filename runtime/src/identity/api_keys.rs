@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    JsonBody, bytes_bind, finish, known_role, opt_time, require_grant, tenant_bind, text,
-    text_bind, time, time_bind, uuid, uuid_bind,
+    JsonBody, bytes_bind, finish, known_role, opt_time, require_grant, tenant_bind, text, text_bind, time, time_bind,
+    uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
 use crate::auth::{Principal, api_key};
@@ -124,10 +124,7 @@ pub(super) async fn create(
 }
 
 /// `GET /api-keys`: every key of the tenant, revoked ones included.
-pub(super) async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Vec<KeyView>>, ApiError> {
+pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<KeyView>>, ApiError> {
     principal.require(MANAGE)?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let rows = tx

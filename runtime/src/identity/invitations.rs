@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::{
     INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
-    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time,
-    require_grant, tenant_bind, text, text_bind, time, time_bind, uuid, uuid_bind, verify_password,
+    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
+    text, text_bind, time, time_bind, uuid, uuid_bind, verify_password,
 };
 use crate::app_spec::QuotaLimit;
 use crate::audit::{self, Entry};
@@ -123,11 +123,7 @@ pub(super) async fn create(
 /// 403 when members plus pending invitations already reach the plan's
 /// `members` quota. Serialised per tenant (advisory lock on PostgreSQL,
 /// the write lock on SQLite).
-async fn check_members_quota(
-    tx: &mut TenantTx,
-    principal: &Principal,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+async fn check_members_quota(tx: &mut TenantTx, principal: &Principal, now: DateTime<Utc>) -> Result<(), ApiError> {
     let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(QUOTA) else {
         return Ok(());
     };
@@ -183,11 +179,7 @@ struct Invitation {
 
 /// The pending invitation a token names in `tenant`: 401 unknown, 410
 /// expired or used.
-async fn pending_invitation(
-    state: &AppState,
-    tenant: TenantId,
-    token: &str,
-) -> Result<Invitation, ApiError> {
+async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> Result<Invitation, ApiError> {
     let mut tx = state.db().begin(tenant).await?;
     let row = tx
         .fetch_optional(
@@ -202,9 +194,7 @@ async fn pending_invitation(
         return Err(ApiError::Gone("this invitation was already accepted"));
     }
     if time(&row, 3)? <= Utc::now() {
-        return Err(ApiError::Gone(
-            "this invitation has expired; ask for a new one",
-        ));
+        return Err(ApiError::Gone("this invitation has expired; ask for a new one"));
     }
     Ok(Invitation {
         id: uuid(&row, 0)?,
@@ -253,9 +243,7 @@ pub(super) async fn accept(
     let (user, new_hash) = match existing {
         Some((user, stored)) => {
             if !verify_password(body.password, stored).await? {
-                return Err(ApiError::Unauthorized(
-                    "wrong password for the invited email's account",
-                ));
+                return Err(ApiError::Unauthorized("wrong password for the invited email's account"));
             }
             (user, None)
         }
@@ -272,8 +260,7 @@ pub(super) async fn accept(
     if let Some(hash) = new_hash {
         let inserted = tx
             .execute(
-                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)"
-                    .into(),
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)".into(),
                 vec![
                     uuid_bind(user.0),
                     text_bind(&invitation.email),
@@ -304,7 +291,12 @@ pub(super) async fn accept(
     let joined = tx
         .execute(
             "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
-            vec![tenant_bind(info.id), uuid_bind(user.0), text_bind(role.name), time_bind(now)],
+            vec![
+                tenant_bind(info.id),
+                uuid_bind(user.0),
+                text_bind(role.name),
+                time_bind(now),
+            ],
         )
         .await;
     match joined {

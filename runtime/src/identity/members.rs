@@ -22,10 +22,7 @@ pub(super) struct Member {
 }
 
 /// `GET /members`, oldest first.
-pub(super) async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Vec<Member>>, ApiError> {
+pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<Member>>, ApiError> {
     principal.require(READ)?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let rows = tx

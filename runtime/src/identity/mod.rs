@@ -104,12 +104,7 @@ struct TokenPair {
 
 /// Issues an access token for `user` as `role` in `tenant` and stores a new
 /// refresh token inside `tx` (which belongs to `tenant`).
-async fn issue_tokens(
-    state: &AppState,
-    tx: &mut TenantTx,
-    user: UserId,
-    role: &str,
-) -> Result<TokenPair, ApiError> {
+async fn issue_tokens(state: &AppState, tx: &mut TenantTx, user: UserId, role: &str) -> Result<TokenPair, ApiError> {
     let refresh_token = insert_refresh_token(tx, user).await?;
     let access_token = state
         .keys()
@@ -201,12 +196,7 @@ fn check_password(field: &str, password: &str, errors: &mut Vec<FieldError>) {
 }
 
 /// The role called `name`, or a field error on `field` naming the roles.
-fn known_role(
-    spec: &AppSpec,
-    field: &str,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'static RoleDef> {
+fn known_role(spec: &AppSpec, field: &str, name: &str, errors: &mut Vec<FieldError>) -> Option<&'static RoleDef> {
     let role = spec.role(name);
     if role.is_none() {
         let known: Vec<&str> = spec.roles.iter().map(|r| r.name).collect();
@@ -258,10 +248,7 @@ async fn verify_password(password: String, hash: Option<String>) -> Result<bool,
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => crate::auth::password::verify_password(&password, &hash),
         None => {
-            let _ = crate::auth::password::verify_password(
-                &password,
-                crate::auth::password::dummy_hash(),
-            );
+            let _ = crate::auth::password::verify_password(&password, crate::auth::password::dummy_hash());
             false
         }
     })

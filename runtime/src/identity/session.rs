@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_text, opt_time,
-    tenant_bind, text_bind, time, time_bind, uuid, uuid_bind, verify_password,
+    JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_text, opt_time, tenant_bind, text_bind, time,
+    time_bind, uuid, uuid_bind, verify_password,
 };
 use crate::auth::api_key::opaque_hash;
 use crate::auth::{Principal, request_tenant};
@@ -65,9 +65,7 @@ pub(super) async fn login(
     // Always one argon2 verification: an unknown email takes as long as a
     // wrong password.
     let verified = verify_password(body.password, hash).await?;
-    let user = user
-        .filter(|_| verified)
-        .ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
+    let user = user.filter(|_| verified).ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
 
     let mut tx = state.db().begin_write(info.id).await?;
     let role = membership_role(&mut tx, user)
@@ -145,12 +143,7 @@ async fn reuse_detected(mut tx: TenantTx, user: UserId, now: DateTime<Utc>) -> A
     }
 }
 
-async fn revoke_all(
-    tx: &mut TenantTx,
-    tenant: TenantId,
-    user: UserId,
-    now: DateTime<Utc>,
-) -> Result<u64, DbError> {
+async fn revoke_all(tx: &mut TenantTx, tenant: TenantId, user: UserId, now: DateTime<Utc>) -> Result<u64, DbError> {
     tx.execute(
         "UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL".into(),
         vec![tenant_bind(tenant), uuid_bind(user.0), time_bind(now)],
@@ -171,7 +164,11 @@ pub(super) async fn logout(
     tx.execute(
         "UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL"
             .into(),
-        vec![tenant_bind(info.id), bytes_bind(opaque_hash(&body.refresh_token)), time_bind(Utc::now())],
+        vec![
+            tenant_bind(info.id),
+            bytes_bind(opaque_hash(&body.refresh_token)),
+            time_bind(Utc::now()),
+        ],
     )
     .await?;
     tx.commit().await?;

@@ -8,8 +8,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JsonBody, TokenPair, check_password, finish, hash_password, is_unique_violation, issue_tokens,
-    normalize_email, opt_text, text_bind, time_bind, uuid, uuid_bind, verify_password,
+    JsonBody, TokenPair, check_password, finish, hash_password, is_unique_violation, issue_tokens, normalize_email,
+    opt_text, text_bind, time_bind, uuid, uuid_bind, verify_password,
 };
 use crate::audit::{self, Entry};
 use crate::auth::{Actor, Principal};
@@ -141,8 +141,7 @@ pub(super) async fn signup(
     let mut tx = state.db().begin_platform().await?;
     let inserted = tx
         .execute(
-            "INSERT INTO tenants (id, slug, name, plan, created_at) VALUES ($1, $2, $3, $4, $5)"
-                .into(),
+            "INSERT INTO tenants (id, slug, name, plan, created_at) VALUES ($1, $2, $3, $4, $5)".into(),
             vec![
                 uuid_bind(tenant.0),
                 text_bind(&body.tenant_slug),
@@ -161,14 +160,8 @@ pub(super) async fn signup(
     if let Some(hash) = new_hash {
         let inserted = tx
             .execute(
-                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)"
-                    .into(),
-                vec![
-                    uuid_bind(user.0),
-                    text_bind(&email),
-                    text_bind(hash),
-                    time_bind(now),
-                ],
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)".into(),
+                vec![uuid_bind(user.0), text_bind(&email), text_bind(hash), time_bind(now)],
             )
             .await;
         match inserted {
@@ -181,8 +174,7 @@ pub(super) async fn signup(
     }
     let mut tx = tx.into_tenant(tenant).await?;
     tx.execute(
-        "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)"
-            .into(),
+        "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
         vec![
             uuid_bind(tenant.0),
             uuid_bind(user.0),
@@ -232,13 +224,7 @@ mod tests {
 
     #[test]
     fn slugs_follow_the_table_rule() {
-        for good in [
-            "ab",
-            "acme",
-            "acme-co",
-            "a1",
-            &format!("a{}", "b".repeat(62)),
-        ] {
+        for good in ["ab", "acme", "acme-co", "a1", &format!("a{}", "b".repeat(62))] {
             assert!(valid_slug(good), "{good:?} refused");
         }
         for bad in [

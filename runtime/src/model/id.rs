@@ -8,9 +8,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+use super::TenantModel;
 use super::def::{FieldType, KeyKind, RefTarget};
 use super::value::{DecodeError, FieldValue, Value};
-use super::TenantModel;
 
 /// The id of a tenant. Every tenant-scoped statement binds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -120,7 +120,10 @@ pub struct Id<M: TenantModel> {
 impl<M: TenantModel> Id<M> {
     /// Wraps a raw key.
     pub fn new(key: M::Key) -> Self {
-        Self { key, model: PhantomData }
+        Self {
+            key,
+            model: PhantomData,
+        }
     }
 
     /// The raw key.

@@ -71,7 +71,10 @@ pub struct DecodeError {
 impl DecodeError {
     /// A mismatch between the expected Rust type and the value found.
     pub fn new(expected: &'static str, found: &Value) -> Self {
-        Self { expected, found: found.kind() }
+        Self {
+            expected,
+            found: found.kind(),
+        }
     }
 }
 
@@ -159,7 +162,9 @@ pub struct ValueReader {
 impl ValueReader {
     /// Wraps decoded column values.
     pub fn new(values: Vec<Value>) -> Self {
-        Self { values: values.into_iter() }
+        Self {
+            values: values.into_iter(),
+        }
     }
 
     /// Reads the next field.

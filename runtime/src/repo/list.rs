@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use super::validate::{parse_text, to_text};
 use super::key_type;
+use super::validate::{parse_text, to_text};
 use crate::db::Bind;
 use crate::model::{FieldType, Key, ModelDef, Record, TenantModel, Value};
 
@@ -40,7 +40,10 @@ pub struct ListQueryError {
 }
 
 fn err(parameter: &str, message: impl Into<String>) -> ListQueryError {
-    ListQueryError { parameter: parameter.to_owned(), message: message.into() }
+    ListQueryError {
+        parameter: parameter.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn implicit_type(def: &ModelDef, name: &str) -> Option<FieldType> {
@@ -60,13 +63,17 @@ fn sort_column(def: &ModelDef, name: &str) -> Option<(&'static str, FieldType)> 
         };
         return Some((col, ty));
     }
-    def.fields.iter().find(|f| f.name == name && f.sortable && !f.optional).map(|f| (f.column, f.ty))
+    def.fields
+        .iter()
+        .find(|f| f.name == name && f.sortable && !f.optional)
+        .map(|f| (f.column, f.ty))
 }
 
 impl ListQuery {
     /// The default query: first page, default sort, no filters.
     pub fn new(def: &ModelDef) -> Self {
-        let (sort_field, sort_type) = sort_column(def, def.default_sort.field).unwrap_or(("created_at", FieldType::DateTime));
+        let (sort_field, sort_type) =
+            sort_column(def, def.default_sort.field).unwrap_or(("created_at", FieldType::DateTime));
         Self {
             limit: DEFAULT_LIMIT,
             sort_field,
@@ -102,25 +109,35 @@ impl ListQuery {
                         None => (false, value),
                     };
                     let (col, ty) = sort_column(def, name).ok_or_else(|| {
-                        err("sort", format!("cannot sort by `{name}`: allowed are id, created_at, updated_at and sortable fields"))
+                        err(
+                            "sort",
+                            format!(
+                                "cannot sort by `{name}`: allowed are id, created_at, updated_at and sortable fields"
+                            ),
+                        )
                     })?;
                     query.sort_field = col;
                     query.sort_type = ty;
                     query.descending = descending;
                 }
                 name => {
-                    let field = def
-                        .fields
-                        .iter()
-                        .find(|f| f.name == name && f.indexed)
-                        .ok_or_else(|| err(name, format!("unknown parameter `{name}` (filters exist for indexed fields only)")))?;
+                    let field = def.fields.iter().find(|f| f.name == name && f.indexed).ok_or_else(|| {
+                        err(
+                            name,
+                            format!("unknown parameter `{name}` (filters exist for indexed fields only)"),
+                        )
+                    })?;
                     let parsed = parse_text(field.ty, value).map_err(|m| err(name, m))?;
                     query.filters.push((field.column, field.ty, parsed));
                 }
             }
         }
         if let Some(cursor) = cursor {
-            query.after = Some(query.decode_cursor(def, cursor).ok_or_else(|| err("cursor", "invalid cursor"))?);
+            query.after = Some(
+                query
+                    .decode_cursor(def, cursor)
+                    .ok_or_else(|| err("cursor", "invalid cursor"))?,
+            );
         }
         Ok(query)
     }
@@ -131,7 +148,10 @@ impl ListQuery {
         if sort != self.sort_key() {
             return None;
         }
-        Some((parse_text(self.sort_type, &value).ok()?, parse_text(key_type(def.key), &id).ok()?))
+        Some((
+            parse_text(self.sort_type, &value).ok()?,
+            parse_text(key_type(def.key), &id).ok()?,
+        ))
     }
 
     fn sort_key(&self) -> String {

@@ -54,13 +54,18 @@ fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
     if let DbError::Sqlx(sqlx::Error::Database(db)) = &err {
         match db.kind() {
             sqlx::error::ErrorKind::UniqueViolation => {
-                let detail = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                let detail = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
                 let field = def
                     .fields
                     .iter()
                     .find(|f| f.unique && detail.contains(f.column))
                     .map_or("row", |f| f.name);
-                return RepoError::Duplicate { field: field.to_owned() };
+                return RepoError::Duplicate {
+                    field: field.to_owned(),
+                };
             }
             sqlx::error::ErrorKind::ForeignKeyViolation if deleting => return RepoError::StillReferenced,
             sqlx::error::ErrorKind::ForeignKeyViolation => return RepoError::DanglingReference,
@@ -94,7 +99,12 @@ fn select_list(def: &ModelDef) -> String {
 }
 
 fn row_types(def: &ModelDef) -> Vec<FieldType> {
-    let mut types = vec![FieldType::Uuid, key_type(def.key), FieldType::DateTime, FieldType::DateTime];
+    let mut types = vec![
+        FieldType::Uuid,
+        key_type(def.key),
+        FieldType::DateTime,
+        FieldType::DateTime,
+    ];
     types.extend(def.fields.iter().map(|f| f.ty));
     types
 }
@@ -135,7 +145,11 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// is indistinguishable from a missing one.
     pub async fn get(&mut self, id: Id<M>) -> Result<Option<Record<M>>, RepoError> {
         let def = M::def();
-        let sql = format!("SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2", select_list(def), def.table);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
+            select_list(def),
+            def.table
+        );
         let binds = vec![self.tenant_bind(), Self::id_bind(id)];
         match self.tx.fetch_optional(sql, binds).await? {
             Some(row) => decode_record(&row).map(Some),
@@ -185,8 +199,16 @@ impl<'t, M: TenantModel> Repo<'t, M> {
             let _ = write!(cols, ", {}", field.column);
             let _ = write!(params, ", ${}", binds.len());
         }
-        let sql = format!("INSERT INTO {} ({cols}) VALUES ({params}) RETURNING {}", def.table, select_list(def));
-        let row = self.tx.fetch_optional(sql, binds).await.map_err(|e| classify(e, def, false))?;
+        let sql = format!(
+            "INSERT INTO {} ({cols}) VALUES ({params}) RETURNING {}",
+            def.table,
+            select_list(def)
+        );
+        let row = self
+            .tx
+            .fetch_optional(sql, binds)
+            .await
+            .map_err(|e| classify(e, def, false))?;
         decode_record(&row.ok_or(RepoError::DanglingReference)?)
     }
 
@@ -206,7 +228,12 @@ impl<'t, M: TenantModel> Repo<'t, M> {
             def.table,
             select_list(def)
         );
-        match self.tx.fetch_optional(sql, binds).await.map_err(|e| classify(e, def, false))? {
+        match self
+            .tx
+            .fetch_optional(sql, binds)
+            .await
+            .map_err(|e| classify(e, def, false))?
+        {
             Some(row) => decode_record(&row).map(Some),
             None => Ok(None),
         }
@@ -234,7 +261,10 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         } else {
             None
         };
-        Ok(Page { data: items, next_cursor })
+        Ok(Page {
+            data: items,
+            next_cursor,
+        })
     }
 }
 

@@ -22,7 +22,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub(crate) fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field: field.to_owned(), code, message: message.into() }
+        Self {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -47,12 +51,16 @@ pub(crate) fn parse_text(ty: FieldType, text: &str) -> Result<Value, String> {
             "false" => Ok(Value::Bool(false)),
             _ => Err(bad("bool (true or false)")),
         },
-        FieldType::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Value::Date).map_err(|_| bad("date")),
+        FieldType::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Value::Date)
+            .map_err(|_| bad("date")),
         FieldType::DateTime => DateTime::parse_from_rfc3339(text)
             .map(|d| Value::DateTime(d.with_timezone(&Utc)))
             .map_err(|_| bad("RFC 3339 datetime")),
         FieldType::Uuid => uuid::Uuid::parse_str(text).map(Value::Uuid).map_err(|_| bad("uuid")),
-        FieldType::Json => serde_json::from_str(text).map(Value::Json).map_err(|_| bad("JSON document")),
+        FieldType::Json => serde_json::from_str(text)
+            .map(Value::Json)
+            .map_err(|_| bad("JSON document")),
         FieldType::Ref(target) => match target.key {
             KeyKind::BigInt => text.parse().map(Value::BigInt).map_err(|_| bad("id")),
             KeyKind::Uuid => uuid::Uuid::parse_str(text).map(Value::Uuid).map_err(|_| bad("id")),
@@ -80,7 +88,11 @@ pub(crate) fn to_text(value: &Value) -> String {
 fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
     match value {
         Value::Null if !field.optional => {
-            errors.push(FieldError::new(field.name, "required", format!("{} must not be null", field.name)));
+            errors.push(FieldError::new(
+                field.name,
+                "required",
+                format!("{} must not be null", field.name),
+            ));
         }
         Value::Text(s) => {
             let len = s.chars().count();
@@ -112,12 +124,20 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
             if let Some(min) = field.min
                 && n < min
             {
-                errors.push(FieldError::new(field.name, "too_small", format!("{} must be at least {min}", field.name)));
+                errors.push(FieldError::new(
+                    field.name,
+                    "too_small",
+                    format!("{} must be at least {min}", field.name),
+                ));
             }
             if let Some(max) = field.max
                 && n > max
             {
-                errors.push(FieldError::new(field.name, "too_large", format!("{} must be at most {max}", field.name)));
+                errors.push(FieldError::new(
+                    field.name,
+                    "too_large",
+                    format!("{} must be at most {max}", field.name),
+                ));
             }
         }
         _ => {}
@@ -142,14 +162,22 @@ pub(crate) fn create_values(def: &ModelDef, input: Vec<Option<Value>>) -> Result
             },
             (None, None) if field.optional => Value::Null,
             (None, None) => {
-                errors.push(FieldError::new(field.name, "required", format!("{} is required", field.name)));
+                errors.push(FieldError::new(
+                    field.name,
+                    "required",
+                    format!("{} is required", field.name),
+                ));
                 Value::Null
             }
         };
         check_rules(field, &value, &mut errors);
         out.push(value);
     }
-    if errors.is_empty() { Ok(out) } else { Err(RepoError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(RepoError::Invalid(errors))
+    }
 }
 
 /// The changed fields of an update, or every broken rule.
@@ -160,11 +188,17 @@ pub(crate) fn update_values(
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(changes.len());
     for (idx, value) in changes {
-        let Some(field) = super::field_at(def, idx) else { continue };
+        let Some(field) = super::field_at(def, idx) else {
+            continue;
+        };
         check_rules(field, &value, &mut errors);
         out.push((field, value));
     }
-    if errors.is_empty() { Ok(out) } else { Err(RepoError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(RepoError::Invalid(errors))
+    }
 }
 
 #[cfg(test)]
@@ -194,14 +228,25 @@ mod tests {
     fn rejects_bad_text() {
         assert!(parse_text(FieldType::Int, "x").is_err());
         assert!(parse_text(FieldType::Bool, "yes").is_err());
-        assert!(parse_text(FieldType::Enum(&["a"]), "b").unwrap_err().contains("not one of a"));
+        assert!(
+            parse_text(FieldType::Enum(&["a"]), "b")
+                .unwrap_err()
+                .contains("not one of a")
+        );
     }
 
     #[test]
     fn reports_every_broken_rule() {
         static FIELDS: [FieldDef; 2] = [
-            FieldDef { max_len: Some(3), ..FieldDef::new("name", "name", FieldType::String) },
-            FieldDef { min: Some(1), max: Some(5), ..FieldDef::new("rank", "rank", FieldType::Int) },
+            FieldDef {
+                max_len: Some(3),
+                ..FieldDef::new("name", "name", FieldType::String)
+            },
+            FieldDef {
+                min: Some(1),
+                max: Some(5),
+                ..FieldDef::new("rank", "rank", FieldType::Int)
+            },
         ];
         let def = ModelDef {
             name: "thing",
@@ -209,10 +254,17 @@ mod tests {
             path: "things",
             key: crate::model::KeyKind::BigInt,
             fields: &FIELDS,
-            permissions: crate::model::Permissions { read: "r", write: "w", delete: "d" },
+            permissions: crate::model::Permissions {
+                read: "r",
+                write: "w",
+                delete: "d",
+            },
             quota: None,
             audit: false,
-            default_sort: crate::model::Sort { field: "created_at", descending: true },
+            default_sort: crate::model::Sort {
+                field: "created_at",
+                descending: true,
+            },
         };
         let Err(RepoError::Invalid(errors)) =
             create_values(&def, vec![Some(Value::Text("long".into())), Some(Value::Int(9))])

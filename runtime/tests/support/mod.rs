@@ -15,9 +15,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rookery::App;
-use rookery::app_spec::{
-    AppSpec, AuthMethod, Migration, PlanDef, QuotaDef, QuotaLimit, RoleDef, TenantResolver,
-};
+use rookery::app_spec::{AppSpec, AuthMethod, Migration, PlanDef, QuotaDef, QuotaLimit, RoleDef, TenantResolver};
 use rookery::config::Config;
 use rookery::db::{Db, DbOptions};
 use serde_json::Value;
@@ -25,12 +23,7 @@ use sqlx::{PgPool, SqlitePool};
 use tower::ServiceExt as _;
 
 const VIEWER: &[&str] = &["members.read", "projects.read"];
-const MEMBER: &[&str] = &[
-    "members.read",
-    "projects.read",
-    "projects.write",
-    "api_keys.manage",
-];
+const MEMBER: &[&str] = &["members.read", "projects.read", "projects.write", "api_keys.manage"];
 const ADMIN: &[&str] = &[
     "members.read",
     "projects.read",
@@ -173,9 +166,7 @@ impl Harness {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"));
+        let mut request = Request::builder().method(method).uri(format!("/api/v1{path}"));
         if let Some(tenant) = tenant {
             request = request.header("x-tenant", tenant);
         }
@@ -189,12 +180,7 @@ impl Harness {
             None => request.body(Body::empty()),
         }
         .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -210,9 +196,7 @@ impl Harness {
     /// `POST /auth/signup`, expecting 201.
     pub async fn signup(&self, slug: &str, email: &str, password: &str) -> Reply {
         let body = serde_json::json!({ "tenant_slug": slug, "tenant_name": slug.to_uppercase(), "email": email, "password": password });
-        let reply = self
-            .call("POST", "/auth/signup", None, None, Some(body))
-            .await;
+        let reply = self.call("POST", "/auth/signup", None, None, Some(body)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         reply
     }
@@ -220,55 +204,40 @@ impl Harness {
     /// `POST /auth/login` on tenant `slug`.
     pub async fn login(&self, slug: &str, email: &str, password: &str) -> Reply {
         let body = serde_json::json!({ "email": email, "password": password });
-        self.call("POST", "/auth/login", Some(slug), None, Some(body))
-            .await
+        self.call("POST", "/auth/login", Some(slug), None, Some(body)).await
     }
 
     /// A `SELECT COUNT(*) …` run beside the app (no RLS).
     pub async fn count(&self, sql: &'static str) -> i64 {
         match &self.inspect {
-            Inspect::Sqlite(pool) => sqlx::query_scalar(sql)
-                .fetch_one(pool)
-                .await
-                .expect("count"),
-            Inspect::Postgres(pool) => sqlx::query_scalar(sql)
-                .fetch_one(pool)
-                .await
-                .expect("count"),
+            Inspect::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("count"),
+            Inspect::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("count"),
         }
     }
 
     /// Runs a statement beside the app, in the backend's own dialect.
     pub async fn exec(&self, postgres: &'static str, sqlite: &'static str) {
         match &self.inspect {
-            Inspect::Sqlite(pool) => sqlx::query(sqlite)
-                .execute(pool)
-                .await
-                .map(drop)
-                .expect("exec"),
-            Inspect::Postgres(pool) => sqlx::query(postgres)
-                .execute(pool)
-                .await
-                .map(drop)
-                .expect("exec"),
+            Inspect::Sqlite(pool) => sqlx::query(sqlite).execute(pool).await.map(drop).expect("exec"),
+            Inspect::Postgres(pool) => sqlx::query(postgres).execute(pool).await.map(drop).expect("exec"),
         }
     }
 
     /// Every audit row's action and metadata (as text), oldest first.
     pub async fn audit_rows(&self) -> Vec<(String, String)> {
         match &self.inspect {
-            Inspect::Sqlite(pool) => sqlx::query_as(
-                "SELECT action, COALESCE(metadata, '') FROM audit_log ORDER BY at, id",
-            )
-            .fetch_all(pool)
-            .await
-            .expect("audit"),
-            Inspect::Postgres(pool) => sqlx::query_as(
-                "SELECT action, COALESCE(metadata::text, '') FROM audit_log ORDER BY at, id",
-            )
-            .fetch_all(pool)
-            .await
-            .expect("audit"),
+            Inspect::Sqlite(pool) => {
+                sqlx::query_as("SELECT action, COALESCE(metadata, '') FROM audit_log ORDER BY at, id")
+                    .fetch_all(pool)
+                    .await
+                    .expect("audit")
+            }
+            Inspect::Postgres(pool) => {
+                sqlx::query_as("SELECT action, COALESCE(metadata::text, '') FROM audit_log ORDER BY at, id")
+                    .fetch_all(pool)
+                    .await
+                    .expect("audit")
+            }
         }
     }
 }
@@ -322,9 +291,7 @@ where
 {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("app.sqlite").display());
-    let db = Db::connect(&url, &DbOptions::default())
-        .await
-        .expect("connect");
+    let db = Db::connect(&url, &DbOptions::default()).await.expect("connect");
     db.migrate(&TEST_SPEC).await.expect("migrate");
     let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
     let harness = Harness {
@@ -338,15 +305,12 @@ where
 }
 
 fn admin_url() -> String {
-    std::env::var("DATABASE_URL_ADMIN")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// `url` with its database replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[scheme_end..].find('/') {
         Some(slash) => &base[..scheme_end + slash],
@@ -363,17 +327,13 @@ fn with_database(url: &str, name: &str) -> String {
 async fn ensure_role(admin: &PgPool) {
     static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     ONCE.get_or_init(|| async {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rookery_app')",
-        )
-        .fetch_one(admin)
-        .await
-        .expect("pg_roles");
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rookery_app')")
+            .fetch_one(admin)
+            .await
+            .expect("pg_roles");
         if !exists {
             // Another test process may win the race; either way the role exists after.
-            let _ = sqlx::query("CREATE ROLE rookery_app NOLOGIN")
-                .execute(admin)
-                .await;
+            let _ = sqlx::query("CREATE ROLE rookery_app NOLOGIN").execute(admin).await;
         }
     })
     .await;
@@ -406,9 +366,7 @@ where
     let url = with_database(&admin_url, &name);
 
     let as_owner = owner_options();
-    let owner = Db::connect(&url, &as_owner)
-        .await
-        .expect("connect as owner");
+    let owner = Db::connect(&url, &as_owner).await.expect("connect as owner");
     owner.migrate(&TEST_SPEC).await.expect("migrate");
     owner.close().await;
     let db = Db::connect(&url, &DbOptions::default())

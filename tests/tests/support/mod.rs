@@ -18,13 +18,20 @@ pub fn bin_dir() -> PathBuf {
 /// A built binary of the workspace; panics with the build command when missing.
 pub fn binary(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
-    assert!(path.exists(), "{} is not built; run `cargo build --workspace` (scripts/test does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace` (scripts/test does)",
+        path.display()
+    );
     path
 }
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 pub fn admin_url() -> String {
@@ -40,12 +47,20 @@ pub struct Database {
 
 impl Database {
     pub fn create() -> Self {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let name = format!("rookery_e2e_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_url();
         rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&admin).await.expect("PostgreSQL at DATABASE_URL_ADMIN");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+            let pool = sqlx::PgPool::connect(&admin)
+                .await
+                .expect("PostgreSQL at DATABASE_URL_ADMIN");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .unwrap();
             pool.close().await;
         });
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
@@ -56,7 +71,10 @@ impl Database {
     pub fn scalar(&self, sql: &str) -> i64 {
         self.rt.block_on(async {
             let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
             pool.close().await;
             n
         })
@@ -69,9 +87,11 @@ impl Drop for Database {
         let name = self.name.clone();
         self.rt.block_on(async {
             if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&pool)
-                    .await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await;
             }
         });
     }
@@ -122,12 +142,18 @@ impl Server {
         }
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child, base: format!("http://127.0.0.1:{port}") }
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Sends SIGTERM and waits: graceful shutdown must exit 0.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().unwrap()
     }
 }
@@ -153,7 +179,11 @@ pub fn call(
         req = req.header(*k, *v);
     }
     let response = match body {
-        Some(b) => agent.run(req.header("content-type", "application/json").body(b.to_string()).unwrap()),
+        Some(b) => agent.run(
+            req.header("content-type", "application/json")
+                .body(b.to_string())
+                .unwrap(),
+        ),
         None => agent.run(req.body(()).unwrap()),
     }
     .expect("request");

@@ -68,11 +68,7 @@ fn check_columns(ctx: &mut Ctx, model: &ModelSpec) {
     for (name, field) in &model.fields {
         let text = name.get_ref().as_str();
         let is_ref = *field.kind.get_ref() == FieldKind::Ref;
-        let column = if is_ref {
-            format!("{text}_id")
-        } else {
-            text.to_owned()
-        };
+        let column = if is_ref { format!("{text}_id") } else { text.to_owned() };
         if is_ref && IMPLICIT_COLUMNS.contains(&column.as_str()) {
             ctx.error(
                 "rookery::column_clash",
@@ -114,7 +110,9 @@ fn check_ref(ctx: &mut Ctx, spec: &Spec, field: &FieldSpec) {
         None => {
             ctx.error("rookery::missing_to", field.kind.span(), "a ref field needs `to`")
                 .label("ref to what?")
-                .help_text("name the referenced model with `to = \"<model>\"`, or `to = \"user\"` for a member of the tenant");
+                .help_text(
+                    "name the referenced model with `to = \"<model>\"`, or `to = \"user\"` for a member of the tenant",
+                );
         }
         Some(to) => {
             let target = to.get_ref().as_str();
@@ -130,20 +128,16 @@ fn check_ref(ctx: &mut Ctx, spec: &Spec, field: &FieldSpec) {
                         .map(|k| k.get_ref().as_str())
                         .chain(["user"])
                         .collect();
-                    ctx.error(
-                        "rookery::unknown_model",
-                        to.span(),
-                        format!("unknown model `{target}`"),
-                    )
-                    .label("no such model")
-                    .suggest(
-                        target,
-                        candidates.iter().copied(),
-                        Some(format!(
-                            "`to` names a model of this spec or `user`: {}",
-                            super::list(candidates.iter().copied())
-                        )),
-                    );
+                    ctx.error("rookery::unknown_model", to.span(), format!("unknown model `{target}`"))
+                        .label("no such model")
+                        .suggest(
+                            target,
+                            candidates.iter().copied(),
+                            Some(format!(
+                                "`to` names a model of this spec or `user`: {}",
+                                super::list(candidates.iter().copied())
+                            )),
+                        );
                 }
             }
         }
@@ -178,13 +172,7 @@ fn check_ref(ctx: &mut Ctx, spec: &Spec, field: &FieldSpec) {
     }
 }
 
-fn only_for(
-    ctx: &mut Ctx,
-    option: &str,
-    span: std::ops::Range<usize>,
-    kind: FieldKind,
-    allowed: &str,
-) {
+fn only_for(ctx: &mut Ctx, option: &str, span: std::ops::Range<usize>, kind: FieldKind, allowed: &str) {
     ctx.error(
         "rookery::misplaced_option",
         span,
@@ -214,13 +202,9 @@ fn check_enum(ctx: &mut Ctx, field: &FieldSpec) {
         return;
     }
     if values.get_ref().is_empty() {
-        ctx.error(
-            "rookery::missing_values",
-            values.span(),
-            "`values` is empty",
-        )
-        .label("no values")
-        .help_text("an enum needs at least one value");
+        ctx.error("rookery::missing_values", values.span(), "`values` is empty")
+            .label("no values")
+            .help_text("an enum needs at least one value");
     }
     for value in values.get_ref() {
         names::ident(ctx, IdentKind::EnumValue, value);
@@ -243,19 +227,12 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         if !matches!(kind, FieldKind::String | FieldKind::Text) {
             only_for(ctx, "max_len", max_len.span(), kind, "string and text");
         } else if *max_len.get_ref() < 1 {
-            ctx.error(
-                "rookery::bad_bound",
-                max_len.span(),
-                "`max_len` must be at least 1",
-            )
-            .label("too small")
-            .help_text("`max_len` is the longest value accepted, in characters");
+            ctx.error("rookery::bad_bound", max_len.span(), "`max_len` must be at least 1")
+                .label("too small")
+                .help_text("`max_len` is the longest value accepted, in characters");
         }
     }
-    let numeric = matches!(
-        kind,
-        FieldKind::Int | FieldKind::Bigint | FieldKind::Decimal
-    );
+    let numeric = matches!(kind, FieldKind::Int | FieldKind::Bigint | FieldKind::Decimal);
     for (option, bound) in [("min", &field.min), ("max", &field.max)] {
         let Some(bound) = bound else { continue };
         if !numeric {
@@ -267,9 +244,7 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
                 format!("`{option}` does not fit an int"),
             )
             .label("out of range")
-            .help_text(
-                "an int is 32 bits (-2147483648 to 2147483647); use `bigint` for larger numbers",
-            );
+            .help_text("an int is 32 bits (-2147483648 to 2147483647); use `bigint` for larger numbers");
         }
     }
     if let (true, Some(min), Some(max)) = (numeric, &field.min, &field.max)
@@ -278,11 +253,7 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         ctx.error(
             "rookery::bad_bound",
             max.span(),
-            format!(
-                "`max` ({}) is less than `min` ({})",
-                max.get_ref(),
-                min.get_ref()
-            ),
+            format!("`max` ({}) is less than `min` ({})", max.get_ref(), min.get_ref()),
         )
         .label("below min")
         .help_text("swap them, or fix one of them");
@@ -294,9 +265,15 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             ("sortable", field.sortable),
         ];
         for (flag, _) in flags.iter().filter(|(_, on)| *on) {
-            ctx.error("rookery::misplaced_option", name.span(), format!("a {} field cannot be `{flag}`", kind_name(kind)))
-                .label(format!("`{flag} = true`"))
-                .help_text("text and json values are too large to index; use `type = \"string\"` with a `max_len` for a key");
+            ctx.error(
+                "rookery::misplaced_option",
+                name.span(),
+                format!("a {} field cannot be `{flag}`", kind_name(kind)),
+            )
+            .label(format!("`{flag} = true`"))
+            .help_text(
+                "text and json values are too large to index; use `type = \"string\"` with a `max_len` for a key",
+            );
         }
     }
 }
@@ -312,13 +289,17 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     let span = default.span();
     let expected = match kind {
         FieldKind::Ref | FieldKind::Json => {
-            ctx.error("rookery::bad_default", span, format!("a {} field cannot have a default", kind_name(kind)))
-                .label("default not allowed")
-                .help_text(if kind == FieldKind::Ref {
-                    "a referenced row's id differs per tenant; make the field `optional` or set it in each create request"
-                } else {
-                    "set the document in each create request, or make the field `optional`"
-                });
+            ctx.error(
+                "rookery::bad_default",
+                span,
+                format!("a {} field cannot have a default", kind_name(kind)),
+            )
+            .label("default not allowed")
+            .help_text(if kind == FieldKind::Ref {
+                "a referenced row's id differs per tenant; make the field `optional` or set it in each create request"
+            } else {
+                "set the document in each create request, or make the field `optional`"
+            });
             return;
         }
         FieldKind::Bool => match value {
@@ -437,16 +418,10 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     ctx.error(
         "rookery::bad_default",
         span,
-        format!(
-            "default of `{field_name}` does not fit type `{}`",
-            kind_name(kind)
-        ),
+        format!("default of `{field_name}` does not fit type `{}`", kind_name(kind)),
     )
     .label(format!("found {}", with_article(value.type_str())))
-    .help_text(format!(
-        "the default of a {} field must be {expected}",
-        kind_name(kind)
-    ));
+    .help_text(format!("the default of a {} field must be {expected}", kind_name(kind)));
 }
 
 /// A default of the right TOML type whose text is not a valid `what`.
@@ -460,13 +435,7 @@ fn bad_text(ctx: &mut Ctx, span: std::ops::Range<usize>, field: &str, what: &str
     .help_text(format!("write a {what} such as {example}"));
 }
 
-fn integer_default(
-    ctx: &mut Ctx,
-    span: std::ops::Range<usize>,
-    kind: FieldKind,
-    field: &FieldSpec,
-    n: i64,
-) {
+fn integer_default(ctx: &mut Ctx, span: std::ops::Range<usize>, kind: FieldKind, field: &FieldSpec, n: i64) {
     if kind == FieldKind::Int && i32::try_from(n).is_err() {
         ctx.error("rookery::bad_default", span, "default does not fit an int")
             .label("out of range")
