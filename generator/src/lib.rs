@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod handwritten;
+mod keywords;
 pub mod model;
 pub mod plan;
 pub mod render;

@@ -563,15 +563,8 @@ pub fn rust_str(s: &str) -> String {
     format!("{s:?}")
 }
 
-const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-];
-
 fn rust_ident(name: &str) -> String {
-    if RUST_KEYWORDS.contains(&name) {
+    if crate::keywords::RUST.contains(&name) {
         format!("r#{name}")
     } else {
         name.to_owned()
