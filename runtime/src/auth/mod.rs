@@ -84,6 +84,11 @@ impl Principal {
         }
     }
 
+    /// Whether the tenant's plan unlocks `feature` (from the spec's `[plans]`).
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.info.plan.features.contains(&feature)
+    }
+
     /// The acting user: the signed-in user or the member who created the key.
     pub fn user(&self) -> UserId {
         match self.actor {
@@ -275,5 +280,60 @@ fn rate_headers(response: &mut Response, d: crate::ratelimit::RateDecision) {
     }
     if let Ok(v) = HeaderValue::from_str(&format!("\"tenant\";r={};t={}", d.remaining, d.reset)) {
         headers.insert(HeaderName::from_static("ratelimit"), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app_spec::PlanDef;
+
+    static ROLE: RoleDef = RoleDef {
+        name: "member",
+        permissions: &["projects.read", "projects.write"],
+    };
+    static PLAN: PlanDef = PlanDef {
+        name: "growth",
+        features: &["api_access"],
+        quotas: &[],
+        rate_limit: None,
+        monthly_price: None,
+        trial_days: None,
+    };
+
+    fn principal() -> Principal {
+        let tenant = TenantId::new_v7();
+        Principal {
+            tenant,
+            actor: Actor::User(UserId::new_v7()),
+            role: &ROLE,
+            info: TenantInfo {
+                id: tenant,
+                slug: "acme".into(),
+                plan: &PLAN,
+            },
+        }
+    }
+
+    #[test]
+    fn permissions_come_from_the_role_and_features_from_the_plan() {
+        let p = principal();
+        assert!(p.can("projects.write"));
+        assert!(!p.can("projects.delete"));
+        assert!(matches!(p.require("projects.delete"), Err(ApiError::Forbidden(perm)) if perm == "projects.delete"));
+        assert!(p.has_feature("api_access"));
+        assert!(!p.has_feature("sso"));
+    }
+
+    #[test]
+    fn bearer_tokens_are_parsed_strictly() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer   "));
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc.def"));
+        assert_eq!(bearer(&headers).unwrap(), "abc.def");
     }
 }
