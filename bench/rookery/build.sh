@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Release build of the generated taskboard example (the Rookery workspace is
+# two levels up from this folder) into $CONTENDER_OUT/target. Incremental:
+# quick when nothing changed. Reads only the repository; writes only
+# $CONTENDER_OUT.
+set -euo pipefail
+CONTENDER_SRC=${CONTENDER_SRC:-$(cd "$(dirname "$0")" && pwd)}
+: "${CONTENDER_OUT:?set CONTENDER_OUT to a writable folder for the build}"
+export CARGO_TARGET_DIR=$CONTENDER_OUT/target
+cargo build --release --locked --manifest-path "$CONTENDER_SRC/../../Cargo.toml" -p taskboard
