@@ -1,10 +1,15 @@
 -- Rookery platform tables (runtime-owned).
+-- The serving role. Creating it needs CREATEROLE once per cluster; an owner
+-- without that privilege works as long as the role exists already.
 DO $$
 BEGIN
-    CREATE ROLE rookery_app NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rookery_app') THEN
+        CREATE ROLE rookery_app NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
+GRANT USAGE ON SCHEMA public TO rookery_app;
 
 CREATE TABLE tenants (
     id         uuid        PRIMARY KEY,
