@@ -180,10 +180,10 @@ impl TenantDirectory {
         predicate: &'static str,
         bind: Bind,
     ) -> Result<Option<TenantInfo>, DbError> {
-        let mut tx = db.begin_platform().await?;
+        let mut tx = db.begin_platform_read().await?;
         let sql = format!("SELECT id, slug, plan FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
-        tx.commit().await?;
+        drop(tx);
         let Some(row) = row else { return Ok(None) };
         let (Value::Uuid(id), Value::Text(slug), Value::Text(plan)) = (
             row.value(0, FieldType::Uuid)?,

@@ -214,7 +214,7 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
             ],
         )
         .await?;
-    tx.commit().await?;
+    tx.finish_read();
     let Some(row) = row else { return Ok(None) };
     let hash = crate::db::bytes(&row, 1)?;
     let (Value::Uuid(id), Value::Text(role), Value::Uuid(created_by), revoked) = (

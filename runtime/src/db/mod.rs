@@ -99,9 +99,13 @@ impl Db {
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url)?;
+            // No ping on acquire: the pool already checks each connection
+            // when it is released, and a broken one fails its first query
+            // with an error the caller sees (503), not wrong data.
             let mut pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
-                .acquire_timeout(Duration::from_secs(10));
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false);
             if let Some(role) = options.serving_role.clone() {
                 let set_role = format!("SET ROLE {}", quote_ident(&role));
                 pool = pool.after_connect(move |conn, _meta| {
@@ -165,7 +169,12 @@ impl Db {
     /// `users`). Tenant tables are unreachable from it on PostgreSQL (RLS
     /// without a tenant returns no rows) and by API everywhere.
     pub async fn begin_platform(&self) -> Result<PlatformTx, DbError> {
-        PlatformTx::begin(self).await
+        PlatformTx::begin(self, true).await
+    }
+
+    /// Begins a platform transaction that will only read (no write lock on SQLite).
+    pub async fn begin_platform_read(&self) -> Result<PlatformTx, DbError> {
+        PlatformTx::begin(self, false).await
     }
 
     /// Checks that the database answers.

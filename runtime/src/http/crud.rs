@@ -61,7 +61,7 @@ async fn list<M: TenantModel>(
     let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let page = tx.repo::<M>().list(&query).await?;
-    tx.commit().await?;
+    tx.finish_read();
     Ok(Json(page))
 }
 
@@ -85,7 +85,7 @@ async fn read<M: TenantModel>(
     let id = parse_id::<M>(&raw)?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let record = tx.repo::<M>().get(id).await?.ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
+    tx.finish_read();
     Ok(Json(record).into_response())
 }
 
