@@ -885,7 +885,11 @@ fn field_doc(f: &Field) -> String {
         parts.push(format!("at most {n}"));
     }
     if let Some(d) = &f.default {
-        parts.push(format!("default `{}`", one_line(d)));
+        if d.is_empty() {
+            parts.push("default empty".into());
+        } else {
+            parts.push(format!("default `{}`", one_line(d)));
+        }
     }
     if f.unique {
         parts.push("unique per tenant".into());

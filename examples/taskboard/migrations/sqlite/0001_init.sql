@@ -86,7 +86,7 @@ CREATE TABLE projects (
     tenant_id   TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id          INTEGER NOT NULL,
     name        TEXT    NOT NULL CHECK (length(name) <= 120),
-    description TEXT,
+    description TEXT    DEFAULT '',
     status      TEXT    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
     created_at  TEXT    NOT NULL,
     updated_at  TEXT    NOT NULL,

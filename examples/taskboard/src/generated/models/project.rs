@@ -28,8 +28,8 @@ pub struct Project {
     /// `name`: string, at most 120 characters.
     #[rookery(max_len = 120)]
     pub name: String,
-    /// `description`: text, optional.
-    #[rookery(text)]
+    /// `description`: text, optional, default empty.
+    #[rookery(text, default = "")]
     pub description: Option<String>,
     /// `status`: enum, default `active`.
     #[rookery(default = "active")]
