@@ -99,6 +99,26 @@ fn random_secret() -> Vec<u8> {
     bytes
 }
 
+/// Old signing keys still accepted: comma-separated, each at least 32 bytes
+/// (an empty or short entry would let anyone forge tokens).
+fn previous_secrets(list: Option<&str>) -> Result<Vec<Vec<u8>>, ConfigError> {
+    let Some(list) = list else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.len() >= 32 {
+                Ok(s.as_bytes().to_vec())
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "ROOKERY_JWT_PREVIOUS_SECRETS",
+                    message: "every key must be at least 32 bytes".into(),
+                })
+            }
+        })
+        .collect()
+}
+
 impl Config {
     /// Reads the configuration of app `app_name` from the environment.
     pub fn from_env(app_name: &str) -> Result<Self, ConfigError> {
@@ -122,12 +142,19 @@ impl Config {
                 random_secret()
             }
         };
-        let api_key_pepper = var("ROOKERY_API_KEY_PEPPER")
-            .map(String::into_bytes)
-            .unwrap_or_else(|| {
+        let api_key_pepper = match var("ROOKERY_API_KEY_PEPPER") {
+            Some(p) if p.len() >= 16 => p.into_bytes(),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_API_KEY_PEPPER",
+                    message: "must be at least 16 bytes".into(),
+                });
+            }
+            None => {
                 ephemeral = true;
                 random_secret()
-            });
+            }
+        };
         let rate_limit_override = match var("RATE_LIMIT_MAX") {
             None => None,
             Some(_) => Some((
@@ -142,6 +169,12 @@ impl Config {
                 message: "must be `live` or `test`".into(),
             });
         }
+        if env == "live" && ephemeral {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_JWT_SECRET",
+                message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),
+            });
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
@@ -150,14 +183,32 @@ impl Config {
             bind,
             base_domain: var("ROOKERY_BASE_DOMAIN").unwrap_or_else(|| "localhost".into()),
             jwt_secret,
-            jwt_previous_secrets: var("ROOKERY_JWT_PREVIOUS_SECRETS")
-                .map(|v| v.split(',').map(|s| s.as_bytes().to_vec()).collect())
-                .unwrap_or_default(),
+            jwt_previous_secrets: previous_secrets(var("ROOKERY_JWT_PREVIOUS_SECRETS").as_deref())?,
             access_token_ttl: parse("ROOKERY_ACCESS_TOKEN_TTL", 900)?,
             api_key_pepper,
             env,
             rate_limit_override,
             ephemeral_secrets: ephemeral,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::previous_secrets;
+
+    #[test]
+    fn previous_secrets_refuse_short_keys_and_skip_empty_entries() {
+        let long = "0123456789abcdef0123456789abcdef";
+        assert_eq!(previous_secrets(None).unwrap().len(), 0);
+        assert_eq!(
+            previous_secrets(Some(&format!("{long},"))).unwrap(),
+            vec![long.as_bytes().to_vec()]
+        );
+        assert_eq!(previous_secrets(Some(&format!(" {long} ,, {long}"))).unwrap().len(), 2);
+        assert!(
+            previous_secrets(Some(&format!("{long},old"))).is_err(),
+            "a short old key would be forgeable"
+        );
     }
 }

@@ -374,6 +374,24 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     );
     assert_eq!((s, p["name"].as_str()), (200, Some("Secret")));
 
+    // The serving role cannot rewrite history or the migration bookkeeping.
+    assert!(
+        db.refused_as_serving_role("UPDATE audit_log SET action = 'forged'"),
+        "audit log is append-only"
+    );
+    assert!(
+        db.refused_as_serving_role("DELETE FROM audit_log"),
+        "audit log is append-only"
+    );
+    assert!(
+        db.refused_as_serving_role("DELETE FROM _sqlx_migrations"),
+        "migrations are the owner's"
+    );
+    assert!(
+        !db.refused_as_serving_role("SELECT count(*) FROM audit_log"),
+        "but it may read its tenant's audit log"
+    );
+
     // Quota overflow on the free plan (3 projects).
     let c = signup_free(&base, "charlie");
     for n in 0..3 {

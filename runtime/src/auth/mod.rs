@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
-use crate::app_spec::{Period, RoleDef};
+use crate::app_spec::{AuthMethod, Period, RoleDef};
 use crate::db::{Bind, DbError};
 use crate::http::{ApiError, AppState};
 use crate::model::{FieldType, TenantId, UserId, Value};
@@ -138,6 +138,9 @@ async fn authenticate_parts(state: &AppState, headers: &axum::http::HeaderMap) -
     let token = bearer(headers)?;
     let spec = state.spec();
     if api_key::looks_like_key(spec.name, token) {
+        if !spec.auth_methods.contains(&AuthMethod::ApiKey) {
+            return Err(ApiError::Unauthorized("API keys are not enabled for this app"));
+        }
         let prefix =
             api_key::parse(spec.name, &state.config().env, token).ok_or(ApiError::Unauthorized("invalid API key"))?;
         let info = request_tenant(state, headers).await?;

@@ -61,6 +61,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    super::require_method(&state, crate::app_spec::AuthMethod::ApiKey)?;
     principal.require(MANAGE)?;
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();

@@ -211,6 +211,7 @@ pub(super) async fn accept(
     headers: HeaderMap,
     JsonBody(body): JsonBody<AcceptInvitation>,
 ) -> Result<Json<Accepted>, ApiError> {
+    super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
     let info = request_tenant(&state, &headers).await?;
     let invitation = pending_invitation(&state, info.id, &body.token).await?;
     let mut errors = Vec::new();
@@ -230,7 +231,7 @@ pub(super) async fn accept(
         .role(&invitation.role)
         .ok_or(ApiError::Gone("the invited role no longer exists"))?;
 
-    let mut tx = state.db().begin_platform().await?;
+    let mut tx = state.db().begin_platform_read().await?;
     let existing = tx
         .fetch_optional(
             "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),
@@ -243,7 +244,7 @@ pub(super) async fn accept(
     let (user, new_hash) = match existing {
         Some((user, stored)) => {
             if !verify_password(body.password, stored).await? {
-                return Err(ApiError::Unauthorized("wrong password for the invited email's account"));
+                return Err(ApiError::Unauthorized("invalid invitation or credentials"));
             }
             (user, None)
         }

@@ -224,6 +224,16 @@ fn require_grant(principal: &Principal, role: &RoleDef) -> Result<(), ApiError> 
     Err(ApiError::Forbidden(missing.to_owned()))
 }
 
+/// Refuses with 404 when the spec's `[auth].methods` does not enable `method`:
+/// a disabled sign-in method has no routes.
+fn require_method(state: &AppState, method: crate::app_spec::AuthMethod) -> Result<(), ApiError> {
+    if state.spec().auth_methods.contains(&method) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// Refuses with 422 when any field error was collected.
 fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
@@ -233,8 +243,23 @@ fn finish(errors: Vec<FieldError>) -> Result<(), ApiError> {
     }
 }
 
-/// Hashes a password (CPU-bound: runs on the blocking pool).
+/// At most one argon2 computation per core at a time (each takes 19 MiB and
+/// a core for tens of milliseconds); a request that cannot get a turn within
+/// a few seconds gets 503 instead of piling up memory.
+async fn argon2_turn() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(5), turns.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::Unavailable),
+    }
+}
+
+/// Hashes a password (CPU-bound: runs on the blocking pool, one per core).
 async fn hash_password(password: String) -> Result<String, ApiError> {
+    let _turn = argon2_turn().await?;
     tokio::task::spawn_blocking(move || crate::auth::password::hash_password(&password))
         .await
         .map_err(ApiError::internal)?
@@ -245,6 +270,7 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
 /// blocking pool). `None` verifies against a dummy hash and fails, so an
 /// unknown account costs the same time as a wrong password.
 async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    let _turn = argon2_turn().await?;
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => crate::auth::password::verify_password(&password, &hash),
         None => {

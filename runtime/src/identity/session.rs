@@ -46,9 +46,10 @@ pub(super) async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
+    super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
     let info = request_tenant(&state, &headers).await?;
     let email = body.email.trim().to_lowercase();
-    let mut tx = state.db().begin_platform().await?;
+    let mut tx = state.db().begin_platform_read().await?;
     let found = tx
         .fetch_optional(
             "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),

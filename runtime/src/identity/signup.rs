@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     JsonBody, TokenPair, check_password, finish, hash_password, is_unique_violation, issue_tokens, normalize_email,
-    opt_text, text_bind, time_bind, uuid, uuid_bind, verify_password,
+    opt_text, text_bind, time_bind, uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
 use crate::auth::{Actor, Principal};
@@ -20,10 +20,8 @@ use crate::tenant::TenantInfo;
 
 const MAX_NAME_LEN: usize = 200;
 
-/// One message for "this email exists and the password is not its
-/// password", so the response does not tell which part was wrong.
-const ACCOUNT_CONFLICT: &str =
-    "cannot sign up with these credentials; if you already have an account, use its password";
+/// The answer for an email that already has an account.
+const ACCOUNT_CONFLICT: &str = "cannot sign up with this email; if you already have an account, sign in";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,9 +54,18 @@ struct UserView {
     email: String,
 }
 
-/// `^[a-z][a-z0-9-]{1,62}$` (the same rule the `tenants` table checks).
+/// Labels that name the platform, not a tenant.
+const RESERVED_SLUGS: &[&str] = &[
+    "www", "api", "app", "admin", "auth", "mail", "static", "assets", "docs", "status",
+];
+
+/// `^[a-z][a-z0-9-]{1,62}$` (the same rule the `tenants` table checks), not
+/// reserved, and not shaped like a tenant id (the `X-Tenant` header reads
+/// an id-shaped value as an id, so such a slug could never be named).
 fn valid_slug(slug: &str) -> bool {
-    (2..=63).contains(&slug.len())
+    !RESERVED_SLUGS.contains(&slug)
+        && slug.parse::<crate::model::TenantId>().is_err()
+        && (2..=63).contains(&slug.len())
         && slug.starts_with(|c: char| c.is_ascii_lowercase())
         && slug
             .chars()
@@ -70,6 +77,7 @@ pub(super) async fn signup(
     headers: HeaderMap,
     JsonBody(body): JsonBody<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
     let spec = state.spec();
     let mut errors = Vec::new();
     if !valid_slug(&body.tenant_slug) {
@@ -126,15 +134,13 @@ pub(super) async fn signup(
     if slug_taken {
         return Err(ApiError::Conflict("this tenant slug is taken".into()));
     }
-    let (user, new_hash) = match existing {
-        Some((user, stored)) => {
-            if !verify_password(body.password, stored).await? {
-                return Err(ApiError::Conflict(ACCOUNT_CONFLICT.into()));
-            }
-            (user, None)
-        }
-        None => (UserId::new_v7(), Some(hash_password(body.password).await?)),
-    };
+    // Sign-up never checks an existing account's password: that would make
+    // it an unlimited password oracle for any email. An existing account
+    // adds tenants while signed in (a later version), not here.
+    if existing.is_some() {
+        return Err(ApiError::Conflict(ACCOUNT_CONFLICT.into()));
+    }
+    let (user, new_hash) = (UserId::new_v7(), Some(hash_password(body.password).await?));
 
     let tenant = TenantId::new_v7();
     let now = Utc::now();

@@ -81,6 +81,27 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Whether `sql`, run as the serving role (`rookery_app`), is refused.
+    pub fn refused_as_serving_role(&self, sql: &str) -> bool {
+        self.rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SET LOCAL ROLE rookery_app")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let refused = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut *tx)
+                .await
+                .is_err();
+            drop(tx);
+            pool.close().await;
+            refused
+        })
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         let admin = admin_url();
@@ -116,7 +137,7 @@ impl Server {
         cmd.arg("serve")
             .env("ROOKERY_BIND", format!("127.0.0.1:{port}"))
             .env("ROOKERY_JWT_SECRET", JWT_SECRET)
-            .env("ROOKERY_API_KEY_PEPPER", "e2e-pepper")
+            .env("ROOKERY_API_KEY_PEPPER", "e2e-pepper-e2e-pepper")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

@@ -161,3 +161,5 @@ CREATE POLICY tenant_isolation ON tasks
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;
+REVOKE UPDATE, DELETE ON audit_log FROM rookery_app;
+DO $$ BEGIN IF to_regclass('_sqlx_migrations') IS NOT NULL THEN REVOKE ALL ON _sqlx_migrations FROM rookery_app; END IF; END $$;
