@@ -230,6 +230,44 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     );
     assert_eq!(s, 201);
 
+    // A key cannot mint keys or invitations, and its creator's current role caps it.
+    let (s, admin_key) = req(
+        &base,
+        "POST",
+        "/api/v1/api-keys",
+        &h(&a.admin, &a.id),
+        Some(json!({"name": "ops", "role": "admin"})),
+    );
+    assert_eq!(s, 201, "{admin_key}");
+    let admin_key = admin_key["key"].as_str().unwrap().to_owned();
+    let (s, _) = req(
+        &base,
+        "POST",
+        "/api/v1/api-keys",
+        &h(&admin_key, &a.id),
+        Some(json!({"name": "x", "role": "viewer"})),
+    );
+    assert_eq!(s, 403, "a key cannot mint keys");
+    let (s, _) = req(
+        &base,
+        "POST",
+        "/api/v1/invitations",
+        &h(&admin_key, &a.id),
+        Some(json!({"email": "x@alpha.test", "role": "viewer"})),
+    );
+    assert_eq!(s, 403, "a key cannot invite");
+    let (s, _) = req(&base, "GET", "/api/v1/projects", &h(&admin_key, &a.id), None);
+    assert_eq!(s, 200);
+    let demote = format!(
+        "WITH u AS (UPDATE memberships SET role = 'member' WHERE role = 'admin' AND tenant_id = '{}' RETURNING 1) \
+         SELECT count(*) FROM u",
+        a.id
+    );
+    assert_eq!(db.scalar(&demote), 1);
+    let (s, _) = req(&base, "GET", "/api/v1/projects", &h(&admin_key, &a.id), None);
+    assert_eq!(s, 401, "a demoted creator's admin key stops working");
+    db.scalar("WITH u AS (UPDATE memberships SET role = 'admin' WHERE role = 'member' AND user_id IN (SELECT created_by FROM api_keys WHERE name = 'ops') RETURNING 1) SELECT count(*) FROM u");
+
     // A's data to attack.
     let (_, secret) = req(
         &base,

@@ -84,6 +84,15 @@ impl Principal {
         }
     }
 
+    /// Refuses with 403 unless a signed-in user (not an API key) acts: keys
+    /// may not mint keys or invitations that would outlive their revocation.
+    pub fn require_user(&self) -> Result<(), ApiError> {
+        match self.actor {
+            Actor::User(_) => Ok(()),
+            Actor::ApiKey { .. } => Err(ApiError::UserRequired),
+        }
+    }
+
     /// Whether the tenant's plan unlocks `feature` (from the spec's `[plans]`).
     pub fn has_feature(&self, feature: &str) -> bool {
         self.info.plan.features.contains(&feature)
@@ -153,6 +162,12 @@ async fn authenticate_parts(state: &AppState, headers: &axum::http::HeaderMap) -
         let role = spec
             .role(&key.role)
             .ok_or(ApiError::Unauthorized("the key's role no longer exists"))?;
+        let creator = spec
+            .role(&key.creator_role)
+            .ok_or(ApiError::Unauthorized("invalid API key"))?;
+        if !crate::rbac::can_grant(creator, role) {
+            return Err(ApiError::Unauthorized("the key's creator no longer holds its role"));
+        }
         return Ok(Principal {
             tenant: info.id,
             actor: Actor::ApiKey {
@@ -201,6 +216,7 @@ struct StoredKey {
     id: Uuid,
     hash: Vec<u8>,
     role: String,
+    creator_role: String,
     created_by: UserId,
     revoked: bool,
 }
@@ -209,7 +225,11 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
     let mut tx = state.db().begin(tenant).await?;
     let row = tx
         .fetch_optional(
-            "SELECT id, key_hash, role, created_by, revoked_at FROM api_keys WHERE tenant_id = $1 AND prefix = $2"
+            // The creator's current role caps the key: a demoted member's keys
+            // lose what the member lost.
+            "SELECT k.id, k.key_hash, k.role, k.created_by, k.revoked_at, m.role \
+             FROM api_keys k JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by \
+             WHERE k.tenant_id = $1 AND k.prefix = $2"
                 .into(),
             vec![
                 Bind::new(Value::Uuid(tenant.0), FieldType::Uuid),
@@ -220,11 +240,12 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
     tx.finish_read();
     let Some(row) = row else { return Ok(None) };
     let hash = crate::db::bytes(&row, 1)?;
-    let (Value::Uuid(id), Value::Text(role), Value::Uuid(created_by), revoked) = (
+    let (Value::Uuid(id), Value::Text(role), Value::Uuid(created_by), revoked, Value::Text(creator_role)) = (
         row.value(0, FieldType::Uuid)?,
         row.value(2, FieldType::Text)?,
         row.value(3, FieldType::Uuid)?,
         row.value(4, FieldType::DateTime)?,
+        row.value(5, FieldType::Text)?,
     ) else {
         return Ok(None);
     };
@@ -232,6 +253,7 @@ async fn find_api_key(state: &AppState, tenant: TenantId, prefix: &str) -> Resul
         id,
         hash,
         role,
+        creator_role,
         created_by: UserId(created_by),
         revoked: revoked != Value::Null,
     }))

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 403: the caller lacks a permission.
     #[error("missing permission `{0}`")]
     Forbidden(String),
+    /// 403: the action needs a signed-in user; an API key cannot do it.
+    #[error("API keys cannot do this; sign in as a user")]
+    UserRequired,
     /// 403: the request's tenant is missing or disagrees with the credentials.
     #[error("{0}")]
     TenantMismatch(&'static str),
@@ -80,6 +83,7 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::UserRequired => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),

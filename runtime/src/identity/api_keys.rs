@@ -62,6 +62,7 @@ pub(super) async fn create(
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     super::require_method(&state, crate::app_spec::AuthMethod::ApiKey)?;
+    principal.require_user()?;
     principal.require(MANAGE)?;
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();

@@ -59,6 +59,7 @@ pub(super) async fn create(
     JsonBody(body): JsonBody<CreateInvitation>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
     principal.require(MANAGE)?;
+    principal.require_user()?;
     let mut errors = Vec::new();
     let email = normalize_email("email", &body.email, &mut errors);
     let role = known_role(state.spec(), "role", &body.role, &mut errors);
