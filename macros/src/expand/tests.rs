@@ -9,12 +9,12 @@ fn pretty(tokens: proc_macro2::TokenStream) -> String {
 }
 
 fn tenant_model(input: proc_macro2::TokenStream) -> String {
-    let input: DeriveInput = syn::parse2(input).unwrap();
+    let input: DeriveInput = syn::parse2(input).expect("the fixture is a valid derive input");
     pretty(super::tenant_model(&input))
 }
 
 fn model_enum(input: proc_macro2::TokenStream) -> String {
-    let input: DeriveInput = syn::parse2(input).unwrap();
+    let input: DeriveInput = syn::parse2(input).expect("the fixture is a valid derive input");
     pretty(super::model_enum(&input))
 }
 
