@@ -108,10 +108,13 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
         .await
         .map_err(|e| failed(format!("cannot listen on {bind}: {e}")))?;
     tracing::info!(app = app.spec().name, %bind, "serving; OpenAPI at /openapi.json, docs at /docs");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(failed)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(failed)?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

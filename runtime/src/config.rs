@@ -14,6 +14,8 @@
 //! | `ROOKERY_API_KEY_PEPPER` | random per process | server-side secret API key hashes are keyed with |
 //! | `ROOKERY_ENV` | `test` | `live` or `test`: the `<env>` part of API keys |
 //! | `RATE_LIMIT_MAX` + `RATE_LIMIT_WINDOW_SECS` | the plan's `rate_limit` | override every plan's rate |
+//! | `ROOKERY_SIGN_IN_RATE` | `30/m` | sign-in routes per client address (`<n>/s`, `/m`, `/h`) |
+//! | `ROOKERY_TRUST_PROXY` | `false` | take the client address from the first `X-Forwarded-For` hop |
 
 use std::net::SocketAddr;
 
@@ -59,6 +61,10 @@ pub struct Config {
     pub env: String,
     /// Rate limit override: (requests, window seconds).
     pub rate_limit_override: Option<(u64, u64)>,
+    /// Sign-in routes per client address: (requests, window seconds).
+    pub sign_in_rate: (u64, u64),
+    /// Whether a proxy sets `X-Forwarded-For`.
+    pub trust_proxy: bool,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
 }
@@ -97,6 +103,23 @@ fn random_secret() -> Vec<u8> {
     let mut bytes = vec![0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     bytes
+}
+
+/// `<n>/s`, `<n>/m` or `<n>/h` as (requests, window seconds).
+fn parse_rate(name: &'static str, text: &str) -> Result<(u64, u64), ConfigError> {
+    let bad = || ConfigError::Invalid {
+        name,
+        message: format!("`{text}` is not `<n>/s`, `<n>/m` or `<n>/h`"),
+    };
+    let (n, unit) = text.split_once('/').ok_or_else(bad)?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    let window = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(bad()),
+    };
+    if n == 0 { Err(bad()) } else { Ok((n, window)) }
 }
 
 /// Old signing keys still accepted: comma-separated, each at least 32 bytes
@@ -188,6 +211,11 @@ impl Config {
             api_key_pepper,
             env,
             rate_limit_override,
+            sign_in_rate: parse_rate(
+                "ROOKERY_SIGN_IN_RATE",
+                var("ROOKERY_SIGN_IN_RATE").as_deref().unwrap_or("30/m"),
+            )?,
+            trust_proxy: parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
         })
     }
@@ -196,6 +224,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::previous_secrets;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(super::parse_rate("X", "30/m").unwrap(), (30, 60));
+        assert_eq!(super::parse_rate("X", "5/s").unwrap(), (5, 1));
+        assert!(super::parse_rate("X", "0/m").is_err());
+        assert!(super::parse_rate("X", "5/day").is_err());
+    }
 
     #[test]
     fn previous_secrets_refuse_short_keys_and_skip_empty_entries() {

@@ -5,6 +5,7 @@
 //! (draft-ietf-httpapi-ratelimit-headers) and, when refused, `Retry-After`.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 
 use crate::model::TenantId;
@@ -24,21 +25,35 @@ pub struct RateDecision {
     pub window: u64,
 }
 
-/// In-process fixed-window counters, one per tenant.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<TenantId, (u64, u64)>>,
+/// In-process fixed-window counters, one per key: a tenant for API
+/// requests, a client address for the sign-in routes.
+#[derive(Debug)]
+pub struct RateLimiter<K = TenantId> {
+    windows: Mutex<HashMap<K, (u64, u64)>>,
 }
 
-impl RateLimiter {
-    /// Counts one request of `tenant` against `limit` per `window` seconds
-    /// at unix time `now` (windows are aligned to unix time).
-    pub fn check(&self, tenant: TenantId, limit: u64, window: u64, now: u64) -> RateDecision {
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        Self {
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Copy> RateLimiter<K> {
+    /// Counts one request of `key` against `limit` per `window` seconds
+    /// at unix time `now` (windows are aligned to unix time). Counters of
+    /// past windows are dropped as the map grows, so memory stays bounded
+    /// by the keys seen in one window.
+    pub fn check(&self, key: K, limit: u64, window: u64, now: u64) -> RateDecision {
         let window = window.max(1);
         let number = now / window;
         let reset = window - now % window;
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = windows.entry(tenant).or_insert((number, 0));
+        if windows.len() >= 100_000 {
+            windows.retain(|_, (n, _)| *n == number);
+        }
+        let entry = windows.entry(key).or_insert((number, 0));
         if entry.0 != number {
             *entry = (number, 0);
         }

@@ -527,6 +527,45 @@ fn rate_limit_refuses_with_headers_per_tenant() {
 }
 
 #[test]
+fn sign_in_routes_are_limited_per_client_address() {
+    let db = Database::create();
+    let migrate = Command::new(binary("taskboard"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success());
+    let server = Server::start(
+        &binary("taskboard"),
+        &[("DATABASE_URL", &db.url), ("ROOKERY_SIGN_IN_RATE", "3/h")],
+    );
+    let (_, tenant) = signup_free(&server.base, "alpha");
+    let guess = json!({"email": "owner@alpha.test", "password": "a wrong guess"});
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (s, _) = req(
+            &server.base,
+            "POST",
+            "/api/v1/auth/login",
+            &[("x-tenant", tenant.clone())],
+            Some(guess.clone()),
+        );
+        statuses.push(s);
+    }
+    // The sign-up counted too: 3 per hour from this address.
+    assert_eq!(statuses, [401, 401, 429], "password guessing is cut off");
+    let right = json!({"email": "owner@alpha.test", "password": "correct horse battery"});
+    let (s, _) = req(
+        &server.base,
+        "POST",
+        "/api/v1/auth/login",
+        &[("x-tenant", tenant.clone())],
+        Some(right),
+    );
+    assert_eq!(s, 429, "even the right password waits for the window");
+}
+
+#[test]
 fn example_app_is_fresh() {
     // The committed example is exactly what the generator makes of its spec.
     let out = Command::new(binary("rookery"))

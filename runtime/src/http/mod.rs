@@ -31,6 +31,7 @@ struct Inner {
     keys: TokenKeys,
     tenants: TenantDirectory,
     limiter: RateLimiter,
+    sign_in_limiter: RateLimiter<std::net::IpAddr>,
     models: Vec<&'static ModelDef>,
 }
 
@@ -73,6 +74,10 @@ impl AppState {
     /// The rate limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
+    }
+    /// The per-client-address limiter of the sign-in routes.
+    pub fn sign_in_limiter(&self) -> &RateLimiter<std::net::IpAddr> {
+        &self.inner.sign_in_limiter
     }
     /// Every registered model.
     pub fn models(&self) -> &[&'static ModelDef] {
@@ -140,6 +145,7 @@ impl App {
                 keys,
                 tenants: TenantDirectory::default(),
                 limiter: RateLimiter::default(),
+                sign_in_limiter: RateLimiter::default(),
                 models: self.models.clone(),
             }),
         }
@@ -154,7 +160,11 @@ impl App {
             .clone()
             .merge(crate::identity::protected_routes())
             .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
-        let api = crate::identity::public_routes().merge(protected);
+        let public = crate::identity::public_routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::limit_sign_in,
+        ));
+        let api = public.merge(protected);
         let api = if prefix.is_empty() {
             api
         } else {
