@@ -7,6 +7,7 @@
 
 mod bind;
 mod migrate;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 mod tx;
