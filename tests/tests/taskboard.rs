@@ -111,21 +111,7 @@ fn mint(env: &[(&str, &str)], tenant: &str, user: &str, role: &str) -> String {
 
 #[test]
 fn taskboard_on_postgres_every_route_every_role_every_attack() {
-    let db = Database::create();
-    let migrate = Command::new(binary("taskboard"))
-        .arg("migrate")
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
-    let server = Server::start(
-        &binary("taskboard"),
-        &[
-            ("DATABASE_URL", &db.url),
-            ("RATE_LIMIT_MAX", "1000000"),
-            ("RATE_LIMIT_WINDOW_SECS", "60"),
-        ],
-    );
+    let (db, server) = start_taskboard(&[("RATE_LIMIT_MAX", "1000000"), ("RATE_LIMIT_WINDOW_SECS", "60")]);
     let base = server.base.clone();
     let (s, _) = req(&base, "GET", "/readyz", &[], None);
     assert_eq!(s, 200);
@@ -464,6 +450,22 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     assert!(server.stop().success(), "graceful shutdown exits 0");
 }
 
+/// A fresh database, migrated by `taskboard migrate` as the owner, and
+/// `taskboard serve` on it with `env`.
+fn start_taskboard(env: &[(&str, &str)]) -> (Database, Server) {
+    let db = Database::create();
+    let migrate = Command::new(binary("taskboard"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let mut env = env.to_vec();
+    env.push(("DATABASE_URL", &db.url));
+    let server = Server::start(&binary("taskboard"), &env);
+    (db, server)
+}
+
 fn me_user(base: &str, t: &Tenant) -> String {
     let (_, me) = req(base, "GET", "/api/v1/me", &h(&t.owner, &t.id), None);
     me["user_id"].as_str().unwrap().to_owned()
@@ -488,21 +490,7 @@ fn signup_free(base: &str, slug: &str) -> (String, String) {
 
 #[test]
 fn rate_limit_refuses_with_headers_per_tenant() {
-    let db = Database::create();
-    let migrate = Command::new(binary("taskboard"))
-        .arg("migrate")
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success());
-    let server = Server::start(
-        &binary("taskboard"),
-        &[
-            ("DATABASE_URL", &db.url),
-            ("RATE_LIMIT_MAX", "3"),
-            ("RATE_LIMIT_WINDOW_SECS", "3600"),
-        ],
-    );
+    let (_db, server) = start_taskboard(&[("RATE_LIMIT_MAX", "3"), ("RATE_LIMIT_WINDOW_SECS", "3600")]);
     let (ta, a) = signup_free(&server.base, "alpha");
     let (tb, b) = signup_free(&server.base, "bravo");
     let mut statuses = Vec::new();
@@ -528,17 +516,7 @@ fn rate_limit_refuses_with_headers_per_tenant() {
 
 #[test]
 fn sign_in_routes_are_limited_per_client_address() {
-    let db = Database::create();
-    let migrate = Command::new(binary("taskboard"))
-        .arg("migrate")
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success());
-    let server = Server::start(
-        &binary("taskboard"),
-        &[("DATABASE_URL", &db.url), ("ROOKERY_SIGN_IN_RATE", "3/h")],
-    );
+    let (_db, server) = start_taskboard(&[("ROOKERY_SIGN_IN_RATE", "3/h")]);
     let (_, tenant) = signup_free(&server.base, "alpha");
     let guess = json!({"email": "owner@alpha.test", "password": "a wrong guess"});
     let mut statuses = Vec::new();

@@ -57,22 +57,12 @@ async fn list<M: TenantModel>(
 ) -> Result<Json<Page<M>>, ApiError> {
     let def = M::def();
     principal.require(def.permissions.read)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query.as_deref().unwrap_or(""))?;
-    let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let pairs: Vec<_> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).collect();
+    let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let page = tx.repo::<M>().list(&query).await?;
     tx.finish_read();
     Ok(Json(page))
-}
-
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{query}")
-            .parse()
-            .map_err(|_| ApiError::BadRequest("malformed query string".into()))?,
-    )
-    .map(|q| q.0)
-    .map_err(|_| ApiError::BadRequest("malformed query string".into()))
 }
 
 async fn read<M: TenantModel>(
