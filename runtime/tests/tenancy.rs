@@ -28,7 +28,7 @@ pub enum ProjectStatus {
 )]
 pub struct Project {
     /// Name.
-    #[rookery(max_len = 20, unique)]
+    #[rookery(max_len = 20, unique, indexed)]
     pub name: String,
     /// Status.
     #[rookery(default = "active", indexed)]
@@ -144,20 +144,30 @@ static SPEC: AppSpec = AppSpec {
         },
     ],
     features: &[],
-    plans: &[PlanDef {
-        name: "free",
-        features: &[],
-        quotas: &[QuotaDef {
-            name: "projects",
-            limit: QuotaLimit::Count(3),
-        }],
-        rate_limit: Some(Rate {
-            requests: 1000,
-            period: Period::Minute,
-        }),
-        monthly_price: Some(0),
-        trial_days: None,
-    }],
+    plans: &[
+        PlanDef {
+            name: "free",
+            features: &[],
+            quotas: &[QuotaDef {
+                name: "projects",
+                limit: QuotaLimit::Count(3),
+            }],
+            rate_limit: Some(Rate {
+                requests: 1000,
+                period: Period::Minute,
+            }),
+            monthly_price: Some(0),
+            trial_days: None,
+        },
+        PlanDef {
+            name: "team",
+            features: &[],
+            quotas: &[],
+            rate_limit: None,
+            monthly_price: Some(0),
+            trial_days: None,
+        },
+    ],
     postgres_migrations: PG_MIGRATIONS,
     sqlite_migrations: SQLITE_MIGRATIONS,
 };
@@ -265,6 +275,11 @@ impl Harness {
     /// Creates a tenant with three members, straight in the database (the
     /// identity routes have their own tests).
     async fn tenant(&self, slug: &str) -> Tenant {
+        self.tenant_on(slug, "free").await
+    }
+
+    /// A tenant on `plan`.
+    async fn tenant_on(&self, slug: &str, plan: &str) -> Tenant {
         let id = TenantId::new_v7();
         let sqlite = self.db.dialect() == rookery::db::Dialect::Sqlite;
         let url_owner = None::<()>;
@@ -273,7 +288,7 @@ impl Harness {
         for role in ["owner", "member", "viewer"] {
             users.push((UserId::new_v7(), role));
         }
-        rookery::db::testing::seed_tenant(&self.db, id, slug, "free", &users, sqlite)
+        rookery::db::testing::seed_tenant(&self.db, id, slug, plan, &users, sqlite)
             .await
             .unwrap();
         let token = |u: UserId, r: &str| self.keys.issue(u, id, r).unwrap();
@@ -312,6 +327,12 @@ impl Harness {
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    }
+
+    /// The URL of this harness's PostgreSQL database (`None` on SQLite).
+    fn pg_url(&self) -> Option<String> {
+        let name = &self._guard.as_ref()?.name;
+        Some(format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0))
     }
 
     async fn count(&self, table: &str, tenant: TenantId) -> i64 {
@@ -598,6 +619,117 @@ async fn cross_tenant_attacks(h: Harness) {
     );
     let (s, p) = h.call("GET", &path, Some(&a.owner), Some(&ta), None).await;
     assert_eq!((s, p["name"].as_str()), (StatusCode::OK, Some("Secret")));
+}
+
+/// Reads on PostgreSQL travel as one message with their values as quoted
+/// literals (`db/oneshot.rs`): values that look like SQL stay values, a read
+/// transaction refuses writes, and no tenant outlives its read.
+async fn reads_keep_values_and_tenants_apart(h: Harness) {
+    let a = h.tenant_on("alpha", "team").await;
+    let b = h.tenant_on("bravo", "team").await;
+    let tricky = ["it's", "x' OR '1'='1", "a\\'b", "--", "$1", "'; DROP --"];
+    for name in tricky {
+        let (s, _) = h
+            .call(
+                "POST",
+                "/api/v1/projects",
+                Some(&a.owner),
+                Some(&a.id.to_string()),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{name}");
+    }
+    let (s, _) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&b.owner),
+            Some(&b.id.to_string()),
+            Some(json!({ "name": "it's" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for name in tricky {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", name)
+            .finish();
+        let (s, page) = h
+            .call(
+                "GET",
+                &format!("/api/v1/projects?{query}"),
+                Some(&a.viewer),
+                Some(&a.id.to_string()),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {page}");
+        let names: Vec<_> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].clone())
+            .collect();
+        assert_eq!(
+            names,
+            vec![json!(name)],
+            "filter by {name:?} finds exactly that row of A"
+        );
+    }
+    let (s, page) = h
+        .call(
+            "GET",
+            "/api/v1/projects?name=nobody",
+            Some(&a.viewer),
+            Some(&a.id.to_string()),
+            None,
+        )
+        .await;
+    assert_eq!((s, page["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+
+    // A read transaction refuses writes, before the database sees them.
+    let mut tx = h.db.begin(a.id).await.unwrap();
+    let input: CreateProject = serde_json::from_value(json!({ "name": "sneaky" })).unwrap();
+    let err = tx.repo::<Project>().create(input).await.unwrap_err();
+    assert!(
+        matches!(err, rookery::repo::RepoError::Db(rookery::db::DbError::ReadOnly)),
+        "{err:?}"
+    );
+    tx.finish_read();
+    assert_eq!(h.count("projects", a.id).await, tricky.len() as i64);
+
+    // The same connection, right after a read of tenant A, carries no tenant.
+    if let Some(url) = h.pg_url() {
+        let one = Db::connect(
+            &url,
+            &DbOptions {
+                max_connections: 1,
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut tx = one.begin(a.id).await.unwrap();
+        let page = tx
+            .repo::<Project>()
+            .list(&rookery::repo::ListQuery::new(Project::def()))
+            .await
+            .unwrap();
+        assert_eq!(page.data.len(), tricky.len());
+        tx.finish_read();
+        let (none, ..) = rookery::db::testing::rls_probe(&one, b.id, b.id).await.unwrap();
+        assert_eq!(none, 0, "no tenant is left on the connection after a read");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_reads_keep_values_and_tenants_apart() {
+    reads_keep_values_and_tenants_apart(harness(false).await).await;
+}
+
+#[tokio::test]
+async fn postgres_reads_keep_values_and_tenants_apart() {
+    reads_keep_values_and_tenants_apart(harness(true).await).await;
 }
 
 #[tokio::test]

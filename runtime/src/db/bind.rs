@@ -149,13 +149,55 @@ fn decode_pg(row: &PgRow, idx: usize, storage: Storage) -> Result<Value, sqlx::E
         Storage::Decimal => opt(row.try_get::<Option<Decimal>, _>(idx)?, Value::Decimal),
         Storage::Bool => opt(row.try_get::<Option<bool>, _>(idx)?, Value::Bool),
         Storage::Date => opt(row.try_get::<Option<NaiveDate>, _>(idx)?, Value::Date),
-        Storage::DateTime => opt(row.try_get::<Option<DateTime<Utc>>, _>(idx)?, Value::DateTime),
+        Storage::DateTime => match text_timestamptz(row, idx)? {
+            Some(v) => Value::DateTime(v),
+            None => opt(row.try_get::<Option<DateTime<Utc>>, _>(idx)?, Value::DateTime),
+        },
         Storage::Uuid => opt(row.try_get::<Option<Uuid>, _>(idx)?, Value::Uuid),
         Storage::Json => opt(
             row.try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>(idx)?,
             |j| Value::Json(j.0),
         ),
     })
+}
+
+/// A `timestamptz` column of a text-format row (the one-message reads of
+/// `oneshot`), read without chrono's format-string parser, which costs more
+/// than the rest of the row. `None` hands anything unusual (binary format,
+/// `NULL`, another column type, a year outside 0001–9999) to sqlx's decoder.
+fn text_timestamptz(row: &PgRow, idx: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    use sqlx::postgres::PgValueFormat;
+    use sqlx::{TypeInfo as _, ValueRef as _};
+    let raw = row.try_get_raw(idx)?;
+    if raw.is_null() || raw.format() != PgValueFormat::Text || raw.type_info().name() != "TIMESTAMPTZ" {
+        return Ok(None);
+    }
+    Ok(raw.as_str().ok().and_then(parse_utc_timestamp))
+}
+
+/// Parses PostgreSQL's ISO output of a `timestamptz` in time zone UTC (what
+/// every connection uses): `YYYY-MM-DD HH:MM:SS[.f{1,6}]+00`.
+fn parse_utc_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.strip_suffix("+00")?.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let micros = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=6).contains(&frac.len()) => {
+            num(20..b.len())? * 10u32.pow(u32::try_from(6 - frac.len()).ok()?)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    let time = date.and_hms_micro_opt(num(11..13)?, num(14..16)?, num(17..19)?, micros)?;
+    Some(time.and_utc())
 }
 
 fn corrupt(idx: usize, err: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
@@ -210,5 +252,37 @@ pub(crate) fn bytes(row: &DbRow, idx: usize) -> Result<Vec<u8>, sqlx::Error> {
     match row {
         DbRow::Postgres(row) => row.try_get(idx),
         DbRow::Sqlite(row) => row.try_get(idx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_utc_timestamp;
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn parses_postgres_iso_timestamps_in_utc() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(parse_utc_timestamp("2025-01-01 01:00:01+00"), Some(at("2025-01-01T01:00:01Z")));
+        assert_eq!(
+            parse_utc_timestamp("2026-11-26 15:53:53.5+00"),
+            Some(at("2026-11-26T15:53:53.500Z"))
+        );
+        assert_eq!(
+            parse_utc_timestamp("2026-11-26 15:53:53.000123+00"),
+            Some(at("2026-11-26T15:53:53.000123Z"))
+        );
+        for odd in [
+            "2026-11-26 15:53:53+01",
+            "2026-11-26 15:53:53.1234567+00",
+            "2026-11-26 15:53:53.+00",
+            "12026-11-26 15:53:53+00",
+            "0044-03-15 12:00:00+00 BC",
+            "2026-02-30 00:00:00+00",
+            "2026-11-26T15:53:53+00",
+            "",
+        ] {
+            assert_eq!(parse_utc_timestamp(odd), None, "{odd}");
+        }
     }
 }

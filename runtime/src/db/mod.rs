@@ -7,6 +7,7 @@
 
 mod bind;
 mod migrate;
+mod oneshot;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
@@ -53,6 +54,10 @@ pub enum DbError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(MigrateError),
+    /// A write was attempted in a transaction begun for reading
+    /// ([`Db::begin`]); begin it with [`Db::begin_write`].
+    #[error("write attempted in a read-only transaction (begin it with Db::begin_write)")]
+    ReadOnly,
     /// A stored value could not be read back.
     #[error(transparent)]
     Decode(#[from] crate::model::DecodeError),
@@ -99,7 +104,10 @@ impl Db {
     /// the resulting role can bypass row-level security.
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut connect = PgConnectOptions::from_str(url)?;
+            // `standard_conforming_strings` is on by default since
+            // PostgreSQL 9.1; it is set here anyway because the one-message
+            // reads (`oneshot`) quote literals by doubling `'` alone.
+            let mut connect = PgConnectOptions::from_str(url)?.options([("standard_conforming_strings", "on")]);
             if loopback_without_sslmode(url, connect.get_host()) {
                 // TLS to a server on the same machine protects nothing and
                 // costs a third of the CPU per query; an explicit `sslmode`
@@ -157,10 +165,11 @@ impl Db {
         }
     }
 
-    /// Begins a transaction scoped to `tenant`.
-    ///
-    /// Reads may share the database with concurrent writers; use
-    /// [`Db::begin_write`] when the transaction will write.
+    /// Begins a reading transaction scoped to `tenant`: writes through it
+    /// are refused with [`DbError::ReadOnly`]. On PostgreSQL each statement
+    /// is its own read-only transaction sent in one round trip together
+    /// with the tenant setting; use [`Db::begin_write`] for a transaction
+    /// that writes or needs one snapshot across several statements.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
         TenantTx::begin(self, tenant, false).await
     }

@@ -1,15 +1,19 @@
 //! Tenant-scoped and platform transactions.
 
+use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
-use super::{Db, DbError, Dialect};
+use super::{Db, DbError, Dialect, oneshot};
 use crate::model::{TenantId, TenantModel};
 use crate::repo::Repo;
 
 #[derive(Debug)]
 enum Tx {
     Postgres(Transaction<'static, Postgres>),
+    /// A PostgreSQL read: no transaction stays open; every statement is one
+    /// message that sets the tenant and runs it ([`oneshot`]).
+    PostgresRead(PoolConnection<Postgres>, super::TenantId),
     Sqlite(Transaction<'static, Sqlite>),
 }
 
@@ -25,7 +29,7 @@ impl Tx {
 
     fn dialect(&self) -> Dialect {
         match self {
-            Self::Postgres(_) => Dialect::Postgres,
+            Self::Postgres(_) | Self::PostgresRead(..) => Dialect::Postgres,
             Self::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -36,6 +40,7 @@ impl Tx {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
+            Self::PostgresRead(..) => return Err(DbError::ReadOnly),
             Self::Sqlite(tx) => bind_sqlite(sqlx::query(AssertSqlSafe(sql)), binds)
                 .execute(&mut **tx)
                 .await?
@@ -47,6 +52,11 @@ impl Tx {
         Ok(match self {
             Self::Postgres(tx) => bind_pg(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+            Self::PostgresRead(conn, tenant) => oneshot::fetch_all(conn, *tenant, &sql, &binds)
                 .await?
                 .into_iter()
                 .map(DbRow::Postgres)
@@ -66,6 +76,11 @@ impl Tx {
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Postgres),
+            Self::PostgresRead(conn, tenant) => oneshot::fetch_all(conn, *tenant, &sql, &binds)
+                .await?
+                .into_iter()
+                .next()
+                .map(DbRow::Postgres),
             Self::Sqlite(tx) => bind_sqlite(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_optional(&mut **tx)
                 .await?
@@ -76,6 +91,7 @@ impl Tx {
     async fn commit(self) -> Result<(), DbError> {
         match self {
             Self::Postgres(tx) => tx.commit().await?,
+            Self::PostgresRead(..) => {}
             Self::Sqlite(tx) => tx.commit().await?,
         }
         Ok(())
@@ -85,37 +101,41 @@ impl Tx {
 /// A transaction scoped to one tenant.
 ///
 /// The only way to reach a tenant table: repositories borrow it, and every
-/// statement they build binds [`TenantTx::tenant`]. On PostgreSQL it begins
-/// with `SELECT set_config('app.tenant_id', $1, true)`, so row-level
-/// security sees the same tenant. Dropping it without [`TenantTx::commit`]
-/// rolls back.
+/// statement they build binds [`TenantTx::tenant`]. On PostgreSQL the
+/// tenant is also set transaction-locally (`app.tenant_id`) before any
+/// statement runs, so row-level security sees the same tenant.
+///
+/// A writing transaction ([`super::Db::begin_write`]) is one database
+/// transaction; dropping it without [`TenantTx::commit`] rolls back. A
+/// reading one ([`super::Db::begin`]) refuses writes; on PostgreSQL each of
+/// its statements is a read-only transaction of its own, sent as one
+/// message together with the tenant setting (one round trip, see
+/// `db/oneshot.rs`), while SQLite keeps one transaction for all of them.
 #[derive(Debug)]
 pub struct TenantTx {
     tenant: TenantId,
+    write: bool,
     tx: Tx,
 }
 
 impl TenantTx {
     pub(super) async fn begin(db: &Db, tenant: TenantId, write: bool) -> Result<Self, DbError> {
-        if let Some(pool) = db.pg() {
-            // One round trip: BEGIN and the transaction-local tenant setting
-            // travel together. The id is a `Uuid` printed in its canonical
-            // hyphenated hex form, so it cannot carry SQL; every statement
-            // after this binds the tenant as a parameter.
-            let begin = format!(
-                "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
-                tenant.0.hyphenated()
-            );
-            let tx = pool.begin_with(AssertSqlSafe(begin)).await?;
-            return Ok(Self {
-                tenant,
-                tx: Tx::Postgres(tx),
-            });
-        }
-        Ok(Self {
-            tenant,
-            tx: Tx::begin(db, write).await?,
-        })
+        let tx = match db.pg() {
+            Some(pool) if !write => Tx::PostgresRead(pool.acquire().await?, tenant),
+            Some(pool) => {
+                // One round trip: BEGIN and the transaction-local tenant
+                // setting travel together. The id is a `Uuid` printed in its
+                // canonical hyphenated hex form, so it cannot carry SQL; every
+                // statement after this binds the tenant as a parameter.
+                let begin = format!(
+                    "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
+                    tenant.0.hyphenated()
+                );
+                Tx::Postgres(pool.begin_with(AssertSqlSafe(begin)).await?)
+            }
+            None => Tx::begin(db, write).await?,
+        };
+        Ok(Self { tenant, write, tx })
     }
 
     /// The tenant every statement of this transaction is bound to.
@@ -139,13 +159,25 @@ impl TenantTx {
     }
 
     /// Ends a transaction that only read. Nothing waits for the database:
-    /// the rollback is sent with the connection's next use (on PostgreSQL,
-    /// the pool's release check), saving a round trip per read request.
+    /// a reading transaction has nothing to end on PostgreSQL, and
+    /// elsewhere the rollback is sent with the connection's next use.
     pub fn finish_read(self) {
         drop(self);
     }
 
+    /// Whether this transaction may write.
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+
+    /// Refuses a write in a reading transaction, on every dialect (on
+    /// PostgreSQL the database would refuse it too).
+    pub(crate) fn require_write(&self) -> Result<(), DbError> {
+        if self.write { Ok(()) } else { Err(DbError::ReadOnly) }
+    }
+
     pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
+        self.require_write()?;
         self.tx.execute(sql, binds).await
     }
 
@@ -161,6 +193,7 @@ impl TenantTx {
     /// lock held until the transaction ends; SQLite's write lock already
     /// serialises writers).
     pub(crate) async fn lock_quota(&mut self, quota: &str) -> Result<(), DbError> {
+        self.require_write()?;
         if let Tx::Postgres(pg) = &mut self.tx {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(format!("rookery:quota:{}:{quota}", self.tenant))
@@ -207,7 +240,11 @@ impl PlatformTx {
                 .execute(&mut **pg)
                 .await?;
         }
-        Ok(TenantTx { tenant, tx })
+        Ok(TenantTx {
+            tenant,
+            write: true,
+            tx,
+        })
     }
 
     pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {

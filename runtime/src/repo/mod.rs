@@ -171,6 +171,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// Inserts a row built from a create input (defaults applied, every
     /// field rule checked first).
     pub async fn create(&mut self, input: M::Create) -> Result<Record<M>, RepoError> {
+        self.tx.require_write()?;
         let def = M::def();
         let values = validate::create_values(def, crate::model::CreateInput::into_values(input))?;
         let now = Utc::now();
@@ -214,6 +215,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
 
     /// Applies a partial update; `None` when the row does not exist in this tenant.
     pub async fn update(&mut self, id: Id<M>, patch: M::Update) -> Result<Option<Record<M>>, RepoError> {
+        self.tx.require_write()?;
         let def = M::def();
         let changes = validate::update_values(def, crate::model::UpdateInput::into_changes(patch))?;
         let mut binds = vec![self.tenant_bind(), Self::id_bind(id)];
