@@ -27,6 +27,11 @@ pub use http::{App, AppState};
 pub use model::{Id, Record, TenantId, TenantModel, UserId};
 pub use rookery_macros::{ModelEnum, TenantModel};
 
+/// The allocator generated apps install with `#[global_allocator]` in their
+/// `main.rs` (mimalloc; off with `default-features = false`).
+#[cfg(feature = "mimalloc")]
+pub use mimalloc::MiMalloc;
+
 pub use chrono;
 pub use rust_decimal::Decimal;
 pub use serde_json;
