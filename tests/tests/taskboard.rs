@@ -1,4 +1,5 @@
-//! The generated taskboard app, built and started on PostgreSQL: two
+//! The taskboard app generated from the example's spec into a scratch
+//! project (`support::generated_taskboard`), built, and started on PostgreSQL: two
 //! tenants, every route with every role, then every attack we know,
 //! each refused with the right status and nothing changed in the database.
 
@@ -99,7 +100,7 @@ fn snapshot(db: &Database) -> Vec<i64> {
 }
 
 fn mint(env: &[(&str, &str)], tenant: &str, user: &str, role: &str) -> String {
-    let mut cmd = Command::new(binary("taskboard"));
+    let mut cmd = Command::new(support::generated_taskboard());
     cmd.args(["token", "--tenant", tenant, "--user", user, "--role", role]);
     for (k, v) in env {
         cmd.env(k, v);
@@ -454,7 +455,8 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
 /// `taskboard serve` on it with `env`.
 fn start_taskboard(env: &[(&str, &str)]) -> (Database, Server) {
     let db = Database::create();
-    let migrate = Command::new(binary("taskboard"))
+    let bin = support::generated_taskboard();
+    let migrate = Command::new(&bin)
         .arg("migrate")
         .env("DATABASE_URL", &db.url)
         .output()
@@ -462,7 +464,7 @@ fn start_taskboard(env: &[(&str, &str)]) -> (Database, Server) {
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let mut env = env.to_vec();
     env.push(("DATABASE_URL", &db.url));
-    let server = Server::start(&binary("taskboard"), &env);
+    let server = Server::start(&bin, &env);
     (db, server)
 }
 

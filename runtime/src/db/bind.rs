@@ -181,9 +181,9 @@ fn parse_utc_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let b = s.strip_suffix("+00")?.as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
         let digits = b.get(range)?;
-        digits.iter().try_fold(0u32, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
+        digits
+            .iter()
+            .try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
     };
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -263,7 +263,10 @@ mod tests {
     #[test]
     fn parses_postgres_iso_timestamps_in_utc() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(parse_utc_timestamp("2025-01-01 01:00:01+00"), Some(at("2025-01-01T01:00:01Z")));
+        assert_eq!(
+            parse_utc_timestamp("2025-01-01 01:00:01+00"),
+            Some(at("2025-01-01T01:00:01Z"))
+        );
         assert_eq!(
             parse_utc_timestamp("2026-11-26 15:53:53.5+00"),
             Some(at("2026-11-26T15:53:53.500Z"))

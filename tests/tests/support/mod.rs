@@ -26,6 +26,76 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The taskboard app built the way a user builds it: `rookery new` in a
+/// scratch folder under `target/`, the example's `rookery.toml` put in place
+/// of the starter spec, everything generated from it afresh by `rookery
+/// generate`, then `cargo build`. Returns the built binary
+/// (`taskboard_e2e`; the committed example is `taskboard`).
+///
+/// The test processes share one copy: a file lock serialises them, the
+/// project is made again only when the spec or the generator changed, and
+/// `cargo build` is a quick no-op when nothing did. The project builds into
+/// the workspace's target folder with the workspace's `Cargo.lock`,
+/// offline, so it reuses every dependency the workspace already compiled.
+pub fn generated_taskboard() -> PathBuf {
+    use std::hash::{Hash as _, Hasher as _};
+    let root = bin_dir().join("e2e");
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join("lock")).unwrap();
+    lock.lock().expect("lock target/debug/e2e");
+    let spec = workspace().join("examples/taskboard/rookery.toml");
+    let rookery = binary("rookery");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(&spec).unwrap().hash(&mut hasher);
+    std::fs::read(&rookery).unwrap().hash(&mut hasher);
+    let stamp = format!("{:016x}", hasher.finish());
+    let project = root.join("taskboard_e2e");
+    let stamp_path = root.join("taskboard_e2e.stamp");
+    let run = |args: &[&str]| {
+        let out = Command::new(&rookery).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "rookery {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
+        let _ = std::fs::remove_dir_all(&project);
+        let _ = std::fs::remove_file(&stamp_path);
+        let root_str = root.display().to_string();
+        let runtime = workspace().join("runtime").display().to_string();
+        run(&["new", "taskboard_e2e", "--path", &root_str, "--rookery-path", &runtime]);
+        // Start over from the example's spec: no starter models, no migrations.
+        std::fs::copy(&spec, project.join("rookery.toml")).unwrap();
+        std::fs::remove_dir_all(project.join("src/generated")).unwrap();
+        std::fs::remove_dir_all(project.join("migrations")).unwrap();
+        run(&["generate", "--project", &project.display().to_string()]);
+        // Under target/, cargo would take the project for a stray member of
+        // the Rookery workspace; an empty [workspace] makes it its own.
+        let manifest = project.join("Cargo.toml");
+        let mut toml = std::fs::read_to_string(&manifest).unwrap();
+        toml.push_str("\n[workspace]\n");
+        std::fs::write(&manifest, toml).unwrap();
+        std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+        std::fs::write(&stamp_path, &stamp).unwrap();
+    }
+    let target = bin_dir().parent().expect("target dir").to_path_buf();
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--offline", "--quiet", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building the generated taskboard failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(lock);
+    bin_dir().join("taskboard_e2e")
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
