@@ -698,27 +698,42 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
     tx.finish_read();
     assert_eq!(h.count("projects", a.id).await, tricky.len() as i64);
 
-    // The same connection, right after a read of tenant A, carries no tenant.
+    // The connection a read of tenant A used, kept for the next read,
+    // carries no tenant and no open transaction; and with a single
+    // connection, nothing is kept back from the pool.
     if let Some(url) = h.pg_url() {
-        let one = Db::connect(
-            &url,
-            &DbOptions {
-                max_connections: 1,
-                ..DbOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        let mut tx = one.begin(a.id).await.unwrap();
-        let page = tx
-            .repo::<Project>()
-            .list(&rookery::repo::ListQuery::new(Project::def()))
+        for max_connections in [1, 4] {
+            let db = Db::connect(
+                &url,
+                &DbOptions {
+                    max_connections,
+                    ..DbOptions::default()
+                },
+            )
             .await
             .unwrap();
-        assert_eq!(page.data.len(), tricky.len());
-        tx.finish_read();
-        let (none, ..) = rookery::db::testing::rls_probe(&one, b.id, b.id).await.unwrap();
-        assert_eq!(none, 0, "no tenant is left on the connection after a read");
+            let mut tx = db.begin(a.id).await.unwrap();
+            let page = tx
+                .repo::<Project>()
+                .list(&rookery::repo::ListQuery::new(Project::def()))
+                .await
+                .unwrap();
+            assert_eq!(page.data.len(), tricky.len());
+            tx.finish_read();
+            let cached = rookery::db::testing::cached_read_connection(&db).await.unwrap();
+            if max_connections == 1 {
+                assert_eq!(cached, None, "the only connection went back to the pool");
+                let (none, ..) = rookery::db::testing::rls_probe(&db, b.id, b.id).await.unwrap();
+                assert_eq!(none, 0, "no tenant is left on the connection after a read");
+            } else {
+                assert_eq!(
+                    cached,
+                    Some((None, false, 0)),
+                    "kept clean: no tenant, no transaction, no rows"
+                );
+            }
+            db.close().await;
+        }
     }
 }
 

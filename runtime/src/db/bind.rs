@@ -130,11 +130,6 @@ impl DbRow {
             Self::Sqlite(row) => decode_sqlite(row, idx, storage(ty)),
         }
     }
-
-    /// Decodes every column, given their types in order.
-    pub(crate) fn values(&self, types: &[FieldType]) -> Result<Vec<Value>, sqlx::Error> {
-        types.iter().enumerate().map(|(i, ty)| self.value(i, *ty)).collect()
-    }
 }
 
 fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Value) -> Value {

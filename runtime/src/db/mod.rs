@@ -93,6 +93,8 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    /// PostgreSQL connections between one-message reads (`oneshot`).
+    reads: std::sync::Arc<oneshot::ReadCache>,
 }
 
 impl Db {
@@ -137,6 +139,7 @@ impl Db {
             }
             Ok(Self {
                 pool: Pool::Postgres(pool),
+                reads: std::sync::Arc::new(oneshot::ReadCache::new(options.max_connections)),
             })
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
@@ -151,6 +154,7 @@ impl Db {
                 .await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
+                reads: std::sync::Arc::new(oneshot::ReadCache::new(0)),
             })
         } else {
             Err(DbError::UnsupportedUrl(redact_url(url)))
@@ -204,6 +208,7 @@ impl Db {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.reads.close();
         match &self.pool {
             Pool::Postgres(pool) => pool.close().await,
             Pool::Sqlite(pool) => pool.close().await,
@@ -215,6 +220,10 @@ impl Db {
             Pool::Postgres(pool) => Some(pool),
             Pool::Sqlite(_) => None,
         }
+    }
+
+    pub(crate) fn read_cache(&self) -> &std::sync::Arc<oneshot::ReadCache> {
+        &self.reads
     }
 
     pub(crate) fn sqlite(&self) -> Option<&SqlitePool> {

@@ -109,3 +109,24 @@ pub async fn insert_as_other_tenant(db: &Db, a: TenantId, b: TenantId) -> Result
     .await?;
     tx.commit().await
 }
+
+/// On PostgreSQL, a connection kept between one-message reads: its
+/// `app.tenant_id` (`None` when unset or empty), whether it is inside a
+/// transaction, and how many `projects` rows it sees. `None` when no
+/// connection is cached.
+pub async fn cached_read_connection(db: &Db) -> Result<Option<(Option<String>, bool, i64)>, DbError> {
+    let Some(mut conn) = db.read_cache().take_idle() else {
+        return Ok(None);
+    };
+    let setting: Option<String> = sqlx::query_scalar("SELECT nullif(current_setting('app.tenant_id', true), '')")
+        .fetch_one(&mut *conn)
+        .await?;
+    // A savepoint is refused outside a transaction block.
+    let in_tx = sqlx::Executor::execute(&mut *conn, "SAVEPOINT rookery_probe")
+        .await
+        .is_ok();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some((setting, in_tx, rows)))
+}

@@ -1,6 +1,5 @@
 //! Tenant-scoped and platform transactions.
 
-use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
@@ -13,7 +12,7 @@ enum Tx {
     Postgres(Transaction<'static, Postgres>),
     /// A PostgreSQL read: no transaction stays open; every statement is one
     /// message that sets the tenant and runs it ([`oneshot`]).
-    PostgresRead(PoolConnection<Postgres>, super::TenantId),
+    PostgresRead(oneshot::ReadConn, super::TenantId),
     Sqlite(Transaction<'static, Sqlite>),
 }
 
@@ -56,7 +55,8 @@ impl Tx {
                 .into_iter()
                 .map(DbRow::Postgres)
                 .collect(),
-            Self::PostgresRead(conn, tenant) => oneshot::fetch_all(conn, *tenant, &sql, &binds)
+            Self::PostgresRead(conn, tenant) => conn
+                .fetch_all(*tenant, &sql, &binds)
                 .await?
                 .into_iter()
                 .map(DbRow::Postgres)
@@ -76,7 +76,8 @@ impl Tx {
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Postgres),
-            Self::PostgresRead(conn, tenant) => oneshot::fetch_all(conn, *tenant, &sql, &binds)
+            Self::PostgresRead(conn, tenant) => conn
+                .fetch_all(*tenant, &sql, &binds)
                 .await?
                 .into_iter()
                 .next()
@@ -121,7 +122,7 @@ pub struct TenantTx {
 impl TenantTx {
     pub(super) async fn begin(db: &Db, tenant: TenantId, write: bool) -> Result<Self, DbError> {
         let tx = match db.pg() {
-            Some(pool) if !write => Tx::PostgresRead(pool.acquire().await?, tenant),
+            Some(pool) if !write => Tx::PostgresRead(db.read_cache().acquire(pool).await?, tenant),
             Some(pool) => {
                 // One round trip: BEGIN and the transaction-local tenant
                 // setting travel together. The id is a `Uuid` printed in its

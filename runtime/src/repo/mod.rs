@@ -98,27 +98,17 @@ fn select_list(def: &ModelDef) -> String {
     cols
 }
 
-fn row_types(def: &ModelDef) -> Vec<FieldType> {
-    let mut types = vec![
-        FieldType::Uuid,
-        key_type(def.key),
-        FieldType::DateTime,
-        FieldType::DateTime,
-    ];
-    types.extend(def.fields.iter().map(|f| f.ty));
-    types
-}
-
+/// Decodes a row selected with [`select_list`].
 pub(crate) fn decode_record<M: TenantModel>(row: &DbRow) -> Result<Record<M>, RepoError> {
     let def = M::def();
-    let mut values = row.values(&row_types(def))?.into_iter();
-    let mut next = || values.next().unwrap_or(Value::Null);
-    let tenant = next();
-    let id = next();
-    let created = next();
-    let updated = next();
-    let rest: Vec<Value> = values.collect();
     let decode = |e| RepoError::Db(DbError::Decode(e));
+    let tenant = row.value(0, FieldType::Uuid)?;
+    let id = row.value(1, key_type(def.key))?;
+    let created = row.value(2, FieldType::DateTime)?;
+    let updated = row.value(3, FieldType::DateTime)?;
+    let rest = (0..def.fields.len())
+        .map(|i| row.value(4 + i, def.fields[i].ty))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Record {
         tenant_id: crate::TenantId(<uuid::Uuid as crate::model::FieldValue>::from_value(tenant).map_err(decode)?),
         id: Id::new(M::Key::from_value(id).map_err(decode)?),
