@@ -734,6 +734,27 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
             }
             db.close().await;
         }
+        // Writers get the connections readers keep: with two connections,
+        // one kept after a read, two transactions can still be open at once.
+        let db = Db::connect(
+            &url,
+            &DbOptions {
+                max_connections: 2,
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut tx = db.begin(a.id).await.unwrap();
+        tx.repo::<Project>().count().await.unwrap();
+        tx.finish_read();
+        let first = db.begin_write(a.id).await.unwrap();
+        let second = tokio::time::timeout(std::time::Duration::from_secs(5), db.begin_write(b.id))
+            .await
+            .expect("a writer waited for a connection kept by the read cache")
+            .unwrap();
+        drop((first, second));
+        db.close().await;
     }
 }
 

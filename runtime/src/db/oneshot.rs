@@ -96,6 +96,15 @@ impl ReadCache {
         })
     }
 
+    /// Hands one cached connection back to the pool when the pool has none
+    /// idle, so a writer never waits while readers' connections sit here.
+    pub(crate) fn yield_to(&self, pool: &PgPool) {
+        if pool.num_idle() == 0 {
+            let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            drop(conn);
+        }
+    }
+
     /// Takes a cached connection, if any (tests look at what it carries).
     #[cfg(feature = "testing")]
     pub(crate) fn take_idle(&self) -> Option<PoolConnection<Postgres>> {
