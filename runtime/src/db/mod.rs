@@ -106,10 +106,10 @@ impl Db {
     /// the resulting role can bypass row-level security.
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // `standard_conforming_strings` is on by default since
-            // PostgreSQL 9.1; it is set here anyway because the one-message
-            // reads (`oneshot`) quote literals by doubling `'` alone.
-            let mut connect = PgConnectOptions::from_str(url)?.options([("standard_conforming_strings", "on")]);
+            // The one-message reads (`oneshot`) get text-format rows: bytea
+            // must come in the hex form sqlx decodes, whatever the role's or
+            // database's `bytea_output` says.
+            let mut connect = PgConnectOptions::from_str(url)?.options([("bytea_output", "hex")]);
             if loopback_without_sslmode(url, connect.get_host()) {
                 // TLS to a server on the same machine protects nothing and
                 // costs a third of the CPU per query; an explicit `sslmode`
@@ -200,7 +200,7 @@ impl Db {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbError> {
         match &self.pool {
-            Pool::Postgres(pool) => pool.acquire().await?.ping().await?,
+            Pool::Postgres(pool) => self.reads.waiting_for(pool, pool.acquire()).await?.ping().await?,
             Pool::Sqlite(pool) => pool.acquire().await?.ping().await?,
         }
         Ok(())

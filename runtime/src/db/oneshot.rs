@@ -7,7 +7,7 @@
 //!
 //! ```sql
 //! SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '<tenant uuid>';
-//! EXECUTE rookery_7('<v1>', '<v2>')
+//! EXECUTE rookery_<hash>(E'<v1>', E'<v2>')
 //! ```
 //!
 //! PostgreSQL runs the statements of one such message as one implicit
@@ -15,52 +15,109 @@
 //! the message ends: a pooled connection never carries a tenant onwards.
 //! The transaction is read-only, so a write slipped into a read fails
 //! instead of committing on its own.
-//! `rookery_<n>` is the statement's SQL `PREPARE`d on that connection the
-//! first time it is needed there (its plan is cached like any prepared
-//! statement's), numbered per process by SQL text, so two texts never share
-//! a name.
+//!
+//! `rookery_<hash>` is the statement `PREPARE`d on that connection, with
+//! explicit parameter types, the first time it is needed there (its plan is
+//! cached like any prepared statement's). The name is a hash of the SQL
+//! text and the parameter types, so it means the same statement in every
+//! process, even behind a pooler that moves server connections between
+//! them. A process prepares at most [`MAX_SHAPES`] distinct statements;
+//! past that, and for values that have no literal form here, a read runs as
+//! before, in an explicit read-only transaction with bound parameters.
 //!
 //! A connection that finished such a message is left exactly as it was
 //! found: no transaction, no setting, nothing unread. So instead of going
 //! back to sqlx's pool, which pings every returned connection (one more
 //! round trip, about a tenth of the server's CPU per read), it waits in a
 //! small [`ReadCache`] for the next read. The cache holds at most half the
-//! pool, so writers always find connections; a read that did not finish
-//! (an error, or a request dropped mid-flight) returns its connection to the
-//! pool the normal way, where the ping drains whatever was left.
+//! pool and keeps nothing while anyone waits for the pool; a read that did
+//! not finish (an error, or a request dropped mid-flight) returns its
+//! connection to the pool the normal way, where the ping drains whatever
+//! was left.
 //!
-//! The values travel as quoted literals. Each is printed in its type's
-//! canonical text form and quoted by doubling `'`, which is the whole of
-//! quoting when `standard_conforming_strings` is on; every connection turns
-//! it on at start-up ([`super::Db::connect`]), and a value with a NUL byte
-//! (which PostgreSQL text cannot hold) is refused before anything is sent.
+//! The values travel as escape-string literals, `E'…'`, with `\` and `'`
+//! doubled, which reads the same whatever `standard_conforming_strings`
+//! says. Each value is printed in its type's canonical text form; a text
+//! with a NUL byte (PostgreSQL text cannot hold one) and dates outside the
+//! years 1–9999 take the bound-parameter path.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
+use chrono::Datelike as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::{AssertSqlSafe, Executor as _, Postgres};
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Postgres};
 
-use super::bind::{Bind, format_datetime};
-use crate::model::{TenantId, Value};
+use super::bind::{Bind, bind_pg, format_datetime};
+use crate::model::{FieldType, KeyKind, TenantId, Value};
 
 /// SQLSTATE `invalid_sql_statement_name`: the connection has not prepared
 /// this statement yet.
 const NOT_PREPARED: &str = "26000";
+/// SQLSTATE `feature_not_supported`, which PostgreSQL raises as "cached plan
+/// must not change result type" after a migration changed a column's type.
+const STALE_PLAN: &str = "0A000";
 
-/// Statement numbers by SQL text, for this process.
-static NAMES: LazyLock<RwLock<HashMap<Arc<str>, u32>>> = LazyLock::new(Default::default);
+/// How many distinct statements one process prepares at most. A model has
+/// one list statement per set of filters, sort and cursor, so a handful;
+/// the bound keeps a stream of odd shapes from growing every connection's
+/// prepared statements without end.
+pub(crate) const MAX_SHAPES: usize = 512;
 
-fn statement_number(sql: &str) -> u32 {
-    if let Some(n) = NAMES.read().unwrap_or_else(|e| e.into_inner()).get(sql) {
-        return *n;
+/// Hashes of the statements this process prepares.
+static SHAPES: LazyLock<RwLock<HashSet<u64>>> = LazyLock::new(Default::default);
+
+/// The statement's name, or `None` when the process is at [`MAX_SHAPES`].
+fn statement_name(sql: &str, types: &[&str]) -> Option<String> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    sql.hash(&mut hasher);
+    types.hash(&mut hasher);
+    let hash = hasher.finish();
+    let known = SHAPES.read().unwrap_or_else(|e| e.into_inner()).contains(&hash);
+    if !known {
+        let mut shapes = SHAPES.write().unwrap_or_else(|e| e.into_inner());
+        if shapes.len() >= MAX_SHAPES && !shapes.contains(&hash) {
+            return None;
+        }
+        shapes.insert(hash);
     }
-    let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
-    let next = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    *names.entry(Arc::from(sql)).or_insert(next)
+    Some(format!("rookery_{hash:016x}"))
+}
+
+/// The PostgreSQL type a parameter is prepared with: the value's own, or
+/// for a `NULL` the column type the bind names.
+fn pg_type(bind: &Bind) -> &'static str {
+    match &bind.value {
+        Value::Null => match bind.ty {
+            FieldType::String | FieldType::Text | FieldType::Enum(_) => "text",
+            FieldType::Int => "integer",
+            FieldType::BigInt => "bigint",
+            FieldType::Decimal => "numeric",
+            FieldType::Bool => "boolean",
+            FieldType::Date => "date",
+            FieldType::DateTime => "timestamptz",
+            FieldType::Uuid => "uuid",
+            FieldType::Json => "jsonb",
+            FieldType::Ref(target) => match target.key {
+                KeyKind::BigInt => "bigint",
+                KeyKind::Uuid => "uuid",
+            },
+        },
+        Value::Bool(_) => "boolean",
+        Value::Int(_) => "integer",
+        Value::BigInt(_) => "bigint",
+        Value::Text(_) => "text",
+        Value::Decimal(_) => "numeric",
+        Value::Date(_) => "date",
+        Value::DateTime(_) => "timestamptz",
+        Value::Uuid(_) => "uuid",
+        Value::Json(_) => "jsonb",
+        Value::Bytes(_) => "bytea",
+    }
 }
 
 /// Connections that finished a one-message read, kept for the next one.
@@ -70,6 +127,9 @@ pub(crate) struct ReadCache {
     cap: usize,
     /// Set when the pool closes: from then on nothing is cached.
     closed: AtomicBool,
+    /// Tasks waiting for a connection from the pool: while there are any,
+    /// finished reads hand their connections back instead of keeping them.
+    waiting: AtomicUsize,
 }
 
 impl ReadCache {
@@ -79,6 +139,7 @@ impl ReadCache {
             idle: Mutex::new(Vec::new()),
             cap: usize::try_from(max_connections / 2).unwrap_or(0),
             closed: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -87,7 +148,7 @@ impl ReadCache {
         let cached = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match cached {
             Some(conn) => conn,
-            None => pool.acquire().await?,
+            None => self.waiting_for(pool, pool.acquire()).await?,
         };
         Ok(ReadConn {
             conn: Some(conn),
@@ -96,13 +157,30 @@ impl ReadCache {
         })
     }
 
-    /// Hands one cached connection back to the pool when the pool has none
-    /// idle, so a writer never waits while readers' connections sit here.
-    pub(crate) fn yield_to(&self, pool: &PgPool) {
-        if pool.num_idle() == 0 {
-            let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            drop(conn);
+    /// Runs `pool_op` (anything that takes a connection from `pool`)
+    /// counted as waiting, after handing one cached connection back when the
+    /// pool has none idle: nobody waits for the pool while readers'
+    /// connections sit here.
+    pub(crate) async fn waiting_for<T>(&self, pool: &PgPool, pool_op: impl Future<Output = T>) -> T {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
         }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        if pool.num_idle() == 0 {
+            let spare = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            drop(spare); // back to the pool, which pings it
+        }
+        pool_op.await
+    }
+
+    /// How many tasks wait for the pool right now (tests wait for a waiter).
+    #[cfg(feature = "testing")]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// Takes a cached connection, if any (tests look at what it carries).
@@ -153,7 +231,10 @@ impl Drop for ReadConn {
             // Checked under the lock `close` takes, so nothing is cached
             // after the pool began to close.
             let mut idle = self.cache.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if !self.cache.closed.load(Ordering::SeqCst) && idle.len() < self.cache.cap {
+            let keep = !self.cache.closed.load(Ordering::SeqCst)
+                && self.cache.waiting.load(Ordering::SeqCst) == 0
+                && idle.len() < self.cache.cap;
+            if keep {
                 idle.push(conn);
                 return;
             }
@@ -162,41 +243,69 @@ impl Drop for ReadConn {
     }
 }
 
-/// A value the one-message form cannot carry.
-#[derive(Debug, thiserror::Error)]
-#[error("a text value contains a NUL byte, which PostgreSQL cannot store")]
-pub(crate) struct NulByte;
+/// A value with no literal form here (the bound-parameter path takes it).
+#[derive(Debug)]
+struct NoLiteral;
 
 /// Runs `sql` (a single `SELECT`, parameters `$1…`) with `binds`, tenant
-/// `tenant` set, in one round trip (two the first time the connection meets
-/// the statement).
+/// `tenant` set: one round trip (two the first time the connection meets
+/// the statement), or the bound-parameter transaction when the statement
+/// or a value has no one-message form.
 async fn fetch_all(
     conn: &mut PgConnection,
     tenant: TenantId,
     sql: &str,
     binds: &[Bind],
 ) -> Result<Vec<PgRow>, sqlx::Error> {
-    let n = statement_number(sql);
-    let message = message(tenant, n, binds).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let types: Vec<&str> = binds.iter().map(pg_type).collect();
+    let Some(name) = statement_name(sql, &types) else {
+        return bound(conn, tenant, sql, binds).await;
+    };
+    let Ok(message) = message(tenant, &name, binds) else {
+        return bound(conn, tenant, sql, binds).await;
+    };
     match sqlx::raw_sql(AssertSqlSafe(message.clone()))
         .fetch_all(&mut *conn)
         .await
     {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(NOT_PREPARED) => {
-            conn.execute(AssertSqlSafe(format!("PREPARE rookery_{n} AS {sql}")))
-                .await?;
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some(NOT_PREPARED | STALE_PLAN)) => {
+            if e.code().as_deref() == Some(STALE_PLAN) {
+                conn.execute(AssertSqlSafe(format!("DEALLOCATE {name}"))).await?;
+            }
+            let prepare = format!("PREPARE {name} ({}) AS {sql}", types.join(", "));
+            conn.execute(AssertSqlSafe(prepare)).await?;
             sqlx::raw_sql(AssertSqlSafe(message)).fetch_all(conn).await
         }
         other => other,
     }
 }
 
-/// `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…'; EXECUTE rookery_<n>(…)`.
-fn message(tenant: TenantId, n: u32, binds: &[Bind]) -> Result<String, NulByte> {
-    let mut out = String::with_capacity(96 + 24 * binds.len());
+/// The read as an explicit read-only transaction with bound parameters
+/// (three round trips), for what [`fetch_all`] cannot send as one message.
+async fn bound(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    sql: &str,
+    binds: &[Bind],
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let begin = format!(
+        "BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{}', true)",
+        tenant.0.hyphenated()
+    );
+    let mut tx = conn.begin_with(AssertSqlSafe(begin)).await?;
+    let rows = bind_pg(sqlx::query(AssertSqlSafe(sql.to_owned())), binds.to_vec())
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    Ok(rows)
+}
+
+/// `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`.
+fn message(tenant: TenantId, name: &str, binds: &[Bind]) -> Result<String, NoLiteral> {
+    let mut out = String::with_capacity(128 + 24 * binds.len());
     let _ = write!(
         out,
-        "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '{}'; EXECUTE rookery_{n}",
+        "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '{}'; EXECUTE {name}",
         tenant.0.hyphenated()
     );
     for (i, bind) in binds.iter().enumerate() {
@@ -209,51 +318,51 @@ fn message(tenant: TenantId, n: u32, binds: &[Bind]) -> Result<String, NulByte> 
     Ok(out)
 }
 
-/// Appends `value` as an untyped literal (PostgreSQL reads it with the
-/// parameter's input function, as it would a bound text value).
-fn push_literal(out: &mut String, value: &Value) -> Result<(), NulByte> {
-    match value {
+/// Appends `value` as an escape-string literal in its type's text form
+/// (the parameter's type, fixed by `PREPARE`, reads it).
+fn push_literal(out: &mut String, value: &Value) -> Result<(), NoLiteral> {
+    let text = match value {
         Value::Null => {
             out.push_str("NULL");
             return Ok(());
         }
-        Value::Text(s) => return push_quoted(out, s),
-        Value::Json(v) => return push_quoted(out, &v.to_string()),
-        _ => {}
-    }
-    // Every other form is made of digits, signs, hex, `-:.TZ`: nothing to escape.
-    out.push('\'');
-    let _ = match value {
-        Value::Bool(v) => write!(out, "{}", if *v { "t" } else { "f" }),
-        Value::Int(v) => write!(out, "{v}"),
-        Value::BigInt(v) => write!(out, "{v}"),
-        Value::Decimal(v) => write!(out, "{v}"),
-        Value::Date(v) => write!(out, "{}", v.format("%Y-%m-%d")),
-        Value::DateTime(v) => write!(out, "{}", format_datetime(*v)),
-        Value::Uuid(v) => write!(out, "{}", v.hyphenated()),
+        Value::Text(s) => return push_escaped(out, s),
+        Value::Json(v) => return push_escaped(out, &v.to_string()),
+        Value::Bool(v) => (if *v { "t" } else { "f" }).to_owned(),
+        Value::Int(v) => v.to_string(),
+        Value::BigInt(v) => v.to_string(),
+        Value::Decimal(v) => v.to_string(),
+        Value::Date(v) if (1..=9999).contains(&v.year()) => v.format("%Y-%m-%d").to_string(),
+        Value::DateTime(v) if (1..=9999).contains(&v.year()) => format_datetime(*v),
+        Value::Date(_) | Value::DateTime(_) => return Err(NoLiteral),
+        Value::Uuid(v) => v.hyphenated().to_string(),
         Value::Bytes(v) => {
-            out.push_str("\\x");
+            // bytea's hex input, `\x…`, with its backslash doubled.
+            out.push_str(r"E'\\x");
             for b in v {
                 let _ = write!(out, "{b:02x}");
             }
-            Ok(())
+            out.push('\'');
+            return Ok(());
         }
-        Value::Null | Value::Text(_) | Value::Json(_) => Ok(()),
     };
-    out.push('\'');
+    // Digits, signs, hex, `-:.TZ` only: nothing to escape.
+    let _ = write!(out, "E'{text}'");
     Ok(())
 }
 
-fn push_quoted(out: &mut String, s: &str) -> Result<(), NulByte> {
+/// `E'…'` with `\` and `'` doubled.
+fn push_escaped(out: &mut String, s: &str) -> Result<(), NoLiteral> {
     if s.contains('\0') {
-        return Err(NulByte);
+        return Err(NoLiteral);
     }
-    out.reserve(s.len() + 2);
-    out.push('\'');
-    for part in s.split_inclusive('\'') {
-        out.push_str(part);
-        if part.ends_with('\'') {
-            out.push('\'');
+    out.reserve(s.len() + 3);
+    out.push_str("E'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str(r"\\"),
+            c => out.push(c),
         }
     }
     out.push('\'');
@@ -263,38 +372,43 @@ fn push_quoted(out: &mut String, s: &str) -> Result<(), NulByte> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FieldType;
 
     fn tenant() -> TenantId {
         TenantId("0192f7a0-0000-7000-8000-000000000001".parse().unwrap())
     }
 
     #[test]
-    fn quotes_by_doubling_single_quotes_only() {
+    fn escapes_quotes_and_backslashes() {
         let binds = [
-            Bind::new(Value::Text("it's a \\ test''".into()), FieldType::Text),
+            Bind::new(Value::Text(r"it's a \' test''".into()), FieldType::Text),
             Bind::new(Value::BigInt(-20), FieldType::BigInt),
             Bind::new(Value::Null, FieldType::Text),
             Bind::new(Value::Bytes(vec![0, 0xab]), FieldType::Text),
         ];
         assert_eq!(
-            message(tenant(), 3, &binds).unwrap(),
-            "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; \
-             EXECUTE rookery_3('it''s a \\ test''''', '-20', NULL, '\\x00ab')"
+            message(tenant(), "rookery_00ff", &binds).unwrap(),
+            concat!(
+                "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; ",
+                r"EXECUTE rookery_00ff(E'it''s a \\'' test''''', E'-20', NULL, E'\\x00ab')"
+            )
         );
     }
 
     #[test]
-    fn refuses_nul_bytes() {
-        let binds = [Bind::new(Value::Text("a\0b".into()), FieldType::Text)];
-        assert!(message(tenant(), 0, &binds).is_err());
+    fn leaves_nul_bytes_and_far_dates_to_bound_parameters() {
+        let nul = [Bind::new(Value::Text("a\0b".into()), FieldType::Text)];
+        assert!(message(tenant(), "s", &nul).is_err());
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+        assert!(message(tenant(), "s", &[Bind::new(Value::Date(far), FieldType::Date)]).is_err());
     }
 
     #[test]
-    fn numbers_statements_by_text() {
-        let a = statement_number("SELECT 1 /* oneshot test a */");
-        let b = statement_number("SELECT 1 /* oneshot test b */");
+    fn names_statements_by_text_and_types() {
+        let a = statement_name("SELECT 1 /* oneshot test a */", &["text"]).unwrap();
+        let b = statement_name("SELECT 1 /* oneshot test b */", &["text"]).unwrap();
+        let c = statement_name("SELECT 1 /* oneshot test a */", &["bigint"]).unwrap();
         assert_ne!(a, b);
-        assert_eq!(a, statement_number("SELECT 1 /* oneshot test a */"));
+        assert_ne!(a, c);
+        assert_eq!(a, statement_name("SELECT 1 /* oneshot test a */", &["text"]).unwrap());
     }
 }

@@ -130,3 +130,8 @@ pub async fn cached_read_connection(db: &Db) -> Result<Option<(Option<String>, b
         .await?;
     Ok(Some((setting, in_tx, rows)))
 }
+
+/// How many tasks wait for a connection from the pool.
+pub fn pool_waiters(db: &Db) -> usize {
+    db.read_cache().waiting()
+}

@@ -19,10 +19,7 @@ enum Tx {
 impl Tx {
     async fn begin(db: &Db, write: bool) -> Result<Self, DbError> {
         Ok(match (db.pg(), db.sqlite()) {
-            (Some(pool), _) => {
-                db.read_cache().yield_to(pool);
-                Self::Postgres(pool.begin().await?)
-            }
+            (Some(pool), _) => Self::Postgres(db.read_cache().waiting_for(pool, pool.begin()).await?),
             (None, Some(pool)) if write => Self::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             (None, Some(pool)) => Self::Sqlite(pool.begin().await?),
             (None, None) => unreachable!("a Db always holds one pool"),
@@ -135,8 +132,11 @@ impl TenantTx {
                     "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
                     tenant.0.hyphenated()
                 );
-                db.read_cache().yield_to(pool);
-                Tx::Postgres(pool.begin_with(AssertSqlSafe(begin)).await?)
+                Tx::Postgres(
+                    db.read_cache()
+                        .waiting_for(pool, pool.begin_with(AssertSqlSafe(begin)))
+                        .await?,
+                )
             }
             None => Tx::begin(db, write).await?,
         };

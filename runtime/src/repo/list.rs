@@ -127,11 +127,18 @@ impl ListQuery {
                             format!("unknown parameter `{name}` (filters exist for indexed fields only)"),
                         )
                     })?;
+                    if query.filters.iter().any(|(col, ..)| *col == field.column) {
+                        return Err(err(name, format!("`{name}` is given twice")));
+                    }
                     let parsed = parse_text(field.ty, value).map_err(|m| err(name, m))?;
                     query.filters.push((field.column, field.ty, parsed));
                 }
             }
         }
+        // One statement per set of filters, whatever their order in the URL.
+        query
+            .filters
+            .sort_by_key(|(col, ..)| def.fields.iter().position(|f| f.column == *col));
         if let Some(cursor) = cursor {
             query.after = Some(
                 query
@@ -185,7 +192,9 @@ pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String) -> (Strin
     }
     let (cmp, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
     if let Some((value, id)) = &query.after {
-        binds.push(Bind::new(value.clone(), query.sort_type));
+        if query.sort_field != "id" {
+            binds.push(Bind::new(value.clone(), query.sort_type));
+        }
         let v = binds.len() + 1;
         binds.push(Bind::new(id.clone(), key_type(def.key)));
         let i = binds.len() + 1;

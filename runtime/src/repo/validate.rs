@@ -3,6 +3,7 @@
 //! Checked before any SQL runs, so a bad request never reaches the
 //! database; every broken rule is reported at once.
 
+use chrono::Datelike as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, Value};
 pub struct FieldError {
     /// The field (JSON name).
     pub field: String,
-    /// A stable code: `required`, `too_long`, `too_short`, `too_small`, `too_large`, `invalid`.
+    /// A stable code: `required`, `too_long`, `too_short`, `too_small`, `too_large`, `out_of_range`, `invalid`.
     pub code: &'static str,
     /// A sentence for humans.
     pub message: String,
@@ -140,8 +141,20 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
                 ));
             }
         }
+        // Years 1–9999: what RFC 3339 and PostgreSQL's ISO text output share
+        // (the one-message reads decode that text; BC dates have none).
+        Value::Date(d) if !(1..=9999).contains(&d.year()) => errors.push(year_range(field)),
+        Value::DateTime(t) if !(1..=9999).contains(&t.year()) => errors.push(year_range(field)),
         _ => {}
     }
+}
+
+fn year_range(field: &FieldDef) -> FieldError {
+    FieldError::new(
+        field.name,
+        "out_of_range",
+        format!("{} must be in the years 1 to 9999", field.name),
+    )
 }
 
 /// Every column value of a create, in field order, or every broken rule.
@@ -222,6 +235,26 @@ mod tests {
             let value = parse_text(ty, text).unwrap();
             assert_eq!(to_text(&value), text, "{ty:?}");
         }
+    }
+
+    #[test]
+    fn dates_stay_in_the_years_1_to_9999() {
+        static DAY: FieldDef = FieldDef::new("day", "day", FieldType::Date);
+        static AT: FieldDef = FieldDef::new("at", "at", FieldType::DateTime);
+        let mut errors = Vec::new();
+        check_rules(&DAY, &parse_text(FieldType::Date, "9999-12-31").unwrap(), &mut errors);
+        check_rules(
+            &AT,
+            &parse_text(FieldType::DateTime, "0001-01-01T00:00:00Z").unwrap(),
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let far = Value::Date(NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap());
+        let bc = Value::DateTime(DateTime::<Utc>::MIN_UTC);
+        check_rules(&DAY, &far, &mut errors);
+        check_rules(&AT, &bc, &mut errors);
+        let codes: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(codes, [("day", "out_of_range"), ("at", "out_of_range")]);
     }
 
     #[test]
