@@ -832,6 +832,64 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
     }
 }
 
+/// Every kind of value survives a read's parameters and row (on
+/// PostgreSQL: literals in one message, text-format rows).
+async fn read_values_round_trip(h: Harness) {
+    use rookery::model::{FieldType, Value};
+    let a = h.tenant_on("alpha", "team").await;
+    let at = "2026-11-26T15:53:53.123456Z"
+        .parse::<rookery::chrono::DateTime<rookery::chrono::Utc>>()
+        .unwrap();
+    let mut values = vec![
+        (
+            Value::Text(r"it's \ a 'quoted' \' tëxt — ✓ $1 ;--".into()),
+            FieldType::Text,
+        ),
+        (Value::Int(-2_147_483_648), FieldType::Int),
+        (Value::BigInt(9_007_199_254_740_993), FieldType::BigInt),
+        (Value::Decimal("-12.50".parse().unwrap()), FieldType::Decimal),
+        (Value::Bool(true), FieldType::Bool),
+        (Value::Bool(false), FieldType::Bool),
+        (
+            Value::Date(rookery::chrono::NaiveDate::from_ymd_opt(1, 1, 1).unwrap()),
+            FieldType::Date,
+        ),
+        (Value::DateTime(at), FieldType::DateTime),
+        (Value::Uuid(a.id.0), FieldType::Uuid),
+        (
+            Value::Json(json!({"q": "it's \\ \"x\"", "n": [1, 2.5, null]})),
+            FieldType::Json,
+        ),
+    ];
+    if h.pg_url().is_some() {
+        values.push((Value::Bytes(vec![0, 39, 92, 255]), FieldType::Text));
+    }
+    for ty in [
+        FieldType::Text,
+        FieldType::BigInt,
+        FieldType::Decimal,
+        FieldType::Date,
+        FieldType::Json,
+    ] {
+        values.push((Value::Null, ty));
+    }
+    let back = rookery::db::testing::read_round_trip(&h.db, a.id, &values)
+        .await
+        .unwrap();
+    let sent: Vec<_> = values.into_iter().map(|(v, _)| v).collect();
+    assert_eq!(back, sent);
+}
+
+#[tokio::test]
+async fn sqlite_read_values_round_trip() {
+    read_values_round_trip(harness(false).await).await;
+}
+
+#[tokio::test]
+async fn postgres_read_values_round_trip() {
+    read_values_round_trip(harness(true).await).await;
+}
+
 #[tokio::test]
 async fn sqlite_reads_keep_values_and_tenants_apart() {
     reads_keep_values_and_tenants_apart(harness(false).await).await;

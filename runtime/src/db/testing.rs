@@ -135,3 +135,29 @@ pub async fn cached_read_connection(db: &Db) -> Result<Option<(Option<String>, b
 pub fn pool_waiters(db: &Db) -> usize {
     db.read_cache().waiting()
 }
+
+/// Sends `values` through a reading transaction as the parameters of
+/// `SELECT $1, $2, …` and decodes the row back with the same types (on
+/// PostgreSQL: the one-message form, its literals and text-format rows).
+/// `Value::Bytes` comes back through the bytea decoder.
+pub async fn read_round_trip(
+    db: &Db,
+    tenant: TenantId,
+    values: &[(crate::model::Value, crate::model::FieldType)],
+) -> Result<Vec<crate::model::Value>, DbError> {
+    use crate::model::Value;
+    let params: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT {}", params.join(", "));
+    let binds = values.iter().map(|(v, ty)| super::Bind::new(v.clone(), *ty)).collect();
+    let mut tx = db.begin(tenant).await?;
+    let row = tx.fetch_optional(sql, binds).await?.expect("SELECT returns one row");
+    tx.finish_read();
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, (v, ty))| match v {
+            Value::Bytes(_) => super::bytes(&row, i).map(Value::Bytes).map_err(DbError::from),
+            _ => row.value(i, *ty).map_err(DbError::from),
+        })
+        .collect()
+}
