@@ -15,6 +15,7 @@
 //! | `ROOKERY_ENV` | `test` | `live` or `test`: the `<env>` part of API keys |
 //! | `RATE_LIMIT_MAX` + `RATE_LIMIT_WINDOW_SECS` | the plan's `rate_limit` | override every plan's rate |
 //! | `ROOKERY_SIGN_IN_RATE` | `30/m` | sign-in routes per client address (`<n>/s`, `/m`, `/h`) |
+//! | `ROOKERY_SIGN_IN_ACCOUNT_RATE` | `10/h` | failed password checks per account (email), from any address |
 //! | `ROOKERY_TRUST_PROXY` | `false` | take the client address from the first `X-Forwarded-For` hop |
 
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub struct Config {
     pub rate_limit_override: Option<(u64, u64)>,
     /// Sign-in routes per client address: (requests, window seconds).
     pub sign_in_rate: (u64, u64),
+    /// Failed password checks per account: (failures, window seconds).
+    pub sign_in_account_rate: (u64, u64),
     /// Whether a proxy sets `X-Forwarded-For`.
     pub trust_proxy: bool,
     /// Whether secrets were generated because none were configured.
@@ -214,6 +217,10 @@ impl Config {
             sign_in_rate: parse_rate(
                 "ROOKERY_SIGN_IN_RATE",
                 var("ROOKERY_SIGN_IN_RATE").as_deref().unwrap_or("30/m"),
+            )?,
+            sign_in_account_rate: parse_rate(
+                "ROOKERY_SIGN_IN_ACCOUNT_RATE",
+                var("ROOKERY_SIGN_IN_ACCOUNT_RATE").as_deref().unwrap_or("10/h"),
             )?,
             trust_proxy: parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,

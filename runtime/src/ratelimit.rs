@@ -69,6 +69,22 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
     }
 }
 
+impl<K: Eq + Hash + Copy> RateLimiter<K> {
+    /// Gives back one request counted by [`RateLimiter::check`] in the
+    /// window of `now` (the sign-in limiter counts an attempt up front, so
+    /// concurrent guesses cannot overrun it, and refunds it when the
+    /// password was right).
+    pub fn refund(&self, key: K, window: u64, now: u64) {
+        let number = now / window.max(1);
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = windows.get_mut(&key)
+            && entry.0 == number
+        {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +103,19 @@ mod tests {
         assert!(next.allowed);
         assert_eq!((next.remaining, next.reset), (2, 10));
         assert_eq!(limiter.check(a, 3, 10, 115).reset, 5);
+    }
+
+    #[test]
+    fn refunds_within_the_window_only() {
+        let limiter = RateLimiter::default();
+        let a = TenantId::new_v7();
+        assert!(limiter.check(a, 1, 10, 100).allowed);
+        limiter.refund(a, 10, 101);
+        assert!(
+            limiter.check(a, 1, 10, 102).allowed,
+            "the refunded request is free again"
+        );
+        limiter.refund(a, 10, 111); // a later window: nothing to give back
+        assert!(!limiter.check(a, 1, 10, 103).allowed);
     }
 }

@@ -37,6 +37,7 @@ on_both_backends!(
     signup_validates_and_conflicts,
     failed_signup_leaves_nothing_behind,
     login_failures_look_alike,
+    wrong_passwords_lock_the_account_not_the_address,
     login_is_scoped_to_the_tenant,
     refresh_rotates_and_detects_reuse,
     logout_revokes,
@@ -170,6 +171,48 @@ async fn login_failures_look_alike(h: Harness) {
     assert_eq!(unknown_email.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong_password.body, unknown_email.body);
     assert!(!wrong_password.body.to_string().contains("not the password"));
+}
+
+/// Ten failed password checks per account and hour (the default), from
+/// any address: then even the right password waits. Right passwords do not
+/// count, other accounts are unaffected, and unknown emails lock the same
+/// way (a 429 says nothing about whether an account exists).
+async fn wrong_passwords_lock_the_account_not_the_address(h: Harness) {
+    h.signup("acme", "ada@example.com", PW).await;
+    h.signup("beta", "bob@example.com", PW).await;
+    for _ in 0..9 {
+        assert_eq!(
+            h.login("acme", "ada@example.com", "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        h.login("acme", "ADA@example.com", PW).await.status,
+        StatusCode::OK,
+        "9 failures: still in"
+    );
+    assert_eq!(
+        h.login("acme", "ada@example.com", "wrong").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let locked = h.login("acme", "ada@example.com", PW).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{locked:?}");
+    assert_eq!(
+        h.login("beta", "bob@example.com", PW).await.status,
+        StatusCode::OK,
+        "another account"
+    );
+    for _ in 0..10 {
+        assert_eq!(
+            h.login("acme", "nobody@example.com", "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        locked.body,
+        h.login("acme", "nobody@example.com", PW).await.body,
+        "unknown emails lock alike"
+    );
 }
 
 async fn login_is_scoped_to_the_tenant(h: Harness) {

@@ -32,6 +32,7 @@ struct Inner {
     tenants: TenantDirectory,
     limiter: RateLimiter,
     sign_in_limiter: RateLimiter<std::net::IpAddr>,
+    account_limiter: RateLimiter<[u8; 32]>,
     models: Vec<&'static ModelDef>,
 }
 
@@ -78,6 +79,11 @@ impl AppState {
     /// The per-client-address limiter of the sign-in routes.
     pub fn sign_in_limiter(&self) -> &RateLimiter<std::net::IpAddr> {
         &self.inner.sign_in_limiter
+    }
+
+    /// Failed password checks per account (SHA-256 of the lowercased email).
+    pub fn account_limiter(&self) -> &RateLimiter<[u8; 32]> {
+        &self.inner.account_limiter
     }
     /// Every registered model.
     pub fn models(&self) -> &[&'static ModelDef] {
@@ -146,6 +152,7 @@ impl App {
                 tenants: TenantDirectory::default(),
                 limiter: RateLimiter::default(),
                 sign_in_limiter: RateLimiter::default(),
+                account_limiter: RateLimiter::default(),
                 models: self.models.clone(),
             }),
         }

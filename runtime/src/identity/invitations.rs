@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{
     INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
     is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
-    text, text_bind, time, time_bind, uuid, uuid_bind, verify_password,
+    text, text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
 };
 use crate::app_spec::QuotaLimit;
 use crate::audit::{self, Entry};
@@ -244,7 +244,7 @@ pub(super) async fn accept(
     tx.commit().await?;
     let (user, new_hash) = match existing {
         Some((user, stored)) => {
-            if !verify_password(body.password, stored).await? {
+            if !verify_account_password(&state, &invitation.email, body.password, stored).await? {
                 return Err(ApiError::Unauthorized("invalid invitation or credentials"));
             }
             (user, None)

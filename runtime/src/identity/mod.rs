@@ -269,6 +269,34 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
 /// Verifies a password against a PHC string (CPU-bound: runs on the
 /// blocking pool). `None` verifies against a dummy hash and fails, so an
 /// unknown account costs the same time as a wrong password.
+/// [`verify_password`] for the account `email`, within its budget of
+/// failures (`ROOKERY_SIGN_IN_ACCOUNT_RATE`) from any address: each check
+/// is counted before argon2 runs, so concurrent guesses cannot overrun the
+/// budget, and given back when the password was right. Unknown emails have
+/// budgets too, so a 429 says nothing about whether an account exists.
+async fn verify_account_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    use sha2::Digest as _;
+    let account: [u8; 32] = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()).into();
+    let (max, window) = state.config().sign_in_account_rate;
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+    let decision = state.account_limiter().check(account, max, window, now);
+    if !decision.allowed {
+        return Err(ApiError::RateLimited {
+            retry_after: decision.reset,
+        });
+    }
+    let verified = verify_password(password, hash).await?;
+    if verified {
+        state.account_limiter().refund(account, window, now);
+    }
+    Ok(verified)
+}
+
 async fn verify_password(password: String, hash: Option<String>) -> Result<bool, ApiError> {
     let _turn = argon2_turn().await?;
     tokio::task::spawn_blocking(move || match hash {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_text, opt_time, tenant_bind, text_bind, time,
-    time_bind, uuid, uuid_bind, verify_password,
+    time_bind, uuid, uuid_bind, verify_account_password,
 };
 use crate::auth::api_key::opaque_hash;
 use crate::auth::{Principal, request_tenant};
@@ -65,7 +65,7 @@ pub(super) async fn login(
     };
     // Always one argon2 verification: an unknown email takes as long as a
     // wrong password.
-    let verified = verify_password(body.password, hash).await?;
+    let verified = verify_account_password(&state, &email, body.password, hash).await?;
     let user = user.filter(|_| verified).ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
 
     let mut tx = state.db().begin_write(info.id).await?;
