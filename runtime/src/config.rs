@@ -16,6 +16,7 @@
 //! | `RATE_LIMIT_MAX` + `RATE_LIMIT_WINDOW_SECS` | the plan's `rate_limit` | override every plan's rate |
 //! | `ROOKERY_SIGN_IN_RATE` | `30/m` | sign-in routes per client address (`<n>/s`, `/m`, `/h`) |
 //! | `ROOKERY_SIGN_IN_ACCOUNT_RATE` | `10/h` | failed password checks per account (email), from any address |
+//! | `ROOKERY_REQUEST_TIMEOUT` | `30` | seconds an API request may take; then 503 and its transaction rolls back |
 //! | `ROOKERY_TRUST_PROXY` | `false` | take the client address from the first `X-Forwarded-For` hop |
 
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ pub struct Config {
     pub sign_in_rate: (u64, u64),
     /// Failed password checks per account: (failures, window seconds).
     pub sign_in_account_rate: (u64, u64),
+    /// How long an API request may take before it is abandoned (503).
+    pub request_timeout: std::time::Duration,
     /// Whether a proxy sets `X-Forwarded-For`.
     pub trust_proxy: bool,
     /// Whether secrets were generated because none were configured.
@@ -222,6 +225,7 @@ impl Config {
                 "ROOKERY_SIGN_IN_ACCOUNT_RATE",
                 var("ROOKERY_SIGN_IN_ACCOUNT_RATE").as_deref().unwrap_or("10/h"),
             )?,
+            request_timeout: std::time::Duration::from_secs(parse("ROOKERY_REQUEST_TIMEOUT", 30)?),
             trust_proxy: parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
         })

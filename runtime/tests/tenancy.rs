@@ -224,8 +224,13 @@ fn admin_url() -> String {
 }
 
 async fn harness(postgres: bool) -> Harness {
+    harness_with(postgres, |_| {}).await
+}
+
+async fn harness_with(postgres: bool, configure: impl FnOnce(&mut rookery::config::Config)) -> Harness {
     let mut config_env = rookery::config::Config::from_env("tb").unwrap();
     config_env.jwt_secret = SECRET.as_bytes().to_vec();
+    configure(&mut config_env);
     let (url, guard, dir) = if postgres {
         let name = format!("rookery_t_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_url();
@@ -878,6 +883,45 @@ async fn read_values_round_trip(h: Harness) {
         .unwrap();
     let sent: Vec<_> = values.into_iter().map(|(v, _)| v).collect();
     assert_eq!(back, sent);
+}
+
+/// A request that outlives `ROOKERY_REQUEST_TIMEOUT` gets 503 and leaves
+/// nothing behind; health checks are not API requests.
+async fn timed_out_requests_leave_nothing(h: Harness) {
+    let a = h.tenant_on("alpha", "team").await;
+    let t = a.id.to_string();
+    let (s, body) = h.call("GET", "/api/v1/projects", Some(&a.viewer), Some(&t), None).await;
+    assert_eq!(
+        (s, body["type"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("https://rookery.dev/problems/timeout")
+        )
+    );
+    let (s, _) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&a.owner),
+            Some(&t),
+            Some(json!({ "name": "late" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(h.count("projects", a.id).await, 0, "the abandoned create wrote nothing");
+    let (s, _) = h.call("GET", "/healthz", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sqlite_timed_out_requests_leave_nothing() {
+    timed_out_requests_leave_nothing(harness_with(false, |c| c.request_timeout = std::time::Duration::ZERO).await)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_timed_out_requests_leave_nothing() {
+    timed_out_requests_leave_nothing(harness_with(true, |c| c.request_timeout = std::time::Duration::ZERO).await).await;
 }
 
 #[tokio::test]

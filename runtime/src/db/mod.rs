@@ -6,6 +6,7 @@
 //! `app.tenant_id` transaction-locally before anything else runs.
 
 mod bind;
+pub mod deadline;
 mod migrate;
 mod oneshot;
 #[cfg(feature = "testing")]
@@ -58,6 +59,10 @@ pub enum DbError {
     /// ([`Db::begin`]); begin it with [`Db::begin_write`].
     #[error("write attempted in a read-only transaction (begin it with Db::begin_write)")]
     ReadOnly,
+    /// The request's deadline passed before this step finished
+    /// (`ROOKERY_REQUEST_TIMEOUT`); the transaction rolls back.
+    #[error("the request's deadline passed")]
+    Timeout,
     /// A stored value could not be read back.
     #[error(transparent)]
     Decode(#[from] crate::model::DecodeError),

@@ -3,6 +3,7 @@
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
+use super::deadline::within;
 use super::{Db, DbError, Dialect, oneshot};
 use crate::model::{TenantId, TenantModel};
 use crate::repo::Repo;
@@ -18,6 +19,10 @@ enum Tx {
 
 impl Tx {
     async fn begin(db: &Db, write: bool) -> Result<Self, DbError> {
+        within(Self::begin_now(db, write)).await
+    }
+
+    async fn begin_now(db: &Db, write: bool) -> Result<Self, DbError> {
         Ok(match (db.pg(), db.sqlite()) {
             (Some(pool), _) => Self::Postgres(db.read_cache().waiting_for(pool, pool.begin()).await?),
             (None, Some(pool)) if write => Self::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
@@ -34,6 +39,10 @@ impl Tx {
     }
 
     async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
+        within(self.execute_now(sql, binds)).await
+    }
+
+    async fn execute_now(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
         Ok(match self {
             Self::Postgres(tx) => bind_pg(sqlx::query(AssertSqlSafe(sql)), binds)
                 .execute(&mut **tx)
@@ -48,6 +57,10 @@ impl Tx {
     }
 
     async fn fetch_all(&mut self, sql: String, binds: Vec<Bind>) -> Result<Vec<DbRow>, DbError> {
+        within(self.fetch_all_now(sql, binds)).await
+    }
+
+    async fn fetch_all_now(&mut self, sql: String, binds: Vec<Bind>) -> Result<Vec<DbRow>, DbError> {
         Ok(match self {
             Self::Postgres(tx) => bind_pg(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_all(&mut **tx)
@@ -71,6 +84,10 @@ impl Tx {
     }
 
     async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
+        within(self.fetch_optional_now(sql, binds)).await
+    }
+
+    async fn fetch_optional_now(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         Ok(match self {
             Self::Postgres(tx) => bind_pg(sqlx::query(AssertSqlSafe(sql)), binds)
                 .fetch_optional(&mut **tx)
@@ -122,7 +139,7 @@ pub struct TenantTx {
 impl TenantTx {
     pub(super) async fn begin(db: &Db, tenant: TenantId, write: bool) -> Result<Self, DbError> {
         let tx = match db.pg() {
-            Some(pool) if !write => Tx::PostgresRead(db.read_cache().acquire(pool).await?, tenant),
+            Some(pool) if !write => Tx::PostgresRead(within(db.read_cache().acquire(pool)).await?, tenant),
             Some(pool) => {
                 // One round trip: BEGIN and the transaction-local tenant
                 // setting travel together. The id is a `Uuid` printed in its
@@ -132,11 +149,8 @@ impl TenantTx {
                     "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
                     tenant.0.hyphenated()
                 );
-                Tx::Postgres(
-                    db.read_cache()
-                        .waiting_for(pool, pool.begin_with(AssertSqlSafe(begin)))
-                        .await?,
-                )
+                let begin = db.read_cache().waiting_for(pool, pool.begin_with(AssertSqlSafe(begin)));
+                Tx::Postgres(within(begin).await?)
             }
             None => Tx::begin(db, write).await?,
         };

@@ -60,6 +60,10 @@ pub enum ApiError {
     /// 503: a dependency is down.
     #[error("service unavailable")]
     Unavailable,
+    /// 503: the request's database work passed `ROOKERY_REQUEST_TIMEOUT`;
+    /// nothing it began was committed.
+    #[error("the request took longer than ROOKERY_REQUEST_TIMEOUT allows; nothing it began was committed")]
+    Timeout,
     /// 500: anything else (logged, not shown).
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -92,6 +96,7 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -137,6 +142,7 @@ impl IntoResponse for ApiError {
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
+            DbError::Timeout => Self::Timeout,
             DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %err, "database unavailable");
                 Self::Unavailable

@@ -171,7 +171,9 @@ impl App {
             state.clone(),
             crate::auth::limit_sign_in,
         ));
-        let api = public.merge(protected);
+        let api = public
+            .merge(protected)
+            .layer(middleware::from_fn_with_state(state.clone(), request_timeout));
         let api = if prefix.is_empty() {
             api
         } else {
@@ -190,6 +192,19 @@ impl App {
             }))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     }
+}
+
+/// Gives an API request `ROOKERY_REQUEST_TIMEOUT` for its database work
+/// (`db::deadline`): a step that would pass it fails, the handler answers
+/// 503 and its transaction rolls back. Nothing is cancelled from outside,
+/// so a `COMMIT` that started always finishes and is reported.
+async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let deadline = tokio::time::Instant::now() + state.config().request_timeout;
+    crate::db::deadline::scope(deadline, next.run(request)).await
 }
 
 /// The request id of a request (set by the app's middleware).
