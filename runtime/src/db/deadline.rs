@@ -2,11 +2,17 @@
 //!
 //! The HTTP layer runs each API request inside [`scope`] with the instant
 //! `ROOKERY_REQUEST_TIMEOUT` allows. Every statement, and every wait for a
-//! connection, then fails with [`DbError::Timeout`] once that instant has
-//! passed (checked before it starts, and while it waits); the handler's
-//! error drops its transaction, which rolls back. A `COMMIT` is never cut
-//! short: a request either commits all it wrote or nothing, and its client
-//! is told which.
+//! connection, that would start after that instant fails with
+//! [`DbError::Timeout`]; the handler's error drops its transaction, which
+//! rolls back. A `COMMIT` is never cut short: a request either commits all
+//! it wrote or nothing, and its client is told which.
+//!
+//! A step already running is not interrupted: that would take a timer per
+//! statement on the hot path (here) or `statement_timeout`'s timer per
+//! statement (in PostgreSQL), and neither showed a clear enough effect in
+//! this machine's noisy side-by-side runs to justify the cost. Waiting for
+//! a pooled connection gives up after 10 s; set `statement_timeout` on the
+//! database role to bound a single statement.
 
 use std::future::Future;
 
@@ -35,8 +41,5 @@ where
     if Instant::now() >= deadline {
         return Err(DbError::Timeout);
     }
-    match tokio::time::timeout_at(deadline, step).await {
-        Ok(result) => result.map_err(DbError::from),
-        Err(_) => Err(DbError::Timeout),
-    }
+    step.await.map_err(DbError::from)
 }
