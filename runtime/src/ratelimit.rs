@@ -67,9 +67,7 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
             window,
         }
     }
-}
 
-impl<K: Eq + Hash + Copy> RateLimiter<K> {
     /// Gives back one request counted by [`RateLimiter::check`] in the
     /// window of `now` (the sign-in limiter counts an attempt up front, so
     /// concurrent guesses cannot overrun it, and refunds it when the

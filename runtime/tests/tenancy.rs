@@ -913,55 +913,47 @@ async fn timed_out_requests_leave_nothing(h: Harness) {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// Each scenario as a test in `mod sqlite` and in `mod postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident => $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::$scenario(crate::harness(false).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::$scenario(crate::harness(true).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends! {
+    read_values_round_trip => read_values_round_trip,
+    reads_keep_values_and_tenants_apart => reads_keep_values_and_tenants_apart,
+    crud_and_roles => crud_and_roles,
+    cross_tenant_attacks => cross_tenant_attacks_are_refused,
+}
+
+fn no_time(config: &mut rookery::config::Config) {
+    config.request_timeout = std::time::Duration::ZERO;
+}
+
 #[tokio::test]
 async fn sqlite_timed_out_requests_leave_nothing() {
-    timed_out_requests_leave_nothing(harness_with(false, |c| c.request_timeout = std::time::Duration::ZERO).await)
-        .await;
+    timed_out_requests_leave_nothing(harness_with(false, no_time).await).await;
 }
 
 #[tokio::test]
 async fn postgres_timed_out_requests_leave_nothing() {
-    timed_out_requests_leave_nothing(harness_with(true, |c| c.request_timeout = std::time::Duration::ZERO).await).await;
-}
-
-#[tokio::test]
-async fn sqlite_read_values_round_trip() {
-    read_values_round_trip(harness(false).await).await;
-}
-
-#[tokio::test]
-async fn postgres_read_values_round_trip() {
-    read_values_round_trip(harness(true).await).await;
-}
-
-#[tokio::test]
-async fn sqlite_reads_keep_values_and_tenants_apart() {
-    reads_keep_values_and_tenants_apart(harness(false).await).await;
-}
-
-#[tokio::test]
-async fn postgres_reads_keep_values_and_tenants_apart() {
-    reads_keep_values_and_tenants_apart(harness(true).await).await;
-}
-
-#[tokio::test]
-async fn sqlite_crud_and_roles() {
-    crud_and_roles(harness(false).await).await;
-}
-
-#[tokio::test]
-async fn postgres_crud_and_roles() {
-    crud_and_roles(harness(true).await).await;
-}
-
-#[tokio::test]
-async fn sqlite_cross_tenant_attacks_are_refused() {
-    cross_tenant_attacks(harness(false).await).await;
-}
-
-#[tokio::test]
-async fn postgres_cross_tenant_attacks_are_refused() {
-    cross_tenant_attacks(harness(true).await).await;
+    timed_out_requests_leave_nothing(harness_with(true, no_time).await).await;
 }
 
 #[tokio::test]

@@ -264,16 +264,18 @@ async fn fetch_all(
     let Ok(message) = message(tenant, &name, binds) else {
         return bound(conn, tenant, sql, binds).await;
     };
-    match sqlx::raw_sql(AssertSqlSafe(message.clone()))
-        .fetch_all(&mut *conn)
-        .await
-    {
+    match sqlx::raw_sql(AssertSqlSafe(message)).fetch_all(&mut *conn).await {
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some(NOT_PREPARED | STALE_PLAN)) => {
             if e.code().as_deref() == Some(STALE_PLAN) {
                 conn.execute(AssertSqlSafe(format!("DEALLOCATE {name}"))).await?;
             }
             let prepare = format!("PREPARE {name} ({}) AS {sql}", types.join(", "));
             conn.execute(AssertSqlSafe(prepare)).await?;
+            // Built again rather than cloned up front: this path runs once
+            // per connection and statement, the clone would run every read.
+            let Ok(message) = self::message(tenant, &name, binds) else {
+                unreachable!("the message was built from these binds above")
+            };
             sqlx::raw_sql(AssertSqlSafe(message)).fetch_all(conn).await
         }
         other => other,

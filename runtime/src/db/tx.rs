@@ -184,11 +184,6 @@ impl TenantTx {
         drop(self);
     }
 
-    /// Whether this transaction may write.
-    pub fn is_write(&self) -> bool {
-        self.write
-    }
-
     /// Refuses a write in a reading transaction, on every dialect (on
     /// PostgreSQL the database would refuse it too).
     pub(crate) fn require_write(&self) -> Result<(), DbError> {
