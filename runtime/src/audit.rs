@@ -1,13 +1,22 @@
 //! The audit log: one row per write of an audited model, in the same
 //! transaction as the write, so an audit row exists exactly when the write
 //! committed. Values are never recorded, only which fields changed.
+//!
+//! The generic writes (`Repo::create_audited` and its siblings) write the
+//! row in the same statement as the change on PostgreSQL, a
+//! data-modifying `WITH`, so the row's id comes from the database and the
+//! pair costs one round trip; elsewhere [`record`] follows the write.
 
 use chrono::Utc;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::db::{Bind, DbError, TenantTx};
-use crate::model::{FieldType, Value};
+use crate::model::{FieldType, TenantId, Value};
+
+/// The audit log's columns, in the order [`values`] fills them.
+pub(crate) const COLUMNS: &str =
+    "tenant_id, id, actor_type, actor_id, action, target_type, target_id, request_id, metadata, at";
 
 /// One audit entry.
 #[derive(Debug, Clone)]
@@ -24,31 +33,88 @@ pub struct Entry<'a> {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// Who wrote, for the audit row a generic write records with itself: the
+/// action (`<model>.<verb>`) and the target (the written row) come from
+/// the write.
+#[derive(Debug, Clone)]
+pub struct Stamp<'a> {
+    /// The caller.
+    pub principal: &'a Principal,
+    /// The request id, when there is one.
+    pub request_id: Option<&'a str>,
+    /// Extra facts (never secrets or field values).
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl<'a> Stamp<'a> {
+    /// The entry for `action` on `target_type` row `target_id`.
+    pub(crate) fn entry(&self, action: &'a str, target_type: &'a str, target_id: String) -> Entry<'a> {
+        Entry {
+            action,
+            target_type,
+            target_id,
+            request_id: self.request_id,
+            metadata: self.metadata.clone(),
+        }
+    }
+}
+
+/// Where the audit row's `target_id` comes from.
+pub(crate) enum Target<'a> {
+    /// A known id.
+    Id(String),
+    /// An SQL expression over the write's returned row (`id::text`).
+    Expr(&'a str),
+}
+
+/// The value expressions of one audit row in [`COLUMNS`] order, its
+/// values pushed onto `binds` as parameters.
+pub(crate) fn values(
+    tenant: TenantId,
+    stamp: Stamp<'_>,
+    action: &str,
+    target_type: &str,
+    target: Target<'_>,
+    binds: &mut Vec<Bind>,
+) -> String {
+    fn param(binds: &mut Vec<Bind>, value: Value, ty: FieldType) -> String {
+        binds.push(Bind::new(value, ty));
+        format!("${}", binds.len())
+    }
+    let target_id = match target {
+        Target::Id(id) => param(binds, Value::Text(id), FieldType::Text),
+        Target::Expr(expr) => expr.to_owned(),
+    };
+    let request_id = stamp.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned()));
+    let actor = &stamp.principal.actor;
+    [
+        param(binds, Value::Uuid(tenant.0), FieldType::Uuid),
+        param(binds, Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
+        param(binds, Value::Text(actor.kind().to_owned()), FieldType::Text),
+        param(binds, Value::Uuid(actor.id()), FieldType::Uuid),
+        param(binds, Value::Text(action.to_owned()), FieldType::Text),
+        param(binds, Value::Text(target_type.to_owned()), FieldType::Text),
+        target_id,
+        param(binds, request_id, FieldType::Text),
+        param(binds, stamp.metadata.map_or(Value::Null, Value::Json), FieldType::Json),
+        param(binds, Value::DateTime(Utc::now()), FieldType::DateTime),
+    ]
+    .join(", ")
+}
+
 /// Writes `entry` inside `tx` (which must belong to the principal's tenant).
 pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> Result<(), DbError> {
     let tenant = tx.tenant();
     debug_assert_eq!(tenant, principal.tenant);
-    let binds = vec![
-        Bind::new(Value::Uuid(tenant.0), FieldType::Uuid),
-        Bind::new(Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
-        Bind::new(Value::Text(principal.actor.kind().to_owned()), FieldType::Text),
-        Bind::new(Value::Uuid(principal.actor.id()), FieldType::Uuid),
-        Bind::new(Value::Text(entry.action.to_owned()), FieldType::Text),
-        Bind::new(Value::Text(entry.target_type.to_owned()), FieldType::Text),
-        Bind::new(Value::Text(entry.target_id), FieldType::Text),
-        Bind::new(
-            entry.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned())),
-            FieldType::Text,
-        ),
-        Bind::new(entry.metadata.map_or(Value::Null, Value::Json), FieldType::Json),
-        Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime),
-    ];
-    tx.execute(
-        "INSERT INTO audit_log (tenant_id, id, actor_type, actor_id, action, target_type, target_id, request_id, metadata, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            .into(),
-        binds,
-    )
-    .await?;
+    let mut binds = Vec::with_capacity(10);
+    let stamp = Stamp {
+        principal,
+        request_id: entry.request_id,
+        metadata: entry.metadata,
+    };
+    let target = Target::Id(entry.target_id);
+    let values = values(tenant, stamp, entry.action, entry.target_type, target, &mut binds);
+    tx.execute(format!("INSERT INTO audit_log ({COLUMNS}) VALUES ({values})"), binds)
+        .await?;
     Ok(())
 }

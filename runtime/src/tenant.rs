@@ -134,18 +134,10 @@ impl TenantDirectory {
                     .and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < TTL).map(|(_, id)| *id));
                 match cached {
                     Some(id) => id,
-                    None => match self
-                        .load(
-                            db,
-                            spec,
-                            "slug = $1",
-                            Bind::new(Value::Text(slug.clone()), FieldType::Text),
-                        )
-                        .await?
-                    {
-                        Some(info) => return Ok(Some(info)),
-                        None => return Ok(None),
-                    },
+                    None => {
+                        let bind = Bind::new(Value::Text(slug.clone()), FieldType::Text);
+                        return Box::pin(self.load(db, spec, "slug = $1", bind)).await;
+                    }
                 }
             }
         };
@@ -156,9 +148,11 @@ impl TenantDirectory {
             .and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, i)| i.clone()));
         match cached {
             Some(info) => Ok(Some(info)),
+            // Boxed: a cache miss is rare, and its database future would
+            // otherwise be part of (and copied with) every request's future.
             None => {
-                self.load(db, spec, "id = $1", Bind::new(Value::Uuid(id.0), FieldType::Uuid))
-                    .await
+                let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
+                Box::pin(self.load(db, spec, "id = $1", bind)).await
             }
         }
     }

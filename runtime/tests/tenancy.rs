@@ -834,6 +834,41 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
             .unwrap();
         drop((first, second));
         db.close().await;
+
+        // A read waiting for a connection takes the one a finished read
+        // leaves behind (no trip through the pool), and sees its own tenant.
+        let db = Db::connect(
+            &url,
+            &DbOptions {
+                max_connections: 2,
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let writing = db.begin_write(a.id).await.unwrap(); // one connection
+        let mut reading = db.begin(a.id).await.unwrap(); // the other
+        assert_eq!(reading.repo::<Project>().count().await.unwrap(), tricky.len() as i64);
+        let waiter = {
+            let db = db.clone();
+            let b = b.id;
+            tokio::spawn(async move {
+                let mut tx = db.begin(b).await?;
+                let seen = tx.repo::<Project>().count().await?;
+                tx.finish_read();
+                Ok::<_, rookery::repo::RepoError>(seen)
+            })
+        };
+        tokio::task::yield_now().await;
+        reading.finish_read();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the waiting read got the finished read's connection")
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, 1, "B's rows only");
+        drop(writing);
+        db.close().await;
     }
 }
 
@@ -913,6 +948,206 @@ async fn timed_out_requests_leave_nothing(h: Harness) {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// A generic write and its audit row land together or not at all: on
+/// PostgreSQL they are one statement sent with the tenant setting and
+/// committed in the same round trip (`Db::begin_write_one`).
+async fn writes_and_their_audit_rows_are_one(h: Harness) {
+    let a = h.tenant_on("alpha", "team").await;
+    let b = h.tenant_on("bravo", "team").await;
+    let t = a.id.to_string();
+    let (s, created) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&a.member),
+            Some(&t),
+            Some(json!({ "name": "one" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].to_string();
+    let path = format!("/api/v1/projects/{id}");
+    let (s, _) = h
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.member),
+            Some(&t),
+            Some(json!({ "status": "archived" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Missing rows: 404 and no audit row.
+    let (s, _) = h
+        .call(
+            "PATCH",
+            "/api/v1/projects/999999",
+            Some(&a.member),
+            Some(&t),
+            Some(json!({ "name": "x" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = h
+        .call("DELETE", "/api/v1/projects/999999", Some(&a.owner), Some(&t), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // B's row, addressed by A: 404, and B's row stays, unaudited.
+    let (s, theirs) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&b.owner),
+            Some(&b.id.to_string()),
+            Some(json!({ "name": "b" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let theirs_id = theirs["id"].clone();
+    let theirs = format!("/api/v1/projects/{theirs_id}");
+    let (s, _) = h.call("DELETE", &theirs, Some(&a.owner), Some(&t), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(h.count("projects", b.id).await, 1);
+    let (s, _) = h.call("DELETE", &path, Some(&a.owner), Some(&t), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    let trail = rookery::db::testing::audit_trail(&h.db, a.id).await.unwrap();
+    let got: Vec<_> = trail
+        .iter()
+        .map(|(action, target, _)| (action.as_str(), target.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("project.create", id.as_str()),
+            ("project.update", id.as_str()),
+            ("project.delete", id.as_str())
+        ]
+    );
+    assert!(trail.iter().all(|(_, _, request)| request.is_some()), "{trail:?}");
+    let theirs_trail = rookery::db::testing::audit_trail(&h.db, b.id).await.unwrap();
+    assert_eq!(theirs_trail.len(), 1, "B's create only: {theirs_trail:?}");
+
+    if h.db.dialect() == rookery::db::Dialect::Postgres {
+        // The connection a one-message write used carries nothing onwards.
+        if let Some((setting, in_tx, _)) = rookery::db::testing::cached_read_connection(&h.db).await.unwrap() {
+            assert_eq!((setting, in_tx), (None, false));
+        }
+    }
+
+    // An audit row that cannot be written undoes its write.
+    refuse_audit_rows(&h).await;
+    let (s, _) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&a.member),
+            Some(&t),
+            Some(json!({ "name": "two" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        h.count("projects", a.id).await,
+        0,
+        "the create without its audit row is undone"
+    );
+    let (s, task) = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&b.owner),
+            Some(&b.id.to_string()),
+            Some(json!({ "project": theirs_id, "title": "x" })),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "a model without an audit log still writes: {task}"
+    );
+    let (s, listed) = h.call("GET", "/api/v1/projects", Some(&a.viewer), Some(&t), None).await;
+    assert_eq!((s, listed["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    let (s, _) = h
+        .call(
+            "PATCH",
+            &theirs,
+            Some(&b.owner),
+            Some(&b.id.to_string()),
+            Some(json!({ "name": "c" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, _) = h
+        .call("DELETE", &theirs, Some(&b.owner), Some(&b.id.to_string()), None)
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, row) = h
+        .call("GET", &theirs, Some(&b.owner), Some(&b.id.to_string()), None)
+        .await;
+    assert_eq!(
+        (s, row["name"].as_str()),
+        (StatusCode::OK, Some("b")),
+        "update and delete undone"
+    );
+    assert_eq!(rookery::db::testing::audit_trail(&h.db, a.id).await.unwrap().len(), 3);
+}
+
+/// Makes every insert into `audit_log` fail (as the tables' owner).
+async fn refuse_audit_rows(h: &Harness) {
+    match h.pg_url() {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+                 CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse();",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        None => {
+            let file = h._dir.as_ref().unwrap().path().join("t.sqlite");
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", file.display()))
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// A one-statement write transaction refuses a second statement on
+/// PostgreSQL (the first has committed on its own); elsewhere it is an
+/// ordinary writing transaction.
+async fn one_statement_writes_refuse_a_second(h: Harness) {
+    let a = h.tenant_on("alpha", "team").await;
+    let (second, commit) = rookery::db::testing::write_one_twice(&h.db, a.id).await.unwrap();
+    let actions: Vec<_> = rookery::db::testing::audit_trail(&h.db, a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(action, _, _)| action)
+        .collect();
+    commit.unwrap();
+    match h.db.dialect() {
+        rookery::db::Dialect::Postgres => {
+            assert!(matches!(second, Err(rookery::db::DbError::OneStatement)), "{second:?}");
+            assert_eq!(actions, ["probe.first"]);
+        }
+        _ => {
+            assert_eq!(second.unwrap(), 1);
+            assert_eq!(actions, ["probe.first", "probe.second"]);
+        }
+    }
+}
+
 /// Each scenario as a test in `mod sqlite` and in `mod postgres`.
 macro_rules! on_both_backends {
     ($($scenario:ident => $test:ident),* $(,)?) => {
@@ -940,6 +1175,8 @@ on_both_backends! {
     reads_keep_values_and_tenants_apart => reads_keep_values_and_tenants_apart,
     crud_and_roles => crud_and_roles,
     cross_tenant_attacks => cross_tenant_attacks_are_refused,
+    writes_and_their_audit_rows_are_one => writes_and_their_audit_rows_are_one,
+    one_statement_writes_refuse_a_second => one_statement_writes_refuse_a_second,
 }
 
 fn no_time(config: &mut rookery::config::Config) {

@@ -1,20 +1,25 @@
-//! PostgreSQL reads in one round trip.
+//! PostgreSQL statements in one round trip.
 //!
-//! A tenant-scoped read must run after `app.tenant_id` is set in its own
-//! transaction. An explicit transaction costs three round trips (`BEGIN` +
-//! the setting, the query, the `ROLLBACK`); this sends one simple-query
-//! message instead:
+//! A tenant-scoped statement must run after `app.tenant_id` is set in its
+//! own transaction. An explicit transaction costs three round trips
+//! (`BEGIN` + the setting, the statement, the `COMMIT` or `ROLLBACK`); this
+//! sends one simple-query message instead. A read:
 //!
 //! ```sql
 //! SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '<tenant uuid>';
 //! EXECUTE rookery_<hash>(E'<v1>', E'<v2>')
 //! ```
 //!
+//! and a write that is a transaction of one statement (a create and its
+//! audit row, see `repo`), without the first `SET`.
+//!
 //! PostgreSQL runs the statements of one such message as one implicit
 //! transaction, so the setting is in force for the `EXECUTE` and gone when
 //! the message ends: a pooled connection never carries a tenant onwards.
-//! The transaction is read-only, so a write slipped into a read fails
-//! instead of committing on its own.
+//! A write commits when the message ends, before PostgreSQL reports that
+//! it is ready (an error anywhere rolls the whole message back). A read's
+//! transaction is read-only, so a write slipped into a read fails instead
+//! of committing on its own.
 //!
 //! `rookery_<hash>` is the statement `PREPARE`d on that connection, with
 //! explicit parameter types, the first time it is needed there (its plan is
@@ -22,18 +27,19 @@
 //! text and the parameter types, so it means the same statement in every
 //! process, even behind a pooler that moves server connections between
 //! them. A process prepares at most [`MAX_SHAPES`] distinct statements;
-//! past that, and for values that have no literal form here, a read runs as
-//! before, in an explicit read-only transaction with bound parameters.
+//! past that, and for values that have no literal form here, a statement
+//! runs in an explicit transaction with bound parameters instead.
 //!
 //! A connection that finished such a message is left exactly as it was
 //! found: no transaction, no setting, nothing unread. So instead of going
 //! back to sqlx's pool, which pings every returned connection (one more
 //! round trip, about a tenth of the server's CPU per read), it waits in a
-//! small [`ReadCache`] for the next read. The cache holds at most half the
-//! pool and keeps nothing while anyone waits for the pool; a read that did
-//! not finish (an error, or a request dropped mid-flight) returns its
-//! connection to the pool the normal way, where the ping drains whatever
-//! was left.
+//! small [`Cache`] for the next statement, and a statement waiting for a
+//! connection takes it from there as readily as from the pool. The cache
+//! holds at most half the pool and keeps nothing while an explicit
+//! transaction waits for the pool; a statement that did not finish (an
+//! error, or a request dropped mid-flight) returns its connection to the
+//! pool the normal way, where the ping drains whatever was left.
 //!
 //! The values travel as escape-string literals, `E'…'`, with `\` and `'`
 //! doubled, which reads the same whatever `standard_conforming_strings`
@@ -47,10 +53,14 @@ use std::hash::{Hash as _, Hasher as _};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
+use tokio::sync::Notify;
+
 use chrono::Datelike as _;
+use futures_util::TryStreamExt as _;
+use futures_util::stream::BoxStream;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Postgres};
+use sqlx::postgres::{PgConnection, PgPool, PgQueryResult, PgRow};
+use sqlx::{AssertSqlSafe, Connection as _, Either, Executor as _, Postgres};
 
 use super::bind::{Bind, bind_pg, format_datetime};
 use crate::model::{FieldType, KeyKind, TenantId, Value};
@@ -120,19 +130,38 @@ fn pg_type(bind: &Bind) -> &'static str {
     }
 }
 
-/// Connections that finished a one-message read, kept for the next one.
+/// What a one-message statement may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read, in a read-only transaction of its own.
+    Read,
+    /// Write, in a transaction of its own that commits when it ends.
+    Write,
+}
+
+/// What a statement returned: its rows and how many rows it changed.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) rows: Vec<PgRow>,
+    pub(crate) affected: u64,
+}
+
+/// Connections that finished a one-message statement, kept for the next one.
 #[derive(Debug)]
-pub(crate) struct ReadCache {
+pub(crate) struct Cache {
     idle: Mutex<Vec<PoolConnection<Postgres>>>,
     cap: usize,
     /// Set when the pool closes: from then on nothing is cached.
     closed: AtomicBool,
-    /// Tasks waiting for a connection from the pool: while there are any,
-    /// finished reads hand their connections back instead of keeping them.
+    /// Tasks waiting for a connection from the pool itself (explicit
+    /// transactions): while there are any, finished statements hand their
+    /// connections back to the pool instead of keeping them.
     waiting: AtomicUsize,
+    /// Wakes statements waiting for a connection when one is cached.
+    cached: Notify,
 }
 
-impl ReadCache {
+impl Cache {
     /// A cache holding at most half of a pool of `max_connections`.
     pub(crate) fn new(max_connections: u32) -> Self {
         Self {
@@ -140,27 +169,56 @@ impl ReadCache {
             cap: usize::try_from(max_connections / 2).unwrap_or(0),
             closed: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
+            cached: Notify::new(),
         }
     }
 
-    /// A connection for a read: a cached one, else one from the pool.
-    pub(crate) async fn acquire(self: &Arc<Self>, pool: &PgPool) -> Result<ReadConn, sqlx::Error> {
-        let cached = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match cached {
+    fn pop(&self) -> Option<PoolConnection<Postgres>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// A connection for one-message statements: a cached one, else the
+    /// first of one from the pool and one another statement finishes with.
+    pub(crate) async fn acquire(self: &Arc<Self>, pool: &PgPool) -> Result<Conn, sqlx::Error> {
+        let conn = match self.pop() {
             Some(conn) => conn,
-            None => self.waiting_for(pool, pool.acquire()).await?,
+            // Boxed: sqlx's acquire is a future of kilobytes, which would
+            // otherwise be part of (and copied with) every request's future.
+            None => Box::pin(self.wait(pool)).await?,
         };
-        Ok(ReadConn {
+        Ok(Conn {
             conn: Some(conn),
             cache: Arc::clone(self),
             clean: false,
         })
     }
 
+    /// Waits for the pool and for the cache at once. A connection handed
+    /// over through the cache skips the pool's ping: under load, when every
+    /// connection is busy, most statements get theirs this way.
+    async fn wait(&self, pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        let from_pool = pool.acquire();
+        tokio::pin!(from_pool);
+        loop {
+            // Registered before the cache is looked at, so a connection
+            // cached in between still wakes this task.
+            let cached = self.cached.notified();
+            tokio::pin!(cached);
+            cached.as_mut().enable();
+            if let Some(conn) = self.pop() {
+                return Ok(conn);
+            }
+            tokio::select! {
+                conn = &mut from_pool => return conn,
+                () = &mut cached => {}
+            }
+        }
+    }
+
     /// Runs `pool_op` (anything that takes a connection from `pool`)
     /// counted as waiting, after handing one cached connection back when the
-    /// pool has none idle: nobody waits for the pool while readers'
-    /// connections sit here.
+    /// pool has none idle: nobody waits for the pool while connections sit
+    /// here.
     pub(crate) async fn waiting_for<T>(&self, pool: &PgPool, pool_op: impl Future<Output = T>) -> T {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
@@ -195,36 +253,40 @@ impl ReadCache {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         self.closed.store(true, Ordering::SeqCst);
         idle.clear();
+        drop(idle);
+        // Waiters look again, find nothing and get the pool's answer.
+        self.cached.notify_waiters();
     }
 }
 
-/// A connection lent to one reading transaction.
+/// A connection lent to one transaction of one-message statements.
 #[derive(Debug)]
-pub(crate) struct ReadConn {
+pub(crate) struct Conn {
     conn: Option<PoolConnection<Postgres>>,
-    cache: Arc<ReadCache>,
+    cache: Arc<Cache>,
     /// Whether the last message finished (false before the first).
     clean: bool,
 }
 
-impl ReadConn {
-    /// Runs one read ([`fetch_all`]); the connection counts as clean only
+impl Conn {
+    /// Runs one statement ([`run`]); the connection counts as clean only
     /// when it succeeded.
-    pub(crate) async fn fetch_all(
+    pub(crate) async fn run(
         &mut self,
+        access: Access,
         tenant: TenantId,
         sql: &str,
         binds: &[Bind],
-    ) -> Result<Vec<PgRow>, sqlx::Error> {
+    ) -> Result<Outcome, sqlx::Error> {
         self.clean = false;
         let conn = self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
-        let rows = fetch_all(conn, tenant, sql, binds).await?;
+        let outcome = run(conn, access, tenant, sql, binds).await?;
         self.clean = true;
-        Ok(rows)
+        Ok(outcome)
     }
 }
 
-impl Drop for ReadConn {
+impl Drop for Conn {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         if self.clean {
@@ -236,6 +298,8 @@ impl Drop for ReadConn {
                 && idle.len() < self.cache.cap;
             if keep {
                 idle.push(conn);
+                drop(idle);
+                self.cache.cached.notify_one();
                 return;
             }
         }
@@ -247,67 +311,95 @@ impl Drop for ReadConn {
 #[derive(Debug)]
 struct NoLiteral;
 
-/// Runs `sql` (a single `SELECT`, parameters `$1…`) with `binds`, tenant
+/// Runs `sql` (one statement, parameters `$1…`) with `binds`, tenant
 /// `tenant` set: one round trip (two the first time the connection meets
 /// the statement), or the bound-parameter transaction when the statement
 /// or a value has no one-message form.
-async fn fetch_all(
+async fn run(
     conn: &mut PgConnection,
+    access: Access,
     tenant: TenantId,
     sql: &str,
     binds: &[Bind],
-) -> Result<Vec<PgRow>, sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
     let types: Vec<&str> = binds.iter().map(pg_type).collect();
+    // The fallback is boxed: its sqlx transaction is a future of
+    // kilobytes, which would otherwise be copied with every statement's.
     let Some(name) = statement_name(sql, &types) else {
-        return bound(conn, tenant, sql, binds).await;
+        return Box::pin(bound(conn, access, tenant, sql, binds)).await;
     };
-    let Ok(message) = message(tenant, &name, binds) else {
-        return bound(conn, tenant, sql, binds).await;
+    let Ok(message) = message(access, tenant, &name, binds) else {
+        return Box::pin(bound(conn, access, tenant, sql, binds)).await;
     };
-    match sqlx::raw_sql(AssertSqlSafe(message)).fetch_all(&mut *conn).await {
+    match collect(sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn)).await {
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some(NOT_PREPARED | STALE_PLAN)) => {
+            // The message failed as a whole: nothing ran, nothing committed.
             if e.code().as_deref() == Some(STALE_PLAN) {
                 conn.execute(AssertSqlSafe(format!("DEALLOCATE {name}"))).await?;
             }
             let prepare = format!("PREPARE {name} ({}) AS {sql}", types.join(", "));
             conn.execute(AssertSqlSafe(prepare)).await?;
             // Built again rather than cloned up front: this path runs once
-            // per connection and statement, the clone would run every read.
-            let Ok(message) = self::message(tenant, &name, binds) else {
+            // per connection and statement, the clone would run every time.
+            let Ok(message) = self::message(access, tenant, &name, binds) else {
                 unreachable!("the message was built from these binds above")
             };
-            sqlx::raw_sql(AssertSqlSafe(message)).fetch_all(conn).await
+            collect(sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(conn)).await
         }
         other => other,
     }
 }
 
-/// The read as an explicit read-only transaction with bound parameters
-/// (three round trips), for what [`fetch_all`] cannot send as one message.
+/// Gathers the rows and the changed-row counts of a statement's results.
+async fn collect(
+    mut results: BoxStream<'_, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>,
+) -> Result<Outcome, sqlx::Error> {
+    let mut outcome = Outcome::default();
+    while let Some(result) = results.try_next().await? {
+        match result {
+            Either::Left(done) => outcome.affected += done.rows_affected(),
+            Either::Right(row) => outcome.rows.push(row),
+        }
+    }
+    Ok(outcome)
+}
+
+/// The statement in an explicit transaction with bound parameters (three
+/// round trips), for what [`run`] cannot send as one message.
 async fn bound(
     conn: &mut PgConnection,
+    access: Access,
     tenant: TenantId,
     sql: &str,
     binds: &[Bind],
-) -> Result<Vec<PgRow>, sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
     let begin = format!(
-        "BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{}', true)",
+        "{}; SELECT set_config('app.tenant_id', '{}', true)",
+        match access {
+            Access::Read => "BEGIN READ ONLY",
+            Access::Write => "BEGIN",
+        },
         tenant.0.hyphenated()
     );
     let mut tx = conn.begin_with(AssertSqlSafe(begin)).await?;
-    let rows = bind_pg(sqlx::query(AssertSqlSafe(sql.to_owned())), binds.to_vec())
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.rollback().await?;
-    Ok(rows)
+    let query = bind_pg(sqlx::query(AssertSqlSafe(sql.to_owned())), binds.to_vec());
+    let outcome = collect((&mut *tx).fetch_many(query)).await?;
+    match access {
+        Access::Read => tx.rollback().await?,
+        Access::Write => tx.commit().await?,
+    }
+    Ok(outcome)
 }
 
-/// `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`.
-fn message(tenant: TenantId, name: &str, binds: &[Bind]) -> Result<String, NoLiteral> {
+/// `[SET TRANSACTION READ ONLY; ]SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`.
+fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bind]) -> Result<String, NoLiteral> {
     let mut out = String::with_capacity(128 + 24 * binds.len());
+    if access == Access::Read {
+        out.push_str("SET TRANSACTION READ ONLY; ");
+    }
     let _ = write!(
         out,
-        "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '{}'; EXECUTE {name}",
+        "SET LOCAL app.tenant_id = '{}'; EXECUTE {name}",
         tenant.0.hyphenated()
     );
     for (i, bind) in binds.iter().enumerate() {
@@ -388,7 +480,7 @@ mod tests {
             Bind::new(Value::Bytes(vec![0, 0xab]), FieldType::Text),
         ];
         assert_eq!(
-            message(tenant(), "rookery_00ff", &binds).unwrap(),
+            message(Access::Read, tenant(), "rookery_00ff", &binds).unwrap(),
             concat!(
                 "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; ",
                 r"EXECUTE rookery_00ff(E'it''s a \\'' test''''', E'-20', NULL, E'\\x00ab')"
@@ -397,11 +489,28 @@ mod tests {
     }
 
     #[test]
+    fn writes_are_not_read_only() {
+        let binds = [Bind::new(Value::Text("x".into()), FieldType::Text)];
+        assert_eq!(
+            message(Access::Write, tenant(), "rookery_01", &binds).unwrap(),
+            "SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; EXECUTE rookery_01(E'x')"
+        );
+    }
+
+    #[test]
     fn leaves_nul_bytes_and_far_dates_to_bound_parameters() {
         let nul = [Bind::new(Value::Text("a\0b".into()), FieldType::Text)];
-        assert!(message(tenant(), "s", &nul).is_err());
+        assert!(message(Access::Read, tenant(), "s", &nul).is_err());
         let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
-        assert!(message(tenant(), "s", &[Bind::new(Value::Date(far), FieldType::Date)]).is_err());
+        assert!(
+            message(
+                Access::Write,
+                tenant(),
+                "s",
+                &[Bind::new(Value::Date(far), FieldType::Date)]
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub async fn insert_as_other_tenant(db: &Db, a: TenantId, b: TenantId) -> Result
 /// transaction, and how many `projects` rows it sees. `None` when no
 /// connection is cached.
 pub async fn cached_read_connection(db: &Db) -> Result<Option<(Option<String>, bool, i64)>, DbError> {
-    let Some(mut conn) = db.read_cache().take_idle() else {
+    let Some(mut conn) = db.oneshot_cache().take_idle() else {
         return Ok(None);
     };
     let setting: Option<String> = sqlx::query_scalar("SELECT nullif(current_setting('app.tenant_id', true), '')")
@@ -133,7 +133,7 @@ pub async fn cached_read_connection(db: &Db) -> Result<Option<(Option<String>, b
 
 /// How many tasks wait for a connection from the pool.
 pub fn pool_waiters(db: &Db) -> usize {
-    db.read_cache().waiting()
+    db.oneshot_cache().waiting()
 }
 
 /// Sends `values` through a reading transaction as the parameters of
@@ -160,4 +160,52 @@ pub async fn read_round_trip(
             _ => row.value(i, *ty).map_err(DbError::from),
         })
         .collect()
+}
+
+/// The tenant's audit rows, oldest first: action, target id, request id.
+pub async fn audit_trail(db: &Db, tenant: TenantId) -> Result<Vec<(String, String, Option<String>)>, DbError> {
+    let mut tx = db.begin(tenant).await?;
+    let rows = tx
+        .fetch_all(
+            "SELECT action, target_id, request_id FROM audit_log WHERE tenant_id = $1 ORDER BY at, id".into(),
+            vec![uuid(tenant.0)],
+        )
+        .await?;
+    tx.finish_read();
+    let text = |row: &super::DbRow, i| match row.value(i, FieldType::Text) {
+        Ok(Value::Text(s)) => Ok(Some(s)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(DbError::from(e)),
+    };
+    rows.iter()
+        .map(|row| {
+            Ok((
+                text(row, 0)?.unwrap_or_default(),
+                text(row, 1)?.unwrap_or_default(),
+                text(row, 2)?,
+            ))
+        })
+        .collect()
+}
+
+/// Runs two audit inserts (`probe.first`, `probe.second`) in a
+/// one-statement write transaction (`Db::begin_write_one`) and commits:
+/// the second statement's result, then the commit's.
+pub async fn write_one_twice(
+    db: &Db,
+    tenant: TenantId,
+) -> Result<(Result<u64, DbError>, Result<(), DbError>), DbError> {
+    let mut tx = db.begin_write_one(tenant).await?;
+    let insert = |action: &str| {
+        (
+            "INSERT INTO audit_log (tenant_id, id, actor_type, action, at) VALUES ($1, $2, 'system', $3, $4)"
+                .to_owned(),
+            vec![uuid(tenant.0), uuid(uuid::Uuid::now_v7()), text(action), now()],
+        )
+    };
+    let (sql, binds) = insert("probe.first");
+    tx.execute(sql, binds).await?;
+    let (sql, binds) = insert("probe.second");
+    let second = tx.execute(sql, binds).await;
+    Ok((second, tx.commit().await))
 }

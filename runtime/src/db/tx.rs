@@ -4,27 +4,59 @@ use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
 use super::deadline::within;
-use super::{Db, DbError, Dialect, oneshot};
+use super::oneshot::{self, Access};
+use super::{Db, DbError, Dialect};
 use crate::model::{TenantId, TenantModel};
 use crate::repo::Repo;
 
 #[derive(Debug)]
 enum Tx {
     Postgres(Transaction<'static, Postgres>),
-    /// A PostgreSQL read: no transaction stays open; every statement is one
+    /// PostgreSQL without an open transaction: every statement is one
     /// message that sets the tenant and runs it ([`oneshot`]).
-    PostgresRead(oneshot::ReadConn, super::TenantId),
+    PostgresOneshot(Oneshot),
     Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// A [`Tx::PostgresOneshot`]: reads (any number, each its own read-only
+/// transaction) or one write (committed when it returns).
+#[derive(Debug)]
+struct Oneshot {
+    conn: oneshot::Conn,
+    tenant: TenantId,
+    access: Access,
+    /// A write ran: nothing more may.
+    spent: bool,
+}
+
+impl Oneshot {
+    async fn acquire(db: &Db, pool: &sqlx::PgPool, tenant: TenantId, access: Access) -> Result<Self, DbError> {
+        Ok(Self {
+            conn: within(db.oneshot_cache().acquire(pool)).await?,
+            tenant,
+            access,
+            spent: false,
+        })
+    }
+
+    async fn run(&mut self, sql: &str, binds: &[Bind]) -> Result<oneshot::Outcome, DbError> {
+        if self.spent {
+            return Err(DbError::OneStatement);
+        }
+        self.spent = self.access == Access::Write;
+        Ok(self.conn.run(self.access, self.tenant, sql, binds).await?)
+    }
 }
 
 impl Tx {
     async fn begin(db: &Db, write: bool) -> Result<Self, DbError> {
-        within(Self::begin_now(db, write)).await
+        // Boxed, like every pool acquisition: see `oneshot::Cache::acquire`.
+        Box::pin(within(Self::begin_now(db, write))).await
     }
 
     async fn begin_now(db: &Db, write: bool) -> Result<Self, DbError> {
         Ok(match (db.pg(), db.sqlite()) {
-            (Some(pool), _) => Self::Postgres(db.read_cache().waiting_for(pool, pool.begin()).await?),
+            (Some(pool), _) => Self::Postgres(db.oneshot_cache().waiting_for(pool, pool.begin()).await?),
             (None, Some(pool)) if write => Self::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             (None, Some(pool)) => Self::Sqlite(pool.begin().await?),
             (None, None) => unreachable!("a Db always holds one pool"),
@@ -33,7 +65,7 @@ impl Tx {
 
     fn dialect(&self) -> Dialect {
         match self {
-            Self::Postgres(_) | Self::PostgresRead(..) => Dialect::Postgres,
+            Self::Postgres(_) | Self::PostgresOneshot(_) => Dialect::Postgres,
             Self::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -48,7 +80,7 @@ impl Tx {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Self::PostgresRead(..) => return Err(DbError::ReadOnly),
+            Self::PostgresOneshot(one) => one.run(&sql, &binds).await?.affected,
             Self::Sqlite(tx) => bind_sqlite(sqlx::query(AssertSqlSafe(sql)), binds)
                 .execute(&mut **tx)
                 .await?
@@ -68,9 +100,10 @@ impl Tx {
                 .into_iter()
                 .map(DbRow::Postgres)
                 .collect(),
-            Self::PostgresRead(conn, tenant) => conn
-                .fetch_all(*tenant, &sql, &binds)
+            Self::PostgresOneshot(one) => one
+                .run(&sql, &binds)
                 .await?
+                .rows
                 .into_iter()
                 .map(DbRow::Postgres)
                 .collect(),
@@ -93,9 +126,10 @@ impl Tx {
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Postgres),
-            Self::PostgresRead(conn, tenant) => conn
-                .fetch_all(*tenant, &sql, &binds)
+            Self::PostgresOneshot(one) => one
+                .run(&sql, &binds)
                 .await?
+                .rows
                 .into_iter()
                 .next()
                 .map(DbRow::Postgres),
@@ -109,7 +143,7 @@ impl Tx {
     async fn commit(self) -> Result<(), DbError> {
         match self {
             Self::Postgres(tx) => tx.commit().await?,
-            Self::PostgresRead(..) => {}
+            Self::PostgresOneshot(_) => {}
             Self::Sqlite(tx) => tx.commit().await?,
         }
         Ok(())
@@ -129,6 +163,8 @@ impl Tx {
 /// its statements is a read-only transaction of its own, sent as one
 /// message together with the tenant setting (one round trip, see
 /// `db/oneshot.rs`), while SQLite keeps one transaction for all of them.
+/// A one-statement write (`Db::begin_write_one`) is such a message too on
+/// PostgreSQL, committed when the statement returns.
 #[derive(Debug)]
 pub struct TenantTx {
     tenant: TenantId,
@@ -139,7 +175,7 @@ pub struct TenantTx {
 impl TenantTx {
     pub(super) async fn begin(db: &Db, tenant: TenantId, write: bool) -> Result<Self, DbError> {
         let tx = match db.pg() {
-            Some(pool) if !write => Tx::PostgresRead(within(db.read_cache().acquire(pool)).await?, tenant),
+            Some(pool) if !write => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Read).await?),
             Some(pool) => {
                 // One round trip: BEGIN and the transaction-local tenant
                 // setting travel together. The id is a `Uuid` printed in its
@@ -149,12 +185,27 @@ impl TenantTx {
                     "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
                     tenant.0.hyphenated()
                 );
-                let begin = db.read_cache().waiting_for(pool, pool.begin_with(AssertSqlSafe(begin)));
-                Tx::Postgres(within(begin).await?)
+                let begin = db
+                    .oneshot_cache()
+                    .waiting_for(pool, pool.begin_with(AssertSqlSafe(begin)));
+                // Boxed, like every pool acquisition: see `oneshot::Cache::acquire`.
+                Tx::Postgres(Box::pin(within(begin)).await?)
             }
             None => Tx::begin(db, write).await?,
         };
         Ok(Self { tenant, write, tx })
+    }
+
+    pub(super) async fn begin_one(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
+        let tx = match db.pg() {
+            Some(pool) => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Write).await?),
+            None => Tx::begin(db, true).await?,
+        };
+        Ok(Self {
+            tenant,
+            write: true,
+            tx,
+        })
     }
 
     /// The tenant every statement of this transaction is bound to.
@@ -208,11 +259,16 @@ impl TenantTx {
     /// serialises writers).
     pub(crate) async fn lock_quota(&mut self, quota: &str) -> Result<(), DbError> {
         self.require_write()?;
-        if let Tx::Postgres(pg) = &mut self.tx {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("rookery:quota:{}:{quota}", self.tenant))
-                .execute(&mut **pg)
-                .await?;
+        match &mut self.tx {
+            Tx::Postgres(pg) => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(format!("rookery:quota:{}:{quota}", self.tenant))
+                    .execute(&mut **pg)
+                    .await?;
+            }
+            // The lock would end with its own message, before the write.
+            Tx::PostgresOneshot(_) => return Err(DbError::OneStatement),
+            Tx::Sqlite(_) => {}
         }
         Ok(())
     }
@@ -267,5 +323,29 @@ impl PlatformTx {
 
     pub(crate) async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         self.tx.fetch_optional(sql, binds).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Db, DbOptions};
+
+    fn size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every request's future holds the futures of its database steps, and
+    /// is copied whole when axum boxes it: the pool's kilobytes-large
+    /// acquire stays boxed behind the cached-connection fast path.
+    #[tokio::test]
+    async fn database_steps_keep_request_futures_small() {
+        let db = Db::connect("sqlite::memory:", &DbOptions::default()).await.unwrap();
+        let tenant = crate::TenantId::new_v7();
+        assert!(size(&db.begin(tenant)) <= 1024, "{}", size(&db.begin(tenant)));
+        assert!(size(&db.begin_write_one(tenant)) <= 1024);
+        assert!(size(&db.begin_write(tenant)) <= 1024);
+        let mut tx = db.begin_write(tenant).await.unwrap();
+        let fetch = tx.fetch_all(String::new(), Vec::new());
+        assert!(size(&fetch) <= 2048, "{}", size(&fetch));
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Order of checks on every route: authentication, tenant and rate limit
 //! (middleware), then the model's permission, then the body, then quota,
-//! then the write and its audit row in one transaction.
+//! then the write and its audit row in one transaction: on PostgreSQL one
+//! statement, sent together with the tenant setting and committed in the
+//! same round trip, unless a quota has to be counted first.
 
 use axum::Json;
 use axum::Router;
@@ -15,7 +17,7 @@ use axum::routing::get;
 
 use super::{ApiError, AppState, request_id};
 use crate::app_spec::QuotaLimit;
-use crate::audit::{self, Entry};
+use crate::audit::Stamp;
 use crate::auth::Principal;
 use crate::db::TenantTx;
 use crate::model::{Id, TenantModel};
@@ -79,11 +81,16 @@ async fn read<M: TenantModel>(
     Ok(Json(record).into_response())
 }
 
-async fn check_quota<M: TenantModel>(tx: &mut TenantTx, principal: &Principal) -> Result<(), ApiError> {
-    let Some(quota) = M::def().quota else { return Ok(()) };
-    let Some(QuotaLimit::Count(limit)) = principal.info.plan.quota(quota) else {
-        return Ok(());
-    };
+/// The model's count quota on the caller's plan, if it has one.
+fn count_quota<M: TenantModel>(principal: &Principal) -> Option<(&'static str, u64)> {
+    let quota = M::def().quota?;
+    match principal.info.plan.quota(quota) {
+        Some(QuotaLimit::Count(limit)) => Some((quota, limit)),
+        _ => None,
+    }
+}
+
+async fn check_quota<M: TenantModel>(tx: &mut TenantTx, quota: &str, limit: u64) -> Result<(), ApiError> {
     tx.lock_quota(quota).await?;
     let used = tx.repo::<M>().count().await?;
     if u64::try_from(used).unwrap_or(0) >= limit {
@@ -95,6 +102,14 @@ async fn check_quota<M: TenantModel>(tx: &mut TenantTx, principal: &Principal) -
     Ok(())
 }
 
+fn stamp<'a>(principal: &'a Principal, headers: &'a HeaderMap) -> Stamp<'a> {
+    Stamp {
+        principal,
+        request_id: request_id(headers),
+        metadata: None,
+    }
+}
+
 async fn create<M: TenantModel>(
     State(state): State<AppState>,
     principal: Principal,
@@ -104,20 +119,23 @@ async fn create<M: TenantModel>(
     let def = M::def();
     principal.require(def.permissions.write)?;
     let input: M::Create = parse_body(&headers, &body)?;
-    let mut tx = state.db().begin_write(principal.tenant).await?;
-    check_quota::<M>(&mut tx, &principal).await?;
-    let record = tx.repo::<M>().create(input).await?;
-    if def.audit {
-        let action = format!("{}.create", def.name);
-        let entry = Entry {
-            action: &action,
-            target_type: def.name,
-            target_id: record.id.to_string(),
-            request_id: request_id(&headers),
-            metadata: None,
-        };
-        audit::record(&mut tx, &principal, entry).await?;
+    let quota = count_quota::<M>(&principal);
+    // Without a quota to count first, the insert and its audit row are one
+    // statement, which commits in the same round trip on PostgreSQL.
+    let mut tx = match quota {
+        Some(_) => state.db().begin_write(principal.tenant).await?,
+        None => state.db().begin_write_one(principal.tenant).await?,
+    };
+    if let Some((quota, limit)) = quota {
+        check_quota::<M>(&mut tx, quota, limit).await?;
     }
+    let record = if def.audit {
+        tx.repo::<M>()
+            .create_audited(input, stamp(&principal, &headers))
+            .await?
+    } else {
+        tx.repo::<M>().create(input).await?
+    };
     tx.commit().await?;
     let location = format!(
         "{}/{}/{}",
@@ -142,19 +160,18 @@ async fn update<M: TenantModel>(
     let changed: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let mut tx = state.db().begin_write(principal.tenant).await?;
-    let record = tx.repo::<M>().update(id, patch).await?.ok_or(ApiError::NotFound)?;
-    if def.audit {
-        let action = format!("{}.update", def.name);
-        let entry = Entry {
-            action: &action,
-            target_type: def.name,
-            target_id: record.id.to_string(),
-            request_id: request_id(&headers),
+    // One statement (with its audit row): one round trip on PostgreSQL.
+    let mut tx = state.db().begin_write_one(principal.tenant).await?;
+    let record = if def.audit {
+        let stamp = Stamp {
             metadata: Some(serde_json::json!({ "fields": changed })),
+            ..stamp(&principal, &headers)
         };
-        audit::record(&mut tx, &principal, entry).await?;
-    }
+        tx.repo::<M>().update_audited(id, patch, stamp).await?
+    } else {
+        tx.repo::<M>().update(id, patch).await?
+    };
+    let record = record.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(record).into_response())
 }
@@ -168,20 +185,15 @@ async fn remove<M: TenantModel>(
     let def = M::def();
     principal.require(def.permissions.delete)?;
     let id = parse_id::<M>(&raw)?;
-    let mut tx = state.db().begin_write(principal.tenant).await?;
-    if !tx.repo::<M>().delete(id).await? {
+    // One statement (with its audit row): one round trip on PostgreSQL.
+    let mut tx = state.db().begin_write_one(principal.tenant).await?;
+    let gone = if def.audit {
+        tx.repo::<M>().delete_audited(id, stamp(&principal, &headers)).await?
+    } else {
+        tx.repo::<M>().delete(id).await?
+    };
+    if !gone {
         return Err(ApiError::NotFound);
-    }
-    if def.audit {
-        let action = format!("{}.delete", def.name);
-        let entry = Entry {
-            action: &action,
-            target_type: def.name,
-            target_id: id.to_string(),
-            request_id: request_id(&headers),
-            metadata: None,
-        };
-        audit::record(&mut tx, &principal, entry).await?;
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 
 use chrono::Utc;
 
+use crate::audit::{self, Stamp, Target};
 use crate::db::{Bind, DbError, DbRow, Dialect, TenantTx};
 use crate::model::{FieldDef, FieldType, Id, Key, KeyKind, ModelDef, Record, TenantModel, Value, ValueReader};
 
@@ -158,9 +159,62 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         }
     }
 
+    /// On PostgreSQL, `write` (a statement returning at least the row's
+    /// `id`) together with the audit row `<model>.<verb>` of each row it
+    /// returns, as one statement; elsewhere `write` as it is, and the stamp
+    /// back for [`Repo::audit_after`].
+    fn with_audit<'s>(
+        &self,
+        write: String,
+        verb: &str,
+        stamp: Option<Stamp<'s>>,
+        binds: &mut Vec<Bind>,
+    ) -> (String, Option<Stamp<'s>>) {
+        let Some(stamp) = stamp else { return (write, None) };
+        if self.tx.dialect() != Dialect::Postgres {
+            return (write, Some(stamp));
+        }
+        let def = M::def();
+        let action = format!("{}.{verb}", def.name);
+        let values = audit::values(
+            self.tx.tenant(),
+            stamp,
+            &action,
+            def.name,
+            Target::Expr("id::text"),
+            binds,
+        );
+        let sql = format!(
+            "WITH written AS ({write}), audited AS (INSERT INTO audit_log ({}) SELECT {values} FROM written) \
+             SELECT * FROM written",
+            audit::COLUMNS
+        );
+        (sql, None)
+    }
+
+    /// Writes the audit row [`Repo::with_audit`] left to a statement of its own.
+    async fn audit_after(&mut self, verb: &str, stamp: Option<Stamp<'_>>, id: Id<M>) -> Result<(), RepoError> {
+        let Some(stamp) = stamp else { return Ok(()) };
+        let def = M::def();
+        let action = format!("{}.{verb}", def.name);
+        let principal = stamp.principal;
+        audit::record(self.tx, principal, stamp.entry(&action, def.name, id.to_string())).await?;
+        Ok(())
+    }
+
     /// Inserts a row built from a create input (defaults applied, every
     /// field rule checked first).
     pub async fn create(&mut self, input: M::Create) -> Result<Record<M>, RepoError> {
+        self.insert(input, None).await
+    }
+
+    /// Inserts a row like [`Repo::create`] and records `<model>.create` in
+    /// the audit log, in the same statement on PostgreSQL.
+    pub async fn create_audited(&mut self, input: M::Create, stamp: Stamp<'_>) -> Result<Record<M>, RepoError> {
+        self.insert(input, Some(stamp)).await
+    }
+
+    async fn insert(&mut self, input: M::Create, stamp: Option<Stamp<'_>>) -> Result<Record<M>, RepoError> {
         self.tx.require_write()?;
         let def = M::def();
         let values = validate::create_values(def, crate::model::CreateInput::into_values(input))?;
@@ -195,16 +249,39 @@ impl<'t, M: TenantModel> Repo<'t, M> {
             def.table,
             select_list(def)
         );
+        let (sql, after) = self.with_audit(sql, "create", stamp, &mut binds);
         let row = self
             .tx
             .fetch_optional(sql, binds)
             .await
             .map_err(|e| classify(e, def, false))?;
-        decode_record(&row.ok_or(RepoError::DanglingReference)?)
+        let record = decode_record(&row.ok_or(RepoError::DanglingReference)?)?;
+        self.audit_after("create", after, record.id).await?;
+        Ok(record)
     }
 
     /// Applies a partial update; `None` when the row does not exist in this tenant.
     pub async fn update(&mut self, id: Id<M>, patch: M::Update) -> Result<Option<Record<M>>, RepoError> {
+        self.change(id, patch, None).await
+    }
+
+    /// Updates like [`Repo::update`] and records `<model>.update` in the
+    /// audit log when the row exists, in the same statement on PostgreSQL.
+    pub async fn update_audited(
+        &mut self,
+        id: Id<M>,
+        patch: M::Update,
+        stamp: Stamp<'_>,
+    ) -> Result<Option<Record<M>>, RepoError> {
+        self.change(id, patch, Some(stamp)).await
+    }
+
+    async fn change(
+        &mut self,
+        id: Id<M>,
+        patch: M::Update,
+        stamp: Option<Stamp<'_>>,
+    ) -> Result<Option<Record<M>>, RepoError> {
         self.tx.require_write()?;
         let def = M::def();
         let changes = validate::update_values(def, crate::model::UpdateInput::into_changes(patch))?;
@@ -220,24 +297,48 @@ impl<'t, M: TenantModel> Repo<'t, M> {
             def.table,
             select_list(def)
         );
-        match self
+        let (sql, after) = self.with_audit(sql, "update", stamp, &mut binds);
+        let row = self
             .tx
             .fetch_optional(sql, binds)
             .await
-            .map_err(|e| classify(e, def, false))?
-        {
-            Some(row) => decode_record(&row).map(Some),
-            None => Ok(None),
-        }
+            .map_err(|e| classify(e, def, false))?;
+        let Some(row) = row else { return Ok(None) };
+        let record = decode_record(&row)?;
+        self.audit_after("update", after, record.id).await?;
+        Ok(Some(record))
     }
 
     /// Deletes the row; `false` when it does not exist in this tenant.
     pub async fn delete(&mut self, id: Id<M>) -> Result<bool, RepoError> {
+        self.remove(id, None).await
+    }
+
+    /// Deletes like [`Repo::delete`] and records `<model>.delete` in the
+    /// audit log when the row existed, in the same statement on PostgreSQL.
+    pub async fn delete_audited(&mut self, id: Id<M>, stamp: Stamp<'_>) -> Result<bool, RepoError> {
+        self.remove(id, Some(stamp)).await
+    }
+
+    async fn remove(&mut self, id: Id<M>, stamp: Option<Stamp<'_>>) -> Result<bool, RepoError> {
+        self.tx.require_write()?;
         let def = M::def();
-        let sql = format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", def.table);
-        let binds = vec![self.tenant_bind(), Self::id_bind(id)];
-        let n = self.tx.execute(sql, binds).await.map_err(|e| classify(e, def, true))?;
-        Ok(n > 0)
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
+            def.table
+        );
+        let mut binds = vec![self.tenant_bind(), Self::id_bind(id)];
+        let (sql, after) = self.with_audit(sql, "delete", stamp, &mut binds);
+        let rows = self
+            .tx
+            .fetch_all(sql, binds)
+            .await
+            .map_err(|e| classify(e, def, true))?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        self.audit_after("delete", after, id).await?;
+        Ok(true)
     }
 
     /// One page of rows, filtered and sorted as `query` says.
