@@ -1030,9 +1030,9 @@ async fn writes_and_their_audit_rows_are_one(h: Harness) {
 
     if h.db.dialect() == rookery::db::Dialect::Postgres {
         // The connection a one-message write used carries nothing onwards.
-        if let Some((setting, in_tx, _)) = rookery::db::testing::cached_read_connection(&h.db).await.unwrap() {
-            assert_eq!((setting, in_tx), (None, false));
-        }
+        let cached = rookery::db::testing::cached_read_connection(&h.db).await.unwrap();
+        let (setting, in_tx, _) = cached.expect("the connection of the last write is cached");
+        assert_eq!((setting, in_tx), (None, false));
     }
 
     // An audit row that cannot be written undoes its write.
@@ -1091,6 +1091,60 @@ async fn writes_and_their_audit_rows_are_one(h: Harness) {
         "update and delete undone"
     );
     assert_eq!(rookery::db::testing::audit_trail(&h.db, a.id).await.unwrap().len(), 3);
+}
+
+/// A write on a connection that a cancelled `BEGIN` left inside a
+/// transaction still commits (PostgreSQL: the one-message write spells out
+/// `BEGIN … COMMIT`), and a failed write leaves its connection usable.
+#[tokio::test]
+async fn postgres_one_message_writes_commit_on_a_connection_left_in_a_transaction() {
+    let h = harness(true).await;
+    let a = h.tenant_on("alpha", "team").await;
+    let t = a.id.to_string();
+    // The first create prepares its statement on the (only) connection.
+    for name in ["first", "kept"] {
+        if name == "kept" {
+            assert!(rookery::db::testing::plant_open_transaction(&h.db).await.unwrap());
+        }
+        let (s, _) = h
+            .call(
+                "POST",
+                "/api/v1/projects",
+                Some(&a.member),
+                Some(&t),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    // Seen from another pool: committed, with its audit row.
+    let other = Db::connect(&h.pg_url().unwrap(), &DbOptions::default()).await.unwrap();
+    assert_eq!(
+        rookery::db::testing::count_rows(&other, "projects", a.id)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        rookery::db::testing::count_rows(&other, "audit_log", a.id)
+            .await
+            .unwrap(),
+        2
+    );
+    other.close().await;
+    // A write that fails (duplicate name) leaves its connection clean.
+    let (s, _) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&a.member),
+            Some(&t),
+            Some(json!({ "name": "kept" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let cached = rookery::db::testing::cached_read_connection(&h.db).await.unwrap();
+    assert_eq!(cached.map(|(setting, in_tx, _)| (setting, in_tx)), Some((None, false)));
 }
 
 /// Makes every insert into `audit_log` fail (as the tables' owner).

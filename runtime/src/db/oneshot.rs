@@ -11,15 +11,24 @@
 //! ```
 //!
 //! and a write that is a transaction of one statement (a create and its
-//! audit row, see `repo`), without the first `SET`.
+//! audit row, see `repo`):
 //!
-//! PostgreSQL runs the statements of one such message as one implicit
+//! ```sql
+//! BEGIN; SET LOCAL app.tenant_id = '<tenant uuid>'; EXECUTE rookery_<hash>(…); COMMIT
+//! ```
+//!
+//! PostgreSQL runs the statements of a read's message as one implicit
 //! transaction, so the setting is in force for the `EXECUTE` and gone when
 //! the message ends: a pooled connection never carries a tenant onwards.
-//! A write commits when the message ends, before PostgreSQL reports that
-//! it is ready (an error anywhere rolls the whole message back). A read's
-//! transaction is read-only, so a write slipped into a read fails instead
-//! of committing on its own.
+//! A read's transaction is read-only, so a write slipped into a read fails
+//! instead of committing on its own. A write spells its transaction out:
+//! should the connection still be inside a transaction that a cancelled
+//! `BEGIN` left behind (sqlx does not roll those back), the `COMMIT` ends
+//! it with the write instead of leaving the write uncommitted. When the
+//! statement fails, PostgreSQL skips the rest of the message and the
+//! transaction stays open and failed: the connection sends `ROLLBACK`
+//! before anyone else gets it, and a write cut off mid-message closes its
+//! connection instead of returning it to the pool.
 //!
 //! `rookery_<hash>` is the statement `PREPARE`d on that connection, with
 //! explicit parameter types, the first time it is needed there (its plan is
@@ -48,12 +57,13 @@
 //! years 1–9999 take the bound-parameter path.
 
 use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 
 use chrono::Datelike as _;
 use futures_util::TryStreamExt as _;
@@ -146,10 +156,33 @@ pub(crate) struct Outcome {
     pub(crate) affected: u64,
 }
 
+/// Connections that finished a one-message statement, kept for the next
+/// one, and the statements waiting for one.
+#[derive(Debug, Default)]
+struct Idle {
+    conns: Vec<PoolConnection<Postgres>>,
+    /// First come, first served; a waiter that got a connection from the
+    /// pool meanwhile has dropped its receiver and is skipped.
+    waiters: VecDeque<oneshot::Sender<PoolConnection<Postgres>>>,
+}
+
+impl Idle {
+    /// Gives `conn` to the first waiter still waiting; back when there is none.
+    fn hand_over(&mut self, mut conn: PoolConnection<Postgres>) -> Option<PoolConnection<Postgres>> {
+        while let Some(waiter) = self.waiters.pop_front() {
+            match waiter.send(conn) {
+                Ok(()) => return None,
+                Err(back) => conn = back,
+            }
+        }
+        Some(conn)
+    }
+}
+
 /// Connections that finished a one-message statement, kept for the next one.
 #[derive(Debug)]
 pub(crate) struct Cache {
-    idle: Mutex<Vec<PoolConnection<Postgres>>>,
+    idle: Mutex<Idle>,
     cap: usize,
     /// Set when the pool closes: from then on nothing is cached.
     closed: AtomicBool,
@@ -157,61 +190,72 @@ pub(crate) struct Cache {
     /// transactions): while there are any, finished statements hand their
     /// connections back to the pool instead of keeping them.
     waiting: AtomicUsize,
-    /// Wakes statements waiting for a connection when one is cached.
-    cached: Notify,
 }
 
 impl Cache {
     /// A cache holding at most half of a pool of `max_connections`.
     pub(crate) fn new(max_connections: u32) -> Self {
         Self {
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             cap: usize::try_from(max_connections / 2).unwrap_or(0),
             closed: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
-            cached: Notify::new(),
         }
     }
 
-    fn pop(&self) -> Option<PoolConnection<Postgres>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection for one-message statements: a cached one, else the
-    /// first of one from the pool and one another statement finishes with.
+    /// A connection for one-message statements: a cached one when nobody
+    /// waits for one, else the first of one from the pool and one another
+    /// statement finishes with (in the order the statements came).
     pub(crate) async fn acquire(self: &Arc<Self>, pool: &PgPool) -> Result<Conn, sqlx::Error> {
-        let conn = match self.pop() {
-            Some(conn) => conn,
+        let waiting = {
+            let mut idle = self.lock();
+            idle.waiters.retain(|w| !w.is_closed());
+            match idle.conns.pop() {
+                Some(conn) if idle.waiters.is_empty() => Ok(conn),
+                cached => {
+                    let (tx, rx) = oneshot::channel();
+                    idle.waiters.push_back(tx);
+                    if let Some(conn) = cached.and_then(|conn| idle.hand_over(conn)) {
+                        idle.conns.push(conn);
+                    }
+                    Err(rx)
+                }
+            }
+        };
+        let conn = match waiting {
+            Ok(conn) => conn,
             // Boxed: sqlx's acquire is a future of kilobytes, which would
             // otherwise be part of (and copied with) every request's future.
-            None => Box::pin(self.wait(pool)).await?,
+            Err(handed) => Box::pin(Self::wait(pool, handed)).await?,
         };
         Ok(Conn {
             conn: Some(conn),
             cache: Arc::clone(self),
             clean: false,
+            torn: false,
         })
     }
 
-    /// Waits for the pool and for the cache at once. A connection handed
-    /// over through the cache skips the pool's ping: under load, when every
-    /// connection is busy, most statements get theirs this way.
-    async fn wait(&self, pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+    /// Waits for the pool and for a hand-over at once. A connection handed
+    /// over skips the pool's ping: under load, when every connection is
+    /// busy, most statements get theirs this way.
+    async fn wait(
+        pool: &PgPool,
+        handed: oneshot::Receiver<PoolConnection<Postgres>>,
+    ) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         let from_pool = pool.acquire();
         tokio::pin!(from_pool);
-        loop {
-            // Registered before the cache is looked at, so a connection
-            // cached in between still wakes this task.
-            let cached = self.cached.notified();
-            tokio::pin!(cached);
-            cached.as_mut().enable();
-            if let Some(conn) = self.pop() {
-                return Ok(conn);
-            }
-            tokio::select! {
-                conn = &mut from_pool => return conn,
-                () = &mut cached => {}
-            }
+        tokio::select! {
+            conn = handed => match conn {
+                Ok(conn) => Ok(conn),
+                // The cache closed: the pool answers.
+                Err(_) => from_pool.await,
+            },
+            conn = &mut from_pool => conn,
         }
     }
 
@@ -229,7 +273,7 @@ impl Cache {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.waiting);
         if pool.num_idle() == 0 {
-            let spare = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let spare = self.lock().conns.pop();
             drop(spare); // back to the pool, which pings it
         }
         pool_op.await
@@ -244,18 +288,23 @@ impl Cache {
     /// Takes a cached connection, if any (tests look at what it carries).
     #[cfg(feature = "testing")]
     pub(crate) fn take_idle(&self) -> Option<PoolConnection<Postgres>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        self.lock().conns.pop()
+    }
+
+    /// Caches `conn` as it is (tests plant a connection in a bad state).
+    #[cfg(feature = "testing")]
+    pub(crate) fn put_idle(&self, conn: PoolConnection<Postgres>) {
+        self.lock().conns.push(conn);
     }
 
     /// Lets every cached connection go back to the pool and caches no more
     /// (the pool is closing: it waits for every connection to come back).
     pub(crate) fn close(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.lock();
         self.closed.store(true, Ordering::SeqCst);
-        idle.clear();
-        drop(idle);
-        // Waiters look again, find nothing and get the pool's answer.
-        self.cached.notify_waiters();
+        idle.conns.clear();
+        // Waiters get the pool's answer.
+        idle.waiters.clear();
     }
 }
 
@@ -266,11 +315,14 @@ pub(crate) struct Conn {
     cache: Arc<Cache>,
     /// Whether the last message finished (false before the first).
     clean: bool,
+    /// A write's message did not finish: its transaction may be open.
+    torn: bool,
 }
 
 impl Conn {
     /// Runs one statement ([`run`]); the connection counts as clean only
-    /// when it succeeded.
+    /// when it succeeded, or when a failed write's transaction was rolled
+    /// back.
     pub(crate) async fn run(
         &mut self,
         access: Access,
@@ -279,29 +331,49 @@ impl Conn {
         binds: &[Bind],
     ) -> Result<Outcome, sqlx::Error> {
         self.clean = false;
+        self.torn = access == Access::Write;
         let conn = self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
-        let outcome = run(conn, access, tenant, sql, binds).await?;
-        self.clean = true;
-        Ok(outcome)
+        match run(conn, access, tenant, sql, binds).await {
+            Ok(outcome) => {
+                self.torn = false;
+                self.clean = true;
+                Ok(outcome)
+            }
+            Err(err) => {
+                if self.torn && conn.execute("ROLLBACK").await.is_ok() {
+                    self.torn = false;
+                    self.clean = true;
+                }
+                Err(err)
+            }
+        }
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
+        let Some(mut conn) = self.conn.take() else { return };
+        if self.torn {
+            // The pool's ping would not end the transaction.
+            conn.close_on_drop();
+        }
         if self.clean {
             // Checked under the lock `close` takes, so nothing is cached
             // after the pool began to close.
-            let mut idle = self.cache.idle.lock().unwrap_or_else(|e| e.into_inner());
-            let keep = !self.cache.closed.load(Ordering::SeqCst)
-                && self.cache.waiting.load(Ordering::SeqCst) == 0
-                && idle.len() < self.cache.cap;
-            if keep {
-                idle.push(conn);
+            let mut idle = self.cache.lock();
+            if self.cache.closed.load(Ordering::SeqCst) || self.cache.waiting.load(Ordering::SeqCst) > 0 {
                 drop(idle);
-                self.cache.cached.notify_one();
+                drop(conn); // back to the pool, which pings it
                 return;
             }
+            let Some(conn) = idle.hand_over(conn) else { return };
+            if idle.conns.len() < self.cache.cap {
+                idle.conns.push(conn);
+                return;
+            }
+            drop(idle);
+            drop(conn);
+            return;
         }
         drop(conn); // back to the pool, which pings it
     }
@@ -333,7 +405,10 @@ async fn run(
     };
     match collect(sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn)).await {
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some(NOT_PREPARED | STALE_PLAN)) => {
-            // The message failed as a whole: nothing ran, nothing committed.
+            // Nothing committed; a write's transaction is open and failed.
+            if access == Access::Write {
+                conn.execute("ROLLBACK").await?;
+            }
             if e.code().as_deref() == Some(STALE_PLAN) {
                 conn.execute(AssertSqlSafe(format!("DEALLOCATE {name}"))).await?;
             }
@@ -391,12 +466,14 @@ async fn bound(
     Ok(outcome)
 }
 
-/// `[SET TRANSACTION READ ONLY; ]SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`.
+/// `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`
+/// for a read, `BEGIN; SET LOCAL …; EXECUTE …; COMMIT` for a write.
 fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bind]) -> Result<String, NoLiteral> {
     let mut out = String::with_capacity(128 + 24 * binds.len());
-    if access == Access::Read {
-        out.push_str("SET TRANSACTION READ ONLY; ");
-    }
+    out.push_str(match access {
+        Access::Read => "SET TRANSACTION READ ONLY; ",
+        Access::Write => "BEGIN; ",
+    });
     let _ = write!(
         out,
         "SET LOCAL app.tenant_id = '{}'; EXECUTE {name}",
@@ -408,6 +485,9 @@ fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bind]) -> Resu
     }
     if !binds.is_empty() {
         out.push(')');
+    }
+    if access == Access::Write {
+        out.push_str("; COMMIT");
     }
     Ok(out)
 }
@@ -493,7 +573,7 @@ mod tests {
         let binds = [Bind::new(Value::Text("x".into()), FieldType::Text)];
         assert_eq!(
             message(Access::Write, tenant(), "rookery_01", &binds).unwrap(),
-            "SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; EXECUTE rookery_01(E'x')"
+            "BEGIN; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; EXECUTE rookery_01(E'x'); COMMIT"
         );
     }
 

@@ -209,3 +209,19 @@ pub async fn write_one_twice(
     let second = tx.execute(sql, binds).await;
     Ok((second, tx.commit().await))
 }
+
+/// On PostgreSQL, leaves a cached connection inside a transaction that
+/// set a random tenant, as a `BEGIN` cancelled mid-flight does (sqlx does
+/// not roll those back). `false` when no connection is cached.
+pub async fn plant_open_transaction(db: &Db) -> Result<bool, DbError> {
+    let Some(mut conn) = db.oneshot_cache().take_idle() else {
+        return Ok(false);
+    };
+    let sql = format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
+        uuid::Uuid::new_v4().hyphenated()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    db.oneshot_cache().put_idle(conn);
+    Ok(true)
+}

@@ -159,9 +159,9 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         }
     }
 
-    /// On PostgreSQL, `write` (a statement returning at least the row's
-    /// `id`) together with the audit row `<model>.<verb>` of each row it
-    /// returns, as one statement; elsewhere `write` as it is, and the stamp
+    /// On PostgreSQL, `write` (a statement returning at most one row, with
+    /// at least its `id`: the audit row's own id is bound once) together
+    /// with the audit row `<model>.<verb>` of that row, as one statement; elsewhere `write` as it is, and the stamp
     /// back for [`Repo::audit_after`].
     fn with_audit<'s>(
         &self,
