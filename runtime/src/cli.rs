@@ -6,13 +6,33 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const USAGE: &str = "usage: <app> [serve | migrate | token --tenant ID --user ID --role ROLE]
+const COMMANDS: &str = "usage: <app> [serve | migrate | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
-  serve     migrate (SQLite only), then serve the API (default)
-  migrate   apply pending migrations as ROOKERY_MIGRATE_DATABASE_URL (default DATABASE_URL)
-  token     print an access token (development and benchmarks)
+  serve     migrate (SQLite only), then serve the API (default); refuses a
+            database behind this build's migrations
+  migrate   apply pending migrations as ROOKERY_MIGRATE_DATABASE_URL (default
+            DATABASE_URL), then grant ROOKERY_DB_ROLE the app's privileges
+  token     print an access token (development and benchmarks); --ttl
+            overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
-Configuration comes from the environment; see `rookery::config`.";
+/// The usage text: the commands, then every environment variable with its
+/// default, from the table `Config` reads.
+fn usage(app: &str) -> String {
+    use std::fmt::Write as _;
+    let mut text = COMMANDS.replace("<app>", app);
+    text.push_str("\n\nEnvironment (default in brackets):\n");
+    for var in crate::config::VARIABLES {
+        let _ = writeln!(
+            text,
+            "  {:<30} [{}]\n  {:<30} {}",
+            var.name,
+            var.default.replace("<app>", app),
+            "",
+            var.meaning
+        );
+    }
+    text
+}
 
 /// Runs the app's command line and returns its exit code.
 pub fn main(app: App) -> ExitCode {
@@ -25,10 +45,11 @@ pub fn main(app: App) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let name = app.spec().name;
     match runtime.block_on(run(app, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Usage(msg)) => {
-            eprintln!("error: {msg}\n\n{USAGE}");
+            eprintln!("error: {msg}\n\n{}", usage(name));
             ExitCode::from(2)
         }
         Err(CliError::Failed(msg)) => {
@@ -59,28 +80,24 @@ fn init_tracing() {
 }
 
 async fn run(app: App, args: &[String]) -> Result<(), CliError> {
+    if let Some("-h" | "--help" | "help") = args.first().map(String::as_str) {
+        println!("{}", usage(app.spec().name));
+        return Ok(());
+    }
     let config = Config::from_env(app.spec().name).map_err(failed)?;
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(app, config).await,
         Some("migrate") => migrate(&app, &config).await,
         Some("token") => token(&app, config, &args[1..]),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
 }
 
 async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
-    let options = DbOptions {
-        max_connections: 1,
-        serving_role: None,
-    };
-    let db = Db::connect(&config.migrate_database_url, &options)
+    let db = Db::connect(&config.migrate_database_url, &DbOptions::migrating())
         .await
         .map_err(failed)?;
-    db.migrate(app.spec()).await.map_err(failed)?;
+    db.migrate(app.spec(), &config.db_role).await.map_err(failed)?;
     db.close().await;
     tracing::info!("migrations applied");
     Ok(())
@@ -101,6 +118,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
         serving_role: Some(config.db_role.clone()),
     };
     let db = Db::connect(&config.database_url, &options).await.map_err(failed)?;
+    db.check_migrated(app.spec()).await.map_err(failed)?;
     let bind = config.bind;
     let state = app.state(config, db.clone());
     let router = app.router(state);
@@ -142,6 +160,7 @@ fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
     let mut tenant = None;
     let mut user = None;
     let mut role = None;
+    let mut ttl = config.access_token_ttl;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it
@@ -163,6 +182,11 @@ fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
                 )
             }
             "--role" => role = Some(value.clone()),
+            "--ttl" => {
+                ttl = value
+                    .parse()
+                    .map_err(|_| CliError::Usage("--ttl must be a number of seconds".into()))?
+            }
             other => return Err(CliError::Usage(format!("unknown flag `{other}`"))),
         }
     }
@@ -172,11 +196,7 @@ fn token(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
     if app.spec().role(&role).is_none() {
         return Err(CliError::Usage(format!("unknown role `{role}`")));
     }
-    let keys = crate::auth::token::TokenKeys::new(
-        &config.jwt_secret,
-        &config.jwt_previous_secrets,
-        config.access_token_ttl,
-    );
+    let keys = crate::auth::token::TokenKeys::new(&config.jwt_secret, &config.jwt_previous_secrets, ttl);
     println!("{}", keys.issue(user, tenant, &role).map_err(failed)?);
     Ok(())
 }

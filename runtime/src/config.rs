@@ -1,25 +1,112 @@
 //! Configuration from the environment.
 //!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `DATABASE_URL` | `sqlite:<app>.sqlite` | `postgres://…` or `sqlite:…`, picked at start-up |
-//! | `ROOKERY_MIGRATE_DATABASE_URL` | `DATABASE_URL` | URL `migrate` uses (the owner role) |
-//! | `ROOKERY_DB_ROLE` | `rookery_app` | PostgreSQL role `serve` switches to on each connection |
-//! | `ROOKERY_DB_POOL` | `16` | pool size |
-//! | `ROOKERY_BIND` | `127.0.0.1:3000` | listen address (`PORT` alone sets the port) |
-//! | `ROOKERY_BASE_DOMAIN` | `localhost` | `acme.<base domain>` resolves tenant `acme` |
-//! | `ROOKERY_JWT_SECRET` (or `JWT_SECRET`) | random per process | HS256 signing key, ≥ 32 bytes |
-//! | `ROOKERY_JWT_PREVIOUS_SECRETS` | none | comma-separated old keys still accepted (rotation) |
-//! | `ROOKERY_ACCESS_TOKEN_TTL` | `900` | access token lifetime, seconds |
-//! | `ROOKERY_API_KEY_PEPPER` | random per process | server-side secret API key hashes are keyed with |
-//! | `ROOKERY_ENV` | `test` | `live` or `test`: the `<env>` part of API keys |
-//! | `RATE_LIMIT_MAX` + `RATE_LIMIT_WINDOW_SECS` | the plan's `rate_limit` | override every plan's rate |
-//! | `ROOKERY_SIGN_IN_RATE` | `30/m` | sign-in routes per client address (`<n>/s`, `/m`, `/h`) |
-//! | `ROOKERY_SIGN_IN_ACCOUNT_RATE` | `10/h` | failed password checks per account (email), from any address |
-//! | `ROOKERY_REQUEST_TIMEOUT` | `30` | seconds an API request may take; then 503 and its transaction rolls back |
-//! | `ROOKERY_TRUST_PROXY` | `false` | take the client address from the first `X-Forwarded-For` hop |
+//! Every variable, its default and meaning is in [`VARIABLES`]; the app's
+//! `--help` prints that table, and [`Config::from_env`] refuses a value
+//! outside its range naming the variable.
 
 use std::net::SocketAddr;
+
+/// One environment variable the app reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    /// Its name.
+    pub name: &'static str,
+    /// Its default, as text (`<app>` stands for the app's name).
+    pub default: &'static str,
+    /// What it does and the values it accepts.
+    pub meaning: &'static str,
+}
+
+const fn v(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
+    Variable { name, default, meaning }
+}
+
+/// Every variable [`Config::from_env`] reads.
+pub const VARIABLES: &[Variable] = &[
+    v(
+        "DATABASE_URL",
+        "sqlite:<app>.sqlite",
+        "postgres://… or sqlite:…, picked at start-up",
+    ),
+    v(
+        "ROOKERY_MIGRATE_DATABASE_URL",
+        "DATABASE_URL",
+        "URL `migrate` connects with (the tables' owner)",
+    ),
+    v(
+        "ROOKERY_DB_ROLE",
+        "<app>_app",
+        "PostgreSQL group role `serve` switches to and `migrate` grants (a lowercase SQL name)",
+    ),
+    v("ROOKERY_DB_POOL", "16", "pool size, 1-1000"),
+    v("ROOKERY_BIND", "127.0.0.1:3000", "listen address, host:port"),
+    v(
+        "PORT",
+        "3000",
+        "listen port on 127.0.0.1 when ROOKERY_BIND is unset, 1-65535",
+    ),
+    v(
+        "ROOKERY_BASE_DOMAIN",
+        "localhost",
+        "`acme.<base domain>` resolves tenant `acme`",
+    ),
+    v(
+        "ROOKERY_JWT_SECRET",
+        "random per process",
+        "HS256 signing key, at least 32 bytes (also JWT_SECRET)",
+    ),
+    v("JWT_SECRET", "none", "read when ROOKERY_JWT_SECRET is unset"),
+    v(
+        "ROOKERY_JWT_PREVIOUS_SECRETS",
+        "none",
+        "comma-separated old signing keys still accepted, each at least 32 bytes",
+    ),
+    v(
+        "ROOKERY_ACCESS_TOKEN_TTL",
+        "900",
+        "access token lifetime, seconds, 60-86400",
+    ),
+    v(
+        "ROOKERY_API_KEY_PEPPER",
+        "random per process",
+        "secret API key hashes are keyed with, at least 16 bytes",
+    ),
+    v(
+        "ROOKERY_ENV",
+        "test",
+        "`live` or `test`: the <env> part of API keys; `live` needs both secrets set",
+    ),
+    v(
+        "RATE_LIMIT_MAX",
+        "the plan's rate_limit",
+        "requests per window for every tenant, overriding the plans, 1 or more",
+    ),
+    v(
+        "RATE_LIMIT_WINDOW_SECS",
+        "60",
+        "window of RATE_LIMIT_MAX, seconds, 1-86400",
+    ),
+    v(
+        "ROOKERY_SIGN_IN_RATE",
+        "30/m",
+        "sign-in requests per client address, <n>/s, /m or /h",
+    ),
+    v(
+        "ROOKERY_SIGN_IN_ACCOUNT_RATE",
+        "10/h",
+        "failed password checks per account, from any address, <n>/s, /m or /h",
+    ),
+    v(
+        "ROOKERY_REQUEST_TIMEOUT",
+        "30",
+        "seconds an API request's database work may take, 1-3600; then 503",
+    ),
+    v(
+        "ROOKERY_TRUST_PROXY",
+        "false",
+        "`true`: take the client address from the first X-Forwarded-For hop",
+    ),
+];
 
 /// A configuration value was present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -87,21 +174,51 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+/// Where variables come from: the process environment, or a map in tests.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// The variable's value; an empty one counts as unset.
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.var(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// An integer variable within `range` (inclusive).
+    fn ranged<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let bad = || ConfigError::Invalid {
+            name,
+            message: format!("must be an integer from {} to {}", range.start(), range.end()),
+        };
+        let value = match self.var(name) {
+            None => default,
+            Some(text) => text.trim().parse().map_err(|_| bad())?,
+        };
+        if range.contains(&value) { Ok(value) } else { Err(bad()) }
+    }
 }
 
-fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            message: e.to_string(),
-        }),
-    }
+/// Whether `role` is a plain lowercase SQL name PostgreSQL keeps as is.
+fn is_role_name(role: &str) -> bool {
+    let mut chars = role.chars();
+    role.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn random_secret() -> Vec<u8> {
@@ -151,14 +268,25 @@ fn previous_secrets(list: Option<&str>) -> Result<Vec<Vec<u8>>, ConfigError> {
 impl Config {
     /// Reads the configuration of app `app_name` from the environment.
     pub fn from_env(app_name: &str) -> Result<Self, ConfigError> {
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| format!("sqlite:{app_name}.sqlite"));
-        let migrate_database_url = var("ROOKERY_MIGRATE_DATABASE_URL").unwrap_or_else(|| database_url.clone());
-        let bind = match (var("ROOKERY_BIND"), var("PORT")) {
-            (Some(_), _) | (None, None) => parse("ROOKERY_BIND", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
-            (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], parse("PORT", 3000u16)?)),
+        Self::from_vars(app_name, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration of app `app_name` from `get` (a variable's
+    /// value by name), as [`Config::from_env`] does from the environment.
+    pub fn from_vars(app_name: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(get);
+        let database_url = env
+            .var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite:{app_name}.sqlite"));
+        let migrate_database_url = env
+            .var("ROOKERY_MIGRATE_DATABASE_URL")
+            .unwrap_or_else(|| database_url.clone());
+        let bind = match (env.var("ROOKERY_BIND"), env.var("PORT")) {
+            (Some(_), _) | (None, None) => env.parse("ROOKERY_BIND", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
+            (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], env.ranged("PORT", 3000u16, 1..=u16::MAX)?)),
         };
         let mut ephemeral = false;
-        let jwt_secret = match var("ROOKERY_JWT_SECRET").or_else(|| var("JWT_SECRET")) {
+        let jwt_secret = match env.var("ROOKERY_JWT_SECRET").or_else(|| env.var("JWT_SECRET")) {
             Some(s) if s.len() >= 32 => s.into_bytes(),
             Some(_) => {
                 return Err(ConfigError::Invalid {
@@ -171,7 +299,7 @@ impl Config {
                 random_secret()
             }
         };
-        let api_key_pepper = match var("ROOKERY_API_KEY_PEPPER") {
+        let api_key_pepper = match env.var("ROOKERY_API_KEY_PEPPER") {
             Some(p) if p.len() >= 16 => p.into_bytes(),
             Some(_) => {
                 return Err(ConfigError::Invalid {
@@ -184,49 +312,60 @@ impl Config {
                 random_secret()
             }
         };
-        let rate_limit_override = match var("RATE_LIMIT_MAX") {
+        let rate_limit_override = match env.var("RATE_LIMIT_MAX") {
             None => None,
             Some(_) => Some((
-                parse("RATE_LIMIT_MAX", 0u64)?,
-                parse("RATE_LIMIT_WINDOW_SECS", 60u64)?.max(1),
+                env.ranged("RATE_LIMIT_MAX", 1u64, 1..=u64::MAX)?,
+                env.ranged("RATE_LIMIT_WINDOW_SECS", 60u64, 1..=86_400)?,
             )),
         };
-        let env = var("ROOKERY_ENV").unwrap_or_else(|| "test".into());
-        if !matches!(env.as_str(), "live" | "test") {
+        let key_env = env.var("ROOKERY_ENV").unwrap_or_else(|| "test".into());
+        if !matches!(key_env.as_str(), "live" | "test") {
             return Err(ConfigError::Invalid {
                 name: "ROOKERY_ENV",
                 message: "must be `live` or `test`".into(),
             });
         }
-        if env == "live" && ephemeral {
+        if key_env == "live" && ephemeral {
             return Err(ConfigError::Invalid {
                 name: "ROOKERY_JWT_SECRET",
                 message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),
             });
         }
+        let db_role = env
+            .var("ROOKERY_DB_ROLE")
+            .unwrap_or_else(|| crate::db::default_role(app_name));
+        if !is_role_name(&db_role) {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_DB_ROLE",
+                message: format!(
+                    "`{db_role}` is not a role name: lowercase letters, digits and `_`, starting with a letter or `_`, at most 63"
+                ),
+            });
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
-            db_role: var("ROOKERY_DB_ROLE").unwrap_or_else(|| "rookery_app".into()),
-            db_pool: parse("ROOKERY_DB_POOL", 16)?,
+            db_role,
+            db_pool: env.ranged("ROOKERY_DB_POOL", 16, 1..=1000)?,
             bind,
-            base_domain: var("ROOKERY_BASE_DOMAIN").unwrap_or_else(|| "localhost".into()),
+            base_domain: env.var("ROOKERY_BASE_DOMAIN").unwrap_or_else(|| "localhost".into()),
             jwt_secret,
-            jwt_previous_secrets: previous_secrets(var("ROOKERY_JWT_PREVIOUS_SECRETS").as_deref())?,
-            access_token_ttl: parse("ROOKERY_ACCESS_TOKEN_TTL", 900)?,
+            jwt_previous_secrets: previous_secrets(env.var("ROOKERY_JWT_PREVIOUS_SECRETS").as_deref())?,
+            access_token_ttl: env.ranged("ROOKERY_ACCESS_TOKEN_TTL", 900, 60..=86_400)?,
             api_key_pepper,
-            env,
+            env: key_env,
             rate_limit_override,
             sign_in_rate: parse_rate(
                 "ROOKERY_SIGN_IN_RATE",
-                var("ROOKERY_SIGN_IN_RATE").as_deref().unwrap_or("30/m"),
+                env.var("ROOKERY_SIGN_IN_RATE").as_deref().unwrap_or("30/m"),
             )?,
             sign_in_account_rate: parse_rate(
                 "ROOKERY_SIGN_IN_ACCOUNT_RATE",
-                var("ROOKERY_SIGN_IN_ACCOUNT_RATE").as_deref().unwrap_or("10/h"),
+                env.var("ROOKERY_SIGN_IN_ACCOUNT_RATE").as_deref().unwrap_or("10/h"),
             )?,
-            request_timeout: std::time::Duration::from_secs(parse("ROOKERY_REQUEST_TIMEOUT", 30)?),
-            trust_proxy: parse("ROOKERY_TRUST_PROXY", false)?,
+            request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
+            trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
         })
     }
@@ -235,6 +374,71 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::previous_secrets;
+
+    fn config(vars: &[(&str, &str)]) -> Result<super::Config, super::ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        super::Config::from_vars("acme", &move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn refused(vars: &[(&str, &str)]) -> String {
+        match config(vars) {
+            Ok(_) => panic!("{vars:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_variable_is_range_checked_and_named() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(defaults.db_role, "acme_app", "one group role per app");
+        assert_eq!(defaults.db_pool, 16);
+        for (name, value) in [
+            ("ROOKERY_DB_POOL", "0"),
+            ("ROOKERY_DB_POOL", "-1"),
+            ("ROOKERY_DB_POOL", "many"),
+            ("ROOKERY_ACCESS_TOKEN_TTL", "-5"),
+            ("ROOKERY_ACCESS_TOKEN_TTL", "0"),
+            ("ROOKERY_REQUEST_TIMEOUT", "0"),
+            ("PORT", "0"),
+            ("PORT", "70000"),
+            ("RATE_LIMIT_MAX", "0"),
+            ("ROOKERY_DB_ROLE", "Web App"),
+            ("ROOKERY_DB_ROLE", "x\"; DROP TABLE users; --"),
+            ("ROOKERY_TRUST_PROXY", "yes please"),
+            ("ROOKERY_ENV", "prod"),
+            ("ROOKERY_JWT_SECRET", "short"),
+        ] {
+            let message = refused(&[(name, value)]);
+            assert!(message.contains(name), "{name}={value}: {message}");
+        }
+        let range = refused(&[("ROOKERY_DB_POOL", "0")]);
+        assert!(range.contains("1 to 1000"), "{range}");
+        assert_eq!(config(&[("ROOKERY_DB_ROLE", "web_app")]).unwrap().db_role, "web_app");
+    }
+
+    #[test]
+    fn the_help_table_names_every_variable_read() {
+        let source = include_str!("config.rs");
+        let (code, _) = source.split_once("#[cfg(test)]").unwrap();
+        let (_, reads) = code.split_once("pub fn from_vars").unwrap();
+        let mut read: Vec<&str> = reads
+            .split('"')
+            .filter(|s| s.len() > 2 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        for name in &read {
+            assert!(
+                super::VARIABLES.iter().any(|v| v.name == *name),
+                "{name} is read but missing from VARIABLES"
+            );
+        }
+        for v in super::VARIABLES {
+            assert!(read.contains(&v.name), "{} is listed but never read", v.name);
+        }
+    }
 
     #[test]
     fn rates_parse() {

@@ -72,8 +72,6 @@ ALTER TABLE tasks ENABLE ROW LEVEL SECURITY; ALTER TABLE tasks FORCE ROW LEVEL S
 CREATE POLICY tenant_isolation ON tasks
     USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;
 ";
 
 const SQLITE_MODELS: &str = "
@@ -190,34 +188,26 @@ struct Tenant {
 
 const SECRET: &str = "tenancy-test-secret-tenancy-test-secret";
 
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
+/// A test database (`rookery::db::test_cluster`), dropped with the harness.
+struct PgDatabase(rookery::db::test_cluster::PgTestDb);
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
+        let db = self.0.clone();
         // Best effort: a leftover database only costs disk.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&pool)
-                    .await;
-                }
-            });
+            rt.block_on(db.drop_database());
         })
         .join();
     }
 }
+
+/// The group role of [`SPEC`]'s app.
+const ROLE: &str = "tb_app";
 
 fn admin_url() -> String {
     std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -231,39 +221,18 @@ async fn harness_with(postgres: bool, configure: impl FnOnce(&mut rookery::confi
     let mut config_env = rookery::config::Config::from_env("tb").unwrap();
     config_env.jwt_secret = SECRET.as_bytes().to_vec();
     configure(&mut config_env);
-    let (url, guard, dir) = if postgres {
-        let name = format!("rookery_t_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin_url();
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .expect("PostgreSQL at DATABASE_URL_ADMIN");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        (url, Some(PgDatabase { admin_url: admin, name }), None)
+    let (owner_url, url, guard, dir) = if postgres {
+        let pg = rookery::db::test_cluster::create(&admin_url(), SPEC.name).await;
+        (pg.owner_url.clone(), pg.serving_url.clone(), Some(PgDatabase(pg)), None)
     } else {
         let dir = tempfile::tempdir().unwrap();
-        (
-            format!("sqlite:{}", dir.path().join("t.sqlite").display()),
-            None,
-            Some(dir),
-        )
+        let url = format!("sqlite:{}", dir.path().join("t.sqlite").display());
+        (url.clone(), url, None, Some(dir))
     };
-    let owner = Db::connect(
-        &url,
-        &DbOptions {
-            max_connections: 1,
-            serving_role: None,
-        },
-    )
-    .await
-    .unwrap();
-    owner.migrate(&SPEC).await.unwrap();
+    let owner = Db::connect(&owner_url, &DbOptions::migrating()).await.unwrap();
+    owner.migrate(&SPEC, ROLE).await.unwrap();
     owner.close().await;
-    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+    let db = Db::connect(&url, &DbOptions::serving(ROLE)).await.unwrap();
     let app = App::new(&SPEC).model::<Project>().model::<Task>();
     let state = app.state(config_env.clone(), db.clone());
     let keys = rookery::auth::token::TokenKeys::new(SECRET.as_bytes(), &[], 600);
@@ -336,8 +305,12 @@ impl Harness {
 
     /// The URL of this harness's PostgreSQL database (`None` on SQLite).
     fn pg_url(&self) -> Option<String> {
-        let name = &self._guard.as_ref()?.name;
-        Some(format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0))
+        Some(self._guard.as_ref()?.0.serving_url.clone())
+    }
+
+    /// The superuser's URL of this harness's PostgreSQL database.
+    fn pg_superuser_url(&self) -> Option<String> {
+        Some(self._guard.as_ref()?.0.superuser_url())
     }
 
     async fn count(&self, table: &str, tenant: TenantId) -> i64 {
@@ -753,7 +726,7 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
                 &url,
                 &DbOptions {
                     max_connections,
-                    ..DbOptions::default()
+                    ..DbOptions::serving(ROLE)
                 },
             )
             .await
@@ -786,7 +759,7 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
             &url,
             &DbOptions {
                 max_connections: 2,
-                ..DbOptions::default()
+                ..DbOptions::serving(ROLE)
             },
         )
         .await
@@ -819,7 +792,7 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
             &url,
             &DbOptions {
                 max_connections: 2,
-                ..DbOptions::default()
+                ..DbOptions::serving(ROLE)
             },
         )
         .await
@@ -841,7 +814,7 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
             &url,
             &DbOptions {
                 max_connections: 2,
-                ..DbOptions::default()
+                ..DbOptions::serving(ROLE)
             },
         )
         .await
@@ -1118,7 +1091,9 @@ async fn postgres_one_message_writes_commit_on_a_connection_left_in_a_transactio
         assert_eq!(s, StatusCode::CREATED);
     }
     // Seen from another pool: committed, with its audit row.
-    let other = Db::connect(&h.pg_url().unwrap(), &DbOptions::default()).await.unwrap();
+    let other = Db::connect(&h.pg_url().unwrap(), &DbOptions::serving(ROLE))
+        .await
+        .unwrap();
     assert_eq!(
         rookery::db::testing::count_rows(&other, "projects", a.id)
             .await
@@ -1149,7 +1124,7 @@ async fn postgres_one_message_writes_commit_on_a_connection_left_in_a_transactio
 
 /// Makes every insert into `audit_log` fail (as the tables' owner).
 async fn refuse_audit_rows(h: &Harness) {
-    match h.pg_url() {
+    match h.pg_superuser_url() {
         Some(url) => {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             sqlx::raw_sql(
@@ -1264,13 +1239,9 @@ async fn postgres_rls_hides_rows_without_and_across_tenants() {
             .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    let url = format!(
-        "{}/{}",
-        admin_url().rsplit_once('/').unwrap().0,
-        h._guard.as_ref().unwrap().name
-    );
-    // Connected as the serving role (SET ROLE rookery_app on connect).
-    let serving = Db::connect(&url, &DbOptions::default()).await.unwrap();
+    let url = h.pg_url().unwrap();
+    // Connected as a member of the app's group role (SET ROLE tb_app on connect).
+    let serving = Db::connect(&url, &DbOptions::serving(ROLE)).await.unwrap();
     let (none, only_a, b_from_a, role_ok) = rookery::db::testing::rls_probe(&serving, a.id, b.id).await.unwrap();
     assert_eq!(none, 0, "no tenant set: no rows");
     assert_eq!(only_a, 1, "tenant A set: A's row only");
@@ -1285,15 +1256,203 @@ async fn postgres_rls_hides_rows_without_and_across_tenants() {
             .await
             .is_err()
     );
-    // A superuser login without the role switch is refused at start-up.
-    let err = Db::connect(
-        &url,
-        &DbOptions {
-            serving_role: Some("postgres".into()),
-            ..DbOptions::default()
-        },
+    // Every way to start the server wrong is refused at start-up, at
+    // once, with one line that says what to fix.
+    let pg = &h._guard.as_ref().unwrap().0;
+    let superuser = pg.superuser_url();
+    let refusal = |url: String, role: &'static str| async move {
+        Db::connect(&url, &DbOptions::serving(role))
+            .await
+            .map(drop)
+            .expect_err("refused")
+            .to_string()
+    };
+    let as_superuser = refusal(superuser.clone(), "postgres").await;
+    assert!(as_superuser.contains("bypasses row-level security"), "{as_superuser}");
+    let as_owner = refusal(pg.owner_url.clone(), rookery::db::test_cluster::OWNER).await;
+    assert!(as_owner.contains("bypasses row-level security"), "{as_owner}");
+    let not_member = refusal(pg.owner_url.clone(), ROLE).await;
+    assert!(
+        not_member.contains("may not SET ROLE") && not_member.contains("GRANT tb_app TO rookery_test_owner"),
+        "{not_member}"
+    );
+    let missing = refusal(url.clone(), "no_such_role_app").await;
+    assert!(missing.contains("`no_such_role_app` does not exist"), "{missing}");
+    let no_login = refusal(
+        rookery::db::test_cluster::with_user_and_database(&pg.admin_url, "nobody_at_all", &pg.name),
+        ROLE,
     )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("bypasses row-level security"), "{err}");
+    .await;
+    assert!(
+        no_login.contains("cannot connect") && no_login.contains("nobody_at_all"),
+        "{no_login}"
+    );
+    let down = refusal("postgres://postgres@127.0.0.1:1/none".into(), ROLE).await;
+    assert!(
+        down.contains("cannot connect to postgres://postgres@127.0.0.1:1/none"),
+        "{down}"
+    );
+}
+
+/// Two apps on one cluster: each serving role reaches nothing of the
+/// other app's database — not its users, not its tenant tables.
+#[tokio::test]
+async fn postgres_apps_on_one_cluster_cannot_reach_each_other() {
+    let h = harness(true).await;
+    h.tenant("alpha").await;
+    static OTHER: std::sync::OnceLock<AppSpec> = std::sync::OnceLock::new();
+    let other_spec = OTHER.get_or_init(|| AppSpec {
+        name: "tb_other",
+        ..SPEC
+    });
+    let other = rookery::db::test_cluster::create(&admin_url(), other_spec.name).await;
+    let owner = Db::connect(&other.owner_url, &DbOptions::migrating()).await.unwrap();
+    owner.migrate(other_spec, "tb_other_app").await.unwrap();
+    owner.close().await;
+    // The other app's login, pointed at this app's database.
+    let mine = &h._guard.as_ref().unwrap().0;
+    let intruder = rookery::db::test_cluster::with_user_and_database(&mine.admin_url, "tb_other_web", &mine.name);
+    let db = Db::connect(&intruder, &DbOptions::serving("tb_other_app"))
+        .await
+        .unwrap();
+    let refused = db
+        .check_migrated(&SPEC)
+        .await
+        .expect_err("the other app's role has no privileges here")
+        .to_string();
+    assert!(refused.contains("`tb_other_app` has no privileges"), "{refused}");
+    db.close().await;
+    // And directly, statement by statement.
+    let pool = sqlx::PgPool::connect(&intruder).await.unwrap();
+    for sql in [
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM tenants",
+        "SELECT count(*) FROM memberships",
+        "SELECT count(*) FROM projects",
+        "SELECT count(*) FROM _sqlx_migrations",
+    ] {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL ROLE tb_other_app")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let err = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut *tx)
+            .await
+            .expect_err(sql)
+            .to_string();
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    pool.close().await;
+    other.drop_database().await;
+}
+
+/// Data steps of migrations run as the tables' owner, whom `FORCE ROW
+/// LEVEL SECURITY` filters too: the runner lifts it for the migration's
+/// own transaction, so a hand-written `INSERT … SELECT` and an `UPDATE`
+/// see every tenant's rows, and puts it back; a step RLS would still
+/// filter (a `-- no-transaction` migration) fails instead of seeing none.
+#[tokio::test]
+async fn postgres_migration_data_steps_see_every_row() {
+    let h = harness(true).await;
+    for slug in ["alpha", "bravo"] {
+        let t = h.tenant(slug).await;
+        for name in ["one", "two"] {
+            let (s, _) = h
+                .call(
+                    "POST",
+                    "/api/v1/projects",
+                    Some(&t.owner),
+                    Some(&t.id.to_string()),
+                    Some(json!({ "name": name })),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED);
+        }
+    }
+    let pg = &h._guard.as_ref().unwrap().0;
+    let superuser = sqlx::PgPool::connect(&pg.superuser_url()).await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = superuser.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!(count("SELECT count(*) FROM projects").await, 4);
+
+    let with = |extra: Migration| -> &'static AppSpec {
+        let mut all = PG_MIGRATIONS.to_vec();
+        all.push(extra);
+        Box::leak(Box::new(AppSpec {
+            postgres_migrations: Box::leak(all.into_boxed_slice()),
+            ..SPEC
+        }))
+    };
+    let owner = Db::connect(&pg.owner_url, &DbOptions::migrating()).await.unwrap();
+    let copy = with(Migration {
+        version: 3,
+        name: "copy_projects",
+        sql: "CREATE TABLE project_names (tenant_id uuid NOT NULL, name text NOT NULL);
+              INSERT INTO project_names SELECT tenant_id, name FROM projects;
+              UPDATE projects SET name = upper(name);",
+    });
+    owner.migrate(copy, ROLE).await.unwrap();
+    assert_eq!(
+        count("SELECT count(*) FROM project_names").await,
+        4,
+        "INSERT … SELECT saw every tenant's rows"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM projects WHERE name IN ('ONE', 'TWO')").await,
+        4,
+        "UPDATE saw every row"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM pg_class WHERE relname IN ('projects', 'tasks', 'memberships', 'audit_log') AND relforcerowsecurity").await,
+        4,
+        "FORCE is back on every tenant table"
+    );
+    // The serving role is still under RLS: no tenant, no rows.
+    let serving = Db::connect(&pg.serving_url, &DbOptions::serving(ROLE)).await.unwrap();
+    let (none, ..) = rookery::db::testing::rls_probe(&serving, TenantId::new_v7(), TenantId::new_v7())
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+    serving.close().await;
+
+    // Outside a transaction the runner cannot lift FORCE: the step fails
+    // loudly (row_security = off) rather than updating no rows, and
+    // nothing is recorded as applied.
+    let no_tx = with(Migration {
+        version: 3,
+        name: "copy_projects",
+        sql: copy.postgres_migrations[2].sql,
+    });
+    let no_tx = Box::leak(Box::new(AppSpec {
+        postgres_migrations: Box::leak(
+            [
+                no_tx.postgres_migrations,
+                &[Migration {
+                    version: 4,
+                    name: "outside",
+                    sql: "-- no-transaction\nUPDATE projects SET name = lower(name);",
+                }],
+            ]
+            .concat()
+            .into_boxed_slice(),
+        ),
+        ..SPEC
+    }));
+    let err = owner.migrate(no_tx, ROLE).await.expect_err("refused").to_string();
+    assert!(err.contains("row-level security"), "{err}");
+    assert_eq!(
+        count("SELECT count(*) FROM projects WHERE name IN ('ONE', 'TWO')").await,
+        4,
+        "nothing changed"
+    );
+    let behind = owner.check_migrated(no_tx).await.expect_err("behind").to_string();
+    assert!(
+        behind.contains("3 of 4 applied") && behind.contains("0004_outside"),
+        "{behind}"
+    );
+    owner.close().await;
+    superuser.close().await;
 }

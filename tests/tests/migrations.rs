@@ -160,16 +160,51 @@ fn v2_spec(v1: &str) -> String {
 
 /// A fresh, empty database of one dialect, removed at the end.
 enum TestDb {
-    Postgres(Database),
+    Postgres(Box<Database>),
     Sqlite(tempfile::TempDir),
 }
 
 impl TestDb {
     fn create(d: Dialect) -> Self {
         match d {
-            Dialect::Postgres => Self::Postgres(Database::create()),
+            Dialect::Postgres => Self::Postgres(Box::new(Database::create())),
             Dialect::Sqlite => Self::Sqlite(tempfile::tempdir().expect("temp dir")),
         }
+    }
+
+    /// Applies `files` (every migration so far, in order) with the app's
+    /// own runner, as `taskboard migrate` does: on PostgreSQL as the
+    /// non-superuser owner, granting `taskboard_app`.
+    async fn migrate(&self, files: &[PathBuf]) {
+        let migrations: Vec<rookery::app_spec::Migration> = files
+            .iter()
+            .map(|path| {
+                let stem = path.file_stem().and_then(|s| s.to_str()).expect("file name");
+                let (version, name) = stem.split_once('_').expect("NNNN_name.sql");
+                rookery::app_spec::Migration {
+                    version: version.parse().expect("NNNN"),
+                    name: Box::leak(name.to_owned().into_boxed_str()),
+                    sql: Box::leak(std::fs::read_to_string(path).expect("migration").into_boxed_str()),
+                }
+            })
+            .collect();
+        let migrations: &'static [rookery::app_spec::Migration] = Box::leak(migrations.into_boxed_slice());
+        let spec: &'static rookery::app_spec::AppSpec = Box::leak(Box::new(rookery::app_spec::AppSpec {
+            postgres_migrations: migrations,
+            sqlite_migrations: migrations,
+            ..taskboard::generated::SPEC
+        }));
+        let url = match self {
+            Self::Postgres(db) => db.owner_url.clone(),
+            Self::Sqlite(dir) => format!("sqlite:{}", dir.path().join("app.db").display()),
+        };
+        let db = rookery::db::Db::connect(&url, &rookery::db::DbOptions::migrating())
+            .await
+            .expect("connect to migrate");
+        if let Err(e) = db.migrate(spec, "taskboard_app").await {
+            panic!("migrating {files:?}: {e}");
+        }
+        db.close().await;
     }
 
     async fn connect(&self) -> Conn {
@@ -199,36 +234,6 @@ impl Conn {
         match self {
             Self::Pg(_) => Dialect::Postgres,
             Self::Sqlite(_) => Dialect::Sqlite,
-        }
-    }
-
-    /// Applies one migration file as the runtime's migrator does: in a
-    /// transaction unless it starts with `-- no-transaction`.
-    async fn apply(&mut self, path: &Path) {
-        let sql = std::fs::read_to_string(path).expect("migration");
-        let own_tx = sql.starts_with("-- no-transaction");
-        let result = match self {
-            Self::Pg(c) if own_tx => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop),
-            Self::Sqlite(c) if own_tx => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop),
-            Self::Pg(c) => {
-                let mut tx = c.begin().await.expect("begin");
-                let r = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await;
-                match r {
-                    Ok(_) => tx.commit().await,
-                    Err(e) => Err(e),
-                }
-            }
-            Self::Sqlite(c) => {
-                let mut tx = c.begin().await.expect("begin");
-                let r = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await;
-                match r {
-                    Ok(_) => tx.commit().await,
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        if let Err(e) = result {
-            panic!("{}: {e}", path.display());
         }
     }
 
@@ -603,7 +608,7 @@ async fn postgres_schema(conn: &mut Conn) -> Vec<String> {
     let tables = conn
         .column(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1",
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> '_sqlx_migrations' ORDER BY 1",
         )
         .await;
     facts.push(format!("tables: {}", tables.join(", ")));
@@ -772,7 +777,10 @@ fn sqlite_checks(create: &str) -> Vec<String> {
 async fn sqlite_schema(conn: &mut Conn) -> Vec<String> {
     let mut facts = Vec::new();
     let tables = conn
-        .column("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .column(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name",
+        )
         .await;
     facts.push(format!("tables: {}", tables.join(", ")));
     for t in &tables {
@@ -920,10 +928,8 @@ fn migrations_from_scratch_match_the_snapshot(d: Dialect) {
     let expected = expected_schema(&snapshot(dir.path()), d);
     let db = TestDb::create(d);
     runtime().block_on(async {
+        db.migrate(&files).await;
         let mut conn = db.connect().await;
-        for f in &files {
-            conn.apply(f).await;
-        }
         let actual = actual_schema(&mut conn).await;
         assert_schema(d, &expected, &actual);
     });
@@ -1023,9 +1029,7 @@ fn an_upgrade_keeps_every_row(d: Dialect) {
     // v1: migrate, then write rows.
     let v1_files = migrations(dir.path(), d);
     let (projects_before, tasks_before) = rt.block_on(async {
-        for f in &v1_files {
-            conn.apply(f).await;
-        }
+        db.migrate(&v1_files).await;
         conn.exec(&seed_sql()).await;
         (
             dump(&mut conn, "projects", PROJECT_COLUMNS).await,
@@ -1066,7 +1070,7 @@ fn an_upgrade_keeps_every_row(d: Dialect) {
     }
 
     rt.block_on(async {
-        conn.apply(new[0]).await;
+        db.migrate(&all).await;
 
         // Every old row, same values, under the new names.
         assert_eq!(dump(&mut conn, "projects", PROJECT_COLUMNS).await, projects_before);
@@ -1124,6 +1128,32 @@ fn an_upgrade_keeps_every_row(d: Dialect) {
         assert!(err.to_lowercase().contains("unique"), "{err}");
 
         // The schema still matches the (v2) snapshot.
+        let expected = expected_schema(&snapshot(dir.path()), d);
+        let actual = actual_schema(&mut conn).await;
+        assert_schema(d, &expected, &actual);
+    });
+
+    // v2b makes an optional field required: the data step fills the NULLs
+    // of every tenant (on PostgreSQL the owner migrates, and RLS is forced
+    // on it: the runner lifts FORCE for the migration's transaction).
+    let v2b = v2_spec(&v1).replace(
+        "fields.description = { type = \"text\", optional = true, default = \"\" }",
+        "fields.description = { type = \"text\", default = \"none yet\" }",
+    );
+    assert_ne!(v2b, v2_spec(&v1), "v2b changes projects.description");
+    std::fs::write(dir.path().join("rookery.toml"), &v2b).expect("write v2b");
+    assert_ok(&generate(dir.path(), &[]));
+    let all = migrations(dir.path(), d);
+    rt.block_on(async {
+        db.migrate(&all).await;
+        let after = dump(&mut conn, "projects", PROJECT_COLUMNS).await;
+        assert_eq!(after.len(), projects_before.len(), "every project kept");
+        let descriptions: Vec<&str> = after.iter().map(|r| cell(&r[3])).collect();
+        assert_eq!(
+            descriptions,
+            ["The first project", "none yet", "unicode ✓ and 'quotes'", "none yet"],
+            "NULLs filled in both tenants"
+        );
         let expected = expected_schema(&snapshot(dir.path()), d);
         let actual = actual_schema(&mut conn).await;
         assert_schema(d, &expected, &actual);

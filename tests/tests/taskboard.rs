@@ -100,8 +100,13 @@ fn snapshot(db: &Database) -> Vec<i64> {
 }
 
 fn mint(env: &[(&str, &str)], tenant: &str, user: &str, role: &str) -> String {
+    mint_with(env, &[], tenant, user, role)
+}
+
+fn mint_with(env: &[(&str, &str)], flags: &[&str], tenant: &str, user: &str, role: &str) -> String {
     let mut cmd = Command::new(support::generated_taskboard());
     cmd.args(["token", "--tenant", tenant, "--user", user, "--role", role]);
+    cmd.args(flags);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -289,11 +294,9 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         &owner_user,
         "owner",
     );
-    let expired = mint(
-        &[
-            ("ROOKERY_JWT_SECRET", support::JWT_SECRET),
-            ("ROOKERY_ACCESS_TOKEN_TTL", "-30"),
-        ],
+    let expired = mint_with(
+        &[("ROOKERY_JWT_SECRET", support::JWT_SECRET)],
+        &["--ttl", "-30"],
         &a.id,
         &owner_user,
         "owner",
@@ -451,19 +454,21 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     assert!(server.stop().success(), "graceful shutdown exits 0");
 }
 
-/// A fresh database, migrated by `taskboard migrate` as the owner, and
-/// `taskboard serve` on it with `env`.
+/// A fresh database, migrated by `taskboard migrate` as a non-superuser
+/// owner, and `taskboard serve` on it with `env`, logged in as a member of
+/// `taskboard_app` — the README's PostgreSQL commands.
 fn start_taskboard(env: &[(&str, &str)]) -> (Database, Server) {
     let db = Database::create();
     let bin = support::generated_taskboard();
     let migrate = Command::new(&bin)
         .arg("migrate")
-        .env("DATABASE_URL", &db.url)
+        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
+        .env("DATABASE_URL", &db.serving_url)
         .output()
         .unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let mut env = env.to_vec();
-    env.push(("DATABASE_URL", &db.url));
+    env.push(("DATABASE_URL", &db.serving_url));
     let server = Server::start(&bin, &env);
     (db, server)
 }

@@ -368,7 +368,9 @@ fn narrowing(table: &str, o: &Column, n: &Column) -> Vec<String> {
     if n.kind == Kind::Enum && o.kind == Kind::Enum && !removed.is_empty() {
         out.push(format!("remove the values {} from {col}", removed.join(", ")));
     }
-    if o.optional && !n.optional {
+    // With a default, the migration fills the nulls first (an `UPDATE`, or
+    // `COALESCE` in a SQLite rebuild): nothing fails, nothing is lost.
+    if o.optional && !n.optional && n.default.is_none() {
         out.push(format!("make {col} required (rows holding null fail)"));
     }
     out
@@ -533,7 +535,6 @@ fn render_postgres(diff: &Diff) -> Result<String> {
         };
         section(&mut out, &text);
     }
-    section(&mut out, sql::GRANTS);
     Ok(out)
 }
 

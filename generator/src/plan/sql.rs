@@ -35,15 +35,6 @@ pub fn platform(d: Dialect) -> &'static str {
     }
 }
 
-/// Ends every PostgreSQL migration: the serving role may use the tables.
-/// The audit log stays append-only for the serving role, and sqlx's
-/// bookkeeping table is not the serving role's to touch.
-pub const GRANTS: &str = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;\n\
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;\n\
-REVOKE UPDATE, DELETE ON audit_log FROM rookery_app;\n\
-DO $$ BEGIN IF to_regclass('_sqlx_migrations') IS NOT NULL THEN \
-REVOKE ALL ON _sqlx_migrations FROM rookery_app; END IF; END $$;\n";
-
 /// An identifier, double-quoted when it is a reserved word.
 pub fn ident(name: &str) -> String {
     if crate::keywords::SQL.contains(&name) || crate::keywords::SQL_QUOTED.contains(&name) {

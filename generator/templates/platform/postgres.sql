@@ -1,15 +1,7 @@
 -- Rookery platform tables (runtime-owned).
--- The serving role. Creating it needs CREATEROLE once per cluster; an owner
--- without that privilege works as long as the role exists already.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rookery_app') THEN
-        CREATE ROLE rookery_app NOLOGIN;
-    END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-END
-$$;
-GRANT USAGE ON SCHEMA public TO rookery_app;
+-- The app's serving group role and its privileges are not named here: the
+-- runtime's migration runner (`<app> migrate`) creates the role and grants
+-- it after every run (ROOKERY_DB_ROLE, default `<app>_app`).
 
 CREATE TABLE tenants (
     id         uuid        PRIMARY KEY,

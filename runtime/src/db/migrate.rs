@@ -1,34 +1,148 @@
 //! Running the app's embedded migrations (sqlx's format and bookkeeping
 //! table, so `sqlx migrate info` reads the same state).
+//!
+//! On PostgreSQL the runner does three things the migration files do not:
+//!
+//! - **Data steps see every row.** Tenant tables have row-level security
+//!   `ENABLE` + `FORCE`, and `FORCE` applies to their owner, who runs the
+//!   migrations: an `UPDATE … WHERE col IS NULL` or an `INSERT … SELECT`
+//!   would see no rows. Each migration's transaction first lifts `FORCE`
+//!   from the tables the migrating role owns and puts it back before it
+//!   commits. DDL is transactional, so no other session ever sees a table
+//!   without it, and the serving role (which owns nothing) is under RLS
+//!   whether `FORCE` is set or not.
+//! - **Nothing is filtered silently.** The migrating connection runs with
+//!   `row_security = off`: a statement that row-level security would still
+//!   filter (a table forced earlier in the same migration, a
+//!   `-- no-transaction` migration) fails with an error instead of seeing
+//!   fewer rows.
+//! - **The app's group role gets its privileges.** After the migrations,
+//!   one transaction creates the serving group role when it is missing
+//!   (`NOLOGIN`) and grants it exactly what the app uses
+//!   ([`GRANTS`](self)); it runs on every `migrate`, so changing
+//!   `ROOKERY_DB_ROLE` takes effect at the next one.
 
 use std::borrow::Cow;
 
-use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration as SqlxMigration, MigrationType, Migrator};
+use sqlx::{Connection as _, Executor as _, PgPool, SqlSafeStr};
 
-use super::{Db, DbError};
+use super::{Db, DbError, quote_ident};
 use crate::app_spec::{AppSpec, Migration};
 
-/// A migration failed.
+/// A migration failed, or the database state does not fit the app.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct MigrateError(#[from] sqlx::migrate::MigrateError);
+#[non_exhaustive]
+pub enum MigrateError {
+    /// sqlx's migrator refused or a migration's SQL failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::migrate::MigrateError),
+    /// The serving group role is missing and the migrating role may not
+    /// create it.
+    #[error(
+        "the app's group role `{role}` does not exist and `{migrator}` may not create it: as a superuser run `CREATE ROLE {role} NOLOGIN;` once, or give `{migrator}` CREATEROLE"
+    )]
+    CannotCreateRole {
+        /// The group role.
+        role: String,
+        /// The migrating login role.
+        migrator: String,
+    },
+    /// Granting the group role its privileges failed.
+    #[error("granting `{role}` its privileges failed: {source}")]
+    Grant {
+        /// The group role.
+        role: String,
+        /// The database's refusal.
+        source: sqlx::Error,
+    },
+    /// The serving role may not read the database's migration state: the
+    /// migrations never granted it anything here.
+    #[error(
+        "role `{0}` has no privileges on this database's tables: run `<app> migrate` with ROOKERY_DB_ROLE={0} (or serve with the role migrate granted)"
+    )]
+    NoPrivileges(String),
+    /// The database is behind the app's migrations: `serve` refuses to start.
+    #[error(
+        "the database is behind this build's migrations ({applied} of {expected} applied{missing}): run `<app> migrate` as the tables' owner first"
+    )]
+    Behind {
+        /// Migrations applied.
+        applied: usize,
+        /// Migrations this build embeds.
+        expected: usize,
+        /// The first missing one, for the message.
+        missing: String,
+    },
+}
 
-fn migrator(migrations: &'static [Migration]) -> Migrator {
+/// Lifts `FORCE ROW LEVEL SECURITY` from every table of the current
+/// schema that the migrating role owns, for this transaction only, and
+/// remembers which (by oid, so renames and drops inside the migration are
+/// fine) in a transaction-local setting.
+const LIFT_FORCE: &str = "DO $rookery$
+DECLARE t oid; lifted text := '';
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c
+             WHERE c.relforcerowsecurity AND c.relnamespace = current_schema()::regnamespace
+               AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+    LOOP
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t::regclass);
+        lifted := lifted || t::text || ',';
+    END LOOP;
+    PERFORM set_config('rookery.lifted_force', lifted, true);
+END
+$rookery$;
+";
+
+/// Puts `FORCE` back on every table [`LIFT_FORCE`] lifted that still exists.
+const RESTORE_FORCE: &str = "
+DO $rookery$
+DECLARE t regclass;
+BEGIN
+    FOR t IN SELECT c.oid::regclass FROM pg_class c
+             WHERE c.oid::text = ANY (string_to_array(current_setting('rookery.lifted_force', true), ','))
+    LOOP
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    END LOOP;
+END
+$rookery$;
+";
+
+/// What the serving group role may do, `{role}` and `{schema}` quoted. The
+/// audit log is append-only for it, and sqlx's bookkeeping table readable
+/// only (`serve` checks it is not behind).
+const GRANTS: &str = "GRANT USAGE ON SCHEMA {schema} TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};
+REVOKE UPDATE, DELETE ON audit_log FROM {role};
+REVOKE ALL ON _sqlx_migrations FROM {role};
+GRANT SELECT ON _sqlx_migrations TO {role};
+";
+
+fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
             .iter()
             .map(|m| {
-                SqlxMigration::new(
+                // sqlx's convention: a migration that manages its own
+                // transactions (SQLite table rebuilds, which must switch
+                // foreign keys off outside a transaction) says so.
+                let no_tx = m.sql.starts_with("-- no-transaction");
+                let mut migration = SqlxMigration::new(
                     m.version,
                     Cow::Borrowed(m.name),
                     MigrationType::Simple,
                     m.sql.into_sql_str(),
-                    // sqlx's convention: a migration that manages its own
-                    // transactions (SQLite table rebuilds, which must switch
-                    // foreign keys off outside a transaction) says so.
-                    m.sql.starts_with("-- no-transaction"),
-                )
+                    no_tx,
+                );
+                if wrap && !no_tx {
+                    // The checksum stays the file's own, so applied
+                    // migrations still match whatever the runner adds.
+                    let wrapped = format!("{LIFT_FORCE}{}{RESTORE_FORCE}", m.sql);
+                    migration.sql = sqlx::AssertSqlSafe(wrapped).into_sql_str();
+                }
+                migration
             })
             .collect(),
     )
@@ -36,13 +150,127 @@ fn migrator(migrations: &'static [Migration]) -> Migrator {
 
 impl Db {
     /// Applies every pending migration of `spec` for this pool's dialect,
-    /// each in its own transaction. Run it as the role that owns the tables.
-    pub async fn migrate(&self, spec: &AppSpec) -> Result<(), DbError> {
-        let result = match (self.pg(), self.sqlite()) {
-            (Some(pool), _) => migrator(spec.postgres_migrations).run(pool).await,
-            (None, Some(pool)) => migrator(spec.sqlite_migrations).run(pool).await,
+    /// each in its own transaction, then (on PostgreSQL) creates the
+    /// serving group role `role` if it is missing and grants it the app's
+    /// privileges. Run it as the role that owns the tables, on a pool
+    /// opened with [`DbOptions::serving_role`](super::DbOptions) `None`.
+    pub async fn migrate(&self, spec: &AppSpec, role: &str) -> Result<(), DbError> {
+        let err = |e: MigrateError| DbError::Migrate(e);
+        match (self.pg(), self.sqlite()) {
+            (Some(pool), _) => {
+                ensure_role(pool, role).await.map_err(err)?;
+                migrator(spec.postgres_migrations, true)
+                    .run(pool)
+                    .await
+                    .map_err(|e| err(e.into()))?;
+                grant(pool, role).await.map_err(err)
+            }
+            (None, Some(pool)) => migrator(spec.sqlite_migrations, false)
+                .run(pool)
+                .await
+                .map_err(|e| err(e.into())),
+            (None, None) => unreachable!("a Db always holds one pool"),
+        }
+    }
+
+    /// Refuses a database that is behind `spec`'s migrations: some embedded
+    /// migration is not applied (or failed half-way). A database ahead of
+    /// this build (a newer deploy migrated it) is fine.
+    pub async fn check_migrated(&self, spec: &AppSpec) -> Result<(), DbError> {
+        let applied: Vec<i64> = match (self.pg(), self.sqlite()) {
+            (Some(pool), _) => applied_versions(pool).await?,
+            (None, Some(pool)) => {
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(pool)
+                .await?;
+                if exists {
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(pool)
+                        .await?
+                } else {
+                    Vec::new()
+                }
+            }
             (None, None) => unreachable!("a Db always holds one pool"),
         };
-        result.map_err(|e| DbError::Migrate(MigrateError(e)))
+        let expected = match self.dialect() {
+            super::Dialect::Postgres => spec.postgres_migrations,
+            super::Dialect::Sqlite => spec.sqlite_migrations,
+        };
+        match expected.iter().find(|m| !applied.contains(&m.version)) {
+            None => Ok(()),
+            Some(first) => Err(DbError::Migrate(MigrateError::Behind {
+                applied: expected.iter().filter(|m| applied.contains(&m.version)).count(),
+                expected: expected.len(),
+                missing: format!("; first missing: {:04}_{}", first.version, first.name),
+            })),
+        }
     }
+}
+
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DbError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+    {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
+            let role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(pool).await?;
+            Err(DbError::Migrate(MigrateError::NoPrivileges(role)))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Creates the group role `role` (`NOLOGIN`) when it does not exist.
+async fn ensure_role(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
+    let (exists, migrator): (bool, String) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), current_user::text")
+            .bind(role)
+            .fetch_one(pool)
+            .await
+            .map_err(|e| MigrateError::Sqlx(e.into()))?;
+    if exists {
+        return Ok(());
+    }
+    let create = format!("CREATE ROLE {} NOLOGIN", quote_ident(role));
+    match pool.execute(sqlx::AssertSqlSafe(create)).await {
+        Ok(_) => Ok(()),
+        // Another migrator created it meanwhile.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42710" | "23505")) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => Err(MigrateError::CannotCreateRole {
+            role: role.to_owned(),
+            migrator,
+        }),
+        Err(e) => Err(MigrateError::Sqlx(e.into())),
+    }
+}
+
+/// Grants the group role the app's privileges, in one transaction.
+async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
+    let failed = |source| MigrateError::Grant {
+        role: role.to_owned(),
+        source,
+    };
+    let mut conn = pool.acquire().await.map_err(failed)?;
+    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let sql = GRANTS
+        .replace("{schema}", &quote_ident(&schema))
+        .replace("{role}", &quote_ident(role));
+    let mut tx = conn.begin().await.map_err(failed)?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)
 }

@@ -11,6 +11,9 @@ mod migrate;
 mod oneshot;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
+pub mod test_cluster;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
 pub mod testing;
 mod tx;
 
@@ -22,6 +25,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Connection, Executor};
 
 pub use migrate::MigrateError;
+
+/// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`
+/// says otherwise: `<app>_app`, one per app, so that two apps on one
+/// cluster cannot reach each other's tables.
+pub fn default_role(app: &str) -> String {
+    format!("{app}_app")
+}
 pub use tx::{PlatformTx, TenantTx};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
@@ -47,9 +57,35 @@ pub enum DbError {
     /// The database refused a statement or the connection failed.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+    /// The database could not be reached or refused the login.
+    #[error("cannot connect to {target}: {reason}")]
+    Connect {
+        /// The URL, password redacted.
+        target: String,
+        /// What the server or the network said.
+        reason: String,
+    },
+    /// The serving group role does not exist.
+    #[error(
+        "the serving role `{role}` does not exist: run `<app> migrate` (it creates the role) or set ROOKERY_DB_ROLE to the app's group role"
+    )]
+    RoleMissing {
+        /// The group role (`ROOKERY_DB_ROLE`).
+        role: String,
+    },
+    /// The login role may not switch to the serving group role.
+    #[error(
+        "login role `{login}` may not SET ROLE `{role}`: make it a member, `GRANT {role} TO {login};` (log in as a role that is not the tables' owner)"
+    )]
+    CannotSetRole {
+        /// The login role of `DATABASE_URL`.
+        login: String,
+        /// The group role (`ROOKERY_DB_ROLE`).
+        role: String,
+    },
     /// The serving role could bypass row-level security.
     #[error(
-        "refusing to serve: database role `{0}` bypasses row-level security (superuser, BYPASSRLS or table owner); connect as a member of `rookery_app`"
+        "refusing to serve: database role `{0}` bypasses row-level security (superuser, BYPASSRLS or the tables' owner); set ROOKERY_DB_ROLE to the app's group role and log in as a member of it"
     )]
     RlsBypass(String),
     /// A migration failed.
@@ -79,15 +115,27 @@ pub struct DbOptions {
     pub max_connections: u32,
     /// On PostgreSQL, the role each serving connection switches to
     /// (`SET ROLE`) so that row-level security applies. `None` keeps the
-    /// login role (used by `migrate`, which must run as the owner).
+    /// login role and sets `row_security = off`, so that a statement
+    /// row-level security would filter fails instead: that is the pool
+    /// `migrate` uses, as the tables' owner.
     pub serving_role: Option<String>,
 }
 
-impl Default for DbOptions {
-    fn default() -> Self {
+impl DbOptions {
+    /// A serving pool of 16 connections that switch to the group role `role`.
+    pub fn serving(role: impl Into<String>) -> Self {
         Self {
             max_connections: 16,
-            serving_role: Some("rookery_app".to_owned()),
+            serving_role: Some(role.into()),
+        }
+    }
+
+    /// One connection as the login role (the tables' owner), with
+    /// `row_security = off`: what `migrate` uses.
+    pub fn migrating() -> Self {
+        Self {
+            max_connections: 1,
+            serving_role: None,
         }
     }
 }
@@ -119,12 +167,22 @@ impl Db {
             // must come in the hex form sqlx decodes, whatever the role's or
             // database's `bytea_output` says.
             let mut connect = PgConnectOptions::from_str(url)?.options([("bytea_output", "hex")]);
+            if options.serving_role.is_none() {
+                // Migrating: a statement that row-level security would
+                // filter fails instead of silently seeing fewer rows.
+                connect = connect.options([("row_security", "off")]);
+            }
             if loopback_without_sslmode(url, connect.get_host()) {
                 // TLS to a server on the same machine protects nothing and
                 // costs a third of the CPU per query; an explicit `sslmode`
                 // in the URL always wins, and remote hosts keep `prefer`.
                 connect = connect.ssl_mode(sqlx::postgres::PgSslMode::Disable);
             }
+            // One connection first, without the pool's retries: a server
+            // that is down, a missing role or database, a role that may not
+            // switch to the serving role or that bypasses RLS each get one
+            // clear error at once instead of a pool timeout.
+            probe(url, &connect, options.serving_role.as_deref()).await?;
             // No ping on acquire: the pool already checks each connection
             // when it is released, and a broken one fails its first query
             // with an error the caller sees (503), not wrong data.
@@ -143,9 +201,6 @@ impl Db {
                 });
             }
             let pool = pool.connect_with(connect).await?;
-            if options.serving_role.is_some() {
-                refuse_rls_bypass(&pool).await?;
-            }
             Ok(Self {
                 pool: Pool::Postgres(pool),
                 oneshot: std::sync::Arc::new(oneshot::Cache::new(options.max_connections)),
@@ -254,16 +309,68 @@ impl Db {
     }
 }
 
-async fn refuse_rls_bypass(pool: &PgPool) -> Result<(), DbError> {
-    let (role, bypass): (String, bool) = sqlx::query_as(
+/// Opens one connection with `connect` and, for a serving pool, switches
+/// to `serving_role` and refuses a role that could bypass row-level
+/// security. Every failure names what to fix.
+async fn probe(url: &str, connect: &PgConnectOptions, serving_role: Option<&str>) -> Result<(), DbError> {
+    let target = redact_url(url);
+    let mut conn = match tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect_with(connect)).await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            let reason = match &e {
+                sqlx::Error::Database(db) => db.message().to_owned(),
+                other => other.to_string(),
+            };
+            return Err(DbError::Connect { target, reason });
+        }
+        Err(_) => {
+            return Err(DbError::Connect {
+                target,
+                reason: "no answer within 10 s".into(),
+            });
+        }
+    };
+    let Some(role) = serving_role else {
+        let _ = conn.close().await;
+        return Ok(());
+    };
+    let (login, exists): (String, bool) =
+        sqlx::query_as("SELECT session_user::text, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        return Err(DbError::RoleMissing { role: role.to_owned() });
+    }
+    let set_role = format!("SET ROLE {}", quote_ident(role));
+    if let Err(e) = conn.execute(sqlx::AssertSqlSafe(set_role)).await {
+        let code = match &e {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        };
+        return Err(match code.as_deref() {
+            Some("42501") => DbError::CannotSetRole {
+                login,
+                role: role.to_owned(),
+            },
+            _ => DbError::Sqlx(e),
+        });
+    }
+    let (current, bypass): (String, bool) = sqlx::query_as(
         "SELECT current_user::text, (r.rolsuper OR r.rolbypassrls OR EXISTS (
              SELECT 1 FROM pg_tables t WHERE t.schemaname = current_schema()
              AND t.tablename = 'memberships' AND t.tableowner = current_user))
          FROM pg_roles r WHERE r.rolname = current_user",
     )
-    .fetch_one(pool)
+    .fetch_one(&mut conn)
     .await?;
-    if bypass { Err(DbError::RlsBypass(role)) } else { Ok(()) }
+    let _ = conn.close().await;
+    if bypass {
+        Err(DbError::RlsBypass(current))
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether `url` names a loopback host (or a Unix socket) and says nothing

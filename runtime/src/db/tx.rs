@@ -339,7 +339,9 @@ mod tests {
     /// acquire stays boxed behind the cached-connection fast path.
     #[tokio::test]
     async fn database_steps_keep_request_futures_small() {
-        let db = Db::connect("sqlite::memory:", &DbOptions::default()).await.unwrap();
+        let db = Db::connect("sqlite::memory:", &DbOptions::serving("unused"))
+            .await
+            .unwrap();
         let tenant = crate::TenantId::new_v7();
         assert!(size(&db.begin(tenant)) <= 1024, "{}", size(&db.begin(tenant)));
         assert!(size(&db.begin_write_one(tenant)) <= 1024);

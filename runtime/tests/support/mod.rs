@@ -1,7 +1,8 @@
 //! Test harness for the runtime's HTTP API: a test app spec with the
 //! platform tables, and a fresh database per test on SQLite (a temporary
-//! file) or PostgreSQL (a new database, migrated as the owner, served as
-//! `rookery_app` so row-level security applies, dropped afterwards).
+//! file) or PostgreSQL (a new database, migrated by a non-superuser owner,
+//! served by a member of `testapp_app` so row-level security applies,
+//! dropped afterwards; `rookery::db::test_cluster`).
 //!
 //! PostgreSQL: `DATABASE_URL_ADMIN` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) must reach a role that may
@@ -47,9 +48,6 @@ const OWNER: &[&str] = &[
 
 /// The `members` quota of the first (default) plan.
 pub const FREE_MEMBERS: u64 = 3;
-
-const GRANTS: &str = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;\n\
-                      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;\n";
 
 /// Roles owner > admin > member > viewer (owner first: a tenant's creator
 /// gets it); plans `free` (first, 3 members) and `pro` (unlimited).
@@ -99,18 +97,11 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             trial_days: None,
         },
     ],
-    postgres_migrations: &[
-        Migration {
-            version: 1,
-            name: "platform",
-            sql: include_str!("../../../generator/templates/platform/postgres.sql"),
-        },
-        Migration {
-            version: 2,
-            name: "grants",
-            sql: GRANTS,
-        },
-    ],
+    postgres_migrations: &[Migration {
+        version: 1,
+        name: "platform",
+        sql: include_str!("../../../generator/templates/platform/postgres.sql"),
+    }],
     sqlite_migrations: &[Migration {
         version: 1,
         name: "platform",
@@ -291,8 +282,10 @@ where
 {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("app.sqlite").display());
-    let db = Db::connect(&url, &DbOptions::default()).await.expect("connect");
-    db.migrate(&TEST_SPEC).await.expect("migrate");
+    let db = Db::connect(&url, &DbOptions::serving("unused_on_sqlite"))
+        .await
+        .expect("connect");
+    db.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
     let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
     let harness = Harness {
         router: router(db.clone(), &url),
@@ -308,97 +301,30 @@ fn admin_url() -> String {
     std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// `url` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
-/// Creates the serving role once per process (the migration does too, but
-/// concurrent `CREATE ROLE`s in parallel tests can collide).
-async fn ensure_role(admin: &PgPool) {
-    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    ONCE.get_or_init(|| async {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rookery_app')")
-            .fetch_one(admin)
-            .await
-            .expect("pg_roles");
-        if !exists {
-            // Another test process may win the race; either way the role exists after.
-            let _ = sqlx::query("CREATE ROLE rookery_app NOLOGIN").execute(admin).await;
-        }
-    })
-    .await;
-}
-
-/// Options that keep the login role (the owner), to migrate.
-// `DbOptions` is `#[non_exhaustive]`: no struct literal outside its crate.
-#[allow(clippy::field_reassign_with_default)]
-fn owner_options() -> DbOptions {
-    let mut options = DbOptions::default();
-    options.serving_role = None;
-    options
-}
-
 async fn run_postgres<F, Fut>(scenario: F)
 where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url = admin_url();
-    let admin = PgPool::connect(&admin_url)
+    // As the README says: a non-superuser owner migrates, a member of the
+    // app's group role serves.
+    let pg = rookery::db::test_cluster::create(&admin_url(), TEST_SPEC.name).await;
+    let owner = Db::connect(&pg.owner_url, &DbOptions::migrating())
         .await
-        .expect("connect to DATABASE_URL_ADMIN");
-    ensure_role(&admin).await;
-    let name = format!("rookery_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    let url = with_database(&admin_url, &name);
-
-    let as_owner = owner_options();
-    let owner = Db::connect(&url, &as_owner).await.expect("connect as owner");
-    owner.migrate(&TEST_SPEC).await.expect("migrate");
+        .expect("connect as owner");
+    owner.migrate(&TEST_SPEC, &pg.group_role).await.expect("migrate");
     owner.close().await;
-    let db = Db::connect(&url, &DbOptions::default())
+    let db = Db::connect(&pg.serving_url, &DbOptions::serving(&pg.group_role))
         .await
-        .expect("connect as rookery_app");
-    let inspect = PgPool::connect(&url).await.expect("inspect pool");
+        .expect("connect as the serving role");
+    let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
     let harness = Harness {
-        router: router(db.clone(), &url),
+        router: router(db.clone(), &pg.serving_url),
         inspect: Inspect::Postgres(inspect.clone()),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
     inspect.close().await;
-    // Best effort: a leftover database is harmless and named as a test one.
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
-    admin.close().await;
+    pg.drop_database().await;
     finish(outcome).await;
-}
-
-#[test]
-fn database_names_are_replaced() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u@h/db?sslmode=disable", "x"),
-        "postgres://u@h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }

@@ -108,33 +108,39 @@ pub fn admin_url() -> String {
     std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A fresh database, dropped at the end.
+/// A fresh database of the taskboard app, set up as the README says
+/// (`rookery::db::test_cluster`): `owner_url` migrates as a non-superuser
+/// owner, `serving_url` serves as a member of `taskboard_app`, and `url`
+/// is the superuser's, for inspection only. Dropped at the end.
 pub struct Database {
     pub name: String,
     pub url: String,
+    pub owner_url: String,
+    pub serving_url: String,
+    pg: rookery::db::test_cluster::PgTestDb,
     rt: tokio::runtime::Runtime,
 }
 
 impl Database {
     pub fn create() -> Self {
+        Self::create_for("taskboard")
+    }
+
+    /// A fresh database for app `app` (its group role is `<app>_app`).
+    pub fn create_for(app: &str) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let name = format!("rookery_e2e_{}", uuid::Uuid::new_v4().simple());
-        let admin = admin_url();
-        rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&admin)
-                .await
-                .expect("PostgreSQL at DATABASE_URL_ADMIN");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-        });
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        Self { name, url, rt }
+        let pg = rt.block_on(rookery::db::test_cluster::create(&admin_url(), app));
+        Self {
+            name: pg.name.clone(),
+            url: pg.superuser_url(),
+            owner_url: pg.owner_url.clone(),
+            serving_url: pg.serving_url.clone(),
+            pg,
+            rt,
+        }
     }
 
     /// Runs a scalar query as the superuser (which sees every tenant).
@@ -152,12 +158,13 @@ impl Database {
 }
 
 impl Database {
-    /// Whether `sql`, run as the serving role (`rookery_app`), is refused.
+    /// Whether `sql`, run as the serving role (`taskboard_app`, through
+    /// its login member), is refused.
     pub fn refused_as_serving_role(&self, sql: &str) -> bool {
         self.rt.block_on(async {
-            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            let pool = sqlx::PgPool::connect(&self.serving_url).await.unwrap();
             let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SET LOCAL ROLE rookery_app")
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {}", self.pg.group_role)))
                 .execute(&mut *tx)
                 .await
                 .unwrap();
@@ -174,17 +181,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let admin = admin_url();
-        let name = self.name.clone();
-        self.rt.block_on(async {
-            if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&pool)
-                .await;
-            }
-        });
+        self.rt.block_on(self.pg.drop_database());
     }
 }
 

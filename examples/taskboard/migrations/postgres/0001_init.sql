@@ -1,15 +1,7 @@
 -- Rookery platform tables (runtime-owned).
--- The serving role. Creating it needs CREATEROLE once per cluster; an owner
--- without that privilege works as long as the role exists already.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rookery_app') THEN
-        CREATE ROLE rookery_app NOLOGIN;
-    END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-END
-$$;
-GRANT USAGE ON SCHEMA public TO rookery_app;
+-- The app's serving group role and its privileges are not named here: the
+-- runtime's migration runner (`<app> migrate`) creates the role and grants
+-- it after every run (ROOKERY_DB_ROLE, default `<app>_app`).
 
 CREATE TABLE tenants (
     id         uuid        PRIMARY KEY,
@@ -158,8 +150,3 @@ ALTER TABLE tasks FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tasks
     USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
-
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rookery_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rookery_app;
-REVOKE UPDATE, DELETE ON audit_log FROM rookery_app;
-DO $$ BEGIN IF to_regclass('_sqlx_migrations') IS NOT NULL THEN REVOKE ALL ON _sqlx_migrations FROM rookery_app; END IF; END $$;
