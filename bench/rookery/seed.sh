@@ -52,7 +52,7 @@ if [ "$createrole" != t ]; then
   trap restore EXIT
   echo "ALTER ROLE \"$PGUSER\" CREATEROLE" | as_pg_psql
 fi
-ROOKERY_MIGRATE_DATABASE_URL=$DATABASE_URL RUST_LOG=warn "$BIN" migrate
+ROOKERY_DB_ROLE=rookery_app ROOKERY_MIGRATE_DATABASE_URL=$DATABASE_URL RUST_LOG=warn "$BIN" migrate
 restore; trap - EXIT
 
 # ---- 3. the logical data
