@@ -302,3 +302,50 @@ fn new_scaffolds_and_generates() {
     assert_eq!(run("Not-Valid").status.code(), Some(2));
     assert_eq!(tree(parent.path()).len(), files.len(), "nothing else was created");
 }
+
+#[test]
+fn new_inside_another_workspace_makes_a_project_cargo_accepts() {
+    let outer = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outer.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let inside = outer.path().join("apps");
+    std::fs::create_dir(&inside).unwrap();
+    let out = Command::new(BIN)
+        .args(["new", "acme", "--path"])
+        .arg(&inside)
+        .output()
+        .expect("run rookery");
+    assert_ok(&out);
+    let manifest = inside.join("acme/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\n[workspace]\n"), "{text}");
+    // Cargo loads it as a package of its own (it refuses a package inside a
+    // workspace that does not list it).
+    let metadata = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
+
+    // Outside any workspace the manifest stays plain.
+    let alone = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(BIN)
+        .args(["new", "solo", "--path"])
+        .arg(alone.path())
+        .output()
+        .expect("run rookery");
+    assert_ok(&out);
+    let text = std::fs::read_to_string(alone.path().join("solo/Cargo.toml")).unwrap();
+    assert!(!text.contains("[workspace]"), "{text}");
+}

@@ -108,7 +108,13 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
     for (_, template, source) in TEMPLATES {
         env.add_template(template, source)?;
     }
-    let ctx = context! { name => name, title => name.to_upper_camel_case(), rookery_path => rookery_path };
+    let enclosing = enclosing_workspace(&parent);
+    let ctx = context! {
+        name => name,
+        title => name.to_upper_camel_case(),
+        rookery_path => rookery_path,
+        enclosing_workspace => enclosing.as_ref().map(|p| p.display().to_string()),
+    };
 
     let staging = parent.join(format!(".{name}.rookery-new-{}", std::process::id()));
     let result = (|| -> Result<String> {
@@ -130,6 +136,22 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
         let _ = std::fs::remove_dir_all(&staging);
     }
     Ok((dir, result?))
+}
+
+/// The root of the Cargo workspace `dir` lies in, if any: the nearest
+/// ancestor whose `Cargo.toml` has a `[workspace]` table. Cargo refuses to
+/// build a package inside a workspace that does not list it, so a project
+/// made there declares a workspace of its own.
+fn enclosing_workspace(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors()
+        .find(|d| {
+            std::fs::read_to_string(d.join("Cargo.toml"))
+                .ok()
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|t| t.contains_key("workspace"))
+        })
+        .map(Path::to_path_buf)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -71,12 +71,10 @@ pub fn generated_taskboard() -> PathBuf {
         std::fs::remove_dir_all(project.join("src/generated")).unwrap();
         std::fs::remove_dir_all(project.join("migrations")).unwrap();
         run(&["generate", "--project", &project.display().to_string()]);
-        // Under target/, cargo would take the project for a stray member of
-        // the Rookery workspace; an empty [workspace] makes it its own.
-        let manifest = project.join("Cargo.toml");
-        let mut toml = std::fs::read_to_string(&manifest).unwrap();
-        toml.push_str("\n[workspace]\n");
-        std::fs::write(&manifest, toml).unwrap();
+        // Under target/, inside the Rookery workspace: `rookery new` gave
+        // the project a `[workspace]` of its own, or cargo would refuse it.
+        let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("\n[workspace]\n"), "{manifest}");
         std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
         std::fs::write(&stamp_path, &stamp).unwrap();
     }
