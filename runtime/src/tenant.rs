@@ -42,6 +42,19 @@ pub enum ResolveError {
     Malformed,
 }
 
+impl ResolveError {
+    /// The same sentence, static, for a problem's `detail`.
+    pub fn detail(&self) -> &'static str {
+        match self {
+            Self::Missing => {
+                "the request names no tenant: send the X-Tenant header (the tenant's id or slug) or use its subdomain; a token does not choose the tenant"
+            }
+            Self::Conflict => "the subdomain and the X-Tenant header name different tenants",
+            Self::Malformed => "the X-Tenant header is not a tenant id or slug",
+        }
+    }
+}
+
 fn parse_ref(text: &str) -> Option<TenantRef> {
     if let Ok(id) = text.parse::<TenantId>() {
         return Some(TenantRef::Id(id));

@@ -45,7 +45,34 @@ on_both_backends!(
     roles_bound_what_can_be_granted,
     invitation_flow_and_members_quota,
     invitation_tokens_are_single_use_and_expire,
+    a_token_without_a_named_tenant_is_told_so,
 );
+
+/// There is no default tenant, not even the token's: a request that names
+/// none is refused, and the problem says what to send.
+async fn a_token_without_a_named_tenant_is_told_so(h: Harness) {
+    let signup = h.signup("acme", "ada@example.com", PW).await;
+    let token = signup.str("access_token");
+    let tenant = signup.body["tenant"]["id"].as_str().unwrap().to_owned();
+    let missing = h.call("GET", "/me", None, Some(&token), None).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN, "{missing:?}");
+    let detail = missing.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("names no tenant") && detail.contains("X-Tenant"),
+        "{missing:?}"
+    );
+    let malformed = h.call("GET", "/me", Some("Not A Tenant!"), Some(&token), None).await;
+    assert_eq!(malformed.status, StatusCode::FORBIDDEN);
+    assert!(
+        malformed.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a tenant id or slug"),
+        "{malformed:?}"
+    );
+    let named = h.call("GET", "/me", Some(&tenant), Some(&token), None).await;
+    assert_eq!(named.status, StatusCode::OK, "{named:?}");
+}
 
 async fn signup_login_me(h: Harness) {
     let signup = h.signup("acme", "Ada@Example.com", PW).await;

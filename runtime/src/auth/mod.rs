@@ -135,7 +135,7 @@ fn bearer(parts: &axum::http::HeaderMap) -> Result<&str, ApiError> {
 /// unknown one.
 pub(crate) async fn request_tenant(state: &AppState, headers: &axum::http::HeaderMap) -> Result<TenantInfo, ApiError> {
     let named = crate::tenant::resolve(state.spec(), &state.config().base_domain, headers)
-        .map_err(|_| ApiError::TenantMismatch("the request names no tenant, or names it ambiguously"))?;
+        .map_err(|e| ApiError::TenantMismatch(e.detail()))?;
     state
         .tenants()
         .lookup(state.db(), state.spec(), &named)
@@ -188,7 +188,7 @@ async fn authenticate_parts(state: &AppState, headers: &axum::http::HeaderMap) -
         .ok_or(ApiError::Unauthorized("invalid token claims"))?;
     // The token names its tenant; the request must name the same one.
     let named = crate::tenant::resolve(spec, &state.config().base_domain, headers)
-        .map_err(|_| ApiError::TenantMismatch("the request's tenant does not match the token"))?;
+        .map_err(|e| ApiError::TenantMismatch(e.detail()))?;
     if let TenantRef::Id(id) = &named
         && *id != verified.tenant
     {
