@@ -25,13 +25,12 @@ async fn document(State(state): State<AppState>) -> impl IntoResponse {
     axum::Json(build(state.spec(), state.models()))
 }
 
+/// The docs page: self-contained (its script renders `/openapi.json`), so
+/// it works offline and loads nothing from elsewhere.
+const DOCS_PAGE: &str = include_str!("../../assets/docs.html");
+
 async fn docs(State(state): State<AppState>) -> Html<String> {
-    let title = html_escape(state.spec().title);
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} API</title></head>\
-         <body><script id=\"api-reference\" data-url=\"/openapi.json\"></script>\
-         <script src=\"https://cdn.jsdelivr.net/npm/@scalar/api-reference\"></script></body></html>"
-    ))
+    Html(DOCS_PAGE.replace("{title}", &html_escape(state.spec().title)))
 }
 
 fn html_escape(s: &str) -> String {
@@ -339,4 +338,21 @@ pub fn build(spec: &AppSpec, models: &[&ModelDef]) -> Value {
         },
         "security": [{"bearer": []}]
     })
+}
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn the_docs_page_loads_nothing_from_elsewhere() {
+        let page = super::DOCS_PAGE;
+        assert!(
+            page.contains("fetch(\"/openapi.json\")"),
+            "it renders the app's own document"
+        );
+        for outside in ["http://", "https://", "//cdn", "src=\"//"] {
+            assert!(!page.contains(outside), "the docs page refers to `{outside}`");
+        }
+        assert!(!page.contains("<script src"), "no external scripts");
+        assert!(!page.contains("<link"), "no external stylesheets");
+    }
 }
