@@ -1456,3 +1456,120 @@ async fn postgres_migration_data_steps_see_every_row() {
     owner.close().await;
     superuser.close().await;
 }
+
+/// Least privilege, tried as the serving role: it sees users only through a
+/// membership of the transaction's tenant, no password hash at all (sign-in
+/// reads them through a function that answers for that tenant's members and
+/// invitees only), and cannot change platform rows the app never changes.
+#[tokio::test]
+async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
+    let h = harness(true).await;
+    let a = h.tenant("alpha").await;
+    let b = h.tenant("bravo").await;
+    let pg = &h._guard.as_ref().unwrap().0;
+    let superuser = sqlx::PgPool::connect(&pg.superuser_url()).await.unwrap();
+    let email_of = |slug: &'static str| {
+        let pool = superuser.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT email FROM users WHERE email LIKE '%@{slug}.test' ORDER BY email LIMIT 1"
+            )))
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (a_email, b_email) = (email_of("alpha").await, email_of("bravo").await);
+    sqlx::query("UPDATE users SET password_hash = 'argon2-secret' WHERE email IN ($1, $2)")
+        .bind(&a_email)
+        .bind(&b_email)
+        .execute(&superuser)
+        .await
+        .unwrap();
+    let serving = sqlx::PgPool::connect(&pg.serving_url).await.unwrap();
+    // Runs `sql` as the group role, scoped to `tenant` (or none).
+    let run = |tenant: Option<TenantId>, sql: String| {
+        let pool = serving.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {ROLE}")))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            if let Some(t) = tenant {
+                sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                    .bind(t.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut *tx)
+                .await
+        }
+    };
+    let count = |tenant, sql: &str| {
+        let sql = format!("SELECT count(*) FROM ({sql}) q");
+        let run = &run;
+        async move { run(tenant, sql).await.unwrap() }
+    };
+    assert_eq!(count(None, "SELECT id FROM users").await, 0, "no tenant: no users");
+    assert_eq!(count(Some(a.id), "SELECT id FROM users").await, 3, "A's members only");
+    assert_eq!(
+        count(Some(a.id), &format!("SELECT id FROM users WHERE email = '{b_email}'")).await,
+        0,
+        "not B's, even by email"
+    );
+    let hash = run(Some(a.id), "SELECT count(password_hash) FROM users".into()).await;
+    assert!(
+        hash.unwrap_err().to_string().contains("permission denied"),
+        "no hash column"
+    );
+    // The sign-in function: A's member's hash in A, nothing across tenants.
+    assert_eq!(
+        count(Some(a.id), &format!("SELECT * FROM rookery_sign_in('{a_email}')")).await,
+        1
+    );
+    assert_eq!(
+        count(Some(a.id), &format!("SELECT * FROM rookery_sign_in('{b_email}')")).await,
+        0
+    );
+    assert_eq!(
+        count(None, &format!("SELECT * FROM rookery_sign_in('{a_email}')")).await,
+        0
+    );
+    // Platform rows the app never updates or deletes.
+    for sql in [
+        "UPDATE tenants SET plan = 'team'".to_owned(),
+        "DELETE FROM tenants".to_owned(),
+        "UPDATE users SET email = 'x@evil.test'".to_owned(),
+        "DELETE FROM users".to_owned(),
+        "UPDATE memberships SET role = 'owner'".to_owned(),
+        "DELETE FROM memberships".to_owned(),
+        "UPDATE audit_log SET action = 'forged'".to_owned(),
+        "DELETE FROM audit_log".to_owned(),
+        "DELETE FROM api_keys".to_owned(),
+        "DELETE FROM refresh_tokens".to_owned(),
+        "DELETE FROM invitations".to_owned(),
+        "DELETE FROM _sqlx_migrations".to_owned(),
+        "UPDATE _sqlx_migrations SET success = false".to_owned(),
+    ] {
+        let sql_returning = format!("WITH w AS ({sql} RETURNING 1) SELECT count(*) FROM w");
+        let err = run(Some(a.id), sql_returning).await.expect_err(&sql).to_string();
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE email = 'x@evil.test'")
+            .fetch_one(&superuser)
+            .await
+            .unwrap(),
+        0
+    );
+    // The app still works for B (the identity tests run every route).
+    let (s, _) = h
+        .call("GET", "/api/v1/projects", Some(&b.owner), Some(&b.id.to_string()), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    serving.close().await;
+    superuser.close().await;
+}

@@ -109,15 +109,48 @@ END
 $rookery$;
 ";
 
-/// What the serving group role may do, `{role}` and `{schema}` quoted. The
-/// audit log is append-only for it, and sqlx's bookkeeping table readable
-/// only (`serve` checks it is not behind).
-const GRANTS: &str = "GRANT USAGE ON SCHEMA {schema} TO {role};
+/// What the serving group role may do, `{role}` and `{schema}` quoted:
+/// least privilege. Model tables: read and write. Platform tables: only
+/// the statements the runtime runs (`tenants`, `memberships` and the audit
+/// log are never updated or deleted by the app; API keys, refresh tokens
+/// and invitations are updated, never deleted). `users`: its rows only
+/// through a membership of the transaction's tenant (row-level security,
+/// not forced, so the owner's functions see every row) and never
+/// `password_hash`, which only the sign-in functions read. sqlx's
+/// bookkeeping table: read only (`serve` checks it is not behind).
+const GRANTS: &str = "SET LOCAL check_function_bodies = off;
+GRANT USAGE ON SCHEMA {schema} TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};
-REVOKE UPDATE, DELETE ON audit_log FROM {role};
-REVOKE ALL ON _sqlx_migrations FROM {role};
+REVOKE ALL ON tenants, users, memberships, api_keys, refresh_tokens, invitations, audit_log, _sqlx_migrations FROM {role};
+GRANT SELECT, INSERT ON tenants, memberships, audit_log TO {role};
+GRANT SELECT, INSERT, UPDATE ON api_keys, refresh_tokens, invitations TO {role};
+GRANT SELECT (id, email, created_at), INSERT ON users TO {role};
 GRANT SELECT ON _sqlx_migrations TO {role};
+
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS member_visible ON users;
+CREATE POLICY member_visible ON users FOR SELECT
+    USING (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id));
+DROP POLICY IF EXISTS sign_up ON users;
+CREATE POLICY sign_up ON users FOR INSERT WITH CHECK (true);
+
+CREATE OR REPLACE FUNCTION rookery_sign_in(p_email text) RETURNS TABLE (id uuid, password_hash text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp SET row_security = on AS $rookery$
+    -- Runs as the owner, whom FORCE row-level security confines to the
+    -- transaction's tenant: members and pending invitees of it only.
+    SELECT u.id, u.password_hash FROM users u
+    WHERE lower(u.email) = p_email
+      AND (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)
+           OR EXISTS (SELECT 1 FROM invitations i
+                      WHERE lower(i.email) = p_email AND i.accepted_at IS NULL AND i.expires_at > now()))
+$rookery$;
+CREATE OR REPLACE FUNCTION rookery_email_taken(p_email text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+    SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = p_email)
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) TO {role};
 ";
 
 fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {

@@ -18,14 +18,14 @@ use uuid::Uuid;
 
 use super::{
     INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
-    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
-    text, text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
+    is_unique_violation, issue_tokens, known_role, normalize_email, opt_time, require_grant, tenant_bind, text,
+    text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
 };
 use crate::app_spec::QuotaLimit;
 use crate::audit::{self, Entry};
 use crate::auth::api_key::{opaque_hash, opaque_token};
 use crate::auth::{Actor, Principal, request_tenant};
-use crate::db::{DbError, TenantTx};
+use crate::db::TenantTx;
 use crate::http::{ApiError, AppState, request_id};
 use crate::model::{TenantId, UserId};
 use crate::repo::FieldError;
@@ -232,16 +232,9 @@ pub(super) async fn accept(
         .role(&invitation.role)
         .ok_or(ApiError::Gone("the invited role no longer exists"))?;
 
-    let mut tx = state.db().begin_platform_read().await?;
-    let existing = tx
-        .fetch_optional(
-            "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),
-            vec![text_bind(&invitation.email)],
-        )
-        .await?
-        .map(|row| Ok::<_, DbError>((UserId(uuid(&row, 0)?), opt_text(&row, 1)?)))
-        .transpose()?;
-    tx.commit().await?;
+    let mut tx = state.db().begin(info.id).await?;
+    let existing = super::accounts::sign_in_account(&mut tx, &invitation.email).await?;
+    tx.finish_read();
     let (user, new_hash) = match existing {
         Some((user, stored)) => {
             if !verify_account_password(&state, &invitation.email, body.password, stored).await? {

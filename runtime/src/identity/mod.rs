@@ -11,6 +11,7 @@
 //! [`TenantTx`](crate::db::TenantTx) whose tenant is bound as `$1`.
 //! Argon2 runs outside transactions, so no lock is held while it works.
 
+mod accounts;
 mod api_keys;
 mod invitations;
 mod members;

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_text, opt_time, tenant_bind, text_bind, time,
-    time_bind, uuid, uuid_bind, verify_account_password,
+    JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_time, tenant_bind, time, time_bind, uuid,
+    uuid_bind, verify_account_password,
 };
 use crate::auth::api_key::opaque_hash;
 use crate::auth::{Principal, request_tenant};
@@ -49,16 +49,9 @@ pub(super) async fn login(
     super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
     let info = request_tenant(&state, &headers).await?;
     let email = body.email.trim().to_lowercase();
-    let mut tx = state.db().begin_platform_read().await?;
-    let found = tx
-        .fetch_optional(
-            "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),
-            vec![text_bind(&email)],
-        )
-        .await?
-        .map(|row| Ok::<_, DbError>((UserId(uuid(&row, 0)?), opt_text(&row, 1)?)))
-        .transpose()?;
-    tx.commit().await?;
+    let mut tx = state.db().begin(info.id).await?;
+    let found = super::accounts::sign_in_account(&mut tx, &email).await?;
+    tx.finish_read();
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),

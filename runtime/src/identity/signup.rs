@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     JsonBody, TokenPair, check_password, finish, hash_password, is_unique_violation, issue_tokens, normalize_email,
-    opt_text, text_bind, time_bind, uuid, uuid_bind,
+    text_bind, time_bind, uuid_bind,
 };
 use crate::audit::{self, Entry};
 use crate::auth::{Actor, Principal};
@@ -122,14 +122,7 @@ pub(super) async fn signup(
         )
         .await?
         .is_some();
-    let existing = tx
-        .fetch_optional(
-            "SELECT id, password_hash FROM users WHERE lower(email) = $1".into(),
-            vec![text_bind(&email)],
-        )
-        .await?
-        .map(|row| Ok::<_, crate::db::DbError>((UserId(uuid(&row, 0)?), opt_text(&row, 1)?)))
-        .transpose()?;
+    let existing = super::accounts::email_taken(&mut tx, &email).await?;
     tx.commit().await?;
     if slug_taken {
         return Err(ApiError::Conflict("this tenant slug is taken".into()));
@@ -137,7 +130,7 @@ pub(super) async fn signup(
     // Sign-up never checks an existing account's password: that would make
     // it an unlimited password oracle for any email. An existing account
     // adds tenants while signed in (a later version), not here.
-    if existing.is_some() {
+    if existing {
         return Err(ApiError::Conflict(ACCOUNT_CONFLICT.into()));
     }
     let (user, new_hash) = (UserId::new_v7(), Some(hash_password(body.password).await?));
