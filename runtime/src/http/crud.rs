@@ -40,16 +40,9 @@ fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    if !json {
-        return Err(ApiError::BadRequest(
-            "expected a JSON body (Content-Type: application/json)".into(),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    super::body::media_type(headers)?;
+    super::body::object(body)?;
+    super::body::deserialize(body)
 }
 
 async fn list<M: TenantModel>(
@@ -157,17 +150,12 @@ async fn update<M: TenantModel>(
     principal.require(def.permissions.write)?;
     let id = parse_id::<M>(&raw)?;
     let patch: M::Update = parse_body(&headers, &body)?;
-    let changed: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
     // One statement (with its audit row): one round trip on PostgreSQL.
     let mut tx = state.db().begin_write_one(principal.tenant).await?;
     let record = if def.audit {
-        let stamp = Stamp {
-            metadata: Some(serde_json::json!({ "fields": changed })),
-            ..stamp(&principal, &headers)
-        };
-        tx.repo::<M>().update_audited(id, patch, stamp).await?
+        tx.repo::<M>()
+            .update_audited(id, patch, stamp(&principal, &headers))
+            .await?
     } else {
         tx.repo::<M>().update(id, patch).await?
     };

@@ -45,6 +45,16 @@ pub enum ApiError {
     /// already accepted invitation).
     #[error("{0}")]
     Gone(&'static str),
+    /// 405: the route exists, but not for this method (the response's
+    /// `Allow` header lists the methods it has).
+    #[error("the route does not support this method; see the Allow header")]
+    MethodNotAllowed,
+    /// 413: the body is larger than the app accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// 409: the request conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -92,6 +102,17 @@ impl ApiError {
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Content too large"),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),

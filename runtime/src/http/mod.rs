@@ -1,6 +1,7 @@
 //! HTTP: the app builder, shared state, problem+json errors, health and
 //! OpenAPI.
 
+pub(crate) mod body;
 pub mod crud;
 mod error;
 mod health;

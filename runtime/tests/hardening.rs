@@ -1,0 +1,236 @@
+//! Bad input at the HTTP boundary, on SQLite and on PostgreSQL: U+0000 in
+//! values and query parameters, bodies that are not JSON objects, audit
+//! rows that name exactly the fields written, problem+json for every
+//! error status, bounded request ids and decimals beyond what is stored
+//! exactly.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use support::{Backend, Harness, RawReply};
+
+const PW: &str = "correct horse battery";
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    nul_in_model_values_is_refused_naming_the_field,
+    nul_in_identity_bodies_is_refused_naming_the_field,
+    nul_in_query_parameters_is_a_bad_request,
+    bodies_must_be_json_objects,
+    audit_rows_list_exactly_the_fields_written,
+);
+
+/// Signs up tenant `acme` and returns its owner's access token.
+async fn owner(h: &Harness) -> String {
+    h.signup("acme", "ada@example.com", PW).await.str("access_token")
+}
+
+/// The fields named by a 422's `errors`.
+fn invalid_fields(reply: &RawReply) -> Vec<String> {
+    reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY);
+    reply.json()["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {reply:?}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn nul_in_model_values_is_refused_naming_the_field(h: Harness) {
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    // JSON carries U+0000 only as the escape `\u0000`.
+    for (body, field) in [
+        (r#"{"title": "a\u0000b"}"#, "title"),
+        (r#"{"title": "a", "body": "\u0000"}"#, "body"),
+        (r#"{"title": "a", "meta": {"k": ["x", {"y": "z\u0000"}]}}"#, "meta"),
+        (r#"{"title": "a", "meta": {"k\u0000": 1}}"#, "meta"),
+    ] {
+        let reply = h.send_json("POST", "/notes", "acme", t, body).await;
+        assert_eq!(invalid_fields(&reply), [field], "{body}");
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM notes").await, 0);
+
+    // An escaped backslash before `u0000` is text, not U+0000.
+    let reply = h
+        .send_json(
+            "POST",
+            "/notes",
+            "acme",
+            t,
+            r#"{"title": "a\\u0000", "meta": {"\\u0000": 1}}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.json()["title"], "a\\u0000");
+    let id = reply.json()["id"].clone();
+
+    for (body, field) in [(r#"{"title": "\u0000"}"#, "title"), (r#"{"meta": "\u0000"}"#, "meta")] {
+        let reply = h.send_json("PATCH", &format!("/notes/{id}"), "acme", t, body).await;
+        assert_eq!(invalid_fields(&reply), [field], "{body}");
+    }
+}
+
+async fn nul_in_identity_bodies_is_refused_naming_the_field(h: Harness) {
+    let signup = |field: &str| {
+        let mut body =
+            json!({ "tenant_slug": "acme", "tenant_name": "Acme", "email": "ada@example.com", "password": PW });
+        body[field] = json!(format!("{}\u{0}", body[field].as_str().unwrap()));
+        body.to_string()
+    };
+    for field in ["tenant_slug", "tenant_name", "email", "password"] {
+        let reply = h.send_json("POST", "/auth/signup", "acme", None, &signup(field)).await;
+        assert_eq!(invalid_fields(&reply), [field]);
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM tenants").await, 0);
+
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    let cases = [
+        (
+            "/auth/login",
+            None,
+            json!({ "email": "ada@example.com\u{0}", "password": PW }),
+            "email",
+        ),
+        (
+            "/auth/refresh",
+            None,
+            json!({ "refresh_token": "x\u{0}" }),
+            "refresh_token",
+        ),
+        ("/api-keys", t, json!({ "name": "ci\u{0}", "role": "member" }), "name"),
+        (
+            "/invitations",
+            t,
+            json!({ "email": "bo\u{0}@example.com", "role": "member" }),
+            "email",
+        ),
+        (
+            "/invitations/accept",
+            None,
+            json!({ "token": "t", "password": "pass\u{0}word-long" }),
+            "password",
+        ),
+    ];
+    for (path, bearer, body, field) in cases {
+        let reply = h.send_json("POST", path, "acme", bearer, &body.to_string()).await;
+        assert_eq!(invalid_fields(&reply), [field], "{path}");
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM api_keys").await, 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM invitations").await, 0);
+}
+
+async fn nul_in_query_parameters_is_a_bad_request(h: Harness) {
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    let cursor = |payload: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
+    let queries = [
+        "title=a%00b".to_owned(),
+        "sort=title%00".to_owned(),
+        "limit=1%00".to_owned(),
+        format!("sort=title&cursor={}", cursor(json!(["title", "a\u{0}", "1"]))),
+        format!(
+            "cursor={}",
+            cursor(json!(["-created_at", "2026-01-01T00:00:00Z", "1\u{0}"]))
+        ),
+    ];
+    for query in queries {
+        let reply = h.send_json("GET", &format!("/notes?{query}"), "acme", t, "").await;
+        reply.assert_problem(StatusCode::BAD_REQUEST);
+    }
+    let reply = h.send_json("GET", "/notes?title=a", "acme", t, "").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+}
+
+async fn bodies_must_be_json_objects(h: Harness) {
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    let created = h.send_json("POST", "/notes", "acme", t, r#"{"title": "a"}"#).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let path = format!("/notes/{}", created.json()["id"]);
+    for body in [
+        r#"["b", null, null, null]"#,
+        r#" ["b"]"#,
+        r#""b""#,
+        "1",
+        "null",
+        "true",
+        "",
+    ] {
+        h.send_json("POST", "/notes", "acme", t, body)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST);
+        h.send_json("PATCH", &path, "acme", t, body)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST);
+        h.send_json("POST", "/api-keys", "acme", t, body)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST);
+    }
+    h.send_json(
+        "POST",
+        "/auth/signup",
+        "x",
+        None,
+        r#"["beta", "Beta", "bo@example.com", "a long password"]"#,
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST);
+    assert_eq!(h.count("SELECT COUNT(*) FROM notes").await, 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM tenants").await, 1);
+    let note = h.send_json("GET", &path, "acme", t, "").await.json();
+    assert_eq!(note["title"], "a", "unchanged: {note}");
+}
+
+async fn audit_rows_list_exactly_the_fields_written(h: Harness) {
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    let created = h.send_json("POST", "/notes", "acme", t, r#"{"title": "a"}"#).await;
+    let path = format!("/notes/{}", created.json()["id"]);
+    for body in [r#"{"title": "b", "amount": null}"#, "{}", r#"{"meta": {"fields": 1}}"#] {
+        let reply = h.send_json("PATCH", &path, "acme", t, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    }
+    let fields: Vec<Value> = h
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "note.update")
+        .map(|(_, metadata)| serde_json::from_str::<Value>(&metadata).unwrap()["fields"].clone())
+        .collect();
+    assert_eq!(fields, [json!(["title", "amount"]), json!([]), json!(["meta"])]);
+}
+
+#[allow(dead_code)]
+fn request(method: &str, uri: &str) -> axum::http::request::Builder {
+    Request::builder().method(method).uri(uri)
+}
+
+#[allow(dead_code)]
+fn empty() -> Body {
+    Body::empty()
+}
