@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
+use tower::util::MapResponseLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -186,6 +187,7 @@ impl App {
             .merge(api)
             .fallback(|| async { ApiError::NotFound })
             .with_state(state)
+            .layer(MapResponseLayer::new(error::ensure_problem))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
