@@ -42,6 +42,7 @@ on_both_backends!(
     bodies_must_be_json_objects,
     audit_rows_list_exactly_the_fields_written,
     every_error_is_a_problem,
+    client_request_ids_are_bounded,
 );
 
 /// Signs up tenant `acme` and returns its owner's access token.
@@ -294,6 +295,48 @@ async fn every_error_is_a_problem(h: Harness) {
     let reply = h.send_json("GET", "/notes", "acme", None, "").await;
     reply.assert_problem(StatusCode::UNAUTHORIZED);
     assert!(reply.headers.contains_key("www-authenticate"));
+}
+
+async fn client_request_ids_are_bounded(h: Harness) {
+    let token = owner(&h).await;
+    let long = "a".repeat(10_000);
+    let longest = "b".repeat(64);
+    let ids = [
+        "req-1.a_b:c",
+        long.as_str(),
+        "has space",
+        "tab\there",
+        "\u{e9}t\u{e9}",
+        longest.as_str(),
+        &longest[1..],
+    ];
+    for id in ids {
+        let builder = request("POST", "/api/v1/notes", &token)
+            .header("content-type", "application/json")
+            .header(
+                "x-request-id",
+                axum::http::HeaderValue::from_bytes(id.as_bytes()).unwrap(),
+            );
+        let reply = h.send(builder.body(Body::from(r#"{"title": "a"}"#)).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    }
+    let stored: Vec<String> = h
+        .audit_request_ids()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "note.create")
+        .map(|(_, id)| id.expect("every write has a request id"))
+        .collect();
+    assert_eq!(stored.len(), ids.len());
+    for (id, stored) in ids.iter().zip(&stored) {
+        let kept = ["req-1.a_b:c", &longest[1..]].contains(id) || *id == longest;
+        if kept {
+            assert_eq!(stored, id);
+        } else {
+            assert_ne!(stored, id);
+            assert!(uuid::Uuid::parse_str(stored).is_ok(), "a generated id, not {stored:?}");
+        }
+    }
 }
 
 fn one_sign_in(config: &mut rookery::config::Config) {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
-use tower::util::MapResponseLayer;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -194,7 +194,36 @@ impl App {
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             }))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(MapRequestLayer::new(drop_unfit_request_id))
     }
+}
+
+/// Longest client request id kept.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's `X-Request-Id` is kept: 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`. It goes into logs and audit rows verbatim.
+fn fit_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Removes a client's request id that is not [`fit_request_id`] (or is
+/// given twice), so the next layer generates one in its place.
+fn drop_unfit_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request.headers_mut();
+    let mut ids = headers.get_all(REQUEST_ID).iter();
+    let fit = match (ids.next(), ids.next()) {
+        (Some(id), None) => fit_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !fit {
+        headers.remove(REQUEST_ID);
+    }
+    request
 }
 
 /// Gives an API request `ROOKERY_REQUEST_TIMEOUT` for its database work
@@ -210,7 +239,9 @@ async fn request_timeout(
     crate::db::deadline::scope(deadline, next.run(request)).await
 }
 
-/// The request id of a request (set by the app's middleware).
+/// The request id of a request (set by the app's middleware): the
+/// client's `X-Request-Id` when it is 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`, else a generated UUID.
 pub fn request_id(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
 }
