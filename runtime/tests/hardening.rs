@@ -43,6 +43,7 @@ on_both_backends!(
     audit_rows_list_exactly_the_fields_written,
     every_error_is_a_problem,
     client_request_ids_are_bounded,
+    decimals_beyond_what_is_stored_exactly_are_refused,
 );
 
 /// Signs up tenant `acme` and returns its owner's access token.
@@ -337,6 +338,52 @@ async fn client_request_ids_are_bounded(h: Harness) {
             assert!(uuid::Uuid::parse_str(stored).is_ok(), "a generated id, not {stored:?}");
         }
     }
+}
+
+async fn decimals_beyond_what_is_stored_exactly_are_refused(h: Harness) {
+    let token = owner(&h).await;
+    let t = Some(token.as_str());
+    let exact = format!("0.{}", "1234567".repeat(4));
+    let created = h
+        .send_json(
+            "POST",
+            "/notes",
+            "acme",
+            t,
+            &format!(r#"{{"title": "a", "amount": "{exact}"}}"#),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.json()["amount"], exact.as_str(), "28 places are kept");
+    let path = format!("/notes/{}", created.json()["id"]);
+    let read = h.send_json("GET", &path, "acme", t, "").await.json();
+    assert_eq!(read["amount"], exact.as_str(), "and read back exactly");
+
+    let too_precise = [
+        format!(r#""{exact}9""#),
+        format!(r#""{}""#, "9".repeat(29)),
+        format!(r#""-{}.5""#, "9".repeat(28)),
+        format!("{exact}9"),
+        "1e-29".to_owned(),
+    ];
+    for amount in &too_precise {
+        let body = format!(r#"{{"title": "b", "amount": {amount}}}"#);
+        let reply = h.send_json("POST", "/notes", "acme", t, &body).await;
+        assert_eq!(invalid_fields(&reply), ["amount"], "{amount}");
+        assert_eq!(reply.json()["errors"][0]["code"], "too_precise", "{amount}");
+        let reply = h
+            .send_json("PATCH", &path, "acme", t, &format!(r#"{{"amount": {amount}}}"#))
+            .await;
+        assert_eq!(invalid_fields(&reply), ["amount"], "{amount}");
+    }
+    // A JSON number would reach the field as a binary float: a string it is.
+    let reply = h
+        .send_json("POST", "/notes", "acme", t, r#"{"title": "c", "amount": 12.5}"#)
+        .await;
+    assert_eq!(invalid_fields(&reply), ["amount"]);
+    assert_eq!(h.count("SELECT COUNT(*) FROM notes").await, 1);
+    let read = h.send_json("GET", &path, "acme", t, "").await.json();
+    assert_eq!(read["amount"], exact.as_str(), "unchanged");
 }
 
 fn one_sign_in(config: &mut rookery::config::Config) {

@@ -20,7 +20,7 @@ use crate::app_spec::QuotaLimit;
 use crate::audit::Stamp;
 use crate::auth::Principal;
 use crate::db::TenantTx;
-use crate::model::{Id, TenantModel};
+use crate::model::{Id, ModelDef, TenantModel};
 use crate::repo::{ListQuery, Page};
 
 /// The list / get / create / update / delete routes of model `M`.
@@ -39,9 +39,20 @@ fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+/// A create or update body of model `def`: JSON (415), an object (400),
+/// its decimals exact (422, before serde would round them), then the
+/// typed parse (400).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    def: &ModelDef,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     super::body::media_type(headers)?;
     super::body::object(body)?;
+    let errors = crate::repo::inexact_decimals(def, body);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
     super::body::deserialize(body)
 }
 
@@ -111,7 +122,7 @@ async fn create<M: TenantModel>(
 ) -> Result<Response, ApiError> {
     let def = M::def();
     principal.require(def.permissions.write)?;
-    let input: M::Create = parse_body(&headers, &body)?;
+    let input: M::Create = parse_body(def, &headers, &body)?;
     let quota = count_quota::<M>(&principal);
     // Without a quota to count first, the insert and its audit row are one
     // statement, which commits in the same round trip on PostgreSQL.
@@ -149,7 +160,7 @@ async fn update<M: TenantModel>(
     let def = M::def();
     principal.require(def.permissions.write)?;
     let id = parse_id::<M>(&raw)?;
-    let patch: M::Update = parse_body(&headers, &body)?;
+    let patch: M::Update = parse_body(def, &headers, &body)?;
     // One statement (with its audit row): one round trip on PostgreSQL.
     let mut tx = state.db().begin_write_one(principal.tenant).await?;
     let record = if def.audit {

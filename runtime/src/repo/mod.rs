@@ -18,7 +18,7 @@ mod validate;
 
 pub use list::{DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_LIMIT, Page};
 pub use validate::FieldError;
-pub(crate) use validate::nul_field;
+pub(crate) use validate::{inexact_decimals, nul_field};
 
 /// What can go wrong in a repository call.
 #[derive(Debug, thiserror::Error)]

@@ -202,11 +202,20 @@ pub struct Reply {
 }
 
 /// One HTTP exchange's outcome with its headers and the body's bytes.
-#[derive(Debug)]
 pub struct RawReply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawReply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl RawReply {
