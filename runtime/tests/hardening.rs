@@ -247,19 +247,27 @@ async fn every_error_is_a_problem(h: Harness) {
             .assert_problem(StatusCode::NOT_FOUND);
     }
 
-    for (method, uri) in [
-        ("DELETE", "/api/v1/notes"),
-        ("GET", "/api/v1/auth/login"),
-        ("PUT", "/api/v1/notes/1"),
+    for (method, uri, allowed) in [
+        ("DELETE", "/api/v1/notes", "POST"),
+        ("GET", "/api/v1/auth/login", "POST"),
+        ("PUT", "/api/v1/notes/1", "PATCH"),
+        ("POST", "/api/v1/echo/", ""),
+        ("POST", "/healthz", "GET"),
+        ("DELETE", "/openapi.json", "GET"),
     ] {
         let reply = send(request(method, uri, &token), Body::empty()).await;
+        if allowed.is_empty() {
+            reply.assert_problem(StatusCode::NOT_FOUND);
+            continue;
+        }
         reply.assert_problem(StatusCode::METHOD_NOT_ALLOWED);
         let allow = reply.headers.get("allow").and_then(|v| v.to_str().ok()).unwrap_or("");
-        assert!(
-            allow.contains("POST") || allow.contains("PATCH"),
-            "{uri}: Allow {allow:?}"
-        );
+        assert!(allow.contains(allowed), "{uri}: Allow {allow:?}");
     }
+    // A path that is not UTF-8 once decoded: axum's `Path` rejection.
+    send(request("GET", "/api/v1/notes/%FF", &token), Body::empty())
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST);
 
     // Past axum's default body limit (2 MB).
     let big = format!(r#"{{"title": "{}"}}"#, "x".repeat(3 << 20));
