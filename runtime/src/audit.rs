@@ -46,6 +46,22 @@ pub struct Stamp<'a> {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// `stamp` with `fields` (the JSON names of the fields a write changed)
+/// recorded in its metadata: added to a metadata object, or beside other
+/// metadata as `extra`.
+pub(crate) fn with_fields<'a>(mut stamp: Stamp<'a>, fields: &[&str]) -> Stamp<'a> {
+    let fields = serde_json::Value::from(fields);
+    stamp.metadata = Some(match stamp.metadata.take() {
+        None => serde_json::json!({ "fields": fields }),
+        Some(serde_json::Value::Object(mut map)) => {
+            map.insert("fields".into(), fields);
+            serde_json::Value::Object(map)
+        }
+        Some(extra) => serde_json::json!({ "fields": fields, "extra": extra }),
+    });
+    stamp
+}
+
 impl<'a> Stamp<'a> {
     /// The entry for `action` on `target_type` row `target_id`.
     pub(crate) fn entry(&self, action: &'a str, target_type: &'a str, target_id: String) -> Entry<'a> {

@@ -20,7 +20,7 @@ use crate::app_spec::QuotaLimit;
 use crate::audit::Stamp;
 use crate::auth::Principal;
 use crate::db::TenantTx;
-use crate::model::{Id, TenantModel};
+use crate::model::{Id, ModelDef, TenantModel};
 use crate::repo::{ListQuery, Page};
 
 /// The list / get / create / update / delete routes of model `M`.
@@ -39,17 +39,21 @@ fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    if !json {
-        return Err(ApiError::BadRequest(
-            "expected a JSON body (Content-Type: application/json)".into(),
-        ));
+/// A create or update body of model `def`: JSON (415), an object (400),
+/// its decimals exact (422, before serde would round them), then the
+/// typed parse (400).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    def: &ModelDef,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    super::body::media_type(headers)?;
+    super::body::object(body)?;
+    let errors = crate::repo::inexact_decimals(def, body);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    super::body::deserialize(body)
 }
 
 async fn list<M: TenantModel>(
@@ -118,7 +122,7 @@ async fn create<M: TenantModel>(
 ) -> Result<Response, ApiError> {
     let def = M::def();
     principal.require(def.permissions.write)?;
-    let input: M::Create = parse_body(&headers, &body)?;
+    let input: M::Create = parse_body(def, &headers, &body)?;
     let quota = count_quota::<M>(&principal);
     // Without a quota to count first, the insert and its audit row are one
     // statement, which commits in the same round trip on PostgreSQL.
@@ -156,18 +160,13 @@ async fn update<M: TenantModel>(
     let def = M::def();
     principal.require(def.permissions.write)?;
     let id = parse_id::<M>(&raw)?;
-    let patch: M::Update = parse_body(&headers, &body)?;
-    let changed: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
+    let patch: M::Update = parse_body(def, &headers, &body)?;
     // One statement (with its audit row): one round trip on PostgreSQL.
     let mut tx = state.db().begin_write_one(principal.tenant).await?;
     let record = if def.audit {
-        let stamp = Stamp {
-            metadata: Some(serde_json::json!({ "fields": changed })),
-            ..stamp(&principal, &headers)
-        };
-        tx.repo::<M>().update_audited(id, patch, stamp).await?
+        tx.repo::<M>()
+            .update_audited(id, patch, stamp(&principal, &headers))
+            .await?
     } else {
         tx.repo::<M>().update(id, patch).await?
     };

@@ -45,6 +45,16 @@ pub enum ApiError {
     /// already accepted invitation).
     #[error("{0}")]
     Gone(&'static str),
+    /// 405: the route exists, but not for this method (the response's
+    /// `Allow` header lists the methods it has).
+    #[error("the route does not support this method; see the Allow header")]
+    MethodNotAllowed,
+    /// 413: the body is larger than the app accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// 409: the request conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -92,6 +102,17 @@ impl ApiError {
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Content too large"),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
@@ -105,6 +126,77 @@ impl ApiError {
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(err))
     }
+}
+
+/// The problem type and title of an error response that no [`ApiError`]
+/// made (axum's own rejections, a hand-written handler's status).
+fn foreign_kind(status: StatusCode) -> (String, &'static str) {
+    let slug = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::GONE => "gone",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "rate-limited",
+        StatusCode::INTERNAL_SERVER_ERROR => "internal",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        // RFC 9457 §4.2.1: no more than the status says.
+        _ => return ("about:blank".into(), status.canonical_reason().unwrap_or("Error")),
+    };
+    (
+        format!("https://rookery.dev/problems/{slug}"),
+        status.canonical_reason().unwrap_or("Error"),
+    )
+}
+
+/// Longest plain-text body of a foreign 4xx kept as the problem's detail.
+const MAX_DETAIL: usize = 512;
+
+/// Makes an error response that is not a problem yet into one, keeping its
+/// status and headers (a 405's `Allow`): axum's own answers (405, 413,
+/// 415, and the 400/415/422 rejections of its `Json` extractor in
+/// hand-written handlers) and a hand-written handler's bare status. A 4xx's
+/// short plain-text body, already in memory, becomes the detail; a 5xx's
+/// body is never shown. Other responses pass with one comparison.
+pub(crate) fn ensure_problem(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response.headers().get(header::CONTENT_TYPE);
+    if content_type.is_some_and(|v| v.as_bytes() == b"application/problem+json") {
+        return response;
+    }
+    let plain = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    let (mut parts, body) = response.into_parts();
+    let detail = if plain && status.is_client_error() {
+        // A body that is not ready at once (a stream) is not waited for.
+        futures_util::FutureExt::now_or_never(axum::body::to_bytes(body, MAX_DETAIL))
+            .and_then(Result::ok)
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+    } else {
+        None
+    };
+    let (kind, title) = foreign_kind(status);
+    let problem = Problem {
+        kind,
+        title,
+        status: status.as_u16(),
+        detail: detail.unwrap_or_else(|| title.to_owned()),
+        errors: None,
+    };
+    let bytes = serde_json::to_vec(&problem).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 impl IntoResponse for ApiError {

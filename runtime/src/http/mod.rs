@@ -1,6 +1,7 @@
 //! HTTP: the app builder, shared state, problem+json errors, health and
 //! OpenAPI.
 
+pub(crate) mod body;
 pub mod crud;
 mod error;
 mod health;
@@ -9,9 +10,10 @@ pub mod openapi;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 use axum::middleware;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::util::MapRequestLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, RequestId};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -184,30 +186,72 @@ impl App {
             .merge(openapi::routes())
             .merge(api)
             .fallback(|| async { ApiError::NotFound })
+            // After every route is in: axum still sets `Allow`.
+            .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .with_state(state)
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             }))
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(MapRequestLayer::new(set_request_id))
     }
+}
+
+/// Longest client request id kept.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's `X-Request-Id` is kept: 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`. It goes into logs and audit rows verbatim.
+fn fit_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Gives the request a request id: the client's `X-Request-Id` when it
+/// is [`fit_request_id`] (and given once), else a new UUID in its place.
+/// (tower-http's `SetRequestIdLayer` keeps any id the client sends.)
+fn set_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request.headers_mut();
+    let mut ids = headers.get_all(REQUEST_ID).iter();
+    let fit = match (ids.next(), ids.next()) {
+        (Some(id), None) => fit_request_id(id.as_bytes()),
+        _ => false,
+    };
+    if !fit {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+        headers.insert(REQUEST_ID, HeaderValue::from_str(id).expect("a UUID is a header value"));
+    }
+    // As tower-http's layer did, for handlers that read the extension.
+    if let Some(id) = request.headers().get(REQUEST_ID).cloned() {
+        request.extensions_mut().insert(RequestId::new(id));
+    }
+    request
 }
 
 /// Gives an API request `ROOKERY_REQUEST_TIMEOUT` for its database work
 /// (`db::deadline`): a step that would pass it fails, the handler answers
 /// 503 and its transaction rolls back. Nothing is cancelled from outside,
-/// so a `COMMIT` that started always finishes and is reported.
+/// so a `COMMIT` that started always finishes and is reported. An error
+/// response that is not a problem yet (axum's rejections) leaves as one.
 async fn request_timeout(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     let deadline = tokio::time::Instant::now() + state.config().request_timeout;
-    crate::db::deadline::scope(deadline, next.run(request)).await
+    let response = crate::db::deadline::scope(deadline, next.run(request)).await;
+    // Here, in a layer every API request passes anyway, rather than in a
+    // layer of its own: each `Router::layer` costs a boxed future per request.
+    error::ensure_problem(response)
 }
 
-/// The request id of a request (set by the app's middleware).
+/// The request id of a request (set by the app's middleware): the
+/// client's `X-Request-Id` when it is 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`, else a generated UUID.
 pub fn request_id(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
 }

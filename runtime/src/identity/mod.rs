@@ -21,7 +21,7 @@ mod signup;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -65,32 +65,29 @@ pub(crate) fn protected_routes() -> Router<AppState> {
         .route("/members", get(members::list))
 }
 
-/// A JSON request body whose rejection is an [`ApiError`] (400), like every
-/// other error of the API. Request types deny unknown fields.
+/// A JSON request body whose rejection is an [`ApiError`], like every
+/// other error of the API: 415 unless declared JSON, 413 past the body
+/// limit, 400 unless a JSON object of the request type (which denies
+/// unknown fields), 422 naming the field that holds U+0000.
 struct JsonBody<T>(T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !json {
-            return Err(ApiError::BadRequest(
-                "expected a JSON body (Content-Type: application/json)".into(),
-            ));
+        crate::http::body::media_type(req.headers())?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
+        crate::http::body::object(&body)?;
+        if let Some(error) = crate::repo::nul_field(&body) {
+            return Err(ApiError::Invalid(vec![error]));
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
-        // serde's message names the field and the expected type; it can echo
-        // the caller's own input back to the caller, never anything stored.
-        serde_json::from_slice(&body)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+        crate::http::body::deserialize(&body).map(JsonBody)
     }
 }
 

@@ -18,6 +18,7 @@ mod validate;
 
 pub use list::{DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_LIMIT, Page};
 pub use validate::FieldError;
+pub(crate) use validate::{inexact_decimals, nul_field};
 
 /// What can go wrong in a repository call.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +268,9 @@ impl<'t, M: TenantModel> Repo<'t, M> {
 
     /// Updates like [`Repo::update`] and records `<model>.update` in the
     /// audit log when the row exists, in the same statement on PostgreSQL.
+    /// The row's metadata lists the fields the update wrote under `fields`
+    /// (added to the stamp's metadata object; any other stamp metadata is
+    /// kept under `extra`).
     pub async fn update_audited(
         &mut self,
         id: Id<M>,
@@ -285,6 +289,10 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         self.tx.require_write()?;
         let def = M::def();
         let changes = validate::update_values(def, crate::model::UpdateInput::into_changes(patch))?;
+        let stamp = stamp.map(|stamp| {
+            let fields: Vec<&str> = changes.iter().map(|(field, _)| field.name).collect();
+            audit::with_fields(stamp, &fields)
+        });
         let mut binds = vec![self.tenant_bind(), Self::id_bind(id)];
         binds.push(Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime));
         let mut sets = String::from("updated_at = $3");

@@ -3,9 +3,14 @@
 //! Checked before any SQL runs, so a bad request never reaches the
 //! database; every broken rule is reported at once.
 
+use std::borrow::Cow;
+
 use chrono::Datelike as _;
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::RepoError;
 use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, Value};
@@ -15,7 +20,7 @@ use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, Value};
 pub struct FieldError {
     /// The field (JSON name).
     pub field: String,
-    /// A stable code: `required`, `too_long`, `too_short`, `too_small`, `too_large`, `out_of_range`, `invalid`.
+    /// A stable code: `required`, `too_long`, `too_short`, `too_small`, `too_large`, `out_of_range`, `too_precise`, `invalid`.
     pub code: &'static str,
     /// A sentence for humans.
     pub message: String,
@@ -31,10 +36,187 @@ impl FieldError {
     }
 }
 
+/// What a value holding U+0000 is told: PostgreSQL cannot store it in
+/// `text` or `jsonb`, so no dialect accepts it.
+const NUL: &str = "must not contain the NUL character (U+0000)";
+
+/// Whether a JSON document holds U+0000 in any string or key.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// The field error for the first top-level key of JSON object `body`
+/// whose key or value holds U+0000, for request types that are not models
+/// (the identity routes). A body with no `\u0000` escape outside an
+/// escaped backslash is passed by one scan without parsing; JSON can
+/// carry U+0000 only as that escape.
+pub(crate) fn nul_field(body: &[u8]) -> Option<FieldError> {
+    let mut i = 0;
+    let mut escaped_nul = false;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body[i + 1..].starts_with(b"u0000") {
+                escaped_nul = true;
+                break;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    if !escaped_nul {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    let (key, _) = map.iter().find(|(k, v)| k.contains('\0') || json_has_nul(v))?;
+    Some(FieldError::new(key, "invalid", format!("{key} {NUL}")))
+}
+
+/// Whether `text` is written as a decimal number: `-`, digits, optionally
+/// `.` and digits, optionally an exponent.
+fn decimal_syntax(text: &str) -> bool {
+    fn digits(s: &str) -> (usize, &str) {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (n, &s[n..])
+    }
+    let (n, rest) = digits(text.strip_prefix('-').unwrap_or(text));
+    if n == 0 {
+        return false;
+    }
+    let rest = match rest.strip_prefix('.') {
+        Some(fraction) => match digits(fraction) {
+            (0, _) => return false,
+            (_, rest) => rest,
+        },
+        None => rest,
+    };
+    match rest.strip_prefix(['e', 'E']) {
+        Some(exp) => {
+            let (n, rest) = digits(exp.strip_prefix(['+', '-']).unwrap_or(exp));
+            n > 0 && rest.is_empty()
+        }
+        None => rest.is_empty(),
+    }
+}
+
+/// The error for a decimal field's JSON value `raw`, if it is a number
+/// (which would reach the field as a binary float, so digits could be lost)
+/// or a string holding more digits than [`Decimal`] stores exactly: 28
+/// after the point, 96 bits in all. rust_decimal's own parse would round
+/// those silently. Anything else is left to the parse.
+fn decimal_error(field: &FieldDef, raw: &str) -> Option<FieldError> {
+    let (text, quoted) = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(text) => (text, true),
+        None => (raw, false),
+    };
+    if !decimal_syntax(text) {
+        return None;
+    }
+    let exact =
+        Decimal::from_str_exact(text).is_ok() || (text.contains(['e', 'E']) && Decimal::from_scientific(text).is_ok());
+    if !exact {
+        let message = format!(
+            "{} has more digits than a decimal stores exactly (at most 28 after the point, 96 bits in all)",
+            field.name
+        );
+        return Some(FieldError::new(field.name, "too_precise", message));
+    }
+    (!quoted).then(|| {
+        FieldError::new(
+            field.name,
+            "invalid",
+            format!(
+                "{} must be a JSON string such as \"{text}\" (a JSON number can lose digits)",
+                field.name
+            ),
+        )
+    })
+}
+
+/// The errors of the decimal fields in JSON object `body` (a create or an
+/// update of `def`), read from their JSON text before serde turns them
+/// into [`Decimal`]s. Only a model with decimal fields pays for this scan,
+/// which borrows from `body` and skips every other value unparsed; a body
+/// that does not parse is left to the typed parse that follows.
+pub(crate) fn inexact_decimals(def: &ModelDef, body: &[u8]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if def.fields.iter().any(|f| matches!(f.ty, FieldType::Decimal)) {
+        let scan = DecimalScan {
+            def,
+            errors: &mut errors,
+        };
+        let _ = serde_json::Deserializer::from_slice(body).deserialize_map(scan);
+    }
+    errors
+}
+
+struct DecimalScan<'a> {
+    def: &'a ModelDef,
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl<'de> Visitor<'de> for DecimalScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key()? {
+            let decimal = self
+                .def
+                .fields
+                .iter()
+                .find(|f| matches!(f.ty, FieldType::Decimal) && f.name == key);
+            match decimal {
+                Some(field) => {
+                    let raw: &RawValue = map.next_value()?;
+                    self.errors.extend(decimal_error(field, raw.get()));
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the body unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// Parses the text form of a value of type `ty`: spec defaults, query
 /// filters and cursors all use it.
 pub(crate) fn parse_text(ty: FieldType, text: &str) -> Result<Value, String> {
     let bad = |what: &str| format!("`{text}` is not a valid {what}");
+    if text.contains('\0') {
+        return Err(NUL.to_owned());
+    }
     match ty {
         FieldType::String | FieldType::Text => Ok(Value::Text(text.to_owned())),
         FieldType::Enum(values) => {
@@ -46,7 +228,9 @@ pub(crate) fn parse_text(ty: FieldType, text: &str) -> Result<Value, String> {
         }
         FieldType::Int => text.parse().map(Value::Int).map_err(|_| bad("int")),
         FieldType::BigInt => text.parse().map(Value::BigInt).map_err(|_| bad("bigint")),
-        FieldType::Decimal => text.parse().map(Value::Decimal).map_err(|_| bad("decimal")),
+        FieldType::Decimal => Decimal::from_str_exact(text)
+            .map(Value::Decimal)
+            .map_err(|_| bad("decimal (at most 28 digits after the point, 96 bits in all)")),
         FieldType::Bool => match text {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
@@ -59,9 +243,11 @@ pub(crate) fn parse_text(ty: FieldType, text: &str) -> Result<Value, String> {
             .map(|d| Value::DateTime(d.with_timezone(&Utc)))
             .map_err(|_| bad("RFC 3339 datetime")),
         FieldType::Uuid => uuid::Uuid::parse_str(text).map(Value::Uuid).map_err(|_| bad("uuid")),
-        FieldType::Json => serde_json::from_str(text)
-            .map(Value::Json)
-            .map_err(|_| bad("JSON document")),
+        FieldType::Json => match serde_json::from_str(text) {
+            Ok(json) if json_has_nul(&json) => Err(NUL.to_owned()),
+            Ok(json) => Ok(Value::Json(json)),
+            Err(_) => Err(bad("JSON document")),
+        },
         FieldType::Ref(target) => match target.key {
             KeyKind::BigInt => text.parse().map(Value::BigInt).map_err(|_| bad("id")),
             KeyKind::Uuid => uuid::Uuid::parse_str(text).map(Value::Uuid).map_err(|_| bad("id")),
@@ -94,6 +280,12 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
                 "required",
                 format!("{} must not be null", field.name),
             ));
+        }
+        Value::Text(s) if s.contains('\0') => {
+            errors.push(FieldError::new(field.name, "invalid", format!("{} {NUL}", field.name)));
+        }
+        Value::Json(json) if json_has_nul(json) => {
+            errors.push(FieldError::new(field.name, "invalid", format!("{} {NUL}", field.name)));
         }
         Value::Text(s) => {
             let len = s.chars().count();
@@ -219,6 +411,27 @@ mod tests {
     use super::*;
     use crate::model::{FieldDef, FieldType};
 
+    fn test_def() -> ModelDef {
+        ModelDef {
+            name: "thing",
+            table: "things",
+            path: "things",
+            key: crate::model::KeyKind::BigInt,
+            fields: &[],
+            permissions: crate::model::Permissions {
+                read: "r",
+                write: "w",
+                delete: "d",
+            },
+            quota: None,
+            audit: false,
+            default_sort: crate::model::Sort {
+                field: "created_at",
+                descending: true,
+            },
+        }
+    }
+
     #[test]
     fn text_round_trips_for_every_type() {
         let cases = [
@@ -258,6 +471,62 @@ mod tests {
     }
 
     #[test]
+    fn decimals_are_exact_or_refused() {
+        static AMOUNT: FieldDef = FieldDef::new("amount", "amount", FieldType::Decimal);
+        let code = |raw: &str| decimal_error(&AMOUNT, raw).map(|e| e.code);
+        let places_28 = format!("\"0.{}\"", "1".repeat(28));
+        let places_29 = format!("\"0.{}\"", "1".repeat(29));
+        let digits_29 = format!("\"{}\"", "9".repeat(29));
+        let digits_30 = format!("\"{}\"", "1".repeat(30));
+        for (raw, expected) in [
+            ("\"12.50\"", None),
+            ("\"-0.001\"", None),
+            ("\"9.7e-7\"", None),
+            (places_28.as_str(), None),
+            ("\"79228162514264337593543950335\"", None),
+            (places_29.as_str(), Some("too_precise")),
+            (digits_29.as_str(), Some("too_precise")),
+            (digits_30.as_str(), Some("too_precise")),
+            ("\"2.5e-28\"", Some("too_precise")),
+            ("12.5", Some("invalid")),
+            ("0.1234567890123456789012345678901", Some("too_precise")),
+            ("\"twelve\"", None),
+            ("null", None),
+            ("\"1.\"", None),
+        ] {
+            assert_eq!(code(raw), expected, "{raw}");
+        }
+        assert!(parse_text(FieldType::Decimal, places_29.trim_matches('"')).is_err());
+        assert!(parse_text(FieldType::Decimal, places_28.trim_matches('"')).is_ok());
+    }
+
+    #[test]
+    fn decimal_scan_reads_only_decimal_fields_of_the_top_level() {
+        static FIELDS: [FieldDef; 2] = [
+            FieldDef::new("amount", "amount", FieldType::Decimal),
+            FieldDef::new("meta", "meta", FieldType::Json),
+        ];
+        let def = ModelDef {
+            fields: &FIELDS,
+            ..test_def()
+        };
+        let body = br#"{"meta": {"amount": 1.5}, "am\u006funt": 2.5, "amount": "1.25"}"#;
+        let fields: Vec<_> = inexact_decimals(&def, body).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["amount"], "the escaped key is the field too");
+        assert!(inexact_decimals(&def, br#"{"amount": "1.25"}"#).is_empty());
+        assert!(inexact_decimals(&def, b"{not json").is_empty());
+    }
+
+    #[test]
+    fn nul_is_found_in_values_and_keys_but_not_in_escaped_backslashes() {
+        assert_eq!(nul_field(br#"{"a": "x", "b": ["\u0000"]}"#).unwrap().field, "b");
+        assert_eq!(nul_field(br#"{"a\u0000": 1}"#).unwrap().field, "a\0");
+        assert!(nul_field(br#"{"a": "\\u0000"}"#).is_none());
+        assert!(nul_field(br#"{"a": "\\\u0000"}"#).is_some());
+        assert!(nul_field(br#"{"a": "u0000"}"#).is_none());
+    }
+
+    #[test]
     fn rejects_bad_text() {
         assert!(parse_text(FieldType::Int, "x").is_err());
         assert!(parse_text(FieldType::Bool, "yes").is_err());
@@ -282,22 +551,8 @@ mod tests {
             },
         ];
         let def = ModelDef {
-            name: "thing",
-            table: "things",
-            path: "things",
-            key: crate::model::KeyKind::BigInt,
             fields: &FIELDS,
-            permissions: crate::model::Permissions {
-                read: "r",
-                write: "w",
-                delete: "d",
-            },
-            quota: None,
-            audit: false,
-            default_sort: crate::model::Sort {
-                field: "created_at",
-                descending: true,
-            },
+            ..test_def()
         };
         let Err(RepoError::Invalid(errors)) =
             create_values(&def, vec![Some(Value::Text("long".into())), Some(Value::Int(9))])
