@@ -139,11 +139,20 @@ pub fn check_sql(d: Dialect, c: &Column) -> Option<String> {
         };
         parts.push(format!("{f}({col}) <= {n}"));
     }
+    // SQLite stores decimals as text, which compares as text ('9.5' > '10'):
+    // compare the number. A REAL is exact for the integer bounds the spec
+    // allows and rounding keeps order, so an in-range value always passes;
+    // the API's exact check refuses the rest before any SQL runs.
+    let value = if d == Dialect::Sqlite && c.kind == Kind::Decimal {
+        format!("CAST({col} AS REAL)")
+    } else {
+        col.clone()
+    };
     if let Some(n) = c.min {
-        parts.push(format!("{col} >= {n}"));
+        parts.push(format!("{value} >= {n}"));
     }
     if let Some(n) = c.max {
-        parts.push(format!("{col} <= {n}"));
+        parts.push(format!("{value} <= {n}"));
     }
     if c.kind == Kind::Enum && !c.values.is_empty() {
         let vals: Vec<_> = c.values.iter().map(|v| string_lit(v)).collect();

@@ -5,6 +5,7 @@
 
 use chrono::Datelike as _;
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::RepoError;
@@ -116,36 +117,37 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
                 ));
             }
         }
-        Value::Int(_) | Value::BigInt(_) => {
-            let n = match value {
-                Value::Int(v) => i64::from(*v),
-                Value::BigInt(v) => *v,
-                _ => unreachable!(),
-            };
-            if let Some(min) = field.min
-                && n < min
-            {
-                errors.push(FieldError::new(
-                    field.name,
-                    "too_small",
-                    format!("{} must be at least {min}", field.name),
-                ));
-            }
-            if let Some(max) = field.max
-                && n > max
-            {
-                errors.push(FieldError::new(
-                    field.name,
-                    "too_large",
-                    format!("{} must be at most {max}", field.name),
-                ));
-            }
-        }
+        Value::Int(v) => check_range(field, Decimal::from(*v), errors),
+        Value::BigInt(v) => check_range(field, Decimal::from(*v), errors),
+        Value::Decimal(v) => check_range(field, *v, errors),
         // Years 1–9999: what RFC 3339 and PostgreSQL's ISO text output share
         // (the one-message reads decode that text; BC dates have none).
         Value::Date(d) if !(1..=9999).contains(&d.year()) => errors.push(year_range(field)),
         Value::DateTime(t) if !(1..=9999).contains(&t.year()) => errors.push(year_range(field)),
         _ => {}
+    }
+}
+
+/// `min` and `max` of a number, compared exactly (an `i64` bound is an
+/// exact `Decimal`).
+fn check_range(field: &FieldDef, n: Decimal, errors: &mut Vec<FieldError>) {
+    if let Some(min) = field.min
+        && n < Decimal::from(min)
+    {
+        errors.push(FieldError::new(
+            field.name,
+            "too_small",
+            format!("{} must be at least {min}", field.name),
+        ));
+    }
+    if let Some(max) = field.max
+        && n > Decimal::from(max)
+    {
+        errors.push(FieldError::new(
+            field.name,
+            "too_large",
+            format!("{} must be at most {max}", field.name),
+        ));
     }
 }
 
@@ -255,6 +257,26 @@ mod tests {
         check_rules(&AT, &bc, &mut errors);
         let codes: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(codes, [("day", "out_of_range"), ("at", "out_of_range")]);
+    }
+
+    #[test]
+    fn decimal_bounds_are_exact() {
+        static PRICE: FieldDef = FieldDef {
+            min: Some(0),
+            max: Some(10),
+            ..FieldDef::new("price", "price", FieldType::Decimal)
+        };
+        let codes = |text: &str| {
+            let mut errors = Vec::new();
+            check_rules(&PRICE, &parse_text(FieldType::Decimal, text).unwrap(), &mut errors);
+            errors.iter().map(|e| e.code).collect::<Vec<_>>()
+        };
+        for inside in ["0", "0.00", "9.5", "10", "10.000"] {
+            assert!(codes(inside).is_empty(), "{inside}");
+        }
+        assert_eq!(codes("-0.0000000001"), ["too_small"]);
+        assert_eq!(codes("10.0000000001"), ["too_large"]);
+        assert_eq!(codes("100"), ["too_large"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Fields: names and columns, the options each type allows, references
 //! and defaults.
 
+use std::cmp::Ordering;
+
 use indexmap::IndexMap;
 use toml::{Spanned, Value};
 
@@ -245,6 +247,18 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             )
             .label("out of range")
             .help_text("an int is 32 bits (-2147483648 to 2147483647); use `bigint` for larger numbers");
+        } else if kind == FieldKind::Decimal && bound.get_ref().unsigned_abs() > values::DECIMAL_BOUND_LIMIT {
+            ctx.error(
+                "rookery::bad_bound",
+                bound.span(),
+                format!("`{option}` of a decimal is too large"),
+            )
+            .label("out of range")
+            .help_text(format!(
+                "decimal bounds lie within ±{} (2^53): SQLite compares decimals as floating-point numbers, which \
+                 hold larger integers inexactly",
+                values::DECIMAL_BOUND_LIMIT
+            ));
         }
     }
     if let (true, Some(min), Some(max)) = (numeric, &field.min, &field.max)
@@ -257,6 +271,18 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         )
         .label("below min")
         .help_text("swap them, or fix one of them");
+    }
+    if field.sortable && field.optional {
+        ctx.error(
+            "rookery::optional_sortable",
+            name.span(),
+            format!("optional field `{}` cannot be `sortable`", name.get_ref()),
+        )
+        .label("optional and sortable")
+        .help_text(
+            "a list is paged by a cursor on its sort key, which needs a value in every row; make the field required \
+             (with a `default`) or remove `sortable`",
+        );
     }
     if matches!(kind, FieldKind::Text | FieldKind::Json) {
         let flags = [
@@ -314,8 +340,14 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             _ => "an integer",
         },
         FieldKind::Decimal => match value {
-            Value::Integer(_) => return,
-            Value::String(text) if values::is_decimal(text) => return,
+            Value::Integer(n) => {
+                bounded_default(ctx, span, field, &n.to_string(), |bound| n.cmp(&bound));
+                return;
+            }
+            Value::String(text) if values::is_decimal(text) => {
+                bounded_default(ctx, span, field, text, |bound| values::decimal_cmp(text, bound));
+                return;
+            }
             Value::String(_) => return bad_text(ctx, span, field_name, "decimal", "\"12.50\""),
             Value::Float(_) => {
                 ctx.error(
@@ -442,19 +474,31 @@ fn integer_default(ctx: &mut Ctx, span: std::ops::Range<usize>, kind: FieldKind,
             .help_text("an int is 32 bits; use `bigint` for larger numbers");
         return;
     }
-    if let Some(min) = field.min.as_ref().filter(|m| n < *m.get_ref()) {
+    bounded_default(ctx, span, field, &n.to_string(), |bound| n.cmp(&bound));
+}
+
+/// A number default must lie between `min` and `max`; `compare(bound)` is
+/// how the default compares with a bound.
+fn bounded_default(
+    ctx: &mut Ctx,
+    span: std::ops::Range<usize>,
+    field: &FieldSpec,
+    shown: &str,
+    compare: impl Fn(i64) -> Ordering,
+) {
+    if let Some(min) = field.min.as_ref().filter(|m| compare(*m.get_ref()).is_lt()) {
         ctx.error(
             "rookery::bad_default",
             span,
-            format!("default {n} is less than `min` ({})", min.get_ref()),
+            format!("default {shown} is less than `min` ({})", min.get_ref()),
         )
         .label("below min")
         .help_text("the default must lie between `min` and `max`");
-    } else if let Some(max) = field.max.as_ref().filter(|m| n > *m.get_ref()) {
+    } else if let Some(max) = field.max.as_ref().filter(|m| compare(*m.get_ref()).is_gt()) {
         ctx.error(
             "rookery::bad_default",
             span,
-            format!("default {n} is greater than `max` ({})", max.get_ref()),
+            format!("default {shown} is greater than `max` ({})", max.get_ref()),
         )
         .label("above max")
         .help_text("the default must lie between `min` and `max`");
