@@ -602,7 +602,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
                         .get_ref();
                 if to == "user" {
                     reference = Some(user_ref());
-                    (format!("{fname}_id"), "rookery::UserId".to_owned())
+                    (crate::naming::ref_column(fname), "rookery::UserId".to_owned())
                 } else {
                     let t = targets
                         .get(to)
@@ -613,7 +613,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
                         column: "id".into(),
                         key: t.key,
                     });
-                    (format!("{fname}_id"), t.id_path.clone())
+                    (crate::naming::ref_column(fname), t.id_path.clone())
                 }
             }
             Kind::Enum => {
@@ -958,7 +958,7 @@ fn hand_model(
         };
         let column = hf.column.clone().unwrap_or_else(|| {
             if kind == Kind::Ref {
-                format!("{}_id", hf.name)
+                crate::naming::ref_column(&hf.name)
             } else {
                 hf.name.clone()
             }

@@ -146,7 +146,7 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             quote!(#column)
         }
         None => {
-            let ref_column = format!("{name}_id");
+            let ref_column = crate::naming::ref_column(&name);
             quote! {
                 match <#ty as #p::FieldValue>::TYPE {
                     #p::FieldType::Ref(_) => #ref_column,

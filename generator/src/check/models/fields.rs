@@ -64,13 +64,18 @@ fn check_name(ctx: &mut Ctx, name: &Spanned<String>) {
     names::ident(ctx, IdentKind::Field, name);
 }
 
-/// A ref field `x` is stored in column `x_id`; no two fields may share a column.
+/// A ref field `x` is stored in column `x_id` (`x_id` in `x_id`); no two
+/// fields may share a column.
 fn check_columns(ctx: &mut Ctx, model: &ModelSpec) {
     let mut columns: IndexMap<String, &str> = IndexMap::new();
     for (name, field) in &model.fields {
         let text = name.get_ref().as_str();
         let is_ref = *field.kind.get_ref() == FieldKind::Ref;
-        let column = if is_ref { format!("{text}_id") } else { text.to_owned() };
+        let column = if is_ref {
+            crate::naming::ref_column(text)
+        } else {
+            text.to_owned()
+        };
         if is_ref && IMPLICIT_COLUMNS.contains(&column.as_str()) {
             ctx.error(
                 "rookery::column_clash",
@@ -90,7 +95,7 @@ fn check_columns(ctx: &mut Ctx, model: &ModelSpec) {
                 format!("fields `{other}` and `{text}` would both be stored in column `{column}`"),
             )
             .label("same column")
-            .help_text("a ref field `x` is stored in column `x_id`; rename one of them");
+            .help_text("a ref field `x` is stored in column `x_id` (`x_id` stays `x_id`); rename one of them");
             continue;
         }
         columns.insert(column, text);
