@@ -302,3 +302,14 @@ fn new_scaffolds_and_generates() {
     assert_eq!(run("Not-Valid").status.code(), Some(2));
     assert_eq!(tree(parent.path()).len(), files.len(), "nothing else was created");
 }
+
+/// Every field type with every option it allows (`tests/tests/all_options.rs`
+/// builds and serves the same spec).
+#[test]
+fn all_options() {
+    let dir = project("all_options");
+    assert_ok(&generate(dir.path(), &[]));
+    snapshot_outputs("all_options", dir.path(), |p| {
+        p.starts_with("migrations/") || p.starts_with("src/generated/models/product")
+    });
+}

@@ -111,7 +111,11 @@ pub fn default_sql(d: Dialect, table: &str, c: &Column) -> Result<Option<String>
             if !ok {
                 return bad("a decimal number");
             }
-            t.to_owned()
+            // SQLite would store a number literal as a float's text (9.50 → '9.5').
+            match d {
+                Dialect::Postgres => t.to_owned(),
+                Dialect::Sqlite => string_lit(t),
+            }
         }
         Kind::Bool => match (v.as_str(), d) {
             ("true", Dialect::Postgres) => "true".into(),

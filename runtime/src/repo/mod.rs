@@ -344,7 +344,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// One page of rows, filtered and sorted as `query` says.
     pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
         let def = M::def();
-        let (sql, mut binds) = list::build(def, query, select_list(def));
+        let (sql, mut binds) = list::build(def, query, select_list(def), self.tx.dialect());
         binds.insert(0, self.tenant_bind());
         let rows = self.tx.fetch_all(sql, binds).await?;
         let mut items = rows.iter().map(decode_record::<M>).collect::<Result<Vec<_>, _>>()?;
