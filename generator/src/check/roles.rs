@@ -4,7 +4,7 @@
 use indexmap::{IndexMap, IndexSet};
 use toml::Spanned;
 
-use crate::spec::Spec;
+use crate::spec::{AuthMethod, Spec};
 
 use super::names::{self, IdentKind};
 use super::report::{Ctx, closest};
@@ -101,6 +101,44 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
     }
     cycles(ctx, spec);
     granted(ctx, spec, &meant);
+}
+
+/// Platform permissions without which a tenant cannot be run from the
+/// API: what they allow, and whether the spec uses it.
+fn administration(spec: &Spec) -> Vec<(&'static str, &'static str)> {
+    let mut needed = vec![("members.manage", "invite members")];
+    if spec.auth.methods.iter().any(|m| *m.get_ref() == AuthMethod::ApiKey) {
+        needed.push(("api_keys.manage", "create or revoke API keys"));
+    }
+    needed
+}
+
+/// A warning (the spec still serves) for each of [`administration`] that
+/// no role grants: nobody could use those routes.
+pub(super) fn administered(ctx: &mut Ctx, spec: &Spec) {
+    let Some((first, _)) = spec.roles.first() else {
+        return;
+    };
+    let granted: IndexSet<&str> = spec
+        .roles
+        .values()
+        .flat_map(|r| r.grants.iter().map(|g| g.get_ref().as_str()))
+        .collect();
+    for (permission, what) in administration(spec) {
+        if granted.contains(permission) {
+            continue;
+        }
+        ctx.warning(
+            "rookery::no_administrator",
+            first.span(),
+            format!("no role grants `{permission}`: nobody can {what}"),
+        )
+        .label("the role a tenant's creator gets")
+        .help_text(format!(
+            "the platform's routes check `{permission}`; add it to the `grants` of `{}` (or a role it inherits)",
+            first.get_ref()
+        ));
+    }
 }
 
 /// Entries that repeat an earlier one.
