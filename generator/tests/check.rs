@@ -51,7 +51,7 @@ fn valid_specs_load() {
 fn warnings_render_and_do_not_fail() {
     insta::glob!("check/warn_*.toml", |path| {
         let source = std::fs::read_to_string(path).unwrap();
-        let warnings = match check::load_with_warnings(&display_name(path), &source) {
+        let warnings = match check::load_with_warnings(&display_name(path), &source, &Default::default()) {
             Ok((_, Some(warnings))) => warnings,
             Ok((_, None)) => panic!("{} should warn", path.display()),
             Err(report) => panic!("{} should check:\n{}", path.display(), report.render()),
@@ -168,9 +168,33 @@ fn cli_prints_warnings_and_exits_0() {
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("nobody can invite members"), "{stderr}");
-    assert!(stderr.ends_with("warn_no_administrator.toml: 2 warnings\n"), "{stderr}");
+    assert!(stderr.ends_with("warn_no_administrator.toml: 3 warnings\n"), "{stderr}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains(": ok (1 model, 2 roles, 1 plan)"), "{stdout}");
+}
+
+/// Roles may grant the permissions hand-written models beside the spec
+/// name (`src/**/*.rs`).
+#[test]
+fn cli_knows_the_permissions_of_handwritten_models() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generate/handwritten");
+    let file = project.join("rookery.toml");
+    let output = rookery(&["check", file.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without the sources, `notes.read` and `notes.write` are unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("rookery.toml");
+    std::fs::copy(&file, &alone).unwrap();
+    let output = rookery(&["check", alone.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown permission `notes.read`"), "{stderr}");
+    assert!(stderr.contains("unknown permission `notes.write`"), "{stderr}");
 }
 
 #[test]
