@@ -316,6 +316,8 @@ pub struct Model {
     pub rust_path: String,
     /// File stem of the generated module (`project`).
     pub module: String,
+    /// The module as a Rust identifier (`r#type` for a keyword).
+    pub module_ident: String,
     /// Items of the struct's `#[rookery(...)]` attribute.
     pub rookery_attrs: Vec<String>,
     /// Doc comment.
@@ -710,6 +712,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
         renamed_from: m.renamed_from.as_ref().map(|r| r.get_ref().clone()),
         generated: true,
         module: name.to_owned(),
+        module_ident: rust_ident(name),
         rookery_attrs: Vec::new(),
         doc: String::new(),
     };
@@ -1018,6 +1021,7 @@ fn hand_model(
         sort,
         renamed_from: h.renamed_from.clone(),
         generated: false,
+        module_ident: rust_ident(&name),
         module: name.clone(),
         rookery_attrs: Vec::new(),
         doc: format!("Hand-written `{}` ({}).", h.struct_name, h.file),

@@ -2,8 +2,9 @@
 //! (`generator/tests/generate/all_options/rookery.toml`), generated, built
 //! and served on SQLite and on PostgreSQL: what `rookery check` accepts
 //! builds and serves. Decimal bounds hold in the API and in the database,
-//! decimals sort as numbers, and a ref named `owner_id` is stored in
-//! `owner_id`.
+//! decimals sort as numbers, a ref named `owner_id` is stored in
+//! `owner_id`, and models and fields named by SQL and Rust keywords
+//! (`order`, `type`, `group`, `where`) work on every route.
 
 mod support;
 
@@ -135,6 +136,74 @@ fn exercise(base: &str, sql: Sql<'_>) {
     }
     // A reference named `owner_id` is stored in column `owner_id`.
     sql("UPDATE products SET owner_id = owner_id").unwrap();
+
+    // SQL and Rust keywords as names: JSON names as written, every route.
+    let mut orders = Vec::new();
+    for (group, kind) in [("b", "sale"), ("a", "return"), ("c", "sale")] {
+        let body = json!({"group": group, "type": kind, "limit": 2, "select": ids[0]});
+        let (s, order) = req(base, "POST", "/api/v1/orders", &auth, Some(body));
+        assert_eq!(s, 201, "{order}");
+        assert_eq!(
+            (&order["type"], &order["default"]),
+            (&json!(kind), &json!(false)),
+            "{order}"
+        );
+        orders.push(order["id"].clone());
+    }
+    let (s, page) = req(base, "GET", "/api/v1/orders?limit=2", &auth, None);
+    assert_eq!(s, 200, "{page}");
+    let groups: Vec<_> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["group"].clone())
+        .collect();
+    assert_eq!(groups, [json!("a"), json!("b")], "sorted by `group`: {page}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = req(
+        base,
+        "GET",
+        &format!("/api/v1/orders?limit=2&cursor={cursor}"),
+        &auth,
+        None,
+    );
+    assert_eq!(rest["data"][0]["group"], json!("c"), "{rest}");
+    let (_, sales) = req(base, "GET", "/api/v1/orders?type=sale&group=c", &auth, None);
+    assert_eq!(sales["data"].as_array().unwrap().len(), 1, "{sales}");
+    let one = format!("/api/v1/orders/{}", orders[0]);
+    let (s, changed) = req(
+        base,
+        "PATCH",
+        &one,
+        &auth,
+        Some(json!({"user": "ada", "default": true, "limit": 11})),
+    );
+    assert_eq!(s, 422, "`limit` is at most 10: {changed}");
+    let (s, changed) = req(
+        base,
+        "PATCH",
+        &one,
+        &auth,
+        Some(json!({"user": "ada", "default": true})),
+    );
+    assert_eq!(s, 200, "{changed}");
+    assert_eq!((&changed["user"], &changed["default"]), (&json!("ada"), &json!(true)));
+    let other = format!("/api/v1/orders/{}", orders[1]);
+    let (s, clash) = req(base, "PATCH", &other, &auth, Some(json!({"user": "ada"})));
+    assert_eq!(s, 409, "`user` is unique: {clash}");
+    let (s, kind) = req(
+        base,
+        "POST",
+        "/api/v1/types",
+        &auth,
+        Some(json!({"order": orders[0], "where": "here"})),
+    );
+    assert_eq!(s, 201, "{kind}");
+    assert_eq!((&kind["order"], &kind["where"]), (&orders[0], &json!("here")), "{kind}");
+    let (s, _) = req(base, "DELETE", &one, &auth, None);
+    assert_eq!(s, 204);
+    let (_, kinds) = req(base, "GET", "/api/v1/types", &auth, None);
+    assert_eq!(kinds["data"], json!([]), "the delete cascaded: {kinds}");
 }
 
 #[test]

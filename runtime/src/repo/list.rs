@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use super::key_type;
 use super::validate::{parse_text, to_text};
+use super::{key_type, quoted};
 use crate::db::{Bind, Dialect};
 use crate::model::{FieldType, Key, ModelDef, Record, TenantModel, Value};
 
@@ -184,15 +184,20 @@ pub(crate) fn cursor_for<M: TenantModel>(query: &ListQuery, last: &Record<M>) ->
 /// `SELECT … WHERE tenant_id = $1 … ORDER BY … LIMIT …` and its binds
 /// after the tenant (the caller puts the tenant first).
 pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String, dialect: Dialect) -> (String, Vec<Bind>) {
-    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", def.table);
+    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", quoted(def.table));
     let mut binds: Vec<Bind> = Vec::new();
     for (col, ty, value) in &query.filters {
         binds.push(Bind::new(value.clone(), *ty));
         let n = format!("${}", binds.len() + 1);
-        let _ = write!(sql, " AND {} = {}", number(dialect, *ty, col), number(dialect, *ty, &n));
+        let _ = write!(
+            sql,
+            " AND {} = {}",
+            number(dialect, *ty, &quoted(col)),
+            number(dialect, *ty, &n)
+        );
     }
     let (cmp, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
-    let col = number(dialect, query.sort_type, query.sort_field);
+    let col = number(dialect, query.sort_type, &quoted(query.sort_field));
     if let Some((value, id)) = &query.after {
         if query.sort_field != "id" {
             binds.push(Bind::new(value.clone(), query.sort_type));
