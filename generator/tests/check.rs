@@ -163,12 +163,12 @@ fn cli_exits_0_on_a_valid_spec() {
 
 #[test]
 fn cli_prints_warnings_and_exits_0() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/warn_no_administrator.toml");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/warn_unusable.toml");
     let output = rookery(&["check", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("nobody can invite members"), "{stderr}");
-    assert!(stderr.ends_with("warn_no_administrator.toml: 3 warnings\n"), "{stderr}");
+    assert!(stderr.ends_with("warn_unusable.toml: 4 warnings\n"), "{stderr}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains(": ok (1 model, 2 roles, 1 plan)"), "{stdout}");
 }

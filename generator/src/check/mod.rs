@@ -70,6 +70,7 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     // Warnings only for a spec without errors: they would drown the errors.
     if ctx.is_empty() {
         roles::administered(&mut ctx, spec);
+        models::warnings(&mut ctx, spec);
     }
     ctx.into_diagnostics()
 }

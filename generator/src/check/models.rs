@@ -32,6 +32,13 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     }
 }
 
+/// Warnings about models of a spec without errors.
+pub(super) fn warnings(ctx: &mut Ctx, spec: &Spec) {
+    for model in spec.models.values() {
+        fields::warnings(ctx, model);
+    }
+}
+
 fn check_name<'a>(ctx: &mut Ctx, name: &'a Spanned<String>, tables: &mut IndexMap<String, &'a str>) {
     if !names::shape(ctx, "model name", name) {
         return;

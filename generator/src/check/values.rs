@@ -52,12 +52,13 @@ pub(super) fn is_uuid(text: &str) -> bool {
             .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// `-12.50`, `3`: optional sign, digits, optional fraction.
+/// `-12.50`, `3`: optional sign, digits, optional fraction; at most 28
+/// digits, what the runtime's `Decimal` holds exactly.
 pub(super) fn is_decimal(text: &str) -> bool {
     let unsigned = text.strip_prefix('-').unwrap_or(text);
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    digits(whole) && digits(fraction) && whole.len() + fraction.len() <= 38
+    digits(whole) && digits(fraction) && whole.len() + fraction.len() <= 28
 }
 
 /// The largest magnitude of a decimal's `min` or `max`: 2^53, the integers
@@ -73,7 +74,7 @@ pub(super) fn decimal_cmp(text: &str, bound: i64) -> Ordering {
         None => (false, text),
     };
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    // At most 38 digits: fits an i128.
+    // At most 28 digits: fits an i128.
     let whole: i128 = whole.parse().unwrap_or(i128::MAX);
     let has_fraction = fraction.bytes().any(|b| b != b'0');
     // |value| = whole + f with 0 <= f < 1, compared with |bound| on the
@@ -113,6 +114,8 @@ mod tests {
         assert!(!is_decimal(".5"));
         assert!(!is_decimal("1e3"));
         assert!(!is_decimal(""));
+        assert!(is_decimal("1234567890123456.789012345678"));
+        assert!(!is_decimal("1234567890123456.7890123456789"));
     }
 
     #[test]
@@ -132,7 +135,7 @@ mod tests {
             ("-2.5", -3, Greater),
             ("-2.5", 5, Less),
             ("2.5", -5, Greater),
-            ("99999999999999999999999999999999999999", i64::MAX, Greater),
+            ("9999999999999999999999999999", i64::MAX, Greater),
         ] {
             assert_eq!(decimal_cmp(text, bound), expect, "{text} vs {bound}");
         }

@@ -309,6 +309,22 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     }
 }
 
+/// Warnings: a unique field with a default lets only one create omit it.
+pub(super) fn warnings(ctx: &mut Ctx, model: &ModelSpec) {
+    for (name, field) in &model.fields {
+        let Some(default) = field.default.as_ref().filter(|_| field.unique) else {
+            continue;
+        };
+        ctx.warning(
+            "rookery::unique_default",
+            default.span(),
+            format!("unique field `{}` has a default", name.get_ref()),
+        )
+        .label("the same value for every create that omits it")
+        .help_text("a second create without the field conflicts (409); remove the default or `unique`");
+    }
+}
+
 /// A default must fit the field's type and bounds.
 fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     let Some(default) = &field.default else {
@@ -353,7 +369,9 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
                 bounded_default(ctx, span, field, text, |bound| values::decimal_cmp(text, bound));
                 return;
             }
-            Value::String(_) => return bad_text(ctx, span, field_name, "decimal", "\"12.50\""),
+            Value::String(_) => {
+                return bad_text(ctx, span, field_name, "decimal", "\"12.50\" (at most 28 digits)");
+            }
             Value::Float(_) => {
                 ctx.error(
                     "rookery::bad_default",
