@@ -773,14 +773,24 @@ fn scalar_rust_type(k: Kind) -> &'static str {
     }
 }
 
+/// The Rust variant of an enum value: `in_progress` → `InProgress`; `V1`
+/// for `1`; `SelfValue` for `self` (`Self` is a keyword).
+pub fn variant_name(value: &str) -> String {
+    let name = value.to_upper_camel_case();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("V{name}")
+    } else if name == "Self" {
+        "SelfValue".to_owned()
+    } else {
+        name
+    }
+}
+
 fn make_enum(name: &str, field: &str, values: &[String]) -> Result<Enum> {
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in values {
-        let mut vname = v.to_upper_camel_case();
-        if vname.is_empty() || vname.starts_with(|c: char| c.is_ascii_digit()) {
-            vname = format!("V{vname}");
-        }
+        let vname = variant_name(v);
         if !seen.insert(vname.clone()) {
             bail!("`{field}`: two values map to the Rust variant `{vname}`");
         }

@@ -225,6 +225,27 @@ fn check_enum(ctx: &mut Ctx, field: &FieldSpec) {
         .label("duplicate")
         .help_text("remove this entry");
     }
+    // Distinct values whose Rust variants would be one.
+    let mut variants: IndexMap<String, &str> = IndexMap::new();
+    for value in values.get_ref() {
+        let text = value.get_ref().as_str();
+        let variant = crate::model::variant_name(text);
+        match variants.get(&variant) {
+            Some(other) if *other != text => {
+                ctx.error(
+                    "rookery::duplicate",
+                    value.span(),
+                    format!("values `{other}` and `{text}` would both be the Rust variant `{variant}`"),
+                )
+                .label("same variant")
+                .help_text("rename one of them");
+            }
+            Some(_) => {}
+            None => {
+                variants.insert(variant, text);
+            }
+        }
+    }
 }
 
 /// `max_len`, `min`, `max`, and the index flags.
