@@ -1,8 +1,9 @@
-//! Reserved words, in one place: the checker refuses the reserved ones as
-//! names, the planner quotes every word SQL treats specially, and the model
-//! escapes Rust keywords as raw identifiers.
+//! Reserved words, in one place: the planner quotes every word SQL treats
+//! specially, the model escapes Rust keywords as raw identifiers, and the
+//! checker refuses only what even that cannot carry (`self`, names that
+//! shadow the prelude).
 
-/// Words PostgreSQL or SQLite reserve: refused as model and field names.
+/// Words PostgreSQL or SQLite reserve: quoted wherever SQL names them.
 pub(crate) const SQL: &[&str] = &[
     "all",
     "analyse",
@@ -181,4 +182,40 @@ pub(crate) const RUST: &[&str] = &[
     "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod",
     "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
     "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Rust keywords that cannot be raw identifiers either (`r#self` is an error).
+pub(crate) const RUST_NOT_RAW: &[&str] = &["self", "super", "crate"];
+
+/// Names of the Rust prelude (and `String`, `Vec`, `Box`) that generated code
+/// uses: a model whose type name is one of them would shadow it.
+pub(crate) const PRELUDE: &[&str] = &[
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "Drop",
+    "Eq",
+    "Err",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Into",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "Unpin",
+    "Vec",
 ];

@@ -9,6 +9,9 @@ pub mod cli;
 pub mod handwritten;
 mod keywords;
 pub mod model;
+/// Naming rules shared with the derive: the same source file.
+#[path = "../../macros/src/naming.rs"]
+mod naming;
 pub mod plan;
 pub mod render;
 pub mod spec;

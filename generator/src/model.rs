@@ -316,6 +316,8 @@ pub struct Model {
     pub rust_path: String,
     /// File stem of the generated module (`project`).
     pub module: String,
+    /// The module as a Rust identifier (`r#type` for a keyword).
+    pub module_ident: String,
     /// Items of the struct's `#[rookery(...)]` attribute.
     pub rookery_attrs: Vec<String>,
     /// Doc comment.
@@ -602,7 +604,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
                         .get_ref();
                 if to == "user" {
                     reference = Some(user_ref());
-                    (format!("{fname}_id"), "rookery::UserId".to_owned())
+                    (crate::naming::ref_column(fname), "rookery::UserId".to_owned())
                 } else {
                     let t = targets
                         .get(to)
@@ -613,7 +615,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
                         column: "id".into(),
                         key: t.key,
                     });
-                    (format!("{fname}_id"), t.id_path.clone())
+                    (crate::naming::ref_column(fname), t.id_path.clone())
                 }
             }
             Kind::Enum => {
@@ -710,6 +712,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
         renamed_from: m.renamed_from.as_ref().map(|r| r.get_ref().clone()),
         generated: true,
         module: name.to_owned(),
+        module_ident: rust_ident(name),
         rookery_attrs: Vec::new(),
         doc: String::new(),
     };
@@ -770,14 +773,24 @@ fn scalar_rust_type(k: Kind) -> &'static str {
     }
 }
 
+/// The Rust variant of an enum value: `in_progress` → `InProgress`; `V1`
+/// for `1`; `SelfValue` for `self` (`Self` is a keyword).
+pub fn variant_name(value: &str) -> String {
+    let name = value.to_upper_camel_case();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("V{name}")
+    } else if name == "Self" {
+        "SelfValue".to_owned()
+    } else {
+        name
+    }
+}
+
 fn make_enum(name: &str, field: &str, values: &[String]) -> Result<Enum> {
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in values {
-        let mut vname = v.to_upper_camel_case();
-        if vname.is_empty() || vname.starts_with(|c: char| c.is_ascii_digit()) {
-            vname = format!("V{vname}");
-        }
+        let vname = variant_name(v);
         if !seen.insert(vname.clone()) {
             bail!("`{field}`: two values map to the Rust variant `{vname}`");
         }
@@ -958,7 +971,7 @@ fn hand_model(
         };
         let column = hf.column.clone().unwrap_or_else(|| {
             if kind == Kind::Ref {
-                format!("{}_id", hf.name)
+                crate::naming::ref_column(&hf.name)
             } else {
                 hf.name.clone()
             }
@@ -1018,6 +1031,7 @@ fn hand_model(
         sort,
         renamed_from: h.renamed_from.clone(),
         generated: false,
+        module_ident: rust_ident(&name),
         module: name.clone(),
         rookery_attrs: Vec::new(),
         doc: format!("Hand-written `{}` ({}).", h.struct_name, h.file),

@@ -27,6 +27,11 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, FeatureSpec>")]
     pub features: IndexMap<Spanned<String>, FeatureSpec>,
+    /// Permissions that hand-written code checks, beyond those the models
+    /// and the platform name: `"deals.approve" = { description = "..." }`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, PermissionSpec>")]
+    pub permissions: IndexMap<Spanned<String>, PermissionSpec>,
     /// Roles: what each grants and which roles it inherits.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RoleSpec>")]
@@ -39,6 +44,14 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, ModelSpec>")]
     pub models: IndexMap<Spanned<String>, ModelSpec>,
+}
+
+/// A permission of `[permissions]`, checked by hand-written code.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSpec {
+    /// What the permission allows, for whoever decides who gets it.
+    pub description: String,
 }
 
 /// `[app]`.

@@ -7,10 +7,11 @@ use std::process::Command;
 
 use rookery_generator::check;
 
+/// `valid_*` specs check cleanly, `warn_*` ones with warnings only.
 fn is_valid_case(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("valid_"))
+        .is_some_and(|n| n.starts_with("valid_") || n.starts_with("warn_"))
 }
 
 /// The name diagnostics show: the file name only, so snapshots do not
@@ -43,6 +44,25 @@ fn valid_specs_load() {
         if let Err(report) = check::load(&display_name(path), &source) {
             panic!("{} should check cleanly:\n{}", path.display(), report.render());
         }
+    });
+}
+
+#[test]
+fn warnings_render_and_do_not_fail() {
+    insta::glob!("check/warn_*.toml", |path| {
+        let source = std::fs::read_to_string(path).unwrap();
+        let warnings = match check::load_with_warnings(&display_name(path), &source, &Default::default()) {
+            Ok((_, Some(warnings))) => warnings,
+            Ok((_, None)) => panic!("{} should warn", path.display()),
+            Err(report) => panic!("{} should check:\n{}", path.display(), report.render()),
+        };
+        assert!(
+            warnings
+                .diagnostics()
+                .iter()
+                .all(|d| d.severity() == check::Severity::Warning)
+        );
+        insta::assert_snapshot!(warnings.render());
     });
 }
 
@@ -139,6 +159,42 @@ fn cli_exits_0_on_a_valid_spec() {
         stdout.ends_with("valid_taskboard.toml: ok (2 models, 4 roles, 3 plans)\n"),
         "{stdout}"
     );
+}
+
+#[test]
+fn cli_prints_warnings_and_exits_0() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/warn_unusable.toml");
+    let output = rookery(&["check", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("nobody can invite members"), "{stderr}");
+    assert!(stderr.ends_with("warn_unusable.toml: 4 warnings\n"), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains(": ok (1 model, 2 roles, 1 plan)"), "{stdout}");
+}
+
+/// Roles may grant the permissions hand-written models beside the spec
+/// name (`src/**/*.rs`).
+#[test]
+fn cli_knows_the_permissions_of_handwritten_models() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generate/handwritten");
+    let file = project.join("rookery.toml");
+    let output = rookery(&["check", file.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without the sources, `notes.read` and `notes.write` are unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("rookery.toml");
+    std::fs::copy(&file, &alone).unwrap();
+    let output = rookery(&["check", alone.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown permission `notes.read`"), "{stderr}");
+    assert!(stderr.contains("unknown permission `notes.write`"), "{stderr}");
 }
 
 #[test]

@@ -349,3 +349,14 @@ fn new_inside_another_workspace_makes_a_project_cargo_accepts() {
     let text = std::fs::read_to_string(alone.path().join("solo/Cargo.toml")).unwrap();
     assert!(!text.contains("[workspace]"), "{text}");
 }
+
+/// Every field type with every option it allows (`tests/tests/all_options.rs`
+/// builds and serves the same spec).
+#[test]
+fn all_options() {
+    let dir = project("all_options");
+    assert_ok(&generate(dir.path(), &[]));
+    snapshot_outputs("all_options", dir.path(), |p| {
+        p.starts_with("migrations/") || p.starts_with("src/generated/models/product")
+    });
+}

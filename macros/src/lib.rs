@@ -18,6 +18,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod fallback;
+mod naming;
 
 /// Derives `rookery::TenantModel` for a struct with named fields, plus
 /// `<Name>Id`, `<Name>Record`, `Create<Name>`, `Update<Name>` and

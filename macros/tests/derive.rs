@@ -118,6 +118,23 @@ fn project_def() {
     );
 }
 
+/// References named like their columns.
+#[derive(Debug, Clone, TenantModel)]
+#[rookery(permissions(read = "tasks.read", write = "tasks.write"))]
+pub struct Assignment {
+    /// Who.
+    pub user_id: UserId,
+    /// Where.
+    pub project_id: Option<ProjectId>,
+}
+
+#[test]
+fn a_reference_named_x_id_is_stored_in_x_id() {
+    let def = Assignment::def();
+    assert_eq!(def.field("user_id").unwrap().column, "user_id");
+    assert_eq!(def.field("project_id").unwrap().column, "project_id");
+}
+
 #[test]
 fn task_def() {
     let def = Task::def();

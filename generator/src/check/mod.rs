@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::handwritten::Handwritten;
 use crate::spec::Spec;
 
 mod models;
@@ -19,7 +20,7 @@ mod roles;
 mod values;
 
 pub use names::table_name;
-pub use report::{Report, SpecDiagnostic};
+pub use report::{Report, Severity, SpecDiagnostic};
 pub use roles::PLATFORM_PERMISSIONS;
 
 use report::Ctx;
@@ -27,30 +28,63 @@ use report::Ctx;
 /// Parses `source` (shown as `name` in diagnostics) and checks it.
 ///
 /// Returns the spec only when it has no error; otherwise a [`Report`] with
-/// every problem found. A TOML syntax or type error stops before the
-/// semantic checks, since the rest of the file cannot be trusted.
+/// every problem found (warnings included). A TOML syntax or type error
+/// stops before the semantic checks, since the rest of the file cannot be
+/// trusted. [`load_with_warnings`] also returns the warnings of a valid spec.
 pub fn load(name: &str, source: &str) -> Result<Spec, Report> {
+    load_with_warnings(name, source, &Handwritten::default()).map(|(spec, _)| spec)
+}
+
+/// [`load`] for a project with `handwritten` models (whose permissions roles
+/// may grant), and on success the report of the spec's warnings, if any.
+pub fn load_with_warnings(
+    name: &str,
+    source: &str,
+    handwritten: &Handwritten,
+) -> Result<(Spec, Option<Report>), Report> {
     let spec: Spec = match toml::from_str(source) {
         Ok(spec) => spec,
         Err(error) => return Err(Report::new(name, source, vec![parse_error(&error)])),
     };
-    let diagnostics = check(&spec);
+    let diagnostics = check(&spec, handwritten);
     if diagnostics.is_empty() {
-        Ok(spec)
+        return Ok((spec, None));
+    }
+    let report = Report::new(name, source, diagnostics);
+    if report.has_errors() {
+        Err(report)
     } else {
-        Err(Report::new(name, source, diagnostics))
+        Ok((spec, Some(report)))
     }
 }
 
-/// Every semantic problem of an already parsed spec, in check order.
-pub fn check(spec: &Spec) -> Vec<SpecDiagnostic> {
+/// Every semantic problem of an already parsed spec, in check order: its
+/// errors, or when it has none, its warnings.
+pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     let mut ctx = Ctx::default();
     platform::check(&mut ctx, spec);
-    let catalogue = roles::permission_catalogue(spec);
+    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten));
     roles::check(&mut ctx, spec, &catalogue);
     plans::check(&mut ctx, spec);
     models::check(&mut ctx, spec);
+    // Warnings only for a spec without errors: they would drown the errors.
+    if ctx.is_empty() {
+        roles::administered(&mut ctx, spec);
+        models::warnings(&mut ctx, spec);
+    }
     ctx.into_diagnostics()
+}
+
+/// The permissions hand-written models' derives name.
+fn handwritten_permissions(handwritten: &Handwritten) -> Vec<String> {
+    handwritten
+        .models
+        .iter()
+        .filter_map(|m| m.permissions.as_ref())
+        .flat_map(|(read, write, delete)| [Some(read), Some(write), delete.as_ref()])
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// Why [`load_file`] failed.
@@ -74,12 +108,17 @@ pub enum LoadError {
 
 /// Reads and checks a spec file; diagnostics name the file as given.
 pub fn load_file(path: &Path) -> Result<Spec, LoadError> {
+    load_file_with_warnings(path, &Handwritten::default()).map(|(spec, _)| spec)
+}
+
+/// [`load_with_warnings`] of a file.
+pub fn load_file_with_warnings(path: &Path, handwritten: &Handwritten) -> Result<(Spec, Option<Report>), LoadError> {
     let source = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
         source,
     })?;
     let name = path.display().to_string();
-    load(&name, &source).map_err(|report| LoadError::Spec(Box::new(report)))
+    load_with_warnings(&name, &source, handwritten).map_err(|report| LoadError::Spec(Box::new(report)))
 }
 
 /// Turns toml's error (syntax, unknown key, wrong type) into a diagnostic,

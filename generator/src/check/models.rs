@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use crate::spec::{ModelSpec, Spec};
 
-use super::names::{self, IdentKind, PLATFORM_MODELS, PLATFORM_TABLES};
+use super::names::{self, IdentKind, PLATFORM_MODELS, PLATFORM_ROUTES, PLATFORM_TABLES};
 use super::report::Ctx;
 use super::roles::{duplicates, list};
 
@@ -32,6 +32,13 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     }
 }
 
+/// Warnings about models of a spec without errors.
+pub(super) fn warnings(ctx: &mut Ctx, spec: &Spec) {
+    for model in spec.models.values() {
+        fields::warnings(ctx, model);
+    }
+}
+
 fn check_name<'a>(ctx: &mut Ctx, name: &'a Spanned<String>, tables: &mut IndexMap<String, &'a str>) {
     if !names::shape(ctx, "model name", name) {
         return;
@@ -48,6 +55,18 @@ fn check_name<'a>(ctx: &mut Ctx, name: &'a Spanned<String>, tables: &mut IndexMa
             .help_text(format!(
                 "every app already has the platform model `{model}` (table `{platform_table}`); rename this one, for example `{text}_entry`"
             ));
+        return;
+    }
+    if PLATFORM_ROUTES.contains(&table.as_str()) {
+        ctx.error(
+            "rookery::platform_name",
+            name.span(),
+            format!("model `{text}` would be served at the platform's route `/{table}`"),
+        )
+        .label("route taken")
+        .help_text(format!(
+            "the platform already serves `/{table}` under the API prefix; rename this model, for example `{text}_entry`"
+        ));
         return;
     }
     names::ident(ctx, IdentKind::Model, name);

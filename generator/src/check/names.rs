@@ -8,6 +8,10 @@ use super::report::Ctx;
 /// (`projects_tenant_id_name_key`), which PostgreSQL cuts at 63 bytes.
 pub const MAX_IDENT_LEN: usize = 48;
 
+/// Paths the platform serves under the API prefix: a model's path (its
+/// table name) may not be one of them.
+pub const PLATFORM_ROUTES: [&str; 5] = ["auth", "me", "api-keys", "invitations", "members"];
+
 /// Columns every tenant table has; no field may take these names.
 pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];
 
@@ -101,17 +105,36 @@ pub(crate) fn ident(ctx: &mut Ctx, kind: IdentKind, name: &Spanned<String>) -> b
         return false;
     }
     let text = name.get_ref().as_str();
-    if kind.is_sql() && crate::keywords::SQL.contains(&text) {
-        ctx.error(
-            "rookery::reserved_name",
-            name.span(),
-            format!("`{text}` is an SQL keyword"),
-        )
-        .label(format!("reserved {what}"))
-        .help_text(format!(
-            "it would need quoting in every query on PostgreSQL and SQLite; rename it, for example `{}`",
-            alternative(text)
-        ));
+    if kind.is_sql() {
+        // Tables and columns are quoted wherever SQL names them, and Rust
+        // keywords become raw identifiers (`r#type`): only the words Rust
+        // cannot take even raw, and names that shadow the prelude, collide.
+        if crate::keywords::RUST_NOT_RAW.contains(&text) {
+            ctx.error(
+                "rookery::reserved_name",
+                name.span(),
+                format!("`{text}` cannot be a Rust identifier"),
+            )
+            .label(format!("reserved {what}"))
+            .help_text(format!(
+                "Rust has no raw identifier `r#{text}`; rename it, for example `{}`",
+                alternative(text)
+            ));
+        } else if kind == IdentKind::Model
+            && let Some(shadowed) = crate::keywords::PRELUDE
+                .iter()
+                .find(|p| p.to_lowercase() == text.replace('_', ""))
+        {
+            ctx.error(
+                "rookery::reserved_name",
+                name.span(),
+                format!("model `{text}` would be the Rust type `{shadowed}`"),
+            )
+            .label("shadows a standard type")
+            .help_text(format!(
+                "the generated code uses the standard `{shadowed}`; rename the model, for example `{text}_entry`"
+            ));
+        }
     } else if kind.is_rust() && crate::keywords::RUST.contains(&text) {
         ctx.error(
             "rookery::reserved_name",

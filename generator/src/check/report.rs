@@ -5,10 +5,21 @@ use std::ops::Range;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Severity {
+    /// The spec cannot be generated.
+    Error,
+    /// The spec generates and serves, but probably not as meant.
+    Warning,
+}
+
 /// One problem found in a spec: what is wrong, where, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecDiagnostic {
     code: &'static str,
+    severity: Severity,
     message: String,
     span: Option<Range<usize>>,
     label: Option<String>,
@@ -19,11 +30,17 @@ impl SpecDiagnostic {
     pub(crate) fn new(code: &'static str, span: Option<Range<usize>>, message: String) -> Self {
         Self {
             code,
+            severity: Severity::Error,
             message,
             span,
             label: None,
             help: None,
         }
+    }
+
+    /// Whether this is an error or a warning.
+    pub fn severity(&self) -> Severity {
+        self.severity
     }
 
     /// A stable code naming the kind of problem, such as `rookery::unknown_permission`.
@@ -85,6 +102,13 @@ impl std::error::Error for SpecDiagnostic {}
 impl miette::Diagnostic for SpecDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -170,11 +194,38 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Whether any diagnostic is an error (not only warnings).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.diagnostics.len() {
-            1 => write!(f, "{}: 1 error", self.name),
-            n => write!(f, "{}: {n} errors", self.name),
+        let warnings = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
+        let errors = self.diagnostics.len() - warnings;
+        let plural = |n: usize, noun: &str| {
+            if n == 1 {
+                format!("1 {noun}")
+            } else {
+                format!("{n} {noun}s")
+            }
+        };
+        match (errors, warnings) {
+            (_, 0) => write!(f, "{}: {}", self.name, plural(errors, "error")),
+            (0, _) => write!(f, "{}: {}", self.name, plural(warnings, "warning")),
+            _ => write!(
+                f,
+                "{}: {}, {}",
+                self.name,
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            ),
         }
     }
 }
@@ -219,6 +270,10 @@ impl miette::Diagnostic for Sourced<'_> {
         miette::Diagnostic::help(self.diagnostic)
     }
 
+    fn severity(&self) -> Option<miette::Severity> {
+        miette::Diagnostic::severity(self.diagnostic)
+    }
+
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.diagnostic.labels()
     }
@@ -245,6 +300,18 @@ impl Ctx {
         self.push(SpecDiagnostic::new(code, Some(span), message.into()))
     }
 
+    /// Records a warning at `span`: the spec still generates.
+    pub(crate) fn warning(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> &mut SpecDiagnostic {
+        let diagnostic = self.push(SpecDiagnostic::new(code, Some(span), message.into()));
+        diagnostic.severity = Severity::Warning;
+        diagnostic
+    }
+
     /// Records an error that points nowhere in particular.
     pub(crate) fn error_nowhere(&mut self, code: &'static str, message: impl Into<String>) -> &mut SpecDiagnostic {
         self.push(SpecDiagnostic::new(code, None, message.into()))
@@ -254,6 +321,11 @@ impl Ctx {
         self.diagnostics.push(diagnostic);
         let last = self.diagnostics.len() - 1;
         &mut self.diagnostics[last]
+    }
+
+    /// Whether nothing was recorded yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.diagnostics.is_empty()
     }
 
     pub(crate) fn into_diagnostics(self) -> Vec<SpecDiagnostic> {

@@ -4,7 +4,7 @@
 use indexmap::{IndexMap, IndexSet};
 use toml::Spanned;
 
-use crate::spec::Spec;
+use crate::spec::{AuthMethod, Spec};
 
 use super::names::{self, IdentKind};
 use super::report::{Ctx, closest};
@@ -21,8 +21,10 @@ pub const PLATFORM_PERMISSIONS: [&str; 7] = [
     "tenant.delete",
 ];
 
-/// Every permission a role may grant: those the models name, then the platform's.
-pub(super) fn permission_catalogue(spec: &Spec) -> IndexSet<String> {
+/// Every permission a role may grant: those the models name, the declared
+/// ones (`[permissions]`), those hand-written models name, then the
+/// platform's.
+pub(super) fn permission_catalogue(spec: &Spec, handwritten: &[String]) -> IndexSet<String> {
     let mut catalogue = IndexSet::new();
     for model in spec.models.values() {
         if let Some(permissions) = &model.permissions {
@@ -38,11 +40,42 @@ pub(super) fn permission_catalogue(spec: &Spec) -> IndexSet<String> {
             }
         }
     }
+    catalogue.extend(spec.permissions.keys().map(|p| p.get_ref().clone()));
+    catalogue.extend(handwritten.iter().cloned());
     catalogue.extend(PLATFORM_PERMISSIONS.iter().map(|p| (*p).to_owned()));
     catalogue
 }
 
+/// `[permissions]`: each a valid permission with a description, none the
+/// platform's own.
+fn declared(ctx: &mut Ctx, spec: &Spec) {
+    for (name, permission) in &spec.permissions {
+        if !names::permission(ctx, name) {
+            continue;
+        }
+        let text = name.get_ref().as_str();
+        if PLATFORM_PERMISSIONS.contains(&text) {
+            ctx.error(
+                "rookery::platform_permission",
+                name.span(),
+                format!("`{text}` is a platform permission"),
+            )
+            .label("already declared")
+            .help_text("the platform's own permissions need no declaration; remove this entry");
+        } else if permission.description.trim().is_empty() {
+            ctx.error(
+                "rookery::missing_description",
+                name.span(),
+                format!("permission `{text}` has an empty description"),
+            )
+            .label("no description")
+            .help_text("say what the permission allows, such as `description = \"Approve a deal\"`");
+        }
+    }
+}
+
 pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
+    declared(ctx, spec);
     let role_names: Vec<&str> = spec.roles.keys().map(|k| k.get_ref().as_str()).collect();
     // Permissions a misspelt grant probably meant: not reported again as ungranted.
     let mut meant: IndexSet<&str> = IndexSet::new();
@@ -90,17 +123,70 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
             if !catalogue.contains(text) {
                 meant.extend(closest(text, catalogue.iter().map(String::as_str)));
                 ctx.error("rookery::unknown_permission", grant.span(), format!("unknown permission `{text}`"))
-                    .label("no model or platform route uses it")
+                    .label("no model, `[permissions]` entry or platform route names it")
                     .suggest(
                         text,
                         catalogue.iter().map(String::as_str),
-                        Some("permissions come from the models' `permissions` tables and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete)".to_owned()),
+                        Some("permissions come from the models' `permissions` tables, `[permissions]` (for hand-written code), hand-written models and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete)".to_owned()),
                     );
             }
         }
     }
     cycles(ctx, spec);
     granted(ctx, spec, &meant);
+}
+
+/// Platform permissions without which a tenant cannot be run from the
+/// API: what they allow, and whether the spec uses it.
+fn administration(spec: &Spec) -> Vec<(&'static str, &'static str)> {
+    let mut needed = vec![("members.manage", "invite members")];
+    if spec.auth.methods.iter().any(|m| *m.get_ref() == AuthMethod::ApiKey) {
+        needed.push(("api_keys.manage", "create or revoke API keys"));
+    }
+    needed
+}
+
+/// A warning (the spec still serves) for each of [`administration`] that
+/// no role grants: nobody could use those routes.
+pub(super) fn administered(ctx: &mut Ctx, spec: &Spec) {
+    let Some((first, _)) = spec.roles.first() else {
+        return;
+    };
+    let granted: IndexSet<&str> = spec
+        .roles
+        .values()
+        .flat_map(|r| r.grants.iter().map(|g| g.get_ref().as_str()))
+        .collect();
+    for (name, _) in &spec.permissions {
+        let text = name.get_ref().as_str();
+        if !granted.contains(text) {
+            ctx.warning(
+                "rookery::ungranted_permission",
+                name.span(),
+                format!("no role grants `{text}`"),
+            )
+            .label("granted by no role")
+            .help_text(format!(
+                "nobody passes the code that checks it; add `{text}` to the `grants` of a role such as `{}`",
+                first.get_ref()
+            ));
+        }
+    }
+    for (permission, what) in administration(spec) {
+        if granted.contains(permission) {
+            continue;
+        }
+        ctx.warning(
+            "rookery::no_administrator",
+            first.span(),
+            format!("no role grants `{permission}`: nobody can {what}"),
+        )
+        .label("the role a tenant's creator gets")
+        .help_text(format!(
+            "the platform's routes check `{permission}`; add it to the `grants` of `{}` (or a role it inherits)",
+            first.get_ref()
+        ));
+    }
 }
 
 /// Entries that repeat an earlier one.

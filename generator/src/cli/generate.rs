@@ -97,17 +97,19 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 /// Parses and checks the spec; errors come back rendered as diagnostics.
-fn load_spec(name: &str, source: &str) -> Result<Spec, String> {
-    crate::check::load(name, source).map_err(|report| {
-        let stderr = std::io::stderr();
-        if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-            report.render_with(&miette::GraphicalReportHandler::new_themed(
-                miette::GraphicalTheme::unicode(),
-            ))
-        } else {
-            report.render()
-        }
-    })
+fn load_spec(name: &str, source: &str, hand: &handwritten::Handwritten) -> Result<Spec, String> {
+    crate::check::load_with_warnings(name, source, hand)
+        .map(|(spec, _)| spec)
+        .map_err(|report| {
+            let stderr = std::io::stderr();
+            if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+                report.render_with(&miette::GraphicalReportHandler::new_themed(
+                    miette::GraphicalTheme::unicode(),
+                ))
+            } else {
+                report.render()
+            }
+        })
 }
 
 /// Generates the project in `project`; writes only without `--check`.
@@ -115,8 +117,8 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
     let spec_path = project.join("rookery.toml");
     let source = std::fs::read_to_string(&spec_path)
         .with_context(|| format!("reading {} (is this a Rookery project?)", spec_path.display()))?;
-    let spec = load_spec("rookery.toml", &source).map_err(Failure::Spec)?;
     let hand = handwritten::read(project).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
+    let spec = load_spec("rookery.toml", &source, &hand).map_err(Failure::Spec)?;
     let app = model::build(&spec, &hand).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
 
     // Plan the migration.

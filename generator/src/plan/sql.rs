@@ -102,7 +102,11 @@ pub fn default_sql(d: Dialect, table: &str, c: &Column) -> Result<Option<String>
             if !ok {
                 return bad("a decimal number");
             }
-            t.to_owned()
+            // SQLite would store a number literal as a float's text (9.50 → '9.5').
+            match d {
+                Dialect::Postgres => t.to_owned(),
+                Dialect::Sqlite => string_lit(t),
+            }
         }
         Kind::Bool => match (v.as_str(), d) {
             ("true", Dialect::Postgres) => "true".into(),
@@ -130,11 +134,20 @@ pub fn check_sql(d: Dialect, c: &Column) -> Option<String> {
         };
         parts.push(format!("{f}({col}) <= {n}"));
     }
+    // SQLite stores decimals as text, which compares as text ('9.5' > '10'):
+    // compare the number. A REAL is exact for the integer bounds the spec
+    // allows and rounding keeps order, so an in-range value always passes;
+    // the API's exact check refuses the rest before any SQL runs.
+    let value = if d == Dialect::Sqlite && c.kind == Kind::Decimal {
+        format!("CAST({col} AS REAL)")
+    } else {
+        col.clone()
+    };
     if let Some(n) = c.min {
-        parts.push(format!("{col} >= {n}"));
+        parts.push(format!("{value} >= {n}"));
     }
     if let Some(n) = c.max {
-        parts.push(format!("{col} <= {n}"));
+        parts.push(format!("{value} <= {n}"));
     }
     if c.kind == Kind::Enum && !c.values.is_empty() {
         let vals: Vec<_> = c.values.iter().map(|v| string_lit(v)).collect();

@@ -146,7 +146,7 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             quote!(#column)
         }
         None => {
-            let ref_column = format!("{name}_id");
+            let ref_column = crate::naming::ref_column(&name);
             quote! {
                 match <#ty as #p::FieldValue>::TYPE {
                     #p::FieldType::Ref(_) => #ref_column,
@@ -258,17 +258,17 @@ fn assertions(field: &Field<'_>) -> TokenStream {
     if let Some(min) = &a.min {
         assert(
             min.span,
-            quote!(#p::FieldType::Int | #p::FieldType::BigInt | #p::FieldType::String),
+            quote!(#p::FieldType::Int | #p::FieldType::BigInt | #p::FieldType::Decimal | #p::FieldType::String),
             format!(
-                "`min` on field `{name}`: only integer fields (a minimum value) and string fields (a minimum length) have a minimum"
+                "`min` on field `{name}`: only number fields (a minimum value) and string fields (a minimum length) have a minimum"
             ),
         );
     }
     if let Some(max) = &a.max {
         assert(
             max.span,
-            quote!(#p::FieldType::Int | #p::FieldType::BigInt),
-            format!("`max` on field `{name}`: only integer fields have a maximum value (use `max_len` for strings)"),
+            quote!(#p::FieldType::Int | #p::FieldType::BigInt | #p::FieldType::Decimal),
+            format!("`max` on field `{name}`: only number fields have a maximum value (use `max_len` for strings)"),
         );
     }
     if let Some(on_delete) = &a.on_delete {
@@ -285,6 +285,15 @@ fn assertions(field: &Field<'_>) -> TokenStream {
                 const _: () = ::core::assert!(!::core::matches!(#stored, #p::FieldType::Json), #msg);
             });
         }
+    }
+    if let Some(span) = a.sortable {
+        let msg = format!(
+            "`sortable` on field `{name}`: an optional field cannot be sortable (a list is paged by a cursor on the sort \
+             key, which needs a value in every row); make the field required or remove `sortable`"
+        );
+        out.extend(quote_spanned! {span=>
+            const _: () = ::core::assert!(!<#ty as #p::FieldValue>::OPTIONAL, #msg);
+        });
     }
     if name == "tenant" && a.column.is_none() {
         let span = field.ident.span();

@@ -134,9 +134,9 @@ pub struct FieldDef {
     pub sortable: bool,
     /// Maximum length in characters (strings).
     pub max_len: Option<u32>,
-    /// Minimum value (integers) or length (strings).
+    /// Minimum value (integers and decimals) or length (strings).
     pub min: Option<i64>,
-    /// Maximum value (integers).
+    /// Maximum value (integers and decimals).
     pub max: Option<i64>,
     /// What a reference does when its target is deleted.
     pub on_delete: OnDelete,

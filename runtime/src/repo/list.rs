@@ -7,9 +7,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use super::key_type;
 use super::validate::{parse_text, to_text};
-use crate::db::Bind;
+use super::{key_type, quoted};
+use crate::db::{Bind, Dialect};
 use crate::model::{FieldType, Key, ModelDef, Record, TenantModel, Value};
 
 /// Largest page a request may ask for.
@@ -183,36 +183,55 @@ pub(crate) fn cursor_for<M: TenantModel>(query: &ListQuery, last: &Record<M>) ->
 
 /// `SELECT … WHERE tenant_id = $1 … ORDER BY … LIMIT …` and its binds
 /// after the tenant (the caller puts the tenant first).
-pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String) -> (String, Vec<Bind>) {
-    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", def.table);
+pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String, dialect: Dialect) -> (String, Vec<Bind>) {
+    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", quoted(def.table));
     let mut binds: Vec<Bind> = Vec::new();
     for (col, ty, value) in &query.filters {
         binds.push(Bind::new(value.clone(), *ty));
-        let _ = write!(sql, " AND {col} = ${}", binds.len() + 1);
+        let n = format!("${}", binds.len() + 1);
+        let _ = write!(
+            sql,
+            " AND {} = {}",
+            number(dialect, *ty, &quoted(col)),
+            number(dialect, *ty, &n)
+        );
     }
     let (cmp, dir) = if query.descending { ("<", "DESC") } else { (">", "ASC") };
+    let col = number(dialect, query.sort_type, &quoted(query.sort_field));
     if let Some((value, id)) = &query.after {
         if query.sort_field != "id" {
             binds.push(Bind::new(value.clone(), query.sort_type));
         }
-        let v = binds.len() + 1;
+        let v = number(dialect, query.sort_type, &format!("${}", binds.len() + 1));
         binds.push(Bind::new(id.clone(), key_type(def.key)));
         let i = binds.len() + 1;
         if query.sort_field == "id" {
             let _ = write!(sql, " AND id {cmp} ${i}");
         } else {
-            let col = query.sort_field;
-            let _ = write!(sql, " AND ({col} {cmp} ${v} OR ({col} = ${v} AND id {cmp} ${i}))");
+            let _ = write!(sql, " AND ({col} {cmp} {v} OR ({col} = {v} AND id {cmp} ${i}))");
         }
     }
     if query.sort_field == "id" {
         let _ = write!(sql, " ORDER BY id {dir}");
     } else {
-        let _ = write!(sql, " ORDER BY {} {dir}, id {dir}", query.sort_field);
+        let _ = write!(sql, " ORDER BY {col} {dir}, id {dir}");
     }
     binds.push(Bind::new(Value::BigInt(i64::from(query.limit) + 1), FieldType::BigInt));
     let _ = write!(sql, " LIMIT ${}", binds.len() + 1);
     (sql, binds)
+}
+
+/// `expr` as a number to compare and order by: SQLite stores decimals as
+/// text, whose order is not the numbers' (`'10' < '9.5'`, `'9.50' <>
+/// '9.5'`), so there they are compared as REAL (exact up to 15 significant
+/// digits; beyond, close values tie and are ordered by id, which keeps
+/// pages consistent).
+fn number(dialect: Dialect, ty: FieldType, expr: &str) -> String {
+    if dialect == Dialect::Sqlite && ty == FieldType::Decimal {
+        format!("CAST({expr} AS REAL)")
+    } else {
+        expr.to_owned()
+    }
 }
 
 /// One page of a list.

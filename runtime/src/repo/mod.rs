@@ -91,11 +91,19 @@ fn key_type(kind: KeyKind) -> FieldType {
     }
 }
 
+/// `name` as a quoted SQL identifier (`"order"`), the same on PostgreSQL
+/// and SQLite: tables and columns may be SQL keywords. Names come from the
+/// static `ModelDef` (lowercase letters, digits and `_`, checked by the
+/// derive), never from a request.
+pub(crate) fn quoted(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
 /// `tenant_id, id, created_at, updated_at, <fields>`.
 fn select_list(def: &ModelDef) -> String {
     let mut cols = String::from("tenant_id, id, created_at, updated_at");
     for f in def.fields {
-        let _ = write!(cols, ", {}", f.column);
+        let _ = write!(cols, ", {}", quoted(f.column));
     }
     cols
 }
@@ -140,7 +148,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         let sql = format!(
             "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
             select_list(def),
-            def.table
+            quoted(def.table)
         );
         let binds = vec![self.tenant_bind(), Self::id_bind(id)];
         match self.tx.fetch_optional(sql, binds).await? {
@@ -152,7 +160,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// How many rows the tenant has.
     pub async fn count(&mut self) -> Result<i64, RepoError> {
         let def = M::def();
-        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = $1", def.table);
+        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = $1", quoted(def.table));
         let row = self.tx.fetch_optional(sql, vec![self.tenant_bind()]).await?;
         match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
             Some(Value::BigInt(n)) => Ok(n),
@@ -236,18 +244,18 @@ impl<'t, M: TenantModel> Repo<'t, M> {
                 // SQLite has no identity on a composite key; the write lock taken
                 // by `begin_write` makes max + 1 safe.
                 cols.push_str(", id");
-                let _ = write!(params, ", (SELECT coalesce(max(id), 0) + 1 FROM {})", def.table);
+                let _ = write!(params, ", (SELECT coalesce(max(id), 0) + 1 FROM {})", quoted(def.table));
             }
             (KeyKind::BigInt, Dialect::Postgres) => {}
         }
         for (field, value) in def.fields.iter().zip(values) {
             binds.push(Bind::new(value, field.ty));
-            let _ = write!(cols, ", {}", field.column);
+            let _ = write!(cols, ", {}", quoted(field.column));
             let _ = write!(params, ", ${}", binds.len());
         }
         let sql = format!(
             "INSERT INTO {} ({cols}) VALUES ({params}) RETURNING {}",
-            def.table,
+            quoted(def.table),
             select_list(def)
         );
         let (sql, after) = self.with_audit(sql, "create", stamp, &mut binds);
@@ -298,11 +306,11 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         let mut sets = String::from("updated_at = $3");
         for (field, value) in changes {
             binds.push(Bind::new(value, field.ty));
-            let _ = write!(sets, ", {} = ${}", field.column, binds.len());
+            let _ = write!(sets, ", {} = ${}", quoted(field.column), binds.len());
         }
         let sql = format!(
             "UPDATE {} SET {sets} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
-            def.table,
+            quoted(def.table),
             select_list(def)
         );
         let (sql, after) = self.with_audit(sql, "update", stamp, &mut binds);
@@ -333,7 +341,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         let def = M::def();
         let sql = format!(
             "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
-            def.table
+            quoted(def.table)
         );
         let mut binds = vec![self.tenant_bind(), Self::id_bind(id)];
         let (sql, after) = self.with_audit(sql, "delete", stamp, &mut binds);
@@ -352,7 +360,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// One page of rows, filtered and sorted as `query` says.
     pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
         let def = M::def();
-        let (sql, mut binds) = list::build(def, query, select_list(def));
+        let (sql, mut binds) = list::build(def, query, select_list(def), self.tx.dialect());
         binds.insert(0, self.tenant_bind());
         let rows = self.tx.fetch_all(sql, binds).await?;
         let mut items = rows.iter().map(decode_record::<M>).collect::<Result<Vec<_>, _>>()?;

@@ -308,36 +308,37 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
                 ));
             }
         }
-        Value::Int(_) | Value::BigInt(_) => {
-            let n = match value {
-                Value::Int(v) => i64::from(*v),
-                Value::BigInt(v) => *v,
-                _ => unreachable!(),
-            };
-            if let Some(min) = field.min
-                && n < min
-            {
-                errors.push(FieldError::new(
-                    field.name,
-                    "too_small",
-                    format!("{} must be at least {min}", field.name),
-                ));
-            }
-            if let Some(max) = field.max
-                && n > max
-            {
-                errors.push(FieldError::new(
-                    field.name,
-                    "too_large",
-                    format!("{} must be at most {max}", field.name),
-                ));
-            }
-        }
+        Value::Int(v) => check_range(field, Decimal::from(*v), errors),
+        Value::BigInt(v) => check_range(field, Decimal::from(*v), errors),
+        Value::Decimal(v) => check_range(field, *v, errors),
         // Years 1–9999: what RFC 3339 and PostgreSQL's ISO text output share
         // (the one-message reads decode that text; BC dates have none).
         Value::Date(d) if !(1..=9999).contains(&d.year()) => errors.push(year_range(field)),
         Value::DateTime(t) if !(1..=9999).contains(&t.year()) => errors.push(year_range(field)),
         _ => {}
+    }
+}
+
+/// `min` and `max` of a number, compared exactly (an `i64` bound is an
+/// exact `Decimal`).
+fn check_range(field: &FieldDef, n: Decimal, errors: &mut Vec<FieldError>) {
+    if let Some(min) = field.min
+        && n < Decimal::from(min)
+    {
+        errors.push(FieldError::new(
+            field.name,
+            "too_small",
+            format!("{} must be at least {min}", field.name),
+        ));
+    }
+    if let Some(max) = field.max
+        && n > Decimal::from(max)
+    {
+        errors.push(FieldError::new(
+            field.name,
+            "too_large",
+            format!("{} must be at most {max}", field.name),
+        ));
     }
 }
 
@@ -524,6 +525,26 @@ mod tests {
         assert!(nul_field(br#"{"a": "\\u0000"}"#).is_none());
         assert!(nul_field(br#"{"a": "\\\u0000"}"#).is_some());
         assert!(nul_field(br#"{"a": "u0000"}"#).is_none());
+    }
+
+    #[test]
+    fn decimal_bounds_are_exact() {
+        static PRICE: FieldDef = FieldDef {
+            min: Some(0),
+            max: Some(10),
+            ..FieldDef::new("price", "price", FieldType::Decimal)
+        };
+        let codes = |text: &str| {
+            let mut errors = Vec::new();
+            check_rules(&PRICE, &parse_text(FieldType::Decimal, text).unwrap(), &mut errors);
+            errors.iter().map(|e| e.code).collect::<Vec<_>>()
+        };
+        for inside in ["0", "0.00", "9.5", "10", "10.000"] {
+            assert!(codes(inside).is_empty(), "{inside}");
+        }
+        assert_eq!(codes("-0.0000000001"), ["too_small"]);
+        assert_eq!(codes("10.0000000001"), ["too_large"]);
+        assert_eq!(codes("100"), ["too_large"]);
     }
 
     #[test]

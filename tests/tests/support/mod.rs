@@ -26,31 +26,38 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// The taskboard app built the way a user builds it: `rookery new` in a
-/// scratch folder under `target/`, the example's `rookery.toml` put in place
-/// of the starter spec, everything generated from it afresh by `rookery
-/// generate`, then `cargo build`. Returns the built binary
-/// (`taskboard_e2e`; the committed example is `taskboard`).
-///
-/// The test processes share one copy: a file lock serialises them, the
-/// project is made again only when the spec or the generator changed, and
-/// `cargo build` is a quick no-op when nothing did. The project builds into
-/// the workspace's target folder with the workspace's `Cargo.lock`,
-/// offline, so it reuses every dependency the workspace already compiled.
+/// The taskboard app built the way a user builds it (see
+/// [`generated_project`]): `taskboard_e2e`; the committed example is
+/// `taskboard`.
 pub fn generated_taskboard() -> PathBuf {
+    generated_project("taskboard_e2e", &workspace().join("examples/taskboard/rookery.toml"))
+}
+
+/// The app of `spec` built the way a user builds it: `rookery new <name>` in
+/// a scratch folder under `target/`, `spec` put in place of the starter
+/// spec, everything generated from it afresh by `rookery generate`, then
+/// `cargo build`. Returns the built binary `<name>` (the crate's name, not
+/// the spec's app name).
+///
+/// The test processes share one copy per name: a file lock serialises
+/// them, the project is made again only when the spec or the generator
+/// changed, and `cargo build` is a quick no-op when nothing did. The
+/// project builds into the workspace's target folder with the workspace's
+/// `Cargo.lock`, offline, so it reuses every dependency the workspace
+/// already compiled: only the app itself compiles.
+pub fn generated_project(name: &str, spec: &Path) -> PathBuf {
     use std::hash::{Hash as _, Hasher as _};
     let root = bin_dir().join("e2e");
     std::fs::create_dir_all(&root).unwrap();
-    let lock = std::fs::File::create(root.join("lock")).unwrap();
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
     lock.lock().expect("lock target/debug/e2e");
-    let spec = workspace().join("examples/taskboard/rookery.toml");
     let rookery = binary("rookery");
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(&spec).unwrap().hash(&mut hasher);
+    std::fs::read(spec).unwrap().hash(&mut hasher);
     std::fs::read(&rookery).unwrap().hash(&mut hasher);
     let stamp = format!("{:016x}", hasher.finish());
-    let project = root.join("taskboard_e2e");
-    let stamp_path = root.join("taskboard_e2e.stamp");
+    let project = root.join(name);
+    let stamp_path = root.join(format!("{name}.stamp"));
     let run = |args: &[&str]| {
         let out = Command::new(&rookery).args(args).output().unwrap();
         assert!(
@@ -65,9 +72,9 @@ pub fn generated_taskboard() -> PathBuf {
         let _ = std::fs::remove_file(&stamp_path);
         let root_str = root.display().to_string();
         let runtime = workspace().join("runtime").display().to_string();
-        run(&["new", "taskboard_e2e", "--path", &root_str, "--rookery-path", &runtime]);
-        // Start over from the example's spec: no starter models, no migrations.
-        std::fs::copy(&spec, project.join("rookery.toml")).unwrap();
+        run(&["new", name, "--path", &root_str, "--rookery-path", &runtime]);
+        // Start over from the spec: no starter models, no migrations.
+        std::fs::copy(spec, project.join("rookery.toml")).unwrap();
         std::fs::remove_dir_all(project.join("src/generated")).unwrap();
         std::fs::remove_dir_all(project.join("migrations")).unwrap();
         run(&["generate", "--project", &project.display().to_string()]);
@@ -87,11 +94,11 @@ pub fn generated_taskboard() -> PathBuf {
         .unwrap();
     assert!(
         out.status.success(),
-        "building the generated taskboard failed:\n{}",
+        "building the generated {name} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     drop(lock);
-    bin_dir().join("taskboard_e2e")
+    bin_dir().join(name)
 }
 
 /// The workspace root.

@@ -1,6 +1,8 @@
 //! Fields: names and columns, the options each type allows, references
 //! and defaults.
 
+use std::cmp::Ordering;
+
 use indexmap::IndexMap;
 use toml::{Spanned, Value};
 
@@ -62,13 +64,18 @@ fn check_name(ctx: &mut Ctx, name: &Spanned<String>) {
     names::ident(ctx, IdentKind::Field, name);
 }
 
-/// A ref field `x` is stored in column `x_id`; no two fields may share a column.
+/// A ref field `x` is stored in column `x_id` (`x_id` in `x_id`); no two
+/// fields may share a column.
 fn check_columns(ctx: &mut Ctx, model: &ModelSpec) {
     let mut columns: IndexMap<String, &str> = IndexMap::new();
     for (name, field) in &model.fields {
         let text = name.get_ref().as_str();
         let is_ref = *field.kind.get_ref() == FieldKind::Ref;
-        let column = if is_ref { format!("{text}_id") } else { text.to_owned() };
+        let column = if is_ref {
+            crate::naming::ref_column(text)
+        } else {
+            text.to_owned()
+        };
         if is_ref && IMPLICIT_COLUMNS.contains(&column.as_str()) {
             ctx.error(
                 "rookery::column_clash",
@@ -88,7 +95,7 @@ fn check_columns(ctx: &mut Ctx, model: &ModelSpec) {
                 format!("fields `{other}` and `{text}` would both be stored in column `{column}`"),
             )
             .label("same column")
-            .help_text("a ref field `x` is stored in column `x_id`; rename one of them");
+            .help_text("a ref field `x` is stored in column `x_id` (`x_id` stays `x_id`); rename one of them");
             continue;
         }
         columns.insert(column, text);
@@ -218,6 +225,27 @@ fn check_enum(ctx: &mut Ctx, field: &FieldSpec) {
         .label("duplicate")
         .help_text("remove this entry");
     }
+    // Distinct values whose Rust variants would be one.
+    let mut variants: IndexMap<String, &str> = IndexMap::new();
+    for value in values.get_ref() {
+        let text = value.get_ref().as_str();
+        let variant = crate::model::variant_name(text);
+        match variants.get(&variant) {
+            Some(other) if *other != text => {
+                ctx.error(
+                    "rookery::duplicate",
+                    value.span(),
+                    format!("values `{other}` and `{text}` would both be the Rust variant `{variant}`"),
+                )
+                .label("same variant")
+                .help_text("rename one of them");
+            }
+            Some(_) => {}
+            None => {
+                variants.insert(variant, text);
+            }
+        }
+    }
 }
 
 /// `max_len`, `min`, `max`, and the index flags.
@@ -245,6 +273,18 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             )
             .label("out of range")
             .help_text("an int is 32 bits (-2147483648 to 2147483647); use `bigint` for larger numbers");
+        } else if kind == FieldKind::Decimal && bound.get_ref().unsigned_abs() > values::DECIMAL_BOUND_LIMIT {
+            ctx.error(
+                "rookery::bad_bound",
+                bound.span(),
+                format!("`{option}` of a decimal is too large"),
+            )
+            .label("out of range")
+            .help_text(format!(
+                "decimal bounds lie within ±{} (2^53): SQLite compares decimals as floating-point numbers, which \
+                 hold larger integers inexactly",
+                values::DECIMAL_BOUND_LIMIT
+            ));
         }
     }
     if let (true, Some(min), Some(max)) = (numeric, &field.min, &field.max)
@@ -257,6 +297,18 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         )
         .label("below min")
         .help_text("swap them, or fix one of them");
+    }
+    if field.sortable && field.optional {
+        ctx.error(
+            "rookery::optional_sortable",
+            name.span(),
+            format!("optional field `{}` cannot be `sortable`", name.get_ref()),
+        )
+        .label("optional and sortable")
+        .help_text(
+            "a list is paged by a cursor on its sort key, which needs a value in every row; make the field required \
+             (with a `default`) or remove `sortable`",
+        );
     }
     if matches!(kind, FieldKind::Text | FieldKind::Json) {
         let flags = [
@@ -275,6 +327,22 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
                 "text and json values are too large to index; use `type = \"string\"` with a `max_len` for a key",
             );
         }
+    }
+}
+
+/// Warnings: a unique field with a default lets only one create omit it.
+pub(super) fn warnings(ctx: &mut Ctx, model: &ModelSpec) {
+    for (name, field) in &model.fields {
+        let Some(default) = field.default.as_ref().filter(|_| field.unique) else {
+            continue;
+        };
+        ctx.warning(
+            "rookery::unique_default",
+            default.span(),
+            format!("unique field `{}` has a default", name.get_ref()),
+        )
+        .label("the same value for every create that omits it")
+        .help_text("a second create without the field conflicts (409); remove the default or `unique`");
     }
 }
 
@@ -314,9 +382,17 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             _ => "an integer",
         },
         FieldKind::Decimal => match value {
-            Value::Integer(_) => return,
-            Value::String(text) if values::is_decimal(text) => return,
-            Value::String(_) => return bad_text(ctx, span, field_name, "decimal", "\"12.50\""),
+            Value::Integer(n) => {
+                bounded_default(ctx, span, field, &n.to_string(), |bound| n.cmp(&bound));
+                return;
+            }
+            Value::String(text) if values::is_decimal(text) => {
+                bounded_default(ctx, span, field, text, |bound| values::decimal_cmp(text, bound));
+                return;
+            }
+            Value::String(_) => {
+                return bad_text(ctx, span, field_name, "decimal", "\"12.50\" (at most 28 digits)");
+            }
             Value::Float(_) => {
                 ctx.error(
                     "rookery::bad_default",
@@ -442,19 +518,31 @@ fn integer_default(ctx: &mut Ctx, span: std::ops::Range<usize>, kind: FieldKind,
             .help_text("an int is 32 bits; use `bigint` for larger numbers");
         return;
     }
-    if let Some(min) = field.min.as_ref().filter(|m| n < *m.get_ref()) {
+    bounded_default(ctx, span, field, &n.to_string(), |bound| n.cmp(&bound));
+}
+
+/// A number default must lie between `min` and `max`; `compare(bound)` is
+/// how the default compares with a bound.
+fn bounded_default(
+    ctx: &mut Ctx,
+    span: std::ops::Range<usize>,
+    field: &FieldSpec,
+    shown: &str,
+    compare: impl Fn(i64) -> Ordering,
+) {
+    if let Some(min) = field.min.as_ref().filter(|m| compare(*m.get_ref()).is_lt()) {
         ctx.error(
             "rookery::bad_default",
             span,
-            format!("default {n} is less than `min` ({})", min.get_ref()),
+            format!("default {shown} is less than `min` ({})", min.get_ref()),
         )
         .label("below min")
         .help_text("the default must lie between `min` and `max`");
-    } else if let Some(max) = field.max.as_ref().filter(|m| n > *m.get_ref()) {
+    } else if let Some(max) = field.max.as_ref().filter(|m| compare(*m.get_ref()).is_gt()) {
         ctx.error(
             "rookery::bad_default",
             span,
-            format!("default {n} is greater than `max` ({})", max.get_ref()),
+            format!("default {shown} is greater than `max` ({})", max.get_ref()),
         )
         .label("above max")
         .help_text("the default must lie between `min` and `max`");

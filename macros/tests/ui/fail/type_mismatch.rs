@@ -9,6 +9,10 @@ pub struct Project {
     pub flag: bool,
     #[rookery(on_delete = "cascade")]
     pub name: String,
+    #[rookery(min = 0, max = 1)]
+    pub on: bool,
+    #[rookery(sortable)]
+    pub rank: Option<i32>,
 }
 
 fn main() {}

@@ -47,7 +47,7 @@ pub struct Task {
     #[rookery(indexed)]
     pub views: i64,
     /// Cost.
-    #[rookery(default = "0.00")]
+    #[rookery(default = "0.00", min = 0, max = 1000000)]
     pub cost: Decimal,
     /// Done?
     #[rookery(default = false)]

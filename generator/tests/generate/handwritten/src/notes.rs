@@ -19,7 +19,7 @@ pub enum NoteKind {
 
 /// A note on a project.
 #[derive(Debug, Clone, TenantModel)]
-#[rookery(table = "notes", permissions(read = "projects.read", write = "projects.write"), audit, sort = "-seen_at")]
+#[rookery(table = "notes", permissions(read = "notes.read", write = "notes.write"), audit, sort = "-seen_at")]
 pub struct Note {
     /// Title.
     #[rookery(max_len = 80)]
