@@ -256,10 +256,22 @@ mod tests {
         savepoint select set table temp temporary then ties to transaction trigger unbounded union unique update using \
         vacuum values view virtual when where window with without";
 
+    /// PostgreSQL's reserved keywords, also those allowed only as function or
+    /// type names (<https://www.postgresql.org/docs/current/sql-keywords-appendix.html>).
+    const POSTGRES: &str = "all analyse analyze and any array as asc asymmetric both case cast check collate column \
+        constraint create current_catalog current_date current_role current_time current_timestamp current_user default \
+        deferrable desc distinct do else end except false fetch for foreign from grant group having in initially \
+        intersect into lateral leading limit localtime localtimestamp not null offset on only or order placing primary \
+        references returning select session_user some symmetric system_user table then to trailing true union unique \
+        user using variadic when where window with authorization binary collation concurrently cross current_schema \
+        freeze full ilike inner is isnull join left like natural notnull outer overlaps right similar tablesample \
+        verbose";
+
     #[test]
-    fn every_sqlite_keyword_is_quoted() {
+    fn every_sqlite_and_postgres_keyword_is_quoted() {
         let missing: Vec<&str> = SQLITE
             .split_whitespace()
+            .chain(POSTGRES.split_whitespace())
             .filter(|w| !super::SQL.contains(w) && !super::SQL_QUOTED.contains(w))
             .collect();
         assert!(missing.is_empty(), "not quoted: {missing:?}");
