@@ -128,6 +128,7 @@ pub(crate) const SQL_QUOTED: &[&str] = &[
     "add",
     "after",
     "alter",
+    "always",
     "attach",
     "autoincrement",
     "before",
@@ -136,26 +137,42 @@ pub(crate) const SQL_QUOTED: &[&str] = &[
     "cascade",
     "commit",
     "conflict",
+    "current",
     "database",
     "deferred",
     "detach",
     "each",
+    "exclude",
     "exclusive",
     "explain",
     "fail",
+    "filter",
+    "first",
+    "following",
+    "generated",
+    "groups",
     "if",
     "ignore",
     "immediate",
     "indexed",
     "instead",
     "key",
+    "last",
     "match",
+    "materialized",
     "no",
+    "nothing",
+    "nulls",
     "of",
+    "others",
+    "over",
+    "partition",
     "plan",
     "pragma",
+    "preceding",
     "query",
     "raise",
+    "range",
     "recursive",
     "regexp",
     "reindex",
@@ -165,14 +182,18 @@ pub(crate) const SQL_QUOTED: &[&str] = &[
     "restrict",
     "rollback",
     "row",
+    "rows",
     "savepoint",
     "set",
     "temp",
     "temporary",
+    "ties",
     "trigger",
+    "unbounded",
     "vacuum",
     "view",
     "virtual",
+    "without",
 ];
 
 /// Rust keywords, strict and reserved (edition 2024), plus `crate`, `self`
@@ -219,3 +240,40 @@ pub(crate) const PRELUDE: &[&str] = &[
     "Unpin",
     "Vec",
 ];
+
+#[cfg(test)]
+mod tests {
+    /// SQLite's keywords (<https://sqlite.org/lang_keywords.html>): names may
+    /// now be any of them, so each must be quoted.
+    const SQLITE: &str = "abort action add after all alter always analyze and as asc attach autoincrement before begin \
+        between by cascade case cast check collate column commit conflict constraint create cross current current_date \
+        current_time current_timestamp database default deferrable deferred delete desc detach distinct do drop each \
+        else end escape except exclude exclusive exists explain fail filter first following for foreign from full \
+        generated glob group groups having if ignore immediate in index indexed initially inner insert instead \
+        intersect into is isnull join key last left like limit match materialized natural no not nothing notnull null \
+        nulls of offset on or order others outer over partition plan pragma preceding primary query raise range \
+        recursive references regexp reindex release rename replace restrict returning right rollback row rows \
+        savepoint select set table temp temporary then ties to transaction trigger unbounded union unique update using \
+        vacuum values view virtual when where window with without";
+
+    /// PostgreSQL's reserved keywords, also those allowed only as function or
+    /// type names (<https://www.postgresql.org/docs/current/sql-keywords-appendix.html>).
+    const POSTGRES: &str = "all analyse analyze and any array as asc asymmetric both case cast check collate column \
+        constraint create current_catalog current_date current_role current_time current_timestamp current_user default \
+        deferrable desc distinct do else end except false fetch for foreign from grant group having in initially \
+        intersect into lateral leading limit localtime localtimestamp not null offset on only or order placing primary \
+        references returning select session_user some symmetric system_user table then to trailing true union unique \
+        user using variadic when where window with authorization binary collation concurrently cross current_schema \
+        freeze full ilike inner is isnull join left like natural notnull outer overlaps right similar tablesample \
+        verbose";
+
+    #[test]
+    fn every_sqlite_and_postgres_keyword_is_quoted() {
+        let missing: Vec<&str> = SQLITE
+            .split_whitespace()
+            .chain(POSTGRES.split_whitespace())
+            .filter(|w| !super::SQL.contains(w) && !super::SQL_QUOTED.contains(w))
+            .collect();
+        assert!(missing.is_empty(), "not quoted: {missing:?}");
+    }
+}

@@ -300,6 +300,17 @@ async fn every_error_is_a_problem(h: Harness) {
     assert!(reply.json()["detail"].as_str().unwrap().contains("word"), "{reply:?}");
     let reply = h.send_json("POST", "/echo", "acme", t, r#"{"word": "a"}"#).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    // A hand-written route's bare status becomes a problem; a body it typed
+    // itself is its own.
+    send(request("GET", "/api/v1/bare-conflict", &token), Body::empty())
+        .await
+        .assert_problem(StatusCode::CONFLICT);
+    let reply = send(request("GET", "/api/v1/own-conflict", &token), Body::empty()).await;
+    assert_eq!(
+        (reply.status, reply.content_type()),
+        (StatusCode::CONFLICT, "application/json")
+    );
+    assert_eq!(reply.json(), json!({ "mine": true }));
     // No token: 401, with its challenge.
     let reply = h.send_json("GET", "/notes", "acme", None, "").await;
     reply.assert_problem(StatusCode::UNAUTHORIZED);

@@ -157,9 +157,9 @@ fn foreign_kind(status: StatusCode) -> (String, &'static str) {
 /// Longest plain-text body of a foreign 4xx kept as the problem's detail.
 const MAX_DETAIL: usize = 512;
 
-/// Makes an error response that is not a problem yet into one, keeping its
-/// status and headers (a 405's `Allow`): axum's own answers (405, 413,
-/// 415, and the 400/415/422 rejections of its `Json` extractor in
+/// Makes an error response with no body type or a plain-text one into a
+/// problem, keeping its status and headers: axum's own answers (413, and
+/// the 400/415/422 rejections of its `Path` and `Json` extractors in
 /// hand-written handlers) and a hand-written handler's bare status. A 4xx's
 /// short plain-text body, already in memory, becomes the detail; a 5xx's
 /// body is never shown. Other responses pass with one comparison.
@@ -168,11 +168,14 @@ pub(crate) fn ensure_problem(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // Problems pass, and so does any body a handler chose to type (a
+    // hand-written route's own JSON error): only bare and plain-text
+    // answers, axum's kind, are replaced.
     let content_type = response.headers().get(header::CONTENT_TYPE);
-    if content_type.is_some_and(|v| v.as_bytes() == b"application/problem+json") {
+    let plain = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if content_type.is_some() && !plain {
         return response;
     }
-    let plain = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
     let (mut parts, body) = response.into_parts();
     let detail = if plain && status.is_client_error() {
         // A body that is not ready at once (a stream) is not waited for.

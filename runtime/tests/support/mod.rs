@@ -402,9 +402,17 @@ struct Echo {
 }
 
 fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
-    let app = App::new(&TEST_SPEC)
-        .model::<Note>()
-        .routes(Router::new().route("/echo", axum::routing::post(echo)));
+    let app = App::new(&TEST_SPEC).model::<Note>().routes(
+        Router::new()
+            .route("/echo", axum::routing::post(echo))
+            .route("/bare-conflict", axum::routing::get(|| async { StatusCode::CONFLICT }))
+            .route(
+                "/own-conflict",
+                axum::routing::get(|| async {
+                    (StatusCode::CONFLICT, axum::Json(serde_json::json!({ "mine": true })))
+                }),
+            ),
+    );
     let mut config = config(url);
     configure(&mut config);
     let state = app.state(config, db);
