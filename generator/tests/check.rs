@@ -219,3 +219,16 @@ fn cli_exits_2_on_a_missing_file_or_bad_usage() {
     let output = rookery(&["check", "a.toml", "b.toml"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `generate` shows the same warnings and still generates.
+#[test]
+fn generate_prints_warnings_and_still_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/warn_unusable.toml");
+    std::fs::copy(&file, dir.path().join("rookery.toml")).unwrap();
+    let output = rookery(&["generate", "--project", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nobody can invite members"), "{stderr}");
+    assert!(dir.path().join("migrations/rookery.snapshot.json").exists());
+}

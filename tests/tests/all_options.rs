@@ -231,14 +231,17 @@ fn every_option_builds_and_serves_on_sqlite() {
 #[test]
 fn every_option_builds_and_serves_on_postgres() {
     let bin = app();
-    let db = Database::create();
+    // As the README says: a non-superuser owner migrates, a member of
+    // `catalogue_app` serves; the superuser only inspects.
+    let db = Database::create_for("catalogue");
     let migrate = Command::new(&bin)
         .arg("migrate")
-        .env("DATABASE_URL", &db.url)
+        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
+        .env("DATABASE_URL", &db.serving_url)
         .output()
         .unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
-    let server = Server::start(&bin, &[("DATABASE_URL", &db.url)]);
+    let server = Server::start(&bin, &[("DATABASE_URL", &db.serving_url)]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

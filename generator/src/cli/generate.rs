@@ -98,18 +98,22 @@ pub fn run(args: &Args) -> ExitCode {
 
 /// Parses and checks the spec; errors come back rendered as diagnostics.
 fn load_spec(name: &str, source: &str, hand: &handwritten::Handwritten) -> Result<Spec, String> {
-    crate::check::load_with_warnings(name, source, hand)
-        .map(|(spec, _)| spec)
-        .map_err(|report| {
-            let stderr = std::io::stderr();
-            if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                report.render_with(&miette::GraphicalReportHandler::new_themed(
-                    miette::GraphicalTheme::unicode(),
-                ))
-            } else {
-                report.render()
-            }
-        })
+    let render = |report: crate::check::Report| {
+        let stderr = std::io::stderr();
+        if stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            report.render_with(&miette::GraphicalReportHandler::new_themed(
+                miette::GraphicalTheme::unicode(),
+            ))
+        } else {
+            report.render()
+        }
+    };
+    let (spec, warnings) = crate::check::load_with_warnings(name, source, hand).map_err(render)?;
+    // Warnings do not stop generation, but the user sees them here too.
+    if let Some(warnings) = warnings {
+        eprint!("{}", render(warnings));
+    }
+    Ok(spec)
 }
 
 /// Generates the project in `project`; writes only without `--check`.

@@ -163,8 +163,8 @@ impl Database {
 }
 
 impl Database {
-    /// Whether `sql`, run as the serving role (`taskboard_app`, through
-    /// its login member), is refused.
+    /// Whether `sql`, run as the serving role (`<app>_app`, through its
+    /// login member), is refused.
     pub fn refused_as_serving_role(&self, sql: &str) -> bool {
         self.rt.block_on(async {
             let pool = sqlx::PgPool::connect(&self.serving_url).await.unwrap();
