@@ -74,6 +74,8 @@ pub struct HandModel {
     pub struct_name: String,
     pub table: Option<String>,
     pub key: Key,
+    /// Whether the struct says `id = "..."` (the default is uuid).
+    pub explicit_key: bool,
     /// `(read, write, delete)`.
     pub permissions: Option<(String, String, Option<String>)>,
     pub quota: Option<String>,
@@ -260,7 +262,8 @@ fn read_struct(s: &syn::ItemStruct, module: &str, file: &str) -> Result<HandMode
         module_path: module.to_owned(),
         struct_name: struct_name.clone(),
         table: None,
-        key: Key::Bigint,
+        key: Key::Uuid,
+        explicit_key: false,
         permissions: None,
         quota: None,
         audit: false,
@@ -275,6 +278,7 @@ fn read_struct(s: &syn::ItemStruct, module: &str, file: &str) -> Result<HandMode
             if p.is_ident("table") {
                 model.table = Some(lit_str(&m)?);
             } else if p.is_ident("id") {
+                model.explicit_key = true;
                 model.key = match lit_str(&m)?.as_str() {
                     "uuid" => Key::Uuid,
                     "bigint" => Key::Bigint,

@@ -325,7 +325,11 @@ pub struct Model {
 }
 
 /// Builds the IR from a checked spec and the hand-written models.
-pub fn build(spec: &Spec, hand: &Handwritten) -> Result<App> {
+/// `kept` holds the key type of every table the last migration left
+/// (from `migrations/rookery.snapshot.json`): a model that does not say
+/// `id` keeps its table's key; a new one gets uuid v7 ids, which reveal
+/// nothing about other tenants (a bigint identity is one sequence for all).
+pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Result<App> {
     let name = spec.app.name.get_ref().clone();
     let title = spec.app.title.clone().unwrap_or_else(|| name.to_upper_camel_case());
     let api_prefix = spec.app.api_prefix.as_ref().map_or_else(
@@ -371,11 +375,23 @@ pub fn build(spec: &Spec, hand: &Handwritten) -> Result<App> {
     let mut targets: HashMap<String, Target> = HashMap::new();
     for (n, m) in &spec.models {
         let n = n.get_ref();
+        let table = plural(n);
+        let key = match m.id.as_ref().map(|s| *s.get_ref()) {
+            Some(IdType::Uuid) => Key::Uuid,
+            Some(IdType::Bigint) => Key::Bigint,
+            None => {
+                let previous = m.renamed_from.as_ref().map(|r| plural(r.get_ref()));
+                kept.get(&table)
+                    .or_else(|| previous.and_then(|p| kept.get(&p)))
+                    .copied()
+                    .unwrap_or(Key::Uuid)
+            }
+        };
         targets.insert(
             n.clone(),
             Target {
-                table: plural(n),
-                key: key_of(m.id.as_ref().map(|s| *s.get_ref())),
+                table,
+                key,
                 id_path: format!("super::{}Id", n.to_upper_camel_case()),
             },
         );
@@ -391,6 +407,15 @@ pub fn build(spec: &Spec, hand: &Handwritten) -> Result<App> {
             );
         }
         let table = h.table.clone().unwrap_or_else(|| format!("{name}s"));
+        // The derive cannot see the snapshot: a hand-written model keeps
+        // bigint keys only by saying so.
+        if !h.explicit_key && kept.get(&table) == Some(&Key::Bigint) {
+            bail!(
+                "hand-written model `{}` ({}): table `{table}` has bigint ids, and a model without `id` now gets uuid v7 ids; add `id = \"bigint\"` to its #[rookery(...)] to keep them",
+                h.struct_name,
+                h.file
+            );
+        }
         targets.insert(
             name.clone(),
             Target {
@@ -451,13 +476,6 @@ struct Target {
     table: String,
     key: Key,
     id_path: String,
-}
-
-fn key_of(id: Option<IdType>) -> Key {
-    match id {
-        Some(IdType::Uuid) => Key::Uuid,
-        _ => Key::Bigint,
-    }
 }
 
 /// English plural of a snake-case name: `project` → `projects`,
@@ -589,7 +607,7 @@ fn one_line(s: &str) -> String {
 fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>) -> Result<Model> {
     let struct_name = name.to_upper_camel_case();
     let table = plural(name);
-    let key = key_of(m.id.as_ref().map(|s| *s.get_ref()));
+    let key = targets[name].key;
     let mut fields = Vec::new();
     let mut enums = Vec::new();
     for (fname, f) in &m.fields {

@@ -303,14 +303,16 @@ pub struct ModelSpec {
     pub renamed_from: Option<Spanned<String>>,
 }
 
-/// Primary key type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+/// Primary key type. Without `id`, a new model gets `uuid` and an
+/// existing table keeps the key it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdType {
-    /// `bigint` identity.
-    #[default]
+    /// `bigint` identity: one sequence for every tenant, so ids tell a
+    /// tenant how many rows the others made.
     Bigint,
-    /// UUID v7.
+    /// UUID v7 (the default for new models): reveals nothing about other
+    /// tenants; sorts by creation time.
     Uuid,
 }
 

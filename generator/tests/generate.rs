@@ -360,3 +360,61 @@ fn all_options() {
         p.starts_with("migrations/") || p.starts_with("src/generated/models/product")
     });
 }
+
+/// New models get uuid v7 ids (a bigint identity is one sequence across
+/// tenants: ids would tell each tenant how busy the others are); a table
+/// the last migration left keeps its key when the spec does not say `id`;
+/// a hand-written model on a bigint table must say so.
+#[test]
+fn new_models_get_uuid_ids_and_existing_tables_keep_theirs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let v1 = "[app]\nname = \"keys\"\n\n[roles]\nowner = { grants = [\"notes.read\", \"notes.write\", \"members.manage\", \"api_keys.manage\"] }\n\n[plans.free]\n\n[models.note]\nid = \"bigint\"\nfields.body = { type = \"text\" }\npermissions = { read = \"notes.read\", write = \"notes.write\" }\n";
+    std::fs::write(dir.path().join("rookery.toml"), v1).unwrap();
+    assert_ok(&generate(dir.path(), &[]));
+    let key_of = |table: &str| -> String {
+        let snap: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("migrations/rookery.snapshot.json")).unwrap())
+                .unwrap();
+        let t = snap["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == table)
+            .unwrap()
+            .clone();
+        t["key"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(key_of("notes"), "bigint");
+    // v2 drops `id = "bigint"` and adds a model: notes keep bigint, no
+    // migration touches them; the new model gets uuid.
+    let v2 = v1.replace("id = \"bigint\"\n", "")
+        + "\n[models.tag]\nfields.label = { type = \"string\", max_len = 40 }\npermissions = { read = \"notes.read\", write = \"notes.write\" }\n";
+    std::fs::write(dir.path().join("rookery.toml"), &v2).unwrap();
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    assert_eq!(key_of("notes"), "bigint", "an existing table keeps its key");
+    assert_eq!(key_of("tags"), "uuid", "a new model gets uuid v7 ids");
+    let migration = std::fs::read_to_string(dir.path().join("migrations/postgres/0002_create_tags.sql")).unwrap();
+    assert!(!migration.contains("notes"), "{migration}");
+    assert!(migration.contains("id         uuid        NOT NULL"), "{migration}");
+
+    // A hand-written model on a bigint table without `id` is refused,
+    // naming the fix; with `id = "bigint"` it is fine.
+    let hand = |id: &str| {
+        format!(
+            "#[derive(Debug, Clone, rookery::TenantModel)]\n#[rookery({id}permissions(read = \"notes.read\", write = \"notes.write\"))]\npub struct Memo {{\n    pub body: String,\n}}\n"
+        )
+    };
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/memo.rs"), hand("id = \"bigint\", ")).unwrap();
+    assert_ok(&generate(dir.path(), &[]));
+    assert_eq!(key_of("memos"), "bigint");
+    std::fs::write(dir.path().join("src/memo.rs"), hand("")).unwrap();
+    let out = generate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("table `memos` has bigint ids") && err.contains("id = \"bigint\""),
+        "{err}"
+    );
+}

@@ -17,11 +17,12 @@ pub(crate) struct Spanned<T> {
     pub(crate) span: Span,
 }
 
-/// `id = "bigint" | "uuid"`.
+/// `id = "bigint" | "uuid"`; uuid (v7) by default: ids that reveal
+/// nothing about other tenants (a bigint identity is one sequence for all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum IdKind {
-    #[default]
     BigInt,
+    #[default]
     Uuid,
 }
 

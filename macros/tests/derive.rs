@@ -21,6 +21,7 @@ pub enum ProjectStatus {
 /// A project.
 #[derive(Debug, Clone, PartialEq, TenantModel)]
 #[rookery(
+    id = "bigint",
     permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
     quota = "projects",
     audit,

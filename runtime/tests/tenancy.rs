@@ -22,6 +22,7 @@ pub enum ProjectStatus {
 /// A project.
 #[derive(Debug, Clone, TenantModel)]
 #[rookery(
+    id = "bigint",
     permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
     quota = "projects",
     audit
@@ -37,7 +38,7 @@ pub struct Project {
 
 /// A task.
 #[derive(Debug, Clone, TenantModel)]
-#[rookery(permissions(read = "tasks.read", write = "tasks.write"))]
+#[rookery(id = "bigint", permissions(read = "tasks.read", write = "tasks.write"))]
 pub struct Task {
     /// The project.
     #[rookery(on_delete = "cascade")]

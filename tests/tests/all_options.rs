@@ -170,7 +170,8 @@ fn exercise(base: &str, sql: Sql<'_>) {
     assert_eq!(rest["data"][0]["group"], json!("c"), "{rest}");
     let (_, sales) = req(base, "GET", "/api/v1/orders?type=sale&group=c", &auth, None);
     assert_eq!(sales["data"].as_array().unwrap().len(), 1, "{sales}");
-    let one = format!("/api/v1/orders/{}", orders[0]);
+    // Orders have the default key, uuid v7: a JSON string.
+    let one = format!("/api/v1/orders/{}", orders[0].as_str().unwrap());
     let (s, changed) = req(
         base,
         "PATCH",
@@ -188,7 +189,7 @@ fn exercise(base: &str, sql: Sql<'_>) {
     );
     assert_eq!(s, 200, "{changed}");
     assert_eq!((&changed["user"], &changed["default"]), (&json!("ada"), &json!(true)));
-    let other = format!("/api/v1/orders/{}", orders[1]);
+    let other = format!("/api/v1/orders/{}", orders[1].as_str().unwrap());
     let (s, clash) = req(base, "PATCH", &other, &auth, Some(json!({"user": "ada"})));
     assert_eq!(s, 409, "`user` is unique: {clash}");
     let (s, kind) = req(

@@ -140,7 +140,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         &h(&a.owner, &a.id),
         Some(json!({"name": "Seed"})),
     );
-    let seed_id = seed["id"].as_i64().unwrap();
+    let seed_id = seed["id"].as_str().unwrap().to_owned();
     for (role, token, writes, deletes_projects) in roles {
         let hd = h(token, &a.id);
         let (s, list) = req(&base, "GET", "/api/v1/projects", &hd, None);
@@ -179,7 +179,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         );
         assert_eq!(s, if writes { 201 } else { 403 }, "{role} creates a task: {t}");
         if writes {
-            let tid = t["id"].as_i64().unwrap();
+            let tid = t["id"].as_str().unwrap().to_owned();
             let (s, t2) = req(
                 &base,
                 "PATCH",
@@ -193,7 +193,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
             let (s, _) = req(&base, "DELETE", &format!("/api/v1/tasks/{tid}"), &hd, None);
             assert_eq!(s, 204, "{role} deletes a task");
         }
-        let victim = p["id"].as_i64().unwrap_or(seed_id);
+        let victim = p["id"].as_str().map_or_else(|| seed_id.clone(), str::to_owned);
         let (s, _) = req(&base, "DELETE", &format!("/api/v1/projects/{victim}"), &hd, None);
         let expected = if deletes_projects { 204 } else { 403 };
         assert_eq!(s, expected, "{role} deletes a project");
@@ -268,7 +268,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         &h(&a.owner, &a.id),
         Some(json!({"name": "Secret"})),
     );
-    let secret_id = secret["id"].as_i64().unwrap();
+    let secret_id = secret["id"].as_str().unwrap().to_owned();
     let (_, task) = req(
         &base,
         "POST",
@@ -276,7 +276,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         &h(&a.owner, &a.id),
         Some(json!({"project": secret_id, "title": "t"})),
     );
-    let task_id = task["id"].as_i64().unwrap();
+    let task_id = task["id"].as_str().unwrap().to_owned();
     let (s, _) = req(
         &base,
         "DELETE",
@@ -379,7 +379,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
                 let (s, _) = req(
                     &base,
                     "DELETE",
-                    &format!("/api/v1/projects/{}", body["id"]),
+                    &format!("/api/v1/projects/{}", body["id"].as_str().unwrap()),
                     &h(&b.owner, &b.id),
                     None,
                 );

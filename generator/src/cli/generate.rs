@@ -123,9 +123,6 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
         .with_context(|| format!("reading {} (is this a Rookery project?)", spec_path.display()))?;
     let hand = handwritten::read(project).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
     let spec = load_spec("rookery.toml", &source, &hand).map_err(Failure::Spec)?;
-    let app = model::build(&spec, &hand).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
-
-    // Plan the migration.
     let snap_path = project.join(snapshot::PATH);
     let previous = match std::fs::read_to_string(&snap_path) {
         Ok(text) => Some(Snapshot::parse(&text).with_context(|| format!("reading {}", snapshot::PATH))?),
@@ -136,6 +133,14 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
             ));
         }
     };
+    // Existing tables keep their key type; new models get uuid v7 ids.
+    let kept = previous
+        .iter()
+        .flat_map(|p| p.tables.iter().map(|t| (t.name.clone(), t.key)))
+        .collect();
+    let app = model::build(&spec, &hand, &kept).map_err(|e| Failure::Spec(format!("error: {e:#}\n")))?;
+
+    // Plan the migration.
     let existing_pg = list_migrations(project, Dialect::Postgres)?;
     let existing_sqlite = list_migrations(project, Dialect::Sqlite)?;
     if previous.is_none() && (!existing_pg.is_empty() || !existing_sqlite.is_empty()) {

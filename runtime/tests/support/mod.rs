@@ -54,6 +54,7 @@ pub const FREE_MEMBERS: u64 = 3;
 /// are the projects ones the roles already hold.
 #[derive(Debug, Clone, TenantModel)]
 #[rookery(
+    id = "bigint",
     permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
     audit
 )]
