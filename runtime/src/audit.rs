@@ -49,15 +49,20 @@ pub struct Stamp<'a> {
 /// `stamp` with `fields` (the JSON names of the fields a write changed)
 /// recorded in its metadata: added to a metadata object, or beside other
 /// metadata as `extra`.
-pub(crate) fn with_fields<'a>(mut stamp: Stamp<'a>, fields: &[&str]) -> Stamp<'a> {
-    let fields = serde_json::Value::from(fields);
+pub(crate) fn with_fields<'a>(stamp: Stamp<'a>, fields: &[&str]) -> Stamp<'a> {
+    with_fact(stamp, "fields", serde_json::Value::from(fields))
+}
+
+/// `stamp` with `key: value` added to its metadata object (other metadata
+/// kept beside it as `extra`).
+pub(crate) fn with_fact<'a>(mut stamp: Stamp<'a>, key: &str, value: serde_json::Value) -> Stamp<'a> {
     stamp.metadata = Some(match stamp.metadata.take() {
-        None => serde_json::json!({ "fields": fields }),
+        None => serde_json::json!({ key: value }),
         Some(serde_json::Value::Object(mut map)) => {
-            map.insert("fields".into(), fields);
+            map.insert(key.into(), value);
             serde_json::Value::Object(map)
         }
-        Some(extra) => serde_json::json!({ "fields": fields, "extra": extra }),
+        Some(extra) => serde_json::json!({ key: value, "extra": extra }),
     });
     stamp
 }

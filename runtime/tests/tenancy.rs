@@ -1207,6 +1207,101 @@ on_both_backends! {
     cross_tenant_attacks => cross_tenant_attacks_are_refused,
     writes_and_their_audit_rows_are_one => writes_and_their_audit_rows_are_one,
     one_statement_writes_refuse_a_second => one_statement_writes_refuse_a_second,
+    cascading_deletes_are_audited => cascading_deletes_are_audited,
+}
+
+/// A delete that cascades says in its audit row what went with it, and
+/// another tenant's rows (same ids) stay.
+async fn cascading_deletes_are_audited(h: Harness) {
+    let mut tenants = Vec::new();
+    for slug in ["alpha", "bravo"] {
+        let t = h.tenant(slug).await;
+        let tid = t.id.to_string();
+        let (s, p) = h
+            .call(
+                "POST",
+                "/api/v1/projects",
+                Some(&t.owner),
+                Some(&tid),
+                Some(json!({"name": "Apollo"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        for title in ["one", "two"] {
+            let (s, task) = h
+                .call(
+                    "POST",
+                    "/api/v1/tasks",
+                    Some(&t.owner),
+                    Some(&tid),
+                    Some(json!({"project": p["id"], "title": title})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{task}");
+        }
+        tenants.push((t, p["id"].clone()));
+    }
+    let (a, pid) = &tenants[0];
+    let (s, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/projects/{pid}"),
+            Some(&a.owner),
+            Some(&a.id.to_string()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(h.count("tasks", a.id).await, 0, "the tasks went with the project");
+    let trail = rookery::db::testing::audit_metadata(&h.db, a.id).await.unwrap();
+    let (action, metadata) = trail.last().unwrap();
+    assert_eq!(action, "project.delete");
+    let metadata: Json = serde_json::from_str(metadata.as_deref().unwrap()).unwrap();
+    assert_eq!(metadata["cascaded"], json!({ "tasks": 2 }), "{metadata}");
+    // Bravo's project and tasks, with the same ids, are untouched.
+    let (b, _) = &tenants[1];
+    assert_eq!(h.count("projects", b.id).await, 1);
+    assert_eq!(h.count("tasks", b.id).await, 2);
+    // A delete that cascades to nothing says nothing of it; a missing row
+    // is 404 and writes no audit row.
+    let (s, p) = h
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(&a.owner),
+            Some(&a.id.to_string()),
+            Some(json!({"name": "Empty"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/projects/{}", p["id"]),
+            Some(&a.owner),
+            Some(&a.id.to_string()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let trail = rookery::db::testing::audit_metadata(&h.db, a.id).await.unwrap();
+    let (_, metadata) = trail.last().unwrap();
+    assert!(!metadata.as_deref().unwrap_or("").contains("cascaded"), "{metadata:?}");
+    let before = trail.len();
+    let (s, _) = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/projects/{pid}"),
+            Some(&a.owner),
+            Some(&a.id.to_string()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        rookery::db::testing::audit_metadata(&h.db, a.id).await.unwrap().len(),
+        before
+    );
 }
 
 fn no_time(config: &mut rookery::config::Config) {

@@ -225,3 +225,32 @@ pub async fn plant_open_transaction(db: &Db) -> Result<bool, DbError> {
     db.oneshot_cache().put_idle(conn);
     Ok(true)
 }
+
+/// Every audit row's action and metadata (JSON text) in `tenant`, oldest first.
+pub async fn audit_metadata(db: &Db, tenant: TenantId) -> Result<Vec<(String, Option<String>)>, DbError> {
+    let metadata = match db.dialect() {
+        super::Dialect::Postgres => "metadata::text",
+        super::Dialect::Sqlite => "metadata",
+    };
+    let mut tx = db.begin(tenant).await?;
+    let rows = tx
+        .fetch_all(
+            format!("SELECT action, {metadata} FROM audit_log WHERE tenant_id = $1 ORDER BY at, id"),
+            vec![uuid(tenant.0)],
+        )
+        .await?;
+    tx.finish_read();
+    rows.iter()
+        .map(|row| {
+            let action = match row.value(0, FieldType::Text)? {
+                Value::Text(s) => s,
+                _ => String::new(),
+            };
+            let metadata = match row.value(1, FieldType::Text)? {
+                Value::Text(s) => Some(s),
+                _ => None,
+            };
+            Ok((action, metadata))
+        })
+        .collect()
+}

@@ -184,16 +184,34 @@ async fn remove<M: TenantModel>(
     let def = M::def();
     principal.require(def.permissions.delete)?;
     let id = parse_id::<M>(&raw)?;
-    // One statement (with its audit row): one round trip on PostgreSQL.
-    let mut tx = state.db().begin_write_one(principal.tenant).await?;
-    let gone = if def.audit {
-        tx.repo::<M>().delete_audited(id, stamp(&principal, &headers)).await?
+    let cascades = state.cascades(def.table);
+    let gone = if def.audit && !cascades.is_empty() {
+        // The audit row says what went with the row: counted first, in
+        // the delete's transaction.
+        let mut tx = state.db().begin_write(principal.tenant).await?;
+        let gone = tx
+            .repo::<M>()
+            .delete_audited_cascading(id, stamp(&principal, &headers), cascades)
+            .await?;
+        if gone {
+            tx.commit().await?;
+        }
+        gone
     } else {
-        tx.repo::<M>().delete(id).await?
+        // One statement (with its audit row): one round trip on PostgreSQL.
+        let mut tx = state.db().begin_write_one(principal.tenant).await?;
+        let gone = if def.audit {
+            tx.repo::<M>().delete_audited(id, stamp(&principal, &headers)).await?
+        } else {
+            tx.repo::<M>().delete(id).await?
+        };
+        if gone {
+            tx.commit().await?;
+        }
+        gone
     };
     if !gone {
         return Err(ApiError::NotFound);
     }
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,6 +36,8 @@ struct Inner {
     sign_in_limiter: RateLimiter<std::net::IpAddr>,
     account_limiter: RateLimiter<[u8; 32]>,
     models: Vec<&'static ModelDef>,
+    /// Per table, the tables a delete of its rows cascades to.
+    cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -90,6 +92,12 @@ impl AppState {
     /// Every registered model.
     pub fn models(&self) -> &[&'static ModelDef] {
         &self.inner.models
+    }
+
+    /// The tables a delete of `table`'s rows cascades to (`on_delete =
+    /// "cascade"` references, transitively).
+    pub(crate) fn cascades(&self, table: &str) -> &[crate::repo::Cascade] {
+        self.inner.cascades.get(table).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -156,6 +164,12 @@ impl App {
                 sign_in_limiter: RateLimiter::default(),
                 account_limiter: RateLimiter::default(),
                 models: self.models.clone(),
+                cascades: self
+                    .models
+                    .iter()
+                    .map(|m| (m.table, crate::repo::cascades(&self.models, m.table)))
+                    .filter(|(_, c)| !c.is_empty())
+                    .collect(),
             }),
         }
     }

@@ -13,9 +13,11 @@ use crate::audit::{self, Stamp, Target};
 use crate::db::{Bind, DbError, DbRow, Dialect, TenantTx};
 use crate::model::{FieldDef, FieldType, Id, Key, KeyKind, ModelDef, Record, TenantModel, Value, ValueReader};
 
+mod cascade;
 mod list;
 mod validate;
 
+pub(crate) use cascade::{Cascade, cascades};
 pub use list::{DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_LIMIT, Page};
 pub use validate::FieldError;
 pub(crate) use validate::{inexact_decimals, nul_field};
@@ -333,6 +335,25 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     /// Deletes like [`Repo::delete`] and records `<model>.delete` in the
     /// audit log when the row existed, in the same statement on PostgreSQL.
     pub async fn delete_audited(&mut self, id: Id<M>, stamp: Stamp<'_>) -> Result<bool, RepoError> {
+        self.remove(id, Some(stamp)).await
+    }
+
+    /// Deletes like [`Repo::delete_audited`]; the audit row's metadata
+    /// also records, per table, how many rows the delete cascaded to
+    /// (`cascaded`), counted first in the same transaction.
+    pub(crate) async fn delete_audited_cascading(
+        &mut self,
+        id: Id<M>,
+        stamp: Stamp<'_>,
+        cascades: &[Cascade],
+    ) -> Result<bool, RepoError> {
+        let tenant = self.tx.tenant();
+        let counts = cascade::count(self.tx, tenant, cascades, Self::id_bind(id)).await?;
+        let stamp = if counts.is_empty() {
+            stamp
+        } else {
+            audit::with_fact(stamp, "cascaded", serde_json::json!(counts))
+        };
         self.remove(id, Some(stamp)).await
     }
 
