@@ -13,6 +13,7 @@ use crate::spec::Spec;
 
 mod models;
 pub mod names;
+mod parse;
 mod plans;
 mod platform;
 mod report;
@@ -42,10 +43,7 @@ pub fn load_with_warnings(
     source: &str,
     handwritten: &Handwritten,
 ) -> Result<(Spec, Option<Report>), Report> {
-    let spec: Spec = match toml::from_str(source) {
-        Ok(spec) => spec,
-        Err(error) => return Err(Report::new(name, source, vec![parse_error(&error)])),
-    };
+    let spec = parse::spec(source).map_err(|diagnostics| Report::new(name, source, diagnostics))?;
     let diagnostics = check(&spec, handwritten);
     if diagnostics.is_empty() {
         return Ok((spec, None));

@@ -27,6 +27,12 @@ pub struct SpecDiagnostic {
 }
 
 impl SpecDiagnostic {
+    /// Whether `other` has this one's code and span (the same problem
+    /// found twice).
+    pub(crate) fn same_place(&self, other: &Self) -> bool {
+        self.code == other.code && self.span == other.span
+    }
+
     pub(crate) fn new(code: &'static str, span: Option<Range<usize>>, message: String) -> Self {
         Self {
             code,
