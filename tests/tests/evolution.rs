@@ -12,11 +12,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use rookery::db::{Db, DbOptions};
 use sqlx::AssertSqlSafe;
-use support::{Database, binary};
+use support::Database;
 
 const A: &str = "0190a000-0000-7000-8000-00000000000a";
 const B: &str = "0190a000-0000-7000-8000-00000000000b";
@@ -52,14 +51,7 @@ fn spec(models: &str) -> String {
 }
 
 fn generate(dir: &Path, extra: &[&str]) -> Output {
-    Command::new(binary("rookery"))
-        .arg("generate")
-        .args(extra)
-        .arg("--project")
-        .arg(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run rookery")
+    support::rookery_generate(dir, extra)
 }
 
 #[track_caller]
@@ -128,30 +120,7 @@ impl Target {
     /// through the runtime's runner (what `crm migrate` does).
     async fn migrate(&self, project: &Path) {
         let files = migration_files(project, self.dialect.dir());
-        let migrations: Vec<rookery::app_spec::Migration> = files
-            .iter()
-            .map(|path| {
-                let stem = path.file_stem().unwrap().to_str().unwrap();
-                let (version, name) = stem.split_once('_').unwrap();
-                rookery::app_spec::Migration {
-                    version: version.parse().unwrap(),
-                    name: Box::leak(name.to_owned().into_boxed_str()),
-                    sql: Box::leak(std::fs::read_to_string(path).unwrap().into_boxed_str()),
-                }
-            })
-            .collect();
-        let migrations: &'static [_] = Box::leak(migrations.into_boxed_slice());
-        let spec: &'static rookery::app_spec::AppSpec = Box::leak(Box::new(rookery::app_spec::AppSpec {
-            name: "crm",
-            postgres_migrations: migrations,
-            sqlite_migrations: migrations,
-            ..taskboard::generated::SPEC
-        }));
-        let db = Db::connect(&self.migrate_url, &DbOptions::migrating()).await.unwrap();
-        if let Err(e) = db.migrate(spec, "crm_app").await {
-            panic!("{:?}: migrating {files:?}: {e}", self.dialect);
-        }
-        db.close().await;
+        support::migrate_files(&self.migrate_url, "crm", "crm_app", &files).await;
     }
 
     /// Runs statements beside the app (the superuser on PostgreSQL).

@@ -11,12 +11,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, SqliteConnection};
-use support::{Database, binary, workspace};
+use support::{Database, workspace};
 
 /// Platform tables every app's first migration creates (not in the snapshot).
 const PLATFORM_TABLES: &[&str] = &[
@@ -75,14 +75,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn generate(dir: &Path, extra: &[&str]) -> Output {
-    Command::new(binary("rookery"))
-        .arg("generate")
-        .args(extra)
-        .arg("--project")
-        .arg(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run rookery")
+    support::rookery_generate(dir, extra)
 }
 
 #[track_caller]
@@ -180,35 +173,11 @@ impl TestDb {
     /// own runner, as `taskboard migrate` does: on PostgreSQL as the
     /// non-superuser owner, granting `taskboard_app`.
     async fn migrate(&self, files: &[PathBuf]) {
-        let migrations: Vec<rookery::app_spec::Migration> = files
-            .iter()
-            .map(|path| {
-                let stem = path.file_stem().and_then(|s| s.to_str()).expect("file name");
-                let (version, name) = stem.split_once('_').expect("NNNN_name.sql");
-                rookery::app_spec::Migration {
-                    version: version.parse().expect("NNNN"),
-                    name: Box::leak(name.to_owned().into_boxed_str()),
-                    sql: Box::leak(std::fs::read_to_string(path).expect("migration").into_boxed_str()),
-                }
-            })
-            .collect();
-        let migrations: &'static [rookery::app_spec::Migration] = Box::leak(migrations.into_boxed_slice());
-        let spec: &'static rookery::app_spec::AppSpec = Box::leak(Box::new(rookery::app_spec::AppSpec {
-            postgres_migrations: migrations,
-            sqlite_migrations: migrations,
-            ..taskboard::generated::SPEC
-        }));
         let url = match self {
             Self::Postgres(db) => db.owner_url.clone(),
             Self::Sqlite(dir) => format!("sqlite:{}", dir.path().join("app.db").display()),
         };
-        let db = rookery::db::Db::connect(&url, &rookery::db::DbOptions::migrating())
-            .await
-            .expect("connect to migrate");
-        if let Err(e) = db.migrate(spec, "taskboard_app").await {
-            panic!("migrating {files:?}: {e}");
-        }
-        db.close().await;
+        support::migrate_files(&url, "taskboard", "taskboard_app", files).await;
     }
 
     async fn connect(&self) -> Conn {

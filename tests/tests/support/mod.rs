@@ -289,3 +289,47 @@ pub fn call(
     let text = response.into_body().read_to_string().unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
 }
+
+/// Applies migration `files` (`NNNN_name.sql`, every one so far, in order)
+/// with the app's own runner, as `<app> migrate` does: connected to `url`
+/// (on PostgreSQL, the non-superuser owner's) and granting `role`.
+pub async fn migrate_files(url: &str, app: &'static str, role: &str, files: &[PathBuf]) {
+    let migrations: Vec<rookery::app_spec::Migration> = files
+        .iter()
+        .map(|path| {
+            let stem = path.file_stem().and_then(|s| s.to_str()).expect("file name");
+            let (version, name) = stem.split_once('_').expect("NNNN_name.sql");
+            rookery::app_spec::Migration {
+                version: version.parse().expect("NNNN"),
+                name: Box::leak(name.to_owned().into_boxed_str()),
+                sql: Box::leak(std::fs::read_to_string(path).expect("migration").into_boxed_str()),
+            }
+        })
+        .collect();
+    let migrations: &'static [rookery::app_spec::Migration] = Box::leak(migrations.into_boxed_slice());
+    let spec: &'static rookery::app_spec::AppSpec = Box::leak(Box::new(rookery::app_spec::AppSpec {
+        name: app,
+        postgres_migrations: migrations,
+        sqlite_migrations: migrations,
+        ..taskboard::generated::SPEC
+    }));
+    let db = rookery::db::Db::connect(url, &rookery::db::DbOptions::migrating())
+        .await
+        .expect("connect to migrate");
+    if let Err(e) = db.migrate(spec, role).await {
+        panic!("migrating {files:?}: {e}");
+    }
+    db.close().await;
+}
+
+/// `rookery generate [extra] --project dir`, without colours.
+pub fn rookery_generate(dir: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(binary("rookery"))
+        .arg("generate")
+        .args(extra)
+        .arg("--project")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rookery")
+}
