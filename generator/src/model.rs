@@ -406,7 +406,17 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
                 h.file
             );
         }
-        let table = h.table.clone().unwrap_or_else(|| format!("{name}s"));
+        let table = h.table.clone().unwrap_or_else(|| plural(&name));
+        // The derive used to name tables `<name>s`; one made then keeps
+        // its name only by saying so (the derive cannot see the snapshot).
+        let old_default = format!("{name}s");
+        if h.table.is_none() && old_default != table && kept.contains_key(&old_default) && !kept.contains_key(&table) {
+            bail!(
+                "hand-written model `{}` ({}): its table is `{old_default}`, and a model without `table` is now named by the English plural, `{table}`; add `table = \"{old_default}\"` to its #[rookery(...)] to keep it",
+                h.struct_name,
+                h.file
+            );
+        }
         // The derive cannot see the snapshot: a hand-written model keeps
         // bigint keys only by saying so.
         if !h.explicit_key && kept.get(&table) == Some(&Key::Bigint) {
@@ -935,7 +945,7 @@ fn hand_model(
     hand_by_struct: &HashMap<String, String>,
 ) -> Result<Model> {
     let name = h.struct_name.to_snake_case();
-    let table = h.table.clone().unwrap_or_else(|| format!("{name}s"));
+    let table = h.table.clone().unwrap_or_else(|| plural(&name));
     let mut fields = Vec::new();
     for hf in &h.fields {
         let whr = || format!("{}: field `{}` of `{}`", h.file, hf.name, h.struct_name);

@@ -418,3 +418,38 @@ fn new_models_get_uuid_ids_and_existing_tables_keep_theirs() {
         "{err}"
     );
 }
+
+/// Spec and hand-written models get their tables by one plural rule; a
+/// hand-written table made under the old `<name>s` rule must be named.
+#[test]
+fn handwritten_tables_follow_the_english_plural() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = "[app]\nname = \"shop\"\n\n[roles]\nowner = { grants = [\"c.read\", \"c.write\", \"members.manage\", \"api_keys.manage\"] }\n\n[plans.free]\n";
+    std::fs::write(dir.path().join("rookery.toml"), spec).unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    let category = |table: &str| {
+        format!(
+            "#[derive(Debug, Clone, rookery::TenantModel)]\n#[rookery({table}permissions(read = \"c.read\", write = \"c.write\"))]\npub struct Category {{\n    pub label: String,\n}}\n"
+        )
+    };
+    // A table made when the derive said `categorys`.
+    std::fs::write(dir.path().join("src/category.rs"), category("table = \"categorys\", ")).unwrap();
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::write(dir.path().join("src/category.rs"), category("")).unwrap();
+    let out = generate(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`categories`") && err.contains("table = \"categorys\""),
+        "{err}"
+    );
+
+    // A new project: the derive's default is the English plural.
+    let fresh = tempfile::tempdir().expect("temp dir");
+    std::fs::write(fresh.path().join("rookery.toml"), spec).unwrap();
+    std::fs::create_dir_all(fresh.path().join("src")).unwrap();
+    std::fs::write(fresh.path().join("src/category.rs"), category("")).unwrap();
+    assert_ok(&generate(fresh.path(), &[]));
+    let sql = std::fs::read_to_string(fresh.path().join("migrations/postgres/0001_init.sql")).unwrap();
+    assert!(sql.contains("CREATE TABLE categories"), "{sql}");
+}

@@ -83,18 +83,10 @@ pub(crate) fn is_ident(name: &str) -> bool {
 }
 
 /// The table of a model: the English plural of its name
-/// (`project` → `projects`, `category` → `categories`, `box` → `boxes`).
+/// (`project` → `projects`, `category` → `categories`, `box` → `boxes`),
+/// by the rule the derive uses too (`macros/src/naming.rs`).
 pub fn table_name(model: &str) -> String {
-    let ends_with_consonant_y = model
-        .strip_suffix('y')
-        .is_some_and(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
-    if ends_with_consonant_y {
-        format!("{}ies", &model[..model.len() - 1])
-    } else if ["s", "x", "z", "ch", "sh"].iter().any(|end| model.ends_with(end)) {
-        format!("{model}es")
-    } else {
-        format!("{model}s")
-    }
+    crate::naming::plural(model)
 }
 
 /// Checks the shape, length and reserved words of a name. Returns whether

@@ -56,7 +56,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
     let table = attrs
         .table
         .as_ref()
-        .map_or_else(|| format!("{name}s"), |t| t.value.clone());
+        .map_or_else(|| crate::naming::plural(&name), |t| t.value.clone());
     let (key_ty, key_kind) = match attrs.id {
         IdKind::BigInt => (quote!(i64), quote!(#p::KeyKind::BigInt)),
         IdKind::Uuid => (quote!(#p::uuid::Uuid), quote!(#p::KeyKind::Uuid)),
