@@ -60,6 +60,10 @@ pub enum Op {
     },
     /// Destructive: a table goes away.
     DropTable(Table),
+    /// Renames the constraints and indexes of a table created before names
+    /// were explicit (snapshot format 1) to the names of the naming rule.
+    /// Only names longer than 63 bytes differ.
+    AdoptNames(Table),
     /// A new index on an existing table.
     CreateIndex(Index),
     /// An index goes away.
@@ -298,7 +302,17 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
         new_indexes.extend(sql::indexes(t));
     }
 
-    let mut ops = renames;
+    let mut ops: Vec<Op> = Vec::new();
+    if old.format < snapshot::FORMAT_NAMED {
+        ops.extend(
+            old.tables
+                .iter()
+                .filter(|t| used_old.contains(&t.name) && !legacy_names(t).is_empty())
+                .cloned()
+                .map(Op::AdoptNames),
+        );
+    }
+    ops.extend(renames);
     ops.extend(col_renames);
     ops.extend(old_indexes.difference(&new_indexes).cloned().map(Op::DropIndex));
     ops.extend(key_drops.into_iter().map(Op::DropTable));
@@ -406,6 +420,10 @@ pub fn describe(op: &Op) -> (String, String) {
             format!("index_{}", i.table),
         ),
         Op::DropIndex(i) => (format!("- index {}", i.name), format!("index_{}", i.table)),
+        Op::AdoptNames(t) => (
+            format!("~ table {}: constraints and indexes given explicit names", t.name),
+            format!("name_{}_constraints", t.name),
+        ),
     }
 }
 
@@ -492,8 +510,8 @@ fn render_postgres(diff: &Diff) -> Result<String> {
                 renamed.name.clone_from(to);
                 let t = ident(to);
                 for (a, b) in [
-                    (format!("{}_pkey", old.name), format!("{to}_pkey")),
-                    (format!("{}_tenant_id_fkey", old.name), format!("{to}_tenant_id_fkey")),
+                    (sql::pkey_name(&old.name), sql::pkey_name(to)),
+                    (sql::tenant_fkey_name(&old.name), sql::tenant_fkey_name(to)),
                 ] {
                     s.push_str(&format!("ALTER TABLE {t} RENAME CONSTRAINT {a} TO {b};\n"));
                 }
@@ -517,10 +535,10 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             Op::AddColumn { table, column } => {
                 let t = ident(table);
                 let mut s = add_column(d, table, column)?;
-                if let Some(u) = sql::unique(column) {
+                if let Some(u) = sql::unique(table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
                 }
-                if let Some(f) = sql::foreign_key(column) {
+                if let Some(f) = sql::foreign_key(table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
                 }
                 s
@@ -532,10 +550,149 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
             Op::CreateIndex(i) => i.create(),
             Op::DropIndex(i) => i.drop(),
+            Op::AdoptNames(t) => adopt_names_postgres(t),
         };
         section(&mut out, &text);
     }
     Ok(out)
+}
+
+/// A name of the old (format 1) scheme that the naming rule changes.
+struct Legacy {
+    /// `p`, `u`, `f`, `c` (constraint kinds of `pg_constraint`), `i` (index).
+    kind: char,
+    /// Columns of a constraint, comma-separated, in key order.
+    columns: String,
+    /// The whole default name, never cut (what SQLite index names were).
+    full: String,
+    /// The name of the naming rule.
+    name: String,
+}
+
+/// The objects of `t` whose format 1 name may differ from the naming rule:
+/// those whose whole name is longer than 63 bytes. PostgreSQL chose or cut
+/// those names itself (`makeObjectName`, or a plain cut of an explicit name
+/// the planner gave in an `ALTER`), so constraints are found by kind and
+/// columns in the catalog, not by name.
+fn legacy_names(t: &Table) -> Vec<Legacy> {
+    let n = &t.name;
+    let mut all = vec![
+        ('p', "tenant_id,id".to_owned(), format!("{n}_pkey"), sql::pkey_name(n)),
+        (
+            'f',
+            "tenant_id".to_owned(),
+            format!("{n}_tenant_id_fkey"),
+            sql::tenant_fkey_name(n),
+        ),
+        ('i', String::new(), format!("{n}_sort_idx"), sql::sort_index(t).name),
+    ];
+    for c in &t.columns {
+        let col = &c.name;
+        if sql::check_sql(Dialect::Postgres, c).is_some() {
+            all.push(('c', col.clone(), format!("{n}_{col}_check"), sql::check_name(n, col)));
+        }
+        if c.unique {
+            all.push((
+                'u',
+                format!("tenant_id,{col}"),
+                format!("{n}_tenant_id_{col}_key"),
+                sql::unique_name(n, col),
+            ));
+        }
+        if c.references.is_some() {
+            all.push((
+                'f',
+                format!("tenant_id,{col}"),
+                format!("{n}_tenant_id_{col}_fkey"),
+                sql::fkey_name(n, col),
+            ));
+        }
+        if let Some(i) = sql::column_index(n, c) {
+            all.push(('i', String::new(), format!("{n}_{col}_idx"), i.name));
+        }
+    }
+    all.into_iter()
+        .filter(|(_, _, full, name)| full != name)
+        .map(|(kind, columns, full, name)| Legacy {
+            kind,
+            columns,
+            full,
+            name,
+        })
+        .collect()
+}
+
+/// PostgreSQL: indexes kept the planner's name cut at 63 bytes; constraints
+/// are looked up by kind and columns and renamed.
+fn adopt_names_postgres(t: &Table) -> String {
+    let legacy = legacy_names(t);
+    let mut s = String::new();
+    let rows: Vec<String> = legacy
+        .iter()
+        .filter(|l| l.kind != 'i')
+        .map(|l| {
+            format!(
+                "        ('{}', {}, {})",
+                l.kind,
+                sql::string_lit(&l.columns),
+                sql::string_lit(&l.name)
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        let (reg, lit) = (sql::string_lit(&ident(&t.name)), sql::string_lit(&t.name));
+        let lines = [
+            format!(
+                "-- {}: constraints named by PostgreSQL (cut past 63 bytes) get the planner's names.",
+                t.name
+            ),
+            "DO $$".to_owned(),
+            "DECLARE".to_owned(),
+            "    want record;".to_owned(),
+            "    have name;".to_owned(),
+            "BEGIN".to_owned(),
+            "    FOR want IN SELECT * FROM (VALUES".to_owned(),
+            rows.join(",\n"),
+            "    ) AS w (kind, cols, name) LOOP".to_owned(),
+            "        SELECT c.conname INTO have FROM pg_constraint c".to_owned(),
+            format!("         WHERE c.conrelid = {reg}::regclass AND c.contype::text = want.kind"),
+            "           AND (SELECT string_agg(a.attname::text, ',' ORDER BY k.i)".to_owned(),
+            "                  FROM unnest(c.conkey) WITH ORDINALITY AS k (n, i)".to_owned(),
+            "                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) = want.cols;"
+                .to_owned(),
+            "        IF have IS NOT NULL AND have <> want.name THEN".to_owned(),
+            format!("            EXECUTE format('ALTER TABLE %I RENAME CONSTRAINT %I TO %I', {lit}, have, want.name);"),
+            "        END IF;".to_owned(),
+            "    END LOOP;".to_owned(),
+            "END".to_owned(),
+            "$$;".to_owned(),
+        ];
+        for l in lines {
+            s.push_str(&l);
+            s.push('\n');
+        }
+    }
+    for l in legacy.iter().filter(|l| l.kind == 'i') {
+        let mut cut = l.full.clone();
+        cut.truncate(crate::naming::MAX_SQL_NAME);
+        s.push_str(&format!("ALTER INDEX IF EXISTS {cut} RENAME TO {};\n", l.name));
+    }
+    s
+}
+
+/// SQLite: index names were never cut; indexes are dropped and created
+/// again under the rule's names (SQLite cannot rename an index; its
+/// constraints have no names that anything refers to).
+fn adopt_names_sqlite(t: &Table) -> String {
+    let legacy = legacy_names(t);
+    let mut s = String::new();
+    for i in sql::indexes(t) {
+        if let Some(l) = legacy.iter().find(|l| l.kind == 'i' && l.name == i.name) {
+            s.push_str(&format!("DROP INDEX IF EXISTS {};\n", l.full));
+            s.push_str(&i.create());
+        }
+    }
+    s
 }
 
 /// Renames the constraints and index named after a column (PostgreSQL).
@@ -588,8 +745,8 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
     let col = ident(&n.name);
     let mut s = String::new();
     let (oc, nc) = (sql::check_sql(d, o), sql::check_sql(d, n));
-    let (of, nf) = (sql::foreign_key(o), sql::foreign_key(n));
-    let (ou, nu) = (sql::unique(o), sql::unique(n));
+    let (of, nf) = (sql::foreign_key(table, o), sql::foreign_key(table, n));
+    let (ou, nu) = (sql::unique(table, o), sql::unique(table, n));
     if oc.is_some() && oc != nc {
         s.push_str(&format!(
             "ALTER TABLE {t} DROP CONSTRAINT {};\n",
@@ -641,16 +798,10 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
         ));
     }
     if let Some(u) = nu.filter(|u| ou.as_ref() != Some(u)) {
-        s.push_str(&format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} {u};\n",
-            sql::unique_name(table, &n.name)
-        ));
+        s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
     }
     if let Some(f) = nf.filter(|f| of.as_ref() != Some(f)) {
-        s.push_str(&format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} {f};\n",
-            sql::fkey_name(table, &n.name)
-        ));
+        s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
     }
     if s.is_empty() {
         s = format!("-- {table}.{}: no DDL change (index or metadata only)\n", n.name);
@@ -692,6 +843,11 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     reindex.extend(rebuild.iter().cloned());
 
     let mut pre = String::new();
+    for op in &diff.ops {
+        if let Op::AdoptNames(t) = op {
+            pre.push_str(&adopt_names_sqlite(t));
+        }
+    }
     for t in &reindex {
         if let Some(old) = diff.previous.get(t) {
             for i in sql::indexes(old) {
