@@ -69,6 +69,11 @@ pub(crate) fn check_name(table: &str, column: &str) -> String {
 pub(crate) fn index_name(table: &str, column: &str) -> String {
     sql_name(table, column, "idx")
 }
+/// The SQLite trigger that nulls `<table>.<column>` when its target goes
+/// (`on_delete = "set_null"`).
+pub(crate) fn set_null_trigger_name(table: &str, column: &str) -> String {
+    sql_name(table, column, "set_null")
+}
 /// The default sort index.
 pub(crate) fn sort_index_name(table: &str) -> String {
     sql_name(table, "sort", "idx")

@@ -465,7 +465,12 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
                 ));
             }
             if let Some(r) = c.get("references") {
-                let on_delete = c.get("on_delete").map_or("restrict", s);
+                // SQLite restricts and a trigger nulls the column first.
+                let on_delete = match (c.get("on_delete").map_or("restrict", s), d) {
+                    ("set_null", Dialect::Postgres) => "set null",
+                    ("set_null", Dialect::Sqlite) => "restrict",
+                    (other, _) => other,
+                };
                 facts.push(format!(
                     "{n}: foreign key [{}] (tenant_id, {col}) -> {} (tenant_id, {}) on delete {on_delete}",
                     named(naming::fkey_name(n, col)),
@@ -1352,4 +1357,98 @@ fn postgres_a_format_1_database_adopts_the_names() {
 #[test]
 fn sqlite_a_format_1_database_adopts_the_names() {
     a_format_1_database_adopts_the_names(Dialect::Sqlite);
+}
+
+// ------------------------------------------------------- on_delete set_null
+
+/// The taskboard spec with a model `note` whose optional `project` is
+/// `on_delete` = `action`.
+fn notes_spec(action: &str) -> String {
+    format!(
+        "{}\n[models.note]\n\
+         fields.project = {{ type = \"ref\", to = \"project\", optional = true, on_delete = \"{action}\" }}\n\
+         fields.body = {{ type = \"text\" }}\n\
+         permissions = {{ read = \"projects.read\", write = \"projects.write\" }}\n",
+        taskboard_spec()
+    )
+}
+
+/// `on_delete = "set_null"` (planned as a change from `restrict`, so both
+/// the altered key and the rebuilt SQLite table are exercised): deleting a
+/// project nulls its notes' `project_id` and keeps the notes and their
+/// `tenant_id`; the other tenant's project 1 and its notes are untouched.
+fn set_null_keeps_the_rows_and_their_tenant(d: Dialect) {
+    let dir = project(&notes_spec("restrict"));
+    let db = TestDb::create(d);
+    let rt = runtime();
+    std::fs::write(dir.path().join("rookery.toml"), notes_spec("set_null")).expect("write spec");
+    rt.block_on(db.migrate(&migrations(dir.path(), d)));
+    rt.block_on(async {
+        let mut conn = db.connect().await;
+        conn.exec(&seed_sql()).await;
+        conn.exec(&format!(
+            "INSERT INTO notes (tenant_id, id, project_id, body, created_at, updated_at) VALUES
+                ('{TENANT_A}', 1, 1, 'a on 1', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z'),
+                ('{TENANT_A}', 2, 2, 'a on 2', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z'),
+                ('{TENANT_B}', 1, 1, 'b on 1', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z')"
+        ))
+        .await;
+        // Refused while the key restricts.
+        assert!(
+            conn.try_exec(&format!(
+                "DELETE FROM projects WHERE tenant_id = '{TENANT_A}' AND id = 1"
+            ))
+            .await
+            .is_err(),
+            "{d:?}: v1 restricts"
+        );
+    });
+    assert_ok(&generate(dir.path(), &[]));
+    rt.block_on(async {
+        db.migrate(&migrations(dir.path(), d)).await;
+        let mut conn = db.connect().await;
+        assert_schema(
+            d,
+            &expected_schema(&snapshot(dir.path()), d),
+            &actual_schema(&mut conn).await,
+        );
+        conn.exec(&format!(
+            "DELETE FROM projects WHERE tenant_id = '{TENANT_A}' AND id = 1"
+        ))
+        .await;
+        let notes = dump(&mut conn, "notes", &["tenant_id", "id", "project_id", "body"]).await;
+        let row = |t: &str, id: &str, p: Option<&str>, body: &str| {
+            vec![
+                Some(t.to_owned()),
+                Some(id.to_owned()),
+                p.map(str::to_owned),
+                Some(body.to_owned()),
+            ]
+        };
+        assert_eq!(
+            notes,
+            [
+                row(TENANT_A, "1", None, "a on 1"),
+                row(TENANT_A, "2", Some("2"), "a on 2"),
+                row(TENANT_B, "1", Some("1"), "b on 1"),
+            ],
+            "{d:?}: only tenant A's note on project 1 lost its project"
+        );
+        let projects = conn
+            .column(&format!(
+                "SELECT CAST(id AS TEXT) FROM projects WHERE tenant_id = '{TENANT_B}'"
+            ))
+            .await;
+        assert_eq!(projects, ["1"], "{d:?}: tenant B's project 1 is kept");
+    });
+}
+
+#[test]
+fn postgres_set_null_keeps_the_rows_and_their_tenant() {
+    set_null_keeps_the_rows_and_their_tenant(Dialect::Postgres);
+}
+
+#[test]
+fn sqlite_set_null_keeps_the_rows_and_their_tenant() {
+    set_null_keeps_the_rows_and_their_tenant(Dialect::Sqlite);
 }

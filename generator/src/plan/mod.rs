@@ -83,6 +83,8 @@ pub struct Diff {
     pub init: bool,
     /// Tables kept from the previous snapshot, by new name, as they were.
     pub previous: HashMap<String, Table>,
+    /// The previous snapshot's SQLite `set_null` triggers.
+    pub old_triggers: Vec<sql::Trigger>,
 }
 
 impl Diff {
@@ -128,7 +130,10 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
             ..Diff::default()
         };
     };
-    let mut d = Diff::default();
+    let mut d = Diff {
+        old_triggers: sql::set_null_triggers(&old.tables),
+        ..Diff::default()
+    };
     let mut renames: Vec<Op> = Vec::new();
     let mut col_renames: Vec<Op> = Vec::new();
     let mut creates: Vec<Table> = Vec::new();
@@ -538,7 +543,7 @@ fn render_postgres(diff: &Diff) -> Result<String> {
                 if let Some(u) = sql::unique(table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
                 }
-                if let Some(f) = sql::foreign_key(table, column) {
+                if let Some(f) = sql::foreign_key(d, table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
                 }
                 s
@@ -745,7 +750,7 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
     let col = ident(&n.name);
     let mut s = String::new();
     let (oc, nc) = (sql::check_sql(d, o), sql::check_sql(d, n));
-    let (of, nf) = (sql::foreign_key(table, o), sql::foreign_key(table, n));
+    let (of, nf) = (sql::foreign_key(d, table, o), sql::foreign_key(d, table, n));
     let (ou, nu) = (sql::unique(table, o), sql::unique(table, n));
     if oc.is_some() && oc != nc {
         s.push_str(&format!(
@@ -842,7 +847,14 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     }
     reindex.extend(rebuild.iter().cloned());
 
-    let mut pre = String::new();
+    // `set_null` triggers name columns and tables that any change may
+    // rename, rebuild or drop: every migration drops the old ones first and
+    // creates the wanted ones last.
+    let mut pre: String = diff
+        .old_triggers
+        .iter()
+        .map(|t| format!("DROP TRIGGER IF EXISTS {};\n", t.name))
+        .collect();
     for op in &diff.ops {
         if let Op::AdoptNames(t) = op {
             pre.push_str(&adopt_names_sqlite(t));
@@ -907,6 +919,13 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     }
     if !idx.is_empty() {
         section(&mut out, &idx);
+    }
+    let triggers: String = sql::set_null_triggers(&new.tables)
+        .into_iter()
+        .map(|t| t.create)
+        .collect();
+    if !triggers.is_empty() {
+        section(&mut out, &triggers);
     }
     if rebuild.is_empty() {
         return Ok(out);

@@ -173,11 +173,17 @@ pub fn column_rest(d: Dialect, table: &str, c: &Column) -> Result<String> {
 }
 
 /// `CONSTRAINT … FOREIGN KEY (tenant_id, x_id) REFERENCES t (tenant_id, id) ON DELETE …`.
-pub fn foreign_key(table: &str, c: &Column) -> Option<String> {
+///
+/// `set_null` must keep `tenant_id`: PostgreSQL (15+) nulls only the listed
+/// column; SQLite has no column list (its `SET NULL` would null `tenant_id`
+/// too), so there the key restricts and [`set_null_triggers`] null the
+/// reference first.
+pub fn foreign_key(d: Dialect, table: &str, c: &Column) -> Option<String> {
     let r = c.references.as_ref()?;
-    let action = match c.on_delete.unwrap_or(OnDelete::Restrict) {
-        OnDelete::Restrict => "RESTRICT",
-        OnDelete::Cascade => "CASCADE",
+    let action = match (c.on_delete.unwrap_or(OnDelete::Restrict), d) {
+        (OnDelete::Restrict, _) | (OnDelete::SetNull, Dialect::Sqlite) => "RESTRICT".to_owned(),
+        (OnDelete::Cascade, _) => "CASCADE".to_owned(),
+        (OnDelete::SetNull, Dialect::Postgres) => format!("SET NULL ({})", ident(&c.name)),
     };
     Some(format!(
         "CONSTRAINT {} FOREIGN KEY (tenant_id, {}) REFERENCES {} (tenant_id, {}) ON DELETE {action}",
@@ -299,13 +305,46 @@ pub fn create_table_as(d: Dialect, t: &Table, as_name: &str) -> Result<String> {
         lines.extend(unique(&t.name, c).map(|u| format!("    {u}")));
     }
     for c in &t.columns {
-        lines.extend(foreign_key(&t.name, c).map(|f| format!("    {f}")));
+        lines.extend(foreign_key(d, &t.name, c).map(|f| format!("    {f}")));
     }
     Ok(format!(
         "CREATE TABLE {} (\n{}\n);\n",
         ident(as_name),
         lines.join(",\n")
     ))
+}
+
+/// A SQLite trigger standing in for `ON DELETE SET NULL (x_id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// Trigger name.
+    pub name: String,
+    /// `CREATE TRIGGER …;`
+    pub create: String,
+}
+
+/// SQLite: one `BEFORE DELETE` trigger on the referenced table per
+/// `set_null` reference, nulling only that column in the same tenant's
+/// referencing rows (the key then finds nothing to restrict).
+pub fn set_null_triggers(tables: &[Table]) -> Vec<Trigger> {
+    let mut out = Vec::new();
+    for t in tables {
+        for c in &t.columns {
+            let Some(r) = c.references.as_ref().filter(|_| c.on_delete == Some(OnDelete::SetNull)) else {
+                continue;
+            };
+            let name = crate::naming::set_null_trigger_name(&t.name, &c.name);
+            let col = ident(&c.name);
+            let create = format!(
+                "CREATE TRIGGER {name} BEFORE DELETE ON {} FOR EACH ROW BEGIN\n    UPDATE {} SET {col} = NULL WHERE tenant_id = OLD.tenant_id AND {col} = OLD.{};\nEND;\n",
+                ident(&r.table),
+                ident(&t.name),
+                ident(&r.column)
+            );
+            out.push(Trigger { name, create });
+        }
+    }
+    out
 }
 
 /// Row-level security for a model table (PostgreSQL).
