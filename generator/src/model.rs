@@ -173,6 +173,9 @@ pub enum OnDelete {
     Restrict,
     /// Delete the referencing rows too.
     Cascade,
+    /// Null the reference column only (optional references), keeping
+    /// `tenant_id` and the row.
+    SetNull,
 }
 
 /// The target of a reference.
@@ -671,8 +674,9 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
         };
         let on_delete = match f.on_delete.as_ref().map(|s| s.get_ref().as_str()) {
             Some("cascade") => OnDelete::Cascade,
+            Some("set_null") => OnDelete::SetNull,
             None | Some("restrict") => OnDelete::Restrict,
-            Some(other) => bail!("`{name}.{fname}`: on_delete = {other:?} (restrict or cascade)"),
+            Some(other) => bail!("`{name}.{fname}`: on_delete = {other:?} (restrict, cascade or set_null)"),
         };
         let max_len = match &f.max_len {
             Some(n) => Some(
@@ -901,8 +905,12 @@ fn field_attrs(f: &Field) -> Vec<String> {
             out.push(word.into());
         }
     }
-    if f.kind == Kind::Ref && f.on_delete == OnDelete::Cascade {
-        out.push("on_delete = \"cascade\"".into());
+    if f.kind == Kind::Ref {
+        match f.on_delete {
+            OnDelete::Restrict => {}
+            OnDelete::Cascade => out.push("on_delete = \"cascade\"".into()),
+            OnDelete::SetNull => out.push("on_delete = \"set_null\"".into()),
+        }
     }
     out
 }
@@ -1006,8 +1014,9 @@ fn hand_model(
         });
         let on_delete = match hf.on_delete.as_deref() {
             Some("cascade") => OnDelete::Cascade,
+            Some("set_null") => OnDelete::SetNull,
             None | Some("restrict") => OnDelete::Restrict,
-            Some(other) => bail!("{}: on_delete = {other:?} (restrict or cascade)", whr()),
+            Some(other) => bail!("{}: on_delete = {other:?} (restrict, cascade or set_null)", whr()),
         };
         let mut field = Field {
             ident: rust_ident(&hf.name),

@@ -453,3 +453,66 @@ fn handwritten_tables_follow_the_english_plural() {
     let sql = std::fs::read_to_string(fresh.path().join("migrations/postgres/0001_init.sql")).unwrap();
     assert!(sql.contains("CREATE TABLE categories"), "{sql}");
 }
+
+/// Every migration `0002_…` onwards, in order, as `path` → text.
+fn later_migrations(dir: &Path) -> Vec<(String, String)> {
+    tree(dir)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("migrations/") && p.ends_with(".sql") && !p.contains("/0001_"))
+        .map(|(p, b)| (p, text(&b)))
+        .collect()
+}
+
+#[test]
+fn long_names_are_named_within_63_bytes_and_kept_through_changes() {
+    // Model and field names at the checker's limit: create (unique, index,
+    // ref, check), drop unique, rename model and field, drop index.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for step in ["v1", "v2", "v3", "v4"] {
+        std::fs::copy(
+            fixture("long_names").join(format!("{step}.toml")),
+            dir.path().join("rookery.toml"),
+        )
+        .expect("spec");
+        assert_ok(&generate(dir.path(), &[]));
+    }
+    let files = tree(dir.path());
+    for (path, sql) in files.iter().filter(|(p, _)| p.ends_with(".sql")) {
+        let sql = text(sql);
+        for word in sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            assert!(word.len() <= 63, "{path}: `{word}` is {} bytes", word.len());
+        }
+    }
+    for (path, sql) in later_migrations(dir.path()) {
+        insta::assert_snapshot!(format!("long_names@{}", path.replace('/', "__")), sql);
+    }
+}
+
+#[test]
+fn a_format_1_snapshot_gets_its_long_names_adopted_once() {
+    // A project planned before names were explicit: PostgreSQL chose the
+    // names of its constraints. The next migration renames them first.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(fixture("long_names/v1.toml"), dir.path().join("rookery.toml")).expect("spec");
+    assert_ok(&generate(dir.path(), &[]));
+    let snap = dir.path().join("migrations/rookery.snapshot.json");
+    let text1 = std::fs::read_to_string(&snap)
+        .expect("snapshot")
+        .replace("\"format\": 2", "\"format\": 1");
+    std::fs::write(&snap, text1).expect("write snapshot");
+    std::fs::copy(fixture("long_names/v2.toml"), dir.path().join("rookery.toml")).expect("spec");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("given explicit names"),
+        "{}",
+        text(&out.stdout)
+    );
+    for (path, sql) in later_migrations(dir.path()) {
+        insta::assert_snapshot!(format!("adopt_names@{}", path.replace('/', "__")), sql);
+    }
+    let snap = std::fs::read_to_string(&snap).expect("snapshot");
+    assert!(snap.contains("\"format\": 2"), "{snap}");
+    // The short-named tables need nothing: only the long one is adopted.
+    assert_eq!(text(&out.stdout).matches("given explicit names").count(), 1);
+}

@@ -26,11 +26,12 @@ pub(crate) enum IdKind {
     Uuid,
 }
 
-/// `on_delete = "restrict" | "cascade"`.
+/// `on_delete = "restrict" | "cascade" | "set_null"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OnDelete {
     Restrict,
     Cascade,
+    SetNull,
 }
 
 /// `permissions(read = "...", write = "...", delete = "...")`.
@@ -213,15 +214,13 @@ impl Field {
                         let value = match v.value.as_str() {
                             "restrict" => Some(OnDelete::Restrict),
                             "cascade" => Some(OnDelete::Cascade),
-                            "set_null" | "set_default" => {
+                            "set_null" => Some(OnDelete::SetNull),
+                            "set_default" => {
                                 cx.error_at(
                                     v.span,
-                                    format_args!(
-                                        "`on_delete = \"{}\"` is not supported: references are composite \
-                                         `(tenant_id, x_id)` keys, and SET NULL / SET DEFAULT would also \
-                                         clear `tenant_id` (Citus refuses them too); use \"restrict\" or \"cascade\"",
-                                        v.value
-                                    ),
+                                    "`on_delete = \"set_default\"` is not supported: references are composite \
+                                     `(tenant_id, x_id)` keys, and SET DEFAULT would also reset `tenant_id`; use \
+                                     \"restrict\", \"cascade\" or \"set_null\" (optional references)",
                                 );
                                 None
                             }
@@ -229,7 +228,7 @@ impl Field {
                                 cx.error_at(
                                     v.span,
                                     format_args!(
-                                        "unknown on_delete action `{other}`; expected \"restrict\" (the default) or \"cascade\""
+                                        "unknown on_delete action `{other}`; expected \"restrict\" (the default), \"cascade\" or \"set_null\""
                                     ),
                                 );
                                 None

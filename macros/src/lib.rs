@@ -18,6 +18,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod fallback;
+#[allow(dead_code)] // the generator and runtime use the SQL names
 mod naming;
 
 /// Derives `rookery::TenantModel` for a struct with named fields, plus

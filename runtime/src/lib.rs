@@ -18,6 +18,10 @@ pub mod db;
 pub mod http;
 mod identity;
 pub mod model;
+/// Constraint names: the generator's rule, the same source file.
+#[allow(dead_code)]
+#[path = "../../macros/src/naming.rs"]
+mod naming;
 pub mod ratelimit;
 pub mod rbac;
 pub mod repo;

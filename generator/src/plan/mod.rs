@@ -2,6 +2,7 @@
 //! IR asks for, refuse what would lose data (unless allowed), and render the
 //! next migration for PostgreSQL and SQLite.
 
+mod adopt;
 pub mod snapshot;
 pub mod sql;
 
@@ -60,6 +61,10 @@ pub enum Op {
     },
     /// Destructive: a table goes away.
     DropTable(Table),
+    /// Renames the constraints and indexes of a table created before names
+    /// were explicit (snapshot format 1) to the names of the naming rule.
+    /// Only names longer than 63 bytes differ.
+    AdoptNames(Table),
     /// A new index on an existing table.
     CreateIndex(Index),
     /// An index goes away.
@@ -79,6 +84,8 @@ pub struct Diff {
     pub init: bool,
     /// Tables kept from the previous snapshot, by new name, as they were.
     pub previous: HashMap<String, Table>,
+    /// The previous snapshot's SQLite `set_null` triggers.
+    pub old_triggers: Vec<sql::Trigger>,
 }
 
 impl Diff {
@@ -124,7 +131,10 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
             ..Diff::default()
         };
     };
-    let mut d = Diff::default();
+    let mut d = Diff {
+        old_triggers: sql::set_null_triggers(&old.tables),
+        ..Diff::default()
+    };
     let mut renames: Vec<Op> = Vec::new();
     let mut col_renames: Vec<Op> = Vec::new();
     let mut creates: Vec<Table> = Vec::new();
@@ -298,7 +308,17 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
         new_indexes.extend(sql::indexes(t));
     }
 
-    let mut ops = renames;
+    let mut ops: Vec<Op> = Vec::new();
+    if old.format < snapshot::FORMAT_NAMED {
+        ops.extend(
+            old.tables
+                .iter()
+                .filter(|t| used_old.contains(&t.name) && adopt::needed(t))
+                .cloned()
+                .map(Op::AdoptNames),
+        );
+    }
+    ops.extend(renames);
     ops.extend(col_renames);
     ops.extend(old_indexes.difference(&new_indexes).cloned().map(Op::DropIndex));
     ops.extend(key_drops.into_iter().map(Op::DropTable));
@@ -406,6 +426,10 @@ pub fn describe(op: &Op) -> (String, String) {
             format!("index_{}", i.table),
         ),
         Op::DropIndex(i) => (format!("- index {}", i.name), format!("index_{}", i.table)),
+        Op::AdoptNames(t) => (
+            format!("~ table {}: constraints and indexes given explicit names", t.name),
+            format!("name_{}_constraints", t.name),
+        ),
     }
 }
 
@@ -492,8 +516,8 @@ fn render_postgres(diff: &Diff) -> Result<String> {
                 renamed.name.clone_from(to);
                 let t = ident(to);
                 for (a, b) in [
-                    (format!("{}_pkey", old.name), format!("{to}_pkey")),
-                    (format!("{}_tenant_id_fkey", old.name), format!("{to}_tenant_id_fkey")),
+                    (sql::pkey_name(&old.name), sql::pkey_name(to)),
+                    (sql::tenant_fkey_name(&old.name), sql::tenant_fkey_name(to)),
                 ] {
                     s.push_str(&format!("ALTER TABLE {t} RENAME CONSTRAINT {a} TO {b};\n"));
                 }
@@ -517,10 +541,10 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             Op::AddColumn { table, column } => {
                 let t = ident(table);
                 let mut s = add_column(d, table, column)?;
-                if let Some(u) = sql::unique(column) {
+                if let Some(u) = sql::unique(table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
                 }
-                if let Some(f) = sql::foreign_key(column) {
+                if let Some(f) = sql::foreign_key(d, table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
                 }
                 s
@@ -532,6 +556,7 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
             Op::CreateIndex(i) => i.create(),
             Op::DropIndex(i) => i.drop(),
+            Op::AdoptNames(t) => adopt::postgres(t),
         };
         section(&mut out, &text);
     }
@@ -588,8 +613,8 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
     let col = ident(&n.name);
     let mut s = String::new();
     let (oc, nc) = (sql::check_sql(d, o), sql::check_sql(d, n));
-    let (of, nf) = (sql::foreign_key(o), sql::foreign_key(n));
-    let (ou, nu) = (sql::unique(o), sql::unique(n));
+    let (of, nf) = (sql::foreign_key(d, table, o), sql::foreign_key(d, table, n));
+    let (ou, nu) = (sql::unique(table, o), sql::unique(table, n));
     if oc.is_some() && oc != nc {
         s.push_str(&format!(
             "ALTER TABLE {t} DROP CONSTRAINT {};\n",
@@ -641,16 +666,10 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
         ));
     }
     if let Some(u) = nu.filter(|u| ou.as_ref() != Some(u)) {
-        s.push_str(&format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} {u};\n",
-            sql::unique_name(table, &n.name)
-        ));
+        s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
     }
     if let Some(f) = nf.filter(|f| of.as_ref() != Some(f)) {
-        s.push_str(&format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} {f};\n",
-            sql::fkey_name(table, &n.name)
-        ));
+        s.push_str(&format!("ALTER TABLE {t} ADD {f};\n"));
     }
     if s.is_empty() {
         s = format!("-- {table}.{}: no DDL change (index or metadata only)\n", n.name);
@@ -691,7 +710,19 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     }
     reindex.extend(rebuild.iter().cloned());
 
-    let mut pre = String::new();
+    // `set_null` triggers name columns and tables that any change may
+    // rename, rebuild or drop: every migration drops the old ones first and
+    // creates the wanted ones last.
+    let mut pre: String = diff
+        .old_triggers
+        .iter()
+        .map(|t| format!("DROP TRIGGER IF EXISTS {};\n", t.name))
+        .collect();
+    for op in &diff.ops {
+        if let Op::AdoptNames(t) = op {
+            pre.push_str(&adopt::sqlite(t));
+        }
+    }
     for t in &reindex {
         if let Some(old) = diff.previous.get(t) {
             for i in sql::indexes(old) {
@@ -751,6 +782,13 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     }
     if !idx.is_empty() {
         section(&mut out, &idx);
+    }
+    let triggers: String = sql::set_null_triggers(&new.tables)
+        .into_iter()
+        .map(|t| t.create)
+        .collect();
+    if !triggers.is_empty() {
+        section(&mut out, &triggers);
     }
     if rebuild.is_empty() {
         return Ok(out);

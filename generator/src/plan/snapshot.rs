@@ -9,8 +9,16 @@ use crate::model::{App, Key, Kind, OnDelete, Reference};
 /// Where the snapshot lives, relative to the project.
 pub const PATH: &str = "migrations/rookery.snapshot.json";
 
-/// Format version of the snapshot file.
-pub const FORMAT: u32 = 1;
+/// Format version of the snapshot file. Format 2: every constraint and index
+/// of the database carries the name `macros/src/naming.rs` gives it. A
+/// format 1 snapshot was written when PostgreSQL chose constraint names
+/// (cut differently past 63 bytes) and SQLite index names were never cut:
+/// the next migration planned from it renames those objects first
+/// ([`super::Op::AdoptNames`]).
+pub const FORMAT: u32 = 2;
+
+/// The first format whose names follow the naming rule.
+pub const FORMAT_NAMED: u32 = 2;
 
 /// The schema after the last migration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,7 +146,11 @@ impl Snapshot {
     /// Parses a snapshot file.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let s: Self = serde_json::from_str(text)?;
-        anyhow::ensure!(s.format == FORMAT, "unsupported snapshot format {}", s.format);
+        anyhow::ensure!(
+            (1..=FORMAT).contains(&s.format),
+            "unsupported snapshot format {}",
+            s.format
+        );
         Ok(s)
     }
 

@@ -186,6 +186,7 @@ fn field_def(field: &Field<'_>) -> TokenStream {
         let action = match on_delete.value {
             OnDelete::Restrict => quote!(Restrict),
             OnDelete::Cascade => quote!(Cascade),
+            OnDelete::SetNull => quote!(SetNull),
         };
         options.push(quote!(on_delete: #p::OnDelete::#action));
     }
@@ -285,6 +286,16 @@ fn assertions(field: &Field<'_>) -> TokenStream {
                 const _: () = ::core::assert!(!::core::matches!(#stored, #p::FieldType::Json), #msg);
             });
         }
+    }
+    if let Some(on_delete) = a.on_delete.as_ref().filter(|o| o.value == OnDelete::SetNull) {
+        let msg = format!(
+            "`on_delete = \"set_null\"` on field `{name}`: only an optional reference can be set null; make it \
+             `Option<…>` or use \"restrict\" or \"cascade\""
+        );
+        let span = on_delete.span;
+        out.extend(quote_spanned! {span=>
+            const _: () = ::core::assert!(<#ty as #p::FieldValue>::OPTIONAL, #msg);
+        });
     }
     if let Some(span) = a.sortable {
         let msg = format!(

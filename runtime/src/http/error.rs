@@ -252,8 +252,8 @@ impl From<RepoError> for ApiError {
         match err {
             RepoError::Invalid(errors) => Self::Invalid(errors),
             RepoError::Duplicate { field } => Self::Conflict(format!("a row with this {field} already exists")),
-            RepoError::DanglingReference => Self::Invalid(vec![FieldError {
-                field: "reference".into(),
+            RepoError::DanglingReference { field } => Self::Invalid(vec![FieldError {
+                field,
                 code: "not_found",
                 message: "a referenced row does not exist in this tenant".into(),
             }]),

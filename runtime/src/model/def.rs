@@ -16,15 +16,19 @@ pub enum KeyKind {
 
 /// What happens to a row when the row it references is deleted.
 ///
-/// `SET NULL` and `SET DEFAULT` are deliberately absent: on a composite
-/// `(tenant_id, x_id)` key they would null out `tenant_id` too, and Citus
-/// refuses them.
+/// `SET DEFAULT` is deliberately absent: on a composite `(tenant_id, x_id)`
+/// key it would reset `tenant_id` too. [`OnDelete::SetNull`] nulls only the
+/// reference column (PostgreSQL 15's `ON DELETE SET NULL (x_id)`; a trigger
+/// on SQLite), never `tenant_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnDelete {
     /// Refuse to delete a referenced row (the default).
     Restrict,
     /// Delete the referencing rows with it.
     Cascade,
+    /// Null the reference of the referencing rows (optional references
+    /// only), keeping the rows and their `tenant_id`.
+    SetNull,
 }
 
 /// The target of a reference field.

@@ -37,7 +37,10 @@ pub enum RepoError {
     },
     /// A reference points at no row of the same tenant.
     #[error("referenced row does not exist")]
-    DanglingReference,
+    DanglingReference {
+        /// The reference field (or `reference` when the database does not say).
+        field: String,
+    },
     /// The row is still referenced by other rows.
     #[error("row is still referenced")]
     StillReferenced,
@@ -52,31 +55,64 @@ impl From<sqlx::Error> for RepoError {
     }
 }
 
-/// Maps constraint violations to typed errors; anything else stays a
-/// database error.
+/// Maps constraint violations to typed errors by the exact name of the
+/// violated constraint (`crate::naming`, the generator's rule); anything
+/// else stays a database error. SQLite names no unique constraint: there
+/// the exact column list of its message decides.
 fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
-    if let DbError::Sqlx(sqlx::Error::Database(db)) = &err {
-        match db.kind() {
-            sqlx::error::ErrorKind::UniqueViolation => {
-                let detail = db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| db.message().to_owned());
-                let field = def
+    use crate::naming::{check_name, fkey_name, unique_name};
+    use sqlx::error::ErrorKind;
+    let DbError::Sqlx(sqlx::Error::Database(db)) = &err else {
+        return RepoError::Db(err);
+    };
+    let (constraint, message) = (db.constraint(), db.message());
+    let field = |candidate: fn(&FieldDef) -> bool, name: fn(&str, &str) -> String| {
+        def.fields
+            .iter()
+            .filter(|f| candidate(f))
+            .find(|f| {
+                let name = name(def.table, f.column);
+                match constraint {
+                    Some(c) => c == name,
+                    // SQLite: `CHECK constraint failed: <name>`.
+                    None => message.strip_prefix("CHECK constraint failed: ") == Some(name.as_str()),
+                }
+            })
+            .map(|f| f.name)
+    };
+    match db.kind() {
+        ErrorKind::UniqueViolation => {
+            let sqlite = message.strip_prefix("UNIQUE constraint failed: ");
+            let field = match (constraint, sqlite) {
+                (None, Some(columns)) => def
                     .fields
                     .iter()
-                    .find(|f| f.unique && detail.contains(f.column))
-                    .map_or("row", |f| f.name);
-                return RepoError::Duplicate {
-                    field: field.to_owned(),
-                };
+                    .filter(|f| f.unique)
+                    .find(|f| columns == format!("{t}.tenant_id, {t}.{c}", t = def.table, c = f.column))
+                    .map(|f| f.name),
+                _ => field(|f| f.unique, unique_name),
+            };
+            RepoError::Duplicate {
+                field: field.unwrap_or("row").to_owned(),
             }
-            sqlx::error::ErrorKind::ForeignKeyViolation if deleting => return RepoError::StillReferenced,
-            sqlx::error::ErrorKind::ForeignKeyViolation => return RepoError::DanglingReference,
-            _ => {}
         }
+        ErrorKind::ForeignKeyViolation if deleting => RepoError::StillReferenced,
+        ErrorKind::ForeignKeyViolation => RepoError::DanglingReference {
+            // SQLite's message names no constraint.
+            field: field(|f| matches!(f.ty, FieldType::Ref(_)), fkey_name)
+                .unwrap_or("reference")
+                .to_owned(),
+        },
+        ErrorKind::CheckViolation => match field(|_| true, check_name) {
+            Some(f) => RepoError::Invalid(vec![FieldError::new(
+                f,
+                "invalid",
+                "the value breaks the field's rules",
+            )]),
+            None => RepoError::Db(err),
+        },
+        _ => RepoError::Db(err),
     }
-    RepoError::Db(err)
 }
 
 /// Model `M`'s rows in the tenant of a [`TenantTx`].
@@ -266,7 +302,9 @@ impl<'t, M: TenantModel> Repo<'t, M> {
             .fetch_optional(sql, binds)
             .await
             .map_err(|e| classify(e, def, false))?;
-        let record = decode_record(&row.ok_or(RepoError::DanglingReference)?)?;
+        let record = decode_record(&row.ok_or_else(|| RepoError::DanglingReference {
+            field: "reference".to_owned(),
+        })?)?;
         self.audit_after("create", after, record.id).await?;
         Ok(record)
     }

@@ -153,14 +153,30 @@ fn check_ref(ctx: &mut Ctx, spec: &Spec, field: &FieldSpec) {
         let text = on_delete.get_ref().as_str();
         match text {
             "restrict" | "cascade" => {}
-            "set_null" | "set_default" => {
-                ctx.error("rookery::bad_on_delete", on_delete.span(), format!("`on_delete = \"{text}\"` is not supported"))
-                    .label("would clear the tenant id")
-                    .help_text(
-                        "every key between tenant tables is composite (tenant_id, x_id), so SET NULL or SET DEFAULT would \
-                         reset tenant_id too, and Citus refuses it; use `restrict` (refuse the delete) or `cascade` (delete \
-                         these rows too)",
-                    );
+            "set_null" if !field.optional => {
+                ctx.error(
+                    "rookery::bad_on_delete",
+                    on_delete.span(),
+                    "`on_delete = \"set_null\"` needs an optional reference",
+                )
+                .label("the field is required")
+                .help_text(
+                    "deleting the referenced row would leave this required field null; add `optional = true`, or use \
+                     `restrict` (refuse the delete) or `cascade` (delete these rows too)",
+                );
+            }
+            "set_null" => {}
+            "set_default" => {
+                ctx.error(
+                    "rookery::bad_on_delete",
+                    on_delete.span(),
+                    "`on_delete = \"set_default\"` is not supported",
+                )
+                .label("would reset the tenant id")
+                .help_text(
+                    "every key between tenant tables is composite (tenant_id, x_id), so SET DEFAULT would reset \
+                         tenant_id too; use `restrict`, `cascade` or `set_null` (optional references)",
+                );
             }
             _ => {
                 ctx.error(
@@ -171,8 +187,8 @@ fn check_ref(ctx: &mut Ctx, spec: &Spec, field: &FieldSpec) {
                 .label("not an action")
                 .suggest(
                     text,
-                    ["restrict", "cascade"],
-                    Some("use `restrict` or `cascade`".to_owned()),
+                    ["restrict", "cascade", "set_null"],
+                    Some("use `restrict`, `cascade` or `set_null`".to_owned()),
                 );
             }
         }

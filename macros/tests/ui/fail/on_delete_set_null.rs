@@ -5,6 +5,8 @@ use rookery::{TenantModel, UserId};
 pub struct Task {
     #[rookery(on_delete = "set_null")]
     pub assignee: Option<UserId>,
+    #[rookery(on_delete = "set_default")]
+    pub helper: Option<UserId>,
     #[rookery(on_delete = "delete")]
     pub reviewer: Option<UserId>,
 }
