@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
+use crate::model::{FieldType, KeyKind, ModelDef};
 
 /// Whether the request says its body is JSON.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -53,9 +54,97 @@ pub(crate) fn deserialize<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiErro
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// Deserializes a create or update body of model `def` that passed
+/// [`media_type`] and [`object`]. JSON (and JSON Schema) counts `2.0` and
+/// `2e3` as integers, so an integer field written so is read as that
+/// integer; only a body the typed parse refused pays for this second look.
+pub(crate) fn deserialize_model<T: DeserializeOwned>(def: &ModelDef, body: &[u8]) -> Result<T, ApiError> {
+    let err = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
+    integral_numbers(def, body)
+        .and_then(|value| serde_json::from_value(value).ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("invalid JSON body: {err}")))
+}
+
+/// The body as a JSON object with its integer fields' integral non-integer
+/// numbers (`2.0`, `2e3`) made integers, if it has any.
+fn integral_numbers(def: &ModelDef, body: &[u8]) -> Option<serde_json::Value> {
+    // 2^63: the first float past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    let mut changed = false;
+    for field in def.fields {
+        let integer = match field.ty {
+            FieldType::Int | FieldType::BigInt => true,
+            FieldType::Ref(target) => target.key == KeyKind::BigInt,
+            _ => false,
+        };
+        let Some(serde_json::Value::Number(n)) = map.get_mut(field.name) else {
+            continue;
+        };
+        if let Some(f) = n.as_f64().filter(|_| integer && n.is_f64())
+            && f.fract() == 0.0
+            && (-LIMIT..LIMIT).contains(&f)
+        {
+            // Exact: `f` is integral and within i64.
+            #[allow(clippy::cast_possible_truncation)]
+            let i = f as i64;
+            *n = i.into();
+            changed = true;
+        }
+    }
+    changed.then_some(serde_json::Value::Object(map))
+}
+
 #[cfg(test)]
 mod tests {
     use super::opens_object;
+    use crate::model::{FieldDef, KeyKind, ModelDef};
+
+    #[test]
+    fn integral_numbers_are_integers() {
+        static FIELDS: [FieldDef; 2] = [
+            FieldDef::new("rank", "rank", super::FieldType::Int),
+            FieldDef::new("score", "score", super::FieldType::BigInt),
+        ];
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Input {
+            rank: i32,
+            score: Option<i64>,
+        }
+        let def = ModelDef {
+            name: "thing",
+            table: "things",
+            path: "things",
+            key: KeyKind::BigInt,
+            fields: &FIELDS,
+            permissions: crate::model::Permissions {
+                read: "r",
+                write: "w",
+                delete: "d",
+            },
+            quota: None,
+            audit: false,
+            default_sort: crate::model::Sort {
+                field: "created_at",
+                descending: true,
+            },
+        };
+        let read = |body: &str| super::deserialize_model::<Input>(&def, body.as_bytes()).map(|i| (i.rank, i.score));
+        assert_eq!(read(r#"{"rank": 2.0, "score": -3e3}"#).unwrap(), (2, Some(-3000)));
+        assert_eq!(read(r#"{"rank": 2, "score": null}"#).unwrap(), (2, None));
+        for bad in [
+            r#"{"rank": 2.5}"#,
+            r#"{"rank": 1e10}"#,
+            r#"{"rank": 1, "score": 1e19}"#,
+            r#"{"rank": "2"}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn only_objects_open_an_object() {

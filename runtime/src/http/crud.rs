@@ -53,7 +53,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    super::body::deserialize(body)
+    super::body::deserialize_model(def, body)
 }
 
 async fn list<M: TenantModel>(

@@ -197,7 +197,7 @@ impl App {
         };
         Router::new()
             .merge(health::routes())
-            .merge(openapi::routes())
+            .merge(openapi::routes(self.spec, &self.models))
             .merge(api)
             .fallback(|| async { ApiError::NotFound })
             // After every route is in: axum still sets `Allow`.

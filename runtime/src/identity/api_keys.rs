@@ -22,7 +22,7 @@ use crate::model::UserId;
 use crate::repo::FieldError;
 
 const MANAGE: &str = "api_keys.manage";
-const MAX_NAME_LEN: usize = 100;
+pub(crate) const MAX_NAME_LEN: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +72,7 @@ pub(super) async fn create(
             code: "required",
             message: "must not be empty".into(),
         });
-    } else if name.chars().count() > MAX_NAME_LEN {
+    } else if body.name.chars().count() > MAX_NAME_LEN {
         errors.push(FieldError {
             field: "name".into(),
             code: "too_long",

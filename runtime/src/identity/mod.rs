@@ -39,10 +39,25 @@ use crate::repo::FieldError;
 const REFRESH_TTL: Duration = Duration::days(30);
 /// Invitations expire after 7 days.
 const INVITATION_TTL: Duration = Duration::days(7);
-/// Longest accepted password (argon2 accepts more; this bounds request cost).
-const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest accepted password, in characters (argon2 accepts more; this
+/// bounds request cost).
+pub(crate) const MAX_PASSWORD_LEN: usize = 1024;
 /// Longest accepted email address (RFC 5321 path limit).
-const MAX_EMAIL_LEN: usize = 254;
+pub(crate) const MAX_EMAIL_LEN: usize = 254;
+
+/// The rules of the identity routes' bodies, as the OpenAPI document
+/// states them.
+pub(crate) mod rules {
+    pub(crate) use super::api_keys::MAX_NAME_LEN as MAX_KEY_NAME_LEN;
+    pub(crate) use super::signup::{MAX_NAME_LEN as MAX_TENANT_NAME_LEN, slug_schema};
+    pub(crate) use super::{EMAIL_PATTERN, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
+    pub(crate) use crate::auth::password::MIN_PASSWORD_LEN;
+
+    /// One character that is neither whitespace (as `str::trim` sees it)
+    /// nor U+0000: a name must hold one.
+    pub(crate) const NOT_SPACE: &str =
+        "[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+}
 
 /// Routes that need no bearer token (sign-up, login, refresh, logout,
 /// accepting an invitation).
@@ -149,18 +164,29 @@ async fn membership_role(tx: &mut TenantTx, user: UserId) -> Result<Option<Strin
 
 // ---- validation -------------------------------------------------------------
 
-/// Lower-cased, trimmed email, or a field error.
+/// [`normalize_email`]'s rule as a pattern, for the OpenAPI document:
+/// around whitespace (`str::trim`'s), a local part without `@`, whitespace
+/// or control characters, then a domain of at least two dot-separated
+/// labels of ASCII letters, digits and `-`.
+pub(crate) const EMAIL_PATTERN: &str = concat!(
+    "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
+    "[^@\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+",
+    "@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+",
+    "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+);
+
+/// The email trimmed and lower-cased, or a field error: at most
+/// [`MAX_EMAIL_LEN`] characters as sent, matching [`EMAIL_PATTERN`].
 fn normalize_email(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
+    let trimmed = raw.trim();
+    let email = trimmed.to_lowercase();
+    let label = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid = raw.chars().count() <= MAX_EMAIL_LEN
+        && trimmed.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
-                && !domain.contains('@')
+                && !local.chars().any(|c| c.is_whitespace() || c.is_control())
                 && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
+                && domain.split('.').all(label)
         });
     if !valid {
         errors.push(FieldError {
@@ -184,11 +210,11 @@ fn check_password(field: &str, password: &str, errors: &mut Vec<FieldError>) {
                 crate::auth::password::MIN_PASSWORD_LEN
             ),
         });
-    } else if password.len() > MAX_PASSWORD_LEN {
+    } else if len > MAX_PASSWORD_LEN {
         errors.push(FieldError {
             field: field.into(),
             code: "too_long",
-            message: format!("must be at most {MAX_PASSWORD_LEN} bytes"),
+            message: format!("must be at most {MAX_PASSWORD_LEN} characters"),
         });
     }
 }
@@ -407,6 +433,9 @@ mod tests {
             "a@b@example.com",
             "ada@.com",
             "ada@example..com",
+            "ada@example.net*",
+            "ada@example.com.",
+            "a\u{85}b@example.com",
         ] {
             assert!(!check(bad).1, "{bad:?} accepted");
         }

@@ -18,7 +18,7 @@ use crate::model::{TenantId, UserId};
 use crate::repo::FieldError;
 use crate::tenant::TenantInfo;
 
-const MAX_NAME_LEN: usize = 200;
+pub(crate) const MAX_NAME_LEN: usize = 200;
 
 /// The answer for an email that already has an account.
 const ACCOUNT_CONFLICT: &str = "cannot sign up with this email; if you already have an account, sign in";
@@ -72,6 +72,18 @@ fn valid_slug(slug: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// The schema of a valid slug, for the OpenAPI document: [`valid_slug`].
+pub(crate) fn slug_schema() -> serde_json::Value {
+    const HEX: &str = "[0-9a-f]";
+    let uuid = format!("^({HEX}{{32}}|{HEX}{{8}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{12}})$");
+    serde_json::json!({
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9-]{1,62}$",
+        "not": {"anyOf": [{"enum": RESERVED_SLUGS}, {"pattern": uuid}]},
+        "description": "Lower-case letters, digits and `-`, starting with a letter; not a reserved name, not shaped like a tenant id"
+    })
+}
+
 pub(super) async fn signup(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -88,13 +100,14 @@ pub(super) async fn signup(
         });
     }
     let name = body.tenant_name.trim().to_owned();
+    // The length as sent, as the OpenAPI document's `maxLength` says it.
     if name.is_empty() {
         errors.push(FieldError {
             field: "tenant_name".into(),
             code: "required",
             message: "must not be empty".into(),
         });
-    } else if name.chars().count() > MAX_NAME_LEN {
+    } else if body.tenant_name.chars().count() > MAX_NAME_LEN {
         errors.push(FieldError {
             field: "tenant_name".into(),
             code: "too_long",

@@ -1,0 +1,98 @@
+//! The OpenAPI 3.1 document of every route — generated and hand-registered
+//! models alike, identity routes included — served at `/openapi.json`,
+//! with a docs page at `/docs`.
+//!
+//! Built from the models' static descriptions, so it cannot drift from
+//! what the routes do: every status each operation answers, and every
+//! rule the server enforces that a JSON Schema can state. Built once, when
+//! the router is; serving it copies nothing.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::Html;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use crate::app_spec::AppSpec;
+use crate::model::ModelDef;
+
+mod paths;
+mod schema;
+
+/// `/openapi.json` (the document of `spec` and `models`, built and
+/// serialized here, once) and `/docs`.
+pub(super) fn routes(spec: &AppSpec, models: &[&ModelDef]) -> Router<AppState> {
+    let document = Bytes::from(serde_json::to_vec(&build(spec, models)).unwrap_or_default());
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .route("/docs", get(docs))
+}
+
+/// The docs page: self-contained (its script renders `/openapi.json`), so
+/// it works offline and loads nothing from elsewhere.
+const DOCS_PAGE: &str = include_str!("../../../assets/docs.html");
+
+async fn docs(State(state): State<AppState>) -> Html<String> {
+    Html(DOCS_PAGE.replace("{title}", &html_escape(state.spec().title)))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The OpenAPI 3.1 document of an app with these models.
+pub fn build(spec: &AppSpec, models: &[&ModelDef]) -> Value {
+    let prefix = spec.api_prefix.trim_end_matches('/');
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    paths::ops_paths(&mut paths);
+    paths::identity_paths(spec, prefix, &mut paths);
+    for def in models {
+        schema::model_schemas(def, &mut schemas);
+        paths::model_paths(prefix, def, &mut paths);
+    }
+    paths::common_schemas(&mut schemas);
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": spec.title, "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An access token or an API key"}},
+            "parameters": {"Tenant": {"name": "X-Tenant", "in": "header", "schema": {"type": "string"}, "description": "Tenant id or slug (or use the tenant's subdomain)"}}
+        },
+        "security": [{"bearer": []}]
+    })
+}
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn the_docs_page_loads_nothing_from_elsewhere() {
+        let page = super::DOCS_PAGE;
+        assert!(
+            page.contains("fetch(\"/openapi.json\")"),
+            "it renders the app's own document"
+        );
+        for outside in ["http://", "https://", "//cdn", "src=\"//"] {
+            assert!(!page.contains(outside), "the docs page refers to `{outside}`");
+        }
+        assert!(!page.contains("<script src"), "no external scripts");
+        assert!(!page.contains("<link"), "no external stylesheets");
+    }
+}
+
+#[cfg(test)]
+mod tests;

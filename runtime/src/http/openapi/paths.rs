@@ -1,0 +1,298 @@
+//! The operations: every status each one can answer, with its schema.
+//!
+//! Statuses come in groups that follow the request's way through the
+//! server (README, "What every generated route does"): every API route can
+//! answer 503 (database down or `ROOKERY_REQUEST_TIMEOUT` passed); an
+//! authenticated one 401, 403 and 429 before its handler; a route with a
+//! JSON body 400, 413, 415 and 422 before its own work.
+
+use serde_json::{Map, Value, json};
+
+use super::schema::{field_schema, key_schema, pascal, text};
+use crate::app_spec::AppSpec;
+use crate::model::ModelDef;
+
+/// The statuses of every authenticated route, before its handler runs.
+pub(crate) const AUTHENTICATED: &[u16] = &[401, 403, 429, 503];
+/// The statuses of reading a JSON body (`http::body` and the identity
+/// routes' `JsonBody`).
+pub(crate) const JSON_BODY: &[u16] = &[400, 413, 415, 422];
+
+/// What an error status means, as the document says it.
+fn meaning(status: u16) -> &'static str {
+    match status {
+        400 => {
+            "Malformed request: a body that is not a JSON object, malformed JSON, an unknown field or a value of the wrong type, or a query parameter that does not parse"
+        }
+        401 => "Missing, invalid or expired credentials",
+        403 => {
+            "The request names no tenant or another one than its credentials, the caller lacks a permission, or the plan's quota is used up"
+        }
+        404 => "No such resource in this tenant",
+        409 => "Conflicts with stored data: a unique value is taken, or the row is still referenced",
+        410 => "The invitation was already used or has expired",
+        413 => "The body is larger than the app accepts",
+        415 => "The body is not declared as JSON (`Content-Type: application/json`)",
+        422 => "Field rules broken (each listed in `errors`), or a referenced row does not exist in this tenant",
+        429 => "A rate limit is used up; `Retry-After` says when to try again",
+        503 => "The database is unavailable, or the request ran out of time (nothing it began was committed)",
+        _ => "Error",
+    }
+}
+
+fn problem(status: u16) -> Value {
+    let mut r = json!({"description": meaning(status), "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    if status == 429 {
+        r["headers"] = json!({"Retry-After": {"description": "Seconds until the window resets", "schema": {"type": "integer", "minimum": 0}}});
+    }
+    if status == 401 {
+        r["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string"}}});
+    }
+    r
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// The responses object: `success` answers, then a problem for each of
+/// `errors` (in order, duplicates once).
+fn responses(success: &[(u16, Value)], errors: &[&[u16]]) -> Value {
+    let mut r = Map::new();
+    for (status, answer) in success {
+        r.insert(status.to_string(), answer.clone());
+    }
+    let mut codes: Vec<u16> = errors.iter().flat_map(|group| group.iter().copied()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    for code in codes {
+        r.insert(code.to_string(), problem(code));
+    }
+    Value::Object(r)
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+pub(super) fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, Value>) {
+    let name = pascal(def.name);
+    let tag = json!([def.name]);
+    let mut sortable = vec!["id".to_owned(), "created_at".to_owned(), "updated_at".to_owned()];
+    sortable.extend(def.fields.iter().filter(|f| f.sortable).map(|f| f.name.to_owned()));
+    let sorts: Vec<String> = sortable.iter().flat_map(|s| [s.clone(), format!("-{s}")]).collect();
+    let mut list_params = vec![
+        json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::repo::MAX_LIMIT, "default": crate::repo::DEFAULT_LIMIT}}),
+        json!({"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page, with the same `sort`; any other value is 400",
+               "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}),
+        json!({"name": "sort", "in": "query", "description": "`-` before a key sorts descending", "schema": {"type": "string", "enum": sorts, "default": "-created_at"}}),
+    ];
+    for f in def.fields.iter().filter(|f| f.indexed) {
+        let mut s = field_schema(f);
+        // A query string has no null: an optional field's filter is its type.
+        if let Some(Value::Array(types)) = s.get("type").cloned() {
+            s["type"] = types[0].clone();
+        }
+        if let Some(Value::Array(values)) = s.get_mut("enum") {
+            values.retain(|v| !v.is_null());
+        }
+        list_params
+            .push(json!({"name": f.name, "in": "query", "description": "Only rows with this value", "schema": s}));
+    }
+    let row = || json_response("The row", reference(&name));
+    paths.insert(
+        format!("{prefix}/{}", def.path),
+        json!({
+            "get": {"operationId": format!("list_{}", def.path), "tags": tag, "summary": format!("List {} (needs `{}`)", def.path, def.permissions.read),
+                    "parameters": list_params,
+                    "responses": responses(&[(200, json_response("One page", reference(&format!("{name}Page"))))], &[AUTHENTICATED, &[400]])},
+            "post": {"operationId": format!("create_{}", def.name), "tags": tag, "summary": format!("Create a {} (needs `{}`)", def.name, def.permissions.write),
+                     "requestBody": json_body(reference(&format!("Create{name}"))),
+                     "responses": responses(&[(201, json!({"description": "Created", "headers": {"Location": {"description": "The new row's URL", "schema": {"type": "string"}}},
+                                                             "content": {"application/json": {"schema": reference(&name)}}}))],
+                                            &[AUTHENTICATED, JSON_BODY, &[409]])}
+        }),
+    );
+    paths.insert(
+        format!("{prefix}/{}/{{id}}", def.path),
+        json!({
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": key_schema(def.key)}],
+            "get": {"operationId": format!("get_{}", def.name), "tags": tag, "summary": format!("Get a {} (needs `{}`)", def.name, def.permissions.read),
+                    "responses": responses(&[(200, row())], &[AUTHENTICATED, &[404]])},
+            "patch": {"operationId": format!("update_{}", def.name), "tags": tag, "summary": format!("Update a {} (needs `{}`)", def.name, def.permissions.write),
+                      "requestBody": json_body(reference(&format!("Update{name}"))),
+                      "responses": responses(&[(200, row())], &[AUTHENTICATED, JSON_BODY, &[404, 409]])},
+            "delete": {"operationId": format!("delete_{}", def.name), "tags": tag, "summary": format!("Delete a {} (needs `{}`)", def.name, def.permissions.delete),
+                       "responses": responses(&[(204, json!({"description": "Deleted"}))], &[AUTHENTICATED, &[404, 409]])}
+        }),
+    );
+}
+
+/// An object schema of string properties that refuses unknown fields.
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+fn with(mut schema: Value, rules: Value) -> Value {
+    if let (Some(s), Value::Object(rules)) = (schema.as_object_mut(), rules) {
+        s.extend(rules);
+    }
+    schema
+}
+
+pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<String, Value>) {
+    use crate::identity::rules;
+    let tokens = || json_response("Tokens", reference("Tokens"));
+    let open = json!([]);
+    let tenant = json!([{"$ref": "#/components/parameters/Tenant"}]);
+    let any_object = || json!({"type": "object"});
+    let roles: Vec<&str> = spec.roles.iter().map(|r| r.name).collect();
+    let role = json!({"type": "string", "enum": roles});
+    let email = json!({"type": "string", "maxLength": rules::MAX_EMAIL_LEN, "pattern": rules::EMAIL_PATTERN, "description": "An email address"});
+    let new_password = with(
+        text(),
+        json!({"minLength": rules::MIN_PASSWORD_LEN, "maxLength": rules::MAX_PASSWORD_LEN}),
+    );
+    // Not only whitespace (names are trimmed), within the length.
+    let name = |max: usize| {
+        json!({"type": "string", "minLength": 1, "maxLength": max,
+               "pattern": format!("^[^\\u0000]*{}[^\\u0000]*$", rules::NOT_SPACE)})
+    };
+    let public = [429, 503];
+    let mut add = |path: &str, method: &str, op: Value| {
+        let entry = paths.entry(format!("{prefix}{path}")).or_insert_with(|| json!({}));
+        entry[method] = op;
+    };
+    add(
+        "/auth/signup",
+        "post",
+        json!({"operationId": "signup", "tags": ["auth"], "security": open, "summary": "Create a tenant and its owner",
+        "requestBody": json_body(object(json!({"tenant_slug": rules::slug_schema(), "tenant_name": name(rules::MAX_TENANT_NAME_LEN), "email": email, "password": new_password}),
+                                        &["tenant_slug", "tenant_name", "email", "password"])),
+        "responses": responses(&[(201, json_response("The tenant, its owner and their tokens", reference("SignedUp")))], &[&public, JSON_BODY, &[404, 409]])}),
+    );
+    add(
+        "/auth/login",
+        "post",
+        json!({"operationId": "login", "tags": ["auth"], "security": open, "summary": "Sign in to the request's tenant",
+        "parameters": tenant,
+        "requestBody": json_body(object(json!({"email": text(), "password": text()}), &["email", "password"])),
+        "responses": responses(&[(200, tokens())], &[&public, JSON_BODY, &[401, 403, 404]])}),
+    );
+    add(
+        "/auth/refresh",
+        "post",
+        json!({"operationId": "refresh", "tags": ["auth"], "security": open, "summary": "Rotate a refresh token",
+        "parameters": tenant,
+        "requestBody": json_body(object(json!({"refresh_token": text()}), &["refresh_token"])),
+        "responses": responses(&[(200, tokens())], &[&public, JSON_BODY, &[401, 403]])}),
+    );
+    add(
+        "/auth/logout",
+        "post",
+        json!({"operationId": "logout", "tags": ["auth"], "security": open, "summary": "Revoke a refresh token",
+        "parameters": tenant,
+        "requestBody": json_body(object(json!({"refresh_token": text()}), &["refresh_token"])),
+        "responses": responses(&[(204, json!({"description": "Revoked"}))], &[&public, JSON_BODY, &[403]])}),
+    );
+    add(
+        "/me",
+        "get",
+        json!({"operationId": "me", "tags": ["auth"], "summary": "The caller",
+        "responses": responses(&[(200, json_response("The caller", reference("Me")))], &[AUTHENTICATED])}),
+    );
+    add(
+        "/api-keys",
+        "get",
+        json!({"operationId": "list_api_keys", "tags": ["api keys"], "summary": "List API keys (needs `api_keys.manage`)",
+        "responses": responses(&[(200, json_response("Keys, without secrets", json!({"type": "array", "items": any_object()})))], &[AUTHENTICATED, &[404]])}),
+    );
+    add(
+        "/api-keys",
+        "post",
+        json!({"operationId": "create_api_key", "tags": ["api keys"], "summary": "Create an API key, shown once (needs `api_keys.manage`)",
+        "requestBody": json_body(object(json!({"name": name(rules::MAX_KEY_NAME_LEN), "role": role}), &["name", "role"])),
+        "responses": responses(&[(201, json_response("The key", any_object()))], &[AUTHENTICATED, JSON_BODY, &[404]])}),
+    );
+    add(
+        "/api-keys/{id}",
+        "delete",
+        json!({"operationId": "revoke_api_key", "tags": ["api keys"], "summary": "Revoke an API key (needs `api_keys.manage`)",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+        "responses": responses(&[(204, json!({"description": "Revoked"}))], &[AUTHENTICATED, &[404]])}),
+    );
+    add(
+        "/invitations",
+        "post",
+        json!({"operationId": "invite", "tags": ["members"], "summary": "Invite a member (needs `members.manage`)",
+        "requestBody": json_body(object(json!({"email": email, "role": role}), &["email", "role"])),
+        "responses": responses(&[(201, json_response("The invitation, with its token shown once", any_object()))], &[AUTHENTICATED, JSON_BODY, &[409]])}),
+    );
+    add(
+        "/invitations/accept",
+        "post",
+        json!({"operationId": "accept_invitation", "tags": ["members"], "security": open, "summary": "Accept an invitation",
+        "parameters": tenant,
+        "requestBody": json_body(object(json!({"token": text(), "password": new_password, "email": email}), &["token", "password"])),
+        "responses": responses(&[(200, tokens())], &[&public, JSON_BODY, &[401, 403, 409, 410]])}),
+    );
+    add(
+        "/members",
+        "get",
+        json!({"operationId": "list_members", "tags": ["members"], "summary": "List members (needs `members.read`)",
+        "responses": responses(&[(200, json_response("Members", json!({"type": "array", "items": any_object()})))], &[AUTHENTICATED])}),
+    );
+}
+
+pub(super) fn ops_paths(paths: &mut Map<String, Value>) {
+    let plain = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {"operationId": "healthz", "tags": ["ops"], "security": [], "summary": "Liveness", "responses": {"200": plain("Up")}}}),
+    );
+    paths.insert(
+        "/readyz".into(),
+        json!({"get": {"operationId": "readyz", "tags": ["ops"], "security": [], "summary": "Readiness (database reachable and migrated)",
+                       "responses": {"200": plain("Ready"), "503": plain("Database unavailable or behind its migrations")}}}),
+    );
+}
+
+/// The shared schemas: problems and the identity answers.
+pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
+    let s = json!({"type": "string"});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    schemas.insert(
+        "Problem".into(),
+        json!({"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status", "detail"], "properties": {
+            "type": s, "title": s, "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": s,
+            "errors": {"type": "array", "description": "With 422: every broken field rule", "items": {"type": "object", "required": ["field", "code", "message"], "properties": {"field": s, "code": s, "message": s}}}
+        }}),
+    );
+    let token_props = json!({"access_token": s, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_in": {"type": "integer"}, "refresh_token": s});
+    let token_required = json!(["access_token", "token_type", "expires_in", "refresh_token"]);
+    schemas.insert(
+        "Tokens".into(),
+        json!({"type": "object", "required": token_required, "properties": token_props}),
+    );
+    let mut signed_up = token_props.as_object().cloned().unwrap_or_default();
+    signed_up.insert("tenant".into(), json!({"type": "object", "required": ["id", "slug", "name", "plan"], "properties": {"id": uuid, "slug": s, "name": s, "plan": s}}));
+    signed_up.insert(
+        "user".into(),
+        json!({"type": "object", "required": ["id", "email"], "properties": {"id": uuid, "email": s}}),
+    );
+    schemas.insert(
+        "SignedUp".into(),
+        json!({"type": "object", "required": ["tenant", "user", "access_token", "token_type", "expires_in", "refresh_token"], "properties": signed_up}),
+    );
+    schemas.insert(
+        "Me".into(),
+        json!({"type": "object", "required": ["user_id", "tenant_id", "tenant_slug", "plan", "role", "permissions", "via"], "properties": {
+            "user_id": uuid, "tenant_id": uuid, "tenant_slug": s, "plan": s, "role": s,
+            "permissions": {"type": "array", "items": s}, "via": {"type": "string", "enum": ["user", "api_key"]}
+        }}),
+    );
+}
