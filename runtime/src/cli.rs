@@ -53,7 +53,8 @@ pub fn main(app: App) -> ExitCode {
             ExitCode::from(2)
         }
         Err(CliError::Failed(msg)) => {
-            eprintln!("error: {msg}");
+            // Runtime errors say `<app> migrate`: name the binary instead.
+            eprintln!("error: {}", msg.replace("<app>", name));
             ExitCode::FAILURE
         }
     }

@@ -314,6 +314,22 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         .label("below min")
         .help_text("swap them, or fix one of them");
     }
+    if field.indexed && ["limit", "cursor", "sort"].contains(&name.get_ref().as_str()) {
+        ctx.error(
+            "rookery::filter_collision",
+            name.span(),
+            format!(
+                "indexed field `{}` would be a list filter named like a list parameter",
+                name.get_ref()
+            ),
+        )
+        .label("an `indexed` field becomes the `?<name>=` filter")
+        .help_text(format!(
+            "`{}` is the list route's own query parameter, so the filter could never be used (and the OpenAPI \
+             document would name it twice); rename the field or drop `indexed`",
+            name.get_ref()
+        ));
+    }
     if field.sortable && field.optional {
         ctx.error(
             "rookery::optional_sortable",
