@@ -343,10 +343,37 @@ fn evolve(d: Dialect) {
         assert_eq!(scores, [[Some("5".into())], [Some("0".into())], [Some("0".into())]]);
     });
 
+    // 4b. Retype: widen a string and int -> bigint (widenings: no flag
+    //     needed, every value kept).
+    let v4b = v4
+        .replace(
+            "fields.title = { type = \"string\", max_len = 100 }",
+            "fields.title = { type = \"string\", max_len = 200 }",
+        )
+        .replace(
+            "fields.score = { type = \"int\", default = 0 }",
+            "fields.score = { type = \"bigint\", default = 0 }",
+        );
+    let plan = step(&v4b, &[]);
+    assert!(plan.contains("clients.score now bigint"), "{plan}");
+    rt.block_on(async {
+        let scores = db
+            .rows("SELECT CAST(score AS TEXT) FROM clients ORDER BY tenant_id, id")
+            .await;
+        assert_eq!(
+            scores,
+            [[Some("5".into())], [Some("0".into())], [Some("0".into())]],
+            "retyped, kept"
+        );
+        let titles = db.rows("SELECT title FROM deals ORDER BY tenant_id, id").await;
+        assert_eq!(titles.len(), 3);
+    });
+    let v4 = v4b;
+
     // 5. A unique field added, then dropped (named constraints both ways).
     let v5 = v4.replace(
-        "fields.title = { type = \"string\", max_len = 100 }",
-        "fields.title = { type = \"string\", max_len = 100, unique = true }",
+        "fields.title = { type = \"string\", max_len = 200 }",
+        "fields.title = { type = \"string\", max_len = 200, unique = true }",
     );
     step(&v5, &[]);
     step(&v4, &[]);
