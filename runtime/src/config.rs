@@ -165,7 +165,7 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &crate::db::redact_url(&self.database_url))
+            .field("database_url", &redact_url(&self.database_url))
             .field("db_role", &self.db_role)
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
@@ -332,9 +332,7 @@ impl Config {
                 message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),
             });
         }
-        let db_role = env
-            .var("ROOKERY_DB_ROLE")
-            .unwrap_or_else(|| crate::db::default_role(app_name));
+        let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         if !is_role_name(&db_role) {
             return Err(ConfigError::Invalid {
                 name: "ROOKERY_DB_ROLE",
@@ -368,6 +366,27 @@ impl Config {
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
         })
+    }
+}
+
+/// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`
+/// says otherwise: `<app>_app`, one per app, so that two apps on one
+/// cluster cannot reach each other's tables.
+pub fn default_role(app: &str) -> String {
+    format!("{app}_app")
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 

@@ -26,12 +26,7 @@ use sqlx::{Connection, Executor};
 
 pub use migrate::MigrateError;
 
-/// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`
-/// says otherwise: `<app>_app`, one per app, so that two apps on one
-/// cluster cannot reach each other's tables.
-pub fn default_role(app: &str) -> String {
-    format!("{app}_app")
-}
+pub use crate::config::{default_role, redact_url};
 pub use tx::{PlatformTx, TenantTx};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
@@ -389,20 +384,6 @@ fn loopback_without_sslmode(url: &str, host: &str) -> bool {
 /// Quotes an SQL identifier that was validated elsewhere.
 pub(crate) fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-/// The URL without its password, for error messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
