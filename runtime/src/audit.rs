@@ -10,9 +10,8 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::db::{Bind, DbError, TenantTx};
-use crate::model::{FieldType, TenantId, Value};
+use crate::model::{Actor, FieldType, TenantId, Value};
 
 /// The audit log's columns, in the order [`values`] fills them.
 pub(crate) const COLUMNS: &str =
@@ -38,8 +37,8 @@ pub struct Entry<'a> {
 /// the write.
 #[derive(Debug, Clone)]
 pub struct Stamp<'a> {
-    /// The caller.
-    pub principal: &'a Principal,
+    /// Who wrote.
+    pub actor: Actor,
     /// The request id, when there is one.
     pub request_id: Option<&'a str>,
     /// Extra facts (never secrets or field values).
@@ -107,7 +106,7 @@ pub(crate) fn values(
         Target::Expr(expr) => expr.to_owned(),
     };
     let request_id = stamp.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned()));
-    let actor = &stamp.principal.actor;
+    let actor = stamp.actor;
     [
         param(binds, Value::Uuid(tenant.0), FieldType::Uuid),
         param(binds, Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
@@ -123,13 +122,12 @@ pub(crate) fn values(
     .join(", ")
 }
 
-/// Writes `entry` inside `tx` (which must belong to the principal's tenant).
-pub async fn record(tx: &mut TenantTx, principal: &Principal, entry: Entry<'_>) -> Result<(), DbError> {
+/// Writes `entry`, done by `actor`, inside `tx` (in its tenant).
+pub async fn record(tx: &mut TenantTx, actor: Actor, entry: Entry<'_>) -> Result<(), DbError> {
     let tenant = tx.tenant();
-    debug_assert_eq!(tenant, principal.tenant);
     let mut binds = Vec::with_capacity(10);
     let stamp = Stamp {
-        principal,
+        actor,
         request_id: entry.request_id,
         metadata: entry.metadata,
     };

@@ -16,7 +16,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
-mod identity;
 pub mod model;
 /// Constraint names: the generator's rule, the same source file.
 #[allow(dead_code)]

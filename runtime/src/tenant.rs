@@ -8,9 +8,6 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderMap;
-use axum::http::header::HOST;
-
 use crate::app_spec::{AppSpec, PlanDef, TenantResolver};
 use crate::db::{Bind, Db, DbError};
 use crate::model::{FieldType, TenantId, Value};
@@ -68,19 +65,33 @@ fn parse_ref(text: &str) -> Option<TenantRef> {
     valid.then(|| TenantRef::Slug(text.to_owned()))
 }
 
+/// What a request says about its tenant, as the bytes of its headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Naming<'a> {
+    /// The `Host` header.
+    pub host: Option<&'a [u8]>,
+    /// The [`TENANT_HEADER`] header.
+    pub header: Option<&'a [u8]>,
+}
+
 /// The tenant a request names, by the app's resolvers in order. When
 /// several name one, they must agree.
-pub fn resolve(spec: &AppSpec, base_domain: &str, headers: &HeaderMap) -> Result<TenantRef, ResolveError> {
+pub fn resolve(spec: &AppSpec, base_domain: &str, naming: Naming<'_>) -> Result<TenantRef, ResolveError> {
     let mut found: Option<TenantRef> = None;
     for resolver in spec.resolvers {
         let candidate = match resolver {
-            TenantResolver::Header => match headers.get(TENANT_HEADER) {
+            TenantResolver::Header => match naming.header {
                 None => None,
-                Some(v) => Some(v.to_str().ok().and_then(parse_ref).ok_or(ResolveError::Malformed)?),
+                Some(v) => Some(
+                    std::str::from_utf8(v)
+                        .ok()
+                        .and_then(parse_ref)
+                        .ok_or(ResolveError::Malformed)?,
+                ),
             },
-            TenantResolver::Subdomain => headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
+            TenantResolver::Subdomain => naming
+                .host
+                .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|host| subdomain(host, base_domain))
                 .and_then(parse_ref),
         };

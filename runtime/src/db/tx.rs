@@ -6,8 +6,7 @@ use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
 use super::deadline::within;
 use super::oneshot::{self, Access};
 use super::{Db, DbError, Dialect};
-use crate::model::{TenantId, TenantModel};
-use crate::repo::Repo;
+use crate::model::TenantId;
 
 #[derive(Debug)]
 enum Tx {
@@ -216,11 +215,6 @@ impl TenantTx {
     /// The dialect of the underlying connection.
     pub fn dialect(&self) -> Dialect {
         self.tx.dialect()
-    }
-
-    /// The repository of model `M` inside this transaction.
-    pub fn repo<M: TenantModel>(&mut self) -> Repo<'_, M> {
-        Repo::new(self)
     }
 
     /// Commits the transaction.

@@ -108,7 +108,7 @@ async fn check_quota<M: TenantModel>(tx: &mut TenantTx, quota: &str, limit: u64)
 
 fn stamp<'a>(principal: &'a Principal, headers: &'a HeaderMap) -> Stamp<'a> {
     Stamp {
-        principal,
+        actor: principal.actor,
         request_id: request_id(headers),
         metadata: None,
     }

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::auth::{AuthError, Denied};
 use crate::db::DbError;
 use crate::repo::{FieldError, ListQueryError, RepoError};
 
@@ -27,6 +28,15 @@ pub enum ApiError {
     /// 403: the action needs a signed-in user; an API key cannot do it.
     #[error("API keys cannot do this; sign in as a user")]
     UserRequired,
+    /// 403: the tenant's plan does not include a feature the action needs
+    /// (the fix is an upgrade, not a role).
+    #[error("the plan `{plan}` does not include the feature `{feature}`")]
+    FeatureNotInPlan {
+        /// The feature.
+        feature: String,
+        /// The tenant's plan.
+        plan: &'static str,
+    },
     /// 403: the request's tenant is missing or disagrees with the credentials.
     #[error("{0}")]
     TenantMismatch(&'static str),
@@ -98,6 +108,7 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::UserRequired => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::FeatureNotInPlan { .. } => (StatusCode::FORBIDDEN, "feature-not-in-plan", "Feature not in plan"),
             Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -234,6 +245,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Permission(permission) => Self::Forbidden(permission),
+            Denied::UserRequired => Self::UserRequired,
+            Denied::Feature { feature, plan } => Self::FeatureNotInPlan { feature, plan },
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthorized(detail) => Self::Unauthorized(detail),
+            AuthError::TenantMismatch(detail) => Self::TenantMismatch(detail),
+            AuthError::Db(db) => db.into(),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
@@ -266,5 +297,44 @@ impl From<RepoError> for ApiError {
 impl From<ListQueryError> for ApiError {
     fn from(err: ListQueryError) -> Self {
         Self::BadRequest(format!("query parameter `{}`: {}", err.parameter, err.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn problem(err: impl Into<ApiError>) -> (StatusCode, serde_json::Value) {
+        let response = err.into().into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_plan_refusal_is_not_a_missing_permission() {
+        let (status, feature) = problem(Denied::Feature {
+            feature: "sso".into(),
+            plan: "free",
+        })
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(feature["type"], "https://rookery.dev/problems/feature-not-in-plan");
+        assert_eq!(feature["detail"], "the plan `free` does not include the feature `sso`");
+        let (_, permission) = problem(Denied::Permission("deals.approve".into())).await;
+        assert_eq!(permission["type"], "https://rookery.dev/problems/forbidden");
+        assert_eq!(permission["detail"], "missing permission `deals.approve`");
+    }
+
+    #[tokio::test]
+    async fn authentication_errors_keep_their_status() {
+        let (status, body) = problem(AuthError::Unauthorized("invalid API key")).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid API key"))
+        );
+        let (status, body) = problem(AuthError::TenantMismatch("unknown tenant")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["type"], "https://rookery.dev/problems/tenant-mismatch");
     }
 }

@@ -1,10 +1,12 @@
 //! HTTP: the app builder, shared state, problem+json errors, health and
 //! OpenAPI.
 
+mod auth;
 pub(crate) mod body;
 pub mod crud;
 mod error;
 mod health;
+mod identity;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -181,12 +183,10 @@ impl App {
         let protected = self
             .routes
             .clone()
-            .merge(crate::identity::protected_routes())
-            .route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
-        let public = crate::identity::public_routes().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::limit_sign_in,
-        ));
+            .merge(crate::http::identity::protected_routes())
+            .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        let public = crate::http::identity::public_routes()
+            .route_layer(middleware::from_fn_with_state(state.clone(), auth::limit_sign_in));
         let api = public
             .merge(protected)
             .layer(middleware::from_fn_with_state(state.clone(), request_timeout));

@@ -6,11 +6,13 @@
 //! `updated_at`), and drives SQL, validation, routes and OpenAPI from its
 //! [`ModelDef`].
 
+mod actor;
 mod def;
 mod id;
 mod record;
 mod value;
 
+pub use actor::Actor;
 pub use def::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, Permissions, RefTarget, Sort};
 pub use id::{Id, Key, TenantId, UserId};
 pub use record::Record;

@@ -166,6 +166,13 @@ pub(crate) fn decode_record<M: TenantModel>(row: &DbRow) -> Result<Record<M>, Re
     })
 }
 
+impl TenantTx {
+    /// The repository of model `M` inside this transaction.
+    pub fn repo<M: TenantModel>(&mut self) -> Repo<'_, M> {
+        Repo::new(self)
+    }
+}
+
 impl<'t, M: TenantModel> Repo<'t, M> {
     pub(crate) fn new(tx: &'t mut TenantTx) -> Self {
         Self { tx, model: PhantomData }
@@ -244,8 +251,7 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         let Some(stamp) = stamp else { return Ok(()) };
         let def = M::def();
         let action = format!("{}.{verb}", def.name);
-        let principal = stamp.principal;
-        audit::record(self.tx, principal, stamp.entry(&action, def.name, id.to_string())).await?;
+        audit::record(self.tx, stamp.actor, stamp.entry(&action, def.name, id.to_string())).await?;
         Ok(())
     }
 

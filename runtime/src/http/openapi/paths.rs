@@ -145,7 +145,7 @@ fn with(mut schema: Value, rules: Value) -> Value {
 }
 
 pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<String, Value>) {
-    use crate::identity::rules;
+    use crate::http::identity::rules;
     let tokens = || json_response("Tokens", reference("Tokens"));
     let open = json!([]);
     let tenant = json!([{"$ref": "#/components/parameters/Tenant"}]);

@@ -112,7 +112,7 @@ pub(super) async fn create(
         request_id: request_id(&headers),
         metadata: Some(serde_json::json!({ "name": name, "role": role.name })),
     };
-    audit::record(&mut tx, &principal, entry).await?;
+    audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
     let created = CreatedKey {
         id,
@@ -195,7 +195,7 @@ pub(super) async fn revoke(
         request_id: request_id(&headers),
         metadata: None,
     };
-    audit::record(&mut tx, &principal, entry).await?;
+    audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,9 +16,10 @@ use super::{
     JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_time, tenant_bind, time, time_bind, uuid,
     uuid_bind, verify_account_password,
 };
+use crate::auth::Principal;
 use crate::auth::api_key::opaque_hash;
-use crate::auth::{Principal, request_tenant};
 use crate::db::{DbError, TenantTx};
+use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState};
 use crate::model::{TenantId, UserId};
 

@@ -212,7 +212,7 @@ pub(super) async fn signup(
         request_id: request_id(&headers),
         metadata: Some(serde_json::json!({ "plan": plan.name })),
     };
-    audit::record(&mut tx, &principal, entry).await?;
+    audit::record(&mut tx, principal.actor, entry).await?;
     let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant, user = %user, "tenant signed up");

@@ -24,8 +24,9 @@ use super::{
 use crate::app_spec::QuotaLimit;
 use crate::audit::{self, Entry};
 use crate::auth::api_key::{opaque_hash, opaque_token};
-use crate::auth::{Actor, Principal, request_tenant};
+use crate::auth::{Actor, Principal};
 use crate::db::TenantTx;
+use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState, request_id};
 use crate::model::{TenantId, UserId};
 use crate::repo::FieldError;
@@ -109,7 +110,7 @@ pub(super) async fn create(
         request_id: request_id(&headers),
         metadata: Some(serde_json::json!({ "role": role.name })),
     };
-    audit::record(&mut tx, &principal, entry).await?;
+    audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
     let created = CreatedInvitation {
         id,
@@ -315,7 +316,7 @@ pub(super) async fn accept(
         request_id: request_id(&headers),
         metadata: Some(serde_json::json!({ "role": role.name })),
     };
-    audit::record(&mut tx, &principal, entry).await?;
+    audit::record(&mut tx, principal.actor, entry).await?;
     let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
     tx.commit().await?;
     let user = AcceptedUser {

@@ -1,0 +1,176 @@
+//! Authentication over HTTP: the bearer credential and the tenant a
+//! request names, read from its headers and handed to
+//! [`Verifier::authenticate`](crate::auth::Verifier::authenticate); the
+//! middleware that runs it (credentials → tenant agreement → rate limit)
+//! and the [`Principal`] extractor.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+use crate::auth::{Principal, Verifier};
+use crate::ratelimit::RateDecision;
+use crate::tenant::{Naming, ResolveError, TENANT_HEADER, TenantInfo, TenantRef};
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized("not authenticated"))
+    }
+}
+
+impl AppState {
+    /// What authentication reads, borrowed from the state.
+    pub(crate) fn verifier(&self) -> Verifier<'_> {
+        Verifier {
+            spec: self.spec(),
+            config: self.config(),
+            db: self.db(),
+            tenants: self.tenants(),
+            keys: self.keys(),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized("malformed authorization header"))
+}
+
+/// The tenant the request's headers name.
+fn named(state: &AppState, headers: &HeaderMap) -> Result<TenantRef, ResolveError> {
+    let naming = Naming {
+        host: headers.get(HOST).map(HeaderValue::as_bytes),
+        header: headers.get(TENANT_HEADER).map(HeaderValue::as_bytes),
+    };
+    crate::tenant::resolve(state.spec(), &state.config().base_domain, naming)
+}
+
+/// The tenant the request names, looked up; 403 when it names none or an
+/// unknown one.
+pub(crate) async fn request_tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantInfo, ApiError> {
+    Ok(state.verifier().tenant(named(state, headers)).await?)
+}
+
+async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = bearer(headers)?;
+    Ok(state.verifier().authenticate(token, named(state, headers)).await?)
+}
+
+/// Middleware: authenticates the request, checks its tenant and counts it
+/// against the tenant's rate limit; the [`Principal`] goes into the
+/// request's extensions.
+pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let principal = match authenticate_parts(&state, request.headers()).await {
+        Ok(p) => p,
+        Err(err) => return err.into_response(),
+    };
+    let limit = match state.config().rate_limit_override {
+        Some((max, window)) => Some((max, window)),
+        None => principal
+            .info
+            .plan
+            .rate_limit
+            .map(|r| (u64::from(r.requests), r.period.seconds())),
+    };
+    let decision = limit.map(|(max, window)| {
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        state.limiter().check(principal.tenant, max, window, now)
+    });
+    if let Some(d) = decision
+        && !d.allowed
+    {
+        let mut response = ApiError::RateLimited { retry_after: d.reset }.into_response();
+        rate_headers(&mut response, d);
+        return response;
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    if let Some(d) = decision {
+        rate_headers(&mut response, d);
+    }
+    response
+}
+
+/// The client's address: the connection's peer, or the first
+/// `X-Forwarded-For` hop when `ROOKERY_TRUST_PROXY` says a proxy sets it.
+fn client_ip(request: &Request, trust_proxy: bool) -> std::net::IpAddr {
+    let forwarded = trust_proxy
+        .then(|| request.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|ip| ip.trim().parse().ok());
+    forwarded
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+/// Middleware of the sign-in routes (sign-up, login, refresh, logout,
+/// accepting an invitation): a fixed window per client address
+/// (`ROOKERY_SIGN_IN_RATE`, default 30 per minute), so password guessing
+/// and argon2 floods from one address are refused with 429 before any work.
+pub(super) async fn limit_sign_in(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (max, window) = state.config().sign_in_rate;
+    let ip = client_ip(&request, state.config().trust_proxy);
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let decision = state.sign_in_limiter().check(ip, max, window, now);
+    if !decision.allowed {
+        let mut response = ApiError::RateLimited {
+            retry_after: decision.reset,
+        }
+        .into_response();
+        rate_headers(&mut response, decision);
+        return response;
+    }
+    next.run(request).await
+}
+
+fn rate_headers(response: &mut Response, d: RateDecision) {
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"tenant\";q={};w={}", d.limit, d.window)) {
+        headers.insert(HeaderName::from_static("ratelimit-policy"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"tenant\";r={};t={}", d.remaining, d.reset)) {
+        headers.insert(HeaderName::from_static("ratelimit"), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_parsed_strictly() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer   "));
+        assert!(bearer(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc.def"));
+        assert_eq!(bearer(&headers).unwrap(), "abc.def");
+    }
+}
