@@ -10,7 +10,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::db::{Bind, DbError, TenantTx};
+use crate::db::{Bind, DbError, TenantTx, Writes};
 use crate::model::{Actor, FieldType, TenantId, Value};
 
 /// The audit log's columns, in the order [`values`] fills them.
@@ -123,7 +123,7 @@ pub(crate) fn values(
 }
 
 /// Writes `entry`, done by `actor`, inside `tx` (in its tenant).
-pub async fn record(tx: &mut TenantTx, actor: Actor, entry: Entry<'_>) -> Result<(), DbError> {
+pub async fn record(tx: &mut TenantTx<impl Writes>, actor: Actor, entry: Entry<'_>) -> Result<(), DbError> {
     let tenant = tx.tenant();
     let mut binds = Vec::with_capacity(10);
     let stamp = Stamp {

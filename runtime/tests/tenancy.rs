@@ -294,8 +294,6 @@ impl Harness {
     async fn tenant_on(&self, slug: &str, plan: &str) -> Tenant {
         let id = TenantId::new_v7();
         let sqlite = self.db.dialect() == rookery::db::Dialect::Sqlite;
-        let url_owner = None::<()>;
-        let _ = url_owner;
         let mut users = Vec::new();
         for role in ["owner", "member", "viewer"] {
             users.push((UserId::new_v7(), role));
@@ -744,14 +742,19 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "a repeated filter is refused: {body}");
 
-    // A read transaction refuses writes, before the database sees them.
+    // A reading transaction has no write methods (a compile error, see
+    // `rookery::db::Mode`); a write slipped into its raw SQL is refused by
+    // PostgreSQL and rolled back on SQLite: nothing is kept.
     let mut tx = h.db.begin(a.id).await.unwrap();
-    let input: CreateProject = serde_json::from_value(json!({ "name": "sneaky" })).unwrap();
-    let err = tx.repo::<Project>().create(input).await.unwrap_err();
-    assert!(
-        matches!(err, rookery::repo::RepoError::Db(rookery::db::DbError::ReadOnly)),
-        "{err:?}"
-    );
+    let sneaky = tx
+        .sql(
+            "INSERT INTO projects (tenant_id, id, name, status, created_at, updated_at) \
+             VALUES ($1, 999999, 'sneaky', 'active', $2, $2) RETURNING id",
+        )
+        .bind(chrono::Utc::now())
+        .fetch_all::<(i64,)>()
+        .await;
+    assert_eq!(sneaky.is_err(), h.pg_url().is_some(), "{sneaky:?}");
     tx.finish_read();
     assert_eq!(h.count("projects", a.id).await, tricky.len() as i64);
 
@@ -1274,6 +1277,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends! {
+    raw_sql_stays_in_its_tenant => raw_sql_stays_in_its_tenant,
     read_values_round_trip => read_values_round_trip,
     reads_keep_values_and_tenants_apart => reads_keep_values_and_tenants_apart,
     crud_and_roles => crud_and_roles,
@@ -1282,6 +1286,88 @@ on_both_backends! {
     one_statement_writes_refuse_a_second => one_statement_writes_refuse_a_second,
     duplicates_name_their_field => duplicates_name_their_field,
     cascading_deletes_are_audited => cascading_deletes_are_audited,
+}
+
+/// Statements of your own (`TenantTx::sql`): joins and aggregates over the
+/// tenant's rows with bound values, writes in a writing transaction, and
+/// what keeps them in the tenant on each dialect.
+async fn raw_sql_stays_in_its_tenant(h: Harness) {
+    let (a, b) = (h.tenant_on("alpha", "team").await, h.tenant_on("beta", "team").await);
+    for (tenant, names) in [(&a, ["apollo", "gemini"]), (&b, ["vostok", "soyuz"])] {
+        let mut tx = h.db.begin_write(tenant.id).await.unwrap();
+        for (i, name) in names.into_iter().enumerate() {
+            let input: CreateProject = serde_json::from_value(json!({ "name": name })).unwrap();
+            let project = tx.repo::<Project>().create(input).await.unwrap();
+            for n in 0..=i {
+                let task = json!({ "project": project.id, "title": format!("t{n}") });
+                let input: CreateTask = serde_json::from_value(task).unwrap();
+                tx.repo::<Task>().create(input).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+
+    // A join and an aggregate, with a bound value, in a reading transaction.
+    let report = "SELECT p.name, count(t.id), max(t.title) FROM projects p \
+                  LEFT JOIN tasks t ON t.tenant_id = p.tenant_id AND t.project_id = p.id \
+                  WHERE p.tenant_id = $1 AND p.status = $2 GROUP BY p.name ORDER BY p.name";
+    let mut tx = h.db.begin(a.id).await.unwrap();
+    let rows: Vec<(String, i64, Option<String>)> = tx.sql(report).bind("active").fetch_all().await.unwrap();
+    assert_eq!(
+        rows,
+        [("apollo".into(), 1, Some("t0".into())), ("gemini".into(), 2, Some("t1".into()))]
+    );
+    // A typed NULL binds; `fetch_optional` and `fetch_one` read one row.
+    let none: Option<(i64,)> = tx
+        .sql("SELECT count(*) FROM projects WHERE tenant_id = $1 AND name = $2")
+        .bind(None::<String>)
+        .fetch_optional()
+        .await
+        .unwrap();
+    assert_eq!(none, Some((0,)));
+    // A statement that does not use the tenant is refused before it runs.
+    let unbound = tx.sql("SELECT count(*) FROM projects").fetch_one::<(i64,)>().await;
+    assert!(matches!(unbound, Err(rookery::db::DbError::TenantNotBound)), "{unbound:?}");
+    // SQL that binds the tenant but forgets to filter by it: on PostgreSQL
+    // row-level security still keeps it to the tenant's rows; on SQLite the
+    // SQL is all there is (the rustdoc says so).
+    let (all,): (i64,) = tx
+        .sql("SELECT count(*) FROM projects WHERE $1 IS NOT NULL")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(all, if h.pg_url().is_some() { 2 } else { 4 });
+    tx.finish_read();
+
+    // A write of your own in a writing transaction, with `FOR UPDATE`
+    // first on PostgreSQL.
+    let mut tx = h.db.begin_write(a.id).await.unwrap();
+    if h.pg_url().is_some() {
+        let locked: Vec<(i64,)> = tx
+            .sql("SELECT id FROM projects WHERE tenant_id = $1 AND name = $2 FOR UPDATE")
+            .bind("gemini")
+            .fetch_all()
+            .await
+            .unwrap();
+        assert_eq!(locked.len(), 1);
+    }
+    let archived = tx
+        .sql("UPDATE projects SET status = 'archived' WHERE tenant_id = $1 AND name = $2")
+        .bind("gemini")
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(archived, 1);
+    tx.commit().await.unwrap();
+    let mut tx = h.db.begin(a.id).await.unwrap();
+    let active: Vec<(String, i64, Option<String>)> = tx.sql(report).bind("active").fetch_all().await.unwrap();
+    assert_eq!(active, [("apollo".into(), 1, Some("t0".into()))]);
+    tx.finish_read();
+    // Tenant B's rows are untouched.
+    let mut tx = h.db.begin(b.id).await.unwrap();
+    let theirs: Vec<(String, i64, Option<String>)> = tx.sql(report).bind("active").fetch_all().await.unwrap();
+    assert_eq!(theirs.len(), 2);
+    tx.finish_read();
 }
 
 /// A delete that cascades says in its audit row what went with it, and

@@ -9,6 +9,7 @@ mod bind;
 pub mod deadline;
 mod migrate;
 mod oneshot;
+mod sql;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod test_cluster;
@@ -27,7 +28,8 @@ use sqlx::{Connection, Executor};
 pub use migrate::MigrateError;
 
 pub use crate::config::{default_role, redact_url};
-pub use tx::{PlatformTx, TenantTx};
+pub use sql::{FromRow, Param, RowReader, Sql};
+pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
 
@@ -86,10 +88,11 @@ pub enum DbError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(MigrateError),
-    /// A write was attempted in a transaction begun for reading
-    /// ([`Db::begin`]); begin it with [`Db::begin_write`].
-    #[error("write attempted in a read-only transaction (begin it with Db::begin_write)")]
-    ReadOnly,
+    /// A statement of your own ([`TenantTx::sql`]) does not use `$1`, the
+    /// transaction's tenant: on SQLite nothing else would keep it to the
+    /// tenant's rows.
+    #[error("the statement does not use $1, the transaction's tenant (filter each tenant table by tenant_id = $1)")]
+    TenantNotBound,
     /// A transaction begun for one statement ran a second one (the first
     /// has committed); begin it with [`Db::begin_write`].
     #[error("second statement in a one-statement transaction (begin it with Db::begin_write)")]
@@ -228,20 +231,20 @@ impl Db {
         }
     }
 
-    /// Begins a reading transaction scoped to `tenant`: writes through it
-    /// are refused with [`DbError::ReadOnly`]. On PostgreSQL each statement
+    /// Begins a reading transaction scoped to `tenant`: it has no write
+    /// methods (a write through it does not compile). On PostgreSQL each statement
     /// is its own read-only transaction sent in one round trip together
     /// with the tenant setting; use [`Db::begin_write`] for a transaction
     /// that writes or needs one snapshot across several statements.
-    pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
-        TenantTx::begin(self, tenant, false).await
+    pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx<Reading>, DbError> {
+        TenantTx::begin_read(self, tenant).await
     }
 
     /// Begins a writing transaction scoped to `tenant` (on SQLite it takes
     /// the write lock up front, so concurrent writers queue instead of
     /// failing with `SQLITE_BUSY`).
-    pub async fn begin_write(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
-        TenantTx::begin(self, tenant, true).await
+    pub async fn begin_write(&self, tenant: TenantId) -> Result<TenantTx<Writing>, DbError> {
+        TenantTx::begin_write(self, tenant).await
     }
 
     /// Begins a writing transaction of exactly one statement, scoped to
@@ -251,7 +254,7 @@ impl Db {
     /// four: the statement has committed when it returns, and a second
     /// statement is refused with [`DbError::OneStatement`]. Elsewhere it is
     /// a [`Db::begin_write`] transaction.
-    pub(crate) async fn begin_write_one(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+    pub(crate) async fn begin_write_one(&self, tenant: TenantId) -> Result<TenantTx<OneStatement>, DbError> {
         TenantTx::begin_one(self, tenant).await
     }
 

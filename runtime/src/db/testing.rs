@@ -60,7 +60,7 @@ pub async fn count_rows(db: &Db, table: &str, tenant: TenantId) -> Result<i64, D
             vec![uuid(tenant.0)],
         )
         .await?;
-    tx.commit().await?;
+    tx.finish_read();
     Ok(match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
         Some(Value::BigInt(n)) => n,
         _ => 0,

@@ -1,5 +1,7 @@
 //! Tenant-scoped and platform transactions.
 
+use std::marker::PhantomData;
+
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 use super::bind::{Bind, DbRow, bind_pg, bind_sqlite};
@@ -149,32 +151,88 @@ impl Tx {
     }
 }
 
-/// A transaction scoped to one tenant.
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a [`TenantTx`] may do: [`Reading`], [`Writing`] or
+/// [`OneStatement`]. The state is part of the type, so a write through a
+/// reading transaction does not compile.
+///
+/// ```compile_fail
+/// # async fn f(db: rookery::db::Db, tenant: rookery::TenantId) -> Result<(), rookery::db::DbError> {
+/// let mut tx = db.begin(tenant).await?; // TenantTx<Reading>
+/// tx.sql("DELETE FROM projects WHERE tenant_id = $1").execute().await?; // no `execute` when reading
+/// # Ok(()) }
+/// ```
+pub trait Mode: sealed::Sealed + Send + Sync + 'static {}
+
+/// The states of a [`TenantTx`] that may write.
+pub trait Writes: Mode {}
+
+/// A reading [`TenantTx`] ([`super::Db::begin`]). On PostgreSQL each
+/// statement is a read-only transaction of its own, sent as one message
+/// with the tenant setting; SQLite keeps one transaction for all of them.
+#[derive(Debug)]
+pub enum Reading {}
+
+/// A writing [`TenantTx`] ([`super::Db::begin_write`]): one database
+/// transaction; dropping it without [`TenantTx::commit`] rolls back.
+#[derive(Debug)]
+pub enum Writing {}
+
+/// A [`TenantTx`] of exactly one write, committed when the statement
+/// returns (on PostgreSQL one message: tenant setting, statement, commit).
+/// A second statement is refused with [`DbError::OneStatement`].
+#[derive(Debug)]
+pub enum OneStatement {}
+
+impl sealed::Sealed for Reading {}
+impl sealed::Sealed for Writing {}
+impl sealed::Sealed for OneStatement {}
+impl Mode for Reading {}
+impl Mode for Writing {}
+impl Mode for OneStatement {}
+impl Writes for Writing {}
+impl Writes for OneStatement {}
+
+/// A transaction scoped to one tenant, in state `M` ([`Mode`]).
 ///
 /// The only way to reach a tenant table: repositories borrow it, and every
 /// statement they build binds [`TenantTx::tenant`]. On PostgreSQL the
 /// tenant is also set transaction-locally (`app.tenant_id`) before any
 /// statement runs, so row-level security sees the same tenant.
 ///
-/// A writing transaction ([`super::Db::begin_write`]) is one database
-/// transaction; dropping it without [`TenantTx::commit`] rolls back. A
-/// reading one ([`super::Db::begin`]) refuses writes; on PostgreSQL each of
-/// its statements is a read-only transaction of its own, sent as one
-/// message together with the tenant setting (one round trip, see
-/// `db/oneshot.rs`), while SQLite keeps one transaction for all of them.
-/// A one-statement write (`Db::begin_write_one`) is such a message too on
-/// PostgreSQL, committed when the statement returns.
+/// [`super::Db::begin`] gives a `TenantTx<Reading>`, [`super::Db::begin_write`]
+/// a `TenantTx<Writing>` (the default, so `&mut TenantTx` in a signature
+/// is a writing one).
 #[derive(Debug)]
-pub struct TenantTx {
+pub struct TenantTx<M: Mode = Writing> {
     tenant: TenantId,
-    write: bool,
     tx: Tx,
+    mode: PhantomData<M>,
 }
 
-impl TenantTx {
-    pub(super) async fn begin(db: &Db, tenant: TenantId, write: bool) -> Result<Self, DbError> {
+impl TenantTx<Reading> {
+    pub(super) async fn begin_read(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
         let tx = match db.pg() {
-            Some(pool) if !write => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Read).await?),
+            Some(pool) => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Read).await?),
+            None => Tx::begin(db, false).await?,
+        };
+        Ok(Self::new(tenant, tx))
+    }
+
+    /// Ends a transaction that only read. Nothing waits for the database:
+    /// a reading transaction has nothing to end on PostgreSQL, and
+    /// elsewhere the rollback is sent with the connection's next use.
+    pub fn finish_read(self) {
+        drop(self);
+    }
+}
+
+impl TenantTx<Writing> {
+    pub(super) async fn begin_write(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
+        let tx = match db.pg() {
             Some(pool) => {
                 // One round trip: BEGIN and the transaction-local tenant
                 // setting travel together. The id is a `Uuid` printed in its
@@ -190,21 +248,46 @@ impl TenantTx {
                 // Boxed, like every pool acquisition: see `oneshot::Cache::acquire`.
                 Tx::Postgres(Box::pin(within(begin)).await?)
             }
-            None => Tx::begin(db, write).await?,
+            None => Tx::begin(db, true).await?,
         };
-        Ok(Self { tenant, write, tx })
+        Ok(Self::new(tenant, tx))
     }
 
+    /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
+    /// lock held until the transaction ends; SQLite's write lock already
+    /// serialises writers).
+    pub(crate) async fn lock_quota(&mut self, quota: &str) -> Result<(), DbError> {
+        match &mut self.tx {
+            Tx::Postgres(pg) => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(format!("rookery:quota:{}:{quota}", self.tenant))
+                    .execute(&mut **pg)
+                    .await?;
+            }
+            Tx::PostgresOneshot(_) => unreachable!("a writing transaction is never one-message"),
+            Tx::Sqlite(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl TenantTx<OneStatement> {
     pub(super) async fn begin_one(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
         let tx = match db.pg() {
             Some(pool) => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Write).await?),
             None => Tx::begin(db, true).await?,
         };
-        Ok(Self {
+        Ok(Self::new(tenant, tx))
+    }
+}
+
+impl<M: Mode> TenantTx<M> {
+    fn new(tenant: TenantId, tx: Tx) -> Self {
+        Self {
             tenant,
-            write: true,
             tx,
-        })
+            mode: PhantomData,
+        }
     }
 
     /// The tenant every statement of this transaction is bound to.
@@ -217,29 +300,6 @@ impl TenantTx {
         self.tx.dialect()
     }
 
-    /// Commits the transaction.
-    pub async fn commit(self) -> Result<(), DbError> {
-        self.tx.commit().await
-    }
-
-    /// Ends a transaction that only read. Nothing waits for the database:
-    /// a reading transaction has nothing to end on PostgreSQL, and
-    /// elsewhere the rollback is sent with the connection's next use.
-    pub fn finish_read(self) {
-        drop(self);
-    }
-
-    /// Refuses a write in a reading transaction, on every dialect (on
-    /// PostgreSQL the database would refuse it too).
-    pub(crate) fn require_write(&self) -> Result<(), DbError> {
-        if self.write { Ok(()) } else { Err(DbError::ReadOnly) }
-    }
-
-    pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
-        self.require_write()?;
-        self.tx.execute(sql, binds).await
-    }
-
     pub(crate) async fn fetch_all(&mut self, sql: String, binds: Vec<Bind>) -> Result<Vec<DbRow>, DbError> {
         self.tx.fetch_all(sql, binds).await
     }
@@ -247,24 +307,17 @@ impl TenantTx {
     pub(crate) async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         self.tx.fetch_optional(sql, binds).await
     }
+}
 
-    /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
-    /// lock held until the transaction ends; SQLite's write lock already
-    /// serialises writers).
-    pub(crate) async fn lock_quota(&mut self, quota: &str) -> Result<(), DbError> {
-        self.require_write()?;
-        match &mut self.tx {
-            Tx::Postgres(pg) => {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("rookery:quota:{}:{quota}", self.tenant))
-                    .execute(&mut **pg)
-                    .await?;
-            }
-            // The lock would end with its own message, before the write.
-            Tx::PostgresOneshot(_) => return Err(DbError::OneStatement),
-            Tx::Sqlite(_) => {}
-        }
-        Ok(())
+impl<M: Writes> TenantTx<M> {
+    /// Commits the transaction (a [`OneStatement`] one has committed with
+    /// its statement; this only ends it).
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
+        self.tx.execute(sql, binds).await
     }
 }
 
@@ -296,7 +349,7 @@ impl PlatformTx {
 
     /// Turns this transaction into one scoped to `tenant` (used by sign-up,
     /// which creates the tenant and then its first membership atomically).
-    pub async fn into_tenant(self, tenant: TenantId) -> Result<TenantTx, DbError> {
+    pub async fn into_tenant(self, tenant: TenantId) -> Result<TenantTx<Writing>, DbError> {
         let mut tx = self.tx;
         if let Tx::Postgres(pg) = &mut tx {
             sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
@@ -304,11 +357,7 @@ impl PlatformTx {
                 .execute(&mut **pg)
                 .await?;
         }
-        Ok(TenantTx {
-            tenant,
-            write: true,
-            tx,
-        })
+        Ok(TenantTx::new(tenant, tx))
     }
 
     pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {

@@ -19,8 +19,8 @@ use super::{ApiError, AppState, request_id};
 use crate::app_spec::QuotaLimit;
 use crate::audit::Stamp;
 use crate::auth::Principal;
-use crate::db::TenantTx;
-use crate::model::{Id, ModelDef, TenantModel};
+use crate::db::{TenantTx, Writes};
+use crate::model::{Id, ModelDef, Record, TenantModel};
 use crate::repo::{ListQuery, Page};
 
 /// The list / get / create / update / delete routes of model `M`.
@@ -126,21 +126,21 @@ async fn create<M: TenantModel>(
     let quota = count_quota::<M>(&principal);
     // Without a quota to count first, the insert and its audit row are one
     // statement, which commits in the same round trip on PostgreSQL.
-    let mut tx = match quota {
-        Some(_) => state.db().begin_write(principal.tenant).await?,
-        None => state.db().begin_write_one(principal.tenant).await?,
+    let record = match quota {
+        Some((quota, limit)) => {
+            let mut tx = state.db().begin_write(principal.tenant).await?;
+            check_quota::<M>(&mut tx, quota, limit).await?;
+            let record = insert::<M>(&mut tx, input, &principal, &headers).await?;
+            tx.commit().await?;
+            record
+        }
+        None => {
+            let mut tx = state.db().begin_write_one(principal.tenant).await?;
+            let record = insert::<M>(&mut tx, input, &principal, &headers).await?;
+            tx.commit().await?;
+            record
+        }
     };
-    if let Some((quota, limit)) = quota {
-        check_quota::<M>(&mut tx, quota, limit).await?;
-    }
-    let record = if def.audit {
-        tx.repo::<M>()
-            .create_audited(input, stamp(&principal, &headers))
-            .await?
-    } else {
-        tx.repo::<M>().create(input).await?
-    };
-    tx.commit().await?;
     let location = format!(
         "{}/{}/{}",
         state.spec().api_prefix.trim_end_matches('/'),
@@ -148,6 +148,19 @@ async fn create<M: TenantModel>(
         record.id
     );
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record)).into_response())
+}
+
+async fn insert<M: TenantModel>(
+    tx: &mut TenantTx<impl Writes>,
+    input: M::Create,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Result<Record<M>, ApiError> {
+    Ok(if M::def().audit {
+        tx.repo::<M>().create_audited(input, stamp(principal, headers)).await?
+    } else {
+        tx.repo::<M>().create(input).await?
+    })
 }
 
 async fn update<M: TenantModel>(

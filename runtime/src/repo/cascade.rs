@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::quoted;
-use crate::db::{Bind, DbError, TenantTx};
+use crate::db::{Bind, DbError, Mode, TenantTx};
 use crate::model::{FieldType, ModelDef, OnDelete, TenantId, Value};
 
 /// A table whose rows a delete of its parent removes, and what removing
@@ -56,7 +56,7 @@ pub(crate) fn cascades(models: &[&'static ModelDef], table: &str) -> Vec<Cascade
 /// Rows per table that deleting the row `id` of the parent would remove,
 /// tables with none left out.
 pub(crate) async fn count(
-    tx: &mut TenantTx,
+    tx: &mut TenantTx<impl Mode>,
     tenant: TenantId,
     cascades: &[Cascade],
     id: Bind,

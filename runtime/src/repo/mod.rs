@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use chrono::Utc;
 
 use crate::audit::{self, Stamp, Target};
-use crate::db::{Bind, DbError, DbRow, Dialect, TenantTx};
+use crate::db::{Bind, DbError, DbRow, Dialect, Mode, TenantTx, Writes, Writing};
 use crate::model::{FieldDef, FieldType, Id, Key, KeyKind, ModelDef, Record, TenantModel, Value, ValueReader};
 
 mod cascade;
@@ -115,10 +115,11 @@ fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
     }
 }
 
-/// Model `M`'s rows in the tenant of a [`TenantTx`].
+/// Model `M`'s rows in the tenant of a [`TenantTx`] in state `S`: every
+/// state reads; the write methods exist only where `S` [`Writes`].
 #[derive(Debug)]
-pub struct Repo<'t, M: TenantModel> {
-    tx: &'t mut TenantTx,
+pub struct Repo<'t, M: TenantModel, S: Mode = Writing> {
+    tx: &'t mut TenantTx<S>,
     model: PhantomData<fn() -> M>,
 }
 
@@ -166,15 +167,15 @@ pub(crate) fn decode_record<M: TenantModel>(row: &DbRow) -> Result<Record<M>, Re
     })
 }
 
-impl TenantTx {
+impl<S: Mode> TenantTx<S> {
     /// The repository of model `M` inside this transaction.
-    pub fn repo<M: TenantModel>(&mut self) -> Repo<'_, M> {
+    pub fn repo<M: TenantModel>(&mut self) -> Repo<'_, M, S> {
         Repo::new(self)
     }
 }
 
-impl<'t, M: TenantModel> Repo<'t, M> {
-    pub(crate) fn new(tx: &'t mut TenantTx) -> Self {
+impl<'t, M: TenantModel, S: Mode> Repo<'t, M, S> {
+    pub(crate) fn new(tx: &'t mut TenantTx<S>) -> Self {
         Self { tx, model: PhantomData }
     }
 
@@ -213,6 +214,27 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         }
     }
 
+    /// One page of rows, filtered and sorted as `query` says.
+    pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
+        let def = M::def();
+        let (sql, mut binds) = list::build(def, query, select_list(def), self.tx.dialect());
+        binds.insert(0, self.tenant_bind());
+        let rows = self.tx.fetch_all(sql, binds).await?;
+        let mut items = rows.iter().map(decode_record::<M>).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > query.limit as usize {
+            items.truncate(query.limit as usize);
+            items.last().map(|last| list::cursor_for(query, last))
+        } else {
+            None
+        };
+        Ok(Page {
+            data: items,
+            next_cursor,
+        })
+    }
+}
+
+impl<'t, M: TenantModel, S: Writes> Repo<'t, M, S> {
     /// On PostgreSQL, `write` (a statement returning at most one row, with
     /// at least its `id`: the audit row's own id is bound once) together
     /// with the audit row `<model>.<verb>` of that row, as one statement; elsewhere `write` as it is, and the stamp
@@ -268,7 +290,6 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     }
 
     async fn insert(&mut self, input: M::Create, stamp: Option<Stamp<'_>>) -> Result<Record<M>, RepoError> {
-        self.tx.require_write()?;
         let def = M::def();
         let values = validate::create_values(def, crate::model::CreateInput::into_values(input))?;
         let now = Utc::now();
@@ -340,7 +361,6 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         patch: M::Update,
         stamp: Option<Stamp<'_>>,
     ) -> Result<Option<Record<M>>, RepoError> {
-        self.tx.require_write()?;
         let def = M::def();
         let changes = validate::update_values(def, crate::model::UpdateInput::into_changes(patch))?;
         let stamp = stamp.map(|stamp| {
@@ -402,7 +422,6 @@ impl<'t, M: TenantModel> Repo<'t, M> {
     }
 
     async fn remove(&mut self, id: Id<M>, stamp: Option<Stamp<'_>>) -> Result<bool, RepoError> {
-        self.tx.require_write()?;
         let def = M::def();
         let sql = format!(
             "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
@@ -422,24 +441,6 @@ impl<'t, M: TenantModel> Repo<'t, M> {
         Ok(true)
     }
 
-    /// One page of rows, filtered and sorted as `query` says.
-    pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
-        let def = M::def();
-        let (sql, mut binds) = list::build(def, query, select_list(def), self.tx.dialect());
-        binds.insert(0, self.tenant_bind());
-        let rows = self.tx.fetch_all(sql, binds).await?;
-        let mut items = rows.iter().map(decode_record::<M>).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if items.len() > query.limit as usize {
-            items.truncate(query.limit as usize);
-            items.last().map(|last| list::cursor_for(query, last))
-        } else {
-            None
-        };
-        Ok(Page {
-            data: items,
-            next_cursor,
-        })
-    }
 }
 
 pub(crate) fn field_at(def: &ModelDef, idx: usize) -> Option<&'static FieldDef> {

@@ -15,13 +15,13 @@
 //! SQLite has no roles; the same questions are plain queries there.
 
 use super::{opt_text, text_bind, uuid};
-use crate::db::{DbError, Dialect, PlatformTx, TenantTx};
+use crate::db::{DbError, Dialect, Mode, PlatformTx, TenantTx};
 use crate::model::UserId;
 
 /// The account of `email` (lowercased) with its password hash, as the
 /// sign-in paths of `tx`'s tenant may see it.
 pub(super) async fn sign_in_account(
-    tx: &mut TenantTx,
+    tx: &mut TenantTx<impl Mode>,
     email: &str,
 ) -> Result<Option<(UserId, Option<String>)>, DbError> {
     let sql = match tx.dialect() {

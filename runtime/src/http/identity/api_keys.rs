@@ -137,7 +137,7 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
             vec![tenant_bind(principal.tenant)],
         )
         .await?;
-    tx.commit().await?;
+    tx.finish_read();
     let keys = rows
         .iter()
         .map(|row| {

@@ -190,7 +190,7 @@ async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> 
             vec![tenant_bind(tenant), bytes_bind(opaque_hash(token))],
         )
         .await?;
-    tx.commit().await?;
+    tx.finish_read();
     let row = row.ok_or(ApiError::Unauthorized(UNKNOWN_TOKEN))?;
     if opt_time(&row, 4)?.is_some() {
         return Err(ApiError::Gone("this invitation was already accepted"));
