@@ -158,3 +158,199 @@ mod tests {
     }
 }
 
+/// The property: on PostgreSQL, every value the renderer accepts, bound
+/// as a parameter, equals its rendered literal read as the same type,
+/// and both print the same text (which catches a lost decimal scale or
+/// microsecond that equality would forgive).
+#[cfg(all(test, feature = "testing"))]
+mod on_postgres {
+    use std::cell::RefCell;
+
+    use chrono::{NaiveDate, NaiveTime};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use rust_decimal::Decimal;
+    use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Row as _};
+
+    use super::*;
+    use crate::db::bind::{Bind, bind_pg};
+    use crate::db::oneshot::message::pg_type;
+    use crate::model::FieldType;
+
+    /// Texts heavy in what escaping must get right.
+    fn text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            4 => any::<char>(),
+            1 => Just('\''),
+            1 => Just('\\'),
+            1 => Just('\n'),
+            1 => Just('é'),
+            1 => Just('\u{1F600}'),
+            1 => Just('\0'),
+        ];
+        prop::collection::vec(c, 0..24).prop_map(String::from_iter)
+    }
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value as J;
+        let leaf = prop_oneof![
+            Just(J::Null),
+            any::<bool>().prop_map(J::Bool),
+            any::<i64>().prop_map(J::from),
+            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(J::Number)),
+            // jsonb refuses `\u0000`, bound or not.
+            text().prop_map(|s| J::String(s.replace('\0', ""))),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(J::Array),
+                prop::collection::btree_map(text().prop_map(|s| s.replace('\0', "")), inner, 0..4)
+                    .prop_map(|m| J::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// 0001-01-01 (day 1) to 9999-12-31.
+    fn date() -> impl Strategy<Value = NaiveDate> {
+        (1..=3_652_059i32).prop_map(|n| NaiveDate::from_num_days_from_ce_opt(n).expect("in range"))
+    }
+
+    fn value() -> impl Strategy<Value = Bind> {
+        let nulls = [
+            FieldType::Text,
+            FieldType::Int,
+            FieldType::BigInt,
+            FieldType::Decimal,
+            FieldType::Bool,
+            FieldType::Date,
+            FieldType::DateTime,
+            FieldType::Uuid,
+            FieldType::Json,
+        ];
+        prop_oneof![
+            3 => text().prop_map(|s| Bind::new(Value::Text(s), FieldType::Text)),
+            1 => any::<i32>().prop_map(|v| Bind::new(Value::Int(v), FieldType::Int)),
+            1 => any::<i64>().prop_map(|v| Bind::new(Value::BigInt(v), FieldType::BigInt)),
+            2 => (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0..=28u32).prop_map(
+                |(lo, mid, hi, neg, scale)| {
+                    let d = Decimal::from_parts(lo, mid, hi, neg, scale);
+                    Bind::new(Value::Decimal(d), FieldType::Decimal)
+                }
+            ),
+            2 => (any::<i16>(), 0..=6u32).prop_map(|(m, scale)| {
+                Bind::new(Value::Decimal(Decimal::new(m.into(), scale)), FieldType::Decimal)
+            }),
+            1 => any::<bool>().prop_map(|v| Bind::new(Value::Bool(v), FieldType::Bool)),
+            1 => date().prop_map(|v| Bind::new(Value::Date(v), FieldType::Date)),
+            2 => (date(), 0..86_400u32, 0..1_000_000_000u32).prop_map(|(d, s, ns)| {
+                let t = NaiveTime::from_num_seconds_from_midnight_opt(s, ns).expect("in range");
+                Bind::new(Value::DateTime(d.and_time(t).and_utc()), FieldType::DateTime)
+            }),
+            1 => any::<u128>().prop_map(|v| Bind::new(Value::Uuid(uuid::Uuid::from_u128(v)), FieldType::Uuid)),
+            2 => json().prop_map(|v| Bind::new(Value::Json(v), FieldType::Json)),
+            1 => prop::collection::vec(any::<u8>(), 0..32).prop_map(|v| Bind::new(Value::Bytes(v), FieldType::Text)),
+            1 => prop::sample::select(nulls.to_vec()).prop_map(|ty| Bind::new(Value::Null, ty)),
+        ]
+    }
+
+    /// The edges the generators may miss.
+    fn edges() -> Vec<Bind> {
+        let at = |s: &str| Value::DateTime(s.parse::<DateTime<Utc>>().unwrap());
+        let dec = |s: &str| Value::Decimal(s.parse().unwrap());
+        let day = |y, m, d| Value::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        [
+            (Value::Text(String::new()), FieldType::Text),
+            (Value::Text("'\\\n\r\t''\\\\é😀".into()), FieldType::Text),
+            (Value::Int(i32::MIN), FieldType::Int),
+            (Value::BigInt(i64::MIN), FieldType::BigInt),
+            (dec("-0.00"), FieldType::Decimal),
+            (dec("79228162514264337593543950335"), FieldType::Decimal),
+            (dec("-0.0000000000000000000000000001"), FieldType::Decimal),
+            (dec("120.50"), FieldType::Decimal),
+            (day(1, 1, 1), FieldType::Date),
+            (day(9999, 12, 31), FieldType::Date),
+            (at("0001-01-01T00:00:00Z"), FieldType::DateTime),
+            (at("0001-01-01T00:00:00.0000005Z"), FieldType::DateTime),
+            (at("9999-12-31T23:59:59.999999Z"), FieldType::DateTime),
+            (at("9999-12-31T23:59:59.9999999Z"), FieldType::DateTime),
+            (at("1999-12-31T23:59:59.9999995Z"), FieldType::DateTime),
+            (at("2000-01-01T00:00:00.0000005Z"), FieldType::DateTime),
+            (
+                Value::Json(serde_json::json!({"it's": ["a \\ \"b\"", {"c": "\n'\\''"}], "n": 1.5e300})),
+                FieldType::Json,
+            ),
+            (Value::Bytes(Vec::new()), FieldType::Text),
+            (Value::Bytes(vec![0, b'\'', b'\\', 0xff]), FieldType::Text),
+        ]
+        .into_iter()
+        .map(|(v, ty)| Bind::new(v, ty))
+        .collect()
+    }
+
+    /// Whether `bind`, bound and as a literal, reads the same on `conn`.
+    async fn check(conn: &mut PgConnection, bind: Bind) -> Result<(), TestCaseError> {
+        let ty = pg_type(&bind);
+        let lit = match literal(&bind.value) {
+            Ok(lit) => lit,
+            Err(NoLiteral::Nul) if matches!(&bind.value, Value::Text(s) if s.contains('\0')) => {
+                // The bound path takes it, and PostgreSQL refuses it there.
+                let bound = bind_pg(sqlx::query("SELECT $1::text"), vec![bind])
+                    .fetch_one(&mut *conn)
+                    .await;
+                prop_assert!(bound.is_err(), "PostgreSQL took a NUL byte");
+                return Ok(());
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("{:?}: {e}", bind.value))),
+        };
+        let sql = format!("SELECT $1::{ty} IS NOT DISTINCT FROM {lit}::{ty}, $1::{ty}::text, ({lit}::{ty})::text");
+        let value = format!("{:?}", bind.value);
+        let row = bind_pg(sqlx::query(AssertSqlSafe(sql)).persistent(false), vec![bind])
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| TestCaseError::fail(format!("{value} as {lit}: {e}")))?;
+        let (same, bound, rendered): (Option<bool>, Option<String>, Option<String>) =
+            (row.get(0), row.get(1), row.get(2));
+        prop_assert_eq!(same, Some(true), "{} as {}: {:?} vs {:?}", value, lit, bound, rendered);
+        prop_assert_eq!(bound, rendered, "{} as {}", value, lit);
+        Ok(())
+    }
+
+    fn admin_url() -> String {
+        std::env::var("DATABASE_URL_ADMIN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    #[test]
+    fn every_literal_equals_the_bound_value() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt.block_on(crate::db::test_cluster::create(&admin_url(), "oneshot_lit"));
+        let conn = rt
+            .block_on(PgConnection::connect(&db.serving_url))
+            .expect("PostgreSQL at DATABASE_URL_ADMIN");
+        let conn = RefCell::new(conn);
+        for bind in edges() {
+            let mut c = conn.borrow_mut();
+            if let Err(e) = rt.block_on(check(&mut c, bind)) {
+                panic!("{e}");
+            }
+        }
+        let mut runner = TestRunner::new(Config {
+            cases: 400,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(&value(), |bind| {
+            let mut c = conn.borrow_mut();
+            rt.block_on(check(&mut c, bind))
+        });
+        rt.block_on(async {
+            let _ = conn.into_inner().close().await;
+            db.drop_database().await;
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}
