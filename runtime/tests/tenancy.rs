@@ -638,7 +638,7 @@ async fn cross_tenant_attacks(h: Harness) {
 }
 
 /// Reads on PostgreSQL travel as one message with their values as quoted
-/// literals (`db/oneshot.rs`): values that look like SQL stay values, a read
+/// literals (`db/oneshot/`): values that look like SQL stay values, a read
 /// transaction refuses writes, and no tenant outlives its read.
 async fn reads_keep_values_and_tenants_apart(h: Harness) {
     let a = h.tenant_on("alpha", "team").await;

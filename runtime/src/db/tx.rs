@@ -162,7 +162,7 @@ impl Tx {
 /// reading one ([`super::Db::begin`]) refuses writes; on PostgreSQL each of
 /// its statements is a read-only transaction of its own, sent as one
 /// message together with the tenant setting (one round trip, see
-/// `db/oneshot.rs`), while SQLite keeps one transaction for all of them.
+/// `db/oneshot/`), while SQLite keeps one transaction for all of them.
 /// A one-statement write (`Db::begin_write_one`) is such a message too on
 /// PostgreSQL, committed when the statement returns.
 #[derive(Debug)]
