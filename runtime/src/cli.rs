@@ -116,7 +116,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     }
     let options = DbOptions {
         max_connections: config.db_pool,
-        serving_role: Some(config.db_role.clone()),
+        ..DbOptions::serving(config.db_role.clone())
     };
     let db = Db::connect(&config.database_url, &options).await.map_err(failed)?;
     db.check_migrated(app.spec()).await.map_err(failed)?;

@@ -636,7 +636,7 @@ async fn cross_tenant_attacks(h: Harness) {
 }
 
 /// Reads on PostgreSQL travel as one message with their values as quoted
-/// literals (`db/oneshot.rs`): values that look like SQL stay values, a read
+/// literals (`db/oneshot/`): values that look like SQL stay values, a read
 /// transaction refuses writes, and no tenant outlives its read.
 async fn reads_keep_values_and_tenants_apart(h: Harness) {
     let a = h.tenant_on("alpha", "team").await;
@@ -1315,7 +1315,10 @@ async fn raw_sql_stays_in_its_tenant(h: Harness) {
     let rows: Vec<(String, i64, Option<String>)> = tx.sql(report).bind("active").fetch_all().await.unwrap();
     assert_eq!(
         rows,
-        [("apollo".into(), 1, Some("t0".into())), ("gemini".into(), 2, Some("t1".into()))]
+        [
+            ("apollo".into(), 1, Some("t0".into())),
+            ("gemini".into(), 2, Some("t1".into()))
+        ]
     );
     // A typed NULL binds; `fetch_optional` and `fetch_one` read one row.
     let none: Option<(i64,)> = tx
@@ -1327,7 +1330,10 @@ async fn raw_sql_stays_in_its_tenant(h: Harness) {
     assert_eq!(none, Some((0,)));
     // A statement that does not use the tenant is refused before it runs.
     let unbound = tx.sql("SELECT count(*) FROM projects").fetch_one::<(i64,)>().await;
-    assert!(matches!(unbound, Err(rookery::db::DbError::TenantNotBound)), "{unbound:?}");
+    assert!(
+        matches!(unbound, Err(rookery::db::DbError::TenantNotBound)),
+        "{unbound:?}"
+    );
     // SQL that binds the tenant but forgets to filter by it: on PostgreSQL
     // row-level security still keeps it to the tenant's rows; on SQLite the
     // SQL is all there is (the rustdoc says so).

@@ -117,7 +117,19 @@ pub struct DbOptions {
     /// row-level security would filter fails instead: that is the pool
     /// `migrate` uses, as the tables' owner.
     pub serving_role: Option<String>,
+    /// On PostgreSQL, a connection is closed once this old (sqlx's
+    /// `max_lifetime`; `None`: never). Connections kept between
+    /// one-message statements honour it too (`oneshot`).
+    pub max_lifetime: Option<Duration>,
+    /// On PostgreSQL, an idle connection is closed after this long (sqlx's
+    /// `idle_timeout`; `None`: never), kept ones included.
+    pub idle_timeout: Option<Duration>,
 }
+
+/// sqlx's defaults, spelled out: 30 minutes.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// sqlx's defaults, spelled out: 10 minutes.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 impl DbOptions {
     /// A serving pool of 16 connections that switch to the group role `role`.
@@ -125,6 +137,8 @@ impl DbOptions {
         Self {
             max_connections: 16,
             serving_role: Some(role.into()),
+            max_lifetime: Some(MAX_LIFETIME),
+            idle_timeout: Some(IDLE_TIMEOUT),
         }
     }
 
@@ -134,6 +148,8 @@ impl DbOptions {
         Self {
             max_connections: 1,
             serving_role: None,
+            max_lifetime: Some(MAX_LIFETIME),
+            idle_timeout: Some(IDLE_TIMEOUT),
         }
     }
 }
@@ -187,6 +203,8 @@ impl Db {
             let mut pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                .max_lifetime(options.max_lifetime)
+                .idle_timeout(options.idle_timeout)
                 .test_before_acquire(false);
             if let Some(role) = options.serving_role.clone() {
                 let set_role = format!("SET ROLE {}", quote_ident(&role));
@@ -199,9 +217,11 @@ impl Db {
                 });
             }
             let pool = pool.connect_with(connect).await?;
+            // The cache applies the pool's own limits to what it keeps.
+            let limits = oneshot::Limits::of(&pool);
             Ok(Self {
                 pool: Pool::Postgres(pool),
-                oneshot: std::sync::Arc::new(oneshot::Cache::new(options.max_connections)),
+                oneshot: std::sync::Arc::new(oneshot::Cache::new(options.max_connections, limits)),
             })
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
@@ -216,7 +236,7 @@ impl Db {
                 .await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
-                oneshot: std::sync::Arc::new(oneshot::Cache::new(0)),
+                oneshot: std::sync::Arc::new(oneshot::Cache::new(0, oneshot::Limits::default())),
             })
         } else {
             Err(DbError::UnsupportedUrl(redact_url(url)))

@@ -22,9 +22,9 @@
 //!   the text), and a write needs a writing transaction: [`Sql::execute`]
 //!   exists only there.
 
+use super::DbError;
 use super::bind::{Bind, DbRow};
 use super::tx::{Mode, TenantTx, Writes};
-use super::DbError;
 use crate::model::{DecodeError, FieldType, FieldValue, Value};
 
 /// A statement of your own in a [`TenantTx`], `$1` bound to its tenant.
@@ -101,7 +101,9 @@ impl<M: Mode> Sql<'_, M> {
     /// The first row, decoded as `R`; [`sqlx::Error::RowNotFound`] when
     /// there is none.
     pub async fn fetch_one<R: FromRow>(self) -> Result<R, DbError> {
-        self.fetch_optional().await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
+        self.fetch_optional()
+            .await?
+            .ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
     }
 }
 

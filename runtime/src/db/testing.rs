@@ -254,3 +254,78 @@ pub async fn audit_metadata(db: &Db, tenant: TenantId) -> Result<Vec<(String, Op
         })
         .collect()
 }
+
+/// The first column (a `bigint`) of `sql`, no parameters, run in a reading
+/// transaction (on PostgreSQL: one message) or, with `write`, in a
+/// one-statement write (`Db::begin_write_one`).
+pub async fn one_bigint(db: &Db, tenant: TenantId, write: bool, sql: &str) -> Result<Option<i64>, DbError> {
+    let row = if write {
+        let mut tx = db.begin_write_one(tenant).await?;
+        let row = tx.fetch_optional(sql.to_owned(), Vec::new()).await?;
+        tx.commit().await?;
+        row
+    } else {
+        let mut tx = db.begin(tenant).await?;
+        let row = tx.fetch_optional(sql.to_owned(), Vec::new()).await?;
+        tx.finish_read();
+        row
+    };
+    Ok(match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
+        Some(Value::BigInt(n)) => Some(n),
+        _ => None,
+    })
+}
+
+/// Starts `sql` as [`one_bigint`] does, polls it once and drops it:
+/// whether it was still running then (cut off mid-flight).
+pub async fn drop_mid_flight(db: &Db, tenant: TenantId, write: bool, sql: &str) -> Result<bool, DbError> {
+    let pending = if write {
+        let mut tx = db.begin_write_one(tenant).await?;
+        futures_util::FutureExt::now_or_never(tx.fetch_optional(sql.to_owned(), Vec::new())).is_none()
+    } else {
+        let mut tx = db.begin(tenant).await?;
+        futures_util::FutureExt::now_or_never(tx.fetch_optional(sql.to_owned(), Vec::new())).is_none()
+    };
+    Ok(pending)
+}
+
+/// On PostgreSQL, the connection kept between one-message statements:
+/// its backend pid, its `app.tenant_id` (`None` when unset or empty) and
+/// whether it is inside a transaction. It is kept again unless it was in
+/// one. `None` when no connection is cached.
+pub async fn cached_connection(db: &Db) -> Result<Option<(i32, Option<String>, bool)>, DbError> {
+    let Some(mut conn) = db.oneshot_cache().take_idle() else {
+        return Ok(None);
+    };
+    let (pid, setting): (i32, Option<String>) =
+        sqlx::query_as("SELECT pg_backend_pid(), nullif(current_setting('app.tenant_id', true), '')")
+            .fetch_one(&mut *conn)
+            .await?;
+    // A savepoint is refused outside a transaction block.
+    let in_tx = sqlx::Executor::execute(&mut *conn, "SAVEPOINT rookery_probe")
+        .await
+        .is_ok();
+    if !in_tx {
+        db.oneshot_cache().put_idle(conn);
+    }
+    Ok(Some((pid, setting, in_tx)))
+}
+
+/// The limits the connection cache applies: `max_lifetime`, `idle_timeout`.
+pub fn cached_connection_limits(db: &Db) -> (Option<std::time::Duration>, Option<std::time::Duration>) {
+    let limits = db.oneshot_cache().limits();
+    (limits.max_lifetime, limits.idle_timeout)
+}
+
+/// Replaces the limits the connection cache applies (tests set zero
+/// limits instead of waiting for real ones).
+pub fn limit_cached_connections(
+    db: &Db,
+    max_lifetime: Option<std::time::Duration>,
+    idle_timeout: Option<std::time::Duration>,
+) {
+    db.oneshot_cache().set_limits(super::oneshot::Limits {
+        max_lifetime,
+        idle_timeout,
+    });
+}

@@ -203,7 +203,7 @@ impl Writes for OneStatement {}
 /// tenant is also set transaction-locally (`app.tenant_id`) before any
 /// statement runs, so row-level security sees the same tenant.
 ///
-/// [`super::Db::begin`] gives a `TenantTx<Reading>`, [`super::Db::begin_write`]
+/// One-message statements are `db/oneshot/`. [`super::Db::begin`] gives a `TenantTx<Reading>`, [`super::Db::begin_write`]
 /// a `TenantTx<Writing>` (the default, so `&mut TenantTx` in a signature
 /// is a writing one).
 #[derive(Debug)]

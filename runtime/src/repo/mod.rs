@@ -440,7 +440,6 @@ impl<'t, M: TenantModel, S: Writes> Repo<'t, M, S> {
         self.audit_after("delete", after, id).await?;
         Ok(true)
     }
-
 }
 
 pub(crate) fn field_at(def: &ModelDef, idx: usize) -> Option<&'static FieldDef> {

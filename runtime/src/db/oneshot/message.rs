@@ -1,0 +1,202 @@
+//! The one message a statement travels as, and the name of the prepared
+//! statement it executes.
+//!
+//! A read: `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…';
+//! EXECUTE rookery_<hash>(<literals>)`; a write: `BEGIN; SET LOCAL …;
+//! EXECUTE …; COMMIT`. The values are rendered by `literal.rs` only.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::{LazyLock, RwLock};
+
+use sha2::{Digest as _, Sha256};
+
+use super::Access;
+use super::literal::{NoLiteral, push_literal};
+use crate::db::bind::Bind;
+use crate::model::{FieldType, KeyKind, TenantId, Value};
+
+/// How many distinct statements one process prepares at most. A model has
+/// one list statement per set of filters, sort and cursor, so a handful;
+/// the bound keeps a stream of odd shapes from growing every connection's
+/// prepared statements without end.
+pub(crate) const MAX_SHAPES: usize = 512;
+
+/// Hashes of the statements this process prepares.
+static SHAPES: LazyLock<RwLock<HashSet<u64>>> = LazyLock::new(Default::default);
+
+/// The first 64 bits of SHA-256 over the SQL text and the parameter types
+/// (each after a NUL, which neither can contain). Defined here rather than
+/// by `std`'s hasher, which may change between Rust releases: the name
+/// must mean the same statement in every build, since a pooler in session
+/// mode can hand one server connection to processes of different builds.
+fn shape_hash(sql: &str, types: &[&str]) -> u64 {
+    let mut hasher = Sha256::new();
+    hasher.update(sql.as_bytes());
+    for ty in types {
+        hasher.update([0]);
+        hasher.update(ty.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// The statement's name, or `None` when the process is at [`MAX_SHAPES`].
+pub(crate) fn statement_name(sql: &str, types: &[&str]) -> Option<String> {
+    let hash = shape_hash(sql, types);
+    let known = SHAPES.read().unwrap_or_else(|e| e.into_inner()).contains(&hash);
+    if !known {
+        let mut shapes = SHAPES.write().unwrap_or_else(|e| e.into_inner());
+        if shapes.len() >= MAX_SHAPES && !shapes.contains(&hash) {
+            return None;
+        }
+        shapes.insert(hash);
+    }
+    Some(format!("rookery_{hash:016x}"))
+}
+
+/// The PostgreSQL type a parameter is prepared with: the value's own, or
+/// for a `NULL` the column type the bind names.
+pub(crate) fn pg_type(bind: &Bind) -> &'static str {
+    match &bind.value {
+        Value::Null => match bind.ty {
+            FieldType::String | FieldType::Text | FieldType::Enum(_) => "text",
+            FieldType::Int => "integer",
+            FieldType::BigInt => "bigint",
+            FieldType::Decimal => "numeric",
+            FieldType::Bool => "boolean",
+            FieldType::Date => "date",
+            FieldType::DateTime => "timestamptz",
+            FieldType::Uuid => "uuid",
+            FieldType::Json => "jsonb",
+            FieldType::Ref(target) => match target.key {
+                KeyKind::BigInt => "bigint",
+                KeyKind::Uuid => "uuid",
+            },
+        },
+        Value::Bool(_) => "boolean",
+        Value::Int(_) => "integer",
+        Value::BigInt(_) => "bigint",
+        Value::Text(_) => "text",
+        Value::Decimal(_) => "numeric",
+        Value::Date(_) => "date",
+        Value::DateTime(_) => "timestamptz",
+        Value::Uuid(_) => "uuid",
+        Value::Json(_) => "jsonb",
+        Value::Bytes(_) => "bytea",
+    }
+}
+
+/// `PREPARE <name> (<types>) AS <sql>`, without the list when there are
+/// no parameters (`()` is a syntax error there).
+pub(crate) fn prepare(name: &str, types: &[&str], sql: &str) -> String {
+    if types.is_empty() {
+        format!("PREPARE {name} AS {sql}")
+    } else {
+        format!("PREPARE {name} ({}) AS {sql}", types.join(", "))
+    }
+}
+
+/// `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…'; EXECUTE <name>(…)`
+/// for a read, `BEGIN; SET LOCAL …; EXECUTE …; COMMIT` for a write.
+pub(crate) fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bind]) -> Result<String, NoLiteral> {
+    let mut out = String::with_capacity(128 + 24 * binds.len());
+    out.push_str(match access {
+        Access::Read => "SET TRANSACTION READ ONLY; ",
+        Access::Write => "BEGIN; ",
+    });
+    // A `Uuid` in its hyphenated hex form: nothing to escape.
+    let _ = write!(
+        out,
+        "SET LOCAL app.tenant_id = '{}'; EXECUTE {name}",
+        tenant.0.hyphenated()
+    );
+    for (i, bind) in binds.iter().enumerate() {
+        out.push_str(if i == 0 { "(" } else { ", " });
+        push_literal(&mut out, &bind.value)?;
+    }
+    if !binds.is_empty() {
+        out.push(')');
+    }
+    if access == Access::Write {
+        out.push_str("; COMMIT");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> TenantId {
+        TenantId("0192f7a0-0000-7000-8000-000000000001".parse().unwrap())
+    }
+
+    #[test]
+    fn escapes_quotes_and_backslashes() {
+        let binds = [
+            Bind::new(Value::Text(r"it's a \' test''".into()), FieldType::Text),
+            Bind::new(Value::BigInt(-20), FieldType::BigInt),
+            Bind::new(Value::Null, FieldType::Text),
+            Bind::new(Value::Bytes(vec![0, 0xab]), FieldType::Text),
+        ];
+        assert_eq!(
+            message(Access::Read, tenant(), "rookery_00ff", &binds).unwrap(),
+            concat!(
+                "SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; ",
+                r"EXECUTE rookery_00ff(E'it''s a \\'' test''''', E'-20', NULL, E'\\x00ab')"
+            )
+        );
+    }
+
+    #[test]
+    fn prepares_with_and_without_parameters() {
+        assert_eq!(
+            prepare("s", &["uuid", "text"], "SELECT $1, $2"),
+            "PREPARE s (uuid, text) AS SELECT $1, $2"
+        );
+        assert_eq!(prepare("s", &[], "SELECT 1"), "PREPARE s AS SELECT 1");
+    }
+
+    #[test]
+    fn writes_are_not_read_only() {
+        let binds = [Bind::new(Value::Text("x".into()), FieldType::Text)];
+        assert_eq!(
+            message(Access::Write, tenant(), "rookery_01", &binds).unwrap(),
+            "BEGIN; SET LOCAL app.tenant_id = '0192f7a0-0000-7000-8000-000000000001'; EXECUTE rookery_01(E'x'); COMMIT"
+        );
+    }
+
+    #[test]
+    fn leaves_nul_bytes_and_far_dates_to_bound_parameters() {
+        let nul = [Bind::new(Value::Text("a\0b".into()), FieldType::Text)];
+        assert_eq!(message(Access::Read, tenant(), "s", &nul), Err(NoLiteral::Nul));
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+        let far = [Bind::new(Value::Date(far), FieldType::Date)];
+        assert_eq!(message(Access::Write, tenant(), "s", &far), Err(NoLiteral::FarDate));
+    }
+
+    #[test]
+    fn names_statements_by_text_and_types() {
+        let a = statement_name("SELECT 1 /* oneshot test a */", &["text"]).unwrap();
+        let b = statement_name("SELECT 1 /* oneshot test b */", &["text"]).unwrap();
+        let c = statement_name("SELECT 1 /* oneshot test a */", &["bigint"]).unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, statement_name("SELECT 1 /* oneshot test a */", &["text"]).unwrap());
+        // Type boundaries count: ("ab") and ("a", "b") are different shapes.
+        assert_ne!(shape_hash("SELECT 1", &["ab"]), shape_hash("SELECT 1", &["a", "b"]));
+    }
+
+    /// Pinned: a change to the hash renames every statement, which every
+    /// server connection then prepares again; make it on purpose.
+    #[test]
+    fn statement_names_are_stable() {
+        assert_eq!(
+            statement_name("SELECT $1::text /* pinned */", &["text"]).unwrap(),
+            "rookery_f32658b46bcc3bb1"
+        );
+    }
+}
