@@ -2,13 +2,19 @@
 //! `#[derive(ModelEnum)]` enums from a project's `src/**/*.rs` (except
 //! `src/generated/`) with syn, so they get migrations and are registered in
 //! the app like spec models.
+//!
+//! Each item is read by `rookery-macros-core`, the library the derive itself
+//! calls: one grammar, one type rule, one set of checks. A model the derive
+//! would refuse is refused here with the derive's message, at
+//! `file:line:column`.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
-use syn::spanned::Spanned as _;
+use anyhow::{Context as _, Result};
+use rookery_macros_core::{IdKind, Kind, StoredType};
 
-use crate::model::Key;
+use crate::model::{Key, OnDelete};
 
 /// Everything found in the project's hand-written sources.
 #[derive(Debug, Default, Clone)]
@@ -28,22 +34,13 @@ pub struct HandEnum {
     pub values: Vec<String>,
 }
 
-/// A field type as far as the generator cares: `Option<…>` or the last
-/// path segment of a named type (`DateTime<Utc>` → `DateTime`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HandType {
-    /// `Option<T>`.
-    Option(Box<HandType>),
-    /// Any other path type, by its last segment.
-    Named(String),
-}
-
 /// A hand-written field and its `#[rookery(...)]` options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[allow(missing_docs)]
 pub struct HandField {
     pub name: String,
-    pub ty: HandType,
+    /// What the field's type is stored as, by the derive's rule.
+    pub ty: StoredType,
     pub text: bool,
     pub max_len: Option<u32>,
     pub min: Option<i64>,
@@ -52,15 +49,9 @@ pub struct HandField {
     pub indexed: bool,
     pub sortable: bool,
     pub default: Option<String>,
-    pub on_delete: Option<String>,
+    pub on_delete: Option<OnDelete>,
     pub column: Option<String>,
     pub renamed_from: Option<String>,
-}
-
-impl Default for HandType {
-    fn default() -> Self {
-        Self::Named(String::new())
-    }
 }
 
 /// A hand-written model struct and its `#[rookery(...)]` options.
@@ -72,7 +63,13 @@ pub struct HandModel {
     /// Module path (`crate::notes`).
     pub module_path: String,
     pub struct_name: String,
+    /// The model's name, the derive's snake_case of the struct (`ApiKey` → `api_key`).
+    pub name: String,
+    /// `table = "..."` as written.
     pub table: Option<String>,
+    /// The model's table, as the derive names it: `table`, else the English
+    /// plural of [`HandModel::name`].
+    pub resolved_table: String,
     pub key: Key,
     /// Whether the struct says `id = "..."` (the default is uuid).
     pub explicit_key: bool,
@@ -85,6 +82,41 @@ pub struct HandModel {
     pub fields: Vec<HandField>,
 }
 
+/// Why a hand-written item was refused: the derive's own message, where the
+/// derive would put it (1-based line and column, as rustc prints them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandError {
+    /// Source file, relative to the project.
+    pub file: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+    /// The message.
+    pub message: String,
+}
+
+impl fmt::Display for HandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl HandError {
+    /// One entry per error of a (combined) syn error.
+    fn all(file: &str, err: syn::Error) -> impl Iterator<Item = Self> + '_ {
+        err.into_iter().map(move |e| {
+            let start = e.span().start();
+            Self {
+                file: file.to_owned(),
+                line: start.line,
+                column: start.column + 1,
+                message: e.to_string(),
+            }
+        })
+    }
+}
+
 /// Reads every `.rs` file under `project/src` except `src/generated/`.
 pub fn read(project: &Path) -> Result<Handwritten> {
     let src = project.join("src");
@@ -94,19 +126,38 @@ pub fn read(project: &Path) -> Result<Handwritten> {
     }
     files.sort();
     let mut out = Handwritten::default();
+    let mut errors = Vec::new();
     for file in files {
         let rel = file.strip_prefix(project).unwrap_or(&file);
         let rel_text = rel.to_string_lossy().replace('\\', "/");
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {rel_text}"))?;
-        // Cheap filter: most files derive neither.
-        if !text.contains("TenantModel") && !text.contains("ModelEnum") {
-            continue;
+        if let Err(errs) = read_source(&rel_text, &module_path(rel), &text, &mut out) {
+            errors.extend(errs);
         }
-        let ast = syn::parse_file(&text).map_err(|e| anyhow::anyhow!("{rel_text}: {e}"))?;
-        let module = module_path(rel);
-        read_items(&ast.items, &module, &rel_text, &mut out)?;
+    }
+    if !errors.is_empty() {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", lines.join("\n"));
     }
     Ok(out)
+}
+
+/// Reads one source file (`file` relative to the project, `module` its
+/// module path) into `out`; every refused item's errors come back, each
+/// message as the derive gives it.
+///
+/// # Errors
+///
+/// The file does not parse, or the derive would refuse an item in it.
+pub fn read_source(file: &str, module: &str, text: &str, out: &mut Handwritten) -> Result<(), Vec<HandError>> {
+    // Cheap filter: most files derive neither.
+    if !text.contains("TenantModel") && !text.contains("ModelEnum") {
+        return Ok(());
+    }
+    let ast = syn::parse_file(text).map_err(|e| HandError::all(file, e).collect::<Vec<_>>())?;
+    let mut errors = Vec::new();
+    read_items(ast.items, module, file, out, &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 fn walk(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -157,235 +208,99 @@ fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
     })
 }
 
-fn read_items(items: &[syn::Item], module: &str, file: &str, out: &mut Handwritten) -> Result<()> {
+fn read_items(items: Vec<syn::Item>, module: &str, file: &str, out: &mut Handwritten, errors: &mut Vec<HandError>) {
     for item in items {
-        match item {
-            syn::Item::Struct(s) if derives(&s.attrs, "TenantModel") => {
-                out.models.push(read_struct(s, module, file)?);
-            }
-            syn::Item::Enum(e) if derives(&e.attrs, "ModelEnum") => {
-                let mut values = Vec::new();
-                for v in &e.variants {
-                    let mut value = derive_snake_case(&v.ident.to_string());
-                    for a in v.attrs.iter().filter(|a| a.path().is_ident("rookery")) {
-                        a.parse_nested_meta(|m| {
-                            if m.path.is_ident("rename") || m.path.is_ident("value") {
-                                value = m.value()?.parse::<syn::LitStr>()?.value();
-                            }
-                            Ok(())
-                        })
-                        .map_err(|err| anyhow::anyhow!("{file}: enum `{}`: {err}", e.ident))?;
-                    }
-                    values.push(value);
-                }
-                out.enums.push(HandEnum {
-                    name: e.ident.to_string(),
-                    values,
-                });
-            }
+        // Whatever derives one of ours goes to the core, whatever its shape:
+        // a `TenantModel` enum is refused here as the derive refuses it.
+        let input = match item {
+            syn::Item::Struct(s) => syn::DeriveInput::from(s),
+            syn::Item::Enum(e) => syn::DeriveInput::from(e),
+            syn::Item::Union(u) => syn::DeriveInput::from(u),
             syn::Item::Mod(m) => {
-                if let Some((_, inner)) = &m.content {
-                    read_items(inner, &format!("{module}::{}", m.ident), file, out)?;
+                if let Some((_, inner)) = m.content {
+                    read_items(inner, &format!("{module}::{}", m.ident), file, out, errors);
                 }
+                continue;
             }
-            _ => {}
+            _ => continue,
+        };
+        if derives(&input.attrs, "TenantModel") {
+            match rookery_macros_core::read_model(&input) {
+                Ok(model) => out.models.push(hand_model(&model, module, file)),
+                Err(err) => errors.extend(HandError::all(file, err)),
+            }
+        }
+        if derives(&input.attrs, "ModelEnum") {
+            match rookery_macros_core::read_enum(&input) {
+                Ok(read) => out.enums.push(HandEnum {
+                    name: read.ident.to_string(),
+                    values: read.variants.into_iter().map(|v| v.value).collect(),
+                }),
+                Err(err) => errors.extend(HandError::all(file, err)),
+            }
         }
     }
-    Ok(())
 }
 
-fn lit_str(m: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
-    Ok(m.value()?.parse::<syn::LitStr>()?.value())
-}
-
-fn lit_int<N>(m: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<N>
-where
-    N: std::str::FromStr,
-    N::Err: std::fmt::Display,
-{
-    let input = m.value()?;
-    let neg = input.parse::<Option<syn::Token![-]>>()?.is_some();
-    let lit = input.parse::<syn::LitInt>()?;
-    if neg {
-        format!("-{}", lit.base10_digits())
-            .parse()
-            .map_err(|e| syn::Error::new(lit.span(), e))
-    } else {
-        lit.base10_parse()
-    }
-}
-
-/// The derive's own snake case (`HTTPRequest` → `http_request`), so enum
-/// values read here match what the derive stores.
-pub fn derive_snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev = i.checked_sub(1).map(|p| chars[p]);
-            let next = chars.get(i + 1).copied();
-            let boundary = match prev {
-                None | Some('_') => false,
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_uppercase() => next.is_some_and(char::is_lowercase),
-                Some(_) => false,
-            };
-            if boundary {
-                out.push('_');
+/// The generator's view of a model the core read and checked.
+fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) -> HandModel {
+    let a = &model.attrs;
+    let fields = model
+        .fields
+        .iter()
+        .map(|f| {
+            let fa = &f.attrs;
+            HandField {
+                name: syn::ext::IdentExt::unraw(f.ident).to_string(),
+                // A model the core returns has every field's type recognised.
+                ty: f.stored.clone().unwrap_or(StoredType {
+                    kind: Kind::String,
+                    optional: false,
+                }),
+                text: fa.text.is_some(),
+                max_len: fa.max_len.as_ref().map(|v| v.value),
+                min: fa.min.as_ref().map(|v| v.value),
+                max: fa.max.as_ref().map(|v| v.value),
+                unique: fa.unique.is_some(),
+                indexed: fa.indexed.is_some(),
+                sortable: fa.sortable.is_some(),
+                default: fa.default.as_ref().map(|v| v.value.clone()),
+                on_delete: fa.on_delete.as_ref().map(|v| match v.value {
+                    rookery_macros_core::OnDelete::Restrict => OnDelete::Restrict,
+                    rookery_macros_core::OnDelete::Cascade => OnDelete::Cascade,
+                    rookery_macros_core::OnDelete::SetNull => OnDelete::SetNull,
+                }),
+                column: fa.column.as_ref().map(|v| v.value.clone()),
+                renamed_from: fa.renamed_from.as_ref().map(|v| v.value.clone()),
             }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `default = "x" | true | 3 | -1.5`, as TOML literal text.
-fn default_lit(m: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
-    let input = m.value()?;
-    let neg = input.parse::<Option<syn::Token![-]>>()?.is_some();
-    let sign = if neg { "-" } else { "" };
-    match input.parse::<syn::Lit>()? {
-        syn::Lit::Str(s) if !neg => Ok(s.value()),
-        syn::Lit::Bool(b) if !neg => Ok(b.value.to_string()),
-        syn::Lit::Int(i) => Ok(format!("{sign}{}", i.base10_digits())),
-        syn::Lit::Float(f) => Ok(format!("{sign}{}", f.base10_digits())),
-        other => Err(syn::Error::new(other.span(), "expected a string, bool or number")),
-    }
-}
-
-fn read_struct(s: &syn::ItemStruct, module: &str, file: &str) -> Result<HandModel> {
-    let struct_name = s.ident.to_string();
-    let mut model = HandModel {
+        })
+        .collect();
+    HandModel {
         file: file.to_owned(),
         module_path: module.to_owned(),
-        struct_name: struct_name.clone(),
-        table: None,
-        key: Key::Uuid,
-        explicit_key: false,
-        permissions: None,
-        quota: None,
-        audit: false,
-        sort: None,
-        renamed_from: None,
-        fields: Vec::new(),
-    };
-    let err = |e: syn::Error| anyhow::anyhow!("{file}: `{struct_name}`: {e}");
-    for a in s.attrs.iter().filter(|a| a.path().is_ident("rookery")) {
-        a.parse_nested_meta(|m| {
-            let p = &m.path;
-            if p.is_ident("table") {
-                model.table = Some(lit_str(&m)?);
-            } else if p.is_ident("id") {
-                model.explicit_key = true;
-                model.key = match lit_str(&m)?.as_str() {
-                    "uuid" => Key::Uuid,
-                    "bigint" => Key::Bigint,
-                    _ => return Err(m.error("id must be \"bigint\" or \"uuid\"")),
-                };
-            } else if p.is_ident("permissions") {
-                let (mut r, mut w, mut d) = (None, None, None);
-                m.parse_nested_meta(|pm| {
-                    let v = lit_str(&pm)?;
-                    if pm.path.is_ident("read") {
-                        r = Some(v);
-                    } else if pm.path.is_ident("write") {
-                        w = Some(v);
-                    } else if pm.path.is_ident("delete") {
-                        d = Some(v);
-                    } else {
-                        return Err(pm.error("expected read, write or delete"));
-                    }
-                    Ok(())
-                })?;
-                match (r, w) {
-                    (Some(r), Some(w)) => model.permissions = Some((r, w, d)),
-                    _ => return Err(m.error("permissions need read and write")),
-                }
-            } else if p.is_ident("quota") {
-                model.quota = Some(lit_str(&m)?);
-            } else if p.is_ident("audit") {
-                model.audit = true;
-            } else if p.is_ident("sort") {
-                model.sort = Some(lit_str(&m)?);
-            } else if p.is_ident("renamed_from") {
-                model.renamed_from = Some(lit_str(&m)?);
-            } else {
-                return Err(m.error("unknown rookery option"));
-            }
-            Ok(())
-        })
-        .map_err(err)?;
+        struct_name: model.ident.to_string(),
+        name: model.name(),
+        table: a.table.as_ref().map(|t| t.value.clone()),
+        resolved_table: model.table(),
+        key: match a.id_kind() {
+            IdKind::BigInt => Key::Bigint,
+            IdKind::Uuid => Key::Uuid,
+        },
+        explicit_key: a.id.is_some(),
+        permissions: a.permissions.as_ref().map(|p| {
+            let p = &p.value;
+            (
+                p.read.clone().unwrap_or_default(),
+                p.write.clone().unwrap_or_default(),
+                p.delete.clone(),
+            )
+        }),
+        quota: a.quota.clone(),
+        audit: a.audit,
+        sort: a.sort.as_ref().map(|s| s.value.clone()),
+        renamed_from: a.renamed_from.as_ref().map(|r| r.value.clone()),
+        fields,
     }
-    let syn::Fields::Named(named) = &s.fields else {
-        bail!("{file}: `{struct_name}`: a TenantModel needs named fields");
-    };
-    for f in &named.named {
-        let ident = f.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
-        let name = ident.trim_start_matches("r#").to_owned();
-        let ty = hand_type(&f.ty).ok_or_else(|| {
-            err(syn::Error::new(
-                f.ty.span(),
-                format!("field `{name}`: unsupported type"),
-            ))
-        })?;
-        let mut hf = HandField {
-            name: name.clone(),
-            ty,
-            ..HandField::default()
-        };
-        for a in f.attrs.iter().filter(|a| a.path().is_ident("rookery")) {
-            a.parse_nested_meta(|m| {
-                let p = &m.path;
-                if p.is_ident("text") {
-                    hf.text = true;
-                } else if p.is_ident("unique") {
-                    hf.unique = true;
-                } else if p.is_ident("indexed") {
-                    hf.indexed = true;
-                } else if p.is_ident("sortable") {
-                    hf.sortable = true;
-                } else if p.is_ident("max_len") {
-                    hf.max_len = Some(lit_int(&m)?);
-                } else if p.is_ident("min") {
-                    hf.min = Some(lit_int(&m)?);
-                } else if p.is_ident("max") {
-                    hf.max = Some(lit_int(&m)?);
-                } else if p.is_ident("default") {
-                    hf.default = Some(default_lit(&m)?);
-                } else if p.is_ident("on_delete") {
-                    hf.on_delete = Some(lit_str(&m)?);
-                } else if p.is_ident("column") {
-                    hf.column = Some(lit_str(&m)?);
-                } else if p.is_ident("renamed_from") {
-                    hf.renamed_from = Some(lit_str(&m)?);
-                } else {
-                    return Err(m.error("unknown rookery field option"));
-                }
-                Ok(())
-            })
-            .map_err(|e| anyhow::anyhow!("{file}: `{struct_name}.{name}`: {e}"))?;
-        }
-        model.fields.push(hf);
-    }
-    Ok(model)
-}
-
-fn hand_type(ty: &syn::Type) -> Option<HandType> {
-    let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    let ident = last.ident.to_string();
-    if ident == "Option" {
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-            return None;
-        };
-        let Some(syn::GenericArgument::Type(inner)) = args.args.first() else {
-            return None;
-        };
-        return Some(HandType::Option(Box::new(hand_type(inner)?)));
-    }
-    Some(HandType::Named(ident))
 }
 
 #[cfg(test)]

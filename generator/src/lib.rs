@@ -9,9 +9,8 @@ pub mod cli;
 pub mod handwritten;
 mod keywords;
 pub mod model;
-/// Naming rules shared with the derive: the same source file.
-#[path = "../../macros/src/naming.rs"]
-mod naming;
+/// Naming rules shared with the derive: the core crate's own module.
+use rookery_macros_core::naming;
 pub mod plan;
 pub mod render;
 pub mod spec;

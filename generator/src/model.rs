@@ -9,7 +9,9 @@ use anyhow::{Context as _, Result, bail};
 use heck::{ToSnakeCase as _, ToUpperCamelCase as _};
 use serde::Serialize;
 
-use crate::handwritten::{HandModel, HandType, Handwritten};
+use rookery_macros_core::Kind as HandKind;
+
+use crate::handwritten::{HandModel, Handwritten};
 use crate::spec::{self, FieldKind, IdType, Price, QuotaValue, Spec};
 
 /// The whole app.
@@ -401,7 +403,7 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
     }
     let mut hand_by_struct: HashMap<String, String> = HashMap::new();
     for h in &hand.models {
-        let name = h.struct_name.to_snake_case();
+        let name = h.name.clone();
         if targets.contains_key(&name) {
             bail!(
                 "hand-written model `{}` ({}) has the same name as the spec model `{name}`",
@@ -409,7 +411,7 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
                 h.file
             );
         }
-        let table = h.table.clone().unwrap_or_else(|| plural(&name));
+        let table = h.resolved_table.clone();
         // The derive used to name tables `<name>s`; one made then keeps
         // its name only by saying so (the derive cannot see the snapshot).
         let old_default = format!("{name}s");
@@ -827,7 +829,7 @@ fn make_enum(name: &str, field: &str, values: &[String]) -> Result<Enum> {
             bail!("`{field}`: two values map to the Rust variant `{vname}`");
         }
         variants.push(Variant {
-            rename: crate::handwritten::derive_snake_case(&vname) != *v,
+            rename: rookery_macros_core::snake_case(&vname) != *v,
             doc: format!("Stored as `{}`.", one_line(v)),
             name: vname,
             value: v.clone(),
@@ -952,58 +954,57 @@ fn hand_model(
     targets: &HashMap<String, Target>,
     hand_by_struct: &HashMap<String, String>,
 ) -> Result<Model> {
-    let name = h.struct_name.to_snake_case();
-    let table = h.table.clone().unwrap_or_else(|| plural(&name));
+    let name = h.name.clone();
+    let table = h.resolved_table.clone();
     let mut fields = Vec::new();
     for hf in &h.fields {
         let whr = || format!("{}: field `{}` of `{}`", h.file, hf.name, h.struct_name);
-        let (optional, inner) = match &hf.ty {
-            HandType::Option(inner) => (true, inner.as_ref()),
-            other => (false, other),
-        };
+        let optional = hf.ty.optional;
         let mut reference = None;
         let mut values = Vec::new();
-        let kind = match inner {
-            HandType::Option(_) => bail!("{}: nested Option is not supported", whr()),
-            HandType::Named(ident) => match ident.as_str() {
-                "String" if hf.text => Kind::Text,
-                "String" => Kind::String,
-                "i32" => Kind::Int,
-                "i64" => Kind::Bigint,
-                "Decimal" => Kind::Decimal,
-                "bool" => Kind::Bool,
-                "NaiveDate" => Kind::Date,
-                "DateTime" => Kind::Datetime,
-                "Uuid" => Kind::Uuid,
-                "Value" => Kind::Json,
-                "UserId" => {
-                    reference = Some(user_ref());
-                    Kind::Ref
+        // The type was recognised by the derive's rule (`rookery_macros_core::recognise`);
+        // what is left here is resolving enum and model names.
+        let kind = match &hf.ty.kind {
+            HandKind::String if hf.text => Kind::Text,
+            HandKind::String => Kind::String,
+            HandKind::Int => Kind::Int,
+            HandKind::BigInt => Kind::Bigint,
+            HandKind::Decimal => Kind::Decimal,
+            HandKind::Bool => Kind::Bool,
+            HandKind::Date => Kind::Date,
+            HandKind::DateTime => Kind::Datetime,
+            HandKind::Uuid => Kind::Uuid,
+            HandKind::Json => Kind::Json,
+            HandKind::User => {
+                reference = Some(user_ref());
+                Kind::Ref
+            }
+            HandKind::Enum { name: enum_name } => match hand.enums.iter().find(|e| e.name == *enum_name) {
+                Some(e) => {
+                    values.clone_from(&e.values);
+                    Kind::Enum
                 }
-                other => {
-                    if let Some(e) = hand.enums.iter().find(|e| e.name == other) {
-                        values.clone_from(&e.values);
-                        Kind::Enum
-                    } else if let Some(t) = other.strip_suffix("Id").and_then(|s| {
-                        let model = hand_by_struct.get(s).cloned().unwrap_or_else(|| s.to_snake_case());
-                        targets.get(&model).map(|t| (model, t))
-                    }) {
-                        let (model, t) = t;
-                        reference = Some(Reference {
-                            model,
-                            table: t.table.clone(),
-                            column: "id".into(),
-                            key: t.key,
-                        });
-                        Kind::Ref
-                    } else {
-                        bail!(
-                            "{}: unsupported type `{other}` (use String, i32, i64, Decimal, bool, NaiveDate, DateTime<Utc>, Uuid, serde_json::Value, a ModelEnum enum, an `<Model>Id` or UserId, optionally in Option<…>)",
-                            whr()
-                        )
-                    }
-                }
+                None => bail!(
+                    "{}: `{enum_name}` is not a `#[derive(ModelEnum)]` enum in src/ (a field's type is String, i32, i64, Decimal, bool, NaiveDate, DateTime<Utc>, Uuid, serde_json::Value, a ModelEnum enum, an `<Model>Id` or UserId, optionally in Option<…>)",
+                    whr()
+                ),
             },
+            HandKind::Ref { model: target } => {
+                let model = hand_by_struct
+                    .get(target)
+                    .cloned()
+                    .unwrap_or_else(|| target.to_snake_case());
+                let Some(t) = targets.get(&model) else {
+                    bail!("{}: `{target}Id` names no model of the spec or src/", whr());
+                };
+                reference = Some(Reference {
+                    model,
+                    table: t.table.clone(),
+                    column: "id".into(),
+                    key: t.key,
+                });
+                Kind::Ref
+            }
         };
         let column = hf.column.clone().unwrap_or_else(|| {
             if kind == Kind::Ref {
@@ -1012,12 +1013,7 @@ fn hand_model(
                 hf.name.clone()
             }
         });
-        let on_delete = match hf.on_delete.as_deref() {
-            Some("cascade") => OnDelete::Cascade,
-            Some("set_null") => OnDelete::SetNull,
-            None | Some("restrict") => OnDelete::Restrict,
-            Some(other) => bail!("{}: on_delete = {other:?} (restrict, cascade or set_null)", whr()),
-        };
+        let on_delete = hf.on_delete.unwrap_or(OnDelete::Restrict);
         let mut field = Field {
             ident: rust_ident(&hf.name),
             name: hf.name.clone(),
@@ -1091,6 +1087,46 @@ mod tests {
         ] {
             assert_eq!(plural(s), p);
         }
+    }
+
+    /// Every scalar type the templates write is read back by the derive's
+    /// rule as the same kind: generated models and hand-written ones mean
+    /// one thing.
+    #[test]
+    fn emitted_types_are_recognised_as_their_kind() {
+        for kind in [
+            Kind::String,
+            Kind::Int,
+            Kind::Bigint,
+            Kind::Decimal,
+            Kind::Bool,
+            Kind::Date,
+            Kind::Datetime,
+            Kind::Uuid,
+            Kind::Json,
+        ] {
+            let text = scalar_rust_type(kind);
+            let ty: syn::Type = syn::parse_str(text).expect("a type");
+            let stored = rookery_macros_core::recognise(&ty).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let back = match stored.kind {
+                HandKind::String => Kind::String,
+                HandKind::Int => Kind::Int,
+                HandKind::BigInt => Kind::Bigint,
+                HandKind::Decimal => Kind::Decimal,
+                HandKind::Bool => Kind::Bool,
+                HandKind::Date => Kind::Date,
+                HandKind::DateTime => Kind::Datetime,
+                HandKind::Uuid => Kind::Uuid,
+                HandKind::Json => Kind::Json,
+                other => panic!("{text}: {other:?}"),
+            };
+            assert_eq!((back, stored.optional), (kind, false), "{text}");
+        }
+        let user: syn::Type = syn::parse_str("Option<rookery::UserId>").expect("a type");
+        assert_eq!(
+            rookery_macros_core::recognise(&user).map(|s| s.kind).ok(),
+            Some(HandKind::User)
+        );
     }
 
     #[test]

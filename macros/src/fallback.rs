@@ -7,8 +7,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Ident;
 
-use crate::ast::Model;
 use crate::expand::{Names, private};
+use rookery_macros_core::Model;
 
 /// `TenantModel` and `Serialize` for a model whose attributes had errors.
 pub(crate) fn tenant_model(model: &Model<'_>, names: &Names) -> TokenStream {

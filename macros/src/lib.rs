@@ -2,24 +2,19 @@
 //! re-exports them; the generated code names runtime items through
 //! `::rookery::__private`.
 //!
-//! Each derive runs the same pipeline: [`ast`] (the input as the macro sees
-//! it, attributes already read by [`attr`]) → [`check`] (semantic rules) →
-//! [`expand`]. Every error is collected with its span in a [`ctxt::Ctxt`];
-//! when there are errors the derive emits them together with the stub impls
-//! of [`fallback`], so one mistake gives one diagnostic.
+//! This crate is the thin proc-macro shim. Reading the input — the
+//! `#[rookery(...)]` grammar, field types, semantic checks, every error with
+//! its span — is `rookery-macros-core`, the library the generator calls too,
+//! so the derive and the generator cannot drift. Here: `expand` emits the
+//! impls of a checked model; when there are errors, the derive emits them
+//! together with the stub impls of `fallback`, so one mistake gives one
+//! diagnostic.
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
-mod ast;
-mod attr;
-mod case;
-mod check;
-mod ctxt;
 mod expand;
 mod fallback;
-#[allow(dead_code)] // the generator and runtime use the SQL names
-mod naming;
 
 /// Derives `rookery::TenantModel` for a struct with named fields, plus
 /// `<Name>Id`, `<Name>Record`, `Create<Name>`, `Update<Name>` and

@@ -320,3 +320,23 @@ fn model_enum_round_trips() {
 fn router_exists() {
     let _router: rookery::__private::axum::Router<rookery::__private::AppState> = Project::router();
 }
+
+/// A model without `table`: the English plural, the rule the generator
+/// applies to the same struct (`rookery_macros_core::default_table`).
+#[derive(Debug, Clone, TenantModel)]
+#[rookery(permissions(read = "a.read", write = "a.write"))]
+pub struct Activity {
+    /// What happened.
+    pub what: String,
+    /// Spelled with the crate paths the core accepts.
+    pub at: Option<rookery::chrono::DateTime<rookery::chrono::Utc>>,
+    /// By its full path.
+    pub label: std::string::String,
+}
+
+#[test]
+fn default_table_is_the_english_plural() {
+    assert_eq!(Activity::TABLE, "activities");
+    assert_eq!(Activity::def().field("at").unwrap().ty, FieldType::DateTime);
+    assert_eq!(Activity::def().field("label").unwrap().ty, FieldType::String);
+}

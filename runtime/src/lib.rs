@@ -17,9 +17,10 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod model;
-/// Constraint names: the generator's rule, the same source file.
-#[allow(dead_code)]
-#[path = "../../macros/src/naming.rs"]
+/// Constraint names: the generator's rule, the same source file (compiled
+/// here through `#[path]`, so the runtime does not depend on syn).
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../macros/core/src/naming.rs"]
 mod naming;
 pub mod ratelimit;
 pub mod rbac;

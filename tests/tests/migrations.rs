@@ -9,8 +9,8 @@
 
 /// The naming rule of constraints and indexes, as the generator and runtime
 /// compile it.
-#[allow(dead_code)]
-#[path = "../../macros/src/naming.rs"]
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../macros/core/src/naming.rs"]
 mod naming;
 mod support;
 

@@ -84,7 +84,7 @@ pub(crate) fn is_ident(name: &str) -> bool {
 
 /// The table of a model: the English plural of its name
 /// (`project` → `projects`, `category` → `categories`, `box` → `boxes`),
-/// by the rule the derive uses too (`macros/src/naming.rs`).
+/// by the rule the derive uses too (`macros/core/src/naming.rs`).
 pub fn table_name(model: &str) -> String {
     crate::naming::plural(model)
 }

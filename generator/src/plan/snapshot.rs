@@ -10,7 +10,7 @@ use crate::model::{App, Key, Kind, OnDelete, Reference};
 pub const PATH: &str = "migrations/rookery.snapshot.json";
 
 /// Format version of the snapshot file. Format 2: every constraint and index
-/// of the database carries the name `macros/src/naming.rs` gives it. A
+/// of the database carries the name `macros/core/src/naming.rs` gives it. A
 /// format 1 snapshot was written when PostgreSQL chose constraint names
 /// (cut differently past 63 bytes) and SQLite index names were never cut:
 /// the next migration planned from it renames those objects first

@@ -1,6 +1,6 @@
 //! SQL text for PostgreSQL and SQLite: table definitions, constraints,
 //! indexes and literals. Every constraint and index is named explicitly by
-//! the rule in `macros/src/naming.rs` (PostgreSQL's own default when it fits
+//! the rule in `macros/core/src/naming.rs` (PostgreSQL's own default when it fits
 //! in 63 bytes, cut + hash otherwise), so the planner can alter, rename and
 //! drop them later and the runtime maps violations by exact name.
 

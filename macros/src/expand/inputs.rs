@@ -12,9 +12,12 @@ use quote::quote;
 use syn::ext::IdentExt;
 
 use super::{Names, private};
-use crate::ast::{Field, Model};
+use rookery_macros_core::{Field, Model};
 
-pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
+/// `checked`: the model had no errors. After errors the conversions are stubs
+/// (the bodies never run; a field type the core refused would report again
+/// where its `FieldValue` is used).
+pub(super) fn expand(model: &Model<'_>, names: &Names, checked: bool) -> TokenStream {
     let p = private();
     let ident = model.ident;
     let vis = model.vis;
@@ -63,6 +66,19 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
     let any_default = model.fields.iter().any(|f| f.attrs.default.is_some());
     let create_helper = any_default.then(|| present_helper(create));
     let update_helper = (len > 0).then(|| present_helper(update));
+    let (into_values, into_changes) = if checked {
+        (
+            quote!(::std::vec![#(#create_values),*]),
+            quote! {
+                let changes: [::core::option::Option<(usize, #p::Value)>; #len] = [#(#update_changes),*];
+                ::core::iter::Iterator::collect(::core::iter::Iterator::flatten(
+                    ::core::iter::IntoIterator::into_iter(changes),
+                ))
+            },
+        )
+    } else {
+        (quote!(::core::unreachable!()), quote!(::core::unreachable!()))
+    };
     let create_doc = format!(" The body of a request creating a [`{ident}`].");
     let update_doc = format!(" The body of a request changing a [`{ident}`]; omitted fields are unchanged.");
 
@@ -97,17 +113,14 @@ pub(super) fn expand(model: &Model<'_>, names: &Names) -> TokenStream {
             #[automatically_derived]
             impl #p::CreateInput for #create {
                 fn into_values(self) -> ::std::vec::Vec<::core::option::Option<#p::Value>> {
-                    ::std::vec![#(#create_values),*]
+                    #into_values
                 }
             }
 
             #[automatically_derived]
             impl #p::UpdateInput for #update {
                 fn into_changes(self) -> ::std::vec::Vec<(usize, #p::Value)> {
-                    let changes: [::core::option::Option<(usize, #p::Value)>; #len] = [#(#update_changes),*];
-                    ::core::iter::Iterator::collect(::core::iter::Iterator::flatten(
-                        ::core::iter::IntoIterator::into_iter(changes),
-                    ))
+                    #into_changes
                 }
             }
         };

@@ -1,5 +1,5 @@
-//! Code generation. Emitters only read the checked [`ast`](crate::ast)
-//! model; they never parse.
+//! Code generation. Emitters only read the model `rookery-macros-core`
+//! read and checked; they never parse.
 
 mod inputs;
 mod model;
@@ -9,9 +9,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{DeriveInput, Ident};
 
-use crate::ast::{Enum, Model};
-use crate::ctxt::Ctxt;
-use crate::{check, fallback};
+use rookery_macros_core::{Model, enum_with_errors, model_with_errors};
+
+use crate::fallback;
 
 /// The path generated code reaches the runtime through.
 pub(crate) fn private() -> TokenStream {
@@ -40,26 +40,31 @@ impl Names {
 
 /// `#[derive(TenantModel)]`.
 pub(crate) fn tenant_model(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::new();
-    let Some(model) = crate::ast::Model::from_input(&cx, input) else {
-        return errors_only(cx);
+    let (model, errors) = model_with_errors(input);
+    let Some(model) = model else {
+        return errors_only(errors);
     };
-    check::model(&cx, &model);
     let names = Names::new(model.ident);
-    match cx.check() {
-        Ok(()) => emit_model(&model, &names, model::trait_impls(&model, &names)),
-        Err(err) => {
+    match errors {
+        None => emit_model(&model, &names, true, model::trait_impls(&model, &names)),
+        Some(err) => {
             let mut out = err.into_compile_error();
-            out.extend(emit_model(&model, &names, fallback::tenant_model(&model, &names)));
+            out.extend(emit_model(
+                &model,
+                &names,
+                false,
+                fallback::tenant_model(&model, &names),
+            ));
             out
         }
     }
 }
 
-/// Everything a model gets; `impls` is the trait impls (real or fallback).
-fn emit_model(model: &Model<'_>, names: &Names, impls: TokenStream) -> TokenStream {
+/// Everything a model gets; `impls` is the trait impls (real or fallback,
+/// `checked` says which).
+fn emit_model(model: &Model<'_>, names: &Names, checked: bool, impls: TokenStream) -> TokenStream {
     let aliases = model::aliases(model, names);
-    let inputs = inputs::expand(model, names);
+    let inputs = inputs::expand(model, names, checked);
     let router = model::router(model);
     quote! {
         #aliases
@@ -73,14 +78,13 @@ fn emit_model(model: &Model<'_>, names: &Names, impls: TokenStream) -> TokenStre
 
 /// `#[derive(ModelEnum)]`.
 pub(crate) fn model_enum(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::new();
-    let Some(model_enum) = Enum::from_input(&cx, input) else {
-        return errors_only(cx);
+    let (model_enum, errors) = enum_with_errors(input);
+    let Some(model_enum) = model_enum else {
+        return errors_only(errors);
     };
-    check::model_enum(&cx, &model_enum);
-    match cx.check() {
-        Ok(()) => model_enum::expand(&model_enum),
-        Err(err) => {
+    match errors {
+        None => model_enum::expand(&model_enum),
+        Some(err) => {
             let mut out = err.into_compile_error();
             out.extend(fallback::model_enum(model_enum.ident));
             out
@@ -89,11 +93,8 @@ pub(crate) fn model_enum(input: &DeriveInput) -> TokenStream {
 }
 
 /// The input's shape is wrong: report, and emit no impls (they could not fit).
-fn errors_only(cx: Ctxt) -> TokenStream {
-    match cx.check() {
-        Ok(()) => TokenStream::new(),
-        Err(err) => err.into_compile_error(),
-    }
+fn errors_only(errors: Option<syn::Error>) -> TokenStream {
+    errors.map(syn::Error::into_compile_error).unwrap_or_default()
 }
 
 #[cfg(test)]

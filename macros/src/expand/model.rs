@@ -8,9 +8,7 @@ use syn::ext::IdentExt;
 use syn::{Type, Visibility};
 
 use super::{Names, private};
-use crate::ast::{Field, Model};
-use crate::attr::{IdKind, OnDelete};
-use crate::case::snake_case;
+use rookery_macros_core::{Field, IdKind, Kind, Model, OnDelete, StoredType, naming};
 
 /// `pub type ProjectId = Id<Project>;` and `pub type ProjectRecord = Record<Project>;`.
 pub(super) fn aliases(model: &Model<'_>, names: &Names) -> TokenStream {
@@ -52,12 +50,9 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
     let ident = model.ident;
     let Names { create, update, .. } = names;
     let attrs = &model.attrs;
-    let name = snake_case(&ident.unraw().to_string());
-    let table = attrs
-        .table
-        .as_ref()
-        .map_or_else(|| crate::naming::plural(&name), |t| t.value.clone());
-    let (key_ty, key_kind) = match attrs.id {
+    let name = model.name();
+    let table = model.table();
+    let (key_ty, key_kind) = match attrs.id_kind() {
         IdKind::BigInt => (quote!(i64), quote!(#p::KeyKind::BigInt)),
         IdKind::Uuid => (quote!(#p::uuid::Uuid), quote!(#p::KeyKind::Uuid)),
     };
@@ -146,13 +141,13 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             quote!(#column)
         }
         None => {
-            let ref_column = crate::naming::ref_column(&name);
-            quote! {
-                match <#ty as #p::FieldValue>::TYPE {
-                    #p::FieldType::Ref(_) => #ref_column,
-                    _ => #name,
-                }
-            }
+            // The generator names the column by the same recognised kind; the
+            // agreement assertion below proves the compiler sees that kind too.
+            let column = match field.stored.as_ref().map(|s| &s.kind) {
+                Some(Kind::Ref { .. } | Kind::User) => naming::ref_column(&name),
+                _ => name.clone(),
+            };
+            quote!(#column)
         }
     };
     let field_type = match a.text {
@@ -237,6 +232,9 @@ fn assertions(field: &Field<'_>) -> TokenStream {
     let name = field.ident.unraw().to_string();
     let stored = quote!(<#ty as #p::FieldValue>::TYPE);
     let mut out = TokenStream::new();
+    if let Some(stored) = &field.stored {
+        out.extend(agreement(field, &name, stored));
+    }
     let mut assert = |span: Span, pattern: TokenStream, msg: String| {
         out.extend(quote_spanned! {span=>
             const _: () = ::core::assert!(::core::matches!(#stored, #pattern), #msg);
@@ -330,6 +328,60 @@ fn default_assertion(name: &str, ty: &Type, value: &str, span: Span) -> TokenStr
     quote_spanned! {span=>
         const _: () = ::core::assert!(
             #p::FieldType::accepts_default(&<#ty as #p::FieldValue>::TYPE, #value),
+            #msg
+        );
+    }
+}
+
+/// The type the core recognised (and the generator plans a column for) is the
+/// type the compiler resolved: a `use` that shadows a known name, or a
+/// `<Name>Id` alias of something else, fails the build here, spanned on the
+/// type, instead of storing a different column than the migration made.
+fn agreement(field: &Field<'_>, name: &str, stored: &StoredType) -> TokenStream {
+    let p = private();
+    let ty = field.ty;
+    let pattern = match &stored.kind {
+        Kind::String => quote!(#p::FieldType::String),
+        Kind::Int => quote!(#p::FieldType::Int),
+        Kind::BigInt => quote!(#p::FieldType::BigInt),
+        Kind::Decimal => quote!(#p::FieldType::Decimal),
+        Kind::Bool => quote!(#p::FieldType::Bool),
+        Kind::Date => quote!(#p::FieldType::Date),
+        Kind::DateTime => quote!(#p::FieldType::DateTime),
+        Kind::Uuid => quote!(#p::FieldType::Uuid),
+        Kind::Json => quote!(#p::FieldType::Json),
+        Kind::User | Kind::Ref { .. } => quote!(#p::FieldType::Ref(_)),
+        Kind::Enum { .. } => quote!(#p::FieldType::Enum(_)),
+    };
+    let optional = stored.optional;
+    let what = match &stored.kind {
+        Kind::String => "String",
+        Kind::Int => "i32",
+        Kind::BigInt => "i64",
+        Kind::Decimal => "Decimal",
+        Kind::Bool => "bool",
+        Kind::Date => "NaiveDate",
+        Kind::DateTime => "DateTime<Utc>",
+        Kind::Uuid => "Uuid",
+        Kind::Json => "serde_json::Value",
+        Kind::User => "UserId",
+        Kind::Ref { .. } => "a `<Model>Id` reference",
+        Kind::Enum { .. } => "a `#[derive(ModelEnum)]` enum",
+    };
+    let what = if optional {
+        format!("Option<{what}>")
+    } else {
+        what.to_owned()
+    };
+    let msg = format!(
+        "field `{name}`: rookery reads this type by its name as {what} (and plans its column so), but it resolves to \
+         another type; a `use` may shadow the name"
+    );
+    let span = syn::spanned::Spanned::span(ty);
+    quote_spanned! {span=>
+        const _: () = ::core::assert!(
+            ::core::matches!(<#ty as #p::FieldValue>::TYPE, #pattern)
+                && <#ty as #p::FieldValue>::OPTIONAL == #optional,
             #msg
         );
     }

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::private;
-use crate::ast::Enum;
+use rookery_macros_core::Enum;
 
 pub(super) fn expand(input: &Enum<'_>) -> TokenStream {
     let p = private();

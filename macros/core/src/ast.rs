@@ -3,40 +3,64 @@
 use proc_macro2::Span;
 use syn::{Attribute, Data, DeriveInput, Fields, Ident, Type, Visibility};
 
-use crate::attr;
+use crate::attr::{FieldAttrs, ModelAttrs, VariantAttrs, enum_container};
 use crate::case::snake_case;
 use crate::ctxt::Ctxt;
+use crate::ty::{StoredType, recognise};
 
-/// A struct deriving `TenantModel`.
-pub(crate) struct Model<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) vis: &'a Visibility,
-    pub(crate) attrs: attr::Container,
-    pub(crate) fields: Vec<Field<'a>>,
+/// A struct deriving `TenantModel`, its `#[rookery(...)]` options read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Model<'a> {
+    /// The struct's name.
+    pub ident: &'a Ident,
+    /// The struct's visibility (the generated items get the same).
+    pub vis: &'a Visibility,
+    /// The struct's options.
+    pub attrs: ModelAttrs,
+    /// The named fields, in declaration order.
+    pub fields: Vec<Field<'a>>,
 }
 
 /// One named field of a model.
-pub(crate) struct Field<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) vis: &'a Visibility,
-    pub(crate) ty: &'a Type,
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Field<'a> {
+    /// The field's name (possibly raw: `r#type`).
+    pub ident: &'a Ident,
+    /// The field's visibility.
+    pub vis: &'a Visibility,
+    /// The field's Rust type.
+    pub ty: &'a Type,
+    /// What the type is stored as ([`recognise`]); `None` only after an
+    /// error, so always `Some` in a model that [`crate::read_model`] returns.
+    pub stored: Option<StoredType>,
     /// The field's doc comments, copied onto the input structs.
-    pub(crate) docs: Vec<&'a Attribute>,
-    pub(crate) attrs: attr::Field,
+    pub docs: Vec<&'a Attribute>,
+    /// The field's options.
+    pub attrs: FieldAttrs,
 }
 
 /// An enum deriving `ModelEnum`.
-pub(crate) struct Enum<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) variants: Vec<Variant<'a>>,
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Enum<'a> {
+    /// The enum's name.
+    pub ident: &'a Ident,
+    /// The variants, in declaration order.
+    pub variants: Vec<Variant<'a>>,
 }
 
 /// One variant of a `ModelEnum` and its stored text.
-pub(crate) struct Variant<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) value: String,
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Variant<'a> {
+    /// The variant's name.
+    pub ident: &'a Ident,
+    /// The stored text: the `rename` literal, or the snake_case variant name.
+    pub value: String,
     /// The `rename` literal, or the variant name.
-    pub(crate) value_span: Span,
+    pub value_span: Span,
 }
 
 impl<'a> Model<'a> {
@@ -89,17 +113,19 @@ impl<'a> Model<'a> {
             );
             return None;
         }
-        let attrs = attr::Container::from_attrs(cx, &input.attrs);
+        let attrs = ModelAttrs::from_attrs(cx, &input.attrs);
         let fields = fields?
             .iter()
             .filter_map(|field| {
                 let ident = field.ident.as_ref()?;
+                let stored = recognise(&field.ty).map_err(|err| cx.syn_error(err)).ok();
                 Some(Field {
                     ident,
                     vis: &field.vis,
                     ty: &field.ty,
+                    stored,
                     docs: field.attrs.iter().filter(|a| a.path().is_ident("doc")).collect(),
-                    attrs: attr::Field::from_attrs(cx, &field.attrs),
+                    attrs: FieldAttrs::from_attrs(cx, &field.attrs),
                 })
             })
             .collect();
@@ -140,7 +166,7 @@ impl<'a> Enum<'a> {
         if data.variants.is_empty() {
             cx.error_spanned_by(&input.ident, format_args!("{WHAT} needs at least one variant"));
         }
-        attr::enum_container(cx, &input.attrs);
+        enum_container(cx, &input.attrs);
         let variants = data
             .variants
             .iter()
@@ -154,7 +180,7 @@ impl<'a> Enum<'a> {
                         ),
                     );
                 }
-                let attrs = attr::Variant::from_attrs(cx, &variant.attrs);
+                let attrs = VariantAttrs::from_attrs(cx, &variant.attrs);
                 let (value, value_span) = match attrs.rename {
                     Some(rename) => (rename.value, rename.span),
                     None => (snake_case(&variant.ident.to_string()), variant.ident.span()),

@@ -1,7 +1,8 @@
 //! Name conversions and "did you mean" suggestions.
 
+/// The derive's snake case, for model names and enum values:
 /// `ProjectStatus` → `project_status`, `HTTPRequest` → `http_request`.
-pub(crate) fn snake_case(name: &str) -> String {
+pub fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);
     for (i, &c) in chars.iter().enumerate() {

@@ -12,69 +12,110 @@ use crate::ctxt::Ctxt;
 
 /// A value together with the span of the literal it was read from.
 #[derive(Debug, Clone)]
-pub(crate) struct Spanned<T> {
-    pub(crate) value: T,
-    pub(crate) span: Span,
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
 }
 
 /// `id = "bigint" | "uuid"`; uuid (v7) by default: ids that reveal
 /// nothing about other tenants (a bigint identity is one sequence for all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum IdKind {
+pub enum IdKind {
+    /// `bigint`: an identity column.
     BigInt,
+    /// `uuid`: a UUID v7, the default.
     #[default]
     Uuid,
 }
 
 /// `on_delete = "restrict" | "cascade" | "set_null"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OnDelete {
+pub enum OnDelete {
+    /// Refuse the delete (the default).
     Restrict,
+    /// Delete the referencing rows too.
     Cascade,
+    /// Null the reference (optional references only).
     SetNull,
 }
 
 /// `permissions(read = "...", write = "...", delete = "...")`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Permissions {
-    pub(crate) read: Option<String>,
-    pub(crate) write: Option<String>,
-    pub(crate) delete: Option<String>,
+pub struct Permissions {
+    /// `read = "..."`.
+    pub read: Option<String>,
+    /// `write = "..."`.
+    pub write: Option<String>,
+    /// `delete = "..."` (defaults to `write`).
+    pub delete: Option<String>,
 }
 
 /// Options on the struct deriving `TenantModel`.
 #[derive(Debug, Default)]
-pub(crate) struct Container {
-    pub(crate) table: Option<Spanned<String>>,
-    pub(crate) id: IdKind,
+#[non_exhaustive]
+pub struct ModelAttrs {
+    /// `table = "..."`; the default is [`crate::default_table`].
+    pub table: Option<Spanned<String>>,
+    /// `id = "bigint" | "uuid"`, when written (see [`ModelAttrs::id_kind`]).
+    pub id: Option<Spanned<IdKind>>,
     /// The span of `permissions`, and what it set.
-    pub(crate) permissions: Option<Spanned<Permissions>>,
-    pub(crate) quota: Option<String>,
-    pub(crate) audit: bool,
-    pub(crate) sort: Option<Spanned<String>>,
+    pub permissions: Option<Spanned<Permissions>>,
+    /// `quota = "..."`: the plan limit that counts this model's rows.
+    pub quota: Option<String>,
+    /// `audit`: writes get audit rows.
+    pub audit: bool,
+    /// `sort = "field" | "-field"`: the default list order.
+    pub sort: Option<Spanned<String>>,
+    /// `renamed_from = "..."`: the model's previous name (read by the planner).
+    pub renamed_from: Option<Spanned<String>>,
     /// An attribute failed to parse: "missing ..." errors would be noise.
     pub(crate) incomplete: bool,
 }
 
-/// Options on one field of a `TenantModel` struct.
+impl ModelAttrs {
+    /// The id kind: the one written, else uuid.
+    pub fn id_kind(&self) -> IdKind {
+        self.id.as_ref().map(|id| id.value).unwrap_or_default()
+    }
+}
+
+/// Options on one field of a `TenantModel` struct. A flag is the span of
+/// its key when set.
 #[derive(Debug, Default)]
-pub(crate) struct Field {
-    pub(crate) text: Option<Span>,
-    pub(crate) max_len: Option<Spanned<u32>>,
-    pub(crate) min: Option<Spanned<i64>>,
-    pub(crate) max: Option<Spanned<i64>>,
-    pub(crate) unique: Option<Span>,
-    pub(crate) indexed: Option<Span>,
-    pub(crate) sortable: Option<Span>,
-    pub(crate) default: Option<Spanned<String>>,
-    pub(crate) on_delete: Option<Spanned<OnDelete>>,
-    pub(crate) column: Option<Spanned<String>>,
+#[non_exhaustive]
+pub struct FieldAttrs {
+    /// `text`: long text (a `String` field).
+    pub text: Option<Span>,
+    /// `max_len = N` (positive).
+    pub max_len: Option<Spanned<u32>>,
+    /// `min = N`: a minimum value, or a string's minimum length.
+    pub min: Option<Spanned<i64>>,
+    /// `max = N`: a maximum value.
+    pub max: Option<Spanned<i64>>,
+    /// `unique` (per tenant).
+    pub unique: Option<Span>,
+    /// `indexed`.
+    pub indexed: Option<Span>,
+    /// `sortable`.
+    pub sortable: Option<Span>,
+    /// `default = <literal>`, as the literal's text (`"active"` → `active`, `-1.5`).
+    pub default: Option<Spanned<String>>,
+    /// `on_delete = "restrict" | "cascade" | "set_null"`.
+    pub on_delete: Option<Spanned<OnDelete>>,
+    /// `column = "..."`.
+    pub column: Option<Spanned<String>>,
+    /// `renamed_from = "..."`: the field's previous name (read by the planner).
+    pub renamed_from: Option<Spanned<String>>,
 }
 
 /// Options on a variant of a `ModelEnum` enum.
 #[derive(Debug, Default)]
-pub(crate) struct Variant {
-    pub(crate) rename: Option<Spanned<String>>,
+#[non_exhaustive]
+pub struct VariantAttrs {
+    /// `rename = "..."`: the stored text instead of the snake_case name.
+    pub rename: Option<Spanned<String>>,
 }
 
 const CONTAINER_KEYS: &[&str] = &["table", "id", "permissions", "quota", "audit", "sort", "renamed_from"];
@@ -123,7 +164,7 @@ impl Level {
     }
 }
 
-impl Container {
+impl ModelAttrs {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut out = Self::default();
         let complete = for_each_key(cx, attrs, Level::Container, |meta, key| {
@@ -131,16 +172,20 @@ impl Container {
                 "table" => out.table = lit_str(cx, meta, key)?,
                 "id" => {
                     if let Some(v) = lit_str(cx, meta, key)? {
-                        match v.value.as_str() {
-                            "bigint" => out.id = IdKind::BigInt,
-                            "uuid" => out.id = IdKind::Uuid,
-                            other => cx.error_at(
-                                v.span,
-                                format_args!(
-                                    "unknown id type `{other}`; expected \"bigint\" (the default) or \"uuid\""
-                                ),
-                            ),
-                        }
+                        let value = match v.value.as_str() {
+                            "bigint" => Some(IdKind::BigInt),
+                            "uuid" => Some(IdKind::Uuid),
+                            other => {
+                                cx.error_at(
+                                    v.span,
+                                    format_args!(
+                                        "unknown id type `{other}`; expected \"uuid\" (the default) or \"bigint\""
+                                    ),
+                                );
+                                None
+                            }
+                        };
+                        out.id = value.map(|value| Spanned { value, span: v.span });
                     }
                 }
                 "permissions" => {
@@ -176,9 +221,7 @@ impl Container {
                 "quota" => out.quota = lit_str(cx, meta, key)?.map(|v| v.value),
                 "audit" => out.audit = flag(cx, meta, key)?.is_some(),
                 "sort" => out.sort = lit_str(cx, meta, key)?,
-                "renamed_from" => {
-                    lit_str(cx, meta, key)?;
-                }
+                "renamed_from" => out.renamed_from = lit_str(cx, meta, key)?,
                 _ => return Ok(false),
             }
             Ok(true)
@@ -188,7 +231,7 @@ impl Container {
     }
 }
 
-impl Field {
+impl FieldAttrs {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut out = Self::default();
         for_each_key(cx, attrs, Level::Field, |meta, key| {
@@ -238,9 +281,7 @@ impl Field {
                     }
                 }
                 "column" => out.column = lit_str(cx, meta, key)?,
-                "renamed_from" => {
-                    lit_str(cx, meta, key)?;
-                }
+                "renamed_from" => out.renamed_from = lit_str(cx, meta, key)?,
                 _ => return Ok(false),
             }
             Ok(true)
@@ -249,7 +290,7 @@ impl Field {
     }
 }
 
-impl Variant {
+impl VariantAttrs {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut out = Self::default();
         for_each_key(cx, attrs, Level::Variant, |meta, key| {

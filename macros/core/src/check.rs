@@ -11,7 +11,7 @@ use crate::case::{is_sql_ident, suggest};
 use crate::ctxt::Ctxt;
 
 /// The columns every tenant table has besides its declared fields.
-pub(crate) const IMPLICIT_COLUMNS: &[&str] = &["id", "tenant_id", "created_at", "updated_at"];
+pub const IMPLICIT_COLUMNS: &[&str] = &["id", "tenant_id", "created_at", "updated_at"];
 
 /// Implicit columns a list may be sorted by.
 const IMPLICIT_SORT_KEYS: &[&str] = &["id", "created_at", "updated_at"];

@@ -1,12 +1,13 @@
-//! Naming rules shared by the derive and the generator. The generator
-//! compiles this very file (`#[path]` in `generator/src/lib.rs`), so a spec
-//! model and a hand-written one get their names from one rule: keep it free
-//! of dependencies.
+//! Naming rules shared by the derive, the generator and the runtime: a spec
+//! model and a hand-written one get their names from one rule. The derive and
+//! the generator use it from this crate; the runtime and the e2e tests compile
+//! this very file through `#[path]` (the runtime does not depend on syn), so
+//! keep it free of dependencies.
 
 /// The table of a model: the English plural of its snake_case name
 /// (`project` → `projects`, `category` → `categories`, `box` → `boxes`,
 /// `status` → `statuses`), for spec and hand-written models alike.
-pub(crate) fn plural(model: &str) -> String {
+pub fn plural(model: &str) -> String {
     let ends_with_consonant_y = model
         .strip_suffix('y')
         .is_some_and(|stem| stem.chars().last().is_some_and(|c| !"aeiou".contains(c)));
@@ -22,7 +23,7 @@ pub(crate) fn plural(model: &str) -> String {
 /// The column of a reference field: `project` → `project_id`; a name that
 /// already ends in `_id` is the column itself (`owner_id` → `owner_id`,
 /// never `owner_id_id`).
-pub(crate) fn ref_column(field: &str) -> String {
+pub fn ref_column(field: &str) -> String {
     if field.ends_with("_id") {
         field.to_owned()
     } else {
@@ -32,14 +33,14 @@ pub(crate) fn ref_column(field: &str) -> String {
 
 /// PostgreSQL's limit on identifiers, in bytes (`NAMEDATALEN - 1`); longer
 /// names are cut silently, which would break every later rename or drop.
-pub(crate) const MAX_SQL_NAME: usize = 63;
+pub const MAX_SQL_NAME: usize = 63;
 
 /// The name of a constraint or index: `<table>_<middle>_<suffix>`, the name
 /// PostgreSQL itself would choose when that fits in [`MAX_SQL_NAME`] bytes.
 /// A longer name is cut and given an 8-hex-digit hash (FNV-1a) of the whole
 /// name before the suffix, so it stays unique, deterministic and within the
 /// limit: `<cut>_<hash>_<suffix>`. Names are ASCII (snake_case identifiers).
-pub(crate) fn sql_name(table: &str, middle: &str, suffix: &str) -> String {
+pub fn sql_name(table: &str, middle: &str, suffix: &str) -> String {
     let full = if middle.is_empty() {
         format!("{table}_{suffix}")
     } else {
@@ -62,36 +63,36 @@ pub(crate) fn sql_name(table: &str, middle: &str, suffix: &str) -> String {
 }
 
 /// `PRIMARY KEY (tenant_id, id)`.
-pub(crate) fn pkey_name(table: &str) -> String {
+pub fn pkey_name(table: &str) -> String {
     sql_name(table, "", "pkey")
 }
 /// `FOREIGN KEY (tenant_id) REFERENCES tenants (id)`.
-pub(crate) fn tenant_fkey_name(table: &str) -> String {
+pub fn tenant_fkey_name(table: &str) -> String {
     sql_name(table, "tenant_id", "fkey")
 }
 /// `UNIQUE (tenant_id, <column>)`.
-pub(crate) fn unique_name(table: &str, column: &str) -> String {
+pub fn unique_name(table: &str, column: &str) -> String {
     sql_name(table, &format!("tenant_id_{column}"), "key")
 }
 /// `FOREIGN KEY (tenant_id, <column>) REFERENCES …`.
-pub(crate) fn fkey_name(table: &str, column: &str) -> String {
+pub fn fkey_name(table: &str, column: &str) -> String {
     sql_name(table, &format!("tenant_id_{column}"), "fkey")
 }
 /// The column's `CHECK` (length, range, enum values).
-pub(crate) fn check_name(table: &str, column: &str) -> String {
+pub fn check_name(table: &str, column: &str) -> String {
     sql_name(table, column, "check")
 }
 /// The column's own index (`(tenant_id, <column>)`).
-pub(crate) fn index_name(table: &str, column: &str) -> String {
+pub fn index_name(table: &str, column: &str) -> String {
     sql_name(table, column, "idx")
 }
 /// The SQLite trigger that nulls `<table>.<column>` when its target goes
 /// (`on_delete = "set_null"`).
-pub(crate) fn set_null_trigger_name(table: &str, column: &str) -> String {
+pub fn set_null_trigger_name(table: &str, column: &str) -> String {
     sql_name(table, column, "set_null")
 }
 /// The default sort index.
-pub(crate) fn sort_index_name(table: &str) -> String {
+pub fn sort_index_name(table: &str) -> String {
     sql_name(table, "sort", "idx")
 }
 
