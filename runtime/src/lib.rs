@@ -36,6 +36,9 @@ pub use rookery_macros::{ModelEnum, TenantModel};
 #[cfg(feature = "mimalloc")]
 pub use mimalloc::MiMalloc;
 
+/// The web framework the runtime serves with: hand-written handlers use
+/// this copy (`rookery::axum::Json`, `rookery::axum::extract::Path`).
+pub use axum;
 pub use chrono;
 pub use rust_decimal::Decimal;
 pub use serde_json;

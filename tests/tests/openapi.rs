@@ -7,8 +7,8 @@
 use serde_json::Value;
 
 fn document() -> Value {
-    let app = taskboard::generated::app();
-    rookery::http::openapi::build(app.spec(), app.models())
+    let app = taskboard::app();
+    app.openapi()
 }
 
 #[test]

@@ -1,8 +1,18 @@
 //! Taskboard: the example Rookery app, as a library so tests and benchmarks
 //! can build its router. Everything under `generated/` comes from
-//! `rookery.toml` via `rookery generate`.
+//! `rookery.toml` via `rookery generate`; the rest is written by hand: a
+//! model of our own ([`comment`]) and routes the generated CRUD cannot
+//! express ([`routes`]).
+
+pub mod comment;
+pub mod routes;
 
 // Generated code is formatted by the generator (prettyplease), not by rustfmt,
 // so `rookery generate --check` stays byte-exact after `cargo fmt`.
 #[rustfmt::skip]
 pub mod generated;
+
+/// The whole app: what `rookery.toml` generates plus the hand-written routes.
+pub fn app() -> rookery::App {
+    routes::register(generated::app())
+}

@@ -9,5 +9,5 @@
 static ALLOC: rookery::MiMalloc = rookery::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    rookery::cli::main(taskboard::generated::app())
+    rookery::cli::main(taskboard::app())
 }

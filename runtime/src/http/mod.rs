@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod identity;
 pub mod openapi;
+mod operation;
 
 use std::sync::Arc;
 
@@ -103,12 +104,15 @@ impl AppState {
     }
 }
 
+pub use operation::Operation;
+
 /// Builds an app: the generated spec, its models, and hand-written routes.
 #[derive(Debug)]
 pub struct App {
     spec: &'static AppSpec,
     models: Vec<&'static ModelDef>,
     routes: Router<AppState>,
+    operations: Vec<Operation>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -120,6 +124,7 @@ impl App {
             spec,
             models: Vec::new(),
             routes: Router::new(),
+            operations: Vec::new(),
         }
     }
 
@@ -130,12 +135,53 @@ impl App {
         self
     }
 
+    /// Serves `handler` as the hand-written route `operation` describes,
+    /// under the API prefix, authenticated like the generated routes (the
+    /// handler takes a [`Principal`](crate::auth::Principal)), and lists it
+    /// in `/openapi.json`.
+    ///
+    /// ```
+    /// use rookery::axum::Json;
+    /// use rookery::http::{ApiError, Operation};
+    /// use rookery::{App, auth::Principal};
+    ///
+    /// async fn ping(principal: Principal) -> Result<Json<&'static str>, ApiError> {
+    ///     principal.require("projects.read")?;
+    ///     Ok(Json("pong"))
+    /// }
+    ///
+    /// fn app(spec: &'static rookery::app_spec::AppSpec) -> App {
+    ///     App::new(spec).operation(
+    ///         Operation::get("/ping").summary("Answers pong").permission("projects.read")
+    ///             .response(200, "pong", Some(serde_json::json!({"type": "string"}))),
+    ///         ping,
+    ///     )
+    /// }
+    /// ```
+    pub fn operation<H, T>(mut self, operation: Operation, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = axum::routing::MethodFilter::try_from(operation.method.clone())
+            .expect("Operation only makes GET, POST, PUT, PATCH and DELETE");
+        self.routes = self.routes.route(&operation.path, axum::routing::on(filter, handler));
+        self.operations.push(operation);
+        self
+    }
+
     /// Adds hand-written routes under the API prefix; they are
     /// authenticated like the generated ones (use the
-    /// [`Principal`](crate::auth::Principal) extractor).
+    /// [`Principal`](crate::auth::Principal) extractor), but
+    /// `/openapi.json` cannot see them: prefer [`App::operation`].
     pub fn routes(mut self, routes: Router<AppState>) -> Self {
         self.routes = self.routes.merge(routes);
         self
+    }
+
+    /// The OpenAPI document `/openapi.json` serves.
+    pub fn openapi(&self) -> serde_json::Value {
+        openapi::build(self.spec, &self.models, &self.operations)
     }
 
     /// The app's static description.
@@ -197,7 +243,7 @@ impl App {
         };
         Router::new()
             .merge(health::routes())
-            .merge(openapi::routes(self.spec, &self.models))
+            .merge(openapi::routes(self.spec, &self.models, &self.operations))
             .merge(api)
             .fallback(|| async { ApiError::NotFound })
             // After every route is in: axum still sets `Allow`.

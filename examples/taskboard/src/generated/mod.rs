@@ -23,9 +23,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "billing.manage",
                 "members.manage",
                 "members.read",
+                "projects.archive",
                 "projects.delete",
                 "projects.read",
                 "projects.write",
+                "reports.read",
                 "tasks.read",
                 "tasks.write",
                 "tenant.delete",
@@ -38,9 +40,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "audit.read",
                 "members.manage",
                 "members.read",
+                "projects.archive",
                 "projects.delete",
                 "projects.read",
                 "projects.write",
+                "reports.read",
                 "tasks.read",
                 "tasks.write",
             ],
@@ -50,13 +54,14 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             permissions: &[
                 "projects.read",
                 "projects.write",
+                "reports.read",
                 "tasks.read",
                 "tasks.write",
             ],
         },
         spec::RoleDef {
             name: "viewer",
-            permissions: &["projects.read", "tasks.read"],
+            permissions: &["projects.read", "reports.read", "tasks.read"],
         },
     ],
     features: &[
@@ -137,6 +142,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "init",
             sql: include_str!("../../migrations/postgres/0001_init.sql"),
         },
+        spec::Migration {
+            version: 2,
+            name: "create_comments",
+            sql: include_str!("../../migrations/postgres/0002_create_comments.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -144,10 +154,18 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "init",
             sql: include_str!("../../migrations/sqlite/0001_init.sql"),
         },
+        spec::Migration {
+            version: 2,
+            name: "create_comments",
+            sql: include_str!("../../migrations/sqlite/0002_create_comments.sql"),
+        },
     ],
 };
 
 /// The app: its spec and every model, generated and hand-written.
 pub fn app() -> rookery::App {
-    rookery::App::new(&SPEC).model::<models::Project>().model::<models::Task>()
+    rookery::App::new(&SPEC)
+        .model::<models::Project>()
+        .model::<models::Task>()
+        .model::<crate::comment::Comment>()
 }

@@ -15,17 +15,20 @@ use axum::response::Html;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::{AppState, Operation};
 use crate::app_spec::AppSpec;
 use crate::model::ModelDef;
 
 mod paths;
 mod schema;
 
-/// `/openapi.json` (the document of `spec` and `models`, built and
-/// serialized here, once) and `/docs`.
-pub(super) fn routes(spec: &AppSpec, models: &[&ModelDef]) -> Router<AppState> {
-    let document = Bytes::from(serde_json::to_vec(&build(spec, models)).unwrap_or_default());
+pub(crate) use paths::{AUTHENTICATED, JSON_BODY};
+pub(crate) use schema::pascal;
+
+/// `/openapi.json` (the document of `spec`, `models` and the hand-written
+/// `operations`, built and serialized here, once) and `/docs`.
+pub(super) fn routes(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Router<AppState> {
+    let document = Bytes::from(serde_json::to_vec(&build(spec, models, operations)).unwrap_or_default());
     Router::new()
         .route(
             "/openapi.json",
@@ -52,8 +55,9 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The OpenAPI 3.1 document of an app with these models.
-pub fn build(spec: &AppSpec, models: &[&ModelDef]) -> Value {
+/// The OpenAPI 3.1 document of an app with these models and hand-written
+/// operations ([`App::openapi`](super::App::openapi) builds its own).
+pub fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Value {
     let prefix = spec.api_prefix.trim_end_matches('/');
     let mut paths = Map::new();
     let mut schemas = Map::new();
@@ -62,6 +66,11 @@ pub fn build(spec: &AppSpec, models: &[&ModelDef]) -> Value {
     for def in models {
         schema::model_schemas(def, &mut schemas);
         paths::model_paths(prefix, def, &mut paths);
+    }
+    for op in operations {
+        let (path, document) = op.document(prefix, paths::problem);
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        entry[op.method.as_str().to_ascii_lowercase()] = document;
     }
     paths::common_schemas(&mut schemas);
     json!({

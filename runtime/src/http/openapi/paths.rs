@@ -40,7 +40,7 @@ fn meaning(status: u16) -> &'static str {
     }
 }
 
-fn problem(status: u16) -> Value {
+pub(super) fn problem(status: u16) -> Value {
     let mut r = json!({"description": meaning(status), "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     if status == 429 {
         r["headers"] = json!({"Retry-After": {"description": "Seconds until the window resets", "schema": {"type": "integer", "minimum": 0}}});

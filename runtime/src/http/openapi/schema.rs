@@ -85,7 +85,7 @@ pub(crate) fn field_schema(field: &FieldDef) -> Value {
     schema
 }
 
-pub(super) fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     name.split('_')
         .map(|part| {
             let mut c = part.chars();
