@@ -1,13 +1,79 @@
 //! Rookery's runtime: the platform every generated app links.
 //!
-//! One module per concern: [`config`], [`db`] (pools, tenant-scoped
-//! transactions, migrations), [`tenant`] (resolution), [`auth`] (passwords,
-//! tokens, API keys), [`rbac`], [`ratelimit`], [`audit`],
-//! [`model`] and [`repo`] (tenant-scoped models), and [`http`] (the app
-//! builder, problem+json errors, health, OpenAPI).
+//! Most of an app is generated; this page is for the other half, the code
+//! you write beside it. What a handler needs is re-exported here:
 //!
-//! Generated code reaches the runtime through [`model`] and the hidden
-//! `__private` module; hand-written code uses the public modules.
+//! | you want | use |
+//! | --- | --- |
+//! | build and serve the app | [`App`] ([`App::operation`] for a route of your own, documented as an [`Operation`]), [`cli::main`] |
+//! | the caller | [`Principal`] (`require`, `require_feature`, `user`), [`Actor`] |
+//! | the database | [`AppState::db`] → [`Db`]: `begin` gives a [`TenantTx`]`<`[`Reading`]`>`, `begin_write` a [`TenantTx`]`<`[`Writing`]`>` |
+//! | a model's rows | [`TenantTx::repo`] → [`Repo`] (`get`, [`ListQuery`] → [`Page`], `create`, `update`, `delete`, `*_audited`), [`Record`], [`Id`] |
+//! | SQL of your own | [`TenantTx::sql`] → [`Sql`] (`bind`, `fetch_all`, `execute`), rows as tuples or [`FromRow`] via [`RowReader`] |
+//! | an audit row | [`audit::record`] with an [`audit::Entry`] |
+//! | errors | [`ApiError`] (problem+json), [`DbError`], [`RepoError`] |
+//! | ids | [`TenantId`], [`UserId`], [`Id`] |
+//! | your own models | `#[derive(`[`TenantModel`]`)]`, `#[derive(`[`ModelEnum`]`)]` |
+//! | the libraries | [`axum`], [`chrono`], [`serde_json`], [`uuid`], [`Decimal`] — the runtime's own copies |
+//!
+//! A hand-written route with a permission, a report in SQL and an audit row:
+//!
+//! ```
+//! use rookery::axum::Json;
+//! use rookery::axum::extract::{Path, State};
+//! use rookery::{ApiError, App, AppState, Operation, Principal, audit};
+//!
+//! async fn close_all(
+//!     State(state): State<AppState>,
+//!     principal: Principal,
+//!     Path(project): Path<i64>,
+//! ) -> Result<Json<u64>, ApiError> {
+//!     principal.require("tasks.close")?;
+//!     let mut tx = state.db().begin_write(principal.tenant).await?;
+//!     let closed = tx
+//!         .sql("UPDATE tasks SET done = true WHERE tenant_id = $1 AND project_id = $2 AND NOT done")
+//!         .bind(project)
+//!         .execute()
+//!         .await?;
+//!     let entry = audit::Entry {
+//!         action: "project.close_all",
+//!         target_type: "project",
+//!         target_id: project.to_string(),
+//!         request_id: None,
+//!         metadata: Some(rookery::serde_json::json!({ "closed": closed })),
+//!     };
+//!     audit::record(&mut tx, principal.actor, entry).await?;
+//!     tx.commit().await?;
+//!     Ok(Json(closed))
+//! }
+//!
+//! async fn open_counts(
+//!     State(state): State<AppState>,
+//!     principal: Principal,
+//! ) -> Result<Json<Vec<(i64, i64)>>, ApiError> {
+//!     principal.require("tasks.read")?;
+//!     let mut tx = state.db().begin(principal.tenant).await?;
+//!     let counts = tx
+//!         .sql("SELECT project_id, count(*) FROM tasks WHERE tenant_id = $1 AND NOT done GROUP BY project_id")
+//!         .fetch_all()
+//!         .await?;
+//!     tx.finish_read();
+//!     Ok(Json(counts))
+//! }
+//!
+//! fn app(generated: App) -> App {
+//!     generated
+//!         .operation(
+//!             Operation::post("/projects/{id}/close-all").permission("tasks.close"),
+//!             close_all,
+//!         )
+//!         .operation(Operation::get("/reports/open").permission("tasks.read"), open_counts)
+//! }
+//! ```
+//!
+//! Generated code reaches the runtime through [`model`], [`app_spec`] and
+//! the hidden `__private` module. `runtime/public-api.txt` lists the whole
+//! public surface; a test fails when it changes unannounced.
 
 pub mod app_spec;
 pub mod audit;
@@ -22,13 +88,16 @@ pub mod model;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../macros/core/src/naming.rs"]
 mod naming;
-pub mod ratelimit;
-pub mod rbac;
+mod ratelimit;
+mod rbac;
 pub mod repo;
-pub mod tenant;
+mod tenant;
 
-pub use http::{App, AppState};
-pub use model::{Id, Record, TenantId, TenantModel, UserId};
+pub use auth::Principal;
+pub use db::{Db, DbError, FromRow, Reading, RowReader, Sql, TenantTx, Writing};
+pub use http::{ApiError, App, AppState, Operation};
+pub use model::{Actor, Id, Record, TenantId, TenantModel, UserId};
+pub use repo::{ListQuery, Page, Repo, RepoError};
 pub use rookery_macros::{ModelEnum, TenantModel};
 
 /// The allocator generated apps install with `#[global_allocator]` in their

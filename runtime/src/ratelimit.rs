@@ -12,7 +12,7 @@ use crate::model::TenantId;
 
 /// The outcome of counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateDecision {
+pub(crate) struct RateDecision {
     /// Whether the request may proceed.
     pub allowed: bool,
     /// Requests allowed per window.
@@ -28,7 +28,7 @@ pub struct RateDecision {
 /// In-process fixed-window counters, one per key: a tenant for API
 /// requests, a client address for the sign-in routes.
 #[derive(Debug)]
-pub struct RateLimiter<K = TenantId> {
+pub(crate) struct RateLimiter<K = TenantId> {
     windows: Mutex<HashMap<K, (u64, u64)>>,
 }
 
@@ -45,7 +45,7 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
     /// at unix time `now` (windows are aligned to unix time). Counters of
     /// past windows are dropped as the map grows, so memory stays bounded
     /// by the keys seen in one window.
-    pub fn check(&self, key: K, limit: u64, window: u64, now: u64) -> RateDecision {
+    pub(crate) fn check(&self, key: K, limit: u64, window: u64, now: u64) -> RateDecision {
         let window = window.max(1);
         let number = now / window;
         let reset = window - now % window;
@@ -72,7 +72,7 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
     /// window of `now` (the sign-in limiter counts an attempt up front, so
     /// concurrent guesses cannot overrun it, and refunds it when the
     /// password was right).
-    pub fn refund(&self, key: K, window: u64, now: u64) {
+    pub(crate) fn refund(&self, key: K, window: u64, now: u64) {
         let number = now / window.max(1);
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(entry) = windows.get_mut(&key)

@@ -13,11 +13,11 @@ use crate::db::{Bind, Db, DbError};
 use crate::model::{FieldType, TenantId, Value};
 
 /// The header that names a tenant by id or slug.
-pub const TENANT_HEADER: &str = "x-tenant";
+pub(crate) const TENANT_HEADER: &str = "x-tenant";
 
 /// How a request named its tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantRef {
+pub(crate) enum TenantRef {
     /// By id.
     Id(TenantId),
     /// By slug.
@@ -27,7 +27,7 @@ pub enum TenantRef {
 /// Why a request's tenant could not be determined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// No resolver found a tenant.
     #[error("the request names no tenant (use the tenant's subdomain or the X-Tenant header)")]
     Missing,
@@ -41,7 +41,7 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// The same sentence, static, for a problem's `detail`.
-    pub fn detail(&self) -> &'static str {
+    pub(crate) fn detail(&self) -> &'static str {
         match self {
             Self::Missing => {
                 "the request names no tenant: send the X-Tenant header (the tenant's id or slug) or use its subdomain; a token does not choose the tenant"
@@ -67,7 +67,7 @@ fn parse_ref(text: &str) -> Option<TenantRef> {
 
 /// What a request says about its tenant, as the bytes of its headers.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Naming<'a> {
+pub(crate) struct Naming<'a> {
     /// The `Host` header.
     pub host: Option<&'a [u8]>,
     /// The [`TENANT_HEADER`] header.
@@ -76,7 +76,7 @@ pub struct Naming<'a> {
 
 /// The tenant a request names, by the app's resolvers in order. When
 /// several name one, they must agree.
-pub fn resolve(spec: &AppSpec, base_domain: &str, naming: Naming<'_>) -> Result<TenantRef, ResolveError> {
+pub(crate) fn resolve(spec: &AppSpec, base_domain: &str, naming: Naming<'_>) -> Result<TenantRef, ResolveError> {
     let mut found: Option<TenantRef> = None;
     for resolver in spec.resolvers {
         let candidate = match resolver {
@@ -140,14 +140,19 @@ const TTL: Duration = Duration::from_secs(30);
 /// Entries live 30 seconds, so a plan change reaches every instance within
 /// that time without a database round trip per request.
 #[derive(Debug, Default)]
-pub struct TenantDirectory {
+pub(crate) struct TenantDirectory {
     by_id: RwLock<HashMap<TenantId, (Instant, TenantInfo)>>,
     by_slug: RwLock<HashMap<String, (Instant, TenantId)>>,
 }
 
 impl TenantDirectory {
     /// The tenant a reference names, if it exists.
-    pub async fn lookup(&self, db: &Db, spec: &AppSpec, tenant: &TenantRef) -> Result<Option<TenantInfo>, DbError> {
+    pub(crate) async fn lookup(
+        &self,
+        db: &Db,
+        spec: &AppSpec,
+        tenant: &TenantRef,
+    ) -> Result<Option<TenantInfo>, DbError> {
         let id = match tenant {
             TenantRef::Id(id) => *id,
             TenantRef::Slug(slug) => {
@@ -178,16 +183,6 @@ impl TenantDirectory {
                 let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
                 Box::pin(self.load(db, spec, "id = $1", bind)).await
             }
-        }
-    }
-
-    /// Forgets a tenant (after its plan or slug changed).
-    pub fn invalidate(&self, id: TenantId) {
-        if let Ok(mut m) = self.by_id.write() {
-            m.remove(&id);
-        }
-        if let Ok(mut m) = self.by_slug.write() {
-            m.retain(|_, (_, t)| *t != id);
         }
     }
 

@@ -33,7 +33,7 @@ fn checksum(body: &str) -> String {
 
 /// A freshly generated key: the full text (shown once) and its prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewApiKey {
+pub(crate) struct NewApiKey {
     /// The whole key, to show the user once.
     pub key: String,
     /// The lookup prefix, stored in clear.
@@ -41,7 +41,7 @@ pub struct NewApiKey {
 }
 
 /// Generates a key for app `app` in environment `env` (`live` / `test`).
-pub fn generate(app: &str, env: &str) -> NewApiKey {
+pub(crate) fn generate(app: &str, env: &str) -> NewApiKey {
     let prefix = random_base62(PREFIX_LEN);
     let body = format!("{app}_{env}_{prefix}_{}", random_base62(SECRET_LEN));
     let key = format!("{body}{}", checksum(&body));
@@ -49,14 +49,14 @@ pub fn generate(app: &str, env: &str) -> NewApiKey {
 }
 
 /// Whether `token` looks like a key of this app (so it is not a JWT).
-pub fn looks_like_key(app: &str, token: &str) -> bool {
+pub(crate) fn looks_like_key(app: &str, token: &str) -> bool {
     token
         .strip_prefix(app)
         .is_some_and(|rest| rest.starts_with("_live_") || rest.starts_with("_test_"))
 }
 
 /// The lookup prefix of a well-formed key with a valid checksum.
-pub fn parse(app: &str, env: &str, key: &str) -> Option<String> {
+pub(crate) fn parse(app: &str, env: &str, key: &str) -> Option<String> {
     let rest = key
         .strip_prefix(app)?
         .strip_prefix('_')?
@@ -71,14 +71,14 @@ pub fn parse(app: &str, env: &str, key: &str) -> Option<String> {
 }
 
 /// The stored hash of a key.
-pub fn hash(pepper: &[u8], key: &str) -> Vec<u8> {
+pub(crate) fn hash(pepper: &[u8], key: &str) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper).expect("HMAC accepts any key length");
     mac.update(key.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
 
 /// Whether `key` hashes to `stored`, in constant time.
-pub fn verify(pepper: &[u8], key: &str, stored: &[u8]) -> bool {
+pub(crate) fn verify(pepper: &[u8], key: &str, stored: &[u8]) -> bool {
     hash(pepper, key).ct_eq(stored).into()
 }
 

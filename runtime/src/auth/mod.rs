@@ -1,17 +1,22 @@
 //! Authentication: who is calling, for which tenant, with which role.
 //!
-//! Plain Rust over the levels below (no HTTP): [`Verifier::authenticate`]
+//! Plain Rust over the levels below (no HTTP): `Verifier::authenticate`
 //! turns a bearer credential and the tenant a request names into a
-//! [`Principal`], or says why not ([`AuthError`]); a [`Principal`] answers
+//! [`Principal`], or says why not (`AuthError`); a [`Principal`] answers
 //! permission checks ([`Denied`]). The HTTP layer (`http/auth.rs`) reads
 //! the headers, runs this for every request under the API prefix (except
 //! sign-up, login, refresh and accepting an invitation) in the order
 //! credentials (401) → tenant agreement (403) → rate limit (429), and maps
 //! the errors to problem+json.
 
-pub mod api_key;
-pub mod password;
+pub(crate) mod api_key;
+pub(crate) mod password;
+/// Access tokens (HS256 JWTs). Public to the runtime's own tests only.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
 pub mod token;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod token;
 
 use uuid::Uuid;
 
@@ -20,7 +25,8 @@ use crate::config::Config;
 use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
 use crate::model::{FieldType, TenantId, UserId, Value};
-use crate::tenant::{ResolveError, TenantDirectory, TenantInfo, TenantRef};
+pub use crate::tenant::TenantInfo;
+use crate::tenant::{ResolveError, TenantDirectory, TenantRef};
 use token::TokenKeys;
 
 /// Why a caller is refused something a [`Principal`] was asked for.
@@ -46,7 +52,7 @@ pub enum Denied {
 /// Why a request could not be authenticated.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// Missing, invalid or expired credentials (401).
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -145,22 +151,22 @@ impl Principal {
 /// What authentication reads: the app, its configuration, its database,
 /// the tenant directory and the token keys.
 #[derive(Debug, Clone, Copy)]
-pub struct Verifier<'a> {
+pub(crate) struct Verifier<'a> {
     /// The app.
-    pub spec: &'static AppSpec,
+    pub(crate) spec: &'static AppSpec,
     /// Its configuration (base domain, environment, API key pepper).
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// Its database.
-    pub db: &'a Db,
+    pub(crate) db: &'a Db,
     /// Tenant facts.
-    pub tenants: &'a TenantDirectory,
+    pub(crate) tenants: &'a TenantDirectory,
     /// The JWT keys.
-    pub keys: &'a TokenKeys,
+    pub(crate) keys: &'a TokenKeys,
 }
 
 impl Verifier<'_> {
     /// The tenant `named` names, looked up.
-    pub async fn tenant(&self, named: Result<TenantRef, ResolveError>) -> Result<TenantInfo, AuthError> {
+    pub(crate) async fn tenant(&self, named: Result<TenantRef, ResolveError>) -> Result<TenantInfo, AuthError> {
         self.tenants
             .lookup(self.db, self.spec, &named?)
             .await?
@@ -169,7 +175,7 @@ impl Verifier<'_> {
 
     /// The caller a bearer credential (a JWT or an API key) proves, in the
     /// tenant the request names (`named`), which must be the credential's.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         bearer: &str,
         named: Result<TenantRef, ResolveError>,

@@ -4,15 +4,15 @@
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 
 /// Shortest accepted password.
-pub const MIN_PASSWORD_LEN: usize = 10;
+pub(crate) const MIN_PASSWORD_LEN: usize = 10;
 
 /// Hashes a password into a PHC string.
-pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+pub(crate) fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     Ok(Argon2::default().hash_password(password.as_bytes())?.to_string())
 }
 
 /// Whether `password` matches the PHC string `hash` (constant time).
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 

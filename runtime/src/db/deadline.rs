@@ -25,7 +25,7 @@ tokio::task_local! {
 }
 
 /// Runs `f` with `deadline` as the limit of its database work.
-pub async fn scope<F: Future>(deadline: Instant, f: F) -> F::Output {
+pub(crate) async fn scope<F: Future>(deadline: Instant, f: F) -> F::Output {
     DEADLINE.scope(deadline, f).await
 }
 

@@ -6,7 +6,7 @@
 //! `app.tenant_id` transaction-locally before anything else runs.
 
 mod bind;
-pub mod deadline;
+pub(crate) mod deadline;
 mod migrate;
 mod oneshot;
 mod sql;
@@ -256,6 +256,14 @@ impl Db {
     /// is its own read-only transaction sent in one round trip together
     /// with the tenant setting; use [`Db::begin_write`] for a transaction
     /// that writes or needs one snapshot across several statements.
+    ///
+    /// ```no_run
+    /// # async fn f(db: &rookery::Db, tenant: rookery::TenantId) -> Result<(), rookery::DbError> {
+    /// let mut tx = db.begin(tenant).await?;
+    /// let (projects,): (i64,) = tx.sql("SELECT count(*) FROM projects WHERE tenant_id = $1").fetch_one().await?;
+    /// tx.finish_read();
+    /// # let _ = projects; Ok(()) }
+    /// ```
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx<Reading>, DbError> {
         TenantTx::begin_read(self, tenant).await
     }

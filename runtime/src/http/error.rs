@@ -12,7 +12,22 @@ use crate::auth::{AuthError, Denied};
 use crate::db::DbError;
 use crate::repo::{FieldError, ListQueryError, RepoError};
 
-/// An error a handler returns; each variant maps to one status.
+/// An error a handler returns; each variant maps to one status and
+/// renders as an RFC 9457 problem (`application/problem+json`). `?`
+/// converts the runtime's errors ([`DbError`], [`RepoError`], a refused
+/// permission) into the right one.
+///
+/// ```
+/// use rookery::{ApiError, Principal};
+///
+/// fn check(principal: &Principal, archived: bool) -> Result<(), ApiError> {
+///     principal.require("projects.archive")?; // 403 `forbidden`
+///     if archived {
+///         return Err(ApiError::Conflict("the project is archived already".into())); // 409
+///     }
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {

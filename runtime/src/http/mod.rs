@@ -3,11 +3,11 @@
 
 mod auth;
 pub(crate) mod body;
-pub mod crud;
+pub(crate) mod crud;
 mod error;
 mod health;
 mod identity;
-pub mod openapi;
+pub(crate) mod openapi;
 mod operation;
 
 use std::sync::Arc;
@@ -72,24 +72,24 @@ impl AppState {
         &self.inner.db
     }
     /// Access token keys.
-    pub fn keys(&self) -> &TokenKeys {
+    pub(crate) fn keys(&self) -> &TokenKeys {
         &self.inner.keys
     }
     /// The tenant cache.
-    pub fn tenants(&self) -> &TenantDirectory {
+    pub(crate) fn tenants(&self) -> &TenantDirectory {
         &self.inner.tenants
     }
     /// The rate limiter.
-    pub fn limiter(&self) -> &RateLimiter {
+    pub(crate) fn limiter(&self) -> &RateLimiter {
         &self.inner.limiter
     }
     /// The per-client-address limiter of the sign-in routes.
-    pub fn sign_in_limiter(&self) -> &RateLimiter<std::net::IpAddr> {
+    pub(crate) fn sign_in_limiter(&self) -> &RateLimiter<std::net::IpAddr> {
         &self.inner.sign_in_limiter
     }
 
     /// Failed password checks per account (SHA-256 of the lowercased email).
-    pub fn account_limiter(&self) -> &RateLimiter<[u8; 32]> {
+    pub(crate) fn account_limiter(&self) -> &RateLimiter<[u8; 32]> {
         &self.inner.account_limiter
     }
     /// Every registered model.

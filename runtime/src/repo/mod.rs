@@ -117,6 +117,19 @@ fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
 
 /// Model `M`'s rows in the tenant of a [`TenantTx`] in state `S`: every
 /// state reads; the write methods exist only where `S` [`Writes`].
+///
+/// ```no_run
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId) -> Result<(), rookery::ApiError> {
+/// use rookery::TenantModel as _;
+/// let mut tx = db.begin(tenant).await?;
+/// let query = rookery::ListQuery::parse(Note::def(), [("limit", "10"), ("sort", "-created_at")])?;
+/// let page = tx.repo::<Note>().list(&query).await?;
+/// tx.finish_read();
+/// # let _ = page; Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Repo<'t, M: TenantModel, S: Mode = Writing> {
     tx: &'t mut TenantTx<S>,

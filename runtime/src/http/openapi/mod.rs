@@ -57,7 +57,7 @@ fn html_escape(s: &str) -> String {
 
 /// The OpenAPI 3.1 document of an app with these models and hand-written
 /// operations ([`App::openapi`](super::App::openapi) builds its own).
-pub fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Value {
+pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Value {
     let prefix = spec.api_prefix.trim_end_matches('/');
     let mut paths = Map::new();
     let mut schemas = Map::new();
