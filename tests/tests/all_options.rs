@@ -9,7 +9,6 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use support::{Database, Server, call};
@@ -235,13 +234,7 @@ fn every_option_builds_and_serves_on_postgres() {
     // As the README says: a non-superuser owner migrates, a member of
     // `catalogue_app` serves; the superuser only inspects.
     let db = Database::create_for("catalogue");
-    let migrate = Command::new(&bin)
-        .arg("migrate")
-        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
-        .env("DATABASE_URL", &db.serving_url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    db.migrate_with(&bin);
     let server = Server::start(&bin, &[("DATABASE_URL", &db.serving_url)]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -187,13 +187,7 @@ fn handwritten_parts_on_sqlite() {
 fn handwritten_parts_on_postgres() {
     let db = Database::create();
     let bin = binary("taskboard");
-    let migrate = Command::new(&bin)
-        .arg("migrate")
-        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
-        .env("DATABASE_URL", &db.serving_url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    db.migrate_with(&bin);
     let server = Server::start(&bin, &[("DATABASE_URL", &db.serving_url), UNLIMITED.0, UNLIMITED.1]);
     scenario(&server.base, &[], &db.serving_url);
 }

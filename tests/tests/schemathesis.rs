@@ -80,13 +80,7 @@ fn schemathesis_finds_nothing_against_the_served_document() {
     let cli = schemathesis();
     let db = Database::create();
     let bin = binary("taskboard");
-    let migrate = Command::new(&bin)
-        .arg("migrate")
-        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
-        .env("DATABASE_URL", &db.serving_url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    db.migrate_with(&bin);
     // The tenant's own rate limit would answer most requests with 429.
     let server = Server::start(
         &bin,

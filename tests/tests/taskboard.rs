@@ -460,13 +460,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
 fn start_taskboard(env: &[(&str, &str)]) -> (Database, Server) {
     let db = Database::create();
     let bin = support::generated_taskboard();
-    let migrate = Command::new(&bin)
-        .arg("migrate")
-        .env("ROOKERY_MIGRATE_DATABASE_URL", &db.owner_url)
-        .env("DATABASE_URL", &db.serving_url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    db.migrate_with(&bin);
     let mut env = env.to_vec();
     env.push(("DATABASE_URL", &db.serving_url));
     let server = Server::start(&bin, &env);

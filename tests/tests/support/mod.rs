@@ -149,6 +149,18 @@ impl Database {
     }
 
     /// Runs a scalar query as the superuser (which sees every tenant).
+    /// `bin migrate` as the README says: as the non-superuser owner, for
+    /// the app's group role (of which the serving login is a member).
+    pub fn migrate_with(&self, bin: &Path) {
+        let migrate = Command::new(bin)
+            .arg("migrate")
+            .env("ROOKERY_MIGRATE_DATABASE_URL", &self.owner_url)
+            .env("DATABASE_URL", &self.serving_url)
+            .output()
+            .unwrap();
+        assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    }
+
     pub fn scalar(&self, sql: &str) -> i64 {
         self.rt.block_on(async {
             let pool = sqlx::PgPool::connect(&self.url).await.unwrap();

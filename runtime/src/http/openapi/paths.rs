@@ -26,7 +26,7 @@ fn meaning(status: u16) -> &'static str {
         }
         401 => "Missing, invalid or expired credentials",
         403 => {
-            "The request names no tenant or another one than its credentials, the caller lacks a permission, or the plan's quota is used up"
+            "The request names no tenant or another one than its credentials, the caller lacks a permission, the plan lacks a feature, or the plan's quota is used up (the problem's `type` says which)"
         }
         404 => "No such resource in this tenant",
         409 => "Conflicts with stored data: a unique value is taken, or the row is still referenced",
