@@ -44,7 +44,21 @@ struct Inner {
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
-/// keys, tenant cache and rate limiter.
+/// keys, tenant cache and rate limiter. A handler takes it as
+/// `State(state): State<AppState>` and reaches the database through
+/// [`AppState::db`].
+///
+/// ```
+/// use rookery::axum::extract::State;
+/// use rookery::{ApiError, AppState, Principal};
+///
+/// async fn members(State(state): State<AppState>, principal: Principal) -> Result<String, ApiError> {
+///     let mut tx = state.db().begin(principal.tenant).await?;
+///     let (n,): (i64,) = tx.sql("SELECT count(*) FROM memberships WHERE tenant_id = $1").fetch_one().await?;
+///     tx.finish_read();
+///     Ok(format!("{n} members in {}", state.spec().title))
+/// }
+/// ```
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,

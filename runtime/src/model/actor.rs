@@ -4,7 +4,14 @@ use uuid::Uuid;
 
 use super::UserId;
 
-/// Who acts.
+/// Who acts: what an audit row names ([`audit::record`](crate::audit::record)
+/// takes `principal.actor`).
+///
+/// ```
+/// let user = rookery::UserId::new_v7();
+/// let actor = rookery::Actor::User(user);
+/// assert_eq!((actor.kind(), actor.id()), ("user", user.0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Actor {

@@ -13,6 +13,11 @@ use super::def::{FieldType, KeyKind, RefTarget};
 use super::value::{DecodeError, FieldValue, Value};
 
 /// The id of a tenant. Every tenant-scoped statement binds one.
+///
+/// ```
+/// let tenant: rookery::TenantId = "0192f7a0-0000-7000-8000-000000000001".parse().unwrap();
+/// assert_eq!(tenant.to_string(), "0192f7a0-0000-7000-8000-000000000001");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TenantId(pub Uuid);
@@ -111,7 +116,17 @@ impl Key for Uuid {
     }
 }
 
-/// The typed id of a row of model `M` (`Id<Project>` is `ProjectId`).
+/// The typed id of a row of model `M` (`Id<Project>` is `ProjectId`): an
+/// id of one model cannot be passed where another's is expected.
+///
+/// ```
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(id = "bigint", permissions(read = "projects.read", write = "projects.write"))]
+/// # pub struct Project { pub name: String }
+/// let id: ProjectId = "42".parse().unwrap();
+/// assert_eq!(id.key(), 42);
+/// assert!("not-a-number".parse::<ProjectId>().is_err());
+/// ```
 pub struct Id<M: TenantModel> {
     key: M::Key,
     model: PhantomData<fn() -> M>,
