@@ -1286,6 +1286,86 @@ on_both_backends! {
     one_statement_writes_refuse_a_second => one_statement_writes_refuse_a_second,
     duplicates_name_their_field => duplicates_name_their_field,
     cascading_deletes_are_audited => cascading_deletes_are_audited,
+    typed_repo_wraps_the_core => typed_repo_wraps_the_core,
+}
+
+/// The typed repository hand-written code uses (`tx.repo::<M>()`), a thin
+/// wrapper of the core the routes use: each method reads and writes what
+/// the routes do, audit rows included, in the transaction's tenant.
+async fn typed_repo_wraps_the_core(h: Harness) {
+    use rookery::audit::Stamp;
+    use rookery::model::Actor;
+    use rookery::repo::ListQuery;
+    let (a, b) = (h.tenant_on("alpha", "team").await, h.tenant_on("beta", "team").await);
+    let stamp = || Stamp {
+        actor: Actor::User(a.member_id),
+        request_id: Some("typed"),
+        metadata: None,
+    };
+    let mut tx = h.db.begin_write(a.id).await.unwrap();
+    let mut ids = Vec::new();
+    for name in ["one", "two", "three"] {
+        let input: CreateProject = serde_json::from_value(json!({ "name": name })).unwrap();
+        let project = tx.repo::<Project>().create_audited(input, stamp()).await.unwrap();
+        assert_eq!(
+            (project.name.as_str(), project.status, project.tenant_id),
+            (name, ProjectStatus::Active, a.id)
+        );
+        ids.push(project.id);
+    }
+    tx.commit().await.unwrap();
+    // A failed statement ends a PostgreSQL transaction: one of its own.
+    let mut tx = h.db.begin_write(a.id).await.unwrap();
+    let input: CreateProject = serde_json::from_value(json!({ "name": "one" })).unwrap();
+    let duplicate = tx.repo::<Project>().create(input).await.expect_err("duplicate");
+    assert!(
+        matches!(&duplicate, rookery::repo::RepoError::Duplicate { field } if field == "name"),
+        "{duplicate:?}"
+    );
+    drop(tx);
+
+    let mut tx = h.db.begin(a.id).await.unwrap();
+    assert_eq!(tx.repo::<Project>().count().await.unwrap(), 3);
+    let got = tx.repo::<Project>().get(ids[1]).await.unwrap().expect("stored");
+    assert_eq!((got.id, got.name.as_str()), (ids[1], "two"));
+    let def = Project::def();
+    let first = ListQuery::parse(def, [("limit", "2"), ("sort", "id")]).unwrap();
+    let page = tx.repo::<Project>().list(&first).await.unwrap();
+    let names: Vec<_> = page.data.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+    let cursor = page.next_cursor.expect("more");
+    let rest = ListQuery::parse(def, [("limit", "2"), ("sort", "id"), ("cursor", cursor.as_str())]).unwrap();
+    let page = tx.repo::<Project>().list(&rest).await.unwrap();
+    assert_eq!((page.data.len(), page.data[0].id, page.next_cursor), (1, ids[2], None));
+    tx.finish_read();
+
+    let mut tx = h.db.begin_write(a.id).await.unwrap();
+    let patch: UpdateProject = serde_json::from_value(json!({ "status": "archived" })).unwrap();
+    let changed = tx
+        .repo::<Project>()
+        .update_audited(ids[0], patch, stamp())
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.map(|p| (p.status, p.name.clone())),
+        Some((ProjectStatus::Archived, "one".to_owned()))
+    );
+    assert!(tx.repo::<Project>().delete_audited(ids[2], stamp()).await.unwrap());
+    assert!(!tx.repo::<Project>().delete(ids[2]).await.unwrap(), "already gone");
+    tx.commit().await.unwrap();
+    assert_eq!(
+        h.count("audit_log", a.id).await,
+        5,
+        "three creates, an update, a delete"
+    );
+
+    // Another tenant sees none of it.
+    let mut tx = h.db.begin_write(b.id).await.unwrap();
+    assert!(tx.repo::<Project>().get(ids[0]).await.unwrap().is_none());
+    let patch: UpdateProject = serde_json::from_value(json!({ "name": "stolen" })).unwrap();
+    assert!(tx.repo::<Project>().update(ids[0], patch).await.unwrap().is_none());
+    assert!(!tx.repo::<Project>().delete(ids[0]).await.unwrap());
+    assert_eq!(tx.repo::<Project>().count().await.unwrap(), 0);
 }
 
 /// Statements of your own (`TenantTx::sql`): joins and aggregates over the

@@ -57,20 +57,21 @@ pub(crate) fn deserialize<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiErro
 /// Deserializes a create or update body of model `def` that passed
 /// [`media_type`] and [`object`]. JSON (and JSON Schema) counts `2.0` and
 /// `2e3` as integers, so an integer field written so is read as that
-/// integer; only a body the typed parse refused pays for this second look.
+/// integer; only a body the typed parse refused pays for this second look,
+/// which parses the rewritten text with the same (one per model) parser.
 pub(crate) fn deserialize_model<T: DeserializeOwned>(def: &ModelDef, body: &[u8]) -> Result<T, ApiError> {
     let err = match serde_json::from_slice(body) {
         Ok(value) => return Ok(value),
         Err(err) => err,
     };
     integral_numbers(def, body)
-        .and_then(|value| serde_json::from_value(value).ok())
+        .and_then(|text| serde_json::from_slice(&text).ok())
         .ok_or_else(|| ApiError::BadRequest(format!("invalid JSON body: {err}")))
 }
 
-/// The body as a JSON object with its integer fields' integral non-integer
-/// numbers (`2.0`, `2e3`) made integers, if it has any.
-fn integral_numbers(def: &ModelDef, body: &[u8]) -> Option<serde_json::Value> {
+/// The body as the text of a JSON object with its integer fields' integral
+/// non-integer numbers (`2.0`, `2e3`) made integers, if it has any.
+fn integral_numbers(def: &ModelDef, body: &[u8]) -> Option<Vec<u8>> {
     // 2^63: the first float past i64::MAX.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
@@ -95,7 +96,7 @@ fn integral_numbers(def: &ModelDef, body: &[u8]) -> Option<serde_json::Value> {
             changed = true;
         }
     }
-    changed.then_some(serde_json::Value::Object(map))
+    changed.then(|| serde_json::to_vec(&map).ok()).flatten()
 }
 
 #[cfg(test)]

@@ -6,6 +6,13 @@
 //! then the write and its audit row in one transaction: on PostgreSQL one
 //! statement, sent together with the tenant setting and committed in the
 //! same round trip, unless a quota has to be counted first.
+//!
+//! The handlers are not generic over the model: they take its [`Crud`]
+//! (its `&'static` [`ModelDef`] and the two body parsers that need its
+//! types), work on [`Value`]s through the repository core and write
+//! responses from the def, so the async handler stack is compiled once,
+//! in the runtime, whatever the number of models. Only [`router`] and the
+//! parsers are instantiated per model.
 
 use axum::Json;
 use axum::Router;
@@ -20,32 +27,99 @@ use crate::app_spec::QuotaLimit;
 use crate::audit::Stamp;
 use crate::auth::Principal;
 use crate::db::{TenantTx, Writes};
-use crate::model::{Id, ModelDef, Record, TenantModel};
-use crate::repo::{ListQuery, Page};
+use crate::model::{CreateInput, KeyKind, ModelDef, RecordJson, Row, TenantModel, UpdateInput, Value};
+use crate::repo::{ListQuery, Table};
+
+/// A create body of some model, parsed by its typed input: one entry per
+/// field, `None` where omitted ([`CreateInput::into_values`]).
+type ParseCreate = fn(&ModelDef, &[u8]) -> Result<Vec<Option<Value>>, ApiError>;
+/// An update body of some model, parsed by its typed input
+/// ([`UpdateInput::into_changes`]).
+type ParseUpdate = fn(&ModelDef, &[u8]) -> Result<Vec<(usize, Value)>, ApiError>;
+
+/// What the routes of one model need: its description, and the parsers of
+/// its bodies (the only steps that need its Rust types).
+#[derive(Clone, Copy)]
+struct Crud {
+    def: &'static ModelDef,
+    create: ParseCreate,
+    update: ParseUpdate,
+}
 
 /// The list / get / create / update / delete routes of model `M`.
 pub fn router<M: TenantModel>() -> Router<AppState> {
-    let def = M::def();
+    routes(Crud {
+        def: M::def(),
+        create: parse_create::<M>,
+        update: parse_update::<M>,
+    })
+}
+
+/// A create body of `M` as values.
+fn parse_create<M: TenantModel>(def: &ModelDef, body: &[u8]) -> Result<Vec<Option<Value>>, ApiError> {
+    super::body::deserialize_model::<M::Create>(def, body).map(CreateInput::into_values)
+}
+
+/// An update body of `M` as changes.
+fn parse_update<M: TenantModel>(def: &ModelDef, body: &[u8]) -> Result<Vec<(usize, Value)>, ApiError> {
+    super::body::deserialize_model::<M::Update>(def, body).map(UpdateInput::into_changes)
+}
+
+/// The routes of `crud`'s model; every handler is a closure over `crud`,
+/// made here once for all models.
+fn routes(crud: Crud) -> Router<AppState> {
+    let path = crud.def.path;
     Router::new()
-        .route(&format!("/{}", def.path), get(list::<M>).post(create::<M>))
         .route(
-            &format!("/{}/{{id}}", def.path),
-            get(read::<M>).patch(update::<M>).delete(remove::<M>),
+            &format!("/{path}"),
+            get(move |state: State<AppState>, principal: Principal, query: RawQuery| {
+                list(crud.def, state, principal, query)
+            })
+            .post(
+                move |state: State<AppState>, principal: Principal, headers: HeaderMap, body: Bytes| {
+                    create(crud, state, principal, headers, body)
+                },
+            ),
+        )
+        .route(
+            &format!("/{path}/{{id}}"),
+            get(move |state: State<AppState>, principal: Principal, id: Path<String>| {
+                read(crud.def, state, principal, id)
+            })
+            .patch(
+                move |state: State<AppState>,
+                      principal: Principal,
+                      id: Path<String>,
+                      headers: HeaderMap,
+                      body: Bytes| { update(crud, state, principal, id, headers, body) },
+            )
+            .delete(
+                move |state: State<AppState>, principal: Principal, id: Path<String>, headers: HeaderMap| {
+                    remove(crud.def, state, principal, id, headers)
+                },
+            ),
         )
 }
 
-fn parse_id<M: TenantModel>(raw: &str) -> Result<Id<M>, ApiError> {
+/// The key in a path of a model keyed by `def.key`.
+fn parse_id(def: &ModelDef, raw: &str) -> Result<Value, ApiError> {
     // An id that cannot exist is a missing row, not a bad request.
-    raw.parse().map_err(|_| ApiError::NotFound)
+    match def.key {
+        KeyKind::BigInt => raw.parse().map(Value::BigInt).map_err(|_| ApiError::NotFound),
+        KeyKind::Uuid => uuid::Uuid::parse_str(raw)
+            .map(Value::Uuid)
+            .map_err(|_| ApiError::NotFound),
+    }
 }
 
 /// A create or update body of model `def`: JSON (415), an object (400),
 /// its decimals exact (422, before serde would round them), then the
-/// typed parse (400).
-fn parse_body<T: serde::de::DeserializeOwned>(
-    def: &ModelDef,
+/// typed parse `parse` (400).
+fn parse_body<T>(
+    def: &'static ModelDef,
     headers: &HeaderMap,
     body: &Bytes,
+    parse: fn(&ModelDef, &[u8]) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     super::body::media_type(headers)?;
     super::body::object(body)?;
@@ -53,50 +127,55 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    super::body::deserialize_model(def, body)
+    parse(def, body)
 }
 
-async fn list<M: TenantModel>(
+/// A stored row as the response body.
+fn json(row: &Row) -> Json<RecordJson<'_>> {
+    Json(RecordJson::from(row))
+}
+
+async fn list(
+    def: &'static ModelDef,
     State(state): State<AppState>,
     principal: Principal,
     RawQuery(query): RawQuery,
-) -> Result<Json<Page<M>>, ApiError> {
-    let def = M::def();
+) -> Result<Response, ApiError> {
     principal.require(def.permissions.read)?;
     let pairs: Vec<_> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).collect();
     let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))?;
     let mut tx = state.db().begin(principal.tenant).await?;
-    let page = tx.repo::<M>().list(&query).await?;
+    let page = Table::new(&mut tx, def).list(&query).await?;
     tx.finish_read();
-    Ok(Json(page))
+    Ok(Json(page).into_response())
 }
 
-async fn read<M: TenantModel>(
+async fn read(
+    def: &'static ModelDef,
     State(state): State<AppState>,
     principal: Principal,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let def = M::def();
     principal.require(def.permissions.read)?;
-    let id = parse_id::<M>(&raw)?;
+    let id = parse_id(def, &raw)?;
     let mut tx = state.db().begin(principal.tenant).await?;
-    let record = tx.repo::<M>().get(id).await?.ok_or(ApiError::NotFound)?;
+    let row = Table::new(&mut tx, def).get(id).await?.ok_or(ApiError::NotFound)?;
     tx.finish_read();
-    Ok(Json(record).into_response())
+    Ok(json(&row).into_response())
 }
 
 /// The model's count quota on the caller's plan, if it has one.
-fn count_quota<M: TenantModel>(principal: &Principal) -> Option<(&'static str, u64)> {
-    let quota = M::def().quota?;
+fn count_quota(def: &ModelDef, principal: &Principal) -> Option<(&'static str, u64)> {
+    let quota = def.quota?;
     match principal.info.plan.quota(quota) {
         Some(QuotaLimit::Count(limit)) => Some((quota, limit)),
         _ => None,
     }
 }
 
-async fn check_quota<M: TenantModel>(tx: &mut TenantTx, quota: &str, limit: u64) -> Result<(), ApiError> {
+async fn check_quota(tx: &mut TenantTx, def: &'static ModelDef, quota: &str, limit: u64) -> Result<(), ApiError> {
     tx.lock_quota(quota).await?;
-    let used = tx.repo::<M>().count().await?;
+    let used = Table::new(tx, def).count().await?;
     if u64::try_from(used).unwrap_or(0) >= limit {
         return Err(ApiError::QuotaExceeded {
             quota: quota.to_owned(),
@@ -106,122 +185,117 @@ async fn check_quota<M: TenantModel>(tx: &mut TenantTx, quota: &str, limit: u64)
     Ok(())
 }
 
-fn stamp<'a>(principal: &'a Principal, headers: &'a HeaderMap) -> Stamp<'a> {
-    Stamp {
+/// The audit stamp of a write by `principal` in the request of `headers`,
+/// if the model `def` is audited.
+fn stamp<'a>(def: &ModelDef, principal: &'a Principal, headers: &'a HeaderMap) -> Option<Stamp<'a>> {
+    def.audit.then(|| Stamp {
         actor: principal.actor,
         request_id: request_id(headers),
         metadata: None,
-    }
+    })
 }
 
-async fn create<M: TenantModel>(
+async fn create(
+    crud: Crud,
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let def = M::def();
+    let def = crud.def;
     principal.require(def.permissions.write)?;
-    let input: M::Create = parse_body(def, &headers, &body)?;
-    let quota = count_quota::<M>(&principal);
+    let input = parse_body(def, &headers, &body, crud.create)?;
+    let quota = count_quota(def, &principal);
     // Without a quota to count first, the insert and its audit row are one
     // statement, which commits in the same round trip on PostgreSQL.
-    let record = match quota {
+    let row = match quota {
         Some((quota, limit)) => {
             let mut tx = state.db().begin_write(principal.tenant).await?;
-            check_quota::<M>(&mut tx, quota, limit).await?;
-            let record = insert::<M>(&mut tx, input, &principal, &headers).await?;
+            check_quota(&mut tx, def, quota, limit).await?;
+            let row = insert(&mut tx, def, input, &principal, &headers).await?;
             tx.commit().await?;
-            record
+            row
         }
         None => {
             let mut tx = state.db().begin_write_one(principal.tenant).await?;
-            let record = insert::<M>(&mut tx, input, &principal, &headers).await?;
+            let row = insert(&mut tx, def, input, &principal, &headers).await?;
             tx.commit().await?;
-            record
+            row
         }
     };
     let location = format!(
         "{}/{}/{}",
         state.spec().api_prefix.trim_end_matches('/'),
         def.path,
-        record.id
+        crate::repo::to_text(row.id())
     );
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record)).into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], json(&row)).into_response())
 }
 
-async fn insert<M: TenantModel>(
+async fn insert(
     tx: &mut TenantTx<impl Writes>,
-    input: M::Create,
+    def: &'static ModelDef,
+    input: Vec<Option<Value>>,
     principal: &Principal,
     headers: &HeaderMap,
-) -> Result<Record<M>, ApiError> {
-    Ok(if M::def().audit {
-        tx.repo::<M>().create_audited(input, stamp(principal, headers)).await?
-    } else {
-        tx.repo::<M>().create(input).await?
-    })
+) -> Result<Row, ApiError> {
+    Ok(Table::new(tx, def)
+        .insert(input, stamp(def, principal, headers))
+        .await?)
 }
 
-async fn update<M: TenantModel>(
+async fn update(
+    crud: Crud,
     State(state): State<AppState>,
     principal: Principal,
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let def = M::def();
+    let def = crud.def;
     principal.require(def.permissions.write)?;
-    let id = parse_id::<M>(&raw)?;
-    let patch: M::Update = parse_body(def, &headers, &body)?;
+    let id = parse_id(def, &raw)?;
+    let changes = parse_body(def, &headers, &body, crud.update)?;
     // One statement (with its audit row): one round trip on PostgreSQL.
     let mut tx = state.db().begin_write_one(principal.tenant).await?;
-    let record = if def.audit {
-        tx.repo::<M>()
-            .update_audited(id, patch, stamp(&principal, &headers))
-            .await?
-    } else {
-        tx.repo::<M>().update(id, patch).await?
-    };
-    let record = record.ok_or(ApiError::NotFound)?;
+    let row = Table::new(&mut tx, def)
+        .update(id, changes, stamp(def, &principal, &headers))
+        .await?;
+    let row = row.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
-    Ok(Json(record).into_response())
+    Ok(json(&row).into_response())
 }
 
-async fn remove<M: TenantModel>(
+async fn remove(
+    def: &'static ModelDef,
     State(state): State<AppState>,
     principal: Principal,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let def = M::def();
     principal.require(def.permissions.delete)?;
-    let id = parse_id::<M>(&raw)?;
+    let id = parse_id(def, &raw)?;
     let cascades = state.cascades(def.table);
-    let gone = if def.audit && !cascades.is_empty() {
-        // The audit row says what went with the row: counted first, in
-        // the delete's transaction.
-        let mut tx = state.db().begin_write(principal.tenant).await?;
-        let gone = tx
-            .repo::<M>()
-            .delete_audited_cascading(id, stamp(&principal, &headers), cascades)
-            .await?;
-        if gone {
-            tx.commit().await?;
+    let gone = match stamp(def, &principal, &headers) {
+        Some(stamp) if !cascades.is_empty() => {
+            // The audit row says what went with the row: counted first, in
+            // the delete's transaction.
+            let mut tx = state.db().begin_write(principal.tenant).await?;
+            let gone = Table::new(&mut tx, def).delete_cascading(id, stamp, cascades).await?;
+            if gone {
+                tx.commit().await?;
+            }
+            gone
         }
-        gone
-    } else {
-        // One statement (with its audit row): one round trip on PostgreSQL.
-        let mut tx = state.db().begin_write_one(principal.tenant).await?;
-        let gone = if def.audit {
-            tx.repo::<M>().delete_audited(id, stamp(&principal, &headers)).await?
-        } else {
-            tx.repo::<M>().delete(id).await?
-        };
-        if gone {
-            tx.commit().await?;
+        stamp => {
+            // One statement (with its audit row): one round trip on PostgreSQL.
+            let mut tx = state.db().begin_write_one(principal.tenant).await?;
+            let gone = Table::new(&mut tx, def).delete(id, stamp).await?;
+            if gone {
+                tx.commit().await?;
+            }
+            gone
         }
-        gone
     };
     if !gone {
         return Err(ApiError::NotFound);

@@ -9,7 +9,9 @@
 mod actor;
 mod def;
 mod id;
+mod json;
 mod record;
+pub(crate) mod row;
 mod value;
 
 pub use actor::Actor;
@@ -17,6 +19,9 @@ pub use def::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, Permissions, Ref
 pub use id::{Id, Key, TenantId, UserId};
 pub use record::Record;
 pub use value::{DecodeError, FieldValue, Value, ValueReader};
+
+pub(crate) use json::RecordJson;
+pub(crate) use row::{Row, Rows};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

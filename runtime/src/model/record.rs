@@ -41,7 +41,7 @@ impl<M: TenantModel> Deref for Record<M> {
 /// of every list carries two, and chrono's formatter cost more than the
 /// rest of the row's serialisation. Years outside 0–9999 and leap seconds
 /// are left to chrono.
-fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     use chrono::{Datelike as _, Timelike as _};
     let nanos = at.nanosecond();
     if !(0..=9999).contains(&at.year()) || nanos >= 1_000_000_000 {

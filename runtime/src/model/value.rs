@@ -167,6 +167,11 @@ impl ValueReader {
         }
     }
 
+    /// Reads from what is left of an iterator of decoded values.
+    pub(crate) fn over(values: std::vec::IntoIter<Value>) -> Self {
+        Self { values }
+    }
+
     /// Reads the next field.
     pub fn read<T: FieldValue>(&mut self) -> Result<T, DecodeError> {
         T::from_value(self.values.next().unwrap_or(Value::Null))

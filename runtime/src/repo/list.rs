@@ -6,11 +6,12 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
+use serde::ser::{SerializeMap as _, SerializeSeq as _, Serializer};
 
 use super::validate::{parse_text, to_text};
 use super::{key_type, quoted};
 use crate::db::{Bind, Dialect};
-use crate::model::{FieldType, Key, ModelDef, Record, TenantModel, Value};
+use crate::model::{FieldType, ModelDef, Record, RecordJson, Rows, TenantModel, Value, row};
 
 /// Largest page a request may ask for.
 pub const MAX_LIMIT: u32 = 100;
@@ -166,18 +167,16 @@ impl ListQuery {
     }
 }
 
-/// The cursor that continues after `last`.
-pub(crate) fn cursor_for<M: TenantModel>(query: &ListQuery, last: &Record<M>) -> String {
-    let value = match query.sort_field {
-        "id" => last.id.key().to_value(),
-        "created_at" => Value::DateTime(last.created_at),
-        "updated_at" => Value::DateTime(last.updated_at),
-        col => {
-            let idx = M::def().fields.iter().position(|f| f.column == col).unwrap_or(0);
-            last.data.to_values().swap_remove(idx)
-        }
+/// The cursor that continues after `last`, a row of `def`.
+pub(crate) fn cursor_for(def: &ModelDef, query: &ListQuery, last: &[Value]) -> String {
+    let at = match query.sort_field {
+        "id" => row::ID,
+        "created_at" => row::CREATED,
+        "updated_at" => row::UPDATED,
+        col => row::IMPLICIT + def.fields.iter().position(|f| f.column == col).unwrap_or(0),
     };
-    let payload = (query.sort_key(), to_text(&value), last.id.key().to_string());
+    let text = |i: usize| last.get(i).map(to_text).unwrap_or_default();
+    let payload = (query.sort_key(), text(at), text(row::ID));
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default())
 }
 
@@ -243,4 +242,36 @@ pub struct Page<M: TenantModel> {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// One page of a list as the core reads it: the JSON of [`Page`], written
+/// from the rows' values.
+#[derive(Debug)]
+pub(crate) struct RowPage {
+    /// The rows.
+    pub(crate) rows: Rows,
+    /// The cursor of the next page, if there is one.
+    pub(crate) next_cursor: Option<String>,
+}
+
+impl Serialize for RowPage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// `data`: the rows, each as its record.
+        struct Data<'a>(&'a Rows);
+        impl Serialize for Data<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for values in self.0.iter() {
+                    seq.serialize_element(&RecordJson::new(self.0.def, values))?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(1 + usize::from(self.next_cursor.is_some())))?;
+        map.serialize_entry("data", &Data(&self.rows))?;
+        if let Some(cursor) = &self.next_cursor {
+            map.serialize_entry("next_cursor", cursor)?;
+        }
+        map.end()
+    }
 }
