@@ -170,7 +170,8 @@ pub trait Mode: sealed::Sealed + Send + Sync + 'static {}
 /// The states of a [`TenantTx`] that may write.
 pub trait Writes: Mode {}
 
-/// A reading [`TenantTx`] ([`super::Db::begin`]). On PostgreSQL each
+/// A reading [`TenantTx`] ([`super::Db::begin`]), ended with
+/// [`TenantTx::finish_read`]. On PostgreSQL each
 /// statement is a read-only transaction of its own, sent as one message
 /// with the tenant setting; SQLite keeps one transaction for all of them.
 #[derive(Debug)]

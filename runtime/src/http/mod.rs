@@ -121,6 +121,21 @@ impl AppState {
 pub use operation::Operation;
 
 /// Builds an app: the generated spec, its models, and hand-written routes.
+///
+/// ```
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// async fn hello(_: rookery::Principal) -> &'static str {
+///     "hello"
+/// }
+///
+/// fn app(spec: &'static rookery::app_spec::AppSpec) -> rookery::App {
+///     rookery::App::new(spec)
+///         .model::<Note>()
+///         .operation(rookery::Operation::get("/hello"), hello)
+/// }
+/// ```
 #[derive(Debug)]
 pub struct App {
     spec: &'static AppSpec,

@@ -9,6 +9,19 @@ use super::{Id, TenantId, TenantModel};
 
 /// A stored row: the implicit columns around the model's own fields.
 ///
+/// ```no_run
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(id = "bigint", permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId, id: NoteId) -> Result<(), rookery::RepoError> {
+/// let mut tx = db.begin(tenant).await?;
+/// if let Some(note) = tx.repo::<Note>().get(id).await? {
+///     println!("{} written {}: {}", note.id, note.created_at, note.data.body);
+/// }
+/// tx.finish_read();
+/// # Ok(()) }
+/// ```
+///
 /// Serialises as one flat JSON object: `id`, `tenant_id`, `created_at`,
 /// `updated_at`, then the model's fields.
 #[derive(Debug, Clone, Serialize)]

@@ -18,7 +18,18 @@ pub const MAX_LIMIT: u32 = 100;
 /// Page size when a request does not say.
 pub const DEFAULT_LIMIT: u32 = 20;
 
-/// A parsed list request.
+/// A parsed list request: `limit`, `cursor`, `sort` and filters on
+/// indexed fields, checked against the model (unknown keys are refused).
+///
+/// ```
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(id = "bigint", permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// use rookery::TenantModel as _;
+/// let query = rookery::ListQuery::parse(Note::def(), [("limit", "5"), ("sort", "-created_at")]).unwrap();
+/// assert!(rookery::ListQuery::parse(Note::def(), [("colour", "red")]).is_err());
+/// # let _ = query;
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     /// Page size, 1..=100.
@@ -233,7 +244,22 @@ fn number(dialect: Dialect, ty: FieldType, expr: &str) -> String {
     }
 }
 
-/// One page of a list.
+/// One page of a list: its rows (`data`) and the cursor of the next page
+/// (`next_cursor`, `None` on the last), as the list route answers it.
+///
+/// ```no_run
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(id = "bigint", permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId, query: rookery::ListQuery) -> Result<(), rookery::RepoError> {
+/// let mut tx = db.begin(tenant).await?;
+/// let page = tx.repo::<Note>().list(&query).await?;
+/// for note in &page.data {
+///     println!("{}: {}", note.id, note.data.body);
+/// }
+/// tx.finish_read();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Serialize)]
 #[serde(bound = "")]
 pub struct Page<M: TenantModel> {

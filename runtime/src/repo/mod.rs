@@ -28,7 +28,23 @@ pub(crate) use table::Table;
 pub use validate::FieldError;
 pub(crate) use validate::{inexact_decimals, nul_field, to_text};
 
-/// What can go wrong in a repository call.
+/// What can go wrong in a repository call; `?` in a handler turns it into
+/// the matching problem (422 for broken field rules, 409 for a taken
+/// unique value, 503 when the database is down).
+///
+/// ```no_run
+/// # #[derive(Debug, Clone, rookery::TenantModel)]
+/// # #[rookery(id = "bigint", permissions(read = "notes.read", write = "notes.write"))]
+/// # pub struct Note { pub body: String }
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId, input: CreateNote) -> Result<(), rookery::ApiError> {
+/// let mut tx = db.begin_write(tenant).await?;
+/// match tx.repo::<Note>().create(input).await {
+///     Err(rookery::RepoError::Invalid(errors)) => println!("{} field errors", errors.len()),
+///     other => { other?; }
+/// }
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RepoError {
