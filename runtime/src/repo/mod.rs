@@ -4,7 +4,7 @@
 //! from that description (never from a request), values are always bound,
 //! and the tenant id is always parameter `$1`.
 //!
-//! The work is done once for every model by the core ([`Table`], in
+//! The work is done once for every model by the core (`Table`, in
 //! `table.rs` and `write.rs`), on the def and [`Value`](crate::model::Value)s; the typed
 //! [`Repo`] hand-written code uses wraps it with a decode per call, so
 //! little is compiled per model.
