@@ -22,6 +22,31 @@ mod fallback;
 ///
 /// See the crate `rookery` and ARCHITECTURE.md for the `#[rookery(...)]`
 /// attributes.
+///
+/// ```
+/// use rookery::{ModelEnum, TenantModel};
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, ModelEnum)]
+/// pub enum Stage {
+///     Lead,
+///     Won,
+/// }
+///
+/// /// A deal of a tenant; `rookery generate` writes its table.
+/// #[derive(Debug, Clone, TenantModel)]
+/// #[rookery(permissions(read = "deals.read", write = "deals.write"), audit)]
+/// pub struct Deal {
+///     #[rookery(max_len = 120)]
+///     pub title: String,
+///     #[rookery(default = "lead", indexed)]
+///     pub stage: Stage,
+///     pub owner: Option<rookery::UserId>,
+/// }
+///
+/// assert_eq!(<Deal as rookery::TenantModel>::TABLE, "deals");
+/// let input: CreateDeal = rookery::serde_json::from_value(rookery::serde_json::json!({"title": "Acme"})).unwrap();
+/// # let _ = input;
+/// ```
 #[proc_macro_derive(TenantModel, attributes(rookery))]
 pub fn derive_tenant_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -44,7 +44,17 @@ pub enum Dialect {
     Sqlite,
 }
 
-/// Errors of the database layer.
+/// Errors of the database layer. In a handler, `?` turns one into the
+/// matching problem (503 when the database is down or the request ran out
+/// of time, 500 otherwise, never showing SQL).
+///
+/// ```no_run
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId) -> Result<(), rookery::ApiError> {
+/// let mut tx = db.begin(tenant).await?;
+/// let unbound = tx.sql("SELECT count(*) FROM projects").fetch_one::<(i64,)>().await;
+/// assert!(matches!(unbound, Err(rookery::DbError::TenantNotBound)));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {

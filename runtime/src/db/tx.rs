@@ -179,6 +179,14 @@ pub enum Reading {}
 
 /// A writing [`TenantTx`] ([`super::Db::begin_write`]): one database
 /// transaction; dropping it without [`TenantTx::commit`] rolls back.
+///
+/// ```no_run
+/// # async fn f(db: &rookery::Db, tenant: rookery::TenantId) -> Result<(), rookery::DbError> {
+/// let mut tx: rookery::TenantTx<rookery::Writing> = db.begin_write(tenant).await?;
+/// tx.sql("UPDATE projects SET status = 'archived' WHERE tenant_id = $1").execute().await?;
+/// tx.commit().await?; // without it, nothing happened
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub enum Writing {}
 

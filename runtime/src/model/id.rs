@@ -44,6 +44,12 @@ impl FromStr for TenantId {
 
 /// The id of a user (an account that may be a member of several tenants).
 ///
+/// ```
+/// # fn f(principal: rookery::Principal) {
+/// let me: rookery::UserId = principal.user(); // the signed-in user, or the key's creator
+/// # let _ = me; }
+/// ```
+///
 /// As a model field it references the tenant's memberships, so only a member
 /// of the same tenant can be referenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
