@@ -10,36 +10,40 @@
 //! | the database | [`AppState::db`] → [`Db`]: `begin` gives a [`TenantTx`]`<`[`Reading`]`>`, `begin_write` a [`TenantTx`]`<`[`Writing`]`>` |
 //! | a model's rows | [`TenantTx::repo`] → [`Repo`] (`get`, [`ListQuery`] → [`Page`], `create`, `update`, `delete`, `*_audited`), [`Record`], [`Id`] |
 //! | SQL of your own | [`TenantTx::sql`] → [`Sql`] (`bind`, `fetch_all`, `execute`), rows as tuples or [`FromRow`] via [`RowReader`] |
-//! | an audit row | [`audit::record`] with an [`audit::Entry`] |
+//! | an audit row | [`audit::record`] with an [`audit::Entry`] (its request id: [`http::request_id`]); the repository's `*_audited` writes take an [`audit::Stamp`] |
 //! | errors | [`ApiError`] (problem+json), [`DbError`], [`RepoError`] |
 //! | ids | [`TenantId`], [`UserId`], [`Id`] |
 //! | your own models | `#[derive(`[`TenantModel`]`)]`, `#[derive(`[`ModelEnum`]`)]` |
-//! | the libraries | [`axum`], [`chrono`], [`serde_json`], [`uuid`], [`Decimal`] — the runtime's own copies |
+//! | the libraries | [`axum`](https://docs.rs/axum/0.8), [`chrono`], [`serde_json`], [`uuid`](https://docs.rs/uuid/1), [`Decimal`] — the runtime's own copies |
 //!
 //! A hand-written route with a permission, a report in SQL and an audit row:
 //!
 //! ```
 //! use rookery::axum::Json;
 //! use rookery::axum::extract::{Path, State};
+//! use rookery::axum::http::HeaderMap;
 //! use rookery::{ApiError, App, AppState, Operation, Principal, audit};
 //!
+//! // `Operation::permission` below refuses callers without `tasks.close`
+//! // before this runs.
 //! async fn close_all(
 //!     State(state): State<AppState>,
 //!     principal: Principal,
-//!     Path(project): Path<i64>,
+//!     Path(project): Path<rookery::uuid::Uuid>,
+//!     headers: HeaderMap,
 //! ) -> Result<Json<u64>, ApiError> {
-//!     principal.require("tasks.close")?;
 //!     let mut tx = state.db().begin_write(principal.tenant).await?;
 //!     let closed = tx
-//!         .sql("UPDATE tasks SET done = true WHERE tenant_id = $1 AND project_id = $2 AND NOT done")
+//!         .sql("UPDATE tasks SET done = true, updated_at = $3 WHERE tenant_id = $1 AND project_id = $2 AND NOT done")
 //!         .bind(project)
+//!         .bind(rookery::chrono::Utc::now())
 //!         .execute()
 //!         .await?;
 //!     let entry = audit::Entry {
 //!         action: "project.close_all",
 //!         target_type: "project",
 //!         target_id: project.to_string(),
-//!         request_id: None,
+//!         request_id: rookery::http::request_id(&headers),
 //!         metadata: Some(rookery::serde_json::json!({ "closed": closed })),
 //!     };
 //!     audit::record(&mut tx, principal.actor, entry).await?;
@@ -50,8 +54,7 @@
 //! async fn open_counts(
 //!     State(state): State<AppState>,
 //!     principal: Principal,
-//! ) -> Result<Json<Vec<(i64, i64)>>, ApiError> {
-//!     principal.require("tasks.read")?;
+//! ) -> Result<Json<Vec<(rookery::uuid::Uuid, i64)>>, ApiError> {
 //!     let mut tx = state.db().begin(principal.tenant).await?;
 //!     let counts = tx
 //!         .sql("SELECT project_id, count(*) FROM tasks WHERE tenant_id = $1 AND NOT done GROUP BY project_id")

@@ -46,6 +46,7 @@ on_both_backends!(
     invitation_flow_and_members_quota,
     invitation_tokens_are_single_use_and_expire,
     a_token_without_a_named_tenant_is_told_so,
+    operations_enforce_their_permission,
 );
 
 /// There is no default tenant, not even the token's: a request that names
@@ -800,4 +801,44 @@ async fn invitation_tokens_are_single_use_and_expire(h: Harness) {
     .await;
     assert_eq!(accept(expiring).await.status, StatusCode::GONE);
     invite("e@example.com").await;
+}
+
+/// An `Operation`'s permission is enforced before its handler runs, even
+/// when the handler checks nothing itself.
+async fn operations_enforce_their_permission(h: Harness) {
+    let owner = h.signup("acme", "ada@example.com", PW).await.str("access_token");
+    let viewer = join(&h, "acme", &owner, "vic@example.com", "viewer").await;
+    let member = join(&h, "acme", &owner, "meg@example.com", "member").await;
+    let refused = h.call("POST", "/guarded", Some("acme"), Some(&viewer), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.body["detail"], "missing permission `projects.write`");
+    let anonymous = h.call("POST", "/guarded", Some("acme"), None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{anonymous:?}");
+    let allowed = h.call("POST", "/guarded", Some("acme"), Some(&member), None).await;
+    assert_eq!(
+        (allowed.status, &allowed.body),
+        (StatusCode::OK, &json!("ran")),
+        "{allowed:?}"
+    );
+}
+
+/// A typo in an `Operation`'s permission or feature refuses to build the
+/// app instead of refusing every caller.
+#[test]
+fn operations_naming_unknown_permissions_or_features_are_refused() {
+    async fn handler() {}
+    let typo = std::panic::catch_unwind(|| {
+        rookery::App::new(&support::TEST_SPEC)
+            .operation(rookery::Operation::get("/x").permission("projects.wrte"), handler)
+    });
+    let message = *typo.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains("no role grants the permission `projects.wrte`"),
+        "{message}"
+    );
+    let feature = std::panic::catch_unwind(|| {
+        rookery::App::new(&support::TEST_SPEC).operation(rookery::Operation::get("/x").feature("sso"), handler)
+    });
+    let message = *feature.unwrap_err().downcast::<String>().unwrap();
+    assert!(message.contains("declares no feature `sso`"), "{message}");
 }

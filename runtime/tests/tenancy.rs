@@ -1414,6 +1414,25 @@ async fn raw_sql_stays_in_its_tenant(h: Harness) {
         matches!(unbound, Err(rookery::db::DbError::TenantNotBound)),
         "{unbound:?}"
     );
+    // A value too few is refused on both dialects (SQLite alone would read
+    // the missing one as NULL).
+    let missing = tx
+        .sql("SELECT count(*) FROM projects WHERE tenant_id = $1 AND name = $2")
+        .fetch_one::<(i64,)>()
+        .await;
+    assert!(
+        matches!(missing, Err(rookery::db::DbError::ParameterCount { used: 2, bound: 1 })),
+        "{missing:?}"
+    );
+    let name = String::from("apollo");
+    let (one,): (i64,) = tx
+        .sql("SELECT count(*) FROM projects WHERE tenant_id = $1 AND name = $2 AND status <> coalesce($3, '')")
+        .bind(&name)
+        .bind(None::<&str>)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
     // SQL that binds the tenant but forgets to filter by it: on PostgreSQL
     // row-level security still keeps it to the tenant's rows; on SQLite the
     // SQL is all there is (the rustdoc says so).

@@ -103,6 +103,17 @@ pub enum DbError {
     /// tenant's rows.
     #[error("the statement does not use $1, the transaction's tenant (filter each tenant table by tenant_id = $1)")]
     TenantNotBound,
+    /// A statement of your own uses `$1` to `$used`, but `bound` values
+    /// were bound (the tenant counts as one).
+    #[error(
+        "the statement uses $1 to ${used} but {bound} values were bound (the tenant is $1: bind one value for each of $2 onwards)"
+    )]
+    ParameterCount {
+        /// The highest `$n` the statement uses.
+        used: usize,
+        /// The values bound, the tenant included.
+        bound: usize,
+    },
     /// A transaction begun for one statement ran a second one (the first
     /// has committed); begin it with [`Db::begin_write`].
     #[error("second statement in a one-statement transaction (begin it with Db::begin_write)")]

@@ -20,7 +20,28 @@
 //!   transaction is rolled back when the transaction ends.
 //! - **Both:** the values travel as bound parameters (never formatted into
 //!   the text), and a write needs a writing transaction: [`Sql::execute`]
-//!   exists only there.
+//!   exists only there. The statement must use exactly the parameters it
+//!   was given, `$1` to `$n` ([`DbError::ParameterCount`]; SQLite would
+//!   read a missing one as `NULL`).
+//! - **Not done for you:** SQL of your own is only what it says. It does
+//!   not set `updated_at` and writes no audit row (set the column, and call
+//!   [`crate::audit::record`]); the repository's writes do both.
+//!
+//! Read each column as the Rust type of the type PostgreSQL gives it; SQLite
+//! is lenient, so develop against PostgreSQL's rules:
+//!
+//! | PostgreSQL result | Rust |
+//! | --- | --- |
+//! | `count(…)`, `bigint`, `sum` of `integer` | `i64` |
+//! | `integer` | `i32` |
+//! | `sum`/`avg` of `bigint` or `numeric`, `avg` of `integer`, `numeric` | `Decimal` |
+//! | `text`, `varchar` | `String` |
+//! | `boolean` | `bool` |
+//! | `timestamptz`, `date`, `uuid`, `jsonb` | `DateTime<Utc>`, `NaiveDate`, `Uuid`, `serde_json::Value` |
+//! | a column or aggregate that may be `NULL` (`max`, `sum` of no rows, a `LEFT JOIN`'s side) | `Option<…>` of the above |
+//!
+//! Cast where the type is not the one you want (`count(*)::int`,
+//! `sum(x)::bigint`).
 
 use super::DbError;
 use super::bind::{Bind, DbRow};
@@ -75,11 +96,19 @@ impl<M: Mode> Sql<'_, M> {
     }
 
     fn checked(&self) -> Result<(), DbError> {
-        if uses_first_parameter(&self.sql) {
-            Ok(())
-        } else {
-            Err(DbError::TenantNotBound)
+        if !uses_first_parameter(&self.sql) {
+            return Err(DbError::TenantNotBound);
         }
+        // SQLite would read a missing value as NULL where PostgreSQL
+        // refuses the statement: both refuse it here, before it runs.
+        let used = highest_parameter(&self.sql);
+        if used != self.binds.len() {
+            return Err(DbError::ParameterCount {
+                used,
+                bound: self.binds.len(),
+            });
+        }
+        Ok(())
     }
 
     /// Every row, decoded as `R`.
@@ -127,7 +156,8 @@ impl<M: Writes> Sql<'_, M> {
     }
 }
 
-/// A value [`Sql::bind`] takes: every field type, and `&str`.
+/// A value [`Sql::bind`] takes: every field type, `&str`, `&String` and
+/// `Option<&str>`.
 pub trait Param: sealed::Sealed {
     /// The value and the column type a `NULL` is typed as.
     fn into_param(self) -> (Value, FieldType);
@@ -137,6 +167,8 @@ mod sealed {
     pub trait Sealed {}
     impl<T: crate::model::FieldValue> Sealed for T {}
     impl Sealed for &str {}
+    impl Sealed for &String {}
+    impl Sealed for Option<&str> {}
 }
 
 impl<T: FieldValue> Param for T {
@@ -149,6 +181,35 @@ impl Param for &str {
     fn into_param(self) -> (Value, FieldType) {
         (Value::Text(self.to_owned()), FieldType::Text)
     }
+}
+
+impl Param for &String {
+    fn into_param(self) -> (Value, FieldType) {
+        self.as_str().into_param()
+    }
+}
+
+impl Param for Option<&str> {
+    fn into_param(self) -> (Value, FieldType) {
+        (self.map_or(Value::Null, |s| Value::Text(s.to_owned())), FieldType::Text)
+    }
+}
+
+/// The highest `$n` in `sql` (0 when there is none).
+fn highest_parameter(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    for (i, _) in sql.match_indices('$') {
+        let digits: String = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .map(|b| char::from(*b))
+            .collect();
+        if let Ok(n) = digits.parse::<usize>() {
+            highest = highest.max(n);
+        }
+    }
+    highest
 }
 
 /// Whether `sql` mentions the parameter `$1` (not `$10`, `$11`, …).
@@ -225,6 +286,14 @@ tuple!(A, B, C, D, E, F, G, H);
 #[cfg(test)]
 mod tests {
     use super::uses_first_parameter;
+
+    #[test]
+    fn counts_the_parameters_a_statement_uses() {
+        use super::highest_parameter;
+        assert_eq!(highest_parameter("SELECT 1 FROM t WHERE tenant_id = $1"), 1);
+        assert_eq!(highest_parameter("WHERE a = $3 AND tenant_id = $1 AND b = $12"), 12);
+        assert_eq!(highest_parameter("SELECT '$' || name FROM t"), 0);
+    }
 
     #[test]
     fn the_tenant_parameter_must_appear() {

@@ -168,6 +168,11 @@ mod sealed {
 pub trait Mode: sealed::Sealed + Send + Sync + 'static {}
 
 /// The states of a [`TenantTx`] that may write.
+#[diagnostic::on_unimplemented(
+    message = "a reading transaction cannot write",
+    label = "this transaction was begun with `Db::begin`",
+    note = "begin it with `db.begin_write(tenant)` (a `TenantTx<Writing>`) to write"
+)]
 pub trait Writes: Mode {}
 
 /// A reading [`TenantTx`] ([`super::Db::begin`]), ended with

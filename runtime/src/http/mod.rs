@@ -167,7 +167,15 @@ impl App {
     /// Serves `handler` as the hand-written route `operation` describes,
     /// under the API prefix, authenticated like the generated routes (the
     /// handler takes a [`Principal`](crate::auth::Principal)), and lists it
-    /// in `/openapi.json`.
+    /// in `/openapi.json`. The operation's [`permission`](Operation::permission)
+    /// and [`feature`](Operation::feature) are enforced before the handler
+    /// runs.
+    ///
+    /// # Panics
+    ///
+    /// When the operation names a permission no role grants or a feature
+    /// the spec does not declare (a typo would otherwise refuse every
+    /// caller), or when its method and path are already routed.
     ///
     /// ```
     /// use rookery::axum::Json;
@@ -194,7 +202,16 @@ impl App {
     {
         let filter = axum::routing::MethodFilter::try_from(operation.method.clone())
             .expect("Operation only makes GET, POST, PUT, PATCH and DELETE");
-        self.routes = self.routes.route(&operation.path, axum::routing::on(filter, handler));
+        let guard = operation.guard(self.spec).unwrap_or_else(|e| panic!("{e}"));
+        let route = axum::routing::on(filter, handler);
+        let route = if guard.is_empty() {
+            route
+        } else {
+            route.route_layer(middleware::from_fn(move |request, next| {
+                guard.clone().enforce(request, next)
+            }))
+        };
+        self.routes = self.routes.route(&operation.path, route);
         self.operations.push(operation);
         self
     }

@@ -2,9 +2,17 @@
 //! says what the route is (method, path, permission, body, answers) and
 //! [`App::operation`](super::App::operation) serves the handler under it.
 
+use std::sync::Arc;
+
+use axum::extract::Request;
 use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use serde_json::{Map, Value, json};
 
+use super::ApiError;
+use crate::app_spec::AppSpec;
+use crate::auth::Principal;
 use crate::model::TenantModel;
 
 /// What a hand-written route is, for the router and for `/openapi.json`.
@@ -95,15 +103,18 @@ impl Operation {
         self
     }
 
-    /// The permission the handler requires (it still calls
-    /// `principal.require`; this documents it).
+    /// The permission the route requires: [`App::operation`](super::App::operation)
+    /// refuses a caller without it (403 `forbidden`) before the handler
+    /// runs, and the document says so. The app refuses to build when no
+    /// role of the spec grants it (a typo).
     pub fn permission(mut self, permission: &str) -> Self {
         self.permission = Some(permission.to_owned());
         self
     }
 
-    /// The plan feature the handler requires (documented; the handler calls
-    /// `principal.require_feature`).
+    /// The plan feature the route requires: a tenant whose plan lacks it
+    /// is refused (403 `feature-not-in-plan`) before the handler runs. The
+    /// app refuses to build when the spec declares no such feature.
     pub fn feature(mut self, feature: &str) -> Self {
         self.feature = Some(feature.to_owned());
         self
@@ -143,6 +154,32 @@ impl Operation {
     /// The schema of model `M`'s stored row, as the generated routes answer it.
     pub fn model_schema<M: TenantModel>() -> Value {
         json!({"$ref": format!("#/components/schemas/{}", super::openapi::pascal(M::def().name))})
+    }
+
+    /// What [`App::operation`](super::App::operation) enforces before the
+    /// handler, checked against `spec`; `Err` names a permission no role
+    /// grants or a feature the spec does not declare.
+    pub(crate) fn guard(&self, spec: &AppSpec) -> Result<Guard, String> {
+        if let Some(p) = &self.permission
+            && !spec.roles.iter().any(|r| r.permissions.contains(&p.as_str()))
+        {
+            return Err(format!(
+                "{} {}: no role grants the permission `{p}` (declare it under [permissions] in rookery.toml and grant it to a role)",
+                self.method, self.path
+            ));
+        }
+        if let Some(f) = &self.feature
+            && !spec.features.iter().any(|d| d.name == f)
+        {
+            return Err(format!(
+                "{} {}: the spec declares no feature `{f}` (add it under [features] in rookery.toml)",
+                self.method, self.path
+            ));
+        }
+        Ok(Guard {
+            permission: self.permission.as_deref().map(Arc::from),
+            feature: self.feature.as_deref().map(Arc::from),
+        })
     }
 
     /// The path parameters: the `{name}` segments.
@@ -238,5 +275,44 @@ impl Operation {
         }
         op.insert("responses".into(), Value::Object(responses));
         (format!("{prefix}{}", self.path), Value::Object(op))
+    }
+}
+
+/// The permission and feature an [`Operation`] requires, enforced in front
+/// of its handler.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    permission: Option<Arc<str>>,
+    feature: Option<Arc<str>>,
+}
+
+impl Guard {
+    /// Whether there is anything to enforce.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.permission.is_none() && self.feature.is_none()
+    }
+
+    /// Middleware: refuses a caller without the permission (403
+    /// `forbidden`) or a tenant whose plan lacks the feature (403
+    /// `feature-not-in-plan`) before the handler runs.
+    pub(crate) async fn enforce(self, request: Request, next: Next) -> Response {
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return ApiError::Unauthorized("not authenticated").into_response();
+        };
+        let refused = self
+            .permission
+            .as_deref()
+            .map(|p| principal.require(p))
+            .transpose()
+            .and_then(|_| {
+                self.feature
+                    .as_deref()
+                    .map(|f| principal.require_feature(f))
+                    .transpose()
+            });
+        if let Err(denied) = refused {
+            return ApiError::from(denied).into_response();
+        }
+        next.run(request).await
     }
 }

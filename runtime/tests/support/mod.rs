@@ -402,18 +402,30 @@ struct Echo {
     word: String,
 }
 
+/// A hand-written route whose handler checks nothing itself: its
+/// `Operation` says what it needs.
+async fn guarded() -> axum::Json<&'static str> {
+    axum::Json("ran")
+}
+
 fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
-    let app = App::new(&TEST_SPEC).model::<Note>().routes(
-        Router::new()
-            .route("/echo", axum::routing::post(echo))
-            .route("/bare-conflict", axum::routing::get(|| async { StatusCode::CONFLICT }))
-            .route(
-                "/own-conflict",
-                axum::routing::get(|| async {
-                    (StatusCode::CONFLICT, axum::Json(serde_json::json!({ "mine": true })))
-                }),
-            ),
-    );
+    let app = App::new(&TEST_SPEC)
+        .model::<Note>()
+        .operation(
+            rookery::Operation::post("/guarded").permission("projects.write"),
+            guarded,
+        )
+        .routes(
+            Router::new()
+                .route("/echo", axum::routing::post(echo))
+                .route("/bare-conflict", axum::routing::get(|| async { StatusCode::CONFLICT }))
+                .route(
+                    "/own-conflict",
+                    axum::routing::get(|| async {
+                        (StatusCode::CONFLICT, axum::Json(serde_json::json!({ "mine": true })))
+                    }),
+                ),
+        );
     let mut config = config(url);
     configure(&mut config);
     let state = app.state(config, db);
