@@ -1433,6 +1433,15 @@ async fn raw_sql_stays_in_its_tenant(h: Harness) {
         .await
         .unwrap();
     assert_eq!(one, 1);
+    // A NULL read into a type without `Option` names the column.
+    let null = tx
+        .sql("SELECT max(name) FROM projects WHERE tenant_id = $1 AND name = 'nobody'")
+        .fetch_one::<(String,)>()
+        .await;
+    assert!(
+        matches!(null, Err(rookery::db::DbError::NullColumn { column: 0, .. })),
+        "{null:?}"
+    );
     // SQL that binds the tenant but forgets to filter by it: on PostgreSQL
     // row-level security still keeps it to the tenant's rows; on SQLite the
     // SQL is all there is (the rustdoc says so).

@@ -103,6 +103,15 @@ pub enum DbError {
     /// tenant's rows.
     #[error("the statement does not use $1, the transaction's tenant (filter each tenant table by tenant_id = $1)")]
     TenantNotBound,
+    /// A column of a statement of your own is `NULL` where the row type
+    /// has no `Option`.
+    #[error("column {column} is NULL, which `{rust}` cannot hold: read it as an Option")]
+    NullColumn {
+        /// The column, from 0.
+        column: usize,
+        /// The Rust type asked for.
+        rust: &'static str,
+    },
     /// A statement of your own uses `$1` to `$used`, but `bound` values
     /// were bound (the tenant counts as one).
     #[error(

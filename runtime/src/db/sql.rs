@@ -235,6 +235,12 @@ impl<'r> RowReader<'r> {
         let index = self.next;
         self.next += 1;
         let value = self.row.value(index, T::TYPE)?;
+        if value == Value::Null && !T::OPTIONAL {
+            return Err(DbError::NullColumn {
+                column: index,
+                rust: std::any::type_name::<T>(),
+            });
+        }
         T::from_value(value).map_err(|e: DecodeError| DbError::Decode(e))
     }
 }
