@@ -44,8 +44,8 @@ mod fallback;
 /// }
 ///
 /// assert_eq!(<Deal as rookery::TenantModel>::TABLE, "deals");
-/// let input: CreateDeal = rookery::serde_json::from_value(rookery::serde_json::json!({"title": "Acme"})).unwrap();
-/// # let _ = input;
+/// let input: Result<CreateDeal, _> = rookery::serde_json::from_value(rookery::serde_json::json!({"title": "Acme"}));
+/// assert!(input.is_ok(), "stage has a default, owner is optional");
 /// ```
 #[proc_macro_derive(TenantModel, attributes(rookery))]
 pub fn derive_tenant_model(input: TokenStream) -> TokenStream {

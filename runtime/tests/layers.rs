@@ -107,6 +107,9 @@ fn no_module_imports_from_a_higher_level() {
         let tokens = TokenStream::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
         let (mut modules, mut axum) = (Vec::new(), false);
         references(tokens, &mut modules, &mut axum);
+        // Doc comments are string tokens: an intra-doc link upwards
+        // (`[x](crate::http::X)`) is a dependency of the docs all the same.
+        modules.extend(doc_links(&text));
         for module in modules {
             // Items of the crate root (`crate::TenantId`) are the facade's
             // re-exports of level-0 items.
@@ -129,6 +132,28 @@ fn no_module_imports_from_a_higher_level() {
     }
     violations.dedup();
     assert!(violations.is_empty(), "upward imports:\n  {}", violations.join("\n  "));
+}
+
+/// The modules `crate::<module>` named in `text`'s doc comments.
+fn doc_links(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("///") || l.starts_with("//!"))
+        .flat_map(|l| l.match_indices("crate::").map(move |(i, _)| &l[i + 7..]))
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_scanner_sees_doc_links() {
+    assert_eq!(
+        doc_links("/// see [`record`](crate::audit::record)\nlet x = 1; // crate::http"),
+        ["audit"]
+    );
 }
 
 #[test]

@@ -25,7 +25,7 @@
 //!   read a missing one as `NULL`).
 //! - **Not done for you:** SQL of your own is only what it says. It does
 //!   not set `updated_at` and writes no audit row (set the column, and call
-//!   [`crate::audit::record`]); the repository's writes do both.
+//!   `rookery::audit::record`); the repository's writes do both.
 //!
 //! Read each column as the Rust type of the type PostgreSQL gives it; SQLite
 //! is lenient, so develop against PostgreSQL's rules:

@@ -299,20 +299,11 @@ impl Guard {
         let Some(principal) = request.extensions().get::<Principal>() else {
             return ApiError::Unauthorized("not authenticated").into_response();
         };
-        let refused = self
-            .permission
-            .as_deref()
-            .map(|p| principal.require(p))
-            .transpose()
-            .and_then(|_| {
-                self.feature
-                    .as_deref()
-                    .map(|f| principal.require_feature(f))
-                    .transpose()
-            });
-        if let Err(denied) = refused {
-            return ApiError::from(denied).into_response();
+        let permission = self.permission.as_deref().map_or(Ok(()), |p| principal.require(p));
+        let feature = || self.feature.as_deref().map_or(Ok(()), |f| principal.require_feature(f));
+        match permission.and_then(|()| feature()) {
+            Ok(()) => next.run(request).await,
+            Err(denied) => ApiError::from(denied).into_response(),
         }
-        next.run(request).await
     }
 }

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::UserId;
 
-/// Who acts: what an audit row names ([`audit::record`](crate::audit::record)
-/// takes `principal.actor`).
+/// Who acts: what an audit row names (`rookery::audit::record` takes
+/// `principal.actor`).
 ///
 /// ```
 /// let user = rookery::UserId::new_v7();
