@@ -1,4 +1,5 @@
-//! The generated app's command line: `serve` (default), `migrate`, `token`.
+//! The generated app's command line: `serve` (default), `migrate`,
+//! `worker`, `jobs`, `token`.
 
 use std::process::ExitCode;
 
@@ -6,12 +7,18 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
-            database behind this build's migrations
+            database behind this build's migrations; also runs the job
+            workers when ROOKERY_JOBS_IN_SERVE (default on SQLite)
   migrate   apply pending migrations as ROOKERY_MIGRATE_DATABASE_URL (default
             DATABASE_URL), then grant ROOKERY_DB_ROLE the app's privileges
+  worker    run the background job workers and schedules until SIGTERM or
+            Ctrl-C (any number of them, on any number of machines)
+  jobs      list: jobs per queue and state, then the newest 20 jobs (--dead:
+            the dead ones, with their last error); retry ID: run a dead job
+            again with fresh attempts
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -89,6 +96,8 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(app, config).await,
         Some("migrate") => migrate(&app, &config).await,
+        Some("worker") => worker(app, config).await,
+        Some("jobs") => jobs(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -114,13 +123,18 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
         // The embedded default migrates itself so `cargo run` just works.
         migrate(&app, &config).await?;
     }
-    let options = DbOptions {
-        max_connections: config.db_pool,
-        ..DbOptions::serving(config.db_role.clone())
-    };
-    let db = Db::connect(&config.database_url, &options).await.map_err(failed)?;
+    let db = serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
     let bind = config.bind;
+    // Workers in this process stop after the server: requests that
+    // enqueued jobs have committed by then.
+    let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
+    let workers = config.jobs.in_serve.then(|| {
+        let worker = app.worker(db.clone(), &config.jobs);
+        tokio::spawn(worker.run(async {
+            let _ = workers_stopped.await;
+        }))
+    });
     let state = app.state(config, db.clone());
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
@@ -134,8 +148,75 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(failed)?;
+    let _ = stop_workers.send(());
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serving_db(config: &Config) -> Result<Db, CliError> {
+    let options = DbOptions {
+        max_connections: config.db_pool,
+        ..DbOptions::serving(config.db_role.clone())
+    };
+    Db::connect(&config.database_url, &options).await.map_err(failed)
+}
+
+/// `<app> worker`: the job workers and schedules, as the serving role.
+async fn worker(app: App, config: Config) -> Result<(), CliError> {
+    let db = serving_db(&config).await?;
+    db.check_migrated(app.spec()).await.map_err(failed)?;
+    app.worker(db.clone(), &config.jobs).run(shutdown_signal()).await;
+    db.close().await;
+    Ok(())
+}
+
+/// `<app> jobs list [--dead]` and `<app> jobs retry ID`.
+async fn jobs(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
+    let db = serving_db(&config).await?;
+    db.check_migrated(app.spec()).await.map_err(failed)?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["list"] | ["list", "--dead"] | [] => {
+            let dead = args.get(1).is_some();
+            let stats = db.queue_stats().await.map_err(failed)?;
+            println!("{:<16} {:<8} {:>8}  oldest due", "queue", "state", "jobs");
+            for s in &stats {
+                let oldest = s.oldest_due.map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!("{:<16} {:<8} {:>8}  {oldest}", s.queue, s.state, s.jobs);
+            }
+            let rows = db.list_jobs(dead.then_some("dead"), 20).await.map_err(failed)?;
+            println!();
+            for j in rows {
+                let tenant = j.tenant.map_or_else(|| "platform".to_owned(), |t| t.to_string());
+                println!(
+                    "{} {:<6} {:<12} {:<24} tenant {tenant} attempts {} due {}{}",
+                    j.id,
+                    j.state,
+                    j.queue,
+                    j.kind,
+                    j.attempts,
+                    j.run_at.to_rfc3339(),
+                    j.last_error
+                        .map(|e| format!("\n    last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        ["retry", id] => {
+            let id: uuid::Uuid = id
+                .parse()
+                .map_err(|_| CliError::Usage("jobs retry needs a job id".into()))?;
+            if !db.retry_dead_job(id).await.map_err(failed)? {
+                return Err(CliError::Failed(format!("no dead job has id {id}")));
+            }
+            println!("job {id} is ready again");
+        }
+        _ => return Err(CliError::Usage("jobs takes `list [--dead]` or `retry ID`".into())),
+    }
+    db.close().await;
     Ok(())
 }
 

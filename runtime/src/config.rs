@@ -106,6 +106,36 @@ pub const VARIABLES: &[Variable] = &[
         "false",
         "`true`: take the client address from the first X-Forwarded-For hop",
     ),
+    v(
+        "ROOKERY_JOBS_IN_SERVE",
+        "true on SQLite, false on PostgreSQL",
+        "`true`: `serve` runs the job workers in its own process (else run `<app> worker`)",
+    ),
+    v(
+        "ROOKERY_JOBS_QUEUES",
+        "every queue, ROOKERY_JOBS_CONCURRENCY each",
+        "queues a worker takes, comma-separated, each optionally `name:concurrency` (`default:8,mail:2`)",
+    ),
+    v(
+        "ROOKERY_JOBS_CONCURRENCY",
+        "4",
+        "jobs run at once per queue and process, 1-1000",
+    ),
+    v(
+        "ROOKERY_JOBS_TENANT_CAP",
+        "half the queue's concurrency, at least 1",
+        "jobs of one tenant run at once per queue (per claiming process), 0 for no bound, 0-1000",
+    ),
+    v(
+        "ROOKERY_JOBS_LEASE",
+        "60",
+        "seconds a claimed job stays leased without a heartbeat (a killed worker's jobs run again after it), 5-3600",
+    ),
+    v(
+        "ROOKERY_JOBS_POLL_MS",
+        "1000",
+        "milliseconds between polls of an idle queue (PostgreSQL also wakes workers on enqueue), 10-60000",
+    ),
 ];
 
 /// A configuration value was present but unusable.
@@ -160,6 +190,27 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
+    /// Background job workers.
+    pub jobs: JobsConfig,
+}
+
+/// How this process runs background jobs (`ROOKERY_JOBS_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsConfig {
+    /// Whether `serve` runs workers too.
+    pub in_serve: bool,
+    /// Queues to work and their concurrency; empty: every queue of the app
+    /// at [`JobsConfig::concurrency`].
+    pub queues: Vec<(String, u32)>,
+    /// Jobs at once per queue.
+    pub concurrency: u32,
+    /// Jobs of one tenant at once per queue; `None`: half the queue's
+    /// concurrency, at least 1; `Some(0)`: no bound.
+    pub tenant_cap: Option<u32>,
+    /// Lease of a claimed job.
+    pub lease: std::time::Duration,
+    /// Poll interval of an idle queue.
+    pub poll: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -333,6 +384,7 @@ impl Config {
             });
         }
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
+        let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
             return Err(ConfigError::Invalid {
                 name: "ROOKERY_DB_ROLE",
@@ -365,8 +417,53 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
+            jobs: JobsConfig {
+                in_serve: env.parse("ROOKERY_JOBS_IN_SERVE", embedded)?,
+                queues: queues(env.var("ROOKERY_JOBS_QUEUES").as_deref())?,
+                concurrency: env.ranged("ROOKERY_JOBS_CONCURRENCY", 4, 1..=1000)?,
+                tenant_cap: match env.var("ROOKERY_JOBS_TENANT_CAP") {
+                    None => None,
+                    Some(_) => Some(env.ranged("ROOKERY_JOBS_TENANT_CAP", 0, 0..=1000)?),
+                },
+                lease: std::time::Duration::from_secs(env.ranged("ROOKERY_JOBS_LEASE", 60, 5..=3600)?),
+                poll: std::time::Duration::from_millis(env.ranged("ROOKERY_JOBS_POLL_MS", 1000, 10..=60_000)?),
+            },
         })
     }
+}
+
+/// `ROOKERY_JOBS_QUEUES`: `name[:concurrency]`, comma-separated.
+fn queues(text: Option<&str>) -> Result<Vec<(String, u32)>, ConfigError> {
+    let bad = |message: String| ConfigError::Invalid {
+        name: "ROOKERY_JOBS_QUEUES",
+        message,
+    };
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for entry in text.unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, n) = match entry.split_once(':') {
+            Some((name, n)) => (
+                name.trim(),
+                n.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad(format!("`{entry}`: the concurrency must be an integer from 1 to 1000")))?,
+            ),
+            None => (entry, 0),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(bad(format!("`{name}` is not a queue name (letters, digits, `_`, `-`)")));
+        }
+        if out.iter().any(|(q, _)| q == name) {
+            return Err(bad(format!("queue `{name}` is listed twice")));
+        }
+        out.push((name.to_owned(), n));
+    }
+    Ok(out)
 }
 
 /// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`

@@ -132,7 +132,10 @@ static PG_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "platform",
-        sql: include_str!("../../generator/templates/platform/postgres.sql"),
+        sql: concat!(
+            include_str!("../../generator/templates/platform/postgres/1_base.sql"),
+            include_str!("../../generator/templates/platform/postgres/2_jobs.sql")
+        ),
     },
     Migration {
         version: 2,
@@ -144,7 +147,10 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "platform",
-        sql: include_str!("../../generator/templates/platform/sqlite.sql"),
+        sql: concat!(
+            include_str!("../../generator/templates/platform/sqlite/1_base.sql"),
+            include_str!("../../generator/templates/platform/sqlite/2_jobs.sql")
+        ),
     },
     Migration {
         version: 2,

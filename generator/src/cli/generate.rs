@@ -235,13 +235,10 @@ fn describe(
     let mut s = String::new();
     let _ = writeln!(s, "Plan for `{}` ({} model(s)):", app.name, app.models.len());
     let _ = writeln!(s, "\nSchema:");
-    if diff.init {
-        let _ = writeln!(
-            s,
-            "  + platform tables (tenants, users, memberships, api_keys, refresh_tokens, invitations, audit_log)"
-        );
+    for step in diff.platform {
+        let _ = writeln!(s, "  + {}", step.summary);
     }
-    if diff.ops.is_empty() && !diff.init {
+    if diff.is_empty() {
         let _ = writeln!(s, "  (no changes)");
     }
     for op in &diff.ops {

@@ -80,8 +80,11 @@ pub struct Diff {
     pub destructive: Vec<String>,
     /// Changes that cannot be made at all as asked.
     pub refused: Vec<String>,
-    /// `true` for the first migration (platform tables included).
+    /// `true` for the first migration.
     pub init: bool,
+    /// The platform steps this migration applies (every step for the
+    /// first migration; those newer than the snapshot's version after).
+    pub platform: &'static [sql::PlatformStep],
     /// Tables kept from the previous snapshot, by new name, as they were.
     pub previous: HashMap<String, Table>,
     /// The previous snapshot's SQLite `set_null` triggers.
@@ -91,7 +94,19 @@ pub struct Diff {
 impl Diff {
     /// Whether a migration is needed.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && !self.init
+        self.ops.is_empty() && !self.init && self.platform.is_empty()
+    }
+
+    /// The platform tables' SQL for `d`, every step this migration applies.
+    fn platform_sql(&self, d: Dialect) -> String {
+        let mut out = String::new();
+        for step in self.platform {
+            out.push_str(sql::platform(d, step));
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
     }
 }
 
@@ -128,11 +143,13 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
         return Diff {
             ops: topo(&new.tables).into_iter().map(Op::CreateTable).collect(),
             init: true,
+            platform: sql::PLATFORM,
             ..Diff::default()
         };
     };
     let mut d = Diff {
         old_triggers: sql::set_null_triggers(&old.tables),
+        platform: &sql::PLATFORM[sql::PLATFORM.partition_point(|s| s.version <= old.platform)..],
         ..Diff::default()
     };
     let mut renames: Vec<Op> = Vec::new();
@@ -464,7 +481,7 @@ pub fn migration_name(diff: &Diff) -> String {
     if diff.init {
         return "init".into();
     }
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<String> = diff.platform.iter().map(|s| format!("platform_{}", s.name)).collect();
     for op in &diff.ops {
         let n = describe(op).1;
         if !names.contains(&n) {
@@ -501,12 +518,7 @@ fn section(out: &mut String, text: &str) {
 fn render_postgres(diff: &Diff) -> Result<String> {
     let d = Dialect::Postgres;
     let mut out = String::new();
-    if diff.init {
-        out.push_str(sql::platform(d));
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
+    out.push_str(&diff.platform_sql(d));
     for op in &diff.ops {
         let text = match op {
             Op::CreateTable(t) => sql::create_table(d, t)?,
@@ -684,12 +696,7 @@ fn alter_postgres(table: &str, o: &Column, n: &Column) -> Result<String> {
 fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     let d = Dialect::Sqlite;
     let mut out = String::new();
-    if diff.init {
-        out.push_str(sql::platform(d));
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
+    out.push_str(&diff.platform_sql(d));
     let mut rebuild: BTreeSet<String> = BTreeSet::new();
     let mut reindex: BTreeSet<String> = BTreeSet::new();
     for op in &diff.ops {

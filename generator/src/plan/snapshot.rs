@@ -28,8 +28,16 @@ pub struct Snapshot {
     pub generated: String,
     /// [`FORMAT`].
     pub format: u32,
+    /// The version of the platform tables (`sql::PLATFORM`); 1 in
+    /// snapshots written before the field existed.
+    #[serde(default = "first_platform")]
+    pub platform: u32,
     /// Model tables (platform tables are not listed).
     pub tables: Vec<Table>,
+}
+
+fn first_platform() -> u32 {
+    1
 }
 
 /// A model table.
@@ -139,6 +147,7 @@ impl Snapshot {
         Self {
             generated: generated_note(),
             format: FORMAT,
+            platform: super::sql::PLATFORM_VERSION,
             tables,
         }
     }
@@ -150,6 +159,12 @@ impl Snapshot {
             (1..=FORMAT).contains(&s.format),
             "unsupported snapshot format {}",
             s.format
+        );
+        anyhow::ensure!(
+            s.platform <= super::sql::PLATFORM_VERSION,
+            "the snapshot's platform tables are at version {}, newer than this rookery knows ({}): upgrade rookery",
+            s.platform,
+            super::sql::PLATFORM_VERSION
         );
         Ok(s)
     }

@@ -29,12 +29,48 @@ impl Dialect {
 }
 
 /// The platform tables, created first by every app's first migration.
-pub fn platform(d: Dialect) -> &'static str {
+pub fn platform(d: Dialect, step: &PlatformStep) -> &'static str {
     match d {
-        Dialect::Postgres => include_str!("../../templates/platform/postgres.sql"),
-        Dialect::Sqlite => include_str!("../../templates/platform/sqlite.sql"),
+        Dialect::Postgres => step.postgres,
+        Dialect::Sqlite => step.sqlite,
     }
 }
+
+/// One version of the platform tables. The first migration of an app
+/// creates every step; an app whose snapshot is at an earlier version gets
+/// the steps it lacks in its next migration (the snapshot's `platform`).
+#[derive(Debug)]
+pub struct PlatformStep {
+    /// The version this step brings the platform tables to.
+    pub version: u32,
+    /// Its name, for the migration's name (`platform_jobs`).
+    pub name: &'static str,
+    /// What it adds, for the plan.
+    pub summary: &'static str,
+    postgres: &'static str,
+    sqlite: &'static str,
+}
+
+/// Every version of the platform tables, in order.
+pub const PLATFORM: &[PlatformStep] = &[
+    PlatformStep {
+        version: 1,
+        name: "base",
+        summary: "platform tables (tenants, users, memberships, api_keys, refresh_tokens, invitations, audit_log)",
+        postgres: include_str!("../../templates/platform/postgres/1_base.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/1_base.sql"),
+    },
+    PlatformStep {
+        version: 2,
+        name: "jobs",
+        summary: "platform table rookery_jobs (background jobs)",
+        postgres: include_str!("../../templates/platform/postgres/2_jobs.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/2_jobs.sql"),
+    },
+];
+
+/// The platform version this generator writes.
+pub const PLATFORM_VERSION: u32 = PLATFORM[PLATFORM.len() - 1].version;
 
 /// An identifier, double-quoted when it is a reserved word.
 pub fn ident(name: &str) -> String {

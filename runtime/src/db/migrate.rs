@@ -297,7 +297,14 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
-    let sql = GRANTS
+    // The job queue's functions, once its table exists (platform tables
+    // version 2: an app generated before it has none).
+    let queue: bool = sqlx::query_scalar("SELECT to_regclass('rookery_jobs') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let sql = [GRANTS, if queue { super::queue::FUNCTIONS } else { "" }]
+        .concat()
         .replace("{schema}", &quote_ident(&schema))
         .replace("{role}", &quote_ident(role));
     let mut tx = conn.begin().await.map_err(failed)?;

@@ -9,6 +9,7 @@ mod bind;
 pub(crate) mod deadline;
 mod migrate;
 mod oneshot;
+mod queue;
 mod sql;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -32,6 +33,7 @@ pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
+pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};
 
 use crate::model::TenantId;
 

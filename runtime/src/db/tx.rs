@@ -49,7 +49,22 @@ impl Oneshot {
     }
 }
 
+/// The connection of an explicit transaction, for statements of the `db`
+/// level that bind their own types (the job queue).
+pub(super) enum Conn<'a> {
+    Postgres(&'a mut sqlx::PgConnection),
+    Sqlite(&'a mut sqlx::SqliteConnection),
+}
+
 impl Tx {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(tx) => Conn::Postgres(tx),
+            Self::Sqlite(tx) => Conn::Sqlite(tx),
+            Self::PostgresOneshot(_) => unreachable!("only explicit transactions lend their connection"),
+        }
+    }
+
     async fn begin(db: &Db, write: bool) -> Result<Self, DbError> {
         // Boxed, like every pool acquisition: see `oneshot::Cache::acquire`.
         Box::pin(within(Self::begin_now(db, write))).await
@@ -267,6 +282,11 @@ impl TenantTx<Writing> {
         Ok(Self::new(tenant, tx))
     }
 
+    /// The transaction's connection (the tenant is set on it already).
+    pub(super) fn conn(&mut self) -> Conn<'_> {
+        self.tx.conn()
+    }
+
     /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
     /// lock held until the transaction ends; SQLite's write lock already
     /// serialises writers).
@@ -380,6 +400,11 @@ impl PlatformTx {
 
     pub(crate) async fn fetch_optional(&mut self, sql: String, binds: Vec<Bind>) -> Result<Option<DbRow>, DbError> {
         self.tx.fetch_optional(sql, binds).await
+    }
+
+    /// The transaction's connection (no tenant is set on it).
+    pub(super) fn conn(&mut self) -> Conn<'_> {
+        self.tx.conn()
     }
 }
 

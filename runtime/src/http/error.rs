@@ -309,6 +309,15 @@ impl From<RepoError> for ApiError {
     }
 }
 
+impl From<crate::jobs::EnqueueError> for ApiError {
+    fn from(err: crate::jobs::EnqueueError) -> Self {
+        match err {
+            crate::jobs::EnqueueError::Db(db) => db.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<ListQueryError> for ApiError {
     fn from(err: ListQueryError) -> Self {
         Self::BadRequest(format!("query parameter `{}`: {}", err.parameter, err.message))

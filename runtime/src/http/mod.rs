@@ -142,6 +142,7 @@ pub struct App {
     models: Vec<&'static ModelDef>,
     routes: Router<AppState>,
     operations: Vec<Operation>,
+    jobs: crate::jobs::Registry,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -154,7 +155,47 @@ impl App {
             models: Vec::new(),
             routes: Router::new(),
             operations: Vec::new(),
+            jobs: platform_jobs(),
         }
+    }
+
+    /// Registers job type `J`: workers of this app run it
+    /// ([`Job`](crate::jobs::Job)).
+    ///
+    /// # Panics
+    ///
+    /// When another job type has the same [`Job::NAME`](crate::jobs::Job::NAME).
+    pub fn job<J: crate::jobs::Job>(mut self) -> Self {
+        self.jobs.add::<J>();
+        self
+    }
+
+    /// Registers job type `J` and runs it at every occurrence of `cron`
+    /// ([`Schedule::new`](crate::jobs::Schedule::new)): once per
+    /// occurrence as a platform job, or with `per_tenant` once for every
+    /// tenant.
+    ///
+    /// # Panics
+    ///
+    /// When `cron` does not parse or `J` does not deserialise from `null`
+    /// (a scheduled job is a unit struct), or as [`App::job`] does.
+    pub fn schedule<J: crate::jobs::Job>(mut self, cron: &str, per_tenant: bool) -> Self {
+        let schedule = crate::jobs::Schedule::new::<J>(cron, per_tenant).unwrap_or_else(|e| panic!("{e}"));
+        self.jobs.add::<J>();
+        self.jobs.schedule(schedule);
+        self
+    }
+
+    /// A worker for this app's jobs on `db`, as `config` asks
+    /// (`ROOKERY_JOBS_*`): `<app> worker` runs it, and `serve` too on the
+    /// embedded default. Tests run its [`drain`](crate::jobs::Worker::drain).
+    pub fn worker(&self, db: Db, config: &crate::config::JobsConfig) -> crate::jobs::Worker {
+        let queues = self.jobs.queues();
+        crate::jobs::Worker::new(
+            db,
+            Arc::new(self.jobs.clone()),
+            crate::jobs::WorkerOptions::from_config(config, &queues),
+        )
     }
 
     /// Registers model `M`: its routes under the API prefix and its OpenAPI paths.
@@ -302,6 +343,13 @@ impl App {
             }))
             .layer(MapRequestLayer::new(set_request_id))
     }
+}
+
+/// The platform's own jobs, which every app runs.
+fn platform_jobs() -> crate::jobs::Registry {
+    let mut jobs = crate::jobs::Registry::default();
+    crate::jobs::register_platform(&mut jobs);
+    jobs
 }
 
 /// Longest client request id kept.

@@ -146,7 +146,10 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         Migration {
             version: 1,
             name: "platform",
-            sql: include_str!("../../../generator/templates/platform/postgres.sql"),
+            sql: concat!(
+                include_str!("../../../generator/templates/platform/postgres/1_base.sql"),
+                include_str!("../../../generator/templates/platform/postgres/2_jobs.sql")
+            ),
         },
         Migration {
             version: 2,
@@ -158,7 +161,10 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         Migration {
             version: 1,
             name: "platform",
-            sql: include_str!("../../../generator/templates/platform/sqlite.sql"),
+            sql: concat!(
+                include_str!("../../../generator/templates/platform/sqlite/1_base.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql")
+            ),
         },
         Migration {
             version: 2,
@@ -186,6 +192,8 @@ enum Inspect {
 pub struct Harness {
     router: Router,
     inspect: Inspect,
+    db: Db,
+    config: Config,
 }
 
 /// One HTTP exchange's outcome.
@@ -248,6 +256,28 @@ impl Reply {
 }
 
 impl Harness {
+    /// The app's pool (the serving role on PostgreSQL).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The app's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Signs up tenant `slug` and returns its id.
+    pub async fn tenant(&self, slug: &str) -> rookery::TenantId {
+        let reply = self
+            .signup(slug, &format!("owner@{slug}.test"), "correct horse battery")
+            .await;
+        reply.body["tenant"]["id"]
+            .as_str()
+            .expect("tenant id")
+            .parse()
+            .expect("a tenant id")
+    }
+
     /// Sends `method path` (under the API prefix) naming tenant `tenant`
     /// in `X-Tenant`, with an optional bearer token and JSON body.
     pub async fn call(
@@ -349,6 +379,25 @@ impl Harness {
         }
     }
 
+    /// Every job in the queue: kind, state, attempts, last error and tenant
+    /// (as text), oldest first.
+    pub async fn job_rows(&self) -> Vec<(String, String, i64, Option<String>, Option<String>)> {
+        match &self.inspect {
+            Inspect::Sqlite(pool) => sqlx::query_as(
+                "SELECT kind, state, attempts, last_error, tenant_id FROM rookery_jobs ORDER BY created_at, id",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("jobs"),
+            Inspect::Postgres(pool) => sqlx::query_as(
+                "SELECT kind, state, attempts::bigint, last_error, tenant_id::text FROM rookery_jobs ORDER BY created_at, id",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("jobs"),
+        }
+    }
+
     /// Every audit row's action and request id, oldest first.
     pub async fn audit_request_ids(&self) -> Vec<(String, Option<String>)> {
         let sql = "SELECT action, request_id FROM audit_log ORDER BY at, id";
@@ -426,10 +475,14 @@ fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
                     }),
                 ),
         );
+    let state = app.state(configured(url, configure), db);
+    app.router(state)
+}
+
+fn configured(url: &str, configure: fn(&mut Config)) -> Config {
     let mut config = config(url);
     configure(&mut config);
-    let state = app.state(config, db);
-    app.router(state)
+    config
 }
 
 /// Runs `scenario` against a fresh database of `backend`, then removes the
@@ -478,6 +531,8 @@ where
     let harness = Harness {
         router: router(db.clone(), &url, configure),
         inspect: Inspect::Sqlite(inspect.clone()),
+        db: db.clone(),
+        config: configured(&url, configure),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -509,6 +564,8 @@ where
     let harness = Harness {
         router: router(db.clone(), &pg.serving_url, configure),
         inspect: Inspect::Postgres(inspect.clone()),
+        db: db.clone(),
+        config: configured(&pg.serving_url, configure),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;

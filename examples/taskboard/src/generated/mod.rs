@@ -147,6 +147,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "create_comments",
             sql: include_str!("../../migrations/postgres/0002_create_comments.sql"),
         },
+        spec::Migration {
+            version: 3,
+            name: "platform_jobs",
+            sql: include_str!("../../migrations/postgres/0003_platform_jobs.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -158,6 +163,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 2,
             name: "create_comments",
             sql: include_str!("../../migrations/sqlite/0002_create_comments.sql"),
+        },
+        spec::Migration {
+            version: 3,
+            name: "platform_jobs",
+            sql: include_str!("../../migrations/sqlite/0003_platform_jobs.sql"),
         },
     ],
 };

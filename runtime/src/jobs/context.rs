@@ -1,0 +1,160 @@
+//! What a running job gets: its tenant's transactions, its attempt, and
+//! the error type a job returns.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::EnqueueError;
+use crate::db::{Db, DbError, PlatformTx, Reading, TenantTx, Writing};
+use crate::model::TenantId;
+
+/// A running job's view of the platform: transactions for the job's
+/// tenant (or, for a platform job, the platform scope) and its attempt.
+///
+/// There is no ambient tenant: the tenant is the one the job was enqueued
+/// for, read from the queue, and a tenant's job cannot open another
+/// tenant's transaction or the platform scope.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    db: Db,
+    tenant: Option<TenantId>,
+    id: Uuid,
+    attempt: u32,
+    max_attempts: u32,
+    run_at: DateTime<Utc>,
+}
+
+impl JobContext {
+    pub(crate) fn new(
+        db: Db,
+        tenant: Option<TenantId>,
+        id: Uuid,
+        attempt: u32,
+        max_attempts: u32,
+        run_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            db,
+            tenant,
+            id,
+            attempt,
+            max_attempts,
+            run_at,
+        }
+    }
+
+    /// The job's id (stable across its attempts: a key for idempotent effects).
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// This run's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Whether a failure of this run makes the job dead.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+
+    /// The job's tenant; `None` for a platform job.
+    pub fn tenant(&self) -> Option<TenantId> {
+        self.tenant
+    }
+
+    /// When the job was due (a schedule's occurrence, for a scheduled job).
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.run_at
+    }
+
+    fn own_tenant(&self) -> Result<TenantId, JobError> {
+        self.tenant
+            .ok_or_else(|| JobError::permanent("a platform job has no tenant transaction: use begin_platform"))
+    }
+
+    /// A reading transaction of the job's tenant.
+    pub async fn begin(&self) -> Result<TenantTx<Reading>, JobError> {
+        Ok(self.db.begin(self.own_tenant()?).await?)
+    }
+
+    /// A writing transaction of the job's tenant.
+    pub async fn begin_write(&self) -> Result<TenantTx<Writing>, JobError> {
+        Ok(self.db.begin_write(self.own_tenant()?).await?)
+    }
+
+    /// A platform transaction, for platform jobs only (a tenant's job gets
+    /// a permanent error).
+    pub async fn begin_platform(&self) -> Result<PlatformTx, JobError> {
+        if self.tenant.is_some() {
+            return Err(JobError::permanent("a tenant's job cannot open the platform scope"));
+        }
+        tracing::info!(target: "rookery::platform", job = %self.id, "platform job opened the platform scope");
+        Ok(self.db.begin_platform().await?)
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// Why a run failed: retried (the default) or permanent (dead at once).
+///
+/// The message is kept with the job as its last error, for the operator;
+/// put no secrets in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    message: String,
+    permanent: bool,
+}
+
+impl JobError {
+    /// A failure worth another run (after the job's backoff).
+    pub fn retry(error: impl std::fmt::Display) -> Self {
+        Self {
+            message: error.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// A failure no retry can fix (bad input): the job is dead at once.
+    pub fn permanent(error: impl std::fmt::Display) -> Self {
+        Self {
+            message: error.to_string(),
+            permanent: true,
+        }
+    }
+
+    /// Whether the job is dead at once.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The message kept as the job's last error.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for JobError {}
+
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
+        Self::retry(e)
+    }
+}
+
+impl From<EnqueueError> for JobError {
+    fn from(e: EnqueueError) -> Self {
+        match e {
+            EnqueueError::Db(e) => Self::retry(e),
+            other => Self::permanent(other),
+        }
+    }
+}
