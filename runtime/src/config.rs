@@ -106,6 +106,21 @@ pub const VARIABLES: &[Variable] = &[
         "false",
         "`true`: take the client address from the first X-Forwarded-For hop",
     ),
+    v(
+        "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK",
+        "false",
+        "`true`: webhooks may be delivered to loopback addresses, over plain http too (tests and development only; private ranges stay refused; refused with ROOKERY_ENV=live)",
+    ),
+    v(
+        "ROOKERY_WEBHOOKS_TIMEOUT",
+        "10",
+        "seconds one webhook delivery may take in all, 1-60",
+    ),
+    v(
+        "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
+        "5",
+        "seconds a webhook delivery may take to resolve and connect, 1-60",
+    ),
 ];
 
 /// A configuration value was present but unusable.
@@ -160,6 +175,34 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
+    /// How outgoing webhooks are delivered.
+    pub webhooks: WebhookConfig,
+}
+
+/// How outgoing webhooks are delivered (`ROOKERY_WEBHOOKS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookConfig {
+    /// Loopback addresses (and plain `http`) are allowed: tests and
+    /// development only. Private, link-local and other internal ranges
+    /// are refused all the same.
+    pub allow_loopback: bool,
+    /// How long one delivery may take in all: resolving, connecting, TLS,
+    /// sending and the response's status and headers.
+    pub timeout: std::time::Duration,
+    /// How long resolving the host and connecting may take.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for WebhookConfig {
+    /// No loopback, 10 seconds in all, 5 to connect.
+    fn default() -> Self {
+        Self {
+            allow_loopback: false,
+            timeout: std::time::Duration::from_secs(10),
+            connect_timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -332,6 +375,21 @@ impl Config {
                 message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),
             });
         }
+        let webhooks = WebhookConfig {
+            allow_loopback: env.parse("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", false)?,
+            timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_WEBHOOKS_TIMEOUT", 10, 1..=60)?),
+            connect_timeout: std::time::Duration::from_secs(env.ranged(
+                "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
+                5,
+                1..=60,
+            )?),
+        };
+        if key_env == "live" && webhooks.allow_loopback {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK",
+                message: "is for tests and development; ROOKERY_ENV=live refuses it".into(),
+            });
+        }
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         if !is_role_name(&db_role) {
             return Err(ConfigError::Invalid {
@@ -365,6 +423,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
             ephemeral_secrets: ephemeral,
+            webhooks,
         })
     }
 }
@@ -428,6 +487,10 @@ mod tests {
             ("ROOKERY_TRUST_PROXY", "yes please"),
             ("ROOKERY_ENV", "prod"),
             ("ROOKERY_JWT_SECRET", "short"),
+            ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "1"),
+            ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
+            ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
+            ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -457,6 +520,23 @@ mod tests {
         for v in super::VARIABLES {
             assert!(read.contains(&v.name), "{} is listed but never read", v.name);
         }
+    }
+
+    #[test]
+    fn webhooks_refuse_loopback_in_live() {
+        let defaults = config(&[]).unwrap().webhooks;
+        assert_eq!(defaults, super::WebhookConfig::default());
+        assert!(!defaults.allow_loopback, "loopback is off unless asked for");
+        let on = config(&[("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]).unwrap().webhooks;
+        assert!(on.allow_loopback);
+        let live = [
+            ("ROOKERY_ENV", "live"),
+            ("ROOKERY_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("ROOKERY_API_KEY_PEPPER", "0123456789abcdef"),
+        ];
+        assert!(config(&live).is_ok());
+        let message = refused(&[live[0], live[1], live[2], ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]);
+        assert!(message.contains("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK"), "{message}");
     }
 
     #[test]
