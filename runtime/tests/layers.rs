@@ -21,6 +21,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("tenant", 2),
     ("rbac", 2),
     ("ratelimit", 2),
+    ("webhooks", 2),
     ("auth", 3),
     ("http", 4),
     ("cli", 5),
