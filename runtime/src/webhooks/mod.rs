@@ -16,7 +16,7 @@
 //! ```
 //!
 //! **Invariant (no SSRF):** nothing is sent to an address that
-//! [`address::refusal`] refuses. A literal IP is judged when the URL is
+//! `address::refusal` refuses. A literal IP is judged when the URL is
 //! read; a host name is resolved once per attempt, every address it
 //! resolved to is judged, and only those addresses are dialed — by this
 //! module's own connector, never through a proxy — so a DNS answer that
@@ -41,7 +41,9 @@ use serde::Serialize;
 pub use address::AddressClass;
 pub use client::WebhookClient;
 pub use outcome::{DeliveryError, DeliveryOutcome, FailureKind, READ_LIMIT, SNIPPET};
-pub use schedule::{DISABLE_AFTER, DisableReason, EndpointHealth, SCHEDULE, endpoint_health, next_retry};
+pub use schedule::{
+    DISABLE_AFTER, DisableReason, EndpointHealth, JITTER, RETRY_AFTER_CAP, SCHEDULE, endpoint_health, next_retry,
+};
 pub use signing::{ROTATION_GRACE, Secret, SecretError, SigningKeys};
 
 /// `webhook-id`: the event's id, the same on every attempt (receivers use
