@@ -119,6 +119,11 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
             "ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process"
         );
     }
+    if config.webhooks.allow_loopback {
+        tracing::warn!(
+            "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK=true: webhooks may be delivered to this machine's loopback services, over plain http; for tests and development only"
+        );
+    }
     if config.database_url.starts_with("sqlite:") {
         // The embedded default migrates itself so `cargo run` just works.
         migrate(&app, &config).await?;

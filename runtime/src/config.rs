@@ -136,6 +136,21 @@ pub const VARIABLES: &[Variable] = &[
         "1000",
         "milliseconds between polls of an idle queue (PostgreSQL also wakes workers on enqueue), 10-60000",
     ),
+    v(
+        "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK",
+        "false",
+        "`true`: webhooks may be delivered to loopback addresses, over plain http too (tests and development only; private ranges stay refused; refused with ROOKERY_ENV=live)",
+    ),
+    v(
+        "ROOKERY_WEBHOOKS_TIMEOUT",
+        "10",
+        "seconds one webhook delivery may take in all, 1-60",
+    ),
+    v(
+        "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
+        "5",
+        "seconds a webhook delivery may take to resolve and connect, 1-60",
+    ),
 ];
 
 /// A configuration value was present but unusable.
@@ -192,6 +207,8 @@ pub struct Config {
     pub ephemeral_secrets: bool,
     /// Background job workers.
     pub jobs: JobsConfig,
+    /// How outgoing webhooks are delivered.
+    pub webhooks: WebhookConfig,
 }
 
 /// How this process runs background jobs (`ROOKERY_JOBS_*`).
@@ -211,6 +228,32 @@ pub struct JobsConfig {
     pub lease: std::time::Duration,
     /// Poll interval of an idle queue.
     pub poll: std::time::Duration,
+}
+
+/// How outgoing webhooks are delivered (`ROOKERY_WEBHOOKS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookConfig {
+    /// Loopback addresses (and plain `http`) are allowed: tests and
+    /// development only. Private, link-local and other internal ranges
+    /// are refused all the same.
+    pub allow_loopback: bool,
+    /// How long one delivery may take in all: resolving, connecting, TLS,
+    /// sending and the response's status and headers.
+    pub timeout: std::time::Duration,
+    /// How long resolving the host and connecting may take.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for WebhookConfig {
+    /// No loopback, 10 seconds in all, 5 to connect.
+    fn default() -> Self {
+        Self {
+            allow_loopback: false,
+            timeout: std::time::Duration::from_secs(10),
+            connect_timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -383,6 +426,21 @@ impl Config {
                 message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),
             });
         }
+        let webhooks = WebhookConfig {
+            allow_loopback: env.parse("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", false)?,
+            timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_WEBHOOKS_TIMEOUT", 10, 1..=60)?),
+            connect_timeout: std::time::Duration::from_secs(env.ranged(
+                "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
+                5,
+                1..=60,
+            )?),
+        };
+        if key_env == "live" && webhooks.allow_loopback {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK",
+                message: "is for tests and development; ROOKERY_ENV=live refuses it".into(),
+            });
+        }
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
@@ -428,6 +486,7 @@ impl Config {
                 lease: std::time::Duration::from_secs(env.ranged("ROOKERY_JOBS_LEASE", 60, 5..=3600)?),
                 poll: std::time::Duration::from_millis(env.ranged("ROOKERY_JOBS_POLL_MS", 1000, 10..=60_000)?),
             },
+            webhooks,
         })
     }
 }
@@ -525,6 +584,10 @@ mod tests {
             ("ROOKERY_TRUST_PROXY", "yes please"),
             ("ROOKERY_ENV", "prod"),
             ("ROOKERY_JWT_SECRET", "short"),
+            ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "1"),
+            ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
+            ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
+            ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -554,6 +617,23 @@ mod tests {
         for v in super::VARIABLES {
             assert!(read.contains(&v.name), "{} is listed but never read", v.name);
         }
+    }
+
+    #[test]
+    fn webhooks_refuse_loopback_in_live() {
+        let defaults = config(&[]).unwrap().webhooks;
+        assert_eq!(defaults, super::WebhookConfig::default());
+        assert!(!defaults.allow_loopback, "loopback is off unless asked for");
+        let on = config(&[("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]).unwrap().webhooks;
+        assert!(on.allow_loopback);
+        let live = [
+            ("ROOKERY_ENV", "live"),
+            ("ROOKERY_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("ROOKERY_API_KEY_PEPPER", "0123456789abcdef"),
+        ];
+        assert!(config(&live).is_ok());
+        let message = refused(&[live[0], live[1], live[2], ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]);
+        assert!(message.contains("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK"), "{message}");
     }
 
     #[test]

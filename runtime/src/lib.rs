@@ -97,6 +97,15 @@ mod ratelimit;
 mod rbac;
 pub mod repo;
 mod tenant;
+/// Outgoing webhooks: the delivery engine. Public to the runtime's own
+/// tests only; the jobs that deliver events call it inside the crate.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod webhooks;
+// Nothing inside the crate delivers yet (the jobs will).
+#[cfg(not(feature = "testing"))]
+#[allow(dead_code, unused_imports)]
+mod webhooks;
 
 pub use auth::Principal;
 pub use db::{Db, DbError, FromRow, Reading, RowReader, Sql, TenantTx, Writing};

@@ -22,6 +22,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("rbac", 2),
     ("ratelimit", 2),
     ("jobs", 2),
+    ("webhooks", 2),
     ("auth", 3),
     ("http", 4),
     ("cli", 5),
