@@ -35,6 +35,20 @@ pub struct App {
     pub plans: Vec<Plan>,
     /// Spec models first (spec order), then hand-written ones (by path).
     pub models: Vec<Model>,
+    /// Periodic jobs of `[jobs]`, in spec order.
+    pub schedules: Vec<Schedule>,
+}
+
+/// A periodic job: the job type's name, its cron schedule, and whether it
+/// runs once per tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    /// The job type's `NAME`.
+    pub job: String,
+    /// Cron schedule, UTC.
+    pub cron: String,
+    /// Once per tenant at each occurrence.
+    pub per_tenant: bool,
 }
 
 /// A role and every permission it has.
@@ -454,7 +468,7 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
         if !tables.insert(m.table.clone()) {
             bail!("two models use the table `{}`", m.table);
         }
-        if PLATFORM_TABLES.contains(&m.table.as_str()) {
+        if PLATFORM_TABLES.contains(&m.table.as_str()) || m.table.starts_with("rookery_") {
             bail!(
                 "model `{}` uses the table `{}`, which belongs to the platform",
                 m.name,
@@ -473,6 +487,15 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
         features,
         plans,
         models,
+        schedules: spec
+            .jobs
+            .iter()
+            .map(|(name, job)| Schedule {
+                job: name.get_ref().clone(),
+                cron: job.schedule.get_ref().clone(),
+                per_tenant: job.per_tenant,
+            })
+            .collect(),
     })
 }
 
@@ -485,6 +508,7 @@ pub const PLATFORM_TABLES: &[&str] = &[
     "refresh_tokens",
     "invitations",
     "audit_log",
+    "rookery_jobs",
 ];
 
 struct Target {

@@ -44,6 +44,26 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, ModelSpec>")]
     pub models: IndexMap<Spanned<String>, ModelSpec>,
+    /// Periodic jobs, by the `NAME` of the hand-written job type that runs
+    /// them: `nightly_digest = { schedule = "0 6 * * *", per_tenant = true }`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, JobSpec>")]
+    pub jobs: IndexMap<Spanned<String>, JobSpec>,
+}
+
+/// A periodic job of `[jobs]`: a hand-written `rookery::jobs::Job` whose
+/// `NAME` is the key, run at every occurrence of `schedule`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// When: five-field cron in UTC (minute hour day-of-month month
+    /// day-of-week), or `@hourly`, `@daily`, `@weekly`, `@monthly`.
+    #[schemars(with = "String")]
+    pub schedule: Spanned<String>,
+    /// `true`: once per tenant at each occurrence (the job gets that
+    /// tenant's transactions); `false` (default): one platform job.
+    #[serde(default)]
+    pub per_tenant: bool,
 }
 
 /// A permission of `[permissions]`, checked by hand-written code.

@@ -119,6 +119,18 @@ impl PlanDef {
     }
 }
 
+/// A periodic job of the spec's `[jobs]`: the hand-written job type whose
+/// `NAME` is `job` runs at every occurrence of `cron`.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleDef {
+    /// The job type's `NAME`.
+    pub job: &'static str,
+    /// Five-field cron in UTC (or `@daily` and the like).
+    pub cron: &'static str,
+    /// Once per tenant at each occurrence, rather than one platform job.
+    pub per_tenant: bool,
+}
+
 /// One migration, embedded in the binary.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -149,6 +161,8 @@ pub struct AppSpec {
     pub features: &'static [FeatureDef],
     /// Plans. The first plan is the one a new tenant gets.
     pub plans: &'static [PlanDef],
+    /// Periodic jobs (`[jobs]`), which the app registers by name.
+    pub schedules: &'static [ScheduleDef],
     /// PostgreSQL migrations, by version.
     pub postgres_migrations: &'static [Migration],
     /// SQLite migrations, by version.

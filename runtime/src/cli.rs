@@ -93,6 +93,9 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         return Ok(());
     }
     let config = Config::from_env(app.spec().name).map_err(failed)?;
+    if matches!(args.first().map(String::as_str), None | Some("serve" | "worker")) {
+        app.check_jobs().map_err(CliError::Failed)?;
+    }
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(app, config).await,
         Some("migrate") => migrate(&app, &config).await,

@@ -48,6 +48,7 @@ on_both_backends!(
     a_job_whose_worker_stopped_runs_again,
     a_stopping_worker_finishes_its_jobs_or_returns_them,
     schedules_fire_once_per_occurrence,
+    the_specs_schedules_run_registered_jobs_by_name,
 );
 
 /// What jobs saw, per test (each test runs in its own process under
@@ -543,4 +544,38 @@ async fn schedules_fire_once_per_occurrence(h: Harness) {
     // A fan-out that runs again adds nothing.
     assert_eq!(worker.fire_schedules(three).await.unwrap(), 0);
     assert_eq!(worker.drain().await.unwrap().done, 0);
+}
+
+static SCHEDULED_SPEC: std::sync::LazyLock<rookery::app_spec::AppSpec> =
+    std::sync::LazyLock::new(|| rookery::app_spec::AppSpec {
+        schedules: &[rookery::app_spec::ScheduleDef {
+            job: "test.nightly",
+            cron: "0 3 * * *",
+            per_tenant: false,
+        }],
+        ..TEST_SPEC
+    });
+
+async fn the_specs_schedules_run_registered_jobs_by_name(h: Harness) {
+    let spec: &'static rookery::app_spec::AppSpec = &SCHEDULED_SPEC;
+    // Registered by name: the spec's schedule is kept.
+    let worker = App::new(spec).job::<Nightly>().worker(h.db().clone(), &h.config().jobs);
+    assert_eq!(
+        worker
+            .fire_schedules("2020-01-01T03:00:00Z".parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(worker.drain().await.unwrap().done, 1);
+    assert_eq!(seen("test.nightly"), [(None, 1)]);
+    // Not registered: the app refuses to run, naming the job and the fix.
+    let (db, config) = (h.db().clone(), h.config().jobs.clone());
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| App::new(spec).worker(db, &config)));
+    let message = refused.expect_err("an unregistered scheduled job");
+    let message = message.downcast_ref::<String>().expect("a message");
+    assert!(
+        message.contains("[jobs.test.nightly]") && message.contains(".job::<"),
+        "{message}"
+    );
 }

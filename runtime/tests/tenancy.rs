@@ -210,6 +210,7 @@ static SPEC: AppSpec = AppSpec {
             trial_days: None,
         },
     ],
+    schedules: &[],
     postgres_migrations: PG_MIGRATIONS,
     sqlite_migrations: SQLITE_MIGRATIONS,
 };

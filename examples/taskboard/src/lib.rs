@@ -1,10 +1,11 @@
 //! Taskboard: the example Rookery app, as a library so tests and benchmarks
 //! can build its router. Everything under `generated/` comes from
 //! `rookery.toml` via `rookery generate`; the rest is written by hand: a
-//! model of our own ([`comment`]) and routes the generated CRUD cannot
-//! express ([`routes`]).
+//! model of our own ([`comment`]), routes the generated CRUD cannot
+//! express ([`routes`]) and background jobs ([`jobs`]).
 
 pub mod comment;
+pub mod jobs;
 pub mod routes;
 
 // Generated code is formatted by the generator (prettyplease), not by rustfmt,
@@ -12,7 +13,10 @@ pub mod routes;
 #[rustfmt::skip]
 pub mod generated;
 
-/// The whole app: what `rookery.toml` generates plus the hand-written routes.
+/// The whole app: what `rookery.toml` generates plus the hand-written
+/// routes and jobs.
 pub fn app() -> rookery::App {
     routes::register(generated::app())
+        .job::<jobs::ArchiveSummary>()
+        .job::<jobs::StaleTasksDigest>()
 }

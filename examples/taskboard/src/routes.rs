@@ -5,7 +5,8 @@
 //! - `POST /projects/{id}/archive` needs the custom permission
 //!   `projects.archive` (declared in `rookery.toml`'s `[permissions]`),
 //!   archives the project, closes its open tasks with SQL of its own in one
-//!   writing transaction, and writes the audit row `project.archive`.
+//!   writing transaction, writes the audit row `project.archive`, and
+//!   enqueues the job [`ArchiveSummary`] in the same transaction.
 //! - `GET /reports/projects` is a report: one SQL statement with a join and
 //!   aggregates, in a reading transaction.
 
@@ -20,6 +21,7 @@ use rookery::serde_json::{Value, json};
 use rookery::{App, AppState, Record};
 
 use crate::generated::models::{Project, ProjectId};
+use crate::jobs::ArchiveSummary;
 
 /// Adds the hand-written routes to `app`.
 pub fn register(app: App) -> App {
@@ -79,6 +81,12 @@ async fn archive(
         metadata: Some(json!({ "tasks_closed": closed })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
+    // Runs later, and only if this transaction commits.
+    tx.enqueue(&ArchiveSummary {
+        project: id,
+        by: principal.user(),
+    })
+    .await?;
     let project = tx.repo::<Project>().get(id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(project))

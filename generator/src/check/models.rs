@@ -57,6 +57,15 @@ fn check_name<'a>(ctx: &mut Ctx, name: &'a Spanned<String>, tables: &mut IndexMa
             ));
         return;
     }
+    if text.starts_with("rookery_") {
+        ctx.error("rookery::platform_name", name.span(), format!("`{text}` is taken by the platform"))
+            .label("platform prefix")
+            .help_text(format!(
+                "tables named `rookery_…` belong to the platform (the job queue is `rookery_jobs`); rename this model, for example `{}`",
+                text.trim_start_matches("rookery_")
+            ));
+        return;
+    }
     if PLATFORM_ROUTES.contains(&table.as_str()) {
         ctx.error(
             "rookery::platform_name",

@@ -48,6 +48,7 @@ pub(crate) enum IdentKind {
     Plan,
     Quota,
     EnumValue,
+    Job,
 }
 
 impl IdentKind {
@@ -61,6 +62,7 @@ impl IdentKind {
             Self::Plan => "plan name",
             Self::Quota => "quota name",
             Self::EnumValue => "enum value",
+            Self::Job => "job name",
         }
     }
 
@@ -71,7 +73,7 @@ impl IdentKind {
 
     /// Becomes a Rust identifier as written (enum values are camel-cased).
     fn is_rust(self) -> bool {
-        !matches!(self, Self::EnumValue)
+        !matches!(self, Self::EnumValue | Self::Job)
     }
 }
 

@@ -189,11 +189,17 @@ impl App {
     /// A worker for this app's jobs on `db`, as `config` asks
     /// (`ROOKERY_JOBS_*`): `<app> worker` runs it, and `serve` too on the
     /// embedded default. Tests run its [`drain`](crate::jobs::Worker::drain).
+    ///
+    /// # Panics
+    ///
+    /// When the spec's `[jobs]` schedules a job no registered type is named
+    /// after ([`App::job`]).
     pub fn worker(&self, db: Db, config: &crate::config::JobsConfig) -> crate::jobs::Worker {
-        let queues = self.jobs.queues();
+        let jobs = self.jobs.with_spec(self.spec).unwrap_or_else(|e| panic!("{e}"));
+        let queues = jobs.queues();
         crate::jobs::Worker::new(
             db,
-            Arc::new(self.jobs.clone()),
+            Arc::new(jobs),
             crate::jobs::WorkerOptions::from_config(config, &queues),
         )
     }
@@ -266,6 +272,12 @@ impl App {
         self
     }
 
+    /// Whether the spec's `[jobs]` schedules only registered job types (the
+    /// CLI says so in one line before it serves or works).
+    pub(crate) fn check_jobs(&self) -> Result<(), String> {
+        self.jobs.with_spec(self.spec).map(drop)
+    }
+
     /// The OpenAPI document `/openapi.json` serves.
     pub fn openapi(&self) -> serde_json::Value {
         openapi::build(self.spec, &self.models, &self.operations)
@@ -311,7 +323,15 @@ impl App {
 
     /// The complete router: health, OpenAPI, auth routes and every model's
     /// routes under the API prefix.
+    ///
+    /// # Panics
+    ///
+    /// As [`App::worker`] does, so a server whose workers run elsewhere
+    /// still refuses an app that cannot run its spec's schedules.
     pub fn router(&self, state: AppState) -> Router {
+        if let Err(e) = self.jobs.with_spec(self.spec) {
+            panic!("{e}");
+        }
         let prefix = self.spec.api_prefix.trim_end_matches('/');
         let protected = self
             .routes

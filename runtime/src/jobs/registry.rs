@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Job, JobContext, JobError};
+use crate::app_spec::AppSpec;
 
 type Run = fn(JobContext, serde_json::Value) -> Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 
@@ -16,8 +17,11 @@ type Run = fn(JobContext, serde_json::Value) -> Pin<Box<dyn Future<Output = Resu
 #[derive(Clone, Copy)]
 pub(crate) struct Handler {
     pub(crate) queue: &'static str,
+    pub(crate) max_attempts: u32,
     pub(crate) run: Run,
     pub(crate) backoff: fn(u32) -> Duration,
+    /// Whether the payload `null` decodes (a unit struct: schedulable).
+    unit: fn() -> bool,
 }
 
 impl std::fmt::Debug for Handler {
@@ -69,22 +73,28 @@ impl Schedule {
     /// key is the occurrence's time). A scheduled job's payload is JSON
     /// `null`, so its type is a unit struct.
     pub fn new<J: Job>(cron: &str, per_tenant: bool) -> Result<Self, ScheduleError> {
-        let parsed = croner::Cron::from_str(cron).map_err(|e| ScheduleError {
-            job: J::NAME,
+        let mut jobs = Registry::default();
+        jobs.add::<J>();
+        let handler = jobs.get(J::NAME).copied().expect("just added");
+        Self::of(J::NAME, &handler, cron, per_tenant)
+    }
+
+    fn of(job: &'static str, handler: &Handler, cron: &str, per_tenant: bool) -> Result<Self, ScheduleError> {
+        let error = |reason: String| ScheduleError {
+            job,
             expression: cron.to_owned(),
-            reason: e.to_string(),
-        })?;
-        if serde_json::from_value::<J>(serde_json::Value::Null).is_err() {
-            return Err(ScheduleError {
-                job: J::NAME,
-                expression: cron.to_owned(),
-                reason: "a scheduled job's type must deserialise from `null` (a unit struct)".into(),
-            });
+            reason,
+        };
+        let parsed = croner::Cron::from_str(cron).map_err(|e| error(e.to_string()))?;
+        if !(handler.unit)() {
+            return Err(error(
+                "a scheduled job's type must deserialise from `null` (a unit struct)".into(),
+            ));
         }
         Ok(Self {
-            job: J::NAME,
-            queue: J::QUEUE,
-            max_attempts: J::MAX_ATTEMPTS.max(1),
+            job,
+            queue: handler.queue,
+            max_attempts: handler.max_attempts,
             expression: cron.to_owned(),
             cron: parsed,
             per_tenant,
@@ -115,8 +125,10 @@ impl Registry {
     pub(crate) fn add<J: Job>(&mut self) {
         let handler = Handler {
             queue: J::QUEUE,
+            max_attempts: J::MAX_ATTEMPTS.max(1),
             run: run::<J>,
             backoff: J::backoff,
+            unit: || serde_json::from_value::<J>(serde_json::Value::Null).is_ok(),
         };
         if let Some(old) = self.handlers.insert(J::NAME, handler) {
             assert!(
@@ -145,5 +157,23 @@ impl Registry {
 
     pub(crate) fn schedules(&self) -> &[Schedule] {
         &self.schedules
+    }
+
+    /// These jobs with the spec's `[jobs]` schedules added: each names a
+    /// registered job type, or the app cannot run.
+    pub(crate) fn with_spec(&self, spec: &AppSpec) -> Result<Self, String> {
+        let mut jobs = self.clone();
+        for def in spec.schedules {
+            let handler = self.get(def.job).copied().ok_or_else(|| {
+                format!(
+                    "rookery.toml schedules job `{0}` ([jobs.{0}]), but the app registers no job type with that name: \
+                     add `.job::<YourJob>()` to the App, where YourJob implements rookery::jobs::Job with `const NAME: &str = \"{0}\"`",
+                    def.job
+                )
+            })?;
+            jobs.schedules
+                .push(Schedule::of(def.job, &handler, def.cron, def.per_tenant).map_err(|e| e.to_string())?);
+        }
+        Ok(jobs)
     }
 }

@@ -142,6 +142,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             trial_days: None,
         },
     ],
+    schedules: &[],
     postgres_migrations: &[
         Migration {
             version: 1,

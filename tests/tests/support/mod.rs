@@ -321,6 +321,7 @@ pub async fn migrate_files(url: &str, app: &'static str, role: &str, files: &[Pa
     let migrations: &'static [rookery::app_spec::Migration] = Box::leak(migrations.into_boxed_slice());
     let spec: &'static rookery::app_spec::AppSpec = Box::leak(Box::new(rookery::app_spec::AppSpec {
         name: app,
+        schedules: &[],
         postgres_migrations: migrations,
         sqlite_migrations: migrations,
         ..taskboard::generated::SPEC

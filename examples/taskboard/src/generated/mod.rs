@@ -136,6 +136,13 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             trial_days: None,
         },
     ],
+    schedules: &[
+        spec::ScheduleDef {
+            job: "stale_tasks_digest",
+            cron: "0 7 * * 1",
+            per_tenant: true,
+        },
+    ],
     postgres_migrations: &[
         spec::Migration {
             version: 1,

@@ -26,6 +26,7 @@ static SPEC: AppSpec = AppSpec {
     roles: &ROLES,
     features: &[],
     plans: &[],
+    schedules: &[],
     postgres_migrations: &[],
     sqlite_migrations: &[],
 };
