@@ -106,6 +106,23 @@ pub const VARIABLES: &[Variable] = &[
         "false",
         "`true`: take the client address from the first X-Forwarded-For hop",
     ),
+    v(
+        "ROOKERY_METRICS_BIND",
+        "none (no listener)",
+        "host:port of a second listener serving only /metrics; keep it off the public network",
+    ),
+    v(
+        "ROOKERY_METRICS_TOKEN",
+        "none",
+        "bearer token /metrics requires, at least 16 bytes; without ROOKERY_METRICS_BIND, /metrics is then served on ROOKERY_BIND",
+    ),
+    v(
+        "SENTRY_DSN",
+        "none (off)",
+        "Sentry-compatible DSN panics and 500s are reported to (needs the `sentry` feature)",
+    ),
+    v("SENTRY_ENVIRONMENT", "ROOKERY_ENV", "environment name events carry"),
+    v("SENTRY_RELEASE", "none", "release name events carry"),
 ];
 
 /// A configuration value was present but unusable.
@@ -158,6 +175,16 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Whether a proxy sets `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// Address of the listener that serves only `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires.
+    pub metrics_token: Option<Vec<u8>>,
+    /// Where panics and 500s are reported (the `sentry` feature).
+    pub sentry_dsn: Option<String>,
+    /// The environment reported events carry.
+    pub sentry_environment: String,
+    /// The release reported events carry.
+    pub sentry_release: Option<String>,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
 }
@@ -170,6 +197,9 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
             .field("env", &self.env)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("sentry_dsn", &self.sentry_dsn.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -341,6 +371,36 @@ impl Config {
                 ),
             });
         }
+        let metrics_bind: Option<SocketAddr> = match env.var("ROOKERY_METRICS_BIND") {
+            None => None,
+            Some(_) => Some(env.parse("ROOKERY_METRICS_BIND", bind)?),
+        };
+        if metrics_bind.is_some_and(|m| {
+            m.port() == bind.port() && (m.ip() == bind.ip() || m.ip().is_unspecified() || bind.ip().is_unspecified())
+        }) {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_METRICS_BIND",
+                message: "must not be the API's own address (ROOKERY_BIND)".into(),
+            });
+        }
+        let metrics_token = match env.var("ROOKERY_METRICS_TOKEN") {
+            Some(t) if t.len() >= 16 => Some(t.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_METRICS_TOKEN",
+                    message: "must be at least 16 bytes".into(),
+                });
+            }
+            None => None,
+        };
+        let sentry_dsn = env.var("SENTRY_DSN");
+        #[cfg(feature = "sentry")]
+        if let Some(dsn) = &sentry_dsn {
+            dsn.parse::<sentry::types::Dsn>().map_err(|e| ConfigError::Invalid {
+                name: "SENTRY_DSN",
+                message: e.to_string(),
+            })?;
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
@@ -352,7 +412,7 @@ impl Config {
             jwt_previous_secrets: previous_secrets(env.var("ROOKERY_JWT_PREVIOUS_SECRETS").as_deref())?,
             access_token_ttl: env.ranged("ROOKERY_ACCESS_TOKEN_TTL", 900, 60..=86_400)?,
             api_key_pepper,
-            env: key_env,
+            env: key_env.clone(),
             rate_limit_override,
             sign_in_rate: parse_rate(
                 "ROOKERY_SIGN_IN_RATE",
@@ -364,6 +424,11 @@ impl Config {
             )?,
             request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
+            metrics_bind,
+            metrics_token,
+            sentry_dsn,
+            sentry_environment: env.var("SENTRY_ENVIRONMENT").unwrap_or_else(|| key_env.clone()),
+            sentry_release: env.var("SENTRY_RELEASE"),
             ephemeral_secrets: ephemeral,
         })
     }
@@ -428,6 +493,9 @@ mod tests {
             ("ROOKERY_TRUST_PROXY", "yes please"),
             ("ROOKERY_ENV", "prod"),
             ("ROOKERY_JWT_SECRET", "short"),
+            ("ROOKERY_METRICS_TOKEN", "short"),
+            ("ROOKERY_METRICS_BIND", "nowhere"),
+            ("ROOKERY_METRICS_BIND", "127.0.0.1:3000"),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -457,6 +525,32 @@ mod tests {
         for v in super::VARIABLES {
             assert!(read.contains(&v.name), "{} is listed but never read", v.name);
         }
+    }
+
+    #[test]
+    fn metrics_and_reporting_are_off_unless_configured_and_secrets_are_redacted() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!((defaults.metrics_bind, defaults.metrics_token.is_none()), (None, true));
+        assert!(defaults.sentry_dsn.is_none());
+        assert_eq!(defaults.sentry_environment, "test", "ROOKERY_ENV by default");
+        let token = "metrics-token-metrics-token";
+        let dsn = "https://public-key@errors.example.com/42";
+        let set = config(&[
+            ("ROOKERY_METRICS_BIND", "0.0.0.0:9464"),
+            ("ROOKERY_METRICS_TOKEN", token),
+            ("SENTRY_DSN", dsn),
+        ])
+        .unwrap();
+        assert_eq!(set.metrics_bind, Some(([0, 0, 0, 0], 9464).into()));
+        let debug = format!("{set:?}");
+        assert!(!debug.contains(token) && !debug.contains("public-key"), "{debug}");
+        assert!(
+            refused(&[
+                ("ROOKERY_BIND", "0.0.0.0:3000"),
+                ("ROOKERY_METRICS_BIND", "127.0.0.1:3000")
+            ])
+            .contains("ROOKERY_METRICS_BIND")
+        );
     }
 
     #[test]

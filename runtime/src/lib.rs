@@ -85,6 +85,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+mod metrics;
 pub mod model;
 /// Constraint names: the generator's rule, the same source file (compiled
 /// here through `#[path]`, so the runtime does not depend on syn).
@@ -94,6 +95,7 @@ mod naming;
 mod ratelimit;
 mod rbac;
 pub mod repo;
+pub mod report;
 mod tenant;
 
 pub use auth::Principal;

@@ -7,6 +7,7 @@ pub(crate) mod crud;
 mod error;
 mod health;
 mod identity;
+mod metrics;
 pub(crate) mod openapi;
 mod operation;
 
@@ -25,6 +26,7 @@ use crate::app_spec::AppSpec;
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::model::{ModelDef, TenantModel};
 use crate::ratelimit::RateLimiter;
 use crate::tenant::TenantDirectory;
@@ -39,6 +41,7 @@ struct Inner {
     sign_in_limiter: RateLimiter<std::net::IpAddr>,
     account_limiter: RateLimiter<[u8; 32]>,
     models: Vec<&'static ModelDef>,
+    metrics: Metrics,
     /// Per table, the tables a delete of its rows cascades to.
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
 }
@@ -109,6 +112,11 @@ impl AppState {
     /// Every registered model.
     pub fn models(&self) -> &[&'static ModelDef] {
         &self.inner.models
+    }
+
+    /// The app's metrics (`/metrics`).
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The tables a delete of `table`'s rows cascades to (`on_delete =
@@ -258,6 +266,7 @@ impl App {
                 sign_in_limiter: RateLimiter::default(),
                 account_limiter: RateLimiter::default(),
                 models: self.models.clone(),
+                metrics: Metrics::default(),
                 cascades: self
                     .models
                     .iter()
@@ -287,11 +296,18 @@ impl App {
         } else {
             Router::new().nest(prefix, api)
         };
-        Router::new()
-            .merge(health::routes())
-            .merge(openapi::routes(self.spec, &self.models, &self.operations))
+        let router =
+            Router::new()
+                .merge(health::routes())
+                .merge(openapi::routes(self.spec, &self.models, &self.operations));
+        let router = if metrics::on_api_listener(&state) {
+            router.merge(metrics::routes())
+        } else {
+            router
+        };
+        router
             .merge(api)
-            .fallback(|| async { ApiError::NotFound })
+            .fallback(unmatched)
             // After every route is in: axum still sets `Allow`.
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .with_state(state)
@@ -302,6 +318,27 @@ impl App {
             }))
             .layer(MapRequestLayer::new(set_request_id))
     }
+}
+
+impl App {
+    /// The router of the metrics listener (`ROOKERY_METRICS_BIND`): only
+    /// `GET /metrics`, behind `ROOKERY_METRICS_TOKEN` when that is set.
+    /// `serve` runs it on its own listener; a binary of your own can too.
+    pub fn metrics_router(&self, state: AppState) -> Router {
+        metrics::routes()
+            .fallback(|| async { ApiError::NotFound })
+            .with_state(state)
+    }
+}
+
+/// What a path no route matches answers, counted as the route
+/// `unmatched` (never the path itself).
+async fn unmatched(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+) -> ApiError {
+    state.metrics().routes.get(method.as_str(), "unmatched").count(404);
+    ApiError::NotFound
 }
 
 /// Longest client request id kept.
@@ -343,15 +380,63 @@ fn set_request_id(mut request: axum::extract::Request) -> axum::extract::Request
 /// 503 and its transaction rolls back. Nothing is cancelled from outside,
 /// so a `COMMIT` that started always finishes and is reported. An error
 /// response that is not a problem yet (axum's rejections) leaves as one.
+///
+/// Also, because every API request passes here anyway (each
+/// `Router::layer` of its own would cost a boxed future per request): a
+/// panic below answers 500 instead of dropping the connection; the answer
+/// is counted by route template, method and status with its latency
+/// (`metrics::routes`: a lookup without a lock, three atomic adds); and
+/// with error reporting on, the request runs in its own reporting scope
+/// and a 500 is reported (`report`).
 async fn request_timeout(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let deadline = tokio::time::Instant::now() + state.config().request_timeout;
-    let response = crate::db::deadline::scope(deadline, next.run(request)).await;
-    // Here, in a layer every API request passes anyway, rather than in a
-    // layer of its own: each `Router::layer` costs a boxed future per request.
+    use std::task::Poll;
+    let start = tokio::time::Instant::now();
+    let deadline = start + state.config().request_timeout;
+    let (stats, scope) = {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("unmatched", axum::extract::MatchedPath::as_str);
+        let stats = state.metrics().routes.get(request.method().as_str(), route);
+        (
+            stats,
+            crate::report::Scope::start(|| request_id(request.headers()), route),
+        )
+    };
+    let mut handler = std::pin::pin!(crate::db::deadline::scope(deadline, next.run(request)));
+    let outcome = std::future::poll_fn(|cx| {
+        let poll = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.as_mut().poll(cx)));
+        match scope.run(poll) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    let response = match outcome {
+        Ok(response) => {
+            if response.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+                scope.server_error(error::failure(&response));
+            }
+            response
+        }
+        // The panic hook has printed it, and reported it when reporting is on.
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("");
+            tracing::error!(panic = message, "handler panicked; answered 500");
+            state.metrics().panics.inc();
+            axum::response::IntoResponse::into_response(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    };
+    stats.record(response.status().as_u16(), start.elapsed());
     error::ensure_problem(response)
 }
 
