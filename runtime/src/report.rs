@@ -3,7 +3,7 @@
 //! and, once authentication has named it, the tenant id.
 //!
 //! Behind the `sentry` cargo feature; without it, or without `SENTRY_DSN`,
-//! every function here is a no-op the compiler removes (a [`Scope`] is
+//! every function here is a no-op the compiler removes (a request's `Scope` is
 //! then zero-sized) and a request pays nothing.
 //!
 //! **Invariant (nothing secret):** an event carries the error's message
@@ -123,6 +123,9 @@ impl Scope {
                 scope.set_tag("request_id", request_id().unwrap_or(""));
                 scope.set_tag("route", route);
                 scope.set_transaction(Some(route));
+                // A trace of its own: otherwise every request's events
+                // carry the process's one trace id, as if one request.
+                scope.set_context("trace", sentry::protocol::TraceContext::default());
             });
             return Self {
                 hub: Some(std::sync::Arc::new(hub)),

@@ -59,6 +59,11 @@ async fn panics_and_500s_are_reported_with_request_and_tenant_and_nothing_secret
         };
         let panicked = event("req-panics-1");
         let failed = event("req-fails-1");
+        let trace = |e: &Value| e["contexts"]["trace"]["trace_id"].as_str().map(str::to_owned);
+        assert!(
+            trace(panicked).is_some() && trace(panicked) != trace(failed),
+            "a trace per request"
+        );
         for (event, route) in [(panicked, "/api/v1/panics"), (failed, "/api/v1/fails")] {
             assert_eq!(event["tags"]["tenant_id"], tenant.as_str(), "{event:#}");
             assert_eq!(event["tags"]["route"], route, "{event:#}");
