@@ -9,7 +9,14 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ops.py");
+/// `runtime/tests/support/ops.py`, from the runtime's tests or (through
+/// `#[path]`) the end-to-end crate's: both sit one level below the root.
+fn script() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    root.join("runtime/tests/support/ops.py")
+}
 
 /// The Python with `prometheus-client` and `kent`: `ROOKERY_OPS_PYTHON`,
 /// else where `scripts/test` installs it.
@@ -62,7 +69,8 @@ impl Scrape {
 /// (`prometheus` or `openmetrics`); a body that does not parse panics.
 pub fn scrape(url: &str, token: &str, format: &str) -> Scrape {
     let out = Command::new(python())
-        .args([SCRIPT, "scrape", url, token, format])
+        .arg(script())
+        .args(["scrape", url, token, format])
         .output()
         .expect("run ops.py");
     assert!(
@@ -100,7 +108,8 @@ impl Kent {
     /// Starts Kent and returns once it listens.
     pub fn start() -> Self {
         let mut child = Command::new(python())
-            .args([SCRIPT, "kent"])
+            .arg(script())
+            .args(["kent"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -126,7 +135,8 @@ impl Kent {
     pub fn events(&self) -> Vec<Value> {
         let get = |path: &str| -> Value {
             let out = Command::new(python())
-                .args([SCRIPT, "get", &format!("http://127.0.0.1:{}{path}", self.port)])
+                .arg(script())
+                .args(["get", &format!("http://127.0.0.1:{}{path}", self.port)])
                 .output()
                 .expect("run ops.py");
             assert!(
