@@ -18,6 +18,10 @@
 //! metrics.job_failures.get_or_create(&[("queue", queue.name)]).inc();
 //! ```
 //!
+//! A gauge read from elsewhere at scrape time (a queue's depth and oldest
+//! age, like the pool's connections) is set in `http/metrics.rs`'s
+//! `scrape`, beside the pool's, just before the text is written.
+//!
 //! **Invariant (bounded cardinality):** no label carries a tenant id, a
 //! user id, a raw path or any other value a client chooses.
 
