@@ -117,6 +117,8 @@ async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
 }
 
 async fn serve(app: App, config: Config) -> Result<(), CliError> {
+    // Flushed when serving stops.
+    let _reporting = crate::report::init(&config);
     if config.ephemeral_secrets {
         tracing::warn!(
             "ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process"
@@ -144,6 +146,13 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
         }))
     });
     let state = app.state(config, db.clone());
+    let metrics = match state.config().metrics_bind {
+        Some(addr) => Some(serve_metrics(&app, state.clone(), addr).await?),
+        None => None,
+    };
+    if state.config().metrics_bind.is_none() && state.config().metrics_token.is_some() {
+        tracing::info!("metrics at /metrics, behind ROOKERY_METRICS_TOKEN");
+    }
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -159,6 +168,9 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         let _ = workers.await;
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
     }
     db.close().await;
     tracing::info!("stopped");
@@ -226,6 +238,29 @@ async fn jobs(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     }
     db.close().await;
     Ok(())
+}
+
+/// Starts the listener that serves only `/metrics` (`ROOKERY_METRICS_BIND`).
+async fn serve_metrics(
+    app: &App,
+    state: crate::http::AppState,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    let token = state.config().metrics_token.is_some();
+    let router = app.metrics_router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| failed(format!("cannot listen on {addr} (ROOKERY_METRICS_BIND): {e}")))?;
+    if token {
+        tracing::info!(%addr, "metrics at /metrics on their own listener, behind ROOKERY_METRICS_TOKEN");
+    } else {
+        tracing::info!(%addr, "metrics at /metrics on their own listener, without a token: keep it off the public network");
+    }
+    Ok(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(error = %err, "the metrics listener stopped");
+        }
+    }))
 }
 
 async fn shutdown_signal() {

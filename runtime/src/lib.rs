@@ -15,6 +15,7 @@
 //! | errors | [`ApiError`] (problem+json), [`DbError`], [`RepoError`] |
 //! | ids | [`TenantId`], [`UserId`], [`Id`] |
 //! | your own models | `#[derive(`[`TenantModel`]`)]`, `#[derive(`[`ModelEnum`]`)]` |
+//! | operations | `/metrics` and error reporting are configured from the environment (README, "Operations"); for a binary of your own: [`App::metrics_router`], [`report::init`] |
 //! | the libraries | [`axum`](https://docs.rs/axum/0.8), [`chrono`], [`serde_json`], [`uuid`](https://docs.rs/uuid/1), [`Decimal`] — the runtime's own copies |
 //!
 //! A hand-written route with a permission, a report in SQL and an audit row:
@@ -87,6 +88,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+mod metrics;
 pub mod model;
 /// Constraint names: the generator's rule, the same source file (compiled
 /// here through `#[path]`, so the runtime does not depend on syn).
@@ -96,6 +98,7 @@ mod naming;
 mod ratelimit;
 mod rbac;
 pub mod repo;
+pub mod report;
 mod tenant;
 /// Outgoing webhooks: the delivery engine. Public to the runtime's own
 /// tests only; the jobs that deliver events call it inside the crate.

@@ -192,6 +192,22 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
+/// What a pool holds at one moment (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolStats {
+    /// Connections open: busy, idle in the pool, or kept between reads.
+    pub(crate) open: u32,
+    /// Connections idle in the pool.
+    pub(crate) idle: usize,
+    /// Connections kept between one-message reads (PostgreSQL).
+    pub(crate) kept: usize,
+    /// Statements and transactions waiting for a connection (PostgreSQL;
+    /// sqlx does not tell for SQLite).
+    pub(crate) waiting: usize,
+    /// The pool's size.
+    pub(crate) max: u32,
+}
+
 /// A connection pool to SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -345,6 +361,29 @@ impl Db {
         match &self.pool {
             Pool::Postgres(pool) => pool.close().await,
             Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// What the pool holds right now.
+    pub(crate) fn stats(&self) -> PoolStats {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let (kept, waiting) = self.oneshot.counts();
+                PoolStats {
+                    open: pool.size(),
+                    idle: pool.num_idle(),
+                    kept,
+                    waiting,
+                    max: pool.options().get_max_connections(),
+                }
+            }
+            Pool::Sqlite(pool) => PoolStats {
+                open: pool.size(),
+                idle: pool.num_idle(),
+                kept: 0,
+                waiting: 0,
+                max: pool.options().get_max_connections(),
+            },
         }
     }
 

@@ -80,8 +80,19 @@ async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Pri
 pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let principal = match authenticate_parts(&state, request.headers()).await {
         Ok(p) => p,
-        Err(err) => return err.into_response(),
+        Err(err) => {
+            let reason = match err {
+                ApiError::Unauthorized(_) => Some("credentials"),
+                ApiError::TenantMismatch(_) => Some("tenant"),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                state.metrics().auth_failures.get_or_create(&[("reason", reason)]).inc();
+            }
+            return err.into_response();
+        }
     };
+    crate::report::tenant(principal.tenant);
     let limit = match state.config().rate_limit_override {
         Some((max, window)) => Some((max, window)),
         None => principal
@@ -97,6 +108,11 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
     if let Some(d) = decision
         && !d.allowed
     {
+        state
+            .metrics()
+            .rate_limited
+            .get_or_create(&[("limiter", "tenant")])
+            .inc();
         let mut response = ApiError::RateLimited { retry_after: d.reset }.into_response();
         rate_headers(&mut response, d);
         return response;
@@ -138,6 +154,11 @@ pub(super) async fn limit_sign_in(State(state): State<AppState>, request: Reques
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
     let decision = state.sign_in_limiter().check(ip, max, window, now);
     if !decision.allowed {
+        state
+            .metrics()
+            .rate_limited
+            .get_or_create(&[("limiter", "sign_in")])
+            .inc();
         let mut response = ApiError::RateLimited {
             retry_after: decision.reset,
         }

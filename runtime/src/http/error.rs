@@ -228,6 +228,25 @@ pub(crate) fn ensure_problem(response: Response) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// The error behind a 500 that an [`ApiError::Internal`] made, kept in
+/// the response's extensions for error reporting (`report`).
+#[cfg(feature = "sentry")]
+#[derive(Clone)]
+struct Failure(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+/// The error a 500 carries, if an [`ApiError::Internal`] made it.
+#[cfg(feature = "sentry")]
+pub(crate) fn failure(response: &Response) -> Option<&(dyn std::error::Error + 'static)> {
+    let failure = response.extensions().get::<Failure>()?;
+    Some(&*failure.0)
+}
+
+/// Without error reporting, nothing is kept.
+#[cfg(not(feature = "sentry"))]
+pub(crate) fn failure(_: &Response) -> Option<&(dyn std::error::Error + 'static)> {
+    None
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
@@ -255,6 +274,10 @@ impl IntoResponse for ApiError {
         }
         if matches!(status, StatusCode::UNAUTHORIZED) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        #[cfg(feature = "sentry")]
+        if let Self::Internal(err) = self {
+            response.extensions_mut().insert(Failure(err.into()));
         }
         response
     }

@@ -7,16 +7,18 @@ pub(crate) mod crud;
 mod error;
 mod health;
 mod identity;
+mod metrics;
 pub(crate) mod openapi;
 mod operation;
+mod request;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::{HeaderName, Request};
 use axum::middleware;
 use tower::util::MapRequestLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, RequestId};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -25,6 +27,7 @@ use crate::app_spec::AppSpec;
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::model::{ModelDef, TenantModel};
 use crate::ratelimit::RateLimiter;
 use crate::tenant::TenantDirectory;
@@ -39,6 +42,7 @@ struct Inner {
     sign_in_limiter: RateLimiter<std::net::IpAddr>,
     account_limiter: RateLimiter<[u8; 32]>,
     models: Vec<&'static ModelDef>,
+    metrics: Metrics,
     /// Per table, the tables a delete of its rows cascades to.
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
 }
@@ -109,6 +113,11 @@ impl AppState {
     /// Every registered model.
     pub fn models(&self) -> &[&'static ModelDef] {
         &self.inner.models
+    }
+
+    /// The app's metrics (`/metrics`).
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The tables a delete of `table`'s rows cascades to (`on_delete =
@@ -311,6 +320,7 @@ impl App {
                 sign_in_limiter: RateLimiter::default(),
                 account_limiter: RateLimiter::default(),
                 models: self.models.clone(),
+                metrics: Metrics::default(),
                 cascades: self
                     .models
                     .iter()
@@ -342,17 +352,24 @@ impl App {
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::limit_sign_in));
         let api = public
             .merge(protected)
-            .layer(middleware::from_fn_with_state(state.clone(), request_timeout));
+            .layer(middleware::from_fn_with_state(state.clone(), request::request_timeout));
         let api = if prefix.is_empty() {
             api
         } else {
             Router::new().nest(prefix, api)
         };
-        Router::new()
-            .merge(health::routes())
-            .merge(openapi::routes(self.spec, &self.models, &self.operations))
+        let router =
+            Router::new()
+                .merge(health::routes())
+                .merge(openapi::routes(self.spec, &self.models, &self.operations));
+        let router = if metrics::on_api_listener(&state) {
+            router.merge(metrics::routes())
+        } else {
+            router
+        };
+        router
             .merge(api)
-            .fallback(|| async { ApiError::NotFound })
+            .fallback(request::unmatched)
             // After every route is in: axum still sets `Allow`.
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .with_state(state)
@@ -361,7 +378,7 @@ impl App {
                 let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             }))
-            .layer(MapRequestLayer::new(set_request_id))
+            .layer(MapRequestLayer::new(request::set_request_id))
     }
 }
 
@@ -372,55 +389,15 @@ fn platform_jobs() -> crate::jobs::Registry {
     jobs
 }
 
-/// Longest client request id kept.
-const MAX_REQUEST_ID: usize = 64;
-
-/// Whether a client's `X-Request-Id` is kept: 1 to 64 characters of
-/// `[A-Za-z0-9._:-]`. It goes into logs and audit rows verbatim.
-fn fit_request_id(id: &[u8]) -> bool {
-    (1..=MAX_REQUEST_ID).contains(&id.len())
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
-/// Gives the request a request id: the client's `X-Request-Id` when it
-/// is [`fit_request_id`] (and given once), else a new UUID in its place.
-/// (tower-http's `SetRequestIdLayer` keeps any id the client sends.)
-fn set_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
-    let headers = request.headers_mut();
-    let mut ids = headers.get_all(REQUEST_ID).iter();
-    let fit = match (ids.next(), ids.next()) {
-        (Some(id), None) => fit_request_id(id.as_bytes()),
-        _ => false,
-    };
-    if !fit {
-        let mut buffer = uuid::Uuid::encode_buffer();
-        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-        headers.insert(REQUEST_ID, HeaderValue::from_str(id).expect("a UUID is a header value"));
+impl App {
+    /// The router of the metrics listener (`ROOKERY_METRICS_BIND`): only
+    /// `GET /metrics`, behind `ROOKERY_METRICS_TOKEN` when that is set.
+    /// `serve` runs it on its own listener; a binary of your own can too.
+    pub fn metrics_router(&self, state: AppState) -> Router {
+        metrics::routes()
+            .fallback(|| async { ApiError::NotFound })
+            .with_state(state)
     }
-    // As tower-http's layer did, for handlers that read the extension.
-    if let Some(id) = request.headers().get(REQUEST_ID).cloned() {
-        request.extensions_mut().insert(RequestId::new(id));
-    }
-    request
-}
-
-/// Gives an API request `ROOKERY_REQUEST_TIMEOUT` for its database work
-/// (`db::deadline`): a step that would pass it fails, the handler answers
-/// 503 and its transaction rolls back. Nothing is cancelled from outside,
-/// so a `COMMIT` that started always finishes and is reported. An error
-/// response that is not a problem yet (axum's rejections) leaves as one.
-async fn request_timeout(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    let deadline = tokio::time::Instant::now() + state.config().request_timeout;
-    let response = crate::db::deadline::scope(deadline, next.run(request)).await;
-    // Here, in a layer every API request passes anyway, rather than in a
-    // layer of its own: each `Router::layer` costs a boxed future per request.
-    error::ensure_problem(response)
 }
 
 /// The request id of a request (set by the app's middleware): the

@@ -10,6 +10,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod ops;
+
 use std::future::Future;
 
 use axum::Router;
@@ -192,6 +194,8 @@ enum Inspect {
 /// The app under test and a side door into its database.
 pub struct Harness {
     router: Router,
+    /// The router of the metrics listener (`App::metrics_router`).
+    metrics: Router,
     inspect: Inspect,
     db: Db,
     config: Config,
@@ -277,6 +281,19 @@ impl Harness {
             .expect("tenant id")
             .parse()
             .expect("a tenant id")
+    }
+
+    /// Serves the app and its metrics listener on two ports of 127.0.0.1
+    /// for the rest of the test: `(api, metrics)`.
+    pub async fn serve(&self) -> (std::net::SocketAddr, std::net::SocketAddr) {
+        let mut addrs = Vec::new();
+        for router in [self.router.clone(), self.metrics.clone()] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addrs.push(listener.local_addr().expect("address"));
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            tokio::spawn(async move { axum::serve(listener, service).await.expect("serve") });
+        }
+        (addrs[0], addrs[1])
     }
 
     /// Sends `method path` (under the API prefix) naming tenant `tenant`
@@ -452,13 +469,25 @@ struct Echo {
     word: String,
 }
 
+/// A hand-written route that panics (the operations tests).
+async fn panics(_: rookery::auth::Principal) -> StatusCode {
+    panic!("the handler panicked");
+}
+
+/// A hand-written route that fails with an internal error whose source
+/// is a database error (the operations tests).
+async fn fails(_: rookery::auth::Principal) -> Result<StatusCode, rookery::ApiError> {
+    let io = std::io::Error::other("the disk is on fire");
+    Err(rookery::ApiError::internal(rookery::DbError::Sqlx(sqlx::Error::Io(io))))
+}
+
 /// A hand-written route whose handler checks nothing itself: its
 /// `Operation` says what it needs.
 async fn guarded() -> axum::Json<&'static str> {
     axum::Json("ran")
 }
 
-fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
+fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (Router, Router) {
     let app = App::new(&TEST_SPEC)
         .model::<Note>()
         .operation(
@@ -469,6 +498,8 @@ fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
             Router::new()
                 .route("/echo", axum::routing::post(echo))
                 .route("/bare-conflict", axum::routing::get(|| async { StatusCode::CONFLICT }))
+                .route("/panics", axum::routing::get(panics))
+                .route("/fails", axum::routing::get(fails))
                 .route(
                     "/own-conflict",
                     axum::routing::get(|| async {
@@ -477,7 +508,7 @@ fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
                 ),
         );
     let state = app.state(configured(url, configure), db);
-    app.router(state)
+    (app.router(state.clone()), app.metrics_router(state))
 }
 
 fn configured(url: &str, configure: fn(&mut Config)) -> Config {
@@ -529,8 +560,10 @@ where
         .expect("connect");
     db.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
     let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
+    let (router, metrics) = router(db.clone(), &url, configure);
     let harness = Harness {
-        router: router(db.clone(), &url, configure),
+        router,
+        metrics,
         inspect: Inspect::Sqlite(inspect.clone()),
         db: db.clone(),
         config: configured(&url, configure),
@@ -562,8 +595,10 @@ where
         .await
         .expect("connect as the serving role");
     let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
+    let (router, metrics) = router(db.clone(), &pg.serving_url, configure);
     let harness = Harness {
-        router: router(db.clone(), &pg.serving_url, configure),
+        router,
+        metrics,
         inspect: Inspect::Postgres(inspect.clone()),
         db: db.clone(),
         config: configured(&pg.serving_url, configure),

@@ -274,6 +274,14 @@ impl Cache {
         idle.waiters.clear();
     }
 
+    /// Connections kept here, and statements and transactions waiting for
+    /// a connection (for `/metrics`; one lock, at scrape time only).
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let idle = self.lock();
+        let handed = idle.waiters.iter().filter(|w| !w.is_closed()).count();
+        (idle.conns.len(), handed + self.waiting.load(Ordering::Relaxed))
+    }
+
     /// How many tasks wait for the pool right now (tests wait for a waiter).
     #[cfg(feature = "testing")]
     pub(crate) fn waiting(&self) -> usize {

@@ -310,6 +310,11 @@ async fn verify_account_password(
     let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
     let decision = state.account_limiter().check(account, max, window, now);
     if !decision.allowed {
+        state
+            .metrics()
+            .rate_limited
+            .get_or_create(&[("limiter", "account")])
+            .inc();
         return Err(ApiError::RateLimited {
             retry_after: decision.reset,
         });
@@ -317,6 +322,12 @@ async fn verify_account_password(
     let verified = verify_password(password, hash).await?;
     if verified {
         state.account_limiter().refund(account, window, now);
+    } else {
+        state
+            .metrics()
+            .auth_failures
+            .get_or_create(&[("reason", "password")])
+            .inc();
     }
     Ok(verified)
 }

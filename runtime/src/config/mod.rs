@@ -6,152 +6,9 @@
 
 use std::net::SocketAddr;
 
-/// One environment variable the app reads.
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    /// Its name.
-    pub name: &'static str,
-    /// Its default, as text (`<app>` stands for the app's name).
-    pub default: &'static str,
-    /// What it does and the values it accepts.
-    pub meaning: &'static str,
-}
+mod variables;
 
-const fn v(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
-    Variable { name, default, meaning }
-}
-
-/// Every variable [`Config::from_env`] reads.
-pub const VARIABLES: &[Variable] = &[
-    v(
-        "DATABASE_URL",
-        "sqlite:<app>.sqlite",
-        "postgres://… or sqlite:…, picked at start-up",
-    ),
-    v(
-        "ROOKERY_MIGRATE_DATABASE_URL",
-        "DATABASE_URL",
-        "URL `migrate` connects with (the tables' owner)",
-    ),
-    v(
-        "ROOKERY_DB_ROLE",
-        "<app>_app",
-        "PostgreSQL group role `serve` switches to and `migrate` grants (a lowercase SQL name)",
-    ),
-    v("ROOKERY_DB_POOL", "16", "pool size, 1-1000"),
-    v("ROOKERY_BIND", "127.0.0.1:3000", "listen address, host:port"),
-    v(
-        "PORT",
-        "3000",
-        "listen port on 127.0.0.1 when ROOKERY_BIND is unset, 1-65535",
-    ),
-    v(
-        "ROOKERY_BASE_DOMAIN",
-        "localhost",
-        "`acme.<base domain>` resolves tenant `acme`",
-    ),
-    v(
-        "ROOKERY_JWT_SECRET",
-        "random per process",
-        "HS256 signing key, at least 32 bytes (also JWT_SECRET)",
-    ),
-    v("JWT_SECRET", "none", "read when ROOKERY_JWT_SECRET is unset"),
-    v(
-        "ROOKERY_JWT_PREVIOUS_SECRETS",
-        "none",
-        "comma-separated old signing keys still accepted, each at least 32 bytes",
-    ),
-    v(
-        "ROOKERY_ACCESS_TOKEN_TTL",
-        "900",
-        "access token lifetime, seconds, 60-86400",
-    ),
-    v(
-        "ROOKERY_API_KEY_PEPPER",
-        "random per process",
-        "secret API key hashes are keyed with, at least 16 bytes",
-    ),
-    v(
-        "ROOKERY_ENV",
-        "test",
-        "`live` or `test`: the <env> part of API keys; `live` needs both secrets set",
-    ),
-    v(
-        "RATE_LIMIT_MAX",
-        "the plan's rate_limit",
-        "requests per window for every tenant, overriding the plans, 1 or more",
-    ),
-    v(
-        "RATE_LIMIT_WINDOW_SECS",
-        "60",
-        "window of RATE_LIMIT_MAX, seconds, 1-86400",
-    ),
-    v(
-        "ROOKERY_SIGN_IN_RATE",
-        "30/m",
-        "sign-in requests per client address, <n>/s, /m or /h",
-    ),
-    v(
-        "ROOKERY_SIGN_IN_ACCOUNT_RATE",
-        "10/h",
-        "failed password checks per account, from any address, <n>/s, /m or /h",
-    ),
-    v(
-        "ROOKERY_REQUEST_TIMEOUT",
-        "30",
-        "seconds an API request's database work may take, 1-3600; then 503",
-    ),
-    v(
-        "ROOKERY_TRUST_PROXY",
-        "false",
-        "`true`: take the client address from the first X-Forwarded-For hop",
-    ),
-    v(
-        "ROOKERY_JOBS_IN_SERVE",
-        "true on SQLite, false on PostgreSQL",
-        "`true`: `serve` runs the job workers in its own process (else run `<app> worker`)",
-    ),
-    v(
-        "ROOKERY_JOBS_QUEUES",
-        "every queue, ROOKERY_JOBS_CONCURRENCY each",
-        "queues a worker takes, comma-separated, each optionally `name:concurrency` (`default:8,mail:2`)",
-    ),
-    v(
-        "ROOKERY_JOBS_CONCURRENCY",
-        "4",
-        "jobs run at once per queue and process, 1-1000",
-    ),
-    v(
-        "ROOKERY_JOBS_TENANT_CAP",
-        "half the queue's concurrency, at least 1",
-        "jobs of one tenant run at once per queue (per claiming process), 0 for no bound, 0-1000",
-    ),
-    v(
-        "ROOKERY_JOBS_LEASE",
-        "60",
-        "seconds a claimed job stays leased without a heartbeat (a killed worker's jobs run again after it), 5-3600",
-    ),
-    v(
-        "ROOKERY_JOBS_POLL_MS",
-        "1000",
-        "milliseconds between polls of an idle queue (PostgreSQL also wakes workers on enqueue), 10-60000",
-    ),
-    v(
-        "ROOKERY_WEBHOOKS_ALLOW_LOOPBACK",
-        "false",
-        "`true`: webhooks may be delivered to loopback addresses, over plain http too (tests and development only; private ranges stay refused; refused with ROOKERY_ENV=live)",
-    ),
-    v(
-        "ROOKERY_WEBHOOKS_TIMEOUT",
-        "10",
-        "seconds one webhook delivery may take in all, 1-60",
-    ),
-    v(
-        "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
-        "5",
-        "seconds a webhook delivery may take to resolve and connect, 1-60",
-    ),
-];
+pub use variables::{VARIABLES, Variable};
 
 /// A configuration value was present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +60,16 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Whether a proxy sets `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// Address of the listener that serves only `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires.
+    pub metrics_token: Option<Vec<u8>>,
+    /// Where panics and 500s are reported (the `sentry` feature).
+    pub sentry_dsn: Option<String>,
+    /// The environment reported events carry.
+    pub sentry_environment: String,
+    /// The release reported events carry.
+    pub sentry_release: Option<String>,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
     /// Background job workers.
@@ -264,6 +131,9 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
             .field("env", &self.env)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("sentry_dsn", &self.sentry_dsn.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -451,6 +321,36 @@ impl Config {
                 ),
             });
         }
+        let metrics_bind: Option<SocketAddr> = match env.var("ROOKERY_METRICS_BIND") {
+            None => None,
+            Some(_) => Some(env.parse("ROOKERY_METRICS_BIND", bind)?),
+        };
+        if metrics_bind.is_some_and(|m| {
+            m.port() == bind.port() && (m.ip() == bind.ip() || m.ip().is_unspecified() || bind.ip().is_unspecified())
+        }) {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_METRICS_BIND",
+                message: "must not be the API's own address (ROOKERY_BIND)".into(),
+            });
+        }
+        let metrics_token = match env.var("ROOKERY_METRICS_TOKEN") {
+            Some(t) if t.len() >= 16 => Some(t.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_METRICS_TOKEN",
+                    message: "must be at least 16 bytes".into(),
+                });
+            }
+            None => None,
+        };
+        let sentry_dsn = env.var("SENTRY_DSN");
+        #[cfg(feature = "sentry")]
+        if let Some(dsn) = &sentry_dsn {
+            dsn.parse::<sentry::types::Dsn>().map_err(|e| ConfigError::Invalid {
+                name: "SENTRY_DSN",
+                message: e.to_string(),
+            })?;
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
@@ -462,7 +362,7 @@ impl Config {
             jwt_previous_secrets: previous_secrets(env.var("ROOKERY_JWT_PREVIOUS_SECRETS").as_deref())?,
             access_token_ttl: env.ranged("ROOKERY_ACCESS_TOKEN_TTL", 900, 60..=86_400)?,
             api_key_pepper,
-            env: key_env,
+            env: key_env.clone(),
             rate_limit_override,
             sign_in_rate: parse_rate(
                 "ROOKERY_SIGN_IN_RATE",
@@ -474,6 +374,11 @@ impl Config {
             )?,
             request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
+            metrics_bind,
+            metrics_token,
+            sentry_dsn,
+            sentry_environment: env.var("SENTRY_ENVIRONMENT").unwrap_or_else(|| key_env.clone()),
+            sentry_release: env.var("SENTRY_RELEASE"),
             ephemeral_secrets: ephemeral,
             jobs: JobsConfig {
                 in_serve: env.parse("ROOKERY_JOBS_IN_SERVE", embedded)?,
@@ -547,115 +452,4 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::previous_secrets;
-
-    fn config(vars: &[(&str, &str)]) -> Result<super::Config, super::ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        super::Config::from_vars("acme", &move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-    }
-
-    fn refused(vars: &[(&str, &str)]) -> String {
-        match config(vars) {
-            Ok(_) => panic!("{vars:?} was accepted"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn every_variable_is_range_checked_and_named() {
-        let defaults = config(&[]).unwrap();
-        assert_eq!(defaults.db_role, "acme_app", "one group role per app");
-        assert_eq!(defaults.db_pool, 16);
-        for (name, value) in [
-            ("ROOKERY_DB_POOL", "0"),
-            ("ROOKERY_DB_POOL", "-1"),
-            ("ROOKERY_DB_POOL", "many"),
-            ("ROOKERY_ACCESS_TOKEN_TTL", "-5"),
-            ("ROOKERY_ACCESS_TOKEN_TTL", "0"),
-            ("ROOKERY_REQUEST_TIMEOUT", "0"),
-            ("PORT", "0"),
-            ("PORT", "70000"),
-            ("RATE_LIMIT_MAX", "0"),
-            ("ROOKERY_DB_ROLE", "Web App"),
-            ("ROOKERY_DB_ROLE", "x\"; DROP TABLE users; --"),
-            ("ROOKERY_TRUST_PROXY", "yes please"),
-            ("ROOKERY_ENV", "prod"),
-            ("ROOKERY_JWT_SECRET", "short"),
-            ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "1"),
-            ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
-            ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
-            ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
-        ] {
-            let message = refused(&[(name, value)]);
-            assert!(message.contains(name), "{name}={value}: {message}");
-        }
-        let range = refused(&[("ROOKERY_DB_POOL", "0")]);
-        assert!(range.contains("1 to 1000"), "{range}");
-        assert_eq!(config(&[("ROOKERY_DB_ROLE", "web_app")]).unwrap().db_role, "web_app");
-    }
-
-    #[test]
-    fn the_help_table_names_every_variable_read() {
-        let source = include_str!("config.rs");
-        let (code, _) = source.split_once("#[cfg(test)]").unwrap();
-        let (_, reads) = code.split_once("pub fn from_vars").unwrap();
-        let mut read: Vec<&str> = reads
-            .split('"')
-            .filter(|s| s.len() > 2 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
-            .collect();
-        read.sort_unstable();
-        read.dedup();
-        for name in &read {
-            assert!(
-                super::VARIABLES.iter().any(|v| v.name == *name),
-                "{name} is read but missing from VARIABLES"
-            );
-        }
-        for v in super::VARIABLES {
-            assert!(read.contains(&v.name), "{} is listed but never read", v.name);
-        }
-    }
-
-    #[test]
-    fn webhooks_refuse_loopback_in_live() {
-        let defaults = config(&[]).unwrap().webhooks;
-        assert_eq!(defaults, super::WebhookConfig::default());
-        assert!(!defaults.allow_loopback, "loopback is off unless asked for");
-        let on = config(&[("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]).unwrap().webhooks;
-        assert!(on.allow_loopback);
-        let live = [
-            ("ROOKERY_ENV", "live"),
-            ("ROOKERY_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-            ("ROOKERY_API_KEY_PEPPER", "0123456789abcdef"),
-        ];
-        assert!(config(&live).is_ok());
-        let message = refused(&[live[0], live[1], live[2], ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]);
-        assert!(message.contains("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK"), "{message}");
-    }
-
-    #[test]
-    fn rates_parse() {
-        assert_eq!(super::parse_rate("X", "30/m").unwrap(), (30, 60));
-        assert_eq!(super::parse_rate("X", "5/s").unwrap(), (5, 1));
-        assert!(super::parse_rate("X", "0/m").is_err());
-        assert!(super::parse_rate("X", "5/day").is_err());
-    }
-
-    #[test]
-    fn previous_secrets_refuse_short_keys_and_skip_empty_entries() {
-        let long = "0123456789abcdef0123456789abcdef";
-        assert_eq!(previous_secrets(None).unwrap().len(), 0);
-        assert_eq!(
-            previous_secrets(Some(&format!("{long},"))).unwrap(),
-            vec![long.as_bytes().to_vec()]
-        );
-        assert_eq!(previous_secrets(Some(&format!(" {long} ,, {long}"))).unwrap().len(), 2);
-        assert!(
-            previous_secrets(Some(&format!("{long},old"))).is_err(),
-            "a short old key would be forgeable"
-        );
-    }
-}
+mod tests;
