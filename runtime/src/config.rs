@@ -102,6 +102,16 @@ pub const VARIABLES: &[Variable] = &[
         "seconds an API request's database work may take, 1-3600; then 503",
     ),
     v(
+        "REDIS_URL",
+        "none: limits and caches per process",
+        "redis://[:password@]host[:port][/db]: rate limits, sign-in limits and cache invalidation shared by every instance",
+    ),
+    v(
+        "ROOKERY_REDIS_PREFIX",
+        "<app>",
+        "prefix of every Redis key, 1-64 of A-Z a-z 0-9 . _ : -",
+    ),
+    v(
         "ROOKERY_TRUST_PROXY",
         "false",
         "`true`: take the client address from the first X-Forwarded-For hop",
@@ -158,6 +168,11 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Whether a proxy sets `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// Redis shared by every instance (`REDIS_URL`); `None` keeps limits
+    /// and caches in this process.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (`ROOKERY_REDIS_PREFIX`, default the app's name).
+    pub redis_prefix: String,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
 }
@@ -166,6 +181,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("db_role", &self.db_role)
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
@@ -341,6 +357,17 @@ impl Config {
                 ),
             });
         }
+        let redis_url = env.var("REDIS_URL");
+        if let Some(url) = &redis_url {
+            check_redis_url(url)?;
+        }
+        let redis_prefix = env.var("ROOKERY_REDIS_PREFIX").unwrap_or_else(|| app_name.to_owned());
+        if !is_key_prefix(&redis_prefix) {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_REDIS_PREFIX",
+                message: format!("`{redis_prefix}` is not 1-64 of A-Z a-z 0-9 . _ : -"),
+            });
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
@@ -364,9 +391,47 @@ impl Config {
             )?,
             request_timeout: std::time::Duration::from_secs(env.ranged("ROOKERY_REQUEST_TIMEOUT", 30, 1..=3600)?),
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
+            redis_url,
+            redis_prefix,
             ephemeral_secrets: ephemeral,
         })
     }
+}
+
+/// Whether `prefix` may start every Redis key of the app.
+fn is_key_prefix(prefix: &str) -> bool {
+    (1..=64).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Refuses a `REDIS_URL` this build cannot use: not a plain `redis://`
+/// or `redis+unix://` URL (TLS is not built in), or any URL when the
+/// `redis` feature is off.
+fn check_redis_url(url: &str) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        name: "REDIS_URL",
+        message,
+    };
+    if !cfg!(feature = "redis") {
+        return Err(invalid(
+            "this build has no Redis support: enable rookery's `redis` feature (on by default)".into(),
+        ));
+    }
+    if url.starts_with("rediss://") {
+        return Err(invalid(
+            "TLS (`rediss://`) is not built in: reach Redis over a private network or a TLS tunnel".into(),
+        ));
+    }
+    if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
+        return Err(invalid(format!("`{}` is not a redis:// URL", redact_url(url))));
+    }
+    #[cfg(feature = "redis")]
+    if let Err(err) = redis::Client::open(url) {
+        return Err(invalid(format!("`{}`: {err}", redact_url(url))));
+    }
+    Ok(())
 }
 
 /// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`
@@ -428,6 +493,11 @@ mod tests {
             ("ROOKERY_TRUST_PROXY", "yes please"),
             ("ROOKERY_ENV", "prod"),
             ("ROOKERY_JWT_SECRET", "short"),
+            ("REDIS_URL", "http://127.0.0.1:6379"),
+            ("REDIS_URL", "rediss://cache.internal:6380"),
+            ("REDIS_URL", "redis://[::1"),
+            ("ROOKERY_REDIS_PREFIX", "with space"),
+            ("ROOKERY_REDIS_PREFIX", &"x".repeat(65)),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -435,6 +505,10 @@ mod tests {
         let range = refused(&[("ROOKERY_DB_POOL", "0")]);
         assert!(range.contains("1 to 1000"), "{range}");
         assert_eq!(config(&[("ROOKERY_DB_ROLE", "web_app")]).unwrap().db_role, "web_app");
+        assert_eq!((defaults.redis_url, defaults.redis_prefix.as_str()), (None, "acme"));
+        let redis = config(&[("REDIS_URL", "redis://:hunter2@cache:6379/2")]).unwrap();
+        assert_eq!(redis.redis_url.as_deref(), Some("redis://:hunter2@cache:6379/2"));
+        assert!(!format!("{redis:?}").contains("hunter2"), "the password is redacted");
     }
 
     #[test]
