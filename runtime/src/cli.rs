@@ -122,6 +122,13 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     db.check_migrated(app.spec()).await.map_err(failed)?;
     let bind = config.bind;
     let state = app.state(config, db.clone());
+    if let Some(redis) = state.redis() {
+        // Not a reason to refuse to start: without it, each instance
+        // limits on its own until Redis answers (the failure is logged).
+        if redis.reconnect().await {
+            tracing::info!("Redis reachable: rate limits and invalidations shared by every instance");
+        }
+    }
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await

@@ -94,6 +94,7 @@ mod naming;
 mod ratelimit;
 mod rbac;
 pub mod repo;
+mod shared;
 mod tenant;
 
 pub use auth::Principal;

@@ -16,6 +16,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("naming", 0),
     ("patch", 0),
     ("db", 1),
+    ("shared", 1),
     ("repo", 2),
     ("audit", 2),
     ("tenant", 2),

@@ -5,6 +5,11 @@
 //! remembered until it expires, keyed by its exact text: the signature
 //! check and the claims' parsing are a twentieth of a request's CPU, and a
 //! client sends the same token with every request.
+//!
+//! A token is a bearer credential: nothing in it changes when its member
+//! is removed or their role changes. Such a change refuses the member's
+//! tokens issued until then (`auth::revoked`, on every instance) and
+//! [`TokenKeys::forget`]s the ones remembered here.
 
 // Public under the `testing` feature (the runtime's own tests mint tokens),
 // crate-internal otherwise.
@@ -141,6 +146,19 @@ impl TokenKeys {
     }
 }
 
+impl TokenKeys {
+    /// Drops the remembered tokens of `user` in `tenant` (after a
+    /// revocation: they are checked again, and refused, on their next use).
+    pub(crate) fn forget(&self, tenant: TenantId, user: UserId) {
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        verified.retain(|_, claims| {
+            claims
+                .parsed()
+                .is_none_or(|token| token.tenant != tenant || token.user != user)
+        });
+    }
+}
+
 impl Claims {
     /// The typed ids of the claims; `None` when they are not ids.
     pub fn parsed(&self) -> Option<VerifiedToken<'_>> {
@@ -192,6 +210,22 @@ mod tests {
         }
         assert!(keys.verified.read().unwrap().len() <= REMEMBERED);
         assert!(keys.verify(&token).is_some());
+    }
+
+    #[test]
+    fn forgets_the_tokens_of_one_member_only() {
+        let keys = TokenKeys::new(SECRET, &[], 60);
+        let (tenant, user) = (TenantId::new_v7(), UserId::new_v7());
+        let token = keys.issue(user, tenant, "member").unwrap();
+        let other = keys.issue(UserId::new_v7(), tenant, "member").unwrap();
+        let elsewhere = keys.issue(user, TenantId::new_v7(), "member").unwrap();
+        for t in [&token, &other, &elsewhere] {
+            assert!(keys.verify(t).is_some());
+        }
+        keys.forget(tenant, user);
+        let remembered = keys.verified.read().unwrap();
+        assert!(!remembered.contains_key(token.as_str()));
+        assert!(remembered.contains_key(other.as_str()) && remembered.contains_key(elsewhere.as_str()));
     }
 
     #[test]

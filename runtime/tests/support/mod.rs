@@ -23,6 +23,9 @@ use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 use tower::ServiceExt as _;
 
+pub mod pair;
+pub mod redis_server;
+
 const VIEWER: &[&str] = &["members.read", "projects.read"];
 const MEMBER: &[&str] = &["members.read", "projects.read", "projects.write", "api_keys.manage"];
 const ADMIN: &[&str] = &[
@@ -186,6 +189,8 @@ enum Inspect {
 pub struct Harness {
     router: Router,
     inspect: Inspect,
+    /// The app's state (to reach below the API: invalidations, Redis).
+    pub state: rookery::AppState,
 }
 
 /// One HTTP exchange's outcome.
@@ -388,6 +393,10 @@ fn config(database_url: &str) -> Config {
     config.api_key_pepper = b"test-pepper".to_vec();
     config.env = "test".into();
     config.rate_limit_override = None;
+    // scripts/test exports REDIS_URL for the tests that ask for Redis
+    // (tests/instances.rs, each with a prefix of its own); the others keep
+    // their limits in process, or parallel tests would share them.
+    config.redis_url = None;
     config
 }
 
@@ -408,7 +417,14 @@ async fn guarded() -> axum::Json<&'static str> {
     axum::Json("ran")
 }
 
-fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
+fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (rookery::AppState, Router) {
+    let mut config = config(url);
+    configure(&mut config);
+    router_for(db, config)
+}
+
+/// The test app on `db` with `config`: its state and its router.
+fn router_for(db: Db, config: Config) -> (rookery::AppState, Router) {
     let app = App::new(&TEST_SPEC)
         .model::<Note>()
         .operation(
@@ -426,10 +442,8 @@ fn router(db: Db, url: &str, configure: fn(&mut Config)) -> Router {
                     }),
                 ),
         );
-    let mut config = config(url);
-    configure(&mut config);
     let state = app.state(config, db);
-    app.router(state)
+    (state.clone(), app.router(state))
 }
 
 /// Runs `scenario` against a fresh database of `backend`, then removes the
@@ -475,9 +489,11 @@ where
         .expect("connect");
     db.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
     let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
+    let (state, router) = router(db.clone(), &url, configure);
     let harness = Harness {
-        router: router(db.clone(), &url, configure),
+        router,
         inspect: Inspect::Sqlite(inspect.clone()),
+        state,
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -506,9 +522,11 @@ where
         .await
         .expect("connect as the serving role");
     let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
+    let (state, router) = router(db.clone(), &pg.serving_url, configure);
     let harness = Harness {
-        router: router(db.clone(), &pg.serving_url, configure),
+        router,
         inspect: Inspect::Postgres(inspect.clone()),
+        state,
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
