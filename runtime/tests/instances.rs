@@ -170,3 +170,26 @@ on_both_backends! {
     no_limit: a_plan_changed_on_one_instance_holds_on_the_other_at_once,
     tight_sign_in: sign_in_limits_are_shared,
 }
+
+/// One instance without Redis: the same entry point refuses a removed
+/// member's access token in process, remembered or not.
+#[tokio::test]
+async fn without_redis_a_removed_member_is_refused_in_process() {
+    support::run(Backend::Sqlite, |h| async move {
+        assert_eq!(h.state.test_redis_stats(), None);
+        let token = h.signup("acme", "ada@example.com", PW).await.str("access_token");
+        let other = h.signup("beta", "bob@example.com", PW).await.str("access_token");
+        let me = h.call("GET", "/me", Some("acme"), Some(&token), None).await;
+        let id = |key: &str| me.body[key].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+        let change = Invalidation::Member {
+            tenant: rookery::TenantId(id("tenant_id")),
+            user: rookery::UserId(id("user_id")),
+        };
+        h.state.test_invalidate(change).await;
+        let refused = h.call("GET", "/me", Some("acme"), Some(&token), None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
+        let unaffected = h.call("GET", "/me", Some("beta"), Some(&other), None).await;
+        assert_eq!(unaffected.status, StatusCode::OK, "{unaffected:?}");
+    })
+    .await;
+}

@@ -21,8 +21,8 @@ use crate::shared::Redis;
 pub(crate) struct Authenticated {
     /// Who calls.
     pub principal: Principal,
-    /// When the access token was issued (unix seconds); `None` for an API
-    /// key, which is read from the database on every request.
+    /// When the access token was issued (unix milliseconds); `None` for an
+    /// API key, which is read from the database on every request.
     pub issued_at: Option<i64>,
     /// The shared version the tenant's facts were read at.
     pub version: Option<u64>,

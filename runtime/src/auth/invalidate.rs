@@ -54,7 +54,7 @@ impl Verifier<'_> {
                 }
             }
             Invalidation::Member { tenant, user } => {
-                let cutoff = chrono::Utc::now().timestamp();
+                let cutoff = chrono::Utc::now().timestamp_millis();
                 self.revocations.insert(tenant, user, cutoff);
                 self.keys.forget(tenant, user);
                 if let Some(redis) = self.redis {

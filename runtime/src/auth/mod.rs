@@ -276,7 +276,7 @@ impl Verifier<'_> {
         };
         Ok(Authenticated {
             principal,
-            issued_at: Some(claims.iat),
+            issued_at: Some(claims.issued_at_millis()),
             version,
         })
     }

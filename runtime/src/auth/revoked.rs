@@ -1,5 +1,5 @@
-//! Revoked access tokens: per member of a tenant, a cutoff time; a token
-//! of that member issued at or before it is refused.
+//! Revoked access tokens: per member of a tenant, a cutoff time (unix
+//! milliseconds); a token of that member issued at or before it is refused.
 //!
 //! Access tokens are not looked up anywhere (that is what makes them
 //! cheap), so removing a member or changing their role (`invalidate`)
@@ -54,20 +54,21 @@ impl Revocations {
     }
 
     /// Refuses `user`'s tokens for `tenant` issued at or before `cutoff`
-    /// (unix seconds; a later cutoff wins). Drops cutoffs that no longer
-    /// matter.
+    /// (unix milliseconds; a later cutoff wins). Drops cutoffs that no
+    /// longer matter.
     pub(crate) fn insert(&self, tenant: TenantId, user: UserId, cutoff: i64) {
-        let now = chrono::Utc::now().timestamp();
+        let oldest = chrono::Utc::now().timestamp_millis() - self.keep * 1000;
         let mut cutoffs = self.cutoffs.write().unwrap_or_else(|e| e.into_inner());
-        cutoffs.retain(|_, at| *at >= now - self.keep);
-        if cutoff >= now - self.keep {
+        cutoffs.retain(|_, at| *at >= oldest);
+        if cutoff >= oldest {
             let at = cutoffs.entry((tenant, user)).or_insert(cutoff);
             *at = (*at).max(cutoff);
         }
         self.any.store(!cutoffs.is_empty(), Relaxed);
     }
 
-    /// Whether a token of `user` for `tenant` issued at `iat` is refused.
+    /// Whether a token of `user` for `tenant` issued at `iat` (unix
+    /// milliseconds) is refused.
     pub(crate) fn refuses(&self, tenant: TenantId, user: UserId, iat: i64) -> bool {
         self.any.load(Relaxed)
             && self
@@ -109,7 +110,7 @@ mod tests {
     fn refuses_tokens_issued_until_the_cutoff_of_that_member_only() {
         let revocations = Revocations::new(900);
         let (tenant, user) = (TenantId::new_v7(), UserId::new_v7());
-        let now = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now().timestamp_millis();
         assert!(!revocations.refuses(tenant, user, now));
         revocations.insert(tenant, user, now);
         assert!(revocations.refuses(tenant, user, now));
@@ -128,9 +129,9 @@ mod tests {
     fn cutoffs_older_than_a_token_lifetime_are_dropped() {
         let revocations = Revocations::new(60);
         let (tenant, user) = (TenantId::new_v7(), UserId::new_v7());
-        let now = chrono::Utc::now().timestamp();
-        revocations.insert(tenant, user, now - 61);
-        assert!(!revocations.refuses(tenant, user, now - 70));
+        let now = chrono::Utc::now().timestamp_millis();
+        revocations.insert(tenant, user, now - 61_000);
+        assert!(!revocations.refuses(tenant, user, now - 70_000));
         assert!(!revocations.any.load(Relaxed));
     }
 }

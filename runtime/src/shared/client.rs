@@ -153,7 +153,7 @@ impl Redis {
     }
 
     /// Refuses `user`'s access tokens for `tenant` issued up to `cutoff`
-    /// (unix seconds) on every instance, for `keep` seconds (the access
+    /// (unix milliseconds) on every instance, for `keep` seconds (the access
     /// token lifetime). Kept and sent later when Redis is down.
     pub(crate) async fn revoke(&self, tenant: TenantId, user: UserId, cutoff: i64, keep: i64) {
         let prefix = &self.0.prefix;

@@ -14,7 +14,7 @@
 //! | `<prefix>:rl:sign-in:<address>` | hash | sign-in requests of a client address |
 //! | `<prefix>:rl:account:<sha256 hex>` | hash | failed password checks of an account |
 //! | `<prefix>:facts:<tenant>` | string | version of the tenant's facts (slug, plan) |
-//! | `<prefix>:revoked` | sorted set | `<tenant>:<user>` scored by the cutoff: tokens issued until then are refused |
+//! | `<prefix>:revoked` | sorted set | `<tenant>:<user>` scored by the cutoff (unix ms): tokens issued until then are refused |
 //! | `<prefix>:revoked:generation` | string | changes whenever the set does |
 //!
 //! **Unavailable:** a call that fails marks Redis down and answers
@@ -83,7 +83,7 @@ pub(crate) struct Checked {
 }
 
 /// One revocation in the shared set: `user`'s tokens for `tenant` issued
-/// up to `cutoff` (unix seconds) are refused.
+/// up to `cutoff` (unix milliseconds) are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Revocation {
     /// The tenant.

@@ -61,15 +61,16 @@ pub(super) fn facts_script() -> String {
 }
 
 /// Refuses a member's tokens issued up to a cutoff. KEYS: the revocations,
-/// their generation. ARGV: `<tenant>:<user>`, the cutoff (unix seconds),
-/// how long a revocation matters (the access token lifetime, seconds).
-/// Revocations older than that are dropped; a later cutoff wins.
+/// their generation. ARGV: `<tenant>:<user>`, the cutoff (unix
+/// milliseconds), how long a revocation matters (the access token
+/// lifetime, seconds). Revocations older than that are dropped; a later
+/// cutoff wins.
 pub(super) fn revoke_script() -> String {
     format!(
         "{NEXT_VERSION}
 local keep = tonumber(ARGV[3])
 local now = tonumber(redis.call('TIME')[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - keep))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', (now - keep) * 1000))
 local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') or 0
 if tonumber(ARGV[2]) > old then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 redis.call('EXPIRE', KEYS[1], keep)
