@@ -9,25 +9,38 @@
 # row in the same transaction as the write.
 #
 # The login role is the harness's `bench` (DATABASE_URL), which seed.sh made a
-# member of rookery_app. Only the in-process rate limiter exists: a redis
-# variant is refused.
+# member of rookery_app.
+#
+# Rate limiter (RATE_LIMIT_BACKEND, set by run.sh from the variant):
+#   memory  the runtime's in-process window. REDIS_URL is unset: the harness
+#           exports it for every contender, and the runtime would use it.
+#   redis   variant `redis` (run.sh bench/rookery:redis): REDIS_URL (run.sh's
+#           private redis-server) shares the window; every API request is one
+#           EVALSHA that counts it and reads the tenant facts' version and the
+#           revocations' generation (runtime/src/shared/). Deviation from
+#           WORKLOAD.md §3: a Redis error fails open (the request is counted in
+#           process) instead of 503; the benchmark never stops Redis.
 set -euo pipefail
 : "${CONTENDER_OUT:?}" "${DATABASE_URL:?}" "${PORT:?}" "${JWT_SECRET:?}"
-if [ "${RATE_LIMIT_BACKEND:-memory}" != memory ]; then
-  echo "rookery: RATE_LIMIT_BACKEND=$RATE_LIMIT_BACKEND not supported (in-process limiter only)" >&2
-  exit 64
-fi
+case "${RATE_LIMIT_BACKEND:-memory}" in
+  memory) unset REDIS_URL ;;
+  redis) : "${REDIS_URL:?RATE_LIMIT_BACKEND=redis needs REDIS_URL}"; export REDIS_URL ROOKERY_REDIS_PREFIX=rookery-bench ;;
+  *) echo "rookery: RATE_LIMIT_BACKEND=$RATE_LIMIT_BACKEND not supported (memory, redis)" >&2; exit 64 ;;
+esac
 # Variant `notls` (run as bench/rookery:notls): no TLS to PostgreSQL. The
 # runtime's sqlx is built with rustls and its default is sslmode=prefer, so
 # against a server with ssl = on (Debian's default) every connection is TLS,
 # even on 127.0.0.1; axum-bare/axum-rls are built without TLS and talk
-# plaintext. The default keeps the app's behaviour.
-case "${VARIANT:-}" in
-  *notls*) case "$DATABASE_URL" in *\?*) DATABASE_URL="$DATABASE_URL&sslmode=disable" ;;
+# plaintext. The default keeps the app's behaviour. Variants combine with
+# `-` (`redis-notls`).
+for word in $(printf '%s' "${VARIANT:-}" | tr '-' ' '); do
+  case "$word" in
+    notls) case "$DATABASE_URL" in *\?*) DATABASE_URL="$DATABASE_URL&sslmode=disable" ;;
                                      *) DATABASE_URL="$DATABASE_URL?sslmode=disable" ;; esac ;;
-  "") ;;
-  *) echo "rookery: unknown variant '$VARIANT' (notls)" >&2; exit 64 ;;
-esac
+    redis) ;;  # RATE_LIMIT_BACKEND above
+    *) echo "rookery: unknown variant word '$word' in '$VARIANT' (notls, redis)" >&2; exit 64 ;;
+  esac
+done
 export DATABASE_URL PORT JWT_SECRET
 export ROOKERY_DB_ROLE=rookery_app
 export ROOKERY_DB_POOL=${DB_POOL:-16}

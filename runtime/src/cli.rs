@@ -153,6 +153,13 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     if state.config().metrics_bind.is_none() && state.config().metrics_token.is_some() {
         tracing::info!("metrics at /metrics, behind ROOKERY_METRICS_TOKEN");
     }
+    if let Some(redis) = state.redis() {
+        // Not a reason to refuse to start: without it, each instance
+        // limits on its own until Redis answers (the failure is logged).
+        if redis.reconnect().await {
+            tracing::info!("Redis reachable: rate limits and invalidations shared by every instance");
+        }
+    }
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await

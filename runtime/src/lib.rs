@@ -99,6 +99,7 @@ mod ratelimit;
 mod rbac;
 pub mod repo;
 pub mod report;
+mod shared;
 mod tenant;
 /// Outgoing webhooks: the delivery engine. Public to the runtime's own
 /// tests only; the jobs that deliver events call it inside the crate.

@@ -1,4 +1,15 @@
-//! Per-tenant rate limiting: a fixed window per tenant, in process.
+//! Rate limiting: fixed windows aligned to unix time, per tenant (API
+//! requests), per client address (sign-in routes) and per account
+//! (failed password checks).
+//!
+//! In process by default; with `REDIS_URL`, one window per key shared by
+//! every instance (`shared`, counted by one atomic script in Redis's
+//! clock), and this process's window again while Redis is unavailable
+//! (each instance then allows the whole limit: fail open, never a 500).
+//! Fixed windows, because they are what the `RateLimit-Policy` header
+//! (`q` requests per `w` seconds) describes, because the in-process and
+//! the shared limiter then behave the same, and because giving back a
+//! sign-in attempt is one decrement.
 //!
 //! Keys are explicit tenant ids, never an ambient "current tenant".
 //! Responses carry `RateLimit-Policy` and `RateLimit`
@@ -6,9 +17,11 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::model::TenantId;
+use crate::shared::{Count, Counter, Redis};
 
 /// The outcome of counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +36,48 @@ pub(crate) struct RateDecision {
     pub reset: u64,
     /// Window length in seconds.
     pub window: u64,
+}
+
+impl RateDecision {
+    /// The decision for a shared counter at `count`.
+    pub(crate) fn of(count: Count, limit: u64, window: u64) -> Self {
+        Self {
+            allowed: count.used <= limit,
+            limit,
+            remaining: limit.saturating_sub(count.used),
+            reset: count.reset,
+            window,
+        }
+    }
+}
+
+/// A key a limiter counts, and how Redis names it.
+pub(crate) trait Limited: Eq + Hash + Copy {
+    /// Its shared counter.
+    fn counter(&self) -> Counter<'_>;
+}
+
+impl Limited for TenantId {
+    fn counter(&self) -> Counter<'_> {
+        Counter::Api(*self)
+    }
+}
+
+impl Limited for IpAddr {
+    fn counter(&self) -> Counter<'_> {
+        Counter::SignIn(*self)
+    }
+}
+
+impl Limited for [u8; 32] {
+    fn counter(&self) -> Counter<'_> {
+        Counter::Account(self)
+    }
+}
+
+/// The current unix time in seconds.
+pub(crate) fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
 }
 
 /// In-process fixed-window counters, one per key: a tenant for API
@@ -80,6 +135,31 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
         {
             entry.1 = entry.1.saturating_sub(1);
         }
+    }
+}
+
+impl<K: Limited> RateLimiter<K> {
+    /// [`RateLimiter::check`], in the window every instance shares when
+    /// there is a Redis, in this process's when there is none or it is
+    /// unavailable.
+    pub(crate) async fn count(&self, redis: Option<&Redis>, key: K, limit: u64, window: u64) -> RateDecision {
+        if let Some(redis) = redis
+            && let Ok(count) = Box::pin(redis.count(key.counter(), window.max(1), 1)).await
+        {
+            return RateDecision::of(count, limit, window.max(1));
+        }
+        self.check(key, limit, window, unix_now())
+    }
+
+    /// [`RateLimiter::refund`] of a request [`RateLimiter::count`] counted,
+    /// in the same place.
+    pub(crate) async fn give_back(&self, redis: Option<&Redis>, key: K, window: u64) {
+        if let Some(redis) = redis
+            && Box::pin(redis.count(key.counter(), window.max(1), -1)).await.is_ok()
+        {
+            return;
+        }
+        self.refund(key, window, unix_now());
     }
 }
 

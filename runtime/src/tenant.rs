@@ -1,5 +1,6 @@
 //! Tenant resolution: which tenant a request names, by subdomain or the
-//! `X-Tenant` header, and a small cache of tenant facts (slug, plan).
+//! `X-Tenant` header, and a small cache of tenant facts (slug, plan),
+//! invalidated on every instance when they change.
 //!
 //! Fail closed: no default tenant exists; a request that names no tenant,
 //! an unknown one, or two different ones is refused.
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::app_spec::{AppSpec, PlanDef, TenantResolver};
 use crate::db::{Bind, Db, DbError};
 use crate::model::{FieldType, TenantId, Value};
+use crate::shared::Redis;
 
 /// The header that names a tenant by id or slug.
 pub(crate) const TENANT_HEADER: &str = "x-tenant";
@@ -133,15 +135,34 @@ pub struct TenantInfo {
     pub plan: &'static PlanDef,
 }
 
+/// How long tenant facts are kept: changes made through the runtime reach
+/// every instance at once (`invalidate`); this bounds changes made around
+/// it (SQL by hand, another program).
 const TTL: Duration = Duration::from_secs(30);
+/// How long they are kept while Redis is down and other instances'
+/// changes cannot be heard of.
+const TTL_REDIS_DOWN: Duration = Duration::from_secs(5);
+
+/// Tenant facts and the version they were read at.
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    /// The facts.
+    pub info: TenantInfo,
+    /// The shared version (`shared`) read before the facts were, when
+    /// Redis answered; a request that finds another version reloads them.
+    pub version: Option<u64>,
+}
+
+type Entry = (Instant, Known);
 
 /// A cache of tenant facts, read from the global `tenants` table.
 ///
-/// Entries live 30 seconds, so a plan change reaches every instance within
-/// that time without a database round trip per request.
+/// Entries live 30 seconds (5 while Redis is down); [`TenantDirectory::forget`]
+/// drops one at once, and with Redis every request compares the entry's
+/// version with the shared one (`auth::admit`).
 #[derive(Debug, Default)]
 pub(crate) struct TenantDirectory {
-    by_id: RwLock<HashMap<TenantId, (Instant, TenantInfo)>>,
+    by_id: RwLock<HashMap<TenantId, Entry>>,
     by_slug: RwLock<HashMap<String, (Instant, TenantId)>>,
 }
 
@@ -152,7 +173,13 @@ impl TenantDirectory {
         db: &Db,
         spec: &AppSpec,
         tenant: &TenantRef,
-    ) -> Result<Option<TenantInfo>, DbError> {
+        redis: Option<&Redis>,
+    ) -> Result<Option<Known>, DbError> {
+        let ttl = if redis.is_some_and(Redis::is_down) {
+            TTL_REDIS_DOWN
+        } else {
+            TTL
+        };
         let id = match tenant {
             TenantRef::Id(id) => *id,
             TenantRef::Slug(slug) => {
@@ -160,12 +187,14 @@ impl TenantDirectory {
                     .by_slug
                     .read()
                     .ok()
-                    .and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < TTL).map(|(_, id)| *id));
+                    .and_then(|m| m.get(slug).filter(|(at, _)| at.elapsed() < ttl).map(|(_, id)| *id));
                 match cached {
                     Some(id) => id,
                     None => {
+                        // The version is unknown here (the id is not): the
+                        // first request that reads it reloads the facts.
                         let bind = Bind::new(Value::Text(slug.clone()), FieldType::Text);
-                        return Box::pin(self.load(db, spec, "slug = $1", bind)).await;
+                        return Box::pin(self.load(db, spec, "slug = $1", bind, None)).await;
                     }
                 }
             }
@@ -174,14 +203,53 @@ impl TenantDirectory {
             .by_id
             .read()
             .ok()
-            .and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, i)| i.clone()));
+            .and_then(|m| m.get(&id).filter(|(at, _)| at.elapsed() < ttl).map(|(_, k)| k.clone()));
         match cached {
-            Some(info) => Ok(Some(info)),
-            // Boxed: a cache miss is rare, and its database future would
-            // otherwise be part of (and copied with) every request's future.
-            None => {
-                let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
-                Box::pin(self.load(db, spec, "id = $1", bind)).await
+            Some(known) => Ok(Some(known)),
+            // Boxed: a cache miss is rare, and its futures would otherwise
+            // be part of (and copied with) every request's future.
+            None => Box::pin(self.load_id(db, spec, id, redis)).await,
+        }
+    }
+
+    async fn load_id(
+        &self,
+        db: &Db,
+        spec: &AppSpec,
+        id: TenantId,
+        redis: Option<&Redis>,
+    ) -> Result<Option<Known>, DbError> {
+        // The version first: a change between the two reads leaves facts
+        // newer than their version, which the next request reloads.
+        let version = match redis {
+            Some(redis) => redis.facts_version(id).await.ok(),
+            None => None,
+        };
+        self.reload(db, spec, id, version).await
+    }
+
+    /// Reads `id`'s facts again, known to be at least as new as `version`.
+    pub(crate) async fn reload(
+        &self,
+        db: &Db,
+        spec: &AppSpec,
+        id: TenantId,
+        version: Option<u64>,
+    ) -> Result<Option<Known>, DbError> {
+        self.forget(id);
+        let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
+        self.load(db, spec, "id = $1", bind, version).await
+    }
+
+    /// Drops what is cached about `id`: the next request reads it again.
+    pub(crate) fn forget(&self, id: TenantId) {
+        let removed = self.by_id.write().ok().and_then(|mut m| m.remove(&id));
+        if let Ok(mut m) = self.by_slug.write() {
+            match removed {
+                Some((_, known)) => {
+                    m.remove(&known.info.slug);
+                }
+                None => m.retain(|_, (_, tenant)| *tenant != id),
             }
         }
     }
@@ -192,7 +260,8 @@ impl TenantDirectory {
         spec: &AppSpec,
         predicate: &'static str,
         bind: Bind,
-    ) -> Result<Option<TenantInfo>, DbError> {
+        version: Option<u64>,
+    ) -> Result<Option<Known>, DbError> {
         let mut tx = db.begin_platform_read().await?;
         let sql = format!("SELECT id, slug, plan FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
@@ -209,18 +278,21 @@ impl TenantDirectory {
         let Some(plan) = spec.plan(&plan).or_else(|| spec.plans.first()) else {
             return Ok(None);
         };
-        let info = TenantInfo {
-            id: TenantId(id),
-            slug: slug.clone(),
-            plan,
+        let known = Known {
+            info: TenantInfo {
+                id: TenantId(id),
+                slug: slug.clone(),
+                plan,
+            },
+            version,
         };
         if let Ok(mut m) = self.by_id.write() {
-            m.insert(info.id, (Instant::now(), info.clone()));
+            m.insert(known.info.id, (Instant::now(), known.clone()));
         }
         if let Ok(mut m) = self.by_slug.write() {
-            m.insert(slug, (Instant::now(), info.id));
+            m.insert(slug, (Instant::now(), known.info.id));
         }
-        Ok(Some(info))
+        Ok(Some(known))
     }
 }
 

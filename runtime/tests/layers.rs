@@ -18,6 +18,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("metrics", 0),
     ("db", 1),
     ("report", 1),
+    ("shared", 1),
     ("repo", 2),
     ("audit", 2),
     ("tenant", 2),

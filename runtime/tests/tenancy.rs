@@ -265,6 +265,8 @@ async fn harness(postgres: bool) -> Harness {
 async fn harness_with(postgres: bool, configure: impl FnOnce(&mut rookery::config::Config)) -> Harness {
     let mut config_env = rookery::config::Config::from_env("tb").unwrap();
     config_env.jwt_secret = SECRET.as_bytes().to_vec();
+    // In process: scripts/test's REDIS_URL is for tests/instances.rs.
+    config_env.redis_url = None;
     configure(&mut config_env);
     let (owner_url, url, guard, dir) = if postgres {
         let pg = rookery::db::test_cluster::create(&admin_url(), SPEC.name).await;

@@ -6,11 +6,20 @@
 //! permission checks ([`Denied`]). The HTTP layer (`http/auth.rs`) reads
 //! the headers, runs this for every request under the API prefix (except
 //! sign-up, login, refresh and accepting an invitation) in the order
-//! credentials (401) → tenant agreement (403) → rate limit (429), and maps
-//! the errors to problem+json.
+//! credentials (401) → tenant agreement (403) → revocation (401) and rate
+//! limit (429, `admit`), and maps the errors to problem+json. What other
+//! instances must hear of (a plan, a member) goes through `invalidate`.
 
+mod admit;
 pub(crate) mod api_key;
+/// Invalidations. Public to the runtime's own tests only.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod invalidate;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod invalidate;
 pub(crate) mod password;
+pub(crate) mod revoked;
 /// Access tokens (HS256 JWTs). Public to the runtime's own tests only.
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -25,8 +34,12 @@ use crate::config::Config;
 use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
 use crate::model::{FieldType, TenantId, UserId, Value};
+use crate::ratelimit::RateLimiter;
+use crate::shared::Redis;
 pub use crate::tenant::TenantInfo;
-use crate::tenant::{ResolveError, TenantDirectory, TenantRef};
+use crate::tenant::{Known, ResolveError, TenantDirectory, TenantRef};
+pub(crate) use admit::{Admitted, Authenticated};
+use revoked::Revocations;
 use token::TokenKeys;
 
 /// Why a caller is refused something a [`Principal`] was asked for.
@@ -149,7 +162,8 @@ impl Principal {
 }
 
 /// What authentication reads: the app, its configuration, its database,
-/// the tenant directory and the token keys.
+/// the tenant directory, the token keys and revocations, the API rate
+/// limiter and the Redis they share with other instances.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Verifier<'a> {
     /// The app.
@@ -162,24 +176,35 @@ pub(crate) struct Verifier<'a> {
     pub(crate) tenants: &'a TenantDirectory,
     /// The JWT keys.
     pub(crate) keys: &'a TokenKeys,
+    /// Revoked access tokens.
+    pub(crate) revocations: &'a Revocations,
+    /// Per-tenant API windows, in process (also while Redis is down).
+    pub(crate) limiter: &'a RateLimiter,
+    /// Redis, when instances share one.
+    pub(crate) redis: Option<&'a Redis>,
 }
 
 impl Verifier<'_> {
     /// The tenant `named` names, looked up.
     pub(crate) async fn tenant(&self, named: Result<TenantRef, ResolveError>) -> Result<TenantInfo, AuthError> {
+        Ok(self.known(named).await?.info)
+    }
+
+    async fn known(&self, named: Result<TenantRef, ResolveError>) -> Result<Known, AuthError> {
         self.tenants
-            .lookup(self.db, self.spec, &named?)
+            .lookup(self.db, self.spec, &named?, self.redis)
             .await?
             .ok_or(AuthError::TenantMismatch("unknown tenant"))
     }
 
     /// The caller a bearer credential (a JWT or an API key) proves, in the
-    /// tenant the request names (`named`), which must be the credential's.
+    /// tenant the request names (`named`), which must be the credential's;
+    /// [`Verifier::admit`] then checks what other instances may have changed.
     pub(crate) async fn authenticate(
         &self,
         bearer: &str,
         named: Result<TenantRef, ResolveError>,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<Authenticated, AuthError> {
         let spec = self.spec;
         if api_key::looks_like_key(spec.name, bearer) {
             if !spec.auth_methods.contains(&AuthMethod::ApiKey) {
@@ -187,7 +212,10 @@ impl Verifier<'_> {
             }
             let prefix = api_key::parse(spec.name, &self.config.env, bearer)
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
-            let info = self.tenant(named).await?;
+            let Known { info, version } = self.known(named).await?;
+            // No memory of keys: every request reads the key's row, so a
+            // revoked key (or its creator's removal) is refused at once on
+            // every instance.
             let key = find_api_key(self.db, info.id, &prefix)
                 .await?
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
@@ -203,7 +231,7 @@ impl Verifier<'_> {
             if !crate::rbac::can_grant(creator, role) {
                 return Err(AuthError::Unauthorized("the key's creator no longer holds its role"));
             }
-            return Ok(Principal {
+            let principal = Principal {
                 tenant: info.id,
                 actor: Actor::ApiKey {
                     id: key.id,
@@ -211,6 +239,11 @@ impl Verifier<'_> {
                 },
                 role,
                 info,
+            };
+            return Ok(Authenticated {
+                principal,
+                issued_at: None,
+                version,
             });
         }
         let claims = self
@@ -229,17 +262,22 @@ impl Verifier<'_> {
         {
             return Err(AuthError::TenantMismatch(MISMATCH));
         }
-        let info = self
+        let Known { info, version } = self
             .tenants
-            .lookup(self.db, spec, &named)
+            .lookup(self.db, spec, &named, self.redis)
             .await?
-            .filter(|info| info.id == verified.tenant)
+            .filter(|known| known.info.id == verified.tenant)
             .ok_or(AuthError::TenantMismatch(MISMATCH))?;
-        Ok(Principal {
+        let principal = Principal {
             tenant: info.id,
             actor: Actor::User(verified.user),
             role,
             info,
+        };
+        Ok(Authenticated {
+            principal,
+            issued_at: Some(claims.issued_at_millis()),
+            version,
         })
     }
 }

@@ -1,10 +1,18 @@
 //! Access tokens: HS256 JWTs, algorithm pinned, keys rotatable.
 //!
 //! Claims: `sub` (user id), `tid` (tenant id), `role`, `iat`, `exp`.
+//! `iat` has milliseconds (a JWT NumericDate may have a fraction), so a
+//! revocation refuses the tokens issued before it and not the ones its
+//! member gets by refreshing in the same second.
 //! Verification needs no database round trip. A token that verified is
 //! remembered until it expires, keyed by its exact text: the signature
 //! check and the claims' parsing are a twentieth of a request's CPU, and a
 //! client sends the same token with every request.
+//!
+//! A token is a bearer credential: nothing in it changes when its member
+//! is removed or their role changes. Such a change refuses the member's
+//! tokens issued until then (`auth::revoked`, on every instance) and
+//! [`TokenKeys::forget`]s the ones remembered here.
 
 // Public under the `testing` feature (the runtime's own tests mint tokens),
 // crate-internal otherwise.
@@ -19,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{TenantId, UserId};
 
 /// The claims of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user.
     pub sub: String,
@@ -27,8 +35,8 @@ pub struct Claims {
     pub tid: String,
     /// The user's role in that tenant.
     pub role: String,
-    /// Issued at (unix seconds).
-    pub iat: i64,
+    /// Issued at (unix seconds, with milliseconds in tokens issued here).
+    pub iat: f64,
     /// Expires at (unix seconds).
     pub exp: i64,
 }
@@ -93,13 +101,13 @@ impl TokenKeys {
 
     /// Issues an access token.
     pub fn issue(&self, user: UserId, tenant: TenantId, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now();
         let claims = Claims {
             sub: user.to_string(),
             tid: tenant.to_string(),
             role: role.to_owned(),
-            iat: now,
-            exp: now + self.ttl,
+            iat: now.timestamp_millis() as f64 / 1000.0,
+            exp: now.timestamp() + self.ttl,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing)
     }
@@ -141,7 +149,26 @@ impl TokenKeys {
     }
 }
 
+impl TokenKeys {
+    /// Drops the remembered tokens of `user` in `tenant` (after a
+    /// revocation: they are checked again, and refused, on their next use).
+    pub(crate) fn forget(&self, tenant: TenantId, user: UserId) {
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        verified.retain(|_, claims| {
+            claims
+                .parsed()
+                .is_none_or(|token| token.tenant != tenant || token.user != user)
+        });
+    }
+}
+
 impl Claims {
+    /// When the token was issued, in unix milliseconds.
+    pub(crate) fn issued_at_millis(&self) -> i64 {
+        // In range for any date a token can carry; `as` saturates beyond.
+        (self.iat * 1000.0).round() as i64
+    }
+
     /// The typed ids of the claims; `None` when they are not ids.
     pub fn parsed(&self) -> Option<VerifiedToken<'_>> {
         Some(VerifiedToken {
@@ -192,6 +219,22 @@ mod tests {
         }
         assert!(keys.verified.read().unwrap().len() <= REMEMBERED);
         assert!(keys.verify(&token).is_some());
+    }
+
+    #[test]
+    fn forgets_the_tokens_of_one_member_only() {
+        let keys = TokenKeys::new(SECRET, &[], 60);
+        let (tenant, user) = (TenantId::new_v7(), UserId::new_v7());
+        let token = keys.issue(user, tenant, "member").unwrap();
+        let other = keys.issue(UserId::new_v7(), tenant, "member").unwrap();
+        let elsewhere = keys.issue(user, TenantId::new_v7(), "member").unwrap();
+        for t in [&token, &other, &elsewhere] {
+            assert!(keys.verify(t).is_some());
+        }
+        keys.forget(tenant, user);
+        let remembered = keys.verified.read().unwrap();
+        assert!(!remembered.contains_key(token.as_str()));
+        assert!(remembered.contains_key(other.as_str()) && remembered.contains_key(elsewhere.as_str()));
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub struct Config {
     pub sentry_environment: String,
     /// The release reported events carry.
     pub sentry_release: Option<String>,
+    /// Redis shared by every instance (`REDIS_URL`); `None` keeps limits
+    /// and caches in this process.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (`ROOKERY_REDIS_PREFIX`, default the app's name).
+    pub redis_prefix: String,
     /// Whether secrets were generated because none were configured.
     pub ephemeral_secrets: bool,
     /// Background job workers.
@@ -127,6 +132,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("db_role", &self.db_role)
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
@@ -351,6 +357,17 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
+        let redis_url = env.var("REDIS_URL");
+        if let Some(url) = &redis_url {
+            check_redis_url(url)?;
+        }
+        let redis_prefix = env.var("ROOKERY_REDIS_PREFIX").unwrap_or_else(|| app_name.to_owned());
+        if !is_key_prefix(&redis_prefix) {
+            return Err(ConfigError::Invalid {
+                name: "ROOKERY_REDIS_PREFIX",
+                message: format!("`{redis_prefix}` is not 1-64 of A-Z a-z 0-9 . _ : -"),
+            });
+        }
         Ok(Self {
             database_url,
             migrate_database_url,
@@ -379,6 +396,8 @@ impl Config {
             sentry_dsn,
             sentry_environment: env.var("SENTRY_ENVIRONMENT").unwrap_or_else(|| key_env.clone()),
             sentry_release: env.var("SENTRY_RELEASE"),
+            redis_url,
+            redis_prefix,
             ephemeral_secrets: ephemeral,
             jobs: JobsConfig {
                 in_serve: env.parse("ROOKERY_JOBS_IN_SERVE", embedded)?,
@@ -428,6 +447,42 @@ fn queues(text: Option<&str>) -> Result<Vec<(String, u32)>, ConfigError> {
         out.push((name.to_owned(), n));
     }
     Ok(out)
+}
+
+/// Whether `prefix` may start every Redis key of the app.
+fn is_key_prefix(prefix: &str) -> bool {
+    (1..=64).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Refuses a `REDIS_URL` this build cannot use: not a plain `redis://`
+/// or `redis+unix://` URL (TLS is not built in), or any URL when the
+/// `redis` feature is off.
+fn check_redis_url(url: &str) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        name: "REDIS_URL",
+        message,
+    };
+    if !cfg!(feature = "redis") {
+        return Err(invalid(
+            "this build has no Redis support: enable rookery's `redis` feature (on by default)".into(),
+        ));
+    }
+    if url.starts_with("rediss://") {
+        return Err(invalid(
+            "TLS (`rediss://`) is not built in: reach Redis over a private network or a TLS tunnel".into(),
+        ));
+    }
+    if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
+        return Err(invalid(format!("`{}` is not a redis:// URL", redact_url(url))));
+    }
+    #[cfg(feature = "redis")]
+    if let Err(err) = redis::Client::open(url) {
+        return Err(invalid(format!("`{}`: {err}", redact_url(url))));
+    }
+    Ok(())
 }
 
 /// The PostgreSQL group role an app serves as unless `ROOKERY_DB_ROLE`

@@ -52,6 +52,11 @@ fn every_variable_is_range_checked_and_named() {
         ("ROOKERY_JOBS_QUEUES", "a b"),
         ("ROOKERY_JOBS_QUEUES", "mail,mail"),
         ("ROOKERY_JOBS_IN_SERVE", "sometimes"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_URL", "rediss://cache.internal:6380"),
+        ("REDIS_URL", "redis://[::1"),
+        ("ROOKERY_REDIS_PREFIX", "with space"),
+        ("ROOKERY_REDIS_PREFIX", &"x".repeat(65)),
     ] {
         let message = refused(&[(name, value)]);
         assert!(message.contains(name), "{name}={value}: {message}");
@@ -59,6 +64,10 @@ fn every_variable_is_range_checked_and_named() {
     let range = refused(&[("ROOKERY_DB_POOL", "0")]);
     assert!(range.contains("1 to 1000"), "{range}");
     assert_eq!(config(&[("ROOKERY_DB_ROLE", "web_app")]).unwrap().db_role, "web_app");
+    assert_eq!((defaults.redis_url, defaults.redis_prefix.as_str()), (None, "acme"));
+    let redis = config(&[("REDIS_URL", "redis://:hunter2@cache:6379/2")]).unwrap();
+    assert_eq!(redis.redis_url.as_deref(), Some("redis://:hunter2@cache:6379/2"));
+    assert!(!format!("{redis:?}").contains("hunter2"), "the password is redacted");
 }
 
 #[test]

@@ -164,4 +164,14 @@ pub const VARIABLES: &[Variable] = &[
         "5",
         "seconds a webhook delivery may take to resolve and connect, 1-60",
     ),
+    v(
+        "REDIS_URL",
+        "none: limits and caches per process",
+        "redis://[:password@]host[:port][/db]: rate limits, sign-in limits and cache invalidation shared by every instance",
+    ),
+    v(
+        "ROOKERY_REDIS_PREFIX",
+        "<app>",
+        "prefix of every Redis key, 1-64 of A-Z a-z 0-9 . _ : -",
+    ),
 ];

@@ -1,8 +1,8 @@
 //! Authentication over HTTP: the bearer credential and the tenant a
 //! request names, read from its headers and handed to
 //! [`Verifier::authenticate`](crate::auth::Verifier::authenticate); the
-//! middleware that runs it (credentials → tenant agreement → rate limit)
-//! and the [`Principal`] extractor.
+//! middleware that runs it (credentials → tenant agreement → revocation
+//! and rate limit) and the [`Principal`] extractor.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, HOST};
@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState};
-use crate::auth::{Principal, Verifier};
+use crate::auth::{Admitted, Principal, Verifier};
 use crate::ratelimit::RateDecision;
 use crate::tenant::{Naming, ResolveError, TENANT_HEADER, TenantInfo, TenantRef};
 
@@ -37,6 +37,9 @@ impl AppState {
             db: self.db(),
             tenants: self.tenants(),
             keys: self.keys(),
+            revocations: self.revocations(),
+            limiter: self.limiter(),
+            redis: self.redis(),
         }
     }
 }
@@ -69,17 +72,19 @@ pub(crate) async fn request_tenant(state: &AppState, headers: &HeaderMap) -> Res
     Ok(state.verifier().tenant(named(state, headers)).await?)
 }
 
-async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Admitted, ApiError> {
     let token = bearer(headers)?;
-    Ok(state.verifier().authenticate(token, named(state, headers)).await?)
+    let verifier = state.verifier();
+    let authenticated = verifier.authenticate(token, named(state, headers)).await?;
+    Ok(verifier.admit(authenticated).await?)
 }
 
 /// Middleware: authenticates the request, checks its tenant and counts it
 /// against the tenant's rate limit; the [`Principal`] goes into the
 /// request's extensions.
 pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let principal = match authenticate_parts(&state, request.headers()).await {
-        Ok(p) => p,
+    let Admitted { principal, decision } = match authenticate_parts(&state, request.headers()).await {
+        Ok(admitted) => admitted,
         Err(err) => {
             let reason = match err {
                 ApiError::Unauthorized(_) => Some("credentials"),
@@ -93,18 +98,6 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         }
     };
     crate::report::tenant(principal.tenant);
-    let limit = match state.config().rate_limit_override {
-        Some((max, window)) => Some((max, window)),
-        None => principal
-            .info
-            .plan
-            .rate_limit
-            .map(|r| (u64::from(r.requests), r.period.seconds())),
-    };
-    let decision = limit.map(|(max, window)| {
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-        state.limiter().check(principal.tenant, max, window, now)
-    });
     if let Some(d) = decision
         && !d.allowed
     {
@@ -146,13 +139,13 @@ fn client_ip(request: &Request, trust_proxy: bool) -> std::net::IpAddr {
 
 /// Middleware of the sign-in routes (sign-up, login, refresh, logout,
 /// accepting an invitation): a fixed window per client address
-/// (`ROOKERY_SIGN_IN_RATE`, default 30 per minute), so password guessing
-/// and argon2 floods from one address are refused with 429 before any work.
+/// (`ROOKERY_SIGN_IN_RATE`, default 30 per minute; shared by every
+/// instance with Redis), so password guessing and argon2 floods from one
+/// address are refused with 429 before any work.
 pub(super) async fn limit_sign_in(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (max, window) = state.config().sign_in_rate;
     let ip = client_ip(&request, state.config().trust_proxy);
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-    let decision = state.sign_in_limiter().check(ip, max, window, now);
+    let decision = state.sign_in_limiter().count(state.redis(), ip, max, window).await;
     if !decision.allowed {
         state
             .metrics()

@@ -24,12 +24,15 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::app_spec::AppSpec;
+use crate::auth::invalidate::Invalidation;
+use crate::auth::revoked::Revocations;
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::model::{ModelDef, TenantModel};
 use crate::ratelimit::RateLimiter;
+use crate::shared::Redis;
 use crate::tenant::TenantDirectory;
 
 struct Inner {
@@ -37,6 +40,8 @@ struct Inner {
     config: Config,
     db: Db,
     keys: TokenKeys,
+    revocations: Revocations,
+    redis: Option<Redis>,
     tenants: TenantDirectory,
     limiter: RateLimiter,
     sign_in_limiter: RateLimiter<std::net::IpAddr>,
@@ -96,6 +101,54 @@ impl AppState {
     /// The tenant cache.
     pub(crate) fn tenants(&self) -> &TenantDirectory {
         &self.inner.tenants
+    }
+    /// Revoked access tokens.
+    pub(crate) fn revocations(&self) -> &Revocations {
+        &self.inner.revocations
+    }
+    /// The Redis every instance shares (`REDIS_URL`), if any.
+    pub(crate) fn redis(&self) -> Option<&Redis> {
+        self.inner.redis.as_ref()
+    }
+
+    /// Applies `change` in this process and tells every other instance
+    /// (`auth::invalidate`): call it after a change of a tenant's plan or
+    /// slug, or a member's removal or role, committed.
+    #[cfg_attr(
+        not(feature = "testing"),
+        allow(dead_code, reason = "the routes that change plans and members (issue 10) call it")
+    )]
+    pub(crate) async fn invalidate(&self, change: Invalidation) {
+        self.verifier().invalidate(change).await;
+    }
+
+    /// [`AppState::invalidate`], for the runtime's own tests.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub async fn test_invalidate(&self, change: Invalidation) {
+        self.invalidate(change).await;
+    }
+
+    /// Tries Redis now instead of at the next probe (tests that restarted
+    /// it); whether it answered. `None` without Redis.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub async fn test_reconnect_redis(&self) -> Option<bool> {
+        match self.redis() {
+            Some(redis) => Some(redis.reconnect().await),
+            None => None,
+        }
+    }
+
+    /// Redis's counters: (calls answered in process because Redis failed
+    /// or was down, outages, down now). `None` without Redis.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn test_redis_stats(&self) -> Option<(u64, u64, bool)> {
+        self.redis().map(|redis| {
+            let stats = redis.stats();
+            (stats.fallbacks, stats.outages, stats.down)
+        })
     }
     /// The rate limiter.
     pub(crate) fn limiter(&self) -> &RateLimiter {
@@ -302,19 +355,33 @@ impl App {
         &self.models
     }
 
-    /// The shared state for `config` on pool `db`.
+    /// The shared state for `config` on pool `db`. With
+    /// [`Config::redis_url`] the state reaches Redis on first use (it
+    /// needs the Tokio runtime then, not now).
+    ///
+    /// # Panics
+    ///
+    /// When `config.redis_url` is not a Redis URL this build can use
+    /// ([`Config::from_env`] refuses those).
     pub fn state(&self, config: Config, db: Db) -> AppState {
         let keys = TokenKeys::new(
             &config.jwt_secret,
             &config.jwt_previous_secrets,
             config.access_token_ttl,
         );
+        let redis = config.redis_url.as_deref().map(|url| {
+            Redis::new(url, &config.redis_prefix)
+                .unwrap_or_else(|err| panic!("REDIS_URL `{}`: {err}", crate::config::redact_url(url)))
+        });
+        let revocations = Revocations::new(config.access_token_ttl);
         AppState {
             inner: Arc::new(Inner {
                 spec: self.spec,
                 config,
                 db,
+                revocations,
                 keys,
+                redis,
                 tenants: TenantDirectory::default(),
                 limiter: RateLimiter::default(),
                 sign_in_limiter: RateLimiter::default(),

@@ -25,6 +25,9 @@ use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 use tower::ServiceExt as _;
 
+pub mod pair;
+pub mod redis_server;
+
 const VIEWER: &[&str] = &["members.read", "projects.read"];
 const MEMBER: &[&str] = &["members.read", "projects.read", "projects.write", "api_keys.manage"];
 const ADMIN: &[&str] = &[
@@ -197,8 +200,8 @@ pub struct Harness {
     /// The router of the metrics listener (`App::metrics_router`).
     metrics: Router,
     inspect: Inspect,
-    db: Db,
-    config: Config,
+    /// The app's state (to reach below the API: invalidations, Redis).
+    pub state: rookery::AppState,
 }
 
 /// One HTTP exchange's outcome.
@@ -263,12 +266,12 @@ impl Reply {
 impl Harness {
     /// The app's pool (the serving role on PostgreSQL).
     pub fn db(&self) -> &Db {
-        &self.db
+        self.state.db()
     }
 
     /// The app's configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.state.config()
     }
 
     /// Signs up tenant `slug` and returns its id.
@@ -455,6 +458,10 @@ fn config(database_url: &str) -> Config {
     config.api_key_pepper = b"test-pepper".to_vec();
     config.env = "test".into();
     config.rate_limit_override = None;
+    // scripts/test exports REDIS_URL for the tests that ask for Redis
+    // (tests/instances.rs, each with a prefix of its own); the others keep
+    // their limits in process, or parallel tests would share them.
+    config.redis_url = None;
     config
 }
 
@@ -487,7 +494,15 @@ async fn guarded() -> axum::Json<&'static str> {
     axum::Json("ran")
 }
 
-fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (Router, Router) {
+fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (rookery::AppState, Router, Router) {
+    let mut config = config(url);
+    configure(&mut config);
+    router_for(db, config)
+}
+
+/// The test app on `db` with `config`: its state, its router and the
+/// router of its metrics listener.
+fn router_for(db: Db, config: Config) -> (rookery::AppState, Router, Router) {
     let app = App::new(&TEST_SPEC)
         .model::<Note>()
         .operation(
@@ -507,14 +522,8 @@ fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (Router, Router) {
                     }),
                 ),
         );
-    let state = app.state(configured(url, configure), db);
-    (app.router(state.clone()), app.metrics_router(state))
-}
-
-fn configured(url: &str, configure: fn(&mut Config)) -> Config {
-    let mut config = config(url);
-    configure(&mut config);
-    config
+    let state = app.state(config, db);
+    (state.clone(), app.router(state.clone()), app.metrics_router(state))
 }
 
 /// Runs `scenario` against a fresh database of `backend`, then removes the
@@ -560,13 +569,12 @@ where
         .expect("connect");
     db.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
     let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
-    let (router, metrics) = router(db.clone(), &url, configure);
+    let (state, router, metrics) = router(db.clone(), &url, configure);
     let harness = Harness {
         router,
         metrics,
         inspect: Inspect::Sqlite(inspect.clone()),
-        db: db.clone(),
-        config: configured(&url, configure),
+        state,
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -595,13 +603,12 @@ where
         .await
         .expect("connect as the serving role");
     let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
-    let (router, metrics) = router(db.clone(), &pg.serving_url, configure);
+    let (state, router, metrics) = router(db.clone(), &pg.serving_url, configure);
     let harness = Harness {
         router,
         metrics,
         inspect: Inspect::Postgres(inspect.clone()),
-        db: db.clone(),
-        config: configured(&pg.serving_url, configure),
+        state,
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;

@@ -219,6 +219,10 @@ impl Server {
         };
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
+            // scripts/test exports REDIS_URL; a server shares it only when
+            // its test says so (with a prefix of its own), or parallel
+            // tests would share their limits.
+            .env_remove("REDIS_URL")
             .env("ROOKERY_BIND", format!("127.0.0.1:{port}"))
             .env("ROOKERY_JWT_SECRET", JWT_SECRET)
             .env("ROOKERY_API_KEY_PEPPER", "e2e-pepper-e2e-pepper")

@@ -307,8 +307,7 @@ async fn verify_account_password(
     use sha2::Digest as _;
     let account: [u8; 32] = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()).into();
     let (max, window) = state.config().sign_in_account_rate;
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
-    let decision = state.account_limiter().check(account, max, window, now);
+    let decision = state.account_limiter().count(state.redis(), account, max, window).await;
     if !decision.allowed {
         state
             .metrics()
@@ -321,7 +320,7 @@ async fn verify_account_password(
     }
     let verified = verify_password(password, hash).await?;
     if verified {
-        state.account_limiter().refund(account, window, now);
+        state.account_limiter().give_back(state.redis(), account, window).await;
     } else {
         state
             .metrics()
