@@ -67,6 +67,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/2_jobs.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/2_jobs.sql"),
     },
+    PlatformStep {
+        version: 3,
+        name: "idempotency",
+        summary: "platform table rookery_idempotency_keys (safe retries)",
+        postgres: include_str!("../../templates/platform/postgres/3_idempotency.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/3_idempotency.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -139,7 +139,10 @@ fn webhooks_refuse_loopback_in_live() {
 fn job_queues_parse_with_their_concurrency() {
     let jobs = config(&[("ROOKERY_JOBS_QUEUES", " default:8, mail ")]).unwrap().jobs;
     assert_eq!(jobs.queues, [("default".to_owned(), 8), ("mail".to_owned(), 0)]);
-    assert!(config(&[]).unwrap().jobs.in_serve, "the embedded default runs workers in serve");
+    assert!(
+        config(&[]).unwrap().jobs.in_serve,
+        "the embedded default runs workers in serve"
+    );
     let pg = config(&[("DATABASE_URL", "postgres://x@localhost/db")]).unwrap().jobs;
     assert!(!pg.in_serve, "PostgreSQL runs `<app> worker`");
 }

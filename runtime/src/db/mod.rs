@@ -7,6 +7,7 @@
 
 mod bind;
 pub(crate) mod deadline;
+pub(crate) mod idempotency;
 mod migrate;
 mod oneshot;
 mod queue;
@@ -136,6 +137,10 @@ pub enum DbError {
     /// A stored value could not be read back.
     #[error(transparent)]
     Decode(#[from] crate::model::DecodeError),
+    /// A retry with the same `Idempotency-Key` took this request's key over
+    /// (this attempt looked dead); nothing was committed.
+    #[error("a retry with the same Idempotency-Key took over this request; nothing was committed")]
+    IdempotencyTakenOver,
 }
 
 /// How a pool is opened.

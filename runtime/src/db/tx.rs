@@ -307,6 +307,12 @@ impl TenantTx<Writing> {
 
 impl TenantTx<OneStatement> {
     pub(super) async fn begin_one(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
+        if super::idempotency::claim_for(tenant).is_some() {
+            // The key's mark must commit with the statement: an explicit
+            // transaction, as `begin_write` makes.
+            let tx = TenantTx::<Writing>::begin_write(db, tenant).await?.tx;
+            return Ok(Self::new(tenant, tx));
+        }
         let tx = match db.pg() {
             Some(pool) => Tx::PostgresOneshot(Oneshot::acquire(db, pool, tenant, Access::Write).await?),
             None => Tx::begin(db, true).await?,
@@ -346,7 +352,17 @@ impl<M: Mode> TenantTx<M> {
 impl<M: Writes> TenantTx<M> {
     /// Commits the transaction (a [`OneStatement`] one has committed with
     /// its statement; this only ends it).
-    pub async fn commit(self) -> Result<(), DbError> {
+    ///
+    /// Inside a request that carries an `Idempotency-Key`, the commit
+    /// first marks the key in this transaction (`db/idempotency.rs`), and
+    /// refuses with [`DbError::IdempotencyTakenOver`], committing nothing,
+    /// when a retry of the request took the key over.
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if let Some(claim) = super::idempotency::claim_for(self.tenant)
+            && !matches!(self.tx, Tx::PostgresOneshot(_))
+        {
+            super::idempotency::mark(self.tx.conn(), &claim).await?;
+        }
         self.tx.commit().await
     }
 

@@ -110,8 +110,15 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         rate_headers(&mut response, d);
         return response;
     }
+    let tenant = principal.tenant;
     request.extensions_mut().insert(principal);
-    let mut response = next.run(request).await;
+    let mut response = if super::idempotency::is_unsafe(request.method())
+        && request.headers().contains_key(super::idempotency::IDEMPOTENCY_KEY)
+    {
+        super::idempotency::run(&state, tenant, request, next).await
+    } else {
+        next.run(request).await
+    };
     if let Some(d) = decision {
         rate_headers(&mut response, d);
     }

@@ -86,6 +86,15 @@ pub enum ApiError {
     /// 422: the body broke field rules.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// 422: an `Idempotency-Key` already used for a request with another
+    /// method, path or body.
+    #[error("this Idempotency-Key was used for another request (method, path or body differ); use a new key")]
+    IdempotencyKeyReused,
+    /// 409: a request with this `Idempotency-Key` is still being processed
+    /// (retry after `Retry-After`), or its write committed and its answer
+    /// was lost.
+    #[error("{0}")]
+    IdempotencyKeyInUse(&'static str),
     /// 429: the tenant's rate limit is used up.
     #[error("rate limit exceeded")]
     RateLimited {
@@ -103,6 +112,10 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// The detail of a 409 for a key whose request is still running.
+pub(crate) const IN_USE: &str =
+    "a request with this Idempotency-Key is being processed; retry after the Retry-After seconds";
 
 #[derive(Serialize)]
 struct Problem<'a> {
@@ -141,6 +154,12 @@ impl ApiError {
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
+            Self::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+            ),
+            Self::IdempotencyKeyInUse(_) => (StatusCode::CONFLICT, "idempotency-key-in-use", "Idempotency key in use"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
@@ -272,6 +291,9 @@ impl IntoResponse for ApiError {
         if let Self::RateLimited { retry_after } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
+        if matches!(self, Self::IdempotencyKeyInUse(_)) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
         if matches!(status, StatusCode::UNAUTHORIZED) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -307,6 +329,7 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Timeout => Self::Timeout,
+            DbError::IdempotencyTakenOver => Self::IdempotencyKeyInUse(IN_USE),
             DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %err, "database unavailable");
                 Self::Unavailable

@@ -6,6 +6,7 @@ pub(crate) mod body;
 pub(crate) mod crud;
 mod error;
 mod health;
+pub(crate) mod idempotency;
 mod identity;
 mod metrics;
 pub(crate) mod openapi;

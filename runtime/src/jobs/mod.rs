@@ -89,6 +89,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
 pub(crate) fn register_platform(jobs: &mut Registry) {
     jobs.add::<schedule::FanOut>();
     jobs.add::<schedule::PruneJobs>();
+    jobs.add::<schedule::PruneIdempotencyKeys>();
     for s in schedule::platform_schedules() {
         jobs.schedule(s);
     }

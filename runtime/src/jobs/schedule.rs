@@ -116,7 +116,30 @@ impl Job for PruneJobs {
     }
 }
 
+/// Deletes a tenant's `Idempotency-Key`s past their lifetime (a retry
+/// already treats them as absent; this keeps the table small).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PruneIdempotencyKeys;
+
+impl Job for PruneIdempotencyKeys {
+    const NAME: &'static str = "rookery.prune_idempotency_keys";
+    const QUEUE: &'static str = "rookery";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let mut tx = ctx.begin_write().await?;
+        tx.sql("DELETE FROM rookery_idempotency_keys WHERE tenant_id = $1 AND created_at < $2")
+            .bind(Utc::now() - chrono::Duration::hours(24))
+            .execute()
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// The platform's own periodic jobs, registered with every app.
 pub(crate) fn platform_schedules() -> Vec<Schedule> {
-    vec![Schedule::new::<PruneJobs>("17 3 * * *", false).expect("a valid schedule")]
+    vec![
+        Schedule::new::<PruneJobs>("17 3 * * *", false).expect("a valid schedule"),
+        Schedule::new::<PruneIdempotencyKeys>("41 * * * *", true).expect("a valid schedule"),
+    ]
 }

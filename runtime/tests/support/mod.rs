@@ -154,7 +154,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             name: "platform",
             sql: concat!(
                 include_str!("../../../generator/templates/platform/postgres/1_base.sql"),
-                include_str!("../../../generator/templates/platform/postgres/2_jobs.sql")
+                include_str!("../../../generator/templates/platform/postgres/2_jobs.sql"),
+                include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql")
             ),
         },
         Migration {
@@ -169,7 +170,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             name: "platform",
             sql: concat!(
                 include_str!("../../../generator/templates/platform/sqlite/1_base.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql")
+                include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql")
             ),
         },
         Migration {

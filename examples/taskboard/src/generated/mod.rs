@@ -159,6 +159,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_jobs",
             sql: include_str!("../../migrations/postgres/0003_platform_jobs.sql"),
         },
+        spec::Migration {
+            version: 4,
+            name: "platform_idempotency",
+            sql: include_str!("../../migrations/postgres/0004_platform_idempotency.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -175,6 +180,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 3,
             name: "platform_jobs",
             sql: include_str!("../../migrations/sqlite/0003_platform_jobs.sql"),
+        },
+        spec::Migration {
+            version: 4,
+            name: "platform_idempotency",
+            sql: include_str!("../../migrations/sqlite/0004_platform_idempotency.sql"),
         },
     ],
 };

@@ -73,6 +73,7 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
         entry[op.method.as_str().to_ascii_lowercase()] = document;
     }
     paths::common_schemas(&mut schemas);
+    idempotent(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": spec.title, "version": env!("CARGO_PKG_VERSION")},
@@ -80,10 +81,54 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An access token or an API key"}},
-            "parameters": {"Tenant": {"name": "X-Tenant", "in": "header", "schema": {"type": "string"}, "description": "Tenant id or slug (or use the tenant's subdomain)"}}
+            "parameters": {
+                "Tenant": {"name": "X-Tenant", "in": "header", "schema": {"type": "string"}, "description": "Tenant id or slug (or use the tenant's subdomain)"},
+                "IdempotencyKey": {"name": "Idempotency-Key", "in": "header",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": crate::http::idempotency::MAX_KEY, "pattern": "^[!-~]+$"},
+                    "description": "Makes a retry safe: a retry with the same key and request gets the first response again (with `Idempotent-Replayed: true`) and writes nothing more; the same key with another request is 422; while the first is still running, 409. Keys are per tenant and kept 24 hours."}
+            }
         },
         "security": [{"bearer": []}]
     })
+}
+
+/// Every authenticated unsafe operation takes `Idempotency-Key`
+/// (`http/idempotency.rs`, in the authentication middleware), and can
+/// answer what a key can: 400 (a malformed key), 409 (in use) and 422
+/// (reused for another request).
+fn idempotent(paths: &mut Map<String, Value>) {
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            // Open operations (`security: []`) are not behind authentication,
+            // where the header is read.
+            let open = op
+                .get("security")
+                .is_some_and(|s| s.as_array().is_some_and(Vec::is_empty));
+            if !matches!(method.as_str(), "post" | "put" | "patch" | "delete") || open {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if !responses.contains_key("401") {
+                continue; // not authenticated: the header is not read
+            }
+            for status in [400u16, 409, 422] {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| paths::problem(status));
+            }
+            let parameters = op
+                .as_object_mut()
+                .expect("an operation is an object")
+                .entry("parameters")
+                .or_insert_with(|| json!([]));
+            if let Some(list) = parameters.as_array_mut() {
+                list.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,11 +29,15 @@ fn meaning(status: u16) -> &'static str {
             "The request names no tenant or another one than its credentials, the caller lacks a permission, the plan lacks a feature, or the plan's quota is used up (the problem's `type` says which)"
         }
         404 => "No such resource in this tenant",
-        409 => "Conflicts with stored data: a unique value is taken, or the row is still referenced",
+        409 => {
+            "Conflicts with stored data (a unique value is taken, or the row is still referenced), or a request with this `Idempotency-Key` is still running (`Retry-After`)"
+        }
         410 => "The invitation was already used or has expired",
         413 => "The body is larger than the app accepts",
         415 => "The body is not declared as JSON (`Content-Type: application/json`)",
-        422 => "Field rules broken (each listed in `errors`), or a referenced row does not exist in this tenant",
+        422 => {
+            "Field rules broken (each listed in `errors`), a referenced row does not exist in this tenant, or the `Idempotency-Key` was used for another request"
+        }
         429 => "A rate limit is used up; `Retry-After` says when to try again",
         503 => "The database is unavailable, or the request ran out of time (nothing it began was committed)",
         _ => "Error",
@@ -42,8 +46,8 @@ fn meaning(status: u16) -> &'static str {
 
 pub(super) fn problem(status: u16) -> Value {
     let mut r = json!({"description": meaning(status), "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
-    if status == 429 {
-        r["headers"] = json!({"Retry-After": {"description": "Seconds until the window resets", "schema": {"type": "integer", "minimum": 0}}});
+    if status == 429 || status == 409 {
+        r["headers"] = json!({"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}}});
     }
     if status == 401 {
         r["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string"}}});

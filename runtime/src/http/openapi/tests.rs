@@ -259,7 +259,11 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
             "patch",
             vec![200, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
         ),
-        ("/api/v1/things/{id}", "delete", vec![204, 401, 403, 404, 409, 429, 503]),
+        (
+            "/api/v1/things/{id}",
+            "delete",
+            vec![204, 400, 401, 403, 404, 409, 422, 429, 503],
+        ),
         (
             "/api/v1/auth/signup",
             "post",
@@ -285,9 +289,13 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
         (
             "/api/v1/api-keys",
             "post",
-            vec![201, 400, 401, 403, 404, 413, 415, 422, 429, 503],
+            vec![201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
         ),
-        ("/api/v1/api-keys/{id}", "delete", vec![204, 401, 403, 404, 429, 503]),
+        (
+            "/api/v1/api-keys/{id}",
+            "delete",
+            vec![204, 400, 401, 403, 404, 409, 422, 429, 503],
+        ),
         (
             "/api/v1/invitations",
             "post",
