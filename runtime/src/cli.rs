@@ -139,13 +139,15 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     // Workers in this process stop after the server: requests that
     // enqueued jobs have committed by then.
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
-    let workers = config.jobs.in_serve.then(|| {
-        let worker = app.worker(db.clone(), &config.jobs);
+    let state = app.state(config, db.clone());
+    let workers = state.config().jobs.in_serve.then(|| {
+        let worker = app
+            .worker(db.clone(), &state.config().jobs)
+            .with_metrics(state.metrics());
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
     });
-    let state = app.state(config, db.clone());
     let metrics = match state.config().metrics_bind {
         Some(addr) => Some(serve_metrics(&app, state.clone(), addr).await?),
         None => None,
@@ -196,7 +198,20 @@ async fn serving_db(config: &Config) -> Result<Db, CliError> {
 async fn worker(app: App, config: Config) -> Result<(), CliError> {
     let db = serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
-    app.worker(db.clone(), &config.jobs).run(shutdown_signal()).await;
+    let jobs = config.jobs.clone();
+    let state = app.state(config, db.clone());
+    // A worker's metrics (its runs, the queue) on its own listener.
+    let metrics = match state.config().metrics_bind {
+        Some(addr) => Some(serve_metrics(&app, state.clone(), addr).await?),
+        None => None,
+    };
+    app.worker(db.clone(), &jobs)
+        .with_metrics(state.metrics())
+        .run(shutdown_signal())
+        .await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     db.close().await;
     Ok(())
 }

@@ -77,9 +77,25 @@ fn requests(s: &Scrape, method: &str, route: &str, status: &str) -> f64 {
     )
 }
 
+/// A job no worker runs here: it waits in the queue.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Waiting;
+
+impl rookery::jobs::Job for Waiting {
+    const NAME: &'static str = "test.waiting";
+
+    async fn run(self, _: rookery::jobs::JobContext) -> Result<(), rookery::jobs::JobError> {
+        Ok(())
+    }
+}
+
 async fn counted_by_route_template(backend: Backend) {
     run_with(backend, configure, |h| async move {
         let (tenant, id) = traffic(&h).await;
+        let mut tx = h.db().begin_write(tenant.parse().unwrap()).await.unwrap();
+        tx.enqueue(&Waiting).await.unwrap();
+        tx.enqueue(&Waiting).await.unwrap();
+        tx.commit().await.unwrap();
         let (api, listener) = h.serve().await;
         for url in [format!("http://{api}/metrics"), format!("http://{listener}/metrics")] {
             let s = scrape_async(url.clone(), TOKEN, "prometheus").await;
@@ -110,6 +126,10 @@ async fn counted_by_route_template(backend: Backend) {
             let pool = |state| s.value("rookery_db_pool_connections", &[("state", state)]);
             assert!(pool("open") >= 1.0 && pool("max") >= pool("open"), "{}", s.text);
             assert_eq!(s.value("rookery_db_pool_waiting", &[]), 0.0);
+            // The queue, read at scrape time: two jobs wait.
+            let jobs = s.value("rookery_jobs", &[("queue", "default"), ("state", "ready")]);
+            assert_eq!(jobs, 2.0, "{}", s.text);
+            assert!(s.value("rookery_jobs_oldest_due_seconds", &[("queue", "default")]) >= 0.0);
             // Bounded cardinality: templates only, no tenant, no raw path.
             assert!(!s.text.contains(&tenant), "a tenant id in the metrics:\n{}", s.text);
             assert!(!s.text.contains(&format!("/notes/{id}")), "a raw path:\n{}", s.text);

@@ -65,6 +65,37 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
         metrics.db_connections.get_or_create(&[("state", name)]).set(value);
     }
     metrics.db_waiting.set(pool.waiting as i64);
+    // The queue is the database's: any instance reports it.
+    match state.db().queue_stats().await {
+        Ok(stats) => {
+            let now = chrono::Utc::now();
+            metrics.jobs.clear();
+            metrics.jobs_oldest_due_seconds.clear();
+            for s in stats {
+                let queue = crate::metrics::name_label(&s.queue);
+                let job_state = match s.state.as_str() {
+                    "ready" => "ready",
+                    "running" => "running",
+                    "done" => "done",
+                    _ => "dead",
+                };
+                metrics
+                    .jobs
+                    .get_or_create(&[("queue", queue), ("state", job_state)])
+                    .set(s.jobs);
+                if let Some(due) = s.oldest_due {
+                    let waited = (now - due).num_seconds().max(0);
+                    metrics
+                        .jobs_oldest_due_seconds
+                        .get_or_create(&[("queue", queue)])
+                        .set(waited);
+                }
+            }
+        }
+        // An app generated before the job queue, or the database down: the
+        // other metrics still answer.
+        Err(e) => tracing::debug!(error = %e, "no job queue statistics for /metrics"),
+    }
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
     let mut response = metrics.encode(format).into_response();
     response

@@ -88,6 +88,14 @@ pub struct Worker {
     registry: Arc<Registry>,
     options: WorkerOptions,
     id: Arc<str>,
+    /// Runs by queue and outcome (`rookery_job_runs`), when the process
+    /// serves metrics.
+    runs: Option<
+        prometheus_client::metrics::family::Family<
+            crate::metrics::Labels<2>,
+            prometheus_client::metrics::counter::Counter,
+        >,
+    >,
 }
 
 /// How one run ended.
@@ -105,7 +113,14 @@ impl Worker {
             registry,
             options,
             id: id.into(),
+            runs: None,
         }
+    }
+
+    /// Counts this worker's runs in `metrics` (`/metrics` of its process).
+    pub(crate) fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.runs = Some(metrics.job_runs.clone());
+        self
     }
 
     /// This worker with grace period `grace` ([`WorkerOptions::grace`]).
@@ -244,7 +259,7 @@ impl Worker {
         let Some(handler) = self.registry.get(&job.kind).copied() else {
             let error = format!("no job type `{}` in this build (a newer deploy enqueued it?)", job.kind);
             return self
-                .record(&job, Err(JobError::retry(error)), super::default_backoff)
+                .record(&job, "unknown", Err(JobError::retry(error)), super::default_backoff)
                 .await;
         };
         let waited = (Utc::now() - job.run_at.max(job.created_at)).num_milliseconds();
@@ -284,10 +299,16 @@ impl Worker {
                 }
             }
         };
-        self.record(&job, outcome, handler.backoff).await
+        self.record(&job, handler.queue, outcome, handler.backoff).await
     }
 
-    async fn record(&self, job: &Claimed, outcome: Result<(), JobError>, backoff: fn(u32) -> Duration) -> Ran {
+    async fn record(
+        &self,
+        job: &Claimed,
+        queue: &'static str,
+        outcome: Result<(), JobError>,
+        backoff: fn(u32) -> Duration,
+    ) -> Ran {
         let (finish, ran) = match outcome {
             Ok(()) => (Finish::Done, Ran::Done),
             Err(e) if !e.is_permanent() && job.attempt < job.max_attempts => {
@@ -310,6 +331,14 @@ impl Worker {
             }
         };
         self.finish(job, &finish).await;
+        if let Some(runs) = &self.runs {
+            let outcome = match ran {
+                Ran::Done => "done",
+                Ran::Retried => "retried",
+                Ran::Dead => "dead",
+            };
+            runs.get_or_create(&[("queue", queue), ("outcome", outcome)]).inc();
+        }
         ran
     }
 

@@ -74,6 +74,34 @@ families! {
     db_connections: Family<Labels<1>, Gauge> = "rookery_db_pool_connections";
     /// Tasks waiting for a database connection.
     db_waiting: Gauge = "rookery_db_pool_waiting";
+    /// Background jobs in the queue (every process's), by queue and state (`ready`, `running`, `dead`; `done` jobs are kept 7 days), read at scrape time.
+    jobs: Family<Labels<2>, Gauge> = "rookery_jobs";
+    /// Seconds the oldest due job of a queue has waited to start, read at scrape time (0: none waiting).
+    jobs_oldest_due_seconds: Family<Labels<1>, Gauge> = "rookery_jobs_oldest_due_seconds";
+    /// Job runs in this process, by queue and outcome (`done`; `retried`: failed, will run again; `dead`: failed for the last time).
+    job_runs: Family<Labels<2>, Counter> = "rookery_job_runs";
+}
+
+/// A label value from a bounded set of names known at run time (queue
+/// names, from the app's job types and `ROOKERY_JOBS_QUEUES`): each
+/// distinct name is kept once; past 64 of them, `other`.
+pub(crate) fn name_label(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    if names.len() >= 64 {
+        return "other";
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 /// A text format Prometheus reads.
