@@ -23,6 +23,20 @@ pub struct Handwritten {
     pub models: Vec<HandModel>,
     /// `#[derive(ModelEnum)]` enums.
     pub enums: Vec<HandEnum>,
+    /// `impl Job for T` types (`rookery::jobs::Job`), which `[jobs]` in the
+    /// spec names by their `NAME`.
+    pub jobs: Vec<HandJob>,
+}
+
+/// A hand-written job type.
+#[derive(Debug, Clone)]
+pub struct HandJob {
+    /// Its `const NAME`.
+    pub name: String,
+    /// The type's path from the crate root (`crate::jobs::Digest`).
+    pub rust_path: String,
+    /// Where it is (`src/jobs.rs:12`).
+    pub file: String,
 }
 
 /// A hand-written enum and its stored values.
@@ -150,8 +164,8 @@ pub fn read(project: &Path) -> Result<Handwritten> {
 ///
 /// The file does not parse, or the derive would refuse an item in it.
 pub fn read_source(file: &str, module: &str, text: &str, out: &mut Handwritten) -> Result<(), Vec<HandError>> {
-    // Cheap filter: most files derive neither.
-    if !text.contains("TenantModel") && !text.contains("ModelEnum") {
+    // Cheap filter: most files derive neither and implement no job.
+    if !text.contains("TenantModel") && !text.contains("ModelEnum") && !text.contains("Job for") {
         return Ok(());
     }
     let ast = syn::parse_file(text).map_err(|e| HandError::all(file, e).collect::<Vec<_>>())?;
@@ -222,6 +236,12 @@ fn read_items(items: Vec<syn::Item>, module: &str, file: &str, out: &mut Handwri
                 }
                 continue;
             }
+            syn::Item::Impl(i) => {
+                if let Some(job) = job_impl(&i, module, file) {
+                    out.jobs.push(job);
+                }
+                continue;
+            }
             _ => continue,
         };
         if derives(&input.attrs, "TenantModel") {
@@ -240,6 +260,34 @@ fn read_items(items: Vec<syn::Item>, module: &str, file: &str, out: &mut Handwri
             }
         }
     }
+}
+
+/// `impl [path::]Job for Type { const NAME: &str = "…"; … }`: a job type
+/// whose name is a string literal (anything else cannot be matched to the
+/// spec, and the spec's check says the name has no job type).
+fn job_impl(item: &syn::ItemImpl, module: &str, file: &str) -> Option<HandJob> {
+    let (trait_path, _) = item.trait_.as_ref()?;
+    if trait_path.segments.last()?.ident != "Job" {
+        return None;
+    }
+    let syn::Type::Path(ty) = &*item.self_ty else {
+        return None;
+    };
+    let ty = ty.path.segments.last()?.ident.to_string();
+    let name = item.items.iter().find_map(|i| match i {
+        syn::ImplItem::Const(c) if c.ident == "NAME" => match &c.expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s), ..
+            }) => Some(s.value()),
+            _ => None,
+        },
+        _ => None,
+    })?;
+    Some(HandJob {
+        name,
+        rust_path: format!("{module}::{ty}"),
+        file: file.to_owned(),
+    })
 }
 
 /// The generator's view of a model the core read and checked.

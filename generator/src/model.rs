@@ -49,6 +49,8 @@ pub struct Schedule {
     pub cron: String,
     /// Once per tenant at each occurrence.
     pub per_tenant: bool,
+    /// The hand-written job type's path (`crate::jobs::Digest`).
+    pub rust_path: String,
 }
 
 /// A role and every permission it has.
@@ -494,6 +496,13 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
                 job: name.get_ref().clone(),
                 cron: job.schedule.get_ref().clone(),
                 per_tenant: job.per_tenant,
+                // The checker made sure exactly one type has the name.
+                rust_path: hand
+                    .jobs
+                    .iter()
+                    .find(|j| j.name == *name.get_ref())
+                    .map(|j| j.rust_path.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
     })

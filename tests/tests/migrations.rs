@@ -32,9 +32,18 @@ const PLATFORM_TABLES: &[&str] = &[
     "refresh_tokens",
     "invitations",
     "audit_log",
+    "rookery_jobs",
+    "rookery_idempotency_keys",
 ];
-/// The platform tables that hold tenant rows (RLS on PostgreSQL).
-const PLATFORM_TENANT_TABLES: &[&str] = &["memberships", "api_keys", "refresh_tokens", "invitations", "audit_log"];
+/// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
+const PLATFORM_TENANT_TABLES: &[&str] = &[
+    "memberships",
+    "api_keys",
+    "refresh_tokens",
+    "invitations",
+    "audit_log",
+    "rookery_idempotency_keys",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -107,6 +116,15 @@ fn taskboard_spec() -> String {
 fn project(spec: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("rookery.toml"), spec).expect("write spec");
+    if spec.contains("[jobs.") {
+        // The job types the spec schedules, written by hand in the example.
+        std::fs::create_dir_all(dir.path().join("src")).expect("src");
+        std::fs::copy(
+            workspace().join("examples/taskboard/src/jobs.rs"),
+            dir.path().join("src/jobs.rs"),
+        )
+        .expect("copy the example's jobs");
+    }
     assert_ok(&generate(dir.path(), &[]));
     dir
 }
@@ -373,6 +391,9 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
         for t in PLATFORM_TENANT_TABLES {
             facts.extend(rls_facts(t));
         }
+        // The job queue: each job's tenant, RLS on with no policy (only the
+        // owner's functions read it).
+        facts.push("rookery_jobs: row level security enabled, not forced".to_owned());
     }
 
     for t in tables {

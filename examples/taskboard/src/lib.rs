@@ -13,10 +13,9 @@ pub mod routes;
 #[rustfmt::skip]
 pub mod generated;
 
-/// The whole app: what `rookery.toml` generates plus the hand-written
-/// routes and jobs.
+/// The whole app: what `rookery.toml` generates (which registers
+/// [`jobs::StaleTasksDigest`], the job its `[jobs]` schedules) plus the
+/// hand-written routes and the job they enqueue.
 pub fn app() -> rookery::App {
-    routes::register(generated::app())
-        .job::<jobs::ArchiveSummary>()
-        .job::<jobs::StaleTasksDigest>()
+    routes::register(generated::app()).job::<jobs::ArchiveSummary>()
 }

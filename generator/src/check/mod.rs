@@ -66,7 +66,7 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     roles::check(&mut ctx, spec, &catalogue);
     plans::check(&mut ctx, spec);
     models::check(&mut ctx, spec);
-    jobs::check(&mut ctx, spec);
+    jobs::check(&mut ctx, spec, handwritten);
     // Warnings only for a spec without errors: they would drown the errors.
     if ctx.is_empty() {
         roles::administered(&mut ctx, spec);

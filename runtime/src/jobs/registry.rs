@@ -22,6 +22,9 @@ pub(crate) struct Handler {
     pub(crate) backoff: fn(u32) -> Duration,
     /// Whether the payload `null` decodes (a unit struct: schedulable).
     unit: fn() -> bool,
+    /// The job type, to tell a second registration of it from another
+    /// type with its name.
+    type_id: std::any::TypeId,
 }
 
 impl std::fmt::Debug for Handler {
@@ -120,8 +123,9 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Registers job type `J`. Panics when another type took its name:
-    /// two job types with one name would run each other's payloads.
+    /// Registers job type `J` (again: nothing changes). Panics when another
+    /// type took its name: two job types with one name would run each
+    /// other's payloads.
     pub(crate) fn add<J: Job>(&mut self) {
         let handler = Handler {
             queue: J::QUEUE,
@@ -129,10 +133,11 @@ impl Registry {
             run: run::<J>,
             backoff: J::backoff,
             unit: || serde_json::from_value::<J>(serde_json::Value::Null).is_ok(),
+            type_id: std::any::TypeId::of::<J>(),
         };
         if let Some(old) = self.handlers.insert(J::NAME, handler) {
             assert!(
-                std::ptr::fn_addr_eq(old.run, handler.run),
+                old.type_id == handler.type_id,
                 "two job types are named `{}`: job names must be unique",
                 J::NAME
             );

@@ -55,6 +55,16 @@ pub fn generated_project(name: &str, spec: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     std::fs::read(spec).unwrap().hash(&mut hasher);
     std::fs::read(&rookery).unwrap().hash(&mut hasher);
+    // A spec that schedules jobs needs the job types it names, written by
+    // hand beside it (`src/jobs.rs`), as a user would write them.
+    let jobs = spec.parent().expect("the spec's folder").join("src/jobs.rs");
+    let jobs = std::fs::read_to_string(spec)
+        .unwrap()
+        .contains("[jobs.")
+        .then_some(jobs);
+    if let Some(jobs) = &jobs {
+        std::fs::read(jobs).unwrap().hash(&mut hasher);
+    }
     let stamp = format!("{:016x}", hasher.finish());
     let project = root.join(name);
     let stamp_path = root.join(format!("{name}.stamp"));
@@ -75,6 +85,12 @@ pub fn generated_project(name: &str, spec: &Path) -> PathBuf {
         run(&["new", name, "--path", &root_str, "--rookery-path", &runtime]);
         // Start over from the spec: no starter models, no migrations.
         std::fs::copy(spec, project.join("rookery.toml")).unwrap();
+        if let Some(jobs) = &jobs {
+            std::fs::copy(jobs, project.join("src/jobs.rs")).unwrap();
+            let main = project.join("src/main.rs");
+            let text = std::fs::read_to_string(&main).unwrap();
+            std::fs::write(&main, format!("{text}\nmod jobs;\n")).unwrap();
+        }
         std::fs::remove_dir_all(project.join("src/generated")).unwrap();
         std::fs::remove_dir_all(project.join("migrations")).unwrap();
         run(&["generate", "--project", &project.display().to_string()]);

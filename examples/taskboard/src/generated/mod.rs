@@ -189,10 +189,12 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
     ],
 };
 
-/// The app: its spec and every model, generated and hand-written.
+/// The app: its spec, every model, generated and hand-written, and the
+/// job types `[jobs]` schedules.
 pub fn app() -> rookery::App {
     rookery::App::new(&SPEC)
         .model::<models::Project>()
         .model::<models::Task>()
         .model::<crate::comment::Comment>()
+        .job::<crate::jobs::StaleTasksDigest>()
 }

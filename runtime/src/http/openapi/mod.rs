@@ -76,7 +76,8 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
     idempotent(&mut paths);
     json!({
         "openapi": "3.1.0",
-        "info": {"title": spec.title, "version": env!("CARGO_PKG_VERSION")},
+        "info": {"title": spec.title, "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Every authenticated POST, PUT, PATCH and DELETE takes an `Idempotency-Key` header (`#/components/parameters/IdempotencyKey`): a retry with the same key and request gets the first response again (with `Idempotent-Replayed: true`) and writes nothing more."},
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -95,7 +96,11 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
 /// Every authenticated unsafe operation takes `Idempotency-Key`
 /// (`http/idempotency.rs`, in the authentication middleware), and can
 /// answer what a key can: 400 (a malformed key), 409 (in use) and 422
-/// (reused for another request).
+/// (reused for another request). The header is described once, in
+/// `info` and as the reusable parameter `IdempotencyKey`, not listed on
+/// each operation: whether a key was used before is state no schema can
+/// express, so a fuzzer generating it per operation would reuse keys
+/// across different bodies and read the 422 as a refused valid request.
 fn idempotent(paths: &mut Map<String, Value>) {
     for item in paths.values_mut() {
         let Some(item) = item.as_object_mut() else { continue };
@@ -118,14 +123,6 @@ fn idempotent(paths: &mut Map<String, Value>) {
                 responses
                     .entry(status.to_string())
                     .or_insert_with(|| paths::problem(status));
-            }
-            let parameters = op
-                .as_object_mut()
-                .expect("an operation is an object")
-                .entry("parameters")
-                .or_insert_with(|| json!([]));
-            if let Some(list) = parameters.as_array_mut() {
-                list.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
             }
         }
     }
