@@ -67,6 +67,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/2_jobs.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/2_jobs.sql"),
     },
+    PlatformStep {
+        version: 3,
+        name: "mail",
+        summary: "platform table rookery_mail (mail: the outbox and the delivery log)",
+        postgres: include_str!("../../templates/platform/postgres/3_mail.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/3_mail.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

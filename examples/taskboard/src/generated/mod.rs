@@ -152,6 +152,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_jobs",
             sql: include_str!("../../migrations/postgres/0003_platform_jobs.sql"),
         },
+        spec::Migration {
+            version: 4,
+            name: "platform_mail",
+            sql: include_str!("../../migrations/postgres/0004_platform_mail.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -168,6 +173,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 3,
             name: "platform_jobs",
             sql: include_str!("../../migrations/sqlite/0003_platform_jobs.sql"),
+        },
+        spec::Migration {
+            version: 4,
+            name: "platform_mail",
+            sql: include_str!("../../migrations/sqlite/0004_platform_mail.sql"),
         },
     ],
 };
