@@ -6,6 +6,10 @@
 
 use std::net::SocketAddr;
 
+mod mail;
+
+pub use mail::{MailConfig, SmtpConfig, SmtpTls};
+
 /// One environment variable the app reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Variable {
@@ -151,6 +155,21 @@ pub const VARIABLES: &[Variable] = &[
         "5",
         "seconds a webhook delivery may take to resolve and connect, 1-60",
     ),
+    v(
+        "SMTP_URL",
+        "none: mail stays in the outbox table (`<app> mail list`)",
+        "smtp://[user:password@]host[:port][?tls=required|opportunistic|none] (STARTTLS required unless `tls=` says otherwise; port 587) or smtps://… (TLS from the start; port 465); user and password percent-encoded; with ROOKERY_ENV=live, plain text only to this machine",
+    ),
+    v(
+        "MAIL_FROM",
+        "<app> <no-reply@localhost>",
+        "the From of every message, `Name <address>` or an address; ROOKERY_ENV=live with SMTP_URL needs it set",
+    ),
+    v(
+        "ROOKERY_PUBLIC_URL",
+        "http://localhost:<port>",
+        "base URL of the app's web front end, which links in mail start with (invitations: `<url>/invitations/accept?tenant=…&token=…`)",
+    ),
 ];
 
 /// A configuration value was present but unusable.
@@ -209,6 +228,11 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// How outgoing webhooks are delivered.
     pub webhooks: WebhookConfig,
+    /// How mail is sent.
+    pub mail: MailConfig,
+    /// Base URL of the app's web front end, without a trailing `/`: links
+    /// in mail start with it.
+    pub public_url: String,
 }
 
 /// How this process runs background jobs (`ROOKERY_JOBS_*`).
@@ -264,6 +288,8 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
             .field("env", &self.env)
+            .field("mail", &self.mail)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -441,6 +467,7 @@ impl Config {
                 message: "is for tests and development; ROOKERY_ENV=live refuses it".into(),
             });
         }
+        let (mail, public_url) = mail::from_env(&env, app_name, key_env == "live", bind.port())?;
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
@@ -487,6 +514,8 @@ impl Config {
                 poll: std::time::Duration::from_millis(env.ranged("ROOKERY_JOBS_POLL_MS", 1000, 10..=60_000)?),
             },
             webhooks,
+            mail,
+            public_url,
         })
     }
 }
@@ -588,6 +617,10 @@ mod tests {
             ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
             ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
             ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
+            ("SMTP_URL", "http://mail.example.com"),
+            ("SMTP_URL", "smtp://mail.example.com?tls=sometimes"),
+            ("MAIL_FROM", "not an address"),
+            ("ROOKERY_PUBLIC_URL", "app.example.com"),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -602,8 +635,11 @@ mod tests {
         let source = include_str!("config.rs");
         let (code, _) = source.split_once("#[cfg(test)]").unwrap();
         let (_, reads) = code.split_once("pub fn from_vars").unwrap();
-        let mut read: Vec<&str> = reads
-            .split('"')
+        // The mail variables are read in `config/mail.rs`.
+        let (mail, _) = include_str!("config/mail.rs").split_once("#[cfg(test)]").unwrap();
+        let mut read: Vec<&str> = [reads, mail]
+            .iter()
+            .flat_map(|code| code.split('"'))
             .filter(|s| s.len() > 2 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
             .collect();
         read.sort_unstable();
