@@ -134,7 +134,8 @@ static PG_MIGRATIONS: &[Migration] = &[
         name: "platform",
         sql: concat!(
             include_str!("../../generator/templates/platform/postgres/1_base.sql"),
-            include_str!("../../generator/templates/platform/postgres/2_jobs.sql")
+            include_str!("../../generator/templates/platform/postgres/2_jobs.sql"),
+            include_str!("../../generator/templates/platform/postgres/3_mail.sql")
         ),
     },
     Migration {
@@ -149,7 +150,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
         name: "platform",
         sql: concat!(
             include_str!("../../generator/templates/platform/sqlite/1_base.sql"),
-            include_str!("../../generator/templates/platform/sqlite/2_jobs.sql")
+            include_str!("../../generator/templates/platform/sqlite/2_jobs.sql"),
+            include_str!("../../generator/templates/platform/sqlite/3_mail.sql")
         ),
     },
     Migration {

@@ -7,6 +7,7 @@
 
 mod bind;
 pub(crate) mod deadline;
+mod mail;
 mod migrate;
 mod oneshot;
 mod queue;
@@ -33,6 +34,7 @@ pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
+pub(crate) use mail::{MailOutcome, NewMail, StoredMail};
 pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};
 
 use crate::model::TenantId;

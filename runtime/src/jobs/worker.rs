@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::context::Resources;
 use super::registry::Registry;
 use super::schedule::enqueue_occurrence;
 use super::{JobContext, JobError};
@@ -88,6 +89,7 @@ pub struct Worker {
     registry: Arc<Registry>,
     options: WorkerOptions,
     id: Arc<str>,
+    resources: Resources,
 }
 
 /// How one run ended.
@@ -105,7 +107,14 @@ impl Worker {
             registry,
             options,
             id: id.into(),
+            resources: Resources::default(),
         }
+    }
+
+    /// This worker lending `value` to its jobs ([`JobContext`]'s resources).
+    pub(crate) fn provide<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.resources = self.resources.with(value);
+        self
     }
 
     /// This worker with grace period `grace` ([`WorkerOptions::grace`]).
@@ -256,6 +265,7 @@ impl Worker {
             job.attempt,
             job.max_attempts,
             job.run_at,
+            self.resources.clone(),
         );
         let mut task = tokio::spawn((handler.run)(ctx, job.payload.clone()));
         // A worker whose future is dropped stops its jobs with it.
