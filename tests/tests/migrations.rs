@@ -32,9 +32,15 @@ const PLATFORM_TABLES: &[&str] = &[
     "refresh_tokens",
     "invitations",
     "audit_log",
+    "rookery_jobs",
+    "rookery_mail",
 ];
 /// The platform tables that hold tenant rows (RLS on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &["memberships", "api_keys", "refresh_tokens", "invitations", "audit_log"];
+/// Platform storage with a `tenant_id` whose row-level security is enabled
+/// but not forced, so the owner's functions see every row: the job queue
+/// (no policy at all) and mail (the tenant policy for the serving role).
+const PLATFORM_UNFORCED_TABLES: &[(&str, bool)] = &[("rookery_jobs", false), ("rookery_mail", true)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -372,6 +378,11 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
     if pg {
         for t in PLATFORM_TENANT_TABLES {
             facts.extend(rls_facts(t));
+        }
+        for (t, policy) in PLATFORM_UNFORCED_TABLES {
+            let [_, isolation] = rls_facts(t);
+            facts.push(format!("{t}: row level security enabled, not forced"));
+            facts.extend(policy.then_some(isolation));
         }
     }
 
