@@ -272,7 +272,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     db.check_migrated(app.spec()).await.map_err(failed)?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["list"] | [] => {
-            let messages = db.list_mail(20).await.map_err(failed)?;
+            let messages = db.list_mail(20).await.map_err(owner_only)?;
             if messages.is_empty() {
                 println!("no mail");
             }
@@ -299,7 +299,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
             let m = db
                 .show_mail(id)
                 .await
-                .map_err(failed)?
+                .map_err(owner_only)?
                 .ok_or_else(|| CliError::Failed(format!("no message has id {id}")))?;
             println!(
                 "Id: {}\nState: {}\nTenant: {}\nTemplate: {}",
@@ -327,6 +327,17 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     }
     db.close().await;
     Ok(())
+}
+
+/// A refusal of the operator's mail functions says whom they are for.
+fn owner_only(err: crate::db::DbError) -> CliError {
+    match &err {
+        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => CliError::Failed(
+            "every tenant's mail is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
+                .into(),
+        ),
+        _ => failed(err),
+    }
 }
 
 async fn shutdown_signal() {

@@ -72,6 +72,18 @@ fn worker(h: &Harness, mail: &MailConfig) -> Worker {
 /// Signs up `acme` and invites `email` as a member; the response.
 async fn invite(h: &Harness, email: &str) -> support::Reply {
     let owner = h.signup("acme", "ada@example.com", PW).await.str("access_token");
+    // An address no SMTP server takes is refused before anything is stored.
+    let unmailable = h
+        .call(
+            "POST",
+            "/invitations",
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "email": "+\u{23a}wxc\u{d8}@-.example.com", "role": "member" })),
+        )
+        .await;
+    assert_eq!(unmailable.status, StatusCode::UNPROCESSABLE_ENTITY, "{unmailable:?}");
+    assert_eq!(unmailable.body["errors"][0]["field"], "email", "{unmailable:?}");
     let invited = h
         .call(
             "POST",

@@ -194,3 +194,22 @@ impl From<EnqueueError> for JobError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Resources;
+
+    #[test]
+    fn resources_hold_one_value_per_type() {
+        let none = Resources::default();
+        assert_eq!(none.get::<String>(), None);
+        let some = none.with(String::from("first")).with(7u32).with(String::from("second"));
+        assert_eq!(
+            some.get::<String>().map(String::as_str),
+            Some("second"),
+            "the later replaces"
+        );
+        assert_eq!(some.get::<u32>(), Some(&7));
+        assert_eq!(none.get::<u32>(), None, "the original is unchanged");
+    }
+}

@@ -176,6 +176,11 @@ impl Mailer {
     }
 }
 
+/// Whether `to` is an address [`TenantTx::send_mail`] takes.
+pub(crate) fn is_address(to: &str) -> bool {
+    to.trim().parse::<lettre::Address>().is_ok()
+}
+
 impl TenantTx<Writing> {
     /// Renders `mail`, stores it for this transaction's tenant and
     /// enqueues its send job: it is sent if and only if the transaction

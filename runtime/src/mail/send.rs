@@ -22,6 +22,10 @@ pub(super) struct SendMail {
 impl Job for SendMail {
     const NAME: &'static str = "rookery.send_mail";
     const QUEUE: &'static str = "mail";
+    /// With the default backoff (2 s doubling, at most an hour), about
+    /// five hours of attempts: long enough for greylisting and a
+    /// provider's outage.
+    const MAX_ATTEMPTS: u32 = 16;
 
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let mailer = ctx.mailer()?;

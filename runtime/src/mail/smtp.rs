@@ -2,6 +2,7 @@
 //! ring and the webpki roots; pooled connections), and telling a refusal
 //! no retry can fix from one worth retrying.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -27,10 +28,13 @@ pub(crate) enum SendError {
     Transient(String),
 }
 
-/// An SMTP server to send to; connections are opened on the first send
-/// and pooled.
+/// An SMTP server to send to. The client (lettre's pool, which spawns its
+/// own task) is made on the first send, inside the worker's runtime: a
+/// mailer that only queues mail (a `serve` whose workers run elsewhere)
+/// never makes one.
 pub(crate) struct Smtp {
-    transport: Result<AsyncSmtpTransport<Tokio1Executor>, String>,
+    config: SmtpConfig,
+    transport: OnceLock<Result<AsyncSmtpTransport<Tokio1Executor>, String>>,
     server: String,
 }
 
@@ -46,7 +50,8 @@ impl Smtp {
     /// A client of `config`'s server (nothing is dialed yet).
     pub(crate) fn new(config: &SmtpConfig) -> Self {
         Self {
-            transport: transport(config).map_err(|e| format!("the SMTP settings do not work: {e}")),
+            config: config.clone(),
+            transport: OnceLock::new(),
             server: config.redacted(),
         }
     }
@@ -58,7 +63,11 @@ impl Smtp {
 
     /// Sends `mail` (which must still have its body).
     pub(crate) async fn send(&self, mail: &StoredMail) -> Result<(), SendError> {
-        let transport = self.transport.as_ref().map_err(|e| SendError::Transient(e.clone()))?;
+        let transport = self
+            .transport
+            .get_or_init(|| transport(&self.config).map_err(|e| format!("the SMTP settings do not work: {e}")))
+            .as_ref()
+            .map_err(|e| SendError::Transient(e.clone()))?;
         let message = message(mail)?;
         match transport.send(message).await {
             Ok(_) => Ok(()),

@@ -65,6 +65,15 @@ pub(super) async fn create(
     principal.require_user()?;
     let mut errors = Vec::new();
     let email = normalize_email("email", &body.email, &mut errors);
+    // The invitation is mailed: the address must be one an SMTP server
+    // takes (no UTF-8 local part, labels not starting with `-`).
+    if errors.is_empty() && !crate::mail::is_address(&email) {
+        errors.push(FieldError {
+            field: "email".into(),
+            code: "invalid",
+            message: "must be an email address".into(),
+        });
+    }
     let role = known_role(state.spec(), "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
