@@ -1,8 +1,9 @@
 //! Taskboard: the example Rookery app, as a library so tests and benchmarks
 //! can build its router. Everything under `generated/` comes from
 //! `rookery.toml` via `rookery generate`; the rest is written by hand: a
-//! model of our own ([`comment`]) and routes the generated CRUD cannot
-//! express ([`routes`]).
+//! model of our own ([`comment`]), routes the generated CRUD cannot
+//! express ([`routes`]) and the invitation mail's template
+//! (`src/mail/invitation.jinja`).
 
 pub mod comment;
 pub mod routes;
@@ -12,7 +13,8 @@ pub mod routes;
 #[rustfmt::skip]
 pub mod generated;
 
-/// The whole app: what `rookery.toml` generates plus the hand-written routes.
+/// The whole app: what `rookery.toml` generates plus the hand-written
+/// routes, and Taskboard's own invitation mail in place of the runtime's.
 pub fn app() -> rookery::App {
-    routes::register(generated::app())
+    routes::register(generated::app()).mail_template("invitation", include_str!("mail/invitation.jinja"))
 }
