@@ -1,5 +1,5 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `token`.
+//! `worker`, `jobs`, `mail`, `token`.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -19,6 +19,10 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
   jobs      list: jobs per queue and state, then the newest 20 jobs (--dead:
             the dead ones, with their last error); retry ID: run a dead job
             again with fresh attempts
+  mail      list: the newest 20 messages of every tenant, queued, sent,
+            failed or in the outbox (where mail stays without SMTP_URL);
+            show ID: one message, with both parts while it is in the outbox;
+            as ROOKERY_MIGRATE_DATABASE_URL (the tables' owner), like migrate
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -101,6 +105,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("migrate") => migrate(&app, &config).await,
         Some("worker") => worker(app, config).await,
         Some("jobs") => jobs(&app, config, &args[1..]).await,
+        Some("mail") => mail(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -139,11 +144,15 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     // Workers in this process stop after the server: requests that
     // enqueued jobs have committed by then.
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
+    if config.jobs.in_serve {
+        log_mail(&app, &config);
+    }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {
         let worker = app
             .worker(db.clone(), &state.config().jobs)
-            .with_metrics(state.metrics());
+            .with_metrics(state.metrics())
+            .with_mailer(app.mailer(&state.config().mail));
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -198,7 +207,9 @@ async fn serving_db(config: &Config) -> Result<Db, CliError> {
 async fn worker(app: App, config: Config) -> Result<(), CliError> {
     let db = serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
+    log_mail(&app, &config);
     let jobs = config.jobs.clone();
+    let mailer = app.mailer(&config.mail);
     let state = app.state(config, db.clone());
     // A worker's metrics (its runs, the queue) on its own listener.
     let metrics = match state.config().metrics_bind {
@@ -207,6 +218,7 @@ async fn worker(app: App, config: Config) -> Result<(), CliError> {
     };
     app.worker(db.clone(), &jobs)
         .with_metrics(state.metrics())
+        .with_mailer(mailer)
         .run(shutdown_signal())
         .await;
     if let Some(metrics) = metrics {
@@ -283,6 +295,107 @@ async fn serve_metrics(
             tracing::error!(error = %err, "the metrics listener stopped");
         }
     }))
+}
+
+/// Says where this process's workers put mail.
+fn log_mail(app: &App, config: &Config) {
+    let name = app.spec().name;
+    match &config.mail.smtp {
+        Some(smtp) => {
+            tracing::info!(server = %smtp.redacted(), from = %config.mail.from, "mail is sent over SMTP");
+            if matches!(
+                smtp.tls,
+                crate::config::SmtpTls::None | crate::config::SmtpTls::Opportunistic
+            ) && !smtp.is_loopback()
+            {
+                tracing::warn!(server = %smtp.redacted(), "SMTP_URL allows plain text to another machine: the password and the mail can be read on the way");
+            }
+        }
+        None if config.database_url.starts_with("sqlite:") => tracing::info!(
+            "SMTP_URL not set: mail stays in the outbox; read it with `{name} mail list` and `{name} mail show ID`"
+        ),
+        None => tracing::warn!(
+            "SMTP_URL not set: mail is not delivered but kept in the outbox table (rookery_mail); read it with `{name} mail list`, set SMTP_URL to send it"
+        ),
+    }
+}
+
+/// `<app> mail list` and `<app> mail show ID`: every tenant's mail, which
+/// only the tables' owner may read (on PostgreSQL the serving role reads
+/// its tenants' messages only, through row-level security).
+async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
+    let db = Db::connect(&config.migrate_database_url, &DbOptions::migrating())
+        .await
+        .map_err(failed)?;
+    db.check_migrated(app.spec()).await.map_err(failed)?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["list"] | [] => {
+            let messages = db.list_mail(20).await.map_err(owner_only)?;
+            if messages.is_empty() {
+                println!("no mail");
+            }
+            for m in messages {
+                println!(
+                    "{} {:<6} {} {:<16} tenant {} to {}\n    subject: {}{}",
+                    m.id,
+                    m.state,
+                    m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    m.template,
+                    m.tenant,
+                    m.to,
+                    m.subject,
+                    m.last_error
+                        .map(|e| format!("\n    last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        ["show", id] => {
+            let id: uuid::Uuid = id
+                .parse()
+                .map_err(|_| CliError::Usage("mail show needs a message id (`mail list`)".into()))?;
+            let m = db
+                .show_mail(id)
+                .await
+                .map_err(owner_only)?
+                .ok_or_else(|| CliError::Failed(format!("no message has id {id}")))?;
+            println!(
+                "Id: {}\nState: {}\nTenant: {}\nTemplate: {}",
+                m.id, m.state, m.tenant, m.template
+            );
+            println!("Date: {}", m.created_at.to_rfc2822());
+            if let Some(sent) = m.sent_at {
+                println!("Sent: {}", sent.to_rfc2822());
+            }
+            println!("From: {}\nTo: {}\nSubject: {}", m.from, m.to, m.subject);
+            if let Some(error) = &m.last_error {
+                println!("Last error: {error}");
+            }
+            match (&m.text, &m.html) {
+                (Some(text), html) => {
+                    println!("\n{text}");
+                    if let Some(html) = html {
+                        println!("----- text/html -----\n{html}");
+                    }
+                }
+                (None, _) => println!("\n(only the outbox keeps a message readable; this one is {})", m.state),
+            }
+        }
+        _ => return Err(CliError::Usage("mail takes `list` or `show ID`".into())),
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// A refusal of the operator's mail functions says whom they are for.
+fn owner_only(err: crate::db::DbError) -> CliError {
+    match &err {
+        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => CliError::Failed(
+            "every tenant's mail is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
+                .into(),
+        ),
+        _ => failed(err),
+    }
 }
 
 async fn shutdown_signal() {

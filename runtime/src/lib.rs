@@ -11,6 +11,7 @@
 //! | a model's rows | [`TenantTx::repo`] → [`Repo`] (`get`, [`ListQuery`] → [`Page`], `create`, `update`, `delete`, `*_audited`), [`Record`], [`Id`] |
 //! | SQL of your own | [`TenantTx::sql`] → [`Sql`] (`bind`, `fetch_all`, `execute`), rows as tuples or [`FromRow`] via [`RowReader`] |
 //! | work later (a job) | a [`jobs::Job`] type, registered with [`App::job`] (or [`App::schedule`] for cron); [`TenantTx::enqueue`] in the write's transaction; it runs with a [`jobs::JobContext`] |
+//! | mail | a [`mail::Mail`] (a template, a recipient, values), [`TenantTx::send_mail`] with [`AppState::mailer`] in the write's transaction; templates of your own with [`App::mail_template`] |
 //! | an audit row | [`audit::record`] with an [`audit::Entry`] (its request id: [`http::request_id`]); the repository's `*_audited` writes take an [`audit::Stamp`] |
 //! | errors | [`ApiError`] (problem+json), [`DbError`], [`RepoError`] |
 //! | ids | [`TenantId`], [`UserId`], [`Id`] |
@@ -88,6 +89,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 mod metrics;
 pub mod model;
 /// Constraint names: the generator's rule, the same source file (compiled

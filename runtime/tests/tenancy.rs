@@ -135,7 +135,8 @@ static PG_MIGRATIONS: &[Migration] = &[
         sql: concat!(
             include_str!("../../generator/templates/platform/postgres/1_base.sql"),
             include_str!("../../generator/templates/platform/postgres/2_jobs.sql"),
-            include_str!("../../generator/templates/platform/postgres/3_idempotency.sql")
+            include_str!("../../generator/templates/platform/postgres/3_idempotency.sql"),
+            include_str!("../../generator/templates/platform/postgres/4_mail.sql")
         ),
     },
     Migration {
@@ -151,7 +152,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
         sql: concat!(
             include_str!("../../generator/templates/platform/sqlite/1_base.sql"),
             include_str!("../../generator/templates/platform/sqlite/2_jobs.sql"),
-            include_str!("../../generator/templates/platform/sqlite/3_idempotency.sql")
+            include_str!("../../generator/templates/platform/sqlite/3_idempotency.sql"),
+            include_str!("../../generator/templates/platform/sqlite/4_mail.sql")
         ),
     },
     Migration {

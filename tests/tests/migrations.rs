@@ -34,6 +34,7 @@ const PLATFORM_TABLES: &[&str] = &[
     "audit_log",
     "rookery_jobs",
     "rookery_idempotency_keys",
+    "rookery_mail",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[
@@ -44,6 +45,10 @@ const PLATFORM_TENANT_TABLES: &[&str] = &[
     "audit_log",
     "rookery_idempotency_keys",
 ];
+/// Platform storage with a `tenant_id` whose row-level security is enabled
+/// but not forced, so the owner's functions see every row: the job queue
+/// (no policy at all) and mail (the tenant policy for the serving role).
+const PLATFORM_UNFORCED_TABLES: &[(&str, bool)] = &[("rookery_jobs", false), ("rookery_mail", true)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -391,9 +396,11 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
         for t in PLATFORM_TENANT_TABLES {
             facts.extend(rls_facts(t));
         }
-        // The job queue: each job's tenant, RLS on with no policy (only the
-        // owner's functions read it).
-        facts.push("rookery_jobs: row level security enabled, not forced".to_owned());
+        for (t, policy) in PLATFORM_UNFORCED_TABLES {
+            let [_, isolation] = rls_facts(t);
+            facts.push(format!("{t}: row level security enabled, not forced"));
+            facts.extend(policy.then_some(isolation));
+        }
     }
 
     for t in tables {

@@ -2,7 +2,8 @@
 //! can build its router. Everything under `generated/` comes from
 //! `rookery.toml` via `rookery generate`; the rest is written by hand: a
 //! model of our own ([`comment`]), routes the generated CRUD cannot
-//! express ([`routes`]) and background jobs ([`jobs`]).
+//! express ([`routes`]), background jobs ([`jobs`]) and the invitation
+//! mail's template (`src/mail/invitation.jinja`).
 
 pub mod comment;
 pub mod jobs;
@@ -15,7 +16,10 @@ pub mod generated;
 
 /// The whole app: what `rookery.toml` generates (which registers
 /// [`jobs::StaleTasksDigest`], the job its `[jobs]` schedules) plus the
-/// hand-written routes and the job they enqueue.
+/// hand-written routes, the job they enqueue, and Taskboard's own
+/// invitation mail in place of the runtime's.
 pub fn app() -> rookery::App {
-    routes::register(generated::app()).job::<jobs::ArchiveSummary>()
+    routes::register(generated::app())
+        .job::<jobs::ArchiveSummary>()
+        .mail_template("invitation", include_str!("mail/invitation.jinja"))
 }

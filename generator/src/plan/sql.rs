@@ -74,6 +74,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/3_idempotency.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/3_idempotency.sql"),
     },
+    PlatformStep {
+        version: 4,
+        name: "mail",
+        summary: "platform table rookery_mail (mail: the outbox and the delivery log)",
+        postgres: include_str!("../../templates/platform/postgres/4_mail.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/4_mail.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -6,8 +6,10 @@
 
 use std::net::SocketAddr;
 
+mod mail;
 mod variables;
 
+pub use mail::{MailConfig, SmtpConfig, SmtpTls};
 pub use variables::{VARIABLES, Variable};
 
 /// A configuration value was present but unusable.
@@ -81,6 +83,11 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// How outgoing webhooks are delivered.
     pub webhooks: WebhookConfig,
+    /// How mail is sent.
+    pub mail: MailConfig,
+    /// Base URL of the app's web front end, without a trailing `/`: links
+    /// in mail start with it.
+    pub public_url: String,
 }
 
 /// How this process runs background jobs (`ROOKERY_JOBS_*`).
@@ -140,6 +147,8 @@ impl std::fmt::Debug for Config {
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("sentry_dsn", &self.sentry_dsn.as_ref().map(|_| "***"))
+            .field("mail", &self.mail)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -317,6 +326,7 @@ impl Config {
                 message: "is for tests and development; ROOKERY_ENV=live refuses it".into(),
             });
         }
+        let (mail, public_url) = mail::from_env(&env, app_name, key_env == "live", bind.port())?;
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
@@ -411,6 +421,8 @@ impl Config {
                 poll: std::time::Duration::from_millis(env.ranged("ROOKERY_JOBS_POLL_MS", 1000, 10..=60_000)?),
             },
             webhooks,
+            mail,
+            public_url,
         })
     }
 }

@@ -174,4 +174,19 @@ pub const VARIABLES: &[Variable] = &[
         "<app>",
         "prefix of every Redis key, 1-64 of A-Z a-z 0-9 . _ : -",
     ),
+    v(
+        "SMTP_URL",
+        "none: mail stays in the outbox table (`<app> mail list`)",
+        "smtp://[user:password@]host[:port][?tls=required|opportunistic|none] (STARTTLS required unless `tls=` says otherwise; port 587) or smtps://… (TLS from the start; port 465); user and password percent-encoded; with ROOKERY_ENV=live, plain text only to this machine",
+    ),
+    v(
+        "MAIL_FROM",
+        "<app> <no-reply@localhost>",
+        "the From of every message, `Name <address>` or an address; ROOKERY_ENV=live with SMTP_URL needs it set",
+    ),
+    v(
+        "ROOKERY_PUBLIC_URL",
+        "http://localhost:<port>",
+        "base URL of the app's web front end, which links in mail start with (invitations: `<url>/invitations/accept?tenant=…&token=…`)",
+    ),
 ];

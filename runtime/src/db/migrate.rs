@@ -303,10 +303,19 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
-    let sql = [GRANTS, if queue { super::queue::FUNCTIONS } else { "" }]
-        .concat()
-        .replace("{schema}", &quote_ident(&schema))
-        .replace("{role}", &quote_ident(role));
+    // The mail table's grants and functions, once it exists (version 3).
+    let mail: bool = sqlx::query_scalar("SELECT to_regclass('rookery_mail') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let sql = [
+        GRANTS,
+        if queue { super::queue::FUNCTIONS } else { "" },
+        if mail { super::mail::FUNCTIONS } else { "" },
+    ]
+    .concat()
+    .replace("{schema}", &quote_ident(&schema))
+    .replace("{role}", &quote_ident(role));
     let mut tx = conn.begin().await.map_err(failed)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut *tx)

@@ -8,6 +8,7 @@
 mod bind;
 pub(crate) mod deadline;
 pub(crate) mod idempotency;
+mod mail;
 mod migrate;
 mod oneshot;
 mod queue;
@@ -34,6 +35,7 @@ pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
+pub(crate) use mail::{MailOutcome, NewMail, StoredMail};
 pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};
 
 use crate::model::TenantId;

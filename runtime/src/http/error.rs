@@ -364,6 +364,17 @@ impl From<crate::jobs::EnqueueError> for ApiError {
     }
 }
 
+impl From<crate::mail::MailError> for ApiError {
+    fn from(err: crate::mail::MailError) -> Self {
+        match err {
+            crate::mail::MailError::Db(db) => db.into(),
+            crate::mail::MailError::Enqueue(e) => e.into(),
+            crate::mail::MailError::Address => Self::BadRequest(err.to_string()),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<ListQueryError> for ApiError {
     fn from(err: ListQueryError) -> Self {
         Self::BadRequest(format!("query parameter `{}`: {}", err.parameter, err.message))

@@ -49,6 +49,7 @@ struct Inner {
     account_limiter: RateLimiter<[u8; 32]>,
     models: Vec<&'static ModelDef>,
     metrics: Metrics,
+    mailer: crate::mail::Mailer,
     /// Per table, the tables a delete of its rows cascades to.
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
 }
@@ -174,6 +175,12 @@ impl AppState {
         &self.inner.metrics
     }
 
+    /// The app's mailer: [`TenantTx::send_mail`](crate::TenantTx::send_mail)
+    /// queues a message with it.
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.inner.mailer
+    }
+
     /// The tables a delete of `table`'s rows cascades to (`on_delete =
     /// "cascade"` references, transitively).
     pub(crate) fn cascades(&self, table: &str) -> &[crate::repo::Cascade] {
@@ -206,6 +213,7 @@ pub struct App {
     routes: Router<AppState>,
     operations: Vec<Operation>,
     jobs: crate::jobs::Registry,
+    mail: Arc<crate::mail::Templates>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -219,7 +227,43 @@ impl App {
             routes: Router::new(),
             operations: Vec::new(),
             jobs: platform_jobs(),
+            mail: Arc::default(),
         }
+    }
+
+    /// Uses `source` as mail template `name`: replaces the runtime's own
+    /// (`invitation`) or adds one for
+    /// [`TenantTx::send_mail`](crate::TenantTx::send_mail). A template is a
+    /// minijinja file with a `subject`, a `text` and optionally an `html`
+    /// block (escaped for HTML); a variable it uses that the mail does not
+    /// give fails the render.
+    ///
+    /// # Panics
+    ///
+    /// When the template does not compile or lacks a `subject` or `text`
+    /// block, or `name` is not letters, digits, `_` and `-`.
+    ///
+    /// ```
+    /// fn app(spec: &'static rookery::app_spec::AppSpec) -> rookery::App {
+    ///     rookery::App::new(spec).mail_template(
+    ///         "invitation",
+    ///         "{% block subject %}Join {{ tenant.name }}{% endblock %}\n\
+    ///          {% block text %}{{ inviter }} invited you: {{ accept_url }}{% endblock %}",
+    ///     )
+    /// }
+    /// ```
+    pub fn mail_template(mut self, name: &str, source: &str) -> Self {
+        Arc::make_mut(&mut self.mail)
+            .add(name, source)
+            .unwrap_or_else(|e| panic!("{e}"));
+        self
+    }
+
+    /// A mailer for this app's templates, sending as `config` says
+    /// (`SMTP_URL`, `MAIL_FROM`): give it to the workers
+    /// ([`Worker::with_mailer`](crate::jobs::Worker::with_mailer)).
+    pub fn mailer(&self, config: &crate::config::MailConfig) -> crate::mail::Mailer {
+        crate::mail::Mailer::new(self.spec, self.mail.clone(), config)
     }
 
     /// Registers job type `J`: workers of this app run it
@@ -375,9 +419,11 @@ impl App {
                 .unwrap_or_else(|err| panic!("REDIS_URL `{}`: {err}", crate::config::redact_url(url)))
         });
         let revocations = Revocations::new(config.access_token_ttl);
+        let mailer = self.mailer(&config.mail);
         AppState {
             inner: Arc::new(Inner {
                 spec: self.spec,
+                mailer,
                 config,
                 db,
                 revocations,
@@ -454,6 +500,7 @@ impl App {
 fn platform_jobs() -> crate::jobs::Registry {
     let mut jobs = crate::jobs::Registry::default();
     crate::jobs::register_platform(&mut jobs);
+    crate::mail::register(&mut jobs);
     jobs
 }
 

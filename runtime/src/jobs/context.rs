@@ -1,6 +1,9 @@
 //! What a running job gets: its tenant's transactions, its attempt, and
 //! the error type a job returns.
 
+use std::any::Any;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -22,6 +25,32 @@ pub struct JobContext {
     attempt: u32,
     max_attempts: u32,
     run_at: DateTime<Utc>,
+    resources: Resources,
+}
+
+/// What a worker lends the jobs it runs, one value per type (the mailer):
+/// a job asks for it by type, and gets nothing ambient.
+#[derive(Clone, Default)]
+pub(crate) struct Resources(Arc<Vec<Arc<dyn Any + Send + Sync>>>);
+
+impl std::fmt::Debug for Resources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Resources({})", self.0.len())
+    }
+}
+
+impl Resources {
+    /// These resources with `value`, replacing one of its type.
+    pub(crate) fn with<T: Any + Send + Sync>(&self, value: T) -> Self {
+        let mut values: Vec<_> = self.0.iter().filter(|v| !v.is::<T>()).cloned().collect();
+        values.push(Arc::new(value));
+        Self(Arc::new(values))
+    }
+
+    /// The value of type `T`, if the worker was given one.
+    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+        self.0.iter().find_map(|v| v.downcast_ref::<T>())
+    }
 }
 
 impl JobContext {
@@ -32,6 +61,7 @@ impl JobContext {
         attempt: u32,
         max_attempts: u32,
         run_at: DateTime<Utc>,
+        resources: Resources,
     ) -> Self {
         Self {
             db,
@@ -40,7 +70,13 @@ impl JobContext {
             attempt,
             max_attempts,
             run_at,
+            resources,
         }
+    }
+
+    /// The worker's value of type `T` ([`Resources`]).
+    pub(crate) fn resource<T: Any>(&self) -> Option<&T> {
+        self.resources.get::<T>()
     }
 
     /// The job's id (stable across its attempts: a key for idempotent effects).
@@ -156,5 +192,24 @@ impl From<EnqueueError> for JobError {
             EnqueueError::Db(e) => Self::retry(e),
             other => Self::permanent(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resources;
+
+    #[test]
+    fn resources_hold_one_value_per_type() {
+        let none = Resources::default();
+        assert_eq!(none.get::<String>(), None);
+        let some = none.with(String::from("first")).with(7u32).with(String::from("second"));
+        assert_eq!(
+            some.get::<String>().map(String::as_str),
+            Some("second"),
+            "the later replaces"
+        );
+        assert_eq!(some.get::<u32>(), Some(&7));
+        assert_eq!(none.get::<u32>(), None, "the original is unchanged");
     }
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::context::Resources;
 use super::registry::Registry;
 use super::schedule::enqueue_occurrence;
 use super::{JobContext, JobError};
@@ -96,6 +97,7 @@ pub struct Worker {
             prometheus_client::metrics::counter::Counter,
         >,
     >,
+    resources: Resources,
 }
 
 /// How one run ended.
@@ -114,12 +116,19 @@ impl Worker {
             options,
             id: id.into(),
             runs: None,
+            resources: Resources::default(),
         }
     }
 
     /// Counts this worker's runs in `metrics` (`/metrics` of its process).
     pub(crate) fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
         self.runs = Some(metrics.job_runs.clone());
+        self
+    }
+
+    /// This worker lending `value` to its jobs ([`JobContext`]'s resources).
+    pub(crate) fn provide<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.resources = self.resources.with(value);
         self
     }
 
@@ -271,6 +280,7 @@ impl Worker {
             job.attempt,
             job.max_attempts,
             job.run_at,
+            self.resources.clone(),
         );
         let mut task = tokio::spawn((handler.run)(ctx, job.payload.clone()));
         // A worker whose future is dropped stops its jobs with it.

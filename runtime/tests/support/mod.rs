@@ -155,7 +155,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             sql: concat!(
                 include_str!("../../../generator/templates/platform/postgres/1_base.sql"),
                 include_str!("../../../generator/templates/platform/postgres/2_jobs.sql"),
-                include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql")
+                include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql"),
+                include_str!("../../../generator/templates/platform/postgres/4_mail.sql")
             ),
         },
         Migration {
@@ -171,7 +172,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             sql: concat!(
                 include_str!("../../../generator/templates/platform/sqlite/1_base.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql")
+                include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/4_mail.sql")
             ),
         },
         Migration {
@@ -181,6 +183,19 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         },
     ],
 };
+
+type MailTuple = (String, String, String, Option<String>, Option<String>, Option<String>);
+
+/// A stored mail message, as the side door reads it.
+#[derive(Debug, Clone)]
+pub struct MailRow {
+    pub to: String,
+    pub state: String,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub last_error: Option<String>,
+}
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -419,6 +434,38 @@ impl Harness {
             .await
             .expect("jobs"),
         }
+    }
+
+    /// Every stored mail message, oldest first.
+    pub async fn mail_rows(&self) -> Vec<MailRow> {
+        let sql = "SELECT to_address, state, subject, text_body, html_body, last_error FROM rookery_mail \
+                   ORDER BY created_at, id";
+        let rows: Vec<MailTuple> = match &self.inspect {
+            Inspect::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.expect("mail"),
+            Inspect::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.expect("mail"),
+        };
+        rows.into_iter()
+            .map(|(to, state, subject, text, html, last_error)| MailRow {
+                to,
+                state,
+                subject,
+                text,
+                html,
+                last_error,
+            })
+            .collect()
+    }
+
+    /// Makes every waiting job due now (the side door moves the jobs
+    /// instead of the clock).
+    pub async fn make_jobs_due(&self) {
+        self.exec(
+            "UPDATE rookery_jobs SET run_at = now() - interval '1 second', fair_at = now() - interval '1 second' \
+             WHERE state = 'ready'",
+            "UPDATE rookery_jobs SET run_at = '2000-01-01T00:00:00.000000Z', fair_at = '2000-01-01T00:00:00.000000Z' \
+             WHERE state = 'ready'",
+        )
+        .await;
     }
 
     /// Every audit row's action and request id, oldest first.

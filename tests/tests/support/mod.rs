@@ -224,6 +224,9 @@ pub const JWT_SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 pub struct Server {
     child: Child,
     pub base: String,
+    /// What it logged up to the line saying it serves.
+    pub startup_log: Vec<String>,
+    log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -265,11 +268,32 @@ impl Server {
                 _ => panic!("server exited before serving:\n{}", seen.join("\n")),
             }
         }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // Keep draining the log so the server never blocks on a full pipe,
+        // for `wait_for_log`.
+        let (send, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
         Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            startup_log: seen,
+            log,
+        }
+    }
+
+    /// The next line it logs (after the start-up) that contains `needle`:
+    /// the server says when something happened, so nothing sleeps. Panics
+    /// when a minute passes without one (a guard, not a timing assertion).
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        loop {
+            match self.log.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("the server logged no `{needle}`: {e}"),
+            }
         }
     }
 

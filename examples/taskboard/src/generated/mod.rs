@@ -164,6 +164,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_idempotency",
             sql: include_str!("../../migrations/postgres/0004_platform_idempotency.sql"),
         },
+        spec::Migration {
+            version: 5,
+            name: "platform_mail",
+            sql: include_str!("../../migrations/postgres/0005_platform_mail.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -185,6 +190,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 4,
             name: "platform_idempotency",
             sql: include_str!("../../migrations/sqlite/0004_platform_idempotency.sql"),
+        },
+        spec::Migration {
+            version: 5,
+            name: "platform_mail",
+            sql: include_str!("../../migrations/sqlite/0005_platform_mail.sql"),
         },
     ],
 };

@@ -1,6 +1,7 @@
 //! Invitations: `POST /invitations` (a member invites an email with a role;
-//! the token is shown once) and `POST /invitations/accept` (the invitee
-//! signs in or signs up and joins).
+//! the invitee is mailed a link with the token, and the response shows the
+//! token once) and `POST /invitations/accept` (the invitee signs in or
+//! signs up and joins).
 //!
 //! Accepting: an unknown token answers 401; a known token that expired or
 //! was already used answers 410 Gone, so the invitee knows to ask for a new
@@ -28,6 +29,7 @@ use crate::auth::{Actor, Principal};
 use crate::db::TenantTx;
 use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState, request_id};
+use crate::mail::Mail;
 use crate::model::{TenantId, UserId};
 use crate::repo::FieldError;
 
@@ -63,6 +65,15 @@ pub(super) async fn create(
     principal.require_user()?;
     let mut errors = Vec::new();
     let email = normalize_email("email", &body.email, &mut errors);
+    // The invitation is mailed: the address must be one an SMTP server
+    // takes (no UTF-8 local part, labels not starting with `-`).
+    if errors.is_empty() && !crate::mail::is_address(&email) {
+        errors.push(FieldError {
+            field: "email".into(),
+            code: "invalid",
+            message: "must be an email address".into(),
+        });
+    }
     let role = known_role(state.spec(), "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
@@ -111,6 +122,13 @@ pub(super) async fn create(
         metadata: Some(serde_json::json!({ "role": role.name })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
+    let invited = Invited {
+        email: &email,
+        role: role.name,
+        token: &token,
+        expires_at,
+    };
+    mail_invitation(&state, &mut tx, &principal, &invited).await?;
     tx.commit().await?;
     let created = CreatedInvitation {
         id,
@@ -120,6 +138,48 @@ pub(super) async fn create(
         expires_at,
     };
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+struct Invited<'a> {
+    email: &'a str,
+    role: &'static str,
+    token: &'a str,
+    expires_at: DateTime<Utc>,
+}
+
+/// Queues the invitation's mail (template `invitation`) in its
+/// transaction: the link is `ROOKERY_PUBLIC_URL/invitations/accept` with
+/// the tenant and the token.
+async fn mail_invitation(
+    state: &AppState,
+    tx: &mut TenantTx,
+    principal: &Principal,
+    invited: &Invited<'_>,
+) -> Result<(), ApiError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT t.name, u.email FROM tenants t, users u WHERE t.id = $1 AND u.id = $2".into(),
+            vec![tenant_bind(principal.tenant), uuid_bind(principal.user().0)],
+        )
+        .await?
+        .ok_or_else(|| ApiError::Internal("the inviting member's tenant and account".into()))?;
+    let public_url = &state.config().public_url;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tenant", &principal.info.slug)
+        .append_pair("token", invited.token)
+        .finish();
+    let context = serde_json::json!({
+        "tenant": { "name": text(&row, 0)?, "slug": principal.info.slug },
+        "inviter": text(&row, 1)?,
+        "role": invited.role,
+        "accept_url": format!("{public_url}/invitations/accept?{query}"),
+        "token": invited.token,
+        "public_url": public_url,
+        "expires_at": invited.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    });
+    let mail = Mail::new("invitation", invited.email).context(context);
+    tx.send_mail(state.mailer(), &mail).await?;
+    Ok(())
 }
 
 /// 403 when members plus pending invitations already reach the plan's

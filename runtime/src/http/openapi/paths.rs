@@ -233,6 +233,9 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "/invitations",
         "post",
         json!({"operationId": "invite", "tags": ["members"], "summary": "Invite a member (needs `members.manage`)",
+        "description": "Mails the invitee a link with the invitation's token (and shows the token once in the answer). \
+            An address that matches the pattern but that no mail server takes (a domain label that starts or ends with `-`, \
+            a local part over 64 bytes, `(` or `,` outside quotes, dots at its ends or doubled) answers 422.",
         "requestBody": json_body(object(json!({"email": email, "role": role}), &["email", "role"])),
         "responses": responses(&[(201, json_response("The invitation, with its token shown once", any_object()))], &[AUTHENTICATED, JSON_BODY, &[409]])}),
     );
