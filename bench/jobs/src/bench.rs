@@ -77,6 +77,27 @@ struct Row {
     foreign: (f64, f64),
     latency: (f64, f64, f64),
     reruns: usize,
+    /// Per job in the throughput phase: commits in the database, WAL
+    /// flushes and WAL kilobytes of the cluster.
+    pg: (f64, f64, f64),
+}
+
+/// PostgreSQL 15 flushes an idle backend's statistics within 10 s.
+const STATS_SETTLE: Duration = Duration::from_secs(11);
+
+/// The database's commits, and the cluster's WAL flushes and bytes.
+async fn counters(admin: &str, database: &str) -> (f64, f64, f64) {
+    let pool = sqlx::PgPool::connect(admin).await.expect("the private cluster");
+    let row: (f64, f64, f64) = sqlx::query_as(
+        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1)::float8,
+                wal_sync::float8, wal_bytes::float8 FROM pg_stat_wal",
+    )
+    .bind(database)
+    .fetch_one(&pool)
+    .await
+    .expect("pg_stat_wal");
+    pool.close().await;
+    row
 }
 
 fn spawn_worker(p: &Params, system: System, setup: &Setup, log: &Path) -> Child {
@@ -122,12 +143,16 @@ async fn one(p: &Params, system: System, variant: Variant, workers: usize) -> Ro
         .join(format!("{}-{}-{workers}.log", system.name(), variant.name()));
     let _ = std::fs::remove_file(&log);
     enqueuer.backlog(0, p.jobs, variant).await;
+    tokio::time::sleep(STATS_SETTLE).await;
+    let pg_before = counters(&p.admin, &setup.name).await;
 
     let before = Snapshot::take();
     let mut children: Vec<Child> = (0..workers).map(|_| spawn_worker(p, system, &setup, &log)).collect();
     let pids: Vec<u32> = children.iter().map(Child::id).collect();
     wait_for(&log, 0..p.jobs).await;
     let drained = usage(&before, &Snapshot::take(), &pids, p.postmaster);
+    tokio::time::sleep(STATS_SETTLE).await;
+    let pg_after = counters(&p.admin, &setup.name).await;
     let read = Log::read(&log);
     let jobs_per_s = throughput(&read.of(0..p.jobs));
 
@@ -164,6 +189,11 @@ async fn one(p: &Params, system: System, variant: Variant, workers: usize) -> Ro
         foreign: (drained.foreign_pct, trickle.foreign_pct),
         latency: latency(&read.of(first..first + p.latency_jobs)),
         reruns: read.lines - read.runs.len(),
+        pg: (
+            (pg_after.0 - pg_before.0) / jobs,
+            (pg_after.1 - pg_before.1) / jobs,
+            (pg_after.2 - pg_before.2) / jobs / 1024.0,
+        ),
     }
 }
 
@@ -222,18 +252,21 @@ pub async fn main() {
     }
     println!();
     println!(
-        "| system | job | worker processes | jobs/s | worker CPU ms/job | PG CPU ms/job | enqueue-to-start p50 ms | p99 ms | max ms | jobs run twice | foreign CPU % (drain / trickle) |"
+        "| system | job | worker processes | jobs/s | worker CPU ms/job | PG CPU ms/job | commits/job | WAL flushes/job | WAL KiB/job | enqueue-to-start p50 ms | p99 ms | max ms | jobs run twice | foreign CPU % (drain / trickle) |"
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {} | {:.1} / {:.1} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {} | {:.1} / {:.1} |",
             r.system.name(),
             r.variant.name(),
             r.workers,
             r.jobs_per_s,
             r.cpu_ms.0,
             r.cpu_ms.1,
+            r.pg.0,
+            r.pg.1,
+            r.pg.2,
             r.latency.0,
             r.latency.1,
             r.latency.2,
