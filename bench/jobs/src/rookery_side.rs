@@ -61,6 +61,21 @@ CREATE POLICY tenant_isolation ON bench_writes
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
 GRANT INSERT ON bench_writes TO taskboard_app;";
 
+/// The experiment `EXPERIMENT_ASYNC_COMMIT=1` (not what Rookery does):
+/// the claim and finish functions replaced by copies whose transactions
+/// commit without waiting for their WAL flush (`synchronous_commit = off`,
+/// transaction-local), to see what the queue's own bookkeeping costs.
+const ASYNC_QUEUE: &str = "
+DO $$
+DECLARE f regprocedure;
+BEGIN
+    FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname IN ('rookery_job_claim', 'rookery_job_finish') LOOP
+        EXECUTE replace(pg_get_functiondef(f), E'BEGIN\n',
+                        E'BEGIN\n    PERFORM set_config(''synchronous_commit'', ''off'', true);\n');
+    END LOOP;
+END
+$$;";
+
 /// A fresh database of the taskboard app on the private cluster at
 /// `admin`, migrated, with `tenants` tenants. Returns the serving URL and
 /// the tenants.
@@ -89,6 +104,9 @@ pub async fn setup(admin: &str, tenants: usize) -> Setup {
             .await
             .expect("a tenant");
         ids.push(id);
+    }
+    if std::env::var("EXPERIMENT_ASYNC_COMMIT").is_ok_and(|v| v == "1") {
+        superuser.execute(ASYNC_QUEUE).await.expect("the experiment");
     }
     superuser.close().await;
     Setup {
