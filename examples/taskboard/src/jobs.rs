@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::generated::models::ProjectId;
 
 /// Records an archived project's final task counts (audit row
-/// `project.archive_summary`), on behalf of whoever archived it.
+/// `project.archive_summary`), on behalf of whoever archived it, once: a
+/// second run finds the row and writes nothing.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ArchiveSummary {
     /// The archived project.
@@ -32,6 +33,16 @@ impl Job for ArchiveSummary {
 
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let mut tx = ctx.begin_write().await?;
+        // Jobs run at least once: a run after a crash that came after this
+        // job's commit finds its row and writes nothing more.
+        let (written,): (i64,) = tx
+            .sql("SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'project.archive_summary' AND target_id = $2")
+            .bind(self.project.to_string())
+            .fetch_one()
+            .await?;
+        if written > 0 {
+            return Ok(());
+        }
         let (tasks, done): (i64, i64) = tx
             .sql("SELECT count(*), count(*) FILTER (WHERE done) FROM tasks WHERE tenant_id = $1 AND project_id = $2")
             .bind(self.project)
