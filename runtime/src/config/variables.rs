@@ -17,7 +17,7 @@ const fn v(name: &'static str, default: &'static str, meaning: &'static str) -> 
     Variable { name, default, meaning }
 }
 
-/// Every variable [`Config::from_env`] reads.
+/// Every variable [`Config::from_env`](super::Config::from_env) reads.
 pub const VARIABLES: &[Variable] = &[
     v(
         "DATABASE_URL",
