@@ -140,8 +140,9 @@ pub mod __private {
     pub use crate::http::AppState;
     pub use crate::http::crud::router as crud_router;
     pub use crate::model::{
-        CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef, ModelEnum, OnDelete,
-        ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput, UserId, Value, ValueReader,
+        CreateInput, DecodeError, Events, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef, ModelEnum,
+        OnDelete, ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput, UserId, Value,
+        ValueReader,
     };
     pub use crate::patch::double_option;
 }

@@ -113,6 +113,7 @@ static THING: ModelDef = ModelDef {
     },
     quota: None,
     audit: false,
+    events: crate::model::Events::NONE,
     default_sort: Sort {
         field: "created_at",
         descending: true,
