@@ -477,15 +477,7 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
 }
 
 /// Tables created by the platform migration.
-pub const PLATFORM_TABLES: &[&str] = &[
-    "tenants",
-    "users",
-    "memberships",
-    "api_keys",
-    "refresh_tokens",
-    "invitations",
-    "audit_log",
-];
+pub const PLATFORM_TABLES: &[&str] = &crate::check::names::PLATFORM_TABLES;
 
 struct Target {
     table: String,

@@ -135,7 +135,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     // enqueued jobs have committed by then.
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
     let workers = config.jobs.in_serve.then(|| {
-        let worker = app.worker(db.clone(), &config.jobs);
+        let worker = app.worker(db.clone(), &config);
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -174,7 +174,7 @@ async fn serving_db(config: &Config) -> Result<Db, CliError> {
 async fn worker(app: App, config: Config) -> Result<(), CliError> {
     let db = serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
-    app.worker(db.clone(), &config.jobs).run(shutdown_signal()).await;
+    app.worker(db.clone(), &config).run(shutdown_signal()).await;
     db.close().await;
     Ok(())
 }

@@ -147,6 +147,11 @@ pub const VARIABLES: &[Variable] = &[
         "seconds one webhook delivery may take in all, 1-60",
     ),
     v(
+        "ROOKERY_WEBHOOKS_SECRET_KEY",
+        "derived from ROOKERY_API_KEY_PEPPER",
+        "key that seals webhook endpoints' signing secrets at rest, at least 32 bytes; changing it makes the stored secrets unreadable (rotate them)",
+    ),
+    v(
         "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
         "5",
         "seconds a webhook delivery may take to resolve and connect, 1-60",
@@ -209,6 +214,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// How outgoing webhooks are delivered.
     pub webhooks: WebhookConfig,
+    /// The key that seals webhook endpoints' signing secrets at rest
+    /// (SHA-256 of `ROOKERY_WEBHOOKS_SECRET_KEY`, else an HMAC of the API
+    /// key pepper).
+    pub webhook_secret_key: [u8; 32],
 }
 
 /// How this process runs background jobs (`ROOKERY_JOBS_*`).
@@ -441,6 +450,25 @@ impl Config {
                 message: "is for tests and development; ROOKERY_ENV=live refuses it".into(),
             });
         }
+        let webhook_secret_key = match env.var("ROOKERY_WEBHOOKS_SECRET_KEY") {
+            Some(k) if k.len() >= 32 => {
+                use sha2::Digest as _;
+                sha2::Sha256::digest(k.as_bytes()).into()
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_WEBHOOKS_SECRET_KEY",
+                    message: "must be at least 32 bytes".into(),
+                });
+            }
+            None => {
+                use hmac::Mac as _;
+                let mut mac =
+                    hmac::Hmac::<sha2::Sha256>::new_from_slice(&api_key_pepper).expect("HMAC takes any key length");
+                mac.update(b"rookery webhooks secret key");
+                mac.finalize().into_bytes().into()
+            }
+        };
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
@@ -487,6 +515,7 @@ impl Config {
                 poll: std::time::Duration::from_millis(env.ranged("ROOKERY_JOBS_POLL_MS", 1000, 10..=60_000)?),
             },
             webhooks,
+            webhook_secret_key,
         })
     }
 }
@@ -588,6 +617,7 @@ mod tests {
             ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
             ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
             ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
+            ("ROOKERY_WEBHOOKS_SECRET_KEY", "short"),
         ] {
             let message = refused(&[(name, value)]);
             assert!(message.contains(name), "{name}={value}: {message}");
@@ -634,6 +664,32 @@ mod tests {
         assert!(config(&live).is_ok());
         let message = refused(&[live[0], live[1], live[2], ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]);
         assert!(message.contains("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK"), "{message}");
+    }
+
+    #[test]
+    fn the_webhook_secret_key_is_its_own_or_the_peppers() {
+        let pepper = [("ROOKERY_API_KEY_PEPPER", "0123456789abcdef")];
+        let derived = config(&pepper).unwrap().webhook_secret_key;
+        assert_eq!(
+            config(&pepper).unwrap().webhook_secret_key,
+            derived,
+            "stable with the pepper"
+        );
+        let other = config(&[("ROOKERY_API_KEY_PEPPER", "fedcba9876543210")]).unwrap();
+        assert_ne!(other.webhook_secret_key, derived);
+        let own = [
+            pepper[0],
+            ("ROOKERY_WEBHOOKS_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ];
+        let own = config(&own).unwrap().webhook_secret_key;
+        assert_ne!(own, derived);
+        assert_eq!(
+            config(&[("ROOKERY_WEBHOOKS_SECRET_KEY", "0123456789abcdef0123456789abcdef")])
+                .unwrap()
+                .webhook_secret_key,
+            own,
+            "its own key does not depend on the pepper"
+        );
     }
 
     #[test]

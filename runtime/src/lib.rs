@@ -97,14 +97,12 @@ mod ratelimit;
 mod rbac;
 pub mod repo;
 mod tenant;
-/// Outgoing webhooks: the delivery engine. Public to the runtime's own
-/// tests only; the jobs that deliver events call it inside the crate.
+/// Outgoing webhooks: the delivery engine and the jobs that deliver
+/// events. Public to the runtime's own tests only.
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod webhooks;
-// Nothing inside the crate delivers yet (the jobs will).
 #[cfg(not(feature = "testing"))]
-#[allow(dead_code, unused_imports)]
 mod webhooks;
 
 pub use auth::Principal;

@@ -67,6 +67,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/2_jobs.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/2_jobs.sql"),
     },
+    PlatformStep {
+        version: 4,
+        name: "webhooks",
+        summary: "platform tables rookery_events, rookery_webhook_endpoints, rookery_webhook_deliveries, rookery_webhook_attempts (domain events, outgoing webhooks)",
+        postgres: include_str!("../../templates/platform/postgres/4_webhooks.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/4_webhooks.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

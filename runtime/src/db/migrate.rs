@@ -303,10 +303,20 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
-    let sql = [GRANTS, if queue { super::queue::FUNCTIONS } else { "" }]
-        .concat()
-        .replace("{schema}", &quote_ident(&schema))
-        .replace("{role}", &quote_ident(role));
+    // The webhook tables' privileges and the events' fan-out trigger, once
+    // they exist (platform tables version 4).
+    let events: bool = sqlx::query_scalar("SELECT to_regclass('rookery_events') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let sql = [
+        GRANTS,
+        if queue { super::queue::FUNCTIONS } else { "" },
+        if events { super::events::FUNCTIONS } else { "" },
+    ]
+    .concat()
+    .replace("{schema}", &quote_ident(&schema))
+    .replace("{role}", &quote_ident(role));
     let mut tx = conn.begin().await.map_err(failed)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut *tx)

@@ -9,6 +9,7 @@ mod health;
 mod identity;
 pub(crate) mod openapi;
 mod operation;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ struct Inner {
     models: Vec<&'static ModelDef>,
     /// Per table, the tables a delete of its rows cascades to.
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
+    /// Outgoing webhooks, when the spec declares the `webhooks` feature.
+    webhooks: Option<webhooks::WebhookState>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -116,6 +119,12 @@ impl AppState {
     pub(crate) fn cascades(&self, table: &str) -> &[crate::repo::Cascade] {
         self.inner.cascades.get(table).map_or(&[], Vec::as_slice)
     }
+
+    /// The webhook routes' services and the event types endpoints may
+    /// subscribe to; `None` when the spec has no `webhooks` feature.
+    pub(crate) fn webhooks(&self) -> Option<&webhooks::WebhookState> {
+        self.inner.webhooks.as_ref()
+    }
 }
 
 pub use operation::Operation;
@@ -143,6 +152,8 @@ pub struct App {
     routes: Router<AppState>,
     operations: Vec<Operation>,
     jobs: crate::jobs::Registry,
+    /// Event types of hand-written code ([`App::event_type`]).
+    event_types: Vec<String>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -156,7 +167,53 @@ impl App {
             routes: Router::new(),
             operations: Vec::new(),
             jobs: platform_jobs(),
+            event_types: Vec::new(),
         }
+    }
+
+    /// Declares an event type that hand-written code records
+    /// ([`TenantTx::emit`](crate::TenantTx::emit)), so webhook endpoints
+    /// may subscribe to it; the models' own (`project.created`, …) need no
+    /// declaration.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not 1 to 128 of `A-Z`, `a-z`, `0-9`, `_` and `.`.
+    pub fn event_type(mut self, name: &str) -> Self {
+        assert!(
+            crate::db::is_event_type(name),
+            "`{name}` is not an event type: 1 to 128 of A-Z, a-z, 0-9, `_` and `.`"
+        );
+        if !self.event_types.iter().any(|t| t == name) {
+            self.event_types.push(name.to_owned());
+        }
+        self
+    }
+
+    /// Every event type the app records: its models' and those declared
+    /// with [`App::event_type`], sorted.
+    pub fn event_types(&self) -> Vec<String> {
+        let mut types = self.event_types.clone();
+        for def in &self.models {
+            for (on, verb) in [
+                (def.events.created, "created"),
+                (def.events.updated, "updated"),
+                (def.events.deleted, "deleted"),
+            ] {
+                if on {
+                    types.push(format!("{}.{verb}", def.name));
+                }
+            }
+        }
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    /// Whether the app delivers webhooks: its spec declares the `webhooks`
+    /// feature, or it records events.
+    fn delivers_webhooks(&self) -> bool {
+        webhooks::declared(self.spec) || !self.event_types().is_empty()
     }
 
     /// Registers job type `J`: workers of this app run it
@@ -187,14 +244,22 @@ impl App {
     }
 
     /// A worker for this app's jobs on `db`, as `config` asks
-    /// (`ROOKERY_JOBS_*`): `<app> worker` runs it, and `serve` too on the
-    /// embedded default. Tests run its [`drain`](crate::jobs::Worker::drain).
-    pub fn worker(&self, db: Db, config: &crate::config::JobsConfig) -> crate::jobs::Worker {
-        let queues = self.jobs.queues();
+    /// (`ROOKERY_JOBS_*`; webhook deliveries with `ROOKERY_WEBHOOKS_*`):
+    /// `<app> worker` runs it, and `serve` too on the embedded default.
+    /// Tests run its [`drain`](crate::jobs::Worker::drain).
+    pub fn worker(&self, db: Db, config: &Config) -> crate::jobs::Worker {
+        let mut jobs = self.jobs.clone();
+        if self.delivers_webhooks() {
+            crate::webhooks::register(&mut jobs);
+        }
+        let notify = jobs.get(crate::webhooks::NOTIFY_DISABLED_JOB).map(|h| h.queue);
+        let webhooks = crate::webhooks::Webhooks::new(config, notify);
+        let queues = jobs.queues();
         crate::jobs::Worker::new(
             db,
-            Arc::new(self.jobs.clone()),
-            crate::jobs::WorkerOptions::from_config(config, &queues),
+            Arc::new(jobs),
+            crate::jobs::WorkerOptions::from_config(&config.jobs, &queues),
+            Some(Arc::new(webhooks)),
         )
     }
 
@@ -268,7 +333,7 @@ impl App {
 
     /// The OpenAPI document `/openapi.json` serves.
     pub fn openapi(&self) -> serde_json::Value {
-        openapi::build(self.spec, &self.models, &self.operations)
+        openapi::build(self.spec, &self.models, &self.operations, &self.event_types())
     }
 
     /// The app's static description.
@@ -291,7 +356,6 @@ impl App {
         AppState {
             inner: Arc::new(Inner {
                 spec: self.spec,
-                config,
                 db,
                 keys,
                 tenants: TenantDirectory::default(),
@@ -305,6 +369,9 @@ impl App {
                     .map(|m| (m.table, crate::repo::cascades(&self.models, m.table)))
                     .filter(|(_, c)| !c.is_empty())
                     .collect(),
+                webhooks: webhooks::declared(self.spec)
+                    .then(|| webhooks::WebhookState::new(&config, self.event_types())),
+                config,
             }),
         }
     }
@@ -317,6 +384,11 @@ impl App {
             .routes
             .clone()
             .merge(crate::http::identity::protected_routes())
+            .merge(if webhooks::declared(self.spec) {
+                webhooks::routes()
+            } else {
+                Router::new()
+            })
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
         let public = crate::http::identity::public_routes()
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::limit_sign_in));
@@ -330,7 +402,7 @@ impl App {
         };
         Router::new()
             .merge(health::routes())
-            .merge(openapi::routes(self.spec, &self.models, &self.operations))
+            .merge(openapi::routes(self.spec, &self.models, &self.operations, &self.event_types()))
             .merge(api)
             .fallback(|| async { ApiError::NotFound })
             // After every route is in: axum still sets `Allow`.

@@ -9,11 +9,13 @@ use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::context::Run;
 use super::registry::Registry;
 use super::schedule::enqueue_occurrence;
 use super::{JobContext, JobError};
 use crate::config::JobsConfig;
 use crate::db::{ClaimOptions, Claimed, Db, DbError, Finish};
+use crate::webhooks::Webhooks;
 
 /// One queue a worker takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,7 @@ pub struct Worker {
     registry: Arc<Registry>,
     options: WorkerOptions,
     id: Arc<str>,
+    webhooks: Option<Arc<Webhooks>>,
 }
 
 /// How one run ended.
@@ -98,13 +101,19 @@ enum Ran {
 }
 
 impl Worker {
-    pub(crate) fn new(db: Db, registry: Arc<Registry>, options: WorkerOptions) -> Self {
+    pub(crate) fn new(
+        db: Db,
+        registry: Arc<Registry>,
+        options: WorkerOptions,
+        webhooks: Option<Arc<Webhooks>>,
+    ) -> Self {
         let id = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Self {
             db,
             registry,
             options,
             id: id.into(),
+            webhooks,
         }
     }
 
@@ -249,14 +258,14 @@ impl Worker {
         };
         let waited = (Utc::now() - job.run_at.max(job.created_at)).num_milliseconds();
         tracing::debug!(job = %job.id, kind = %job.kind, attempt = job.attempt, waited_ms = waited, "job started");
-        let ctx = JobContext::new(
-            self.db.clone(),
-            job.tenant,
-            job.id,
-            job.attempt,
-            job.max_attempts,
-            job.run_at,
-        );
+        let run = Run {
+            tenant: job.tenant,
+            id: job.id,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            run_at: job.run_at,
+        };
+        let ctx = JobContext::new(self.db.clone(), run, self.webhooks.clone());
         let mut task = tokio::spawn((handler.run)(ctx, job.payload.clone()));
         // A worker whose future is dropped stops its jobs with it.
         let _abort = AbortOnDrop(task.abort_handle());

@@ -121,7 +121,7 @@ static THING: ModelDef = ModelDef {
 };
 
 fn document() -> Value {
-    super::build(&SPEC, &[&THING], &[])
+    super::build(&SPEC, &[&THING], &[], &[])
 }
 
 /// `(field, the rules its schema must hold)`; `type` includes `null`
