@@ -44,9 +44,10 @@ fn types_schema(event_types: &[String]) -> Value {
 }
 
 pub(super) fn paths(prefix: &str, event_types: &[String], paths: &mut Map<String, Value>) {
-    let url = json!({"type": "string", "minLength": 1, "maxLength": MAX_URL_LEN,
+    // No U+0000 in any text (the body reader refuses it, 422).
+    let url = json!({"type": "string", "minLength": 1, "maxLength": MAX_URL_LEN, "pattern": "^[^\\u0000]*$",
                      "description": "Where deliveries are POSTed: https, and an address on the public internet (400 otherwise)"});
-    let description = json!({"type": "string", "maxLength": MAX_DESCRIPTION_LEN});
+    let description = json!({"type": "string", "maxLength": MAX_DESCRIPTION_LEN, "pattern": "^[^\\u0000]*$"});
     let create = json!({"type": "object", "additionalProperties": false, "required": ["url", "event_types"],
         "properties": {"url": url, "event_types": types_schema(event_types), "description": description}});
     let update = json!({"type": "object", "additionalProperties": false,
