@@ -32,9 +32,24 @@ const PLATFORM_TABLES: &[&str] = &[
     "refresh_tokens",
     "invitations",
     "audit_log",
+    "rookery_jobs",
+    "rookery_events",
+    "rookery_webhook_endpoints",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_attempts",
 ];
 /// The platform tables that hold tenant rows (RLS on PostgreSQL).
-const PLATFORM_TENANT_TABLES: &[&str] = &["memberships", "api_keys", "refresh_tokens", "invitations", "audit_log"];
+const PLATFORM_TENANT_TABLES: &[&str] = &[
+    "memberships",
+    "api_keys",
+    "refresh_tokens",
+    "invitations",
+    "audit_log",
+    "rookery_events",
+    "rookery_webhook_endpoints",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_attempts",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -373,6 +388,8 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
         for t in PLATFORM_TENANT_TABLES {
             facts.extend(rls_facts(t));
         }
+        // The job queue: RLS on and no policy, so only the owner's functions see rows.
+        facts.push("rookery_jobs: row level security enabled, not forced".to_owned());
     }
 
     for t in tables {

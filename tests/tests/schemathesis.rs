@@ -39,7 +39,10 @@ fn schemathesis() -> PathBuf {
 /// where it can happen: 400 for a `cursor` that is not the `next_cursor`
 /// of a page (an opaque token), and 422 for a reference to a row that does
 /// not exist in the tenant. The hand-written archive route answers 404
-/// for an id that is no project and 409 for one archived already.
+/// for an id that is no project and 409 for one archived already. A
+/// webhook endpoint's URL must reach a public address (400 naming `url`
+/// otherwise; the schema cannot say which hosts resolve where), and a
+/// deliveries `cursor` is opaque like the models' (400).
 fn config() -> String {
     let app = taskboard::app();
     let positive = |extra: &str| {
@@ -52,6 +55,16 @@ fn config() -> String {
         "[[operations]]\ninclude-operation-id = \"archive_project\"\n{}\n",
         positive("409")
     );
+    for op in [
+        "create_webhook_endpoint",
+        "update_webhook_endpoint",
+        "list_webhook_deliveries",
+    ] {
+        out.push_str(&format!(
+            "[[operations]]\ninclude-operation-id = \"{op}\"\n{}\n",
+            positive("400")
+        ));
+    }
     for def in app.models() {
         out.push_str(&format!(
             "[[operations]]\ninclude-operation-id = \"list_{}\"\n{}\n",

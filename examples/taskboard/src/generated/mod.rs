@@ -31,6 +31,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tasks.read",
                 "tasks.write",
                 "tenant.delete",
+                "webhooks.manage",
             ],
         },
         spec::RoleDef {
@@ -47,6 +48,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "reports.read",
                 "tasks.read",
                 "tasks.write",
+                "webhooks.manage",
             ],
         },
         spec::RoleDef {
@@ -152,6 +154,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_jobs",
             sql: include_str!("../../migrations/postgres/0003_platform_jobs.sql"),
         },
+        spec::Migration {
+            version: 4,
+            name: "platform_webhooks",
+            sql: include_str!("../../migrations/postgres/0004_platform_webhooks.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -168,6 +175,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 3,
             name: "platform_jobs",
             sql: include_str!("../../migrations/sqlite/0003_platform_jobs.sql"),
+        },
+        spec::Migration {
+            version: 4,
+            name: "platform_webhooks",
+            sql: include_str!("../../migrations/sqlite/0004_platform_webhooks.sql"),
         },
     ],
 };
