@@ -213,15 +213,18 @@ impl<S: Writes> Table<'_, S> {
     pub(crate) async fn delete(&mut self, id: Value, stamp: Option<Stamp<'_>>) -> Result<bool, RepoError> {
         let def = self.def;
         // The event carries the deleted row; otherwise its id is enough.
-        let returning = if events::verb_on(def, Verb::Deleted) {
-            select_list(def)
+        let sql = if events::verb_on(def, Verb::Deleted) {
+            format!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+                quoted(def.table),
+                select_list(def)
+            )
         } else {
-            "id".to_owned()
+            format!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
+                quoted(def.table)
+            )
         };
-        let sql = format!(
-            "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING {returning}",
-            quoted(def.table)
-        );
         let mut binds = vec![self.tenant_bind(), self.id_bind(id.clone())];
         let (sql, after) = self.with_side_rows(sql, Verb::Deleted, stamp, &mut binds);
         let rows = self
