@@ -91,6 +91,8 @@ pub struct HandModel {
     pub permissions: Option<(String, String, Option<String>)>,
     pub quota: Option<String>,
     pub audit: bool,
+    /// `events(...)`: `created`, `updated`, `deleted`, in that order.
+    pub events: Vec<String>,
     pub sort: Option<String>,
     pub renamed_from: Option<String>,
     pub fields: Vec<HandField>,
@@ -345,6 +347,7 @@ fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) 
         }),
         quota: a.quota.clone(),
         audit: a.audit,
+        events: a.events.names().into_iter().map(str::to_owned).collect(),
         sort: a.sort.as_ref().map(|s| s.value.clone()),
         renamed_from: a.renamed_from.as_ref().map(|r| r.value.clone()),
         fields,

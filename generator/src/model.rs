@@ -509,16 +509,7 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
 }
 
 /// Tables created by the platform migration.
-pub const PLATFORM_TABLES: &[&str] = &[
-    "tenants",
-    "users",
-    "memberships",
-    "api_keys",
-    "refresh_tokens",
-    "invitations",
-    "audit_log",
-    "rookery_jobs",
-];
+pub const PLATFORM_TABLES: &[&str] = &crate::check::names::PLATFORM_TABLES;
 
 struct Target {
     table: String,
@@ -774,7 +765,12 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
         permissions,
         quota: m.quota.as_ref().map(|q| q.get_ref().clone()),
         audit: m.audit,
-        events: m.events.iter().map(|e| e.get_ref().clone()).collect(),
+        // In one order, however the spec lists them: the derive's.
+        events: ["created", "updated", "deleted"]
+            .into_iter()
+            .filter(|e| m.events.iter().any(|x| x.get_ref() == e))
+            .map(str::to_owned)
+            .collect(),
         sort,
         renamed_from: m.renamed_from.as_ref().map(|r| r.get_ref().clone()),
         generated: true,
@@ -913,6 +909,9 @@ fn model_attrs(m: &Model) -> Vec<String> {
     }
     if m.audit {
         out.push("audit".into());
+    }
+    if !m.events.is_empty() {
+        out.push(format!("events({})", m.events.join(", ")));
     }
     out.push(format!("sort = {}", rust_str(&sort_text(&m.sort))));
     out
@@ -1093,7 +1092,7 @@ fn hand_model(
         permissions,
         quota: h.quota.clone(),
         audit: h.audit,
-        events: Vec::new(),
+        events: h.events.clone(),
         sort,
         renamed_from: h.renamed_from.clone(),
         generated: false,

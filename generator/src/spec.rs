@@ -304,7 +304,9 @@ pub struct ModelSpec {
     /// Record every write in the audit log.
     #[serde(default)]
     pub audit: bool,
-    /// Events emitted for outgoing webhooks (stored now, delivered later).
+    /// Domain events its writes record (`created`, `updated`, `deleted`),
+    /// each in the write's transaction, delivered to the webhook endpoints
+    /// of tenants whose plan has the feature `webhooks`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub events: Vec<Spanned<String>>,

@@ -153,20 +153,36 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 3] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 4] = [
         (
             None,
             "-- Background jobs",
-            "0002_platform_jobs_and_platform_idempotency_and_platform_mail",
-            &["rookery_jobs", "rookery_idempotency_keys", "rookery_mail"],
+            "0002_platform_jobs_and_more",
+            &[
+                "rookery_jobs",
+                "rookery_idempotency_keys",
+                "rookery_mail",
+                "rookery_events",
+            ],
         ),
         (
             Some(2),
             "-- Safe retries",
-            "0002_platform_idempotency_and_platform_mail",
-            &["rookery_idempotency_keys", "rookery_mail"],
+            "0002_platform_idempotency_and_platform_mail_and_platform_webhooks",
+            &["rookery_idempotency_keys", "rookery_mail", "rookery_events"],
         ),
-        (Some(3), "-- Mail", "0002_platform_mail", &["rookery_mail"]),
+        (
+            Some(3),
+            "-- Mail",
+            "0002_platform_mail_and_platform_webhooks",
+            &["rookery_mail", "rookery_events"],
+        ),
+        (
+            Some(4),
+            "-- Domain events and outgoing webhooks",
+            "0002_platform_webhooks",
+            &["rookery_events"],
+        ),
     ];
     for (version, first_missing, migration, tables) in cases {
         let dir = project("upgrade");
@@ -177,9 +193,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 4,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 5,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 4,\n",
+            "  \"platform\": 5,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -194,7 +210,11 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         assert_ok(&out);
         let plan = text(&out.stdout);
         for table in tables {
-            assert!(plan.contains(&format!("+ platform table {table}")), "{plan}");
+            assert!(
+                plan.lines()
+                    .any(|l| l.contains("+ platform table") && l.contains(table)),
+                "{table}: {plan}"
+            );
         }
         let files = tree(dir.path());
         for d in ["postgres", "sqlite"] {
@@ -204,7 +224,12 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                     .get(&path)
                     .unwrap_or_else(|| panic!("{path} in {:?}", files.keys())),
             );
-            for table in ["rookery_jobs", "rookery_idempotency_keys", "rookery_mail"] {
+            for table in [
+                "rookery_jobs",
+                "rookery_idempotency_keys",
+                "rookery_mail",
+                "rookery_events",
+            ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
                     tables.contains(&table),
@@ -213,7 +238,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
         }
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 4"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 5"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

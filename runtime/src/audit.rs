@@ -122,6 +122,31 @@ pub(crate) fn values(
     .join(", ")
 }
 
+/// Writes `entry`, done by the platform itself (`actor_type` `system`, no
+/// actor id: a job, not a person, acted), inside `tx` (in its tenant).
+pub(crate) async fn record_system(tx: &mut TenantTx<impl Writes>, entry: Entry<'_>) -> Result<(), DbError> {
+    let p = |value: Value, ty: FieldType| Bind::new(value, ty);
+    let binds = vec![
+        p(Value::Uuid(tx.tenant().0), FieldType::Uuid),
+        p(Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
+        p(Value::Text(entry.action.to_owned()), FieldType::Text),
+        p(Value::Text(entry.target_type.to_owned()), FieldType::Text),
+        p(Value::Text(entry.target_id), FieldType::Text),
+        p(
+            entry.request_id.map_or(Value::Null, |r| Value::Text(r.to_owned())),
+            FieldType::Text,
+        ),
+        p(entry.metadata.map_or(Value::Null, Value::Json), FieldType::Json),
+        p(Value::DateTime(Utc::now()), FieldType::DateTime),
+    ];
+    tx.execute(
+        format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, 'system', NULL, $3, $4, $5, $6, $7, $8)"),
+        binds,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes `entry`, done by `actor`, inside `tx` (in its tenant).
 pub async fn record(tx: &mut TenantTx<impl Writes>, actor: Actor, entry: Entry<'_>) -> Result<(), DbError> {
     let tenant = tx.tenant();

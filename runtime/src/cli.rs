@@ -149,10 +149,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {
-        let worker = app
-            .worker(db.clone(), &state.config().jobs)
-            .with_metrics(state.metrics())
-            .with_mailer(app.mailer(&state.config().mail));
+        let worker = app.worker(db.clone(), state.config()).with_metrics(state.metrics());
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -208,17 +205,14 @@ async fn worker(app: App, config: Config) -> Result<(), CliError> {
     let db = serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
     log_mail(&app, &config);
-    let jobs = config.jobs.clone();
-    let mailer = app.mailer(&config.mail);
     let state = app.state(config, db.clone());
     // A worker's metrics (its runs, the queue) on its own listener.
     let metrics = match state.config().metrics_bind {
         Some(addr) => Some(serve_metrics(&app, state.clone(), addr).await?),
         None => None,
     };
-    app.worker(db.clone(), &jobs)
+    app.worker(db.clone(), state.config())
         .with_metrics(state.metrics())
-        .with_mailer(mailer)
         .run(shutdown_signal())
         .await;
     if let Some(metrics) = metrics {

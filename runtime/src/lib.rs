@@ -103,14 +103,12 @@ pub mod repo;
 pub mod report;
 mod shared;
 mod tenant;
-/// Outgoing webhooks: the delivery engine. Public to the runtime's own
-/// tests only; the jobs that deliver events call it inside the crate.
+/// Outgoing webhooks: the delivery engine and the jobs that deliver
+/// events. Public to the runtime's own tests only.
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod webhooks;
-// Nothing inside the crate delivers yet (the jobs will).
 #[cfg(not(feature = "testing"))]
-#[allow(dead_code, unused_imports)]
 mod webhooks;
 
 pub use auth::Principal;
@@ -146,8 +144,9 @@ pub mod __private {
     pub use crate::http::AppState;
     pub use crate::http::crud::router as crud_router;
     pub use crate::model::{
-        CreateInput, DecodeError, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef, ModelEnum, OnDelete,
-        ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput, UserId, Value, ValueReader,
+        CreateInput, DecodeError, Events, FieldDef, FieldType, FieldValue, Id, Key, KeyKind, ModelDef, ModelEnum,
+        OnDelete, ParseEnumError, Permissions, Record, RefTarget, Sort, TenantModel, UpdateInput, UserId, Value,
+        ValueReader,
     };
     pub use crate::patch::double_option;
 }

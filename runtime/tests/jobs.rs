@@ -92,7 +92,7 @@ impl Job for WriteNote {
 }
 
 fn worker(h: &Harness, app: App) -> Worker {
-    app.worker(h.db().clone(), &h.config().jobs)
+    app.worker(h.db().clone(), h.config())
 }
 
 fn app() -> App {
@@ -306,8 +306,8 @@ impl Job for Ordered {
 }
 
 fn one_at_a_time(h: &Harness, app: App) -> Worker {
-    let mut config = h.config().jobs.clone();
-    config.queues = vec![("default".into(), 1)];
+    let mut config = h.config().clone();
+    config.jobs.queues = vec![("default".into(), 1)];
     app.worker(h.db().clone(), &config)
 }
 
@@ -382,10 +382,10 @@ async fn one_tenant_cannot_take_every_slot(h: Harness) {
     enqueue_hold(&h, busy, "slow-1").await;
     enqueue_hold(&h, busy, "slow-2").await;
     // Two slots, one per tenant at most.
-    let mut config = h.config().jobs.clone();
-    config.queues = vec![("default".into(), 2)];
-    config.tenant_cap = Some(1);
-    config.poll = Duration::from_millis(20);
+    let mut config = h.config().clone();
+    config.jobs.queues = vec![("default".into(), 2)];
+    config.jobs.tenant_cap = Some(1);
+    config.jobs.poll = Duration::from_millis(20);
     let worker = App::new(&TEST_SPEC).job::<Hold>().worker(h.db().clone(), &config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async {
@@ -413,8 +413,8 @@ async fn one_tenant_cannot_take_every_slot(h: Harness) {
 async fn a_job_whose_worker_stopped_runs_again(h: Harness) {
     let tenant = h.tenant("acme").await;
     enqueue_hold(&h, tenant, "held").await;
-    let mut config = h.config().jobs.clone();
-    config.lease = Duration::from_secs(5);
+    let mut config = h.config().clone();
+    config.jobs.lease = Duration::from_secs(5);
     let app = || App::new(&TEST_SPEC).job::<Hold>();
     let dying = tokio::spawn(app().worker(h.db().clone(), &config).run(std::future::pending()));
     STARTED.notified().await;
@@ -454,7 +454,7 @@ async fn a_stopping_worker_finishes_its_jobs_or_returns_them(h: Harness) {
     let tenant = h.tenant("acme").await;
     enqueue_hold(&h, tenant, "finishes").await;
     let app = || App::new(&TEST_SPEC).job::<Hold>();
-    let config = h.config().jobs.clone();
+    let config = h.config().clone();
     // A stop while a job runs: the job finishes, then the worker returns.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app().worker(h.db().clone(), &config).run(async {
@@ -522,13 +522,13 @@ async fn schedules_fire_once_per_occurrence(h: Harness) {
             .schedule::<Nightly>("0 3 * * *", false)
             .schedule::<Digest>("@hourly", true)
     };
-    let worker = app().worker(h.db().clone(), &h.config().jobs);
+    let worker = app().worker(h.db().clone(), h.config());
     let three = "2020-01-01T03:00:00Z".parse().unwrap();
     // Two workers keep the schedule and both fire: one job each.
     assert_eq!(worker.fire_schedules(three).await.unwrap(), 2);
     assert_eq!(
         app()
-            .worker(h.db().clone(), &h.config().jobs)
+            .worker(h.db().clone(), h.config())
             .fire_schedules(three)
             .await
             .unwrap(),
@@ -569,7 +569,7 @@ static SCHEDULED_SPEC: std::sync::LazyLock<rookery::app_spec::AppSpec> =
 async fn the_specs_schedules_run_registered_jobs_by_name(h: Harness) {
     let spec: &'static rookery::app_spec::AppSpec = &SCHEDULED_SPEC;
     // Registered by name: the spec's schedule is kept.
-    let worker = App::new(spec).job::<Nightly>().worker(h.db().clone(), &h.config().jobs);
+    let worker = App::new(spec).job::<Nightly>().worker(h.db().clone(), h.config());
     assert_eq!(
         worker
             .fire_schedules("2020-01-01T03:00:00Z".parse().unwrap())
@@ -580,7 +580,7 @@ async fn the_specs_schedules_run_registered_jobs_by_name(h: Harness) {
     assert_eq!(worker.drain().await.unwrap().done, 1);
     assert_eq!(seen("test.nightly"), [(None, 1)]);
     // Not registered: the app refuses to run, naming the job and the fix.
-    let (db, config) = (h.db().clone(), h.config().jobs.clone());
+    let (db, config) = (h.db().clone(), h.config().clone());
     let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| App::new(spec).worker(db, &config)));
     let message = refused.expect_err("an unregistered scheduled job");
     let message = message.downcast_ref::<String>().expect("a message");

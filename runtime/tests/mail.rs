@@ -16,7 +16,7 @@ use rookery::App;
 use rookery::config::{Config, MailConfig};
 use rookery::jobs::Worker;
 use rookery::mail::Mail;
-use serde_json::{Value, json};
+use serde_json::json;
 use smtp::SmtpServer;
 use support::{Harness, TEST_SPEC};
 
@@ -65,8 +65,7 @@ fn mail_config(vars: &[(&str, &str)]) -> MailConfig {
 /// A worker of the test app sending with `mail`.
 fn worker(h: &Harness, mail: &MailConfig) -> Worker {
     let app = App::new(&TEST_SPEC);
-    app.worker(h.db().clone(), &h.config().jobs)
-        .with_mailer(app.mailer(mail))
+    app.worker(h.db().clone(), h.config()).with_mailer(app.mailer(mail))
 }
 
 /// Signs up `acme` and invites `email` as a member; the response.
@@ -240,26 +239,6 @@ async fn without_smtp_mail_stays_in_the_outbox(h: Harness) {
         row.html.as_deref().unwrap().contains("Accept the invitation"),
         "{row:?}"
     );
-    // A worker without a mailer leaves the job for one that has one.
-    let globex = h.tenant("globex").await;
-    let mut tx = h.db().begin_write(globex).await.unwrap();
-    let mailer = App::new(&TEST_SPEC).mailer(&mail_config(&[]));
-    tx.send_mail(
-        &mailer,
-        &Mail::new("invitation", "cy@example.com").context(invitation_values()),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let bare = App::new(&TEST_SPEC).worker(h.db().clone(), &h.config().jobs);
-    assert_eq!(bare.drain().await.unwrap().retried, 1);
-}
-
-fn invitation_values() -> Value {
-    json!({
-        "tenant": { "name": "ACME", "slug": "acme" }, "inviter": "ada@example.com", "role": "member",
-        "accept_url": "https://app.test/a", "token": "t", "public_url": "https://app.test", "expires_at": "soon",
-    })
 }
 
 const WELCOME: &str = "{% block subject %}Welcome to {{ app.title }}, {{ name }}{% endblock %}
@@ -289,7 +268,7 @@ async fn an_apps_own_template_is_sent_only_if_its_transaction_commits(h: Harness
     tx.send_mail(&mailer, &welcome).await.unwrap();
     tx.commit().await.unwrap();
     let sent = app
-        .worker(h.db().clone(), &h.config().jobs)
+        .worker(h.db().clone(), h.config())
         .with_mailer(mailer)
         .drain()
         .await

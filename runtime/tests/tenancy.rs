@@ -136,7 +136,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/1_base.sql"),
             include_str!("../../generator/templates/platform/postgres/2_jobs.sql"),
             include_str!("../../generator/templates/platform/postgres/3_idempotency.sql"),
-            include_str!("../../generator/templates/platform/postgres/4_mail.sql")
+            include_str!("../../generator/templates/platform/postgres/4_mail.sql"),
+            include_str!("../../generator/templates/platform/postgres/5_webhooks.sql")
         ),
     },
     Migration {
@@ -153,7 +154,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/1_base.sql"),
             include_str!("../../generator/templates/platform/sqlite/2_jobs.sql"),
             include_str!("../../generator/templates/platform/sqlite/3_idempotency.sql"),
-            include_str!("../../generator/templates/platform/sqlite/4_mail.sql")
+            include_str!("../../generator/templates/platform/sqlite/4_mail.sql"),
+            include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql")
         ),
     },
     Migration {
@@ -1936,6 +1938,11 @@ async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
         "DELETE FROM invitations".to_owned(),
         "DELETE FROM _sqlx_migrations".to_owned(),
         "UPDATE _sqlx_migrations SET success = false".to_owned(),
+        // The event log and the delivery log are appended to, never rewritten.
+        "UPDATE rookery_events SET type = 'forged'".to_owned(),
+        "DELETE FROM rookery_webhook_deliveries".to_owned(),
+        "UPDATE rookery_webhook_attempts SET status = 200".to_owned(),
+        "DELETE FROM rookery_webhook_attempts".to_owned(),
     ] {
         let sql_returning = format!("WITH w AS ({sql} RETURNING 1) SELECT count(*) FROM w");
         let err = run(Some(a.id), sql_returning).await.expect_err(&sql).to_string();

@@ -35,6 +35,10 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_jobs",
     "rookery_idempotency_keys",
     "rookery_mail",
+    "rookery_events",
+    "rookery_webhook_endpoints",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_attempts",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[
@@ -44,6 +48,10 @@ const PLATFORM_TENANT_TABLES: &[&str] = &[
     "invitations",
     "audit_log",
     "rookery_idempotency_keys",
+    "rookery_events",
+    "rookery_webhook_endpoints",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_attempts",
 ];
 /// Platform storage with a `tenant_id` whose row-level security is enabled
 /// but not forced, so the owner's functions see every row: the job queue

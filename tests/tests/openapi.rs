@@ -51,6 +51,20 @@ fn every_route_is_documented() {
         ("/api/v1/tasks/{id}", "get"),
         ("/api/v1/tasks/{id}", "patch"),
         ("/api/v1/tasks/{id}", "delete"),
+        ("/api/v1/webhooks/event-types", "get"),
+        ("/api/v1/webhooks/endpoints", "get"),
+        ("/api/v1/webhooks/endpoints", "post"),
+        ("/api/v1/webhooks/endpoints/{id}", "get"),
+        ("/api/v1/webhooks/endpoints/{id}", "patch"),
+        ("/api/v1/webhooks/endpoints/{id}", "delete"),
+        ("/api/v1/webhooks/endpoints/{id}/rotate-secret", "post"),
+        ("/api/v1/webhooks/endpoints/{id}/test", "post"),
+        ("/api/v1/webhooks/endpoints/{id}/deliveries", "get"),
+        ("/api/v1/webhooks/endpoints/{id}/deliveries/{delivery}", "get"),
+        (
+            "/api/v1/webhooks/endpoints/{id}/deliveries/{delivery}/redeliver",
+            "post",
+        ),
     ];
     for (path, method) in expected {
         assert!(
@@ -60,6 +74,20 @@ fn every_route_is_documented() {
     }
     let status = &doc["components"]["schemas"]["Project"]["properties"]["status"];
     assert_eq!(status["enum"], serde_json::json!(["active", "archived"]));
+    // What endpoints may subscribe to, and what each event sends them.
+    let types = &paths["/api/v1/webhooks/endpoints"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        ["event_types"]["items"]["enum"];
+    assert_eq!(
+        types,
+        &serde_json::json!([
+            "project.archived",
+            "project.created",
+            "project.deleted",
+            "project.updated"
+        ])
+    );
+    let created = &doc["webhooks"]["project.created"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(created["properties"]["data"]["$ref"], "#/components/schemas/Project");
     let create = &doc["components"]["schemas"]["CreateTask"]["required"];
     assert_eq!(
         create,

@@ -43,7 +43,10 @@ fn schemathesis() -> PathBuf {
 /// invitation is mailed, so its email must be an address a mail server
 /// takes, which a pattern cannot state exactly (a local part of at most 64
 /// bytes, in UTF-8): 422 for one the pattern lets through, as the
-/// operation's description says.
+/// operation's description says. A webhook endpoint's URL must reach a
+/// public address (400 naming `url` otherwise; the schema cannot say which
+/// hosts resolve where), and a deliveries `cursor` is opaque like the
+/// models' (400).
 fn config() -> String {
     let app = taskboard::app();
     let positive = |extra: &str| {
@@ -58,6 +61,16 @@ fn config() -> String {
         positive("409"),
         positive("422")
     );
+    for op in [
+        "create_webhook_endpoint",
+        "update_webhook_endpoint",
+        "list_webhook_deliveries",
+    ] {
+        out.push_str(&format!(
+            "[[operations]]\ninclude-operation-id = \"{op}\"\n{}\n",
+            positive("400")
+        ));
+    }
     for def in app.models() {
         out.push_str(&format!(
             "[[operations]]\ninclude-operation-id = \"list_{}\"\n{}\n",

@@ -117,7 +117,12 @@ fn mint_with(env: &[(&str, &str)], flags: &[&str], tenant: &str, user: &str, rol
 
 #[test]
 fn taskboard_on_postgres_every_route_every_role_every_attack() {
-    let (db, server) = start_taskboard(&[("RATE_LIMIT_MAX", "1000000"), ("RATE_LIMIT_WINDOW_SECS", "60")]);
+    let (db, server) = start_taskboard(&[
+        ("RATE_LIMIT_MAX", "1000000"),
+        ("RATE_LIMIT_WINDOW_SECS", "60"),
+        // An endpoint on loopback (nothing runs the deliveries here).
+        ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true"),
+    ]);
     let base = server.base.clone();
     let (s, _) = req(&base, "GET", "/readyz", &[], None);
     assert_eq!(s, 200);
@@ -446,6 +451,65 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     assert_eq!(
         db.scalar(&format!("SELECT count(*) FROM projects WHERE tenant_id = '{}'", c.1)),
         3
+    );
+
+    // Webhooks: `webhooks.manage` (admin and up), the growth plan's feature.
+    let hook = json!({"url": "https://10.0.0.1/hooks", "event_types": ["project.created"]});
+    let (s, e) = req(
+        &base,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        &h(&a.admin, &a.id),
+        Some(hook),
+    );
+    assert_eq!(s, 400, "a private address is refused: {e}");
+    assert!(e["detail"].as_str().unwrap().starts_with("url: "), "{e}");
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["project.created", "project.deleted"]});
+    let (s, created) = req(
+        &base,
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        &h(&a.admin, &a.id),
+        Some(hook),
+    );
+    assert_eq!(s, 201, "{created}");
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    let one = format!("/api/v1/webhooks/endpoints/{}", created["id"].as_str().unwrap());
+    for (role, token, allowed) in [
+        ("owner", &a.owner, true),
+        ("admin", &a.admin, true),
+        ("member", &a.member, false),
+        ("viewer", &a.viewer, false),
+    ] {
+        let (s, body) = req(&base, "GET", "/api/v1/webhooks/endpoints", &h(token, &a.id), None);
+        assert_eq!(s, if allowed { 200 } else { 403 }, "{role}: {body}");
+    }
+    let (s, _) = req(&base, "GET", &one, &h(&b.owner, &b.id), None);
+    assert_eq!(s, 404, "another tenant's endpoint is not found");
+    let (s, e) = req(&base, "GET", "/api/v1/webhooks/endpoints", &h(&c.0, &c.1), None);
+    assert_eq!(
+        (s, e["type"].as_str()),
+        (403, Some("https://rookery.dev/problems/feature-not-in-plan")),
+        "the free plan has no webhooks"
+    );
+    // A project created in alpha is a delivery waiting for alpha's endpoint.
+    let (s, _) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&a.owner, &a.id),
+        Some(json!({"name": "Hooked"})),
+    );
+    assert_eq!(s, 201);
+    let (s, page) = req(&base, "GET", &format!("{one}/deliveries"), &h(&a.owner, &a.id), None);
+    assert_eq!(
+        (s, page["data"][0]["event_type"].as_str()),
+        (200, Some("project.created")),
+        "{page}"
+    );
+    assert!(
+        db.refused_as_serving_role("UPDATE rookery_events SET type = 'forged'"),
+        "the event log is append-only"
     );
 
     let (s, doc) = req(&base, "GET", "/openapi.json", &[], None);

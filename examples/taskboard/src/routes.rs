@@ -5,8 +5,10 @@
 //! - `POST /projects/{id}/archive` needs the custom permission
 //!   `projects.archive` (declared in `rookery.toml`'s `[permissions]`),
 //!   archives the project, closes its open tasks with SQL of its own in one
-//!   writing transaction, writes the audit row `project.archive`, and
-//!   enqueues the job [`ArchiveSummary`] in the same transaction.
+//!   writing transaction, writes the audit row `project.archive`, records
+//!   the domain event `project.archived` (declared with `App::event_type`,
+//!   so webhook endpoints may subscribe to it) and enqueues the job
+//!   [`ArchiveSummary`], all in the same transaction.
 //! - `GET /reports/projects` is a report: one SQL statement with a join and
 //!   aggregates, in a reading transaction.
 
@@ -25,23 +27,24 @@ use crate::jobs::ArchiveSummary;
 
 /// Adds the hand-written routes to `app`.
 pub fn register(app: App) -> App {
-    app.operation(
-        Operation::post("/projects/{id}/archive")
-            .operation_id("archive_project")
-            .summary("Archive a project and close its open tasks")
-            .permission("projects.archive")
-            .response(200, "The archived project", Some(Operation::model_schema::<Project>()))
-            .error(409, "The project is archived already"),
-        archive,
-    )
-    .operation(
-        Operation::get("/reports/projects")
-            .operation_id("report_projects")
-            .summary("Every project with its task counts")
-            .permission("reports.read")
-            .response(200, "One entry per project, by name", Some(report_schema())),
-        report,
-    )
+    app.event_type("project.archived")
+        .operation(
+            Operation::post("/projects/{id}/archive")
+                .operation_id("archive_project")
+                .summary("Archive a project and close its open tasks")
+                .permission("projects.archive")
+                .response(200, "The archived project", Some(Operation::model_schema::<Project>()))
+                .error(409, "The project is archived already"),
+            archive,
+        )
+        .operation(
+            Operation::get("/reports/projects")
+                .operation_id("report_projects")
+                .summary("Every project with its task counts")
+                .permission("reports.read")
+                .response(200, "One entry per project, by name", Some(report_schema())),
+            report,
+        )
 }
 
 async fn archive(
@@ -88,6 +91,12 @@ async fn archive(
     })
     .await?;
     let project = tx.repo::<Project>().get(id).await?.ok_or(ApiError::NotFound)?;
+    // Delivered to the webhook endpoints subscribed to it, if this commits.
+    tx.emit(
+        "project.archived",
+        &json!({ "project": project, "tasks_closed": closed }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(project))
 }

@@ -18,7 +18,11 @@ const EVENTS: [&str; 3] = ["created", "updated", "deleted"];
 /// Implicit columns a list can be sorted by.
 const SORTABLE_IMPLICIT: [&str; 3] = ["id", "created_at", "updated_at"];
 
+/// The plan feature webhook deliveries need (the runtime's fixed name).
+pub(super) const WEBHOOKS_FEATURE: &str = "webhooks";
+
 pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
+    events_reach_a_plan(ctx, spec);
     let mut tables: IndexMap<String, &str> = IndexMap::new();
     for (name, model) in &spec.models {
         check_name(ctx, name, &mut tables);
@@ -135,6 +139,47 @@ fn check_events(ctx: &mut Ctx, model: &ModelSpec) {
             .label("not an event")
             .suggest(text, EVENTS, Some(format!("events are {}", list(EVENTS))));
         }
+    }
+}
+
+/// Events are delivered to the webhook endpoints of tenants whose plan
+/// has the feature `webhooks`: a spec with events declares it and gives it
+/// to a plan. Reported once, at the first model's `events`.
+fn events_reach_a_plan(ctx: &mut Ctx, spec: &Spec) {
+    let Some((name, first)) = spec
+        .models
+        .iter()
+        .find_map(|(name, m)| m.events.first().map(|e| (name.get_ref(), e)))
+    else {
+        return;
+    };
+    if !spec.features.contains_key(WEBHOOKS_FEATURE) {
+        ctx.error(
+            "rookery::events_without_webhooks",
+            first.span(),
+            format!("model `{name}` records events, but the spec declares no feature `{WEBHOOKS_FEATURE}`"),
+        )
+        .label("delivered to nobody")
+        .help_text(format!(
+            "events reach the webhook endpoints of tenants whose plan has the feature `{WEBHOOKS_FEATURE}`: \
+             add `{WEBHOOKS_FEATURE} = {{ title = \"Webhooks\" }}` under `[features]` and list `\"{WEBHOOKS_FEATURE}\"` \
+             in the `features` of the plans that get webhooks"
+        ));
+    } else if !spec
+        .plans
+        .values()
+        .any(|p| p.features.iter().any(|f| f.get_ref() == WEBHOOKS_FEATURE))
+    {
+        let plan = spec.plans.keys().next().map_or("a plan", |p| p.get_ref().as_str());
+        ctx.error(
+            "rookery::events_without_webhooks",
+            first.span(),
+            format!("model `{name}` records events, but no plan has the feature `{WEBHOOKS_FEATURE}`"),
+        )
+        .label("delivered to nobody")
+        .help_text(format!(
+            "no tenant could register a webhook endpoint; add `\"{WEBHOOKS_FEATURE}\"` to the `features` of `{plan}` (or the plans that get webhooks)"
+        ));
     }
 }
 

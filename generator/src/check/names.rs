@@ -10,13 +10,13 @@ pub const MAX_IDENT_LEN: usize = 48;
 
 /// Paths the platform serves under the API prefix: a model's path (its
 /// table name) may not be one of them.
-pub const PLATFORM_ROUTES: [&str; 5] = ["auth", "me", "api-keys", "invitations", "members"];
+pub const PLATFORM_ROUTES: [&str; 6] = ["auth", "me", "api-keys", "invitations", "members", "webhooks"];
 
 /// Columns every tenant table has; no field may take these names.
 pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];
 
 /// Models of the platform, created by the first migration of every app.
-pub const PLATFORM_MODELS: [&str; 7] = [
+pub const PLATFORM_MODELS: [&str; 14] = [
     "tenant",
     "user",
     "membership",
@@ -24,10 +24,17 @@ pub const PLATFORM_MODELS: [&str; 7] = [
     "refresh_token",
     "invitation",
     "audit_log",
+    "rookery_job",
+    "rookery_event",
+    "rookery_webhook_endpoint",
+    "rookery_webhook_delivery",
+    "rookery_webhook_attempt",
+    "rookery_idempotency_key",
+    "rookery_mail",
 ];
 
 /// Tables of the platform models.
-pub const PLATFORM_TABLES: [&str; 7] = [
+pub const PLATFORM_TABLES: [&str; 14] = [
     "tenants",
     "users",
     "memberships",
@@ -35,6 +42,13 @@ pub const PLATFORM_TABLES: [&str; 7] = [
     "refresh_tokens",
     "invitations",
     "audit_log",
+    "rookery_jobs",
+    "rookery_events",
+    "rookery_webhook_endpoints",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_attempts",
+    "rookery_idempotency_keys",
+    "rookery_mail",
 ];
 
 /// What an identifier names, which decides the words it may not be.

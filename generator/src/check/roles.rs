@@ -11,7 +11,7 @@ use super::report::{Ctx, closest};
 
 /// Permissions of the platform's own routes (members, API keys, audit log,
 /// billing, the tenant itself).
-pub const PLATFORM_PERMISSIONS: [&str; 7] = [
+pub const PLATFORM_PERMISSIONS: [&str; 8] = [
     "members.read",
     "members.manage",
     "api_keys.manage",
@@ -19,6 +19,7 @@ pub const PLATFORM_PERMISSIONS: [&str; 7] = [
     "billing.manage",
     "tenant.manage",
     "tenant.delete",
+    "webhooks.manage",
 ];
 
 /// Every permission a role may grant: those the models name, the declared
@@ -127,7 +128,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
                     .suggest(
                         text,
                         catalogue.iter().map(String::as_str),
-                        Some("permissions come from the models' `permissions` tables, `[permissions]` (for hand-written code), hand-written models and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete)".to_owned()),
+                        Some("permissions come from the models' `permissions` tables, `[permissions]` (for hand-written code), hand-written models and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete, webhooks.manage)".to_owned()),
                     );
             }
         }
@@ -142,6 +143,9 @@ fn administration(spec: &Spec) -> Vec<(&'static str, &'static str)> {
     let mut needed = vec![("members.manage", "invite members")];
     if spec.auth.methods.iter().any(|m| *m.get_ref() == AuthMethod::ApiKey) {
         needed.push(("api_keys.manage", "create or revoke API keys"));
+    }
+    if spec.features.contains_key(super::models::WEBHOOKS_FEATURE) {
+        needed.push(("webhooks.manage", "register webhook endpoints"));
     }
     needed
 }

@@ -81,6 +81,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/4_mail.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/4_mail.sql"),
     },
+    PlatformStep {
+        version: 5,
+        name: "webhooks",
+        summary: "platform tables rookery_events, rookery_webhook_endpoints, rookery_webhook_deliveries, rookery_webhook_attempts (domain events, outgoing webhooks)",
+        postgres: include_str!("../../templates/platform/postgres/5_webhooks.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/5_webhooks.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -52,6 +52,32 @@ pub struct Permissions {
     pub delete: Option<String>,
 }
 
+/// `events(created, updated, deleted)`: the domain events a model's
+/// writes record. Each is the span of its word when listed.
+#[derive(Debug, Clone, Default)]
+pub struct Events {
+    /// `created`.
+    pub created: Option<Span>,
+    /// `updated`.
+    pub updated: Option<Span>,
+    /// `deleted`.
+    pub deleted: Option<Span>,
+}
+
+impl Events {
+    /// The listed events' names, in the order `created`, `updated`, `deleted`.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            ("created", self.created),
+            ("updated", self.updated),
+            ("deleted", self.deleted),
+        ]
+        .into_iter()
+        .filter_map(|(name, span)| span.map(|_| name))
+        .collect()
+    }
+}
+
 /// Options on the struct deriving `TenantModel`.
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -66,6 +92,8 @@ pub struct ModelAttrs {
     pub quota: Option<String>,
     /// `audit`: writes get audit rows.
     pub audit: bool,
+    /// `events(...)`: the domain events writes record.
+    pub events: Events,
     /// `sort = "field" | "-field"`: the default list order.
     pub sort: Option<Spanned<String>>,
     /// `renamed_from = "..."`: the model's previous name (read by the planner).
@@ -118,7 +146,16 @@ pub struct VariantAttrs {
     pub rename: Option<Spanned<String>>,
 }
 
-const CONTAINER_KEYS: &[&str] = &["table", "id", "permissions", "quota", "audit", "sort", "renamed_from"];
+const CONTAINER_KEYS: &[&str] = &[
+    "table",
+    "id",
+    "permissions",
+    "quota",
+    "audit",
+    "events",
+    "sort",
+    "renamed_from",
+];
 const FIELD_KEYS: &[&str] = &[
     "text",
     "max_len",
@@ -134,6 +171,7 @@ const FIELD_KEYS: &[&str] = &[
 ];
 const VARIANT_KEYS: &[&str] = &["rename"];
 const PERMISSION_KEYS: &[&str] = &["read", "write", "delete"];
+const EVENT_KEYS: &[&str] = &["created", "updated", "deleted"];
 
 /// Where an attribute sits, for messages about keys used in the wrong place.
 #[derive(Clone, Copy)]
@@ -220,6 +258,7 @@ impl ModelAttrs {
                 }
                 "quota" => out.quota = lit_str(cx, meta, key)?.map(|v| v.value),
                 "audit" => out.audit = flag(cx, meta, key)?.is_some(),
+                "events" => out.events = events(cx, meta)?,
                 "sort" => out.sort = lit_str(cx, meta, key)?,
                 "renamed_from" => out.renamed_from = lit_str(cx, meta, key)?,
                 _ => return Ok(false),
@@ -302,6 +341,51 @@ impl VariantAttrs {
         });
         out
     }
+}
+
+/// `events(created, updated, deleted)`: bare words, each at most once.
+fn events(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Events> {
+    let span = meta.path.segments[0].ident.span();
+    let mut out = Events::default();
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_at(span, "expected `events(created, updated, deleted)` (any of the three)");
+        skip_value(meta)?;
+        return Ok(out);
+    }
+    let fork = meta.input.fork();
+    let inside;
+    syn::parenthesized!(inside in fork);
+    if inside.is_empty() {
+        let _empty;
+        syn::parenthesized!(_empty in meta.input);
+        cx.error_at(
+            span,
+            "`events()` lists no event: write `events(created, updated, deleted)` (any of the three) or leave it out",
+        );
+        return Ok(out);
+    }
+    let mut seen = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let Some(key) = key_of(cx, &inner, &mut seen) else {
+            return skip_value(&inner);
+        };
+        let slot = match key.as_str() {
+            "created" => &mut out.created,
+            "updated" => &mut out.updated,
+            "deleted" => &mut out.deleted,
+            _ => {
+                let hint = suggest(&key, EVENT_KEYS).map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                cx.error_spanned_by(
+                    &inner.path,
+                    format_args!("unknown event `{key}`; {hint}a model's events are created, updated and deleted"),
+                );
+                return skip_value(&inner);
+            }
+        };
+        *slot = flag(cx, &inner, &key)?;
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Checks that an enum deriving `ModelEnum` has no container attributes.

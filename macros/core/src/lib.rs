@@ -34,7 +34,7 @@ use syn::DeriveInput;
 use syn::ext::IdentExt as _;
 
 pub use ast::{Enum, Field, Model, Variant};
-pub use attr::{FieldAttrs, IdKind, ModelAttrs, OnDelete, Permissions, Spanned, VariantAttrs};
+pub use attr::{Events, FieldAttrs, IdKind, ModelAttrs, OnDelete, Permissions, Spanned, VariantAttrs};
 pub use case::snake_case;
 pub use check::IMPLICIT_COLUMNS;
 pub use ty::{Kind, StoredType, recognise};

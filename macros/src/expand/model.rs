@@ -65,6 +65,11 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let audit = attrs.audit;
+    let (created, updated, deleted) = (
+        attrs.events.created.is_some(),
+        attrs.events.updated.is_some(),
+        attrs.events.deleted.is_some(),
+    );
     let sort = attrs.sort.as_ref().map_or("-created_at", |s| s.value.as_str());
     let (sort_field, descending) = match sort.strip_prefix('-') {
         Some(field) => (field, true),
@@ -97,6 +102,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
                     permissions: #p::Permissions { read: #read, write: #write, delete: #delete },
                     quota: #quota,
                     audit: #audit,
+                    events: #p::Events { created: #created, updated: #updated, deleted: #deleted },
                     default_sort: #p::Sort { field: #sort_field, descending: #descending },
                 };
                 &DEF

@@ -25,6 +25,7 @@ fn project() {
             permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
             quota = "projects",
             audit,
+            events(created, deleted),
         )]
         pub struct Project {
             /// Display name.

@@ -88,6 +88,10 @@ pub struct Config {
     /// Base URL of the app's web front end, without a trailing `/`: links
     /// in mail start with it.
     pub public_url: String,
+    /// The key that seals webhook endpoints' signing secrets at rest
+    /// (SHA-256 of `ROOKERY_WEBHOOKS_SECRET_KEY`, else an HMAC of the API
+    /// key pepper).
+    pub webhook_secret_key: [u8; 32],
 }
 
 /// How this process runs background jobs (`ROOKERY_JOBS_*`).
@@ -327,6 +331,25 @@ impl Config {
             });
         }
         let (mail, public_url) = mail::from_env(&env, app_name, key_env == "live", bind.port())?;
+        let webhook_secret_key = match env.var("ROOKERY_WEBHOOKS_SECRET_KEY") {
+            Some(k) if k.len() >= 32 => {
+                use sha2::Digest as _;
+                sha2::Sha256::digest(k.as_bytes()).into()
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_WEBHOOKS_SECRET_KEY",
+                    message: "must be at least 32 bytes".into(),
+                });
+            }
+            None => {
+                use hmac::Mac as _;
+                let mut mac =
+                    hmac::Hmac::<sha2::Sha256>::new_from_slice(&api_key_pepper).expect("HMAC takes any key length");
+                mac.update(b"rookery webhooks secret key");
+                mac.finalize().into_bytes().into()
+            }
+        };
         let db_role = env.var("ROOKERY_DB_ROLE").unwrap_or_else(|| default_role(app_name));
         let embedded = database_url.starts_with("sqlite:");
         if !is_role_name(&db_role) {
@@ -423,6 +446,7 @@ impl Config {
             webhooks,
             mail,
             public_url,
+            webhook_secret_key,
         })
     }
 }

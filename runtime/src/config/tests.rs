@@ -44,6 +44,7 @@ fn every_variable_is_range_checked_and_named() {
         ("ROOKERY_WEBHOOKS_TIMEOUT", "0"),
         ("ROOKERY_WEBHOOKS_TIMEOUT", "61"),
         ("ROOKERY_WEBHOOKS_CONNECT_TIMEOUT", "0"),
+        ("ROOKERY_WEBHOOKS_SECRET_KEY", "short"),
         ("ROOKERY_JOBS_CONCURRENCY", "0"),
         ("ROOKERY_JOBS_LEASE", "1"),
         ("ROOKERY_JOBS_POLL_MS", "5"),
@@ -140,6 +141,32 @@ fn webhooks_refuse_loopback_in_live() {
     assert!(config(&live).is_ok());
     let message = refused(&[live[0], live[1], live[2], ("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK", "true")]);
     assert!(message.contains("ROOKERY_WEBHOOKS_ALLOW_LOOPBACK"), "{message}");
+}
+
+#[test]
+fn the_webhook_secret_key_is_its_own_or_the_peppers() {
+    let pepper = [("ROOKERY_API_KEY_PEPPER", "0123456789abcdef")];
+    let derived = config(&pepper).unwrap().webhook_secret_key;
+    assert_eq!(
+        config(&pepper).unwrap().webhook_secret_key,
+        derived,
+        "stable with the pepper"
+    );
+    let other = config(&[("ROOKERY_API_KEY_PEPPER", "fedcba9876543210")]).unwrap();
+    assert_ne!(other.webhook_secret_key, derived);
+    let own = [
+        pepper[0],
+        ("ROOKERY_WEBHOOKS_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+    let own = config(&own).unwrap().webhook_secret_key;
+    assert_ne!(own, derived);
+    assert_eq!(
+        config(&[("ROOKERY_WEBHOOKS_SECRET_KEY", "0123456789abcdef0123456789abcdef")])
+            .unwrap()
+            .webhook_secret_key,
+        own,
+        "its own key does not depend on the pepper"
+    );
 }
 
 #[test]

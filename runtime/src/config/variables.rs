@@ -160,6 +160,11 @@ pub const VARIABLES: &[Variable] = &[
         "seconds one webhook delivery may take in all, 1-60",
     ),
     v(
+        "ROOKERY_WEBHOOKS_SECRET_KEY",
+        "derived from ROOKERY_API_KEY_PEPPER",
+        "key that seals webhook endpoints' signing secrets at rest, at least 32 bytes; changing it makes the stored secrets unreadable (rotate them)",
+    ),
+    v(
         "ROOKERY_WEBHOOKS_CONNECT_TIMEOUT",
         "5",
         "seconds a webhook delivery may take to resolve and connect, 1-60",

@@ -1,4 +1,4 @@
-//! The mail table's storage: `rookery_mail` (platform tables, version 3)
+//! The mail table's storage: `rookery_mail` (platform tables, version 4)
 //! and its statements per dialect. The `mail` module renders messages and
 //! sends them on top.
 //!

@@ -303,8 +303,14 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
-    // The mail table's grants and functions, once it exists (version 3).
+    // The mail table's grants and functions, once it exists (version 4).
     let mail: bool = sqlx::query_scalar("SELECT to_regclass('rookery_mail') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
+    // The webhook tables' privileges and the events' fan-out trigger, once
+    // they exist (platform tables version 5).
+    let events: bool = sqlx::query_scalar("SELECT to_regclass('rookery_events') IS NOT NULL")
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
@@ -312,6 +318,7 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         GRANTS,
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
+        if events { super::events::FUNCTIONS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))

@@ -7,6 +7,7 @@
 
 mod bind;
 pub(crate) mod deadline;
+mod events;
 pub(crate) mod idempotency;
 mod mail;
 mod migrate;
@@ -35,6 +36,7 @@ pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
+pub(crate) use events::{DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, delivery_job, is_event_type};
 pub(crate) use mail::{MailOutcome, NewMail, StoredMail};
 pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};
 
@@ -132,6 +134,10 @@ pub enum DbError {
     /// has committed); begin it with [`Db::begin_write`].
     #[error("second statement in a one-statement transaction (begin it with Db::begin_write)")]
     OneStatement,
+    /// An event type ([`TenantTx::emit`]) that a webhook signature cannot
+    /// carry: 1 to 128 of `A-Z`, `a-z`, `0-9`, `_` and `.`.
+    #[error("`{0}` is not an event type: 1 to 128 of A-Z, a-z, 0-9, `_` and `.`")]
+    EventType(String),
     /// The request's deadline passed before this step finished
     /// (`ROOKERY_REQUEST_TIMEOUT`); the transaction rolls back.
     #[error("the request's deadline passed")]

@@ -142,7 +142,7 @@ impl PlatformTx {
     }
 }
 
-async fn enqueue(conn: Conn<'_>, tenant: Option<TenantId>, job: &NewJob<'_>) -> Result<Enqueued, DbError> {
+pub(super) async fn enqueue(conn: Conn<'_>, tenant: Option<TenantId>, job: &NewJob<'_>) -> Result<Enqueued, DbError> {
     let id = Uuid::now_v7();
     let tenant = tenant.map(|t| t.0);
     let attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);

@@ -24,8 +24,9 @@
 //!   was given, `$1` to `$n` ([`DbError::ParameterCount`]; SQLite would
 //!   read a missing one as `NULL`).
 //! - **Not done for you:** SQL of your own is only what it says. It does
-//!   not set `updated_at` and writes no audit row (set the column, and call
-//!   `rookery::audit::record`); the repository's writes do both.
+//!   not set `updated_at`, writes no audit row and records no event (set
+//!   the column, call `rookery::audit::record`, and [`TenantTx::emit`]);
+//!   the repository's writes do all three.
 //!
 //! Read each column as the Rust type of the type PostgreSQL gives it; SQLite
 //! is lenient, so develop against PostgreSQL's rules:

@@ -369,6 +369,15 @@ impl<M: Writes> TenantTx<M> {
     pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {
         self.tx.execute(sql, binds).await
     }
+
+    /// The connection of an explicit transaction (the tenant is set on it
+    /// already); `None` for a one-message statement on PostgreSQL.
+    pub(super) fn explicit_conn(&mut self) -> Option<Conn<'_>> {
+        match &mut self.tx {
+            Tx::PostgresOneshot(_) => None,
+            tx => Some(tx.conn()),
+        }
+    }
 }
 
 /// A transaction over the platform's global tables (`tenants`, `users`).

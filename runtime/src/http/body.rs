@@ -7,7 +7,9 @@
 //! The object check looks at the first byte that is not whitespace, so it
 //! costs nothing next to the parse.
 
-use axum::http::{HeaderMap, header};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -52,6 +54,32 @@ pub(crate) fn object(body: &[u8]) -> Result<(), ApiError> {
 /// own input back to the caller, never anything stored).
 pub(crate) fn deserialize<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// A JSON request body whose rejection is an [`ApiError`], like every
+/// other error of the API: 415 unless declared JSON, 413 past the body
+/// limit, 400 unless a JSON object of the request type (which denies
+/// unknown fields), 422 naming the field that holds U+0000.
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        media_type(req.headers())?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
+        object(&body)?;
+        if let Some(error) = crate::repo::nul_field(&body) {
+            return Err(ApiError::Invalid(vec![error]));
+        }
+        deserialize(&body).map(JsonBody)
+    }
 }
 
 /// Deserializes a create or update body of model `def` that passed
@@ -129,6 +157,7 @@ mod tests {
             },
             quota: None,
             audit: false,
+            events: crate::model::Events::NONE,
             default_sort: crate::model::Sort {
                 field: "created_at",
                 descending: true,

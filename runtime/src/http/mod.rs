@@ -2,6 +2,7 @@
 //! OpenAPI.
 
 mod auth;
+mod background;
 pub(crate) mod body;
 pub(crate) mod crud;
 mod error;
@@ -12,6 +13,7 @@ mod metrics;
 pub(crate) mod openapi;
 mod operation;
 mod request;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ struct Inner {
     mailer: crate::mail::Mailer,
     /// Per table, the tables a delete of its rows cascades to.
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
+    /// Outgoing webhooks, when the spec declares the `webhooks` feature.
+    webhooks: Option<webhooks::WebhookState>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -186,6 +190,12 @@ impl AppState {
     pub(crate) fn cascades(&self, table: &str) -> &[crate::repo::Cascade] {
         self.inner.cascades.get(table).map_or(&[], Vec::as_slice)
     }
+
+    /// The webhook routes' services and the event types endpoints may
+    /// subscribe to; `None` when the spec has no `webhooks` feature.
+    pub(crate) fn webhooks(&self) -> Option<&webhooks::WebhookState> {
+        self.inner.webhooks.as_ref()
+    }
 }
 
 pub use operation::Operation;
@@ -214,6 +224,8 @@ pub struct App {
     operations: Vec<Operation>,
     jobs: crate::jobs::Registry,
     mail: Arc<crate::mail::Templates>,
+    /// Event types of hand-written code ([`App::event_type`]).
+    event_types: Vec<String>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -226,8 +238,9 @@ impl App {
             models: Vec::new(),
             routes: Router::new(),
             operations: Vec::new(),
-            jobs: platform_jobs(),
+            jobs: background::platform_jobs(),
             mail: Arc::default(),
+            event_types: Vec::new(),
         }
     }
 
@@ -264,51 +277,6 @@ impl App {
     /// ([`Worker::with_mailer`](crate::jobs::Worker::with_mailer)).
     pub fn mailer(&self, config: &crate::config::MailConfig) -> crate::mail::Mailer {
         crate::mail::Mailer::new(self.spec, self.mail.clone(), config)
-    }
-
-    /// Registers job type `J`: workers of this app run it
-    /// ([`Job`](crate::jobs::Job)).
-    ///
-    /// # Panics
-    ///
-    /// When another job type has the same [`Job::NAME`](crate::jobs::Job::NAME).
-    pub fn job<J: crate::jobs::Job>(mut self) -> Self {
-        self.jobs.add::<J>();
-        self
-    }
-
-    /// Registers job type `J` and runs it at every occurrence of `cron`
-    /// ([`Schedule::new`](crate::jobs::Schedule::new)): once per
-    /// occurrence as a platform job, or with `per_tenant` once for every
-    /// tenant.
-    ///
-    /// # Panics
-    ///
-    /// When `cron` does not parse or `J` does not deserialise from `null`
-    /// (a scheduled job is a unit struct), or as [`App::job`] does.
-    pub fn schedule<J: crate::jobs::Job>(mut self, cron: &str, per_tenant: bool) -> Self {
-        let schedule = crate::jobs::Schedule::new::<J>(cron, per_tenant).unwrap_or_else(|e| panic!("{e}"));
-        self.jobs.add::<J>();
-        self.jobs.schedule(schedule);
-        self
-    }
-
-    /// A worker for this app's jobs on `db`, as `config` asks
-    /// (`ROOKERY_JOBS_*`): `<app> worker` runs it, and `serve` too on the
-    /// embedded default. Tests run its [`drain`](crate::jobs::Worker::drain).
-    ///
-    /// # Panics
-    ///
-    /// When the spec's `[jobs]` schedules a job no registered type is named
-    /// after ([`App::job`]).
-    pub fn worker(&self, db: Db, config: &crate::config::JobsConfig) -> crate::jobs::Worker {
-        let jobs = self.jobs.with_spec(self.spec).unwrap_or_else(|e| panic!("{e}"));
-        let queues = jobs.queues();
-        crate::jobs::Worker::new(
-            db,
-            Arc::new(jobs),
-            crate::jobs::WorkerOptions::from_config(config, &queues),
-        )
     }
 
     /// Registers model `M`: its routes under the API prefix and its OpenAPI paths.
@@ -387,7 +355,7 @@ impl App {
 
     /// The OpenAPI document `/openapi.json` serves.
     pub fn openapi(&self) -> serde_json::Value {
-        openapi::build(self.spec, &self.models, &self.operations)
+        openapi::build(self.spec, &self.models, &self.operations, &self.event_types())
     }
 
     /// The app's static description.
@@ -424,7 +392,6 @@ impl App {
             inner: Arc::new(Inner {
                 spec: self.spec,
                 mailer,
-                config,
                 db,
                 revocations,
                 keys,
@@ -441,6 +408,9 @@ impl App {
                     .map(|m| (m.table, crate::repo::cascades(&self.models, m.table)))
                     .filter(|(_, c)| !c.is_empty())
                     .collect(),
+                webhooks: webhooks::declared(self.spec)
+                    .then(|| webhooks::WebhookState::new(&config, self.event_types())),
+                config,
             }),
         }
     }
@@ -461,6 +431,11 @@ impl App {
             .routes
             .clone()
             .merge(crate::http::identity::protected_routes())
+            .merge(if webhooks::declared(self.spec) {
+                webhooks::routes()
+            } else {
+                Router::new()
+            })
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
         let public = crate::http::identity::public_routes()
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::limit_sign_in));
@@ -472,10 +447,12 @@ impl App {
         } else {
             Router::new().nest(prefix, api)
         };
-        let router =
-            Router::new()
-                .merge(health::routes())
-                .merge(openapi::routes(self.spec, &self.models, &self.operations));
+        let router = Router::new().merge(health::routes()).merge(openapi::routes(
+            self.spec,
+            &self.models,
+            &self.operations,
+            &self.event_types(),
+        ));
         let router = if metrics::on_api_listener(&state) {
             router.merge(metrics::routes())
         } else {
@@ -494,14 +471,6 @@ impl App {
             }))
             .layer(MapRequestLayer::new(request::set_request_id))
     }
-}
-
-/// The platform's own jobs, which every app runs.
-fn platform_jobs() -> crate::jobs::Registry {
-    let mut jobs = crate::jobs::Registry::default();
-    crate::jobs::register_platform(&mut jobs);
-    crate::mail::register(&mut jobs);
-    jobs
 }
 
 impl App {

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::EnqueueError;
 use crate::db::{Db, DbError, PlatformTx, Reading, TenantTx, Writing};
 use crate::model::TenantId;
+use crate::webhooks::Webhooks;
 
 /// A running job's view of the platform: transactions for the job's
 /// tenant (or, for a platform job, the platform scope) and its attempt.
@@ -53,23 +54,26 @@ impl Resources {
     }
 }
 
+/// Where a claimed job runs: its tenant, its id and attempts, when it was
+/// due.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    pub(crate) tenant: Option<TenantId>,
+    pub(crate) id: Uuid,
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: u32,
+    pub(crate) run_at: DateTime<Utc>,
+}
+
 impl JobContext {
-    pub(crate) fn new(
-        db: Db,
-        tenant: Option<TenantId>,
-        id: Uuid,
-        attempt: u32,
-        max_attempts: u32,
-        run_at: DateTime<Utc>,
-        resources: Resources,
-    ) -> Self {
+    pub(crate) fn new(db: Db, run: Run, resources: Resources) -> Self {
         Self {
             db,
-            tenant,
-            id,
-            attempt,
-            max_attempts,
-            run_at,
+            tenant: run.tenant,
+            id: run.id,
+            attempt: run.attempt,
+            max_attempts: run.max_attempts,
+            run_at: run.run_at,
             resources,
         }
     }
@@ -131,6 +135,12 @@ impl JobContext {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// What the webhook delivery job needs (`None` in a worker built
+    /// without the app's configuration).
+    pub(crate) fn webhooks(&self) -> Option<&Webhooks> {
+        self.resource::<Webhooks>()
     }
 }
 

@@ -211,6 +211,32 @@ impl TenantTx<Writing> {
     }
 }
 
+impl TenantTx<Writing> {
+    /// Enqueues a job by name, for a job type this code does not know (the
+    /// app registers it: a hook such as the webhook module's notice).
+    pub(crate) async fn enqueue_raw(
+        &mut self,
+        queue: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        key: &str,
+    ) -> Result<Enqueued, EnqueueError> {
+        let job = NewJob {
+            queue,
+            kind,
+            payload,
+            key: Some(key),
+            run_at: None,
+            max_attempts: 10,
+        };
+        let done = self.enqueue_job(&job).await?;
+        Ok(Enqueued {
+            id: done.id,
+            created: done.created,
+        })
+    }
+}
+
 impl Db {
     /// Enqueues a platform job (no tenant: its [`JobContext`] opens
     /// platform transactions only), committed at once.

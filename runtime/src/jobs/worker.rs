@@ -9,7 +9,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::context::Resources;
+use super::context::{Resources, Run};
 use super::registry::Registry;
 use super::schedule::enqueue_occurrence;
 use super::{JobContext, JobError};
@@ -273,15 +273,14 @@ impl Worker {
         };
         let waited = (Utc::now() - job.run_at.max(job.created_at)).num_milliseconds();
         tracing::debug!(job = %job.id, kind = %job.kind, attempt = job.attempt, waited_ms = waited, "job started");
-        let ctx = JobContext::new(
-            self.db.clone(),
-            job.tenant,
-            job.id,
-            job.attempt,
-            job.max_attempts,
-            job.run_at,
-            self.resources.clone(),
-        );
+        let run = Run {
+            tenant: job.tenant,
+            id: job.id,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            run_at: job.run_at,
+        };
+        let ctx = JobContext::new(self.db.clone(), run, self.resources.clone());
         let mut task = tokio::spawn((handler.run)(ctx, job.payload.clone()));
         // A worker whose future is dropped stops its jobs with it.
         let _abort = AbortOnDrop(task.abort_handle());

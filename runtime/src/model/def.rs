@@ -177,6 +177,36 @@ pub struct Permissions {
     pub delete: &'static str,
 }
 
+/// The domain events a model's writes record (`events` in the spec,
+/// `#[rookery(events(created, updated, deleted))]` on a hand-written
+/// model): each is a row of `rookery_events`, written in the same
+/// transaction as the write, and delivered to the tenant's webhook
+/// endpoints subscribed to its type (`<model>.created` and so on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Events {
+    /// `<model>.created`, after an insert.
+    pub created: bool,
+    /// `<model>.updated`, after an update of a row that exists.
+    pub updated: bool,
+    /// `<model>.deleted`, after a delete of a row that existed (not for
+    /// rows a cascade takes with it).
+    pub deleted: bool,
+}
+
+impl Events {
+    /// No events: what a model without `events` records.
+    pub const NONE: Self = Self {
+        created: false,
+        updated: false,
+        deleted: false,
+    };
+
+    /// Whether any event is on.
+    pub const fn any(&self) -> bool {
+        self.created || self.updated || self.deleted
+    }
+}
+
 /// A sort key: a field name (or `id`, `created_at`, `updated_at`) and a direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
@@ -205,6 +235,8 @@ pub struct ModelDef {
     pub quota: Option<&'static str>,
     /// Whether writes are recorded in the audit log.
     pub audit: bool,
+    /// The domain events its writes record.
+    pub events: Events,
     /// Default list order (ties are broken by `id` in the same direction).
     pub default_sort: Sort,
 }

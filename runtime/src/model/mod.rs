@@ -15,7 +15,7 @@ pub(crate) mod row;
 mod value;
 
 pub use actor::Actor;
-pub use def::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, Permissions, RefTarget, Sort};
+pub use def::{Events, FieldDef, FieldType, KeyKind, ModelDef, OnDelete, Permissions, RefTarget, Sort};
 pub use id::{Id, Key, TenantId, UserId};
 pub use record::Record;
 pub use value::{DecodeError, FieldValue, Value, ValueReader};

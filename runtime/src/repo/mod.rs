@@ -17,6 +17,7 @@ use crate::model::{CreateInput, FieldDef, FieldType, Id, Key, KeyKind, ModelDef,
 
 mod cascade;
 mod classify;
+mod events;
 mod list;
 mod table;
 mod validate;

@@ -426,6 +426,7 @@ mod tests {
             },
             quota: None,
             audit: false,
+            events: crate::model::Events::NONE,
             default_sort: crate::model::Sort {
                 field: "created_at",
                 descending: true,

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::cascade::{self, Cascade};
 use super::classify::classify;
+use super::events::{self, Verb};
 use super::table::{Table, decode_row, select_list};
 use super::validate::{self, to_text};
 use super::{RepoError, quoted};
@@ -16,45 +17,77 @@ use crate::model::{FieldType, KeyKind, Row, Value};
 
 impl<S: Writes> Table<'_, S> {
     /// On PostgreSQL, `write` (a statement returning at most one row, with
-    /// at least its `id`: the audit row's own id is bound once) together
-    /// with the audit row `<model>.<verb>` of that row, as one statement;
-    /// elsewhere `write` as it is, and the stamp back for
-    /// [`Table::audit_after`].
-    fn with_audit<'s>(
+    /// at least its `id`: the audit row's and the event's own ids are bound
+    /// once) together with the audit row `<model>.<verb>` of that row when
+    /// stamped and its event when the model records `verb`, as one
+    /// statement; elsewhere `write` as it is, and what is left to write
+    /// after it ([`Table::after`]): the stamp, and whether an event.
+    fn with_side_rows<'s>(
         &self,
         write: String,
-        verb: &str,
+        verb: Verb,
         stamp: Option<Stamp<'s>>,
         binds: &mut Vec<Bind>,
-    ) -> (String, Option<Stamp<'s>>) {
-        let Some(stamp) = stamp else { return (write, None) };
+    ) -> (String, After<'s>) {
+        let event = events::verb_on(self.def, verb);
+        if stamp.is_none() && !event {
+            return (
+                write,
+                After {
+                    stamp: None,
+                    event: false,
+                },
+            );
+        }
         if self.tx.dialect() != Dialect::Postgres {
-            return (write, Some(stamp));
+            return (write, After { stamp, event });
         }
         let def = self.def;
-        let action = format!("{}.{verb}", def.name);
-        let values = audit::values(
-            self.tx.tenant(),
-            stamp,
-            &action,
-            def.name,
-            Target::Expr("id::text"),
-            binds,
-        );
-        let sql = format!(
-            "WITH written AS ({write}), audited AS (INSERT INTO audit_log ({}) SELECT {values} FROM written) \
-             SELECT * FROM written",
-            audit::COLUMNS
-        );
-        (sql, None)
+        let mut sql = format!("WITH written AS ({write})");
+        if let Some(stamp) = stamp {
+            let action = format!("{}.{}", def.name, audit_verb(verb));
+            let values = audit::values(
+                self.tx.tenant(),
+                stamp,
+                &action,
+                def.name,
+                Target::Expr("id::text"),
+                binds,
+            );
+            let _ = write!(
+                sql,
+                ", audited AS (INSERT INTO audit_log ({}) SELECT {values} FROM written)",
+                audit::COLUMNS
+            );
+        }
+        if event {
+            let tenant = Value::Uuid(self.tx.tenant().0);
+            let _ = write!(sql, ", {}", events::cte(def, verb, &tenant, binds));
+        }
+        sql.push_str(" SELECT * FROM written");
+        (
+            sql,
+            After {
+                stamp: None,
+                event: false,
+            },
+        )
     }
 
-    /// Writes the audit row [`Table::with_audit`] left to a statement of its own.
-    async fn audit_after(&mut self, verb: &str, stamp: Option<Stamp<'_>>, id: &Value) -> Result<(), RepoError> {
-        let Some(stamp) = stamp else { return Ok(()) };
+    /// Writes the audit row and the event [`Table::with_side_rows`] left to
+    /// statements of their own, for the written `row`.
+    async fn after(&mut self, verb: Verb, after: After<'_>, row: &Row) -> Result<(), RepoError> {
         let def = self.def;
-        let action = format!("{}.{verb}", def.name);
-        audit::record(self.tx, stamp.actor, stamp.entry(&action, def.name, to_text(id))).await?;
+        if let Some(stamp) = after.stamp {
+            let action = format!("{}.{}", def.name, audit_verb(verb));
+            audit::record(self.tx, stamp.actor, stamp.entry(&action, def.name, to_text(row.id()))).await?;
+        }
+        if after.event {
+            let kind = events::event_type(def, verb);
+            self.tx
+                .record_event(uuid::Uuid::now_v7(), &kind, events::data(row), Utc::now())
+                .await?;
+        }
         Ok(())
     }
 
@@ -99,7 +132,7 @@ impl<S: Writes> Table<'_, S> {
             quoted(def.table),
             select_list(def)
         );
-        let (sql, after) = self.with_audit(sql, "create", stamp, &mut binds);
+        let (sql, after) = self.with_side_rows(sql, Verb::Created, stamp, &mut binds);
         let row = self
             .tx
             .fetch_optional(sql, binds)
@@ -111,7 +144,7 @@ impl<S: Writes> Table<'_, S> {
                 field: "reference".to_owned(),
             })?,
         )?;
-        self.audit_after("create", after, row.id()).await?;
+        self.after(Verb::Created, after, &row).await?;
         Ok(row)
     }
 
@@ -143,7 +176,7 @@ impl<S: Writes> Table<'_, S> {
             quoted(def.table),
             select_list(def)
         );
-        let (sql, after) = self.with_audit(sql, "update", stamp, &mut binds);
+        let (sql, after) = self.with_side_rows(sql, Verb::Updated, stamp, &mut binds);
         let row = self
             .tx
             .fetch_optional(sql, binds)
@@ -151,7 +184,7 @@ impl<S: Writes> Table<'_, S> {
             .map_err(|e| classify(e, def, false))?;
         let Some(row) = row else { return Ok(None) };
         let row = decode_row(def, &row)?;
-        self.audit_after("update", after, row.id()).await?;
+        self.after(Verb::Updated, after, &row).await?;
         Ok(Some(row))
     }
 
@@ -174,25 +207,58 @@ impl<S: Writes> Table<'_, S> {
         self.delete(id, Some(stamp)).await
     }
 
-    /// Deletes the row, with the audit row `<model>.delete` when stamped;
-    /// `false` when it does not exist in this tenant.
+    /// Deletes the row, with the audit row `<model>.delete` when stamped
+    /// (and its event when the model records deletes); `false` when it
+    /// does not exist in this tenant.
     pub(crate) async fn delete(&mut self, id: Value, stamp: Option<Stamp<'_>>) -> Result<bool, RepoError> {
         let def = self.def;
-        let sql = format!(
-            "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
-            quoted(def.table)
-        );
+        // The event carries the deleted row; otherwise its id is enough.
+        let sql = if events::verb_on(def, Verb::Deleted) {
+            format!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+                quoted(def.table),
+                select_list(def)
+            )
+        } else {
+            format!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
+                quoted(def.table)
+            )
+        };
         let mut binds = vec![self.tenant_bind(), self.id_bind(id.clone())];
-        let (sql, after) = self.with_audit(sql, "delete", stamp, &mut binds);
+        let (sql, after) = self.with_side_rows(sql, Verb::Deleted, stamp, &mut binds);
         let rows = self
             .tx
             .fetch_all(sql, binds)
             .await
             .map_err(|e| classify(e, def, true))?;
-        if rows.is_empty() {
+        let Some(first) = rows.first() else {
             return Ok(false);
-        }
-        self.audit_after("delete", after, &id).await?;
+        };
+        let row = if after.event {
+            decode_row(def, first)?
+        } else {
+            // Only the audit row's target is needed.
+            let mut values = vec![Value::Null; crate::model::row::width(def)];
+            values[crate::model::row::ID] = id;
+            Row { def, values }
+        };
+        self.after(Verb::Deleted, after, &row).await?;
         Ok(true)
+    }
+}
+
+/// What a write leaves to statements after it (not PostgreSQL).
+struct After<'s> {
+    stamp: Option<Stamp<'s>>,
+    event: bool,
+}
+
+/// The audit action's verb of a write.
+fn audit_verb(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Created => "create",
+        Verb::Updated => "update",
+        Verb::Deleted => "delete",
     }
 }

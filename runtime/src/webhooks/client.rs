@@ -179,6 +179,7 @@ impl WebhookClient {
     }
 
     /// The limits it delivers with.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn config(&self) -> &WebhookConfig {
         &self.config
     }

@@ -31,20 +31,87 @@
 
 mod address;
 mod client;
+mod deliver;
+pub(crate) mod log;
 mod outcome;
+mod prune;
 mod schedule;
+mod seal;
 mod signing;
+pub(crate) mod store;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-pub use address::AddressClass;
 pub use client::WebhookClient;
-pub use outcome::{DeliveryError, DeliveryOutcome, FailureKind, READ_LIMIT, SNIPPET};
+pub use outcome::{DeliveryOutcome, FailureKind};
+pub use seal::SealingKey;
+pub use signing::{ROTATION_GRACE, Secret, SigningKeys};
+// The rest of the engine's surface, for the runtime's tests.
+#[cfg(feature = "testing")]
+pub use address::AddressClass;
+#[cfg(feature = "testing")]
+pub use outcome::{DeliveryError, READ_LIMIT, SNIPPET};
+#[cfg(feature = "testing")]
 pub use schedule::{
     DISABLE_AFTER, DisableReason, EndpointHealth, JITTER, RETRY_AFTER_CAP, SCHEDULE, endpoint_health, next_retry,
 };
-pub use signing::{ROTATION_GRACE, Secret, SecretError, SigningKeys};
+#[cfg(feature = "testing")]
+pub use seal::Unsealable;
+#[cfg(feature = "testing")]
+pub use signing::SecretError;
+
+pub(crate) use deliver::NOTIFY_DISABLED_JOB;
+
+use crate::audit;
+use crate::db::{DbError, TenantTx, Writes};
+
+/// What delivering needs, built once per process from the configuration:
+/// the client, the key that opens the endpoints' secrets, and the queue of
+/// the job that tells an owner their endpoint was disabled, when the app
+/// has one ([`NOTIFY_DISABLED_JOB`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Webhooks {
+    pub(crate) client: WebhookClient,
+    pub(crate) key: SealingKey,
+    pub(crate) notify_queue: Option<&'static str>,
+}
+
+impl Webhooks {
+    /// The services `config` describes.
+    pub(crate) fn new(config: &crate::config::Config, notify_queue: Option<&'static str>) -> Self {
+        Self {
+            client: WebhookClient::new(&config.webhooks),
+            key: SealingKey::new(config.webhook_secret_key),
+            notify_queue,
+        }
+    }
+}
+
+/// Registers the webhook jobs: the delivery attempt and the daily prune.
+pub(crate) fn register(jobs: &mut crate::jobs::Registry) {
+    jobs.add::<deliver::Deliver>();
+    jobs.add::<prune::PruneEvents>();
+    jobs.schedule(prune::schedule());
+}
+
+/// An audit row written by the platform itself (no user acted), about
+/// endpoint `endpoint`.
+pub(crate) async fn audit_system(
+    tx: &mut TenantTx<impl Writes>,
+    action: &str,
+    endpoint: uuid::Uuid,
+    metadata: serde_json::Value,
+) -> Result<(), DbError> {
+    let entry = audit::Entry {
+        action,
+        target_type: "webhook_endpoint",
+        target_id: endpoint.to_string(),
+        request_id: None,
+        metadata: Some(metadata),
+    };
+    audit::record_system(tx, entry).await
+}
 
 /// `webhook-id`: the event's id, the same on every attempt (receivers use
 /// it as an idempotency key).
@@ -119,11 +186,13 @@ impl Message {
     }
 
     /// The `webhook-id`.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The bytes sent and signed.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn body(&self) -> &[u8] {
         &self.body
     }

@@ -38,6 +38,7 @@ const ADMIN: &[&str] = &[
     "members.manage",
     "projects.delete",
     "audit.read",
+    "webhooks.manage",
 ];
 const OWNER: &[&str] = &[
     "members.read",
@@ -49,19 +50,21 @@ const OWNER: &[&str] = &[
     "audit.read",
     "billing.manage",
     "tenant.delete",
+    "webhooks.manage",
 ];
 
 /// The `members` quota of the first (default) plan.
 pub const FREE_MEMBERS: u64 = 3;
 
 /// A note: a model with one field of each kind of value the hardening
-/// tests send (text, long text, JSON, decimal), audited; its permissions
-/// are the projects ones the roles already hold.
+/// tests send (text, long text, JSON, decimal), audited, recording every
+/// event; its permissions are the projects ones the roles already hold.
 #[derive(Debug, Clone, TenantModel)]
 #[rookery(
     id = "bigint",
     permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
-    audit
+    audit,
+    events(created, updated, deleted)
 )]
 pub struct Note {
     /// Title.
@@ -76,6 +79,47 @@ pub struct Note {
     pub amount: Option<rookery::Decimal>,
 }
 
+/// A gadget's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, rookery::ModelEnum)]
+pub enum GadgetKind {
+    /// Small.
+    Small,
+    /// Large.
+    Large,
+}
+
+/// A gadget: every field type the notes lack, recording its events (the
+/// event's data must be the row's JSON whatever the type).
+#[derive(Debug, Clone, TenantModel)]
+#[rookery(
+    permissions(read = "projects.read", write = "projects.write", delete = "projects.delete"),
+    events(created, updated, deleted)
+)]
+pub struct Gadget {
+    /// A count.
+    pub count: i32,
+    /// A big number.
+    pub big: Option<i64>,
+    /// A flag.
+    pub flag: bool,
+    /// A day.
+    pub day: Option<rookery::chrono::NaiveDate>,
+    /// An instant.
+    pub at: Option<rookery::chrono::DateTime<rookery::chrono::Utc>>,
+    /// A code.
+    pub code: Option<rookery::uuid::Uuid>,
+    /// Its kind.
+    pub kind: GadgetKind,
+    /// A price.
+    pub price: Option<rookery::Decimal>,
+    /// Free-form facts.
+    pub doc: Option<serde_json::Value>,
+    /// The note it belongs to.
+    pub note: Option<NoteId>,
+    /// Who owns it.
+    pub owner: Option<rookery::UserId>,
+}
+
 const PG_NOTES: &str = "
 CREATE TABLE notes (
     tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -88,6 +132,20 @@ ALTER TABLE notes ENABLE ROW LEVEL SECURITY; ALTER TABLE notes FORCE ROW LEVEL S
 CREATE POLICY tenant_isolation ON notes
     USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+CREATE TABLE gadgets (
+    tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id uuid NOT NULL,
+    count integer NOT NULL, big bigint, flag boolean NOT NULL, day date, at timestamptz, code uuid,
+    kind text NOT NULL CHECK (kind IN ('small', 'large')), price numeric, doc jsonb,
+    note_id bigint, owner_id uuid,
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, note_id) REFERENCES notes (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
+ALTER TABLE gadgets ENABLE ROW LEVEL SECURITY; ALTER TABLE gadgets FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON gadgets
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
 ";
 
 const SQLITE_NOTES: &str = "
@@ -97,6 +155,15 @@ CREATE TABLE notes (
     body TEXT, meta TEXT, amount TEXT,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id));
+CREATE TABLE gadgets (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, id TEXT NOT NULL,
+    count INTEGER NOT NULL, big INTEGER, flag INTEGER NOT NULL, day TEXT, at TEXT, code TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('small', 'large')), price TEXT, doc TEXT,
+    note_id INTEGER, owner_id TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, note_id) REFERENCES notes (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
 ";
 
 /// Roles owner > admin > member > viewer (owner first: a tenant's creator
@@ -125,7 +192,10 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             permissions: VIEWER,
         },
     ],
-    features: &[],
+    features: &[rookery::app_spec::FeatureDef {
+        name: "webhooks",
+        title: "Webhooks",
+    }],
     plans: &[
         PlanDef {
             name: "free",
@@ -140,7 +210,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         },
         PlanDef {
             name: "pro",
-            features: &[],
+            features: &["webhooks"],
             quotas: &[],
             rate_limit: None,
             monthly_price: Some(4900),
@@ -156,7 +226,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/1_base.sql"),
                 include_str!("../../../generator/templates/platform/postgres/2_jobs.sql"),
                 include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql"),
-                include_str!("../../../generator/templates/platform/postgres/4_mail.sql")
+                include_str!("../../../generator/templates/platform/postgres/4_mail.sql"),
+                include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql")
             ),
         },
         Migration {
@@ -173,7 +244,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/1_base.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/4_mail.sql")
+                include_str!("../../../generator/templates/platform/sqlite/4_mail.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql")
             ),
         },
         Migration {
@@ -468,6 +540,51 @@ impl Harness {
         .await;
     }
 
+    /// Puts tenant `slug` on plan `plan` (beside the app: before its first
+    /// authenticated request, so no cached plan is in the way).
+    pub async fn set_plan(&self, slug: &str, plan: &str) {
+        let sql = "UPDATE tenants SET plan = $1 WHERE slug = $2";
+        match &self.inspect {
+            Inspect::Sqlite(pool) => {
+                sqlx::query(sql)
+                    .bind(plan)
+                    .bind(slug)
+                    .execute(pool)
+                    .await
+                    .expect("set the plan");
+            }
+            Inspect::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(plan)
+                    .bind(slug)
+                    .execute(pool)
+                    .await
+                    .expect("set the plan");
+            }
+        }
+    }
+
+    /// Every event: its tenant (as text), type and data, oldest first.
+    pub async fn events(&self) -> Vec<(String, String, Value)> {
+        let rows: Vec<(String, String, String)> = match &self.inspect {
+            Inspect::Sqlite(pool) => {
+                sqlx::query_as("SELECT tenant_id, type, data FROM rookery_events ORDER BY occurred_at, id")
+                    .fetch_all(pool)
+                    .await
+                    .expect("events")
+            }
+            Inspect::Postgres(pool) => {
+                sqlx::query_as("SELECT tenant_id::text, type, data::text FROM rookery_events ORDER BY occurred_at, id")
+                    .fetch_all(pool)
+                    .await
+                    .expect("events")
+            }
+        };
+        rows.into_iter()
+            .map(|(t, k, d)| (t, k, serde_json::from_str(&d).expect("event data is JSON")))
+            .collect()
+    }
+
     /// Every audit row's action and request id, oldest first.
     pub async fn audit_request_ids(&self) -> Vec<(String, Option<String>)> {
         let sql = "SELECT action, request_id FROM audit_log ORDER BY at, id";
@@ -505,12 +622,19 @@ fn config(database_url: &str) -> Config {
     config.jwt_previous_secrets = Vec::new();
     config.access_token_ttl = 900;
     config.api_key_pepper = b"test-pepper".to_vec();
+    // The routes' and the worker's configurations are built apart: one key.
+    config.webhook_secret_key = [7; 32];
     config.env = "test".into();
     config.rate_limit_override = None;
     // scripts/test exports REDIS_URL for the tests that ask for Redis
     // (tests/instances.rs, each with a prefix of its own); the others keep
     // their limits in process, or parallel tests would share them.
     config.redis_url = None;
+    // The webhook receiver listens on loopback; an endpoint that never
+    // answers gives up after a second.
+    config.webhooks.allow_loopback = true;
+    config.webhooks.timeout = std::time::Duration::from_secs(1);
+    config.webhooks.connect_timeout = std::time::Duration::from_secs(1);
     config
 }
 
@@ -544,16 +668,24 @@ async fn guarded() -> axum::Json<&'static str> {
 }
 
 fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (rookery::AppState, Router, Router) {
-    let mut config = config(url);
-    configure(&mut config);
-    router_for(db, config)
+    router_for(db, configured(url, configure))
 }
 
 /// The test app on `db` with `config`: its state, its router and the
 /// router of its metrics listener.
 fn router_for(db: Db, config: Config) -> (rookery::AppState, Router, Router) {
-    let app = App::new(&TEST_SPEC)
+    let app = app();
+    let state = app.state(config, db);
+    (state.clone(), app.router(state.clone()), app.metrics_router(state))
+}
+
+/// The app under test: its models, hand-written routes and event types.
+/// Its [`App::worker`] runs the jobs the routes enqueue.
+pub fn app() -> App {
+    App::new(&TEST_SPEC)
         .model::<Note>()
+        .model::<Gadget>()
+        .event_type("note.shared")
         .operation(
             rookery::Operation::post("/guarded").permission("projects.write"),
             guarded,
@@ -570,9 +702,13 @@ fn router_for(db: Db, config: Config) -> (rookery::AppState, Router, Router) {
                         (StatusCode::CONFLICT, axum::Json(serde_json::json!({ "mine": true })))
                     }),
                 ),
-        );
-    let state = app.state(config, db);
-    (state.clone(), app.router(state.clone()), app.metrics_router(state))
+        )
+}
+
+fn configured(url: &str, configure: fn(&mut Config)) -> Config {
+    let mut config = config(url);
+    configure(&mut config);
+    config
 }
 
 /// Runs `scenario` against a fresh database of `backend`, then removes the

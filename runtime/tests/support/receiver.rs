@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use rookery::webhooks::Secret;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// How long a line may take before the test fails instead of hanging (a
 /// guard, not a timing assertion: every line is written before the
@@ -43,6 +43,7 @@ fn python() -> PathBuf {
 pub struct Receiver {
     port: u16,
     lines: Lines<BufReader<ChildStdout>>,
+    stdin: ChildStdin,
     _child: Child,
 }
 
@@ -59,18 +60,34 @@ impl Receiver {
                     .map(|(name, secret)| format!("{name}={}", secret.expose())),
             )
             .stdout(Stdio::piped())
+            .stdin(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start the webhook receiver");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stdin = child.stdin.take().expect("piped stdin");
         let mut receiver = Self {
             port: 0,
             lines: BufReader::new(stdout).lines(),
+            stdin,
             _child: child,
         };
         let ready = receiver.next().await;
         receiver.port = ready["port"].as_u64().expect("the first line names the port") as u16;
         receiver
+    }
+
+    /// Verifies each request from now on with `secret` too (`whsec_…`, as
+    /// the app showed it), under `name`. Call it while no request is in
+    /// flight: the acknowledgement is the next line.
+    pub async fn add_secret(&mut self, name: &str, secret: &str) {
+        let line = format!("{name}={secret}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to the receiver");
+        self.stdin.flush().await.expect("flush the receiver's stdin");
+        assert_eq!(self.next().await["secret"], name, "the receiver took the secret");
     }
 
     /// Its port on 127.0.0.1.

@@ -11,6 +11,10 @@ prints one JSON line per request to stdout *before* it answers:
 
 The first line is {"port": N}: it is listening on 127.0.0.1:N.
 
+More secrets can be given on stdin, one `NAME=whsec_...` a line (an
+endpoint's secret is made by the app under test, after the receiver
+started); each is acknowledged with {"secret": NAME} on stdout.
+
 How it answers is chosen by the path:
     /ok/...            200 "ok"
     /status/<code>     <code> "status <code>"
@@ -18,6 +22,7 @@ How it answers is chosen by the path:
     /hang              never answers (holds the connection open)
     /redirect          302 to /ok/redirected
     /big               200 with a 1 MiB body
+    /fail/<n>/...      500 to the first <n> requests to that path, then 200
 
 Usage: python webhook_receiver.py NAME=whsec_... [NAME=whsec_... ...]
 """
@@ -32,6 +37,8 @@ from standardwebhooks import Webhook
 
 SECRETS = {}
 PRINT = threading.Lock()
+# Requests seen per path, for /fail/<n>/...
+SEEN = {}
 
 
 def emit(record):
@@ -60,7 +67,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
         verified, errors, payload = {}, {}, None
-        for name, secret in SECRETS.items():
+        with PRINT:
+            secrets = dict(SECRETS)
+        for name, secret in secrets.items():
             try:
                 payload = Webhook(secret).verify(body, headers)
                 verified[name] = True
@@ -96,8 +105,26 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(302, b"", [("Location", "/ok/redirected")])
         elif parts[0] == "big":
             self.answer(200, b"x" * (1 << 20))
+        elif parts[0] == "fail":
+            with PRINT:
+                SEEN[self.path] = SEEN.get(self.path, 0) + 1
+                seen = SEEN[self.path]
+            if seen <= int(parts[1]):
+                self.answer(500, f"failure {seen}".encode())
+            else:
+                self.answer(200, b"ok")
         else:
             self.answer(200, b"ok")
+
+
+def read_secrets():
+    for line in sys.stdin:
+        line = line.strip()
+        if "=" in line:
+            name, secret = line.split("=", 1)
+            with PRINT:
+                SECRETS[name] = secret
+            emit({"secret": name})
 
 
 def main():
@@ -107,6 +134,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     emit({"port": server.server_address[1]})
+    threading.Thread(target=read_secrets, daemon=True).start()
     server.serve_forever()
 
 

@@ -31,6 +31,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tasks.read",
                 "tasks.write",
                 "tenant.delete",
+                "webhooks.manage",
             ],
         },
         spec::RoleDef {
@@ -47,6 +48,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "reports.read",
                 "tasks.read",
                 "tasks.write",
+                "webhooks.manage",
             ],
         },
         spec::RoleDef {
@@ -169,6 +171,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_mail",
             sql: include_str!("../../migrations/postgres/0005_platform_mail.sql"),
         },
+        spec::Migration {
+            version: 6,
+            name: "platform_webhooks",
+            sql: include_str!("../../migrations/postgres/0006_platform_webhooks.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -195,6 +202,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 5,
             name: "platform_mail",
             sql: include_str!("../../migrations/sqlite/0005_platform_mail.sql"),
+        },
+        spec::Migration {
+            version: 6,
+            name: "platform_webhooks",
+            sql: include_str!("../../migrations/sqlite/0006_platform_webhooks.sql"),
         },
     ],
 };

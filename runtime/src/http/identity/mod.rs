@@ -19,18 +19,15 @@ mod session;
 mod signup;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::app_spec::{AppSpec, RoleDef};
 use crate::auth::{Principal, api_key};
 use crate::db::{Bind, DbError, DbRow, TenantTx};
+use crate::http::body::JsonBody;
 use crate::http::{ApiError, AppState};
 use crate::model::{DecodeError, FieldType, TenantId, UserId, Value};
 use crate::repo::FieldError;
@@ -78,32 +75,6 @@ pub(crate) fn protected_routes() -> Router<AppState> {
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/invitations", post(invitations::create))
         .route("/members", get(members::list))
-}
-
-/// A JSON request body whose rejection is an [`ApiError`], like every
-/// other error of the API: 415 unless declared JSON, 413 past the body
-/// limit, 400 unless a JSON object of the request type (which denies
-/// unknown fields), 422 naming the field that holds U+0000.
-struct JsonBody<T>(T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        crate::http::body::media_type(req.headers())?;
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("the request body could not be read".into())
-            }
-        })?;
-        crate::http::body::object(&body)?;
-        if let Some(error) = crate::repo::nul_field(&body) {
-            return Err(ApiError::Invalid(vec![error]));
-        }
-        crate::http::body::deserialize(&body).map(JsonBody)
-    }
 }
 
 /// An access token and a refresh token, as every sign-in route returns them.

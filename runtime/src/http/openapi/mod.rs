@@ -21,14 +21,20 @@ use crate::model::ModelDef;
 
 mod paths;
 mod schema;
+mod webhooks;
 
 pub(crate) use paths::{AUTHENTICATED, JSON_BODY};
 pub(crate) use schema::pascal;
 
 /// `/openapi.json` (the document of `spec`, `models` and the hand-written
 /// `operations`, built and serialized here, once) and `/docs`.
-pub(super) fn routes(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Router<AppState> {
-    let document = Bytes::from(serde_json::to_vec(&build(spec, models, operations)).unwrap_or_default());
+pub(super) fn routes(
+    spec: &AppSpec,
+    models: &[&ModelDef],
+    operations: &[Operation],
+    event_types: &[String],
+) -> Router<AppState> {
+    let document = Bytes::from(serde_json::to_vec(&build(spec, models, operations, event_types)).unwrap_or_default());
     Router::new()
         .route(
             "/openapi.json",
@@ -55,9 +61,10 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The OpenAPI 3.1 document of an app with these models and hand-written
-/// operations ([`App::openapi`](super::App::openapi) builds its own).
-pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation]) -> Value {
+/// The OpenAPI 3.1 document of an app with these models, hand-written
+/// operations and event types ([`App::openapi`](super::App::openapi)
+/// builds its own).
+pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operation], event_types: &[String]) -> Value {
     let prefix = spec.api_prefix.trim_end_matches('/');
     let mut paths = Map::new();
     let mut schemas = Map::new();
@@ -73,8 +80,14 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
         entry[op.method.as_str().to_ascii_lowercase()] = document;
     }
     paths::common_schemas(&mut schemas);
+    let mut outgoing = Map::new();
+    if super::webhooks::declared(spec) {
+        webhooks::paths(prefix, event_types, &mut paths);
+        webhooks::schemas(&mut schemas);
+        webhooks::outgoing(models, event_types, &mut outgoing);
+    }
     idempotent(&mut paths);
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": spec.title, "version": env!("CARGO_PKG_VERSION"),
                  "description": "Every authenticated POST, PUT, PATCH and DELETE takes an `Idempotency-Key` header (`#/components/parameters/IdempotencyKey`): a retry with the same key and request gets the first response again (with `Idempotent-Replayed: true`) and writes nothing more."},
@@ -90,7 +103,12 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
             }
         },
         "security": [{"bearer": []}]
-    })
+    });
+    if !outgoing.is_empty() {
+        // OpenAPI 3.1's own place for the requests the app sends.
+        document["webhooks"] = Value::Object(outgoing);
+    }
+    document
 }
 
 /// Every authenticated unsafe operation takes `Idempotency-Key`

@@ -55,17 +55,17 @@ pub(super) fn problem(status: u16) -> Value {
     r
 }
 
-fn json_response(description: &str, schema: Value) -> Value {
+pub(super) fn json_response(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
-fn reference(name: &str) -> Value {
+pub(super) fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
 /// The responses object: `success` answers, then a problem for each of
 /// `errors` (in order, duplicates once).
-fn responses(success: &[(u16, Value)], errors: &[&[u16]]) -> Value {
+pub(super) fn responses(success: &[(u16, Value)], errors: &[&[u16]]) -> Value {
     let mut r = Map::new();
     for (status, answer) in success {
         r.insert(status.to_string(), answer.clone());
@@ -79,7 +79,7 @@ fn responses(success: &[(u16, Value)], errors: &[&[u16]]) -> Value {
     Value::Object(r)
 }
 
-fn json_body(schema: Value) -> Value {
+pub(super) fn json_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
@@ -137,7 +137,7 @@ pub(super) fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, 
 }
 
 /// An object schema of string properties that refuses unknown fields.
-fn object(props: Value, required: &[&str]) -> Value {
+pub(super) fn object(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 

@@ -114,6 +114,7 @@ static THING: ModelDef = ModelDef {
     },
     quota: None,
     audit: false,
+    events: crate::model::Events::NONE,
     default_sort: Sort {
         field: "created_at",
         descending: true,
@@ -121,7 +122,7 @@ static THING: ModelDef = ModelDef {
 };
 
 fn document() -> Value {
-    super::build(&SPEC, &[&THING], &[])
+    super::build(&SPEC, &[&THING], &[], &[])
 }
 
 /// `(field, the rules its schema must hold)`; `type` includes `null`

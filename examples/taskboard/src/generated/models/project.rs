@@ -22,6 +22,7 @@ pub enum ProjectStatus {
     ),
     quota = "projects",
     audit,
+    events(created, updated, deleted),
     sort = "-created_at"
 )]
 pub struct Project {

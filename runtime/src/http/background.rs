@@ -1,0 +1,118 @@
+//! What an app runs in the background: its job types and schedules, the
+//! event types it records, and the worker that runs both (webhook
+//! deliveries included).
+
+use std::sync::Arc;
+
+use super::{App, webhooks};
+use crate::config::Config;
+use crate::db::Db;
+
+impl App {
+    /// Declares an event type that hand-written code records
+    /// ([`TenantTx::emit`](crate::TenantTx::emit)), so webhook endpoints
+    /// may subscribe to it; the models' own (`project.created`, …) need no
+    /// declaration.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not 1 to 128 of `A-Z`, `a-z`, `0-9`, `_` and `.`.
+    pub fn event_type(mut self, name: &str) -> Self {
+        assert!(
+            crate::db::is_event_type(name),
+            "`{name}` is not an event type: 1 to 128 of A-Z, a-z, 0-9, `_` and `.`"
+        );
+        if !self.event_types.iter().any(|t| t == name) {
+            self.event_types.push(name.to_owned());
+        }
+        self
+    }
+
+    /// Every event type the app records: its models' and those declared
+    /// with [`App::event_type`], sorted.
+    pub fn event_types(&self) -> Vec<String> {
+        let mut types = self.event_types.clone();
+        for def in &self.models {
+            for (on, verb) in [
+                (def.events.created, "created"),
+                (def.events.updated, "updated"),
+                (def.events.deleted, "deleted"),
+            ] {
+                if on {
+                    types.push(format!("{}.{verb}", def.name));
+                }
+            }
+        }
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    /// Whether the app delivers webhooks: its spec declares the `webhooks`
+    /// feature, or it records events.
+    fn delivers_webhooks(&self) -> bool {
+        webhooks::declared(self.spec) || !self.event_types().is_empty()
+    }
+
+    /// Registers job type `J`: workers of this app run it
+    /// ([`Job`](crate::jobs::Job)).
+    ///
+    /// # Panics
+    ///
+    /// When another job type has the same [`Job::NAME`](crate::jobs::Job::NAME).
+    pub fn job<J: crate::jobs::Job>(mut self) -> Self {
+        self.jobs.add::<J>();
+        self
+    }
+
+    /// Registers job type `J` and runs it at every occurrence of `cron`
+    /// ([`Schedule::new`](crate::jobs::Schedule::new)): once per
+    /// occurrence as a platform job, or with `per_tenant` once for every
+    /// tenant.
+    ///
+    /// # Panics
+    ///
+    /// When `cron` does not parse or `J` does not deserialise from `null`
+    /// (a scheduled job is a unit struct), or as [`App::job`] does.
+    pub fn schedule<J: crate::jobs::Job>(mut self, cron: &str, per_tenant: bool) -> Self {
+        let schedule = crate::jobs::Schedule::new::<J>(cron, per_tenant).unwrap_or_else(|e| panic!("{e}"));
+        self.jobs.add::<J>();
+        self.jobs.schedule(schedule);
+        self
+    }
+
+    /// A worker for this app's jobs on `db`, as `config` asks
+    /// (`ROOKERY_JOBS_*`; webhook deliveries with `ROOKERY_WEBHOOKS_*`;
+    /// mail with `SMTP_URL` and `MAIL_FROM`): `<app> worker` runs it, and
+    /// `serve` too on the embedded default. Tests run its
+    /// [`drain`](crate::jobs::Worker::drain).
+    ///
+    /// # Panics
+    ///
+    /// When the spec's `[jobs]` schedules a job no registered type is named
+    /// after ([`App::job`]).
+    pub fn worker(&self, db: Db, config: &Config) -> crate::jobs::Worker {
+        let mut jobs = self.jobs.with_spec(self.spec).unwrap_or_else(|e| panic!("{e}"));
+        if self.delivers_webhooks() {
+            crate::webhooks::register(&mut jobs);
+        }
+        let notify = jobs.get(crate::webhooks::NOTIFY_DISABLED_JOB).map(|h| h.queue);
+        let webhooks = crate::webhooks::Webhooks::new(config, notify);
+        let queues = jobs.queues();
+        crate::jobs::Worker::new(
+            db,
+            Arc::new(jobs),
+            crate::jobs::WorkerOptions::from_config(&config.jobs, &queues),
+        )
+        .provide(webhooks)
+        .with_mailer(self.mailer(&config.mail))
+    }
+}
+
+/// The platform's own jobs, which every app runs.
+pub(super) fn platform_jobs() -> crate::jobs::Registry {
+    let mut jobs = crate::jobs::Registry::default();
+    crate::jobs::register_platform(&mut jobs);
+    crate::mail::register(&mut jobs);
+    jobs
+}
