@@ -30,6 +30,7 @@
 //! message and before it was marked sent sends it again, with the same
 //! `Message-ID`.
 
+mod notices;
 mod send;
 mod smtp;
 mod templates;
@@ -162,6 +163,11 @@ impl Mailer {
         self.inner
             .templates
             .render(&mail.template, &serde_json::Value::Object(context))
+    }
+
+    /// The app's spec (who may be told what).
+    pub(crate) fn spec(&self) -> &'static AppSpec {
+        self.inner.spec
     }
 
     /// The `From` of every message (`MAIL_FROM`).

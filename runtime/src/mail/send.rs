@@ -111,5 +111,6 @@ impl Job for PruneMail {
 pub(crate) fn register(jobs: &mut Registry) {
     jobs.add::<SendMail>();
     jobs.add::<PruneMail>();
+    jobs.add::<super::notices::WebhookDisabled>();
     jobs.schedule(Schedule::new::<PruneMail>("29 3 * * *", false).expect("a valid schedule"));
 }

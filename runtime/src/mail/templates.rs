@@ -14,7 +14,13 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use super::{MailError, Rendered};
 
 /// The runtime's templates: (name, source).
-const BUILT_IN: &[(&str, &str)] = &[("invitation", include_str!("../../assets/mail/invitation.jinja"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    ("invitation", include_str!("../../assets/mail/invitation.jinja")),
+    (
+        "webhook_disabled",
+        include_str!("../../assets/mail/webhook_disabled.jinja"),
+    ),
+];
 
 /// The blocks a template must have, and the optional one.
 const REQUIRED: [&str; 2] = ["subject", "text"];

@@ -175,10 +175,11 @@ impl Deliver {
     }
 }
 
-/// The job a mail integration registers to tell an endpoint's owner it
-/// was disabled (payload: `endpoint`, `url`, `reason`, `since`). Enqueued
-/// only when the app knows a job of this name; the audit row
-/// `webhook_endpoint.disable` is written either way.
+/// The job that tells an endpoint's managers it was disabled (payload:
+/// `endpoint`, `url`, `reason`, `since`): `mail` registers it (a level
+/// above, so it is named here, not imported). Enqueued only when the app
+/// knows a job of this name; the audit row `webhook_endpoint.disable` is
+/// written either way.
 pub(crate) const NOTIFY_DISABLED_JOB: &str = "rookery.mail.webhook_disabled";
 
 /// Disables the endpoint for `reason`: the endpoint row, an audit row by
