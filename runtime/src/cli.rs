@@ -1,5 +1,5 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `token`.
+//! `worker`, `jobs`, `mail`, `platform-audit`, `token`.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -23,6 +23,9 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             failed or in the outbox (where mail stays without SMTP_URL);
             show ID: one message, with both parts while it is in the outbox;
             as ROOKERY_MIGRATE_DATABASE_URL (the tables' owner), like migrate
+  platform-audit  the platform's cross-tenant work, newest first (default
+            50): schedules fanned out, prunes, platform jobs' transactions;
+            as the tables' owner, like mail
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -106,6 +109,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("worker") => worker(app, config).await,
         Some("jobs") => jobs(&app, config, &args[1..]).await,
         Some("mail") => mail(&app, config, &args[1..]).await,
+        Some("platform-audit") => platform_audit(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -312,6 +316,37 @@ fn log_mail(app: &App, config: &Config) {
             "SMTP_URL not set: mail is not delivered but kept in the outbox table (rookery_mail); read it with `{name} mail list`, set SMTP_URL to send it"
         ),
     }
+}
+
+/// `<app> platform-audit [--limit N]`: the platform scope's audit, which
+/// only the tables' owner may read (the serving role may only append).
+async fn platform_audit(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
+    let limit = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => 50,
+        ["--limit", n] => n
+            .parse()
+            .map_err(|_| CliError::Usage("--limit takes a number of rows".into()))?,
+        _ => return Err(CliError::Usage("platform-audit takes `--limit N` or nothing".into())),
+    };
+    let db = Db::connect(&config.migrate_database_url, &DbOptions::migrating())
+        .await
+        .map_err(failed)?;
+    db.check_migrated(app.spec()).await.map_err(failed)?;
+    let rows = db.platform_audit(limit).await.map_err(owner_only)?;
+    if rows.is_empty() {
+        println!("no platform work recorded");
+    }
+    for row in rows {
+        println!(
+            "{} {:<20} {} {}",
+            row.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            row.action,
+            row.actor,
+            row.detail
+        );
+    }
+    db.close().await;
+    Ok(())
 }
 
 /// `<app> mail list` and `<app> mail show ID`: every tenant's mail, which

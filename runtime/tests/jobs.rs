@@ -554,6 +554,32 @@ async fn schedules_fire_once_per_occurrence(h: Harness) {
     // A fan-out that runs again adds nothing.
     assert_eq!(worker.fire_schedules(three).await.unwrap(), 0);
     assert_eq!(worker.drain().await.unwrap().done, 0);
+    // The fan-out went through the platform scope, so the platform's
+    // audit has it, with what it did.
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM rookery_platform_audit WHERE action = 'schedule.fan_out' \
+             AND actor LIKE 'job rookery.fan_out %'"
+        )
+        .await,
+        1
+    );
+    let detail: String = match h.db().dialect() {
+        rookery::db::Dialect::Sqlite => h.text("SELECT detail FROM rookery_platform_audit").await,
+        _ => h.text("SELECT detail::text FROM rookery_platform_audit").await,
+    };
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(
+        (detail["job"].as_str(), detail["added"].as_u64()),
+        (Some("test.digest"), Some(2))
+    );
+    // The serving role appends to it and cannot read it (PostgreSQL); on
+    // the embedded default the app is its database's owner.
+    let read = h.db().platform_audit(10).await;
+    match h.db().dialect() {
+        rookery::db::Dialect::Sqlite => assert_eq!(read.unwrap().len(), 1),
+        _ => assert!(read.is_err(), "the serving role read the platform's audit"),
+    }
 }
 
 static SCHEDULED_SPEC: std::sync::LazyLock<rookery::app_spec::AppSpec> =

@@ -39,6 +39,7 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_webhook_endpoints",
     "rookery_webhook_deliveries",
     "rookery_webhook_attempts",
+    "rookery_platform_audit",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[

@@ -88,6 +88,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/5_webhooks.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/5_webhooks.sql"),
     },
+    PlatformStep {
+        version: 6,
+        name: "audit",
+        summary: "platform table rookery_platform_audit (the platform scope's cross-tenant work)",
+        postgres: include_str!("../../templates/platform/postgres/6_platform_audit.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/6_platform_audit.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

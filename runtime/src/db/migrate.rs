@@ -314,11 +314,17 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
+    // The platform's audit: append only (version 6).
+    let audit: bool = sqlx::query_scalar("SELECT to_regclass('rookery_platform_audit') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
     let sql = [
         GRANTS,
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },
+        if audit { super::platform_audit::FUNCTIONS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))

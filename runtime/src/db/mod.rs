@@ -12,6 +12,7 @@ pub(crate) mod idempotency;
 mod mail;
 mod migrate;
 mod oneshot;
+mod platform_audit;
 mod queue;
 mod sql;
 #[cfg(feature = "testing")]
@@ -32,6 +33,7 @@ use sqlx::{Connection, Executor};
 pub use migrate::MigrateError;
 
 pub use crate::config::{default_role, redact_url};
+pub use platform_audit::PlatformAuditRow;
 pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 

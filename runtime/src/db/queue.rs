@@ -540,11 +540,14 @@ impl Db {
     /// Enqueues job `kind` once for every tenant (a schedule's fan-out),
     /// due at `at`, keyed by `key` per tenant so a repeated fan-out adds
     /// nothing; one statement however many tenants there are. Returns how
-    /// many jobs were added.
-    pub(crate) async fn fan_out(&self, job: &NewJob<'_>, key: &str) -> Result<u64, DbError> {
+    /// many jobs were added. The platform's audit records it, by `actor`,
+    /// in the same transaction.
+    pub(crate) async fn fan_out(&self, job: &NewJob<'_>, key: &str, actor: &str) -> Result<u64, DbError> {
         let run_at = job.run_at.unwrap_or_else(Utc::now);
         let attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);
+        let audit = |added: u64| serde_json::json!({ "job": job.kind, "key": key, "added": added });
         if let Some(pool) = self.pg() {
+            let mut tx = pool.begin().await?;
             let n: i64 = sqlx::query_scalar("SELECT rookery_job_fan_out($1, $2, $3, $4, $5, $6)")
                 .bind(job.queue)
                 .bind(job.kind)
@@ -552,9 +555,12 @@ impl Db {
                 .bind(key)
                 .bind(run_at)
                 .bind(attempts)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await?;
-            return Ok(u64::try_from(n).unwrap_or(0));
+            let added = u64::try_from(n).unwrap_or(0);
+            super::platform_audit::record(Conn::Postgres(&mut tx), actor, "schedule.fan_out", &audit(added)).await?;
+            tx.commit().await?;
+            return Ok(added);
         }
         let pool = self.sqlite().expect("a Db always holds one pool");
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -585,6 +591,7 @@ impl Db {
             .await?
             .rows_affected();
         }
+        super::platform_audit::record(Conn::Sqlite(&mut tx), actor, "schedule.fan_out", &audit(added)).await?;
         tx.commit().await?;
         Ok(added)
     }

@@ -22,6 +22,7 @@ use crate::webhooks::Webhooks;
 pub struct JobContext {
     db: Db,
     tenant: Option<TenantId>,
+    kind: &'static str,
     id: Uuid,
     attempt: u32,
     max_attempts: u32,
@@ -59,6 +60,8 @@ impl Resources {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Run {
     pub(crate) tenant: Option<TenantId>,
+    /// The job type's [`Job::NAME`](super::Job::NAME).
+    pub(crate) kind: &'static str,
     pub(crate) id: Uuid,
     pub(crate) attempt: u32,
     pub(crate) max_attempts: u32,
@@ -70,6 +73,7 @@ impl JobContext {
         Self {
             db,
             tenant: run.tenant,
+            kind: run.kind,
             id: run.id,
             attempt: run.attempt,
             max_attempts: run.max_attempts,
@@ -130,7 +134,16 @@ impl JobContext {
             return Err(JobError::permanent("a tenant's job cannot open the platform scope"));
         }
         tracing::info!(target: "rookery::platform", job = %self.id, "platform job opened the platform scope");
-        Ok(self.db.begin_platform().await?)
+        let mut tx = self.db.begin_platform().await?;
+        // In the transaction: the row exists if and only if the work committed.
+        tx.audit_platform(&self.actor(), "platform_scope.open", &serde_json::json!({}))
+            .await?;
+        Ok(tx)
+    }
+
+    /// Who this run is in the platform's audit: `job <name> <id>`.
+    pub(crate) fn actor(&self) -> String {
+        format!("job {} {}", self.kind, self.id)
     }
 
     pub(crate) fn db(&self) -> &Db {

@@ -16,6 +16,7 @@ type Run = fn(JobContext, serde_json::Value) -> Pin<Box<dyn Future<Output = Resu
 /// worker is not generic.
 #[derive(Clone, Copy)]
 pub(crate) struct Handler {
+    pub(crate) name: &'static str,
     pub(crate) queue: &'static str,
     pub(crate) max_attempts: u32,
     pub(crate) run: Run,
@@ -128,6 +129,7 @@ impl Registry {
     /// other's payloads.
     pub(crate) fn add<J: Job>(&mut self) {
         let handler = Handler {
+            name: J::NAME,
             queue: J::QUEUE,
             max_attempts: J::MAX_ATTEMPTS.max(1),
             run: run::<J>,

@@ -91,7 +91,7 @@ impl Job for FanOut {
         let null = serde_json::Value::Null;
         let key = occurrence_key(self.at);
         let job = new_job(&self.queue, &self.job, &null, &key, self.at, self.max_attempts);
-        let added = ctx.db().fan_out(&job, &key).await?;
+        let added = ctx.db().fan_out(&job, &key, &ctx.actor()).await?;
         tracing::info!(target: "rookery::platform", job = %self.job, at = %self.at, added, "platform scope: schedule fanned out to every tenant");
         Ok(())
     }
@@ -112,6 +112,8 @@ impl Job for PruneJobs {
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let pruned = ctx.db().prune_jobs(Utc::now() - DONE_RETENTION).await?;
         tracing::info!(pruned, "pruned done jobs");
+        let detail = serde_json::json!({ "deleted": pruned });
+        ctx.db().audit_platform(&ctx.actor(), "jobs.prune", &detail).await?;
         Ok(())
     }
 }

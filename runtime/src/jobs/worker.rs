@@ -275,6 +275,7 @@ impl Worker {
         tracing::debug!(job = %job.id, kind = %job.kind, attempt = job.attempt, waited_ms = waited, "job started");
         let run = Run {
             tenant: job.tenant,
+            kind: handler.name,
             id: job.id,
             attempt: job.attempt,
             max_attempts: job.max_attempts,

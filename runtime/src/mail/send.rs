@@ -103,6 +103,8 @@ impl Job for PruneMail {
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let pruned = ctx.db().prune_mail(Utc::now() - RETENTION).await?;
         tracing::info!(pruned, "pruned old mail");
+        let detail = serde_json::json!({ "deleted": pruned });
+        ctx.db().audit_platform(&ctx.actor(), "mail.prune", &detail).await?;
         Ok(())
     }
 }
