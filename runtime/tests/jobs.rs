@@ -6,6 +6,7 @@
 //! tenants, survives a worker that stops mid-job, and schedules fire once
 //! per occurrence.
 
+#[macro_use]
 mod support;
 
 use std::sync::Mutex;
@@ -14,28 +15,7 @@ use std::time::Duration;
 use rookery::jobs::{EnqueueOptions, Job, JobContext, JobError, Worker};
 use rookery::{App, TenantId};
 use serde::{Deserialize, Serialize};
-use support::{Backend, Harness, TEST_SPEC};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
+use support::{Harness, TEST_SPEC};
 
 on_both_backends!(
     a_job_exists_if_and_only_if_its_transaction_commits,

@@ -5,33 +5,13 @@
 //! delivery and no job, hand-written code records its own, and each event
 //! becomes exactly one delivery per enabled endpoint subscribed to it.
 
+#[macro_use]
 mod support;
 
 use axum::http::StatusCode;
 use rookery::TenantModel as _;
 use serde_json::{Value, json};
-use support::{Backend, Harness, Note};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
+use support::{Harness, Note};
 
 on_both_backends!(
     writes_record_their_events_with_the_rows_json,

@@ -9,34 +9,14 @@
 mod hooks;
 #[path = "support/receiver.rs"]
 mod receiver;
+#[macro_use]
 mod support;
 
 use axum::http::StatusCode;
 use hooks::{deliveries, endpoint, id, note, nothing_else_arrived, tenant, worker};
 use receiver::Receiver;
 use serde_json::{Value, json};
-use support::{Backend, Harness};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
+use support::Harness;
 
 on_both_backends!(
     a_disabled_endpoint_gets_nothing,

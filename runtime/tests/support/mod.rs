@@ -12,6 +12,31 @@
 
 pub mod ops;
 
+/// Runs each scenario (an `async fn(Harness)` of the test file) as two
+/// tests, `sqlite::<name>` and `postgres::<name>`, each on a fresh
+/// database (`#[macro_use] mod support;` brings it in).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run(crate::support::Backend::Sqlite, crate::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run(crate::support::Backend::Postgres, crate::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
 use std::future::Future;
 
 use axum::Router;
