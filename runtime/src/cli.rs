@@ -153,7 +153,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {
-        let worker = app.worker(db.clone(), state.config()).with_metrics(state.metrics());
+        let worker = app.worker(db.clone(), state.config()).with_metrics_of(&state);
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -216,7 +216,7 @@ async fn worker(app: App, config: Config) -> Result<(), CliError> {
         None => None,
     };
     app.worker(db.clone(), state.config())
-        .with_metrics(state.metrics())
+        .with_metrics_of(&state)
         .run(shutdown_signal())
         .await;
     if let Some(metrics) = metrics {

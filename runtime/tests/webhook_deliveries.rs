@@ -133,7 +133,7 @@ async fn a_500_is_retried_and_both_attempts_are_listed(h: Harness) {
     )
     .await;
     note(&h, "acme", &token, "flaky").await;
-    let drained = worker(&h).drain().await.unwrap();
+    let drained = worker(&h).with_metrics_of(&h.state).drain().await.unwrap();
     assert_eq!(
         drained.done, 1,
         "the attempt's job succeeded; the delivery did not: {drained:?}"
@@ -157,8 +157,17 @@ async fn a_500_is_retried_and_both_attempts_are_listed(h: Harness) {
     );
 
     make_due(&h).await;
-    assert_eq!(worker(&h).drain().await.unwrap().done, 1);
+    assert_eq!(worker(&h).with_metrics_of(&h.state).drain().await.unwrap().done, 1);
     let second = receiver.next().await;
+    // Each attempt is counted by its outcome, with no tenant in sight.
+    let metrics = h.metrics_text().await;
+    for line in [
+        "rookery_webhook_attempts_total{outcome=\"retried\",error=\"status\"} 1",
+        "rookery_webhook_attempts_total{outcome=\"delivered\",error=\"none\"} 1",
+        "rookery_job_runs_total{queue=\"webhooks\",outcome=\"done\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     assert_eq!(
         second["headers"]["webhook-id"], first["headers"]["webhook-id"],
         "the same event"

@@ -109,6 +109,15 @@ impl App {
     }
 }
 
+impl crate::jobs::Worker {
+    /// Counts this worker's job runs and webhook attempts in the
+    /// `/metrics` of `state` (`rookery_job_runs`, `rookery_webhook_attempts`):
+    /// `serve` and `worker` do so; a binary of your own can too.
+    pub fn with_metrics_of(self, state: &super::AppState) -> Self {
+        self.with_metrics(state.metrics())
+    }
+}
+
 /// The platform's own jobs, which every app runs.
 pub(super) fn platform_jobs() -> crate::jobs::Registry {
     let mut jobs = crate::jobs::Registry::default();

@@ -123,7 +123,7 @@ impl Worker {
     /// Counts this worker's runs in `metrics` (`/metrics` of its process).
     pub(crate) fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
         self.runs = Some(metrics.job_runs.clone());
-        self
+        self.provide(crate::metrics::WebhookAttempts(metrics.webhook_attempts.clone()))
     }
 
     /// This worker lending `value` to its jobs ([`JobContext`]'s resources).

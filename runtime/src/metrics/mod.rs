@@ -80,7 +80,14 @@ families! {
     jobs_oldest_due_seconds: Family<Labels<1>, Gauge> = "rookery_jobs_oldest_due_seconds";
     /// Job runs in this process, by queue and outcome (`done`; `retried`: failed, will run again; `dead`: failed for the last time).
     job_runs: Family<Labels<2>, Counter> = "rookery_job_runs";
+    /// Outgoing webhook delivery attempts in this process, by outcome (`delivered`; `retried`: failed, another attempt is scheduled; `failed`: failed for the last time) and error (`none`, or its kind: `timeout`, `connect`, `status`, `refused_address`, `redirect`, `dns`, `tls`, `protocol`, `invalid_url`, `secret`, `invalid_event`).
+    webhook_attempts: Family<Labels<2>, Counter> = "rookery_webhook_attempts";
 }
+
+/// The webhook attempts' family, as the worker lends it to the delivery
+/// jobs (by type: a plain `Family` would be any other counter family).
+#[derive(Debug, Clone)]
+pub(crate) struct WebhookAttempts(pub(crate) Family<Labels<2>, Counter>);
 
 /// A label value from a bounded set of names known at run time (queue
 /// names, from the app's job types and `ROOKERY_JOBS_QUEUES`): each

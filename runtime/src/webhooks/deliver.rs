@@ -21,6 +21,7 @@ use super::schedule::{DisableReason, EndpointHealth, endpoint_health, next_retry
 use super::{DeliveryOutcome, Message, SigningKeys, Webhooks, store};
 use crate::db::{DELIVER_JOB, DELIVER_QUEUE, TenantTx, Writing};
 use crate::jobs::{EnqueueOptions, Job, JobContext, JobError};
+use crate::metrics::{Labels, WebhookAttempts};
 
 /// One attempt of one delivery (the fan-out enqueues attempt 1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,8 +66,11 @@ impl Job for Deliver {
             Err(refusal) => Sent::Refused(refusal),
         };
         let mut tx = ctx.begin_write().await?;
-        self.record(&mut tx, webhooks, &due, sent).await?;
+        let counted = self.record(&mut tx, webhooks, &due, sent).await?;
         tx.commit().await?;
+        if let (Some(labels), Some(attempts)) = (counted, ctx.resource::<WebhookAttempts>()) {
+            attempts.0.get_or_create(&labels).inc();
+        }
         Ok(())
     }
 }
@@ -124,18 +128,19 @@ impl Deliver {
         webhooks: &Webhooks,
         due: &Due,
         sent: Sent,
-    ) -> Result<(), JobError> {
+    ) -> Result<Option<Labels<2>>, JobError> {
         let now = Utc::now();
         let (outcome, attempted) = match sent {
             Sent::Attempted(outcome) => (recorded(&outcome), Some(outcome)),
             Sent::Refused(outcome) => (outcome, None),
         };
         if !log::record_attempt(tx, self.delivery, self.attempt, &outcome, now).await? {
-            return Ok(());
+            return Ok(None);
         }
+        let error = outcome.error_kind.unwrap_or("none");
         let Some(attempted) = attempted else {
             log::settle(tx, self.delivery, self.attempt, "failed", None, &outcome, now).await?;
-            return Ok(());
+            return Ok(Some([("outcome", "failed"), ("error", error)]));
         };
         let endpoint = due.endpoint.id;
         let health = endpoint_health(due.endpoint.failing_since, &attempted, now);
@@ -143,6 +148,11 @@ impl Deliver {
             (None, _) | (_, EndpointHealth::Disable { .. }) => None,
             (Some(error), _) if !error.retryable() => None,
             (Some(_), _) => next_retry(self.step, attempted.retry_after, rand::random()),
+        };
+        let counted = match (&next, attempted.delivered()) {
+            (_, true) => "delivered",
+            (Some(_), false) => "retried",
+            (None, false) => "failed",
         };
         match next {
             Some(wait) => {
@@ -166,7 +176,7 @@ impl Deliver {
             EndpointHealth::Failing { since } => store::set_failing(tx, endpoint, Some(since)).await?,
             EndpointHealth::Disable { reason } => disable(tx, webhooks, &due.endpoint, reason, now).await?,
         }
-        Ok(())
+        Ok(Some([("outcome", counted), ("error", error)]))
     }
 
     /// The idempotency key of this attempt's job (the fan-out's rule).

@@ -390,6 +390,17 @@ impl Harness {
         self.state.config()
     }
 
+    /// The metrics listener's `/metrics`, as text (no token configured).
+    pub async fn metrics_text(&self) -> String {
+        let request = Request::get("/metrics").body(Body::empty()).expect("request");
+        let response = self.metrics.clone().oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("text")
+    }
+
     /// Signs up tenant `slug` and returns its id.
     pub async fn tenant(&self, slug: &str) -> rookery::TenantId {
         let reply = self
