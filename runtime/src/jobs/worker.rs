@@ -177,8 +177,22 @@ impl Worker {
                         () = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => return,
                     }
-                    if let Err(e) = enqueue_occurrence(&db, &schedule, next).await {
-                        tracing::error!(job = schedule.job, error = %e, "could not enqueue a scheduled job");
+                    // The database may be down at that moment: try again,
+                    // doubling the wait, until the next occurrence is due
+                    // (the key makes a late or repeated enqueue harmless).
+                    let mut retry = Duration::from_secs(1);
+                    while let Err(e) = enqueue_occurrence(&db, &schedule, next).await {
+                        let until = schedule.next_after(next);
+                        if until.is_none_or(|n| Utc::now() + retry >= n) {
+                            tracing::error!(job = schedule.job, error = %e, at = %next, "could not enqueue a scheduled job: this occurrence is skipped");
+                            break;
+                        }
+                        tracing::warn!(job = schedule.job, error = %e, at = %next, "could not enqueue a scheduled job: trying again");
+                        tokio::select! {
+                            () = tokio::time::sleep(retry) => {}
+                            _ = stop.changed() => return,
+                        }
+                        retry = (retry * 2).min(Duration::from_secs(60));
                     }
                     after = next;
                 }
