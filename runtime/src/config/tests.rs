@@ -80,9 +80,11 @@ fn the_help_table_names_every_variable_read() {
     let source = include_str!("mod.rs");
     let (code, _) = source.split_once("#[cfg(test)]").unwrap();
     let (_, reads) = code.split_once("pub fn from_vars").unwrap();
-    // The mail variables are read in `config/mail.rs`.
+    // The mail variables are read in `config/mail.rs`,
     let (mail, _) = include_str!("mail.rs").split_once("#[cfg(test)]").unwrap();
-    let mut read: Vec<&str> = [reads, mail]
+    // The jobs' and webhooks' in `config/background.rs`.
+    let background = include_str!("background.rs");
+    let mut read: Vec<&str> = [reads, mail, background]
         .iter()
         .flat_map(|code| code.split('"'))
         .filter(|s| s.len() > 2 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
