@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 4] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 5] = [
         (
             None,
             "-- Background jobs",
@@ -163,25 +163,37 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_idempotency_keys",
                 "rookery_mail",
                 "rookery_events",
+                "rookery_usage_days",
             ],
         ),
         (
             Some(2),
             "-- Safe retries",
-            "0002_platform_idempotency_and_platform_mail_and_platform_webhooks",
-            &["rookery_idempotency_keys", "rookery_mail", "rookery_events"],
+            "0002_platform_idempotency_and_more",
+            &[
+                "rookery_idempotency_keys",
+                "rookery_mail",
+                "rookery_events",
+                "rookery_usage_days",
+            ],
         ),
         (
             Some(3),
             "-- Mail",
-            "0002_platform_mail_and_platform_webhooks",
-            &["rookery_mail", "rookery_events"],
+            "0002_platform_mail_and_platform_webhooks_and_platform_usage",
+            &["rookery_mail", "rookery_events", "rookery_usage_days"],
         ),
         (
             Some(4),
             "-- Domain events and outgoing webhooks",
-            "0002_platform_webhooks",
-            &["rookery_events"],
+            "0002_platform_webhooks_and_platform_usage",
+            &["rookery_events", "rookery_usage_days"],
+        ),
+        (
+            Some(5),
+            "-- Usage analytics",
+            "0002_platform_usage",
+            &["rookery_usage_days"],
         ),
     ];
     for (version, first_missing, migration, tables) in cases {
@@ -193,9 +205,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 5,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 6,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 5,\n",
+            "  \"platform\": 6,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -229,6 +241,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_idempotency_keys",
                 "rookery_mail",
                 "rookery_events",
+                "rookery_usage_days",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -238,7 +251,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
         }
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 5"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 6"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

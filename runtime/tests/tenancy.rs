@@ -137,7 +137,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/2_jobs.sql"),
             include_str!("../../generator/templates/platform/postgres/3_idempotency.sql"),
             include_str!("../../generator/templates/platform/postgres/4_mail.sql"),
-            include_str!("../../generator/templates/platform/postgres/5_webhooks.sql")
+            include_str!("../../generator/templates/platform/postgres/5_webhooks.sql"),
+            include_str!("../../generator/templates/platform/postgres/6_usage.sql")
         ),
     },
     Migration {
@@ -155,7 +156,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/2_jobs.sql"),
             include_str!("../../generator/templates/platform/sqlite/3_idempotency.sql"),
             include_str!("../../generator/templates/platform/sqlite/4_mail.sql"),
-            include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql")
+            include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql"),
+            include_str!("../../generator/templates/platform/sqlite/6_usage.sql")
         ),
     },
     Migration {

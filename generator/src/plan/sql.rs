@@ -88,6 +88,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/5_webhooks.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/5_webhooks.sql"),
     },
+    PlatformStep {
+        version: 6,
+        name: "usage",
+        summary: "platform tables rookery_usage_days, rookery_usage_members, rookery_usage_rows (usage analytics)",
+        postgres: include_str!("../../templates/platform/postgres/6_usage.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/6_usage.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -227,7 +227,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/2_jobs.sql"),
                 include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql"),
                 include_str!("../../../generator/templates/platform/postgres/4_mail.sql"),
-                include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql")
+                include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql"),
+                include_str!("../../../generator/templates/platform/postgres/6_usage.sql")
             ),
         },
         Migration {
@@ -245,7 +246,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/4_mail.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql")
+                include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/6_usage.sql")
             ),
         },
         Migration {

@@ -176,6 +176,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_webhooks",
             sql: include_str!("../../migrations/postgres/0006_platform_webhooks.sql"),
         },
+        spec::Migration {
+            version: 7,
+            name: "platform_usage",
+            sql: include_str!("../../migrations/postgres/0007_platform_usage.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -207,6 +212,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 6,
             name: "platform_webhooks",
             sql: include_str!("../../migrations/sqlite/0006_platform_webhooks.sql"),
+        },
+        spec::Migration {
+            version: 7,
+            name: "platform_usage",
+            sql: include_str!("../../migrations/sqlite/0007_platform_usage.sql"),
         },
     ],
 };
