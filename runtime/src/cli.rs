@@ -168,6 +168,17 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
             tracing::info!("Redis reachable: rate limits and invalidations shared by every instance");
         }
     }
+    // Usage counted by the requests, written every minute and once more
+    // when serving stops.
+    let (stop_flushing, flushing_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flusher = tokio::spawn(crate::usage::flush_every(
+        state.usage().clone(),
+        db.clone(),
+        crate::usage::FLUSH_INTERVAL,
+        async {
+            let _ = flushing_stopped.await;
+        },
+    ));
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -180,6 +191,8 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(failed)?;
+    let _ = stop_flushing.send(());
+    let _ = flusher.await;
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         let _ = workers.await;

@@ -103,6 +103,7 @@ pub mod repo;
 pub mod report;
 mod shared;
 mod tenant;
+mod usage;
 /// Outgoing webhooks: the delivery engine and the jobs that deliver
 /// events. Public to the runtime's own tests only.
 #[cfg(feature = "testing")]

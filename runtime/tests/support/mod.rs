@@ -293,6 +293,8 @@ pub struct Harness {
     inspect: Inspect,
     /// The app's state (to reach below the API: invalidations, Redis).
     pub state: rookery::AppState,
+    /// The URL `migrate` uses: the tables' owner on PostgreSQL.
+    owner_url: String,
 }
 
 /// One HTTP exchange's outcome.
@@ -363,6 +365,14 @@ impl Harness {
     /// The app's configuration.
     pub fn config(&self) -> &Config {
         self.state.config()
+    }
+
+    /// A pool as `migrate` and the operator's commands open it: the
+    /// tables' owner on PostgreSQL (close it when done).
+    pub async fn owner_db(&self) -> Db {
+        Db::connect(&self.owner_url, &DbOptions::migrating())
+            .await
+            .expect("connect as the owner")
     }
 
     /// Signs up tenant `slug` and returns its id.
@@ -762,6 +772,7 @@ where
         metrics,
         inspect: Inspect::Sqlite(inspect.clone()),
         state,
+        owner_url: url.clone(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -796,6 +807,7 @@ where
         metrics,
         inspect: Inspect::Postgres(inspect.clone()),
         state,
+        owner_url: pg.owner_url.clone(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
