@@ -209,6 +209,19 @@ impl Db {
         days.sort_by(|a, b| (a.day, &a.slug).cmp(&(b.day, &b.slug)));
         Ok(days)
     }
+
+    /// The tenant whose slug is `slug` (the operator's `--tenant`).
+    pub(crate) async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantId>, DbError> {
+        const SQL: &str = "SELECT id FROM tenants WHERE slug = $1";
+        if let Some(pool) = self.pg() {
+            let id: Option<Uuid> = sqlx::query_scalar(SQL).bind(slug).fetch_optional(pool).await?;
+            return Ok(id.map(TenantId));
+        }
+        let pool = self.sqlite().expect("a Db always holds one pool");
+        let id: Option<String> = sqlx::query_scalar(SQL).bind(slug).fetch_optional(pool).await?;
+        id.map(|id| Uuid::parse_str(&id).map(TenantId).map_err(|e| decode(e.into())))
+            .transpose()
+    }
 }
 
 fn decode(e: Box<dyn std::error::Error + Send + Sync>) -> DbError {

@@ -1,5 +1,7 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `token`.
+//! `worker`, `jobs`, `mail`, `usage`, `token`.
+
+mod analytics;
 
 use std::process::ExitCode;
 
@@ -7,7 +9,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | usage [--tenant SLUG] [--days N] | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -23,6 +25,9 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             failed or in the outbox (where mail stays without SMTP_URL);
             show ID: one message, with both parts while it is in the outbox;
             as ROOKERY_MIGRATE_DATABASE_URL (the tables' owner), like migrate
+  usage     per UTC day and tenant: API requests, active members and rows
+            per model, the last N days (default 7, today included), every
+            tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -106,6 +111,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("worker") => worker(app, config).await,
         Some("jobs") => jobs(&app, config, &args[1..]).await,
         Some("mail") => mail(&app, config, &args[1..]).await,
+        Some("usage") => analytics::usage(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -337,7 +343,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     db.check_migrated(app.spec()).await.map_err(failed)?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["list"] | [] => {
-            let messages = db.list_mail(20).await.map_err(owner_only)?;
+            let messages = db.list_mail(20).await.map_err(owner_only("mail"))?;
             if messages.is_empty() {
                 println!("no mail");
             }
@@ -364,7 +370,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
             let m = db
                 .show_mail(id)
                 .await
-                .map_err(owner_only)?
+                .map_err(owner_only("mail"))?
                 .ok_or_else(|| CliError::Failed(format!("no message has id {id}")))?;
             println!(
                 "Id: {}\nState: {}\nTenant: {}\nTemplate: {}",
@@ -394,13 +400,15 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     Ok(())
 }
 
-/// A refusal of the operator's mail functions says whom they are for.
-fn owner_only(err: crate::db::DbError) -> CliError {
-    match &err {
-        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => CliError::Failed(
-            "every tenant's mail is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
-                .into(),
-        ),
+/// A refusal of the operator's functions (every tenant's `what`) says
+/// whom they are for.
+fn owner_only(what: &'static str) -> impl Fn(crate::db::DbError) -> CliError {
+    move |err| match &err {
+        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
+            CliError::Failed(format!(
+                "every tenant's {what} is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
+            ))
+        }
         _ => failed(err),
     }
 }
