@@ -122,9 +122,10 @@ impl AppState {
     /// requests and active members per tenant and UTC day) into the usage
     /// tables, adding to what is there, one transaction per tenant.
     /// `serve` does it every minute and when it stops; a binary of your
-    /// own that serves [`App::router`] calls it the same way. A tenant's
-    /// counts that could not be written stay counted for the next flush,
-    /// and the last error is returned.
+    /// own that serves [`App::router`] calls it the same way (until then
+    /// the counts stay in memory, an entry per tenant, day and member). A
+    /// tenant's counts that could not be written stay counted for the next
+    /// flush, and the last error is returned.
     ///
     /// ```no_run
     /// # async fn stopped(state: rookery::AppState) {
