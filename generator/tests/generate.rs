@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 5] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 6] = [
         (
             None,
             "-- Background jobs",
@@ -164,6 +164,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_mail",
                 "rookery_events",
                 "rookery_platform_audit",
+                "rookery_usage_days",
             ],
         ),
         (
@@ -175,25 +176,37 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_mail",
                 "rookery_events",
                 "rookery_platform_audit",
+                "rookery_usage_days",
             ],
         ),
         (
             Some(3),
             "-- Mail",
-            "0002_platform_mail_and_platform_webhooks_and_platform_audit",
-            &["rookery_mail", "rookery_events", "rookery_platform_audit"],
+            "0002_platform_mail_and_more",
+            &[
+                "rookery_mail",
+                "rookery_events",
+                "rookery_platform_audit",
+                "rookery_usage_days",
+            ],
         ),
         (
             Some(4),
             "-- Domain events and outgoing webhooks",
-            "0002_platform_webhooks_and_platform_audit",
-            &["rookery_events", "rookery_platform_audit"],
+            "0002_platform_webhooks_and_platform_audit_and_platform_usage",
+            &["rookery_events", "rookery_platform_audit", "rookery_usage_days"],
         ),
         (
             Some(5),
             "-- The platform scope's audit",
-            "0002_platform_audit",
-            &["rookery_platform_audit"],
+            "0002_platform_audit_and_platform_usage",
+            &["rookery_platform_audit", "rookery_usage_days"],
+        ),
+        (
+            Some(6),
+            "-- Usage analytics",
+            "0002_platform_usage",
+            &["rookery_usage_days"],
         ),
     ];
     for (version, first_missing, migration, tables) in cases {
@@ -205,9 +218,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 6,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 7,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 6,\n",
+            "  \"platform\": 7,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -242,6 +255,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_mail",
                 "rookery_events",
                 "rookery_platform_audit",
+                "rookery_usage_days",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -251,7 +265,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
         }
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 6"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 7"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

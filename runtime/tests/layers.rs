@@ -26,6 +26,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("ratelimit", 2),
     ("jobs", 2),
     ("webhooks", 2),
+    ("usage", 2),
     ("auth", 3),
     ("mail", 3),
     ("http", 4),

@@ -138,7 +138,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/3_idempotency.sql"),
             include_str!("../../generator/templates/platform/postgres/4_mail.sql"),
             include_str!("../../generator/templates/platform/postgres/5_webhooks.sql"),
-            include_str!("../../generator/templates/platform/postgres/6_platform_audit.sql")
+            include_str!("../../generator/templates/platform/postgres/6_platform_audit.sql"),
+            include_str!("../../generator/templates/platform/postgres/7_usage.sql")
         ),
     },
     Migration {
@@ -157,7 +158,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/3_idempotency.sql"),
             include_str!("../../generator/templates/platform/sqlite/4_mail.sql"),
             include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql"),
-            include_str!("../../generator/templates/platform/sqlite/6_platform_audit.sql")
+            include_str!("../../generator/templates/platform/sqlite/6_platform_audit.sql"),
+            include_str!("../../generator/templates/platform/sqlite/7_usage.sql")
         ),
     },
     Migration {

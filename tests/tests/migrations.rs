@@ -40,6 +40,9 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_webhook_deliveries",
     "rookery_webhook_attempts",
     "rookery_platform_audit",
+    "rookery_usage_days",
+    "rookery_usage_members",
+    "rookery_usage_rows",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[
@@ -53,6 +56,9 @@ const PLATFORM_TENANT_TABLES: &[&str] = &[
     "rookery_webhook_endpoints",
     "rookery_webhook_deliveries",
     "rookery_webhook_attempts",
+    "rookery_usage_days",
+    "rookery_usage_members",
+    "rookery_usage_rows",
 ];
 /// Platform storage with a `tenant_id` whose row-level security is enabled
 /// but not forced, so the owner's functions see every row: the job queue

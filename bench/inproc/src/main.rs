@@ -39,11 +39,19 @@ static SPEC: AppSpec = AppSpec {
         monthly_price: Some(0),
         trial_days: None,
     }],
+    schedules: &[],
     postgres_migrations: &[],
     sqlite_migrations: &[Migration {
         version: 1,
         name: "platform",
-        sql: include_str!("../../../generator/templates/platform/sqlite.sql"),
+        sql: concat!(
+            include_str!("../../../generator/templates/platform/sqlite/1_base.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/2_jobs.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/4_mail.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/6_usage.sql")
+        ),
     }],
 };
 

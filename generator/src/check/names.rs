@@ -16,7 +16,7 @@ pub const PLATFORM_ROUTES: [&str; 6] = ["auth", "me", "api-keys", "invitations",
 pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];
 
 /// Models of the platform, created by the first migration of every app.
-pub const PLATFORM_MODELS: [&str; 15] = [
+pub const PLATFORM_MODELS: [&str; 18] = [
     "tenant",
     "user",
     "membership",
@@ -32,10 +32,13 @@ pub const PLATFORM_MODELS: [&str; 15] = [
     "rookery_idempotency_key",
     "rookery_mail",
     "rookery_platform_audit",
+    "rookery_usage_day",
+    "rookery_usage_member",
+    "rookery_usage_row",
 ];
 
 /// Tables of the platform models.
-pub const PLATFORM_TABLES: [&str; 15] = [
+pub const PLATFORM_TABLES: [&str; 18] = [
     "tenants",
     "users",
     "memberships",
@@ -51,6 +54,9 @@ pub const PLATFORM_TABLES: [&str; 15] = [
     "rookery_idempotency_keys",
     "rookery_mail",
     "rookery_platform_audit",
+    "rookery_usage_days",
+    "rookery_usage_members",
+    "rookery_usage_rows",
 ];
 
 /// What an identifier names, which decides the words it may not be.

@@ -95,6 +95,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/6_platform_audit.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/6_platform_audit.sql"),
     },
+    PlatformStep {
+        version: 7,
+        name: "usage",
+        summary: "platform tables rookery_usage_days, rookery_usage_members, rookery_usage_rows (usage analytics)",
+        postgres: include_str!("../../templates/platform/postgres/7_usage.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/7_usage.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

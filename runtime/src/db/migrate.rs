@@ -319,12 +319,18 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
+    // The usage tables' privileges and the operator's report (version 7).
+    let usage: bool = sqlx::query_scalar("SELECT to_regclass('rookery_usage_days') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
     let sql = [
         GRANTS,
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },
         if audit { super::platform_audit::FUNCTIONS } else { "" },
+        if usage { super::usage::FUNCTIONS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))

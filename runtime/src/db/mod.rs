@@ -22,6 +22,7 @@ pub mod test_cluster;
 #[doc(hidden)]
 pub mod testing;
 mod tx;
+mod usage;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub use crate::config::{default_role, redact_url};
 pub use platform_audit::PlatformAuditRow;
 pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
+pub use usage::{UsageDay, UsageQuery};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
 pub(crate) use events::{DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, delivery_job, is_event_type};

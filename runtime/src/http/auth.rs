@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState};
 use crate::auth::{Admitted, Principal, Verifier};
+use crate::model::Actor;
 use crate::ratelimit::RateDecision;
 use crate::tenant::{Naming, ResolveError, TENANT_HEADER, TenantInfo, TenantRef};
 
@@ -80,8 +81,9 @@ async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Adm
 }
 
 /// Middleware: authenticates the request, checks its tenant and counts it
-/// against the tenant's rate limit; the [`Principal`] goes into the
-/// request's extensions.
+/// against the tenant's rate limit, then in the tenant's usage (`usage`:
+/// one map update in memory); the [`Principal`] goes into the request's
+/// extensions.
 pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Admitted { principal, decision } = match authenticate_parts(&state, request.headers()).await {
         Ok(admitted) => admitted,
@@ -111,6 +113,11 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         return response;
     }
     let tenant = principal.tenant;
+    let member = match principal.actor {
+        Actor::User(user) => Some(user),
+        _ => None,
+    };
+    state.usage().count(tenant, member);
     request.extensions_mut().insert(principal);
     let mut response = if super::idempotency::is_unsafe(request.method())
         && request.headers().contains_key(super::idempotency::IDEMPOTENCY_KEY)

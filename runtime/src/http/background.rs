@@ -1,10 +1,11 @@
 //! What an app runs in the background: its job types and schedules, the
-//! event types it records, and the worker that runs both (webhook
-//! deliveries included).
+//! event types it records, the worker that runs both (webhook deliveries
+//! and the daily usage count included), and the flush of the usage the
+//! requests counted.
 
 use std::sync::Arc;
 
-use super::{App, webhooks};
+use super::{App, AppState, webhooks};
 use crate::config::Config;
 use crate::db::Db;
 
@@ -83,7 +84,8 @@ impl App {
 
     /// A worker for this app's jobs on `db`, as `config` asks
     /// (`ROOKERY_JOBS_*`; webhook deliveries with `ROOKERY_WEBHOOKS_*`;
-    /// mail with `SMTP_URL` and `MAIL_FROM`): `<app> worker` runs it, and
+    /// mail with `SMTP_URL` and `MAIL_FROM`; the daily usage count with
+    /// the app's models): `<app> worker` runs it, and
     /// `serve` too on the embedded default. Tests run its
     /// [`drain`](crate::jobs::Worker::drain).
     ///
@@ -105,6 +107,7 @@ impl App {
             crate::jobs::WorkerOptions::from_config(&config.jobs, &queues),
         )
         .provide(webhooks)
+        .provide(crate::usage::Models(self.models.clone().into()))
         .with_mailer(self.mailer(&config.mail))
     }
 }
@@ -118,10 +121,47 @@ impl crate::jobs::Worker {
     }
 }
 
+impl AppState {
+    /// Requests and active members counted since the last flush.
+    pub(crate) fn usage(&self) -> &Arc<crate::usage::Tally> {
+        &self.inner.usage
+    }
+
+    /// Writes the usage this process counted since the last flush (API
+    /// requests and active members per tenant and UTC day) into the usage
+    /// tables, adding to what is there, one transaction per tenant.
+    /// `serve` does it every minute and when it stops; a binary of your
+    /// own that serves [`App::router`] calls it the same way (until then
+    /// the counts stay in memory, an entry per tenant, day and member). A
+    /// tenant's counts that could not be written stay counted for the next
+    /// flush, and the last error is returned.
+    ///
+    /// ```no_run
+    /// # async fn stopped(state: rookery::AppState) {
+    /// // The server has stopped: write what its last requests counted.
+    /// if let Err(e) = state.flush_usage().await {
+    ///     eprintln!("usage counts not written: {e}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn flush_usage(&self) -> Result<(), crate::db::DbError> {
+        self.inner.usage.flush(&self.inner.db).await
+    }
+
+    /// [`AppState::flush_usage`] into another pool (a closed one, to see
+    /// that a failed flush keeps its counts).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub async fn test_flush_usage_into(&self, db: &Db) -> Result<(), crate::db::DbError> {
+        self.inner.usage.flush(db).await
+    }
+}
+
 /// The platform's own jobs, which every app runs.
 pub(super) fn platform_jobs() -> crate::jobs::Registry {
     let mut jobs = crate::jobs::Registry::default();
     crate::jobs::register_platform(&mut jobs);
     crate::mail::register(&mut jobs);
+    crate::usage::register(&mut jobs);
     jobs
 }

@@ -56,6 +56,8 @@ struct Inner {
     cascades: std::collections::HashMap<&'static str, Vec<crate::repo::Cascade>>,
     /// Outgoing webhooks, when the spec declares the `webhooks` feature.
     webhooks: Option<webhooks::WebhookState>,
+    /// Requests and active members counted since the last flush.
+    usage: Arc<crate::usage::Tally>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -410,6 +412,7 @@ impl App {
                     .collect(),
                 webhooks: webhooks::declared(self.spec)
                     .then(|| webhooks::WebhookState::new(&config, self.event_types())),
+                usage: Arc::default(),
                 config,
             }),
         }

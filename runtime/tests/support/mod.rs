@@ -253,7 +253,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/3_idempotency.sql"),
                 include_str!("../../../generator/templates/platform/postgres/4_mail.sql"),
                 include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql"),
-                include_str!("../../../generator/templates/platform/postgres/6_platform_audit.sql")
+                include_str!("../../../generator/templates/platform/postgres/6_platform_audit.sql"),
+                include_str!("../../../generator/templates/platform/postgres/7_usage.sql")
             ),
         },
         Migration {
@@ -272,7 +273,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/3_idempotency.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/4_mail.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql")
+                include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/7_usage.sql")
             ),
         },
         Migration {
@@ -318,6 +320,8 @@ pub struct Harness {
     inspect: Inspect,
     /// The app's state (to reach below the API: invalidations, Redis).
     pub state: rookery::AppState,
+    /// The URL `migrate` uses: the tables' owner on PostgreSQL.
+    owner_url: String,
 }
 
 /// One HTTP exchange's outcome.
@@ -399,6 +403,14 @@ impl Harness {
             .await
             .expect("body");
         String::from_utf8(bytes.to_vec()).expect("text")
+    }
+
+    /// A pool as `migrate` and the operator's commands open it: the
+    /// tables' owner on PostgreSQL (close it when done).
+    pub async fn owner_db(&self) -> Db {
+        Db::connect(&self.owner_url, &DbOptions::migrating())
+            .await
+            .expect("connect as the owner")
     }
 
     /// Signs up tenant `slug` and returns its id.
@@ -806,6 +818,7 @@ where
         metrics,
         inspect: Inspect::Sqlite(inspect.clone()),
         state,
+        owner_url: url.clone(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -840,6 +853,7 @@ where
         metrics,
         inspect: Inspect::Postgres(inspect.clone()),
         state,
+        owner_url: pg.owner_url.clone(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;

@@ -141,7 +141,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
-    let instance = |db: Db, url: &str, inspect: Inspect| {
+    let instance = |db: Db, url: &str, owner_url: &str, inspect: Inspect| {
         let mut config = super::config(url);
         config.redis_url = Some(redis.to_owned());
         config.redis_prefix = prefix.clone();
@@ -152,6 +152,7 @@ where
             metrics,
             inspect,
             state,
+            owner_url: owner_url.to_owned(),
         }
     };
     match backend {
@@ -164,8 +165,8 @@ where
             one.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
             let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
             let pair = Pair {
-                a: instance(one.clone(), &url, Inspect::Sqlite(inspect.clone())),
-                b: instance(two.clone(), &url, Inspect::Sqlite(inspect.clone())),
+                a: instance(one.clone(), &url, &url, Inspect::Sqlite(inspect.clone())),
+                b: instance(two.clone(), &url, &url, Inspect::Sqlite(inspect.clone())),
                 prefix: prefix.clone(),
                 db: one.clone(),
             };
@@ -189,8 +190,8 @@ where
             let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
             let url = &pg.serving_url;
             let pair = Pair {
-                a: instance(one.clone(), url, Inspect::Postgres(inspect.clone())),
-                b: instance(two.clone(), url, Inspect::Postgres(inspect.clone())),
+                a: instance(one.clone(), url, &pg.owner_url, Inspect::Postgres(inspect.clone())),
+                b: instance(two.clone(), url, &pg.owner_url, Inspect::Postgres(inspect.clone())),
                 prefix: prefix.clone(),
                 db: one.clone(),
             };

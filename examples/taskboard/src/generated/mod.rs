@@ -181,6 +181,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_audit",
             sql: include_str!("../../migrations/postgres/0007_platform_audit.sql"),
         },
+        spec::Migration {
+            version: 8,
+            name: "platform_usage",
+            sql: include_str!("../../migrations/postgres/0008_platform_usage.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -217,6 +222,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 7,
             name: "platform_audit",
             sql: include_str!("../../migrations/sqlite/0007_platform_audit.sql"),
+        },
+        spec::Migration {
+            version: 8,
+            name: "platform_usage",
+            sql: include_str!("../../migrations/sqlite/0008_platform_usage.sql"),
         },
     ],
 };

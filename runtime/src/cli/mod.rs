@@ -1,5 +1,7 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `platform-audit`, `token`.
+//! `worker`, `jobs`, `mail`, `platform-audit`, `usage`, `token`.
+
+mod analytics;
 
 use std::process::ExitCode;
 
@@ -7,7 +9,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -26,6 +28,9 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
   platform-audit  the platform's cross-tenant work, newest first (default
             50): schedules fanned out, prunes, platform jobs' transactions;
             as the tables' owner, like mail
+  usage     per UTC day and tenant: API requests, active members and rows
+            per model, the last N days (default 7, today included), every
+            tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -110,6 +115,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("jobs") => jobs(&app, config, &args[1..]).await,
         Some("mail") => mail(&app, config, &args[1..]).await,
         Some("platform-audit") => platform_audit(&app, config, &args[1..]).await,
+        Some("usage") => analytics::usage(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -172,6 +178,17 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
             tracing::info!("Redis reachable: rate limits and invalidations shared by every instance");
         }
     }
+    // Usage counted by the requests, written every minute and once more
+    // when serving stops.
+    let (stop_flushing, flushing_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flusher = tokio::spawn(crate::usage::flush_every(
+        state.usage().clone(),
+        db.clone(),
+        crate::usage::FLUSH_INTERVAL,
+        async {
+            let _ = flushing_stopped.await;
+        },
+    ));
     let router = app.router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -184,6 +201,8 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(failed)?;
+    let _ = stop_flushing.send(());
+    let _ = flusher.await;
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         let _ = workers.await;
@@ -332,7 +351,7 @@ async fn platform_audit(app: &App, config: Config, args: &[String]) -> Result<()
         .await
         .map_err(failed)?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
-    let rows = db.platform_audit(limit).await.map_err(owner_only)?;
+    let rows = db.platform_audit(limit).await.map_err(owner_only("platform audit"))?;
     if rows.is_empty() {
         println!("no platform work recorded");
     }
@@ -359,7 +378,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     db.check_migrated(app.spec()).await.map_err(failed)?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["list"] | [] => {
-            let messages = db.list_mail(20).await.map_err(owner_only)?;
+            let messages = db.list_mail(20).await.map_err(owner_only("mail"))?;
             if messages.is_empty() {
                 println!("no mail");
             }
@@ -386,7 +405,7 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
             let m = db
                 .show_mail(id)
                 .await
-                .map_err(owner_only)?
+                .map_err(owner_only("mail"))?
                 .ok_or_else(|| CliError::Failed(format!("no message has id {id}")))?;
             println!(
                 "Id: {}\nState: {}\nTenant: {}\nTemplate: {}",
@@ -416,13 +435,15 @@ async fn mail(app: &App, config: Config, args: &[String]) -> Result<(), CliError
     Ok(())
 }
 
-/// A refusal of the operator's mail functions says whom they are for.
-fn owner_only(err: crate::db::DbError) -> CliError {
-    match &err {
-        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => CliError::Failed(
-            "every tenant's mail is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
-                .into(),
-        ),
+/// A refusal of the operator's functions (every tenant's `what`) says
+/// whom they are for.
+fn owner_only(what: &'static str) -> impl Fn(crate::db::DbError) -> CliError {
+    move |err| match &err {
+        crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
+            CliError::Failed(format!(
+                "every tenant's {what} is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
+            ))
+        }
         _ => failed(err),
     }
 }
