@@ -20,7 +20,7 @@ use support::Harness;
 
 on_both_backends!(
     a_disabled_endpoint_gets_nothing,
-    an_endpoint_gone_or_failing_for_days_is_disabled_and_its_owner_told,
+    an_endpoint_gone_or_failing_for_days_is_disabled_and_its_managers_told,
 );
 
 /// Invites `email` into acme with `role` and accepts it.
@@ -84,7 +84,7 @@ async fn a_disabled_endpoint_gets_nothing(h: Harness) {
     assert_eq!(test.status, StatusCode::CONFLICT, "{test:?}");
 }
 
-async fn an_endpoint_gone_or_failing_for_days_is_disabled_and_its_owner_told(h: Harness) {
+async fn an_endpoint_gone_or_failing_for_days_is_disabled_and_its_managers_told(h: Harness) {
     let token = tenant(&h, "acme").await;
     let mut receiver = Receiver::start(&[]).await;
     let gone = endpoint(
@@ -165,6 +165,32 @@ async fn an_endpoint_gone_or_failing_for_days_is_disabled_and_its_owner_told(h: 
     }
     expected.sort();
     assert_eq!(told, expected, "each manager told once per endpoint");
+    assert!(
+        h.mail_rows().await.iter().any(|m| m
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("PATCH /api/v1/webhooks/endpoints/"))),
+        "the notice names the route to enable it again"
+    );
+    // A notice job that runs again (its worker lost the lease after its
+    // commit) mails nobody twice.
+    let notices = h
+        .count("SELECT count(*) FROM rookery_mail WHERE template = 'webhook_disabled'")
+        .await;
+    h.exec(
+        "UPDATE rookery_jobs SET state = 'ready', locked_by = NULL, locked_until = NULL \
+         WHERE kind = 'rookery.mail.webhook_disabled'",
+        "UPDATE rookery_jobs SET state = 'ready', locked_by = NULL, locked_until = NULL \
+         WHERE kind = 'rookery.mail.webhook_disabled'",
+    )
+    .await;
+    h.make_jobs_due().await;
+    assert_eq!(worker(&h).drain().await.unwrap().done, 2, "both notices ran again");
+    assert_eq!(
+        h.count("SELECT count(*) FROM rookery_mail WHERE template = 'webhook_disabled'")
+            .await,
+        notices
+    );
     // Enabling it again starts afresh.
     let path = format!("/webhooks/endpoints/{}", id(&failing));
     let again = h

@@ -90,23 +90,26 @@ pub(crate) enum MailOutcome<'a> {
 }
 
 impl TenantTx<Writing> {
-    /// Stores a queued message of this transaction's tenant.
-    pub(crate) async fn insert_mail(&mut self, mail: &NewMail<'_>) -> Result<(), DbError> {
-        self.sql(
-            "INSERT INTO rookery_mail (tenant_id, id, template, to_address, from_address, subject, text_body, \
-             html_body, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9)",
-        )
-        .bind(mail.id)
-        .bind(mail.template)
-        .bind(mail.to)
-        .bind(mail.from)
-        .bind(mail.subject)
-        .bind(mail.text)
-        .bind(mail.html)
-        .bind(Utc::now())
-        .execute()
-        .await?;
-        Ok(())
+    /// Stores a queued message of this transaction's tenant; `false` when
+    /// one with its id is stored already (nothing is written).
+    pub(crate) async fn insert_mail(&mut self, mail: &NewMail<'_>) -> Result<bool, DbError> {
+        let inserted = self
+            .sql(
+                "INSERT INTO rookery_mail (tenant_id, id, template, to_address, from_address, subject, text_body, \
+                 html_body, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9) \
+                 ON CONFLICT (tenant_id, id) DO NOTHING",
+            )
+            .bind(mail.id)
+            .bind(mail.template)
+            .bind(mail.to)
+            .bind(mail.from)
+            .bind(mail.subject)
+            .bind(mail.text)
+            .bind(mail.html)
+            .bind(Utc::now())
+            .execute()
+            .await?;
+        Ok(inserted == 1)
     }
 
     /// Records how a send attempt of message `id` ended. `false`: the

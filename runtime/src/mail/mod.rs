@@ -192,21 +192,32 @@ impl TenantTx<Writing> {
     /// enqueues its send job: it is sent if and only if the transaction
     /// commits. Returns the message's id (`<app> mail show ID`).
     pub async fn send_mail(&mut self, mailer: &Mailer, mail: &Mail) -> Result<Uuid, MailError> {
+        let id = Uuid::now_v7();
+        self.send_mail_as(mailer, mail, id).await?;
+        Ok(id)
+    }
+
+    /// [`TenantTx::send_mail`] with the message's id chosen by the caller:
+    /// `false` when a message with that id is stored already, and then
+    /// nothing is written or enqueued (a job that runs twice mails once).
+    pub(crate) async fn send_mail_as(&mut self, mailer: &Mailer, mail: &Mail, id: Uuid) -> Result<bool, MailError> {
         let to: lettre::Address = mail.to.trim().parse().map_err(|_| MailError::Address)?;
         let rendered = mailer.render(mail)?;
-        let id = Uuid::now_v7();
-        self.insert_mail(&NewMail {
-            id,
-            template: &mail.template,
-            to: to.as_ref(),
-            from: mailer.from(),
-            subject: &rendered.subject,
-            text: &rendered.text,
-            html: rendered.html.as_deref(),
-        })
-        .await?;
-        self.enqueue(&send::SendMail { mail: id }).await?;
-        Ok(id)
+        let stored = self
+            .insert_mail(&NewMail {
+                id,
+                template: &mail.template,
+                to: to.as_ref(),
+                from: mailer.from(),
+                subject: &rendered.subject,
+                text: &rendered.text,
+                html: rendered.html.as_deref(),
+            })
+            .await?;
+        if stored {
+            self.enqueue(&send::SendMail { mail: id }).await?;
+        }
+        Ok(stored)
     }
 }
 

@@ -2,13 +2,17 @@
 //! was disabled (`webhook_disabled`). The webhook delivery enqueues the
 //! notice's job by name in the transaction that disables the endpoint
 //! (`webhooks` sits below `mail` and does not name it); the job mails every
-//! member whose role grants `webhooks.manage`, in one transaction.
+//! member whose role grants `webhooks.manage`, in one transaction, each
+//! message's id derived from the job and the recipient, so a job that runs
+//! twice mails each manager once. An endpoint enabled again (or deleted)
+//! before the job runs is told about to nobody.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use uuid::Uuid;
 
-use super::Mail;
+use super::{Mail, MailError};
 use crate::db::{DbRow, Mode, TenantTx};
 use crate::jobs::{Job, JobContext, JobError};
 use crate::webhooks::store::{Read, tenant as tenant_bind};
@@ -18,10 +22,11 @@ const MANAGE: &str = "webhooks.manage";
 
 /// Tells the tenant's webhook managers that endpoint `endpoint` was
 /// disabled. Its payload is what `webhooks::deliver` enqueues.
+/// The URL is not in the payload (its query may carry the receiver's
+/// token, and dead jobs are kept): the job reads the endpoint's row.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct WebhookDisabled {
     endpoint: Uuid,
-    url: String,
     /// `gone` (it answered 410) or `failing` (for days).
     reason: String,
     /// When the failures began (none for `gone`).
@@ -42,37 +47,63 @@ impl Job for WebhookDisabled {
             .map(|r| r.name)
             .collect();
         let mut tx = ctx.begin_write().await?;
+        let endpoint = match crate::webhooks::store::get(&mut tx, self.endpoint).await? {
+            Some(e) if !e.enabled => e,
+            _ => {
+                tracing::info!(endpoint = %self.endpoint, "webhook endpoint enabled again or deleted: nobody told");
+                return Ok(());
+            }
+        };
         let (tenant, managers) = (tenant_facts(&mut tx).await?, members(&mut tx).await?);
-        let description = crate::webhooks::store::get(&mut tx, self.endpoint)
-            .await?
-            .map(|e| e.description)
-            .unwrap_or_default();
         // The host only: a URL's query may carry the receiver's token.
-        let host = url::Url::parse(&self.url)
+        let host = url::Url::parse(&endpoint.url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
+            .unwrap_or_else(|| "(no host)".into());
         let since = self.since.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
         let context = serde_json::json!({
             "tenant": tenant,
             "endpoint": self.endpoint,
             "host": host,
-            "description": description,
+            "description": endpoint.description,
             "reason": self.reason,
             "since": since,
+            "api_prefix": mailer.spec().api_prefix,
         });
         let mut told = 0;
         for (email, role) in &managers {
-            if roles.contains(&role.as_str()) {
-                let mail = Mail::new("webhook_disabled", email.as_str()).context(context.clone());
-                tx.send_mail(mailer, &mail).await.map_err(JobError::retry)?;
-                told += 1;
+            if !roles.contains(&role.as_str()) {
+                continue;
+            }
+            let mail = Mail::new("webhook_disabled", email.as_str()).context(context.clone());
+            match tx.send_mail_as(mailer, &mail, message_id(ctx.id(), email)).await {
+                Ok(_) => told += 1,
+                // One member's address a mail server would not take does
+                // not keep the others from being told.
+                Err(MailError::Address) => {
+                    tracing::warn!(endpoint = %self.endpoint, "a webhook manager's address takes no mail: not told");
+                }
+                Err(e @ (MailError::Db(_) | MailError::Enqueue(_))) => return Err(JobError::retry(e)),
+                // A template (the app's own) that does not render never will.
+                Err(e) => return Err(JobError::permanent(e)),
             }
         }
         tx.commit().await?;
         tracing::info!(endpoint = %self.endpoint, told, "told the webhook managers their endpoint was disabled");
         Ok(())
     }
+}
+
+/// The id of the notice of job `job` to `email`: the same on every run.
+fn message_id(job: Uuid, email: &str) -> Uuid {
+    let digest = sha2::Sha256::new()
+        .chain_update(b"rookery.mail.webhook_disabled\0")
+        .chain_update(job.as_bytes())
+        .chain_update(email.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// The tenant's `name` and `slug`.

@@ -4,7 +4,7 @@
 //! settles the delivery, enqueues the next attempt on the retry schedule
 //! (`next_retry`, hours long: each attempt is a job of its own, due when
 //! the schedule says) and keeps the endpoint's health, disabling it and
-//! telling its owner when `endpoint_health` says so.
+//! having the tenant's webhook managers told when `endpoint_health` says so.
 //!
 //! Idempotent: the job of attempt `n` does nothing once the delivery has
 //! `n` attempts or is no longer pending, and the attempt's row is unique,
@@ -186,14 +186,13 @@ impl Deliver {
 }
 
 /// The job that tells an endpoint's managers it was disabled (payload:
-/// `endpoint`, `url`, `reason`, `since`): `mail` registers it (a level
-/// above, so it is named here, not imported). Enqueued only when the app
-/// knows a job of this name; the audit row `webhook_endpoint.disable` is
-/// written either way.
+/// `endpoint`, `reason`, `since`): `mail` registers it with every app (a
+/// level above, so it is named here, not imported); the audit row
+/// `webhook_endpoint.disable` is written in the same transaction.
 pub(crate) const NOTIFY_DISABLED_JOB: &str = "rookery.mail.webhook_disabled";
 
 /// Disables the endpoint for `reason`: the endpoint row, an audit row by
-/// the platform, and the owner's notice.
+/// the platform, and the managers' notice.
 async fn disable(
     tx: &mut TenantTx<Writing>,
     webhooks: &Webhooks,
@@ -216,8 +215,7 @@ async fn disable(
     let facts = serde_json::json!({ "host": host, "reason": word, "since": since });
     super::audit_system(tx, "webhook_endpoint.disable", endpoint.id, facts).await?;
     if let Some(queue) = webhooks.notify_queue {
-        let notice =
-            serde_json::json!({ "endpoint": endpoint.id, "url": endpoint.url, "reason": word, "since": since });
+        let notice = serde_json::json!({ "endpoint": endpoint.id, "reason": word, "since": since });
         let key = format!("disabled:{}:{}", endpoint.id, now.timestamp_micros());
         tx.enqueue_raw(queue, NOTIFY_DISABLED_JOB, &notice, &key).await?;
     }
