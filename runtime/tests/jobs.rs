@@ -29,6 +29,7 @@ on_both_backends!(
     a_stopping_worker_finishes_its_jobs_or_returns_them,
     schedules_fire_once_per_occurrence,
     the_specs_schedules_run_registered_jobs_by_name,
+    the_daily_prune_removes_old_jobs_and_old_platform_audit_rows,
 );
 
 /// What jobs saw, per test (each test runs in its own process under
@@ -594,4 +595,58 @@ async fn the_specs_schedules_run_registered_jobs_by_name(h: Harness) {
         message.contains("[jobs.test.nightly]") && message.contains(".job::<"),
         "{message}"
     );
+}
+
+async fn the_daily_prune_removes_old_jobs_and_old_platform_audit_rows(h: Harness) {
+    h.exec(
+        "INSERT INTO rookery_jobs (id, queue, kind, payload, state, attempts, max_attempts, run_at, fair_at, \
+         created_at, finished_at) VALUES (gen_random_uuid(), 'default', 'test.old', 'null', 'done', 1, 1, \
+         '2000-01-01Z', '2000-01-01Z', '2000-01-01Z', '2000-01-01Z')",
+        "INSERT INTO rookery_jobs (id, queue, kind, payload, state, attempts, max_attempts, run_at, fair_at, \
+         created_at, finished_at) VALUES ('00000000-0000-4000-8000-000000000001', 'default', 'test.old', 'null', \
+         'done', 1, 1, '2000-01-01T00:00:00.000000Z', '2000-01-01T00:00:00.000000Z', \
+         '2000-01-01T00:00:00.000000Z', '2000-01-01T00:00:00.000000Z')",
+    )
+    .await;
+    h.exec(
+        "INSERT INTO rookery_platform_audit (id, at, actor, action, detail) \
+         VALUES (gen_random_uuid(), '2000-01-01Z', 'test', 'test.old', '{}')",
+        "INSERT INTO rookery_platform_audit (id, at, actor, action, detail) \
+         VALUES ('00000000-0000-4000-8000-000000000002', '2000-01-01T00:00:00.000000Z', 'test', 'test.old', '{}')",
+    )
+    .await;
+    let worker = App::new(&TEST_SPEC).worker(h.db().clone(), h.config());
+    // The platform's prune of done jobs is due at 03:17 UTC.
+    assert_eq!(
+        worker
+            .fire_schedules("2020-01-01T03:17:00Z".parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(worker.drain().await.unwrap().done, 1);
+    assert_eq!(
+        h.count("SELECT count(*) FROM rookery_jobs WHERE kind = 'test.old'")
+            .await,
+        0
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM rookery_platform_audit WHERE action = 'test.old'")
+            .await,
+        0
+    );
+    // The prune itself is in the platform's audit, with what it removed.
+    let detail: String = match h.db().dialect() {
+        rookery::db::Dialect::Sqlite => {
+            h.text("SELECT detail FROM rookery_platform_audit WHERE action = 'jobs.prune'")
+                .await
+        }
+        _ => {
+            h.text("SELECT detail::text FROM rookery_platform_audit WHERE action = 'jobs.prune'")
+                .await
+        }
+    };
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["platform_audit_deleted"], 1, "{detail}");
+    assert!(detail["deleted"].as_u64().unwrap() >= 1, "{detail}");
 }

@@ -1947,11 +1947,20 @@ async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
         "DELETE FROM rookery_webhook_deliveries".to_owned(),
         "UPDATE rookery_webhook_attempts SET status = 200".to_owned(),
         "DELETE FROM rookery_webhook_attempts".to_owned(),
+        // The platform's audit: appended to only.
+        "UPDATE rookery_platform_audit SET action = 'forged'".to_owned(),
+        "DELETE FROM rookery_platform_audit".to_owned(),
     ] {
         let sql_returning = format!("WITH w AS ({sql} RETURNING 1) SELECT count(*) FROM w");
         let err = run(Some(a.id), sql_returning).await.expect_err(&sql).to_string();
         assert!(err.contains("permission denied"), "{sql}: {err}");
     }
+    // …and never read by the app.
+    let err = run(None, "SELECT count(*) FROM rookery_platform_audit".to_owned())
+        .await
+        .expect_err("the serving role read the platform audit")
+        .to_string();
+    assert!(err.contains("permission denied"), "{err}");
     assert_eq!(
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE email = 'x@evil.test'")
             .fetch_one(&superuser)

@@ -126,7 +126,7 @@ fn postgres_usage_is_the_owners_to_read() {
         false,
     );
     assert!(
-        refused.contains("every tenant's usage is for the tables' owner"),
+        refused.contains("reading usage across tenants is for the tables' owner"),
         "{refused}"
     );
     let owner = [

@@ -351,7 +351,10 @@ async fn platform_audit(app: &App, config: Config, args: &[String]) -> Result<()
         .await
         .map_err(failed)?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
-    let rows = db.platform_audit(limit).await.map_err(owner_only("platform audit"))?;
+    let rows = db
+        .platform_audit(limit)
+        .await
+        .map_err(owner_only("the platform audit"))?;
     if rows.is_empty() {
         println!("no platform work recorded");
     }
@@ -441,7 +444,7 @@ fn owner_only(what: &'static str) -> impl Fn(crate::db::DbError) -> CliError {
     move |err| match &err {
         crate::db::DbError::Sqlx(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
             CliError::Failed(format!(
-                "every tenant's {what} is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
+                "reading {what} across tenants is for the tables' owner: set ROOKERY_MIGRATE_DATABASE_URL to the URL `<app> migrate` uses"
             ))
         }
         _ => failed(err),

@@ -10,7 +10,9 @@
 //! No tenant owns a row, so there is no row-level security to lean on: on
 //! PostgreSQL the serving role holds `INSERT` on the table and nothing
 //! else, so the app can append and never read, change or delete the log.
-//! The operator reads it as the tables' owner (`<app> platform-audit`).
+//! The operator reads it as the tables' owner (`<app> platform-audit`);
+//! rows are kept 400 days (the daily prune of done jobs removes older
+//! ones, on PostgreSQL through the owner's function).
 
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
@@ -39,7 +41,19 @@ pub struct PlatformAuditRow {
 pub(super) const FUNCTIONS: &str = r"
 REVOKE ALL ON rookery_platform_audit FROM {role};
 GRANT INSERT ON rookery_platform_audit TO {role};
+
+CREATE OR REPLACE FUNCTION rookery_platform_audit_prune(p_before timestamptz)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+    WITH gone AS (DELETE FROM rookery_platform_audit WHERE at < p_before RETURNING 1)
+    SELECT count(*) FROM gone
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_platform_audit_prune(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_platform_audit_prune(timestamptz) TO {role};
 ";
+
+/// How long the platform's audit keeps a row.
+pub(crate) const RETENTION: chrono::Duration = chrono::Duration::days(400);
 
 const INSERT: &str = "INSERT INTO rookery_platform_audit (id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";
 
@@ -99,6 +113,27 @@ impl Db {
         let mut tx = self.begin_platform().await?;
         tx.audit_platform(actor, action, detail).await?;
         tx.commit().await
+    }
+
+    /// Deletes the platform's audit rows older than [`RETENTION`] (the
+    /// daily prune of done jobs calls it; on PostgreSQL through the owner's
+    /// function: the serving role cannot delete a row itself). Returns how
+    /// many.
+    pub(crate) async fn prune_platform_audit(&self) -> Result<u64, DbError> {
+        let before = Utc::now() - RETENTION;
+        if let Some(pool) = self.pg() {
+            let n: i64 = sqlx::query_scalar("SELECT rookery_platform_audit_prune($1)")
+                .bind(before)
+                .fetch_one(pool)
+                .await?;
+            return Ok(u64::try_from(n).unwrap_or(0));
+        }
+        let pool = self.sqlite().expect("a Db always holds one pool");
+        Ok(sqlx::query("DELETE FROM rookery_platform_audit WHERE at < $1")
+            .bind(format_datetime(before))
+            .execute(pool)
+            .await?
+            .rows_affected())
     }
 
     /// The platform's audit, newest first: the operator's view, on a pool

@@ -98,7 +98,7 @@ impl Job for FanOut {
 }
 
 /// Deletes done jobs a week after they finished (dead jobs stay until the
-/// operator retries them).
+/// operator retries them), and the platform's audit rows after 400 days.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PruneJobs;
 
@@ -112,7 +112,8 @@ impl Job for PruneJobs {
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let pruned = ctx.db().prune_jobs(Utc::now() - DONE_RETENTION).await?;
         tracing::info!(pruned, "pruned done jobs");
-        let detail = serde_json::json!({ "deleted": pruned });
+        let audit = ctx.db().prune_platform_audit().await?;
+        let detail = serde_json::json!({ "deleted": pruned, "platform_audit_deleted": audit });
         ctx.db().audit_platform(&ctx.actor(), "jobs.prune", &detail).await?;
         Ok(())
     }
