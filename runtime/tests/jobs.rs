@@ -545,11 +545,7 @@ async fn schedules_fire_once_per_occurrence(h: Harness) {
         .await,
         1
     );
-    let detail: String = match h.db().dialect() {
-        rookery::db::Dialect::Sqlite => h.text("SELECT detail FROM rookery_platform_audit").await,
-        _ => h.text("SELECT detail::text FROM rookery_platform_audit").await,
-    };
-    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    let detail = audited(&h, "schedule.fan_out").await;
     assert_eq!(
         (detail["job"].as_str(), detail["added"].as_u64()),
         (Some("test.digest"), Some(2))
@@ -636,17 +632,24 @@ async fn the_daily_prune_removes_old_jobs_and_old_platform_audit_rows(h: Harness
         0
     );
     // The prune itself is in the platform's audit, with what it removed.
-    let detail: String = match h.db().dialect() {
-        rookery::db::Dialect::Sqlite => {
-            h.text("SELECT detail FROM rookery_platform_audit WHERE action = 'jobs.prune'")
-                .await
-        }
-        _ => {
-            h.text("SELECT detail::text FROM rookery_platform_audit WHERE action = 'jobs.prune'")
-                .await
-        }
-    };
-    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    let detail = audited(&h, "jobs.prune").await;
     assert_eq!(detail["platform_audit_deleted"], 1, "{detail}");
     assert!(detail["deleted"].as_u64().unwrap() >= 1, "{detail}");
+}
+
+/// The facts of the one `action` in the platform's audit, read as the
+/// operator reads them (the tables' owner).
+async fn audited(h: &Harness, action: &str) -> serde_json::Value {
+    let owner = h.owner_db().await;
+    let rows = owner
+        .platform_audit(50)
+        .await
+        .expect("the owner reads the platform audit");
+    owner.close().await;
+    let mut found = rows.into_iter().filter(|r| r.action == action);
+    let row = found
+        .next()
+        .unwrap_or_else(|| panic!("no {action} in the platform audit"));
+    assert!(found.next().is_none(), "{action} recorded twice");
+    row.detail
 }

@@ -13,9 +13,8 @@ use sha2::Digest as _;
 use uuid::Uuid;
 
 use super::{Mail, MailError};
-use crate::db::{DbRow, Mode, TenantTx};
+use crate::db::{Mode, TenantTx};
 use crate::jobs::{Job, JobContext, JobError};
-use crate::webhooks::store::{Read, tenant as tenant_bind};
 
 /// The permission whose holders manage, and hear about, webhook endpoints.
 const MANAGE: &str = "webhooks.manage";
@@ -108,33 +107,21 @@ fn message_id(job: Uuid, email: &str) -> Uuid {
 
 /// The tenant's `name` and `slug`.
 async fn tenant_facts(tx: &mut TenantTx<impl Mode>) -> Result<serde_json::Value, JobError> {
-    let tenant = tx.tenant();
-    let row = tx
-        .fetch_optional(
-            "SELECT name, slug FROM tenants WHERE id = $1".into(),
-            vec![tenant_bind(tenant)],
-        )
+    let (name, slug): (String, String) = tx
+        .sql("SELECT name, slug FROM tenants WHERE id = $1")
+        .fetch_optional()
         .await?
         .ok_or_else(|| JobError::permanent("the tenant is gone"))?;
-    let mut r = Read::new(&row, 0);
-    Ok(serde_json::json!({ "name": r.text()?, "slug": r.text()? }))
+    Ok(serde_json::json!({ "name": name, "slug": slug }))
 }
 
 /// Every member's email and role.
 async fn members(tx: &mut TenantTx<impl Mode>) -> Result<Vec<(String, String)>, JobError> {
-    let tenant = tx.tenant();
-    let rows: Vec<DbRow> = tx
-        .fetch_all(
+    Ok(tx
+        .sql(
             "SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.tenant_id = $1 ORDER BY m.created_at, m.user_id"
-                .into(),
-            vec![tenant_bind(tenant)],
+             WHERE m.tenant_id = $1 ORDER BY m.created_at, m.user_id",
         )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let mut r = Read::new(row, 0);
-            Ok((r.text()?, r.text()?))
-        })
-        .collect()
+        .fetch_all()
+        .await?)
 }

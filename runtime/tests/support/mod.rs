@@ -531,14 +531,6 @@ impl Harness {
         }
     }
 
-    /// One text value beside the app.
-    pub async fn text(&self, sql: &'static str) -> String {
-        match &self.inspect {
-            Inspect::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("text"),
-            Inspect::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("text"),
-        }
-    }
-
     /// Runs a statement beside the app, in the backend's own dialect.
     pub async fn exec(&self, postgres: &'static str, sqlite: &'static str) {
         match &self.inspect {
