@@ -66,6 +66,12 @@ pub struct HandField {
     pub on_delete: Option<OnDelete>,
     pub column: Option<String>,
     pub renamed_from: Option<String>,
+    /// `owner`: the row's owner.
+    pub owner: bool,
+    /// `write = "..."`: the permission that setting the field needs.
+    pub write: Option<String>,
+    /// `read_only`: set by the server only.
+    pub read_only: bool,
 }
 
 /// A hand-written model struct and its `#[rookery(...)]` options.
@@ -89,6 +95,8 @@ pub struct HandModel {
     pub explicit_key: bool,
     /// `(read, write, delete)`.
     pub permissions: Option<(String, String, Option<String>)>,
+    /// `permissions(assign = "...")`.
+    pub assign: Option<String>,
     pub quota: Option<String>,
     pub audit: bool,
     /// `events(...)`: `created`, `updated`, `deleted`, in that order.
@@ -322,6 +330,9 @@ fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) 
                 }),
                 column: fa.column.as_ref().map(|v| v.value.clone()),
                 renamed_from: fa.renamed_from.as_ref().map(|v| v.value.clone()),
+                owner: fa.owner.is_some(),
+                write: fa.write.as_ref().map(|v| v.value.clone()),
+                read_only: fa.read_only.is_some(),
             }
         })
         .collect();
@@ -345,6 +356,7 @@ fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) 
                 p.delete.clone(),
             )
         }),
+        assign: a.permissions.as_ref().and_then(|p| p.value.assign.clone()),
         quota: a.quota.clone(),
         audit: a.audit,
         events: a.events.names().into_iter().map(str::to_owned).collect(),

@@ -58,8 +58,11 @@ pub struct Schedule {
 pub struct Role {
     /// Role name.
     pub name: String,
-    /// Sorted, deduplicated, inherited grants included.
+    /// On every row: sorted, deduplicated, inherited grants included.
     pub permissions: Vec<String>,
+    /// On own rows only (`x.y:own`), those also granted on every row left
+    /// out: sorted, deduplicated, inherited grants included.
+    pub own: Vec<String>,
 }
 
 /// A feature.
@@ -246,6 +249,12 @@ pub struct Field {
     pub on_delete: OnDelete,
     /// Previous field name, to rename the column keeping the data.
     pub renamed_from: Option<String>,
+    /// The row's owner (a required ref to `user`).
+    pub owner: bool,
+    /// The permission setting it needs.
+    pub write: Option<String>,
+    /// Set by the server only.
+    pub read_only: bool,
     /// The items of its `#[rookery(...)]` attribute, as Rust tokens.
     pub rookery_attrs: Vec<String>,
     /// One-line doc comment.
@@ -297,6 +306,8 @@ pub struct Permissions {
     pub write: String,
     /// Delete.
     pub delete: String,
+    /// Giving a row to another member.
+    pub assign: Option<String>,
 }
 
 /// A tenant-scoped model.
@@ -524,6 +535,9 @@ pub fn plural(name: &str) -> String {
     crate::check::names::table_name(name)
 }
 
+/// The suffix of a grant on own rows only (`deals.write:own`).
+pub const OWN_SUFFIX: &str = ":own";
+
 fn flatten_roles(spec: &Spec) -> Result<Vec<Role>> {
     fn collect(spec: &Spec, name: &str, seen: &mut Vec<String>, out: &mut BTreeSet<String>) -> Result<()> {
         if seen.iter().any(|s| s == name) {
@@ -548,9 +562,18 @@ fn flatten_roles(spec: &Spec) -> Result<Vec<Role>> {
         .map(|n| {
             let mut out = BTreeSet::new();
             collect(spec, n.get_ref(), &mut Vec::new(), &mut out)?;
+            // `x.y:own` reaches own rows; `x.y` (any row) covers it.
+            let (own, any): (BTreeSet<String>, BTreeSet<String>) =
+                out.into_iter().partition(|g| g.ends_with(OWN_SUFFIX));
+            let own = own
+                .into_iter()
+                .map(|g| g.trim_end_matches(OWN_SUFFIX).to_owned())
+                .filter(|g| !any.contains(g))
+                .collect();
             Ok(Role {
                 name: n.get_ref().clone(),
-                permissions: out.into_iter().collect(),
+                permissions: any.into_iter().collect(),
+                own,
             })
         })
         .collect()
@@ -735,6 +758,9 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
             reference,
             on_delete,
             renamed_from: f.renamed_from.as_ref().map(|r| r.get_ref().clone()),
+            owner: f.is_owner(),
+            write: f.write.as_ref().map(|w| w.get_ref().clone()),
+            read_only: f.is_read_only(),
             rookery_attrs: Vec::new(),
             doc: String::new(),
         };
@@ -747,6 +773,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
             read: p.read.get_ref().clone(),
             write: p.write.get_ref().clone(),
             delete: p.delete.as_ref().unwrap_or(&p.write).get_ref().clone(),
+            assign: p.assign.as_ref().map(|a| a.get_ref().clone()),
         },
         None => default_permissions(&table),
     };
@@ -801,6 +828,7 @@ fn default_permissions(table: &str) -> Permissions {
         read: format!("{table}.read"),
         write: format!("{table}.write"),
         delete: format!("{table}.delete"),
+        assign: None,
     }
 }
 
@@ -894,11 +922,15 @@ fn sort_text(s: &Sort) -> String {
 }
 
 fn model_attrs(m: &Model) -> Vec<String> {
+    let assign = match &m.permissions.assign {
+        Some(a) => format!(", assign = {}", rust_str(a)),
+        None => String::new(),
+    };
     let mut out = vec![
         format!("table = {}", rust_str(&m.table)),
         format!("id = {}", rust_str(if m.key == Key::Uuid { "uuid" } else { "bigint" })),
         format!(
-            "permissions(read = {}, write = {}, delete = {})",
+            "permissions(read = {}, write = {}, delete = {}{assign})",
             rust_str(&m.permissions.read),
             rust_str(&m.permissions.write),
             rust_str(&m.permissions.delete)
@@ -946,6 +978,15 @@ fn field_attrs(f: &Field) -> Vec<String> {
             OnDelete::SetNull => out.push("on_delete = \"set_null\"".into()),
         }
     }
+    if f.owner {
+        out.push("owner".into());
+    }
+    if let Some(w) = &f.write {
+        out.push(format!("write = {}", rust_str(w)));
+    }
+    if f.read_only {
+        out.push("read_only".into());
+    }
     out
 }
 
@@ -976,6 +1017,15 @@ fn field_doc(f: &Field) -> String {
     }
     if f.unique {
         parts.push("unique per tenant".into());
+    }
+    if f.owner {
+        parts.push("the row's owner (the caller when omitted)".into());
+    }
+    if let Some(w) = &f.write {
+        parts.push(format!("setting it needs `{w}`"));
+    }
+    if f.read_only {
+        parts.push("set by the server only".into());
     }
     format!("`{}`: {}.", f.name, parts.join(", "))
 }
@@ -1064,6 +1114,9 @@ fn hand_model(
             reference,
             on_delete,
             renamed_from: hf.renamed_from.clone(),
+            owner: hf.owner,
+            write: hf.write.clone(),
+            read_only: hf.read_only,
             rookery_attrs: Vec::new(),
             doc: String::new(),
         };
@@ -1077,6 +1130,7 @@ fn hand_model(
             read: read.clone(),
             write: write.clone(),
             delete: delete.clone().unwrap_or_else(|| write.clone()),
+            assign: h.assign.clone(),
         },
         None => default_permissions(&table),
     };

@@ -352,6 +352,12 @@ pub struct PermissionsSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub delete: Option<Spanned<String>>,
+    /// Needed to give a row to another member: to create it owned by
+    /// someone else, or to change its `owner` field. Without it, a row
+    /// belongs to whoever created it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub assign: Option<Spanned<String>>,
 }
 
 /// A field's type.
@@ -436,6 +442,34 @@ pub struct FieldSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub renamed_from: Option<Spanned<String>>,
+    /// The row's owner: a required `ref` to `user` that defaults to the
+    /// caller. Grants scoped to own rows (`deals.write:own`) reach the rows
+    /// it names; naming anyone else needs the model's `assign`.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub owner: Option<Spanned<bool>>,
+    /// The permission a client needs to set or change the field, besides
+    /// the model's `write` (`approved` needs `deals.approve`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub write: Option<Spanned<String>>,
+    /// Set by the server only: a client body that names it is refused
+    /// (403 `field-not-writable`); hand-written code sets it.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub read_only: Option<Spanned<bool>>,
+}
+
+impl FieldSpec {
+    /// `owner = true`.
+    pub fn is_owner(&self) -> bool {
+        self.owner.as_ref().is_some_and(|o| *o.get_ref())
+    }
+
+    /// `read_only = true`.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.as_ref().is_some_and(|o| *o.get_ref())
+    }
 }
 
 /// The JSON Schema of [`Spec`], pretty-printed with a final newline, as

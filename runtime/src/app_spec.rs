@@ -27,8 +27,13 @@ pub enum AuthMethod {
 pub struct RoleDef {
     /// Role name.
     pub name: &'static str,
-    /// Every permission the role has (inheritance already flattened).
+    /// Every permission the role has on any row (inheritance already
+    /// flattened).
     pub permissions: &'static [&'static str],
+    /// Permissions the role has on its own rows only (`deals.write:own` in
+    /// the spec: rows whose owner field names the caller), and not on any
+    /// row: a permission in `permissions` is never repeated here.
+    pub own: &'static [&'static str],
 }
 
 /// A feature a plan can unlock.

@@ -113,7 +113,7 @@ pub mod webhooks;
 #[cfg(not(feature = "testing"))]
 mod webhooks;
 
-pub use auth::Principal;
+pub use auth::{AccessError, Guarded, Principal, Scope};
 pub use db::{Db, DbError, FromRow, Reading, RowReader, Sql, TenantTx, Writing};
 pub use http::{ApiError, App, AppState, Operation};
 pub use model::{Actor, Id, Record, TenantId, TenantModel, UserId};

@@ -185,14 +185,17 @@ static SPEC: AppSpec = AppSpec {
                 "tasks.read",
                 "tasks.write",
             ],
+            own: &[],
         },
         RoleDef {
             name: "member",
             permissions: &["projects.read", "projects.write", "tasks.read", "tasks.write"],
+            own: &[],
         },
         RoleDef {
             name: "viewer",
             permissions: &["projects.read", "tasks.read"],
+            own: &[],
         },
     ],
     features: &[],

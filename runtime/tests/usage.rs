@@ -232,8 +232,14 @@ async fn the_daily_job_counts_each_tenants_rows_and_prunes_old_usage(h: Harness)
         day.rows.iter().map(|(m, n)| (m.clone(), *n)).collect()
     };
     let usage = report(&h).await;
-    assert_eq!(counted(&usage, "acme"), [("gadget".into(), 0), ("note".into(), 2)]);
-    assert_eq!(counted(&usage, "globex"), [("gadget".into(), 0), ("note".into(), 1)]);
+    assert_eq!(
+        counted(&usage, "acme"),
+        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 2)]
+    );
+    assert_eq!(
+        counted(&usage, "globex"),
+        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 1)]
+    );
     assert_eq!(
         of(&usage, "acme", yesterday).unwrap().requests,
         0,
@@ -252,8 +258,14 @@ async fn the_daily_job_counts_each_tenants_rows_and_prunes_old_usage(h: Harness)
     .await;
     assert_eq!(worker.drain().await.unwrap().done, 2);
     let usage = report(&h).await;
-    assert_eq!(counted(&usage, "acme"), [("gadget".into(), 0), ("note".into(), 3)]);
-    assert_eq!(counted(&usage, "globex"), [("gadget".into(), 0), ("note".into(), 1)]);
+    assert_eq!(
+        counted(&usage, "acme"),
+        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 3)]
+    );
+    assert_eq!(
+        counted(&usage, "globex"),
+        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 1)]
+    );
 
     // Past the retention, gone; inside it, kept.
     let owner = h.owner_db().await;

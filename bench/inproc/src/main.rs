@@ -29,6 +29,7 @@ static SPEC: AppSpec = AppSpec {
     roles: &[RoleDef {
         name: "owner",
         permissions: &["members.read", "members.manage", "api_keys.manage"],
+        own: &[],
     }],
     features: &[],
     plans: &[PlanDef {

@@ -62,8 +62,9 @@ pub fn load_with_warnings(
 pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     let mut ctx = Ctx::default();
     platform::check(&mut ctx, spec);
-    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten));
-    roles::check(&mut ctx, spec, &catalogue);
+    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, false));
+    let ownable = roles::ownable(spec, &handwritten_permissions(handwritten, true));
+    roles::check(&mut ctx, spec, &catalogue, &ownable);
     plans::check(&mut ctx, spec);
     models::check(&mut ctx, spec);
     jobs::check(&mut ctx, spec, handwritten);
@@ -75,15 +76,23 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     ctx.into_diagnostics()
 }
 
-/// The permissions hand-written models' derives name.
-fn handwritten_permissions(handwritten: &Handwritten) -> Vec<String> {
+/// The permissions hand-written models' derives name (their routes',
+/// `assign` and their fields' `write`); with `owned`, of the models with an
+/// owner field only.
+fn handwritten_permissions(handwritten: &Handwritten, owned: bool) -> Vec<String> {
     handwritten
         .models
         .iter()
-        .filter_map(|m| m.permissions.as_ref())
-        .flat_map(|(read, write, delete)| [Some(read), Some(write), delete.as_ref()])
-        .flatten()
-        .cloned()
+        .filter(|m| !owned || m.fields.iter().any(|f| f.owner))
+        .flat_map(|m| {
+            let routes = m
+                .permissions
+                .iter()
+                .flat_map(|(read, write, delete)| [Some(read), Some(write), delete.as_ref()])
+                .chain([m.assign.as_ref()])
+                .flatten();
+            routes.chain(m.fields.iter().filter_map(|f| f.write.as_ref())).cloned()
+        })
         .collect()
 }
 

@@ -10,6 +10,7 @@ use super::names::{self, IdentKind, PLATFORM_MODELS, PLATFORM_ROUTES, PLATFORM_T
 use super::report::Ctx;
 use super::roles::{duplicates, list};
 
+mod access;
 mod fields;
 
 /// Webhook events a model may emit.
@@ -33,6 +34,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             renamed_from(ctx, "model", name, old);
         }
         fields::check(ctx, spec, model);
+        access::check(ctx, model);
     }
 }
 

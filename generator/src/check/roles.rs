@@ -4,7 +4,8 @@
 use indexmap::{IndexMap, IndexSet};
 use toml::Spanned;
 
-use crate::spec::{AuthMethod, Spec};
+use crate::model::OWN_SUFFIX;
+use crate::spec::{AuthMethod, FieldSpec, ModelSpec, Spec};
 
 use super::names::{self, IdentKind};
 use super::report::{Ctx, closest};
@@ -22,29 +23,50 @@ pub const PLATFORM_PERMISSIONS: [&str; 8] = [
     "webhooks.manage",
 ];
 
-/// Every permission a role may grant: those the models name, the declared
-/// ones (`[permissions]`), those hand-written models name, then the
-/// platform's.
+/// Every permission a role may grant: those the models name (their routes'
+/// and `assign`, and their fields' `write`), the declared ones
+/// (`[permissions]`), those hand-written models name, then the platform's.
 pub(super) fn permission_catalogue(spec: &Spec, handwritten: &[String]) -> IndexSet<String> {
     let mut catalogue = IndexSet::new();
     for model in spec.models.values() {
-        if let Some(permissions) = &model.permissions {
-            for permission in [
-                Some(&permissions.read),
-                Some(&permissions.write),
-                permissions.delete.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                catalogue.insert(permission.get_ref().clone());
-            }
-        }
+        catalogue.extend(model_permissions(model).map(|p| p.get_ref().clone()));
     }
     catalogue.extend(spec.permissions.keys().map(|p| p.get_ref().clone()));
     catalogue.extend(handwritten.iter().cloned());
     catalogue.extend(PLATFORM_PERMISSIONS.iter().map(|p| (*p).to_owned()));
     catalogue
+}
+
+/// The permissions a spec model names: read, write, delete, assign, and
+/// each field's `write`.
+fn model_permissions(model: &ModelSpec) -> impl Iterator<Item = &Spanned<String>> {
+    let routes = model.permissions.iter().flat_map(|p| {
+        [Some(&p.read), Some(&p.write), p.delete.as_ref(), p.assign.as_ref()]
+            .into_iter()
+            .flatten()
+    });
+    routes.chain(model.fields.values().filter_map(|f| f.write.as_ref()))
+}
+
+/// The permissions a grant on own rows (`x.y:own`) can name: those of
+/// models with an owner field, whose rows have an owner to compare.
+pub(super) fn ownable(spec: &Spec, handwritten: &[String]) -> IndexSet<String> {
+    let mut out: IndexSet<String> = spec
+        .models
+        .values()
+        .filter(|m| m.fields.values().any(FieldSpec::is_owner))
+        .flat_map(|m| model_permissions(m).map(|p| p.get_ref().clone()))
+        .collect();
+    out.extend(handwritten.iter().cloned());
+    out
+}
+
+/// A grant without its `:own` suffix, and whether it had one.
+pub(super) fn base_grant(grant: &str) -> (&str, bool) {
+    match grant.strip_suffix(OWN_SUFFIX) {
+        Some(base) => (base, true),
+        None => (grant, false),
+    }
 }
 
 /// `[permissions]`: each a valid permission with a description, none the
@@ -75,7 +97,7 @@ fn declared(ctx: &mut Ctx, spec: &Spec) {
     }
 }
 
-pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
+pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>, ownable: &IndexSet<String>) {
     declared(ctx, spec);
     let role_names: Vec<&str> = spec.roles.keys().map(|k| k.get_ref().as_str()).collect();
     // Permissions a misspelt grant probably meant: not reported again as ungranted.
@@ -117,10 +139,23 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>) {
             .help_text("remove this entry");
         }
         for grant in &role.grants {
-            if !names::permission(ctx, grant) {
+            let (text, own) = base_grant(grant.get_ref());
+            let base = Spanned::new(grant.span(), text.to_owned());
+            if !names::permission(ctx, &base) {
                 continue;
             }
-            let text = grant.get_ref().as_str();
+            if own && catalogue.contains(text) && !ownable.contains(text) {
+                ctx.error(
+                    "rookery::own_without_owner",
+                    grant.span(),
+                    format!("`{text}` cannot be granted on own rows only"),
+                )
+                .label("no model with an owner field uses it")
+                .help_text(format!(
+                    "`:own` reaches the rows whose owner field names the caller; mark a `ref` to `user` with \
+                     `owner = true` in the models that use `{text}`, or grant `{text}` on every row"
+                ));
+            }
             if !catalogue.contains(text) {
                 meant.extend(closest(text, catalogue.iter().map(String::as_str)));
                 ctx.error("rookery::unknown_permission", grant.span(), format!("unknown permission `{text}`"))
@@ -159,7 +194,7 @@ pub(super) fn administered(ctx: &mut Ctx, spec: &Spec) {
     let granted: IndexSet<&str> = spec
         .roles
         .values()
-        .flat_map(|r| r.grants.iter().map(|g| g.get_ref().as_str()))
+        .flat_map(|r| r.grants.iter().map(|g| base_grant(g.get_ref()).0))
         .collect();
     for (name, _) in &spec.permissions {
         let text = name.get_ref().as_str();
@@ -284,7 +319,7 @@ fn granted(ctx: &mut Ctx, spec: &Spec, meant: &IndexSet<&str>) {
     let granted: IndexSet<&str> = spec
         .roles
         .values()
-        .flat_map(|r| r.grants.iter().map(|g| g.get_ref().as_str()))
+        .flat_map(|r| r.grants.iter().map(|g| base_grant(g.get_ref()).0))
         .collect();
     let mut reported = IndexSet::new();
     for model in spec.models.values() {

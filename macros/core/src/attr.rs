@@ -50,6 +50,9 @@ pub struct Permissions {
     pub write: Option<String>,
     /// `delete = "..."` (defaults to `write`).
     pub delete: Option<String>,
+    /// `assign = "..."`: needed to give a row to another member (the
+    /// model's `owner` field set to anyone but the caller).
+    pub assign: Option<String>,
 }
 
 /// `events(created, updated, deleted)`: the domain events a model's
@@ -136,6 +139,12 @@ pub struct FieldAttrs {
     pub column: Option<Spanned<String>>,
     /// `renamed_from = "..."`: the field's previous name (read by the planner).
     pub renamed_from: Option<Spanned<String>>,
+    /// `owner`: the row's owner (a `UserId`); defaults to the caller.
+    pub owner: Option<Span>,
+    /// `write = "..."`: the permission a client needs to set the field.
+    pub write: Option<Spanned<String>>,
+    /// `read_only`: clients cannot set the field; the server does.
+    pub read_only: Option<Span>,
 }
 
 /// Options on a variant of a `ModelEnum` enum.
@@ -168,9 +177,12 @@ const FIELD_KEYS: &[&str] = &[
     "on_delete",
     "column",
     "renamed_from",
+    "owner",
+    "write",
+    "read_only",
 ];
 const VARIANT_KEYS: &[&str] = &["rename"];
-const PERMISSION_KEYS: &[&str] = &["read", "write", "delete"];
+const PERMISSION_KEYS: &[&str] = &["read", "write", "delete", "assign"];
 const EVENT_KEYS: &[&str] = &["created", "updated", "deleted"];
 
 /// Where an attribute sits, for messages about keys used in the wrong place.
@@ -239,6 +251,7 @@ impl ModelAttrs {
                                 "read" => &mut perms.read,
                                 "write" => &mut perms.write,
                                 "delete" => &mut perms.delete,
+                                "assign" => &mut perms.assign,
                                 _ => {
                                     unknown_key(cx, &inner, &key, PERMISSION_KEYS, "permissions");
                                     return skip_value(&inner);
@@ -321,6 +334,9 @@ impl FieldAttrs {
                 }
                 "column" => out.column = lit_str(cx, meta, key)?,
                 "renamed_from" => out.renamed_from = lit_str(cx, meta, key)?,
+                "owner" => out.owner = flag(cx, meta, key)?,
+                "write" => out.write = lit_str(cx, meta, key)?,
+                "read_only" => out.read_only = flag(cx, meta, key)?,
                 _ => return Ok(false),
             }
             Ok(true)

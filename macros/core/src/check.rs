@@ -9,6 +9,7 @@ use syn::ext::IdentExt;
 use crate::ast::{Enum, Model};
 use crate::case::{is_sql_ident, suggest};
 use crate::ctxt::Ctxt;
+use crate::ty::Kind;
 
 /// The columns every tenant table has besides its declared fields.
 pub const IMPLICIT_COLUMNS: &[&str] = &["id", "tenant_id", "created_at", "updated_at"];
@@ -30,7 +31,94 @@ pub(crate) fn model(cx: &Ctxt, model: &Model<'_>) {
         );
     }
     fields(cx, model);
+    ownership(cx, model);
     sort(cx, model);
+}
+
+/// The owner field and the field rules: one owner at most, a required
+/// `UserId`, not also read-only or guarded; `assign` only with an owner; a
+/// read-only field the create can leave out.
+fn ownership(cx: &Ctxt, model: &Model<'_>) {
+    let mut owner: Option<String> = None;
+    for field in &model.fields {
+        let name = field.ident.unraw().to_string();
+        let a = &field.attrs;
+        if let Some(span) = a.owner {
+            if let Some(first) = &owner {
+                cx.error_at(
+                    span,
+                    format_args!("`owner` on `{name}`: `{first}` is the owner already; a model has one owner field"),
+                );
+            }
+            owner.get_or_insert(name.clone());
+            match &field.stored {
+                Some(stored) if stored.kind == Kind::User && !stored.optional => {}
+                Some(_) => cx.error_at(
+                    span,
+                    format_args!(
+                        "`owner` on `{name}`: the owner is a member of the tenant, a required `UserId` \
+                         (a create that omits it is owned by the caller)"
+                    ),
+                ),
+                None => {}
+            }
+            for (other, set) in [
+                ("read_only", a.read_only),
+                ("default", a.default.as_ref().map(|d| d.span)),
+            ] {
+                if set.is_some() {
+                    cx.error_at(
+                        span,
+                        format_args!(
+                            "`owner` and `{other}` on `{name}`: the owner defaults to the caller, and giving the \
+                             row to someone else needs the model's `permissions(assign = \"...\")`"
+                        ),
+                    );
+                }
+            }
+            if let Some(write) = &a.write {
+                cx.error_at(
+                    write.span,
+                    format_args!(
+                        "`write` on the owner `{name}`: who may give a row away is \
+                         `permissions(assign = \"...\")` on the model"
+                    ),
+                );
+            }
+        }
+        if let Some(write) = &a.write {
+            if write.value.trim().is_empty() {
+                cx.error_at(write.span, "a permission cannot be empty");
+            }
+            if a.read_only.is_some() {
+                cx.error_at(
+                    write.span,
+                    format_args!("`write` and `read_only` on `{name}`: a read-only field is set by the server only"),
+                );
+            }
+        }
+        if let Some(span) = a.read_only {
+            let optional = field.stored.as_ref().is_some_and(|s| s.optional);
+            if a.default.is_none() && !optional && field.stored.is_some() {
+                cx.error_at(
+                    span,
+                    format_args!(
+                        "`read_only` on `{name}`: a client cannot set it, so a create must be able to leave it \
+                         out; make it optional or give it a `default`"
+                    ),
+                );
+            }
+        }
+    }
+    if owner.is_none()
+        && let Some(perms) = &model.attrs.permissions
+        && perms.value.assign.is_some()
+    {
+        cx.error_at(
+            perms.span,
+            "`assign` without an owner field: mark the field that names the row's owner with `#[rookery(owner)]`",
+        );
+    }
 }
 
 fn permissions(cx: &Ctxt, model: &Model<'_>) {
@@ -62,7 +150,7 @@ fn permissions(cx: &Ctxt, model: &Model<'_>) {
             ),
         );
     }
-    for value in [&p.read, &p.write, &p.delete].into_iter().flatten() {
+    for value in [&p.read, &p.write, &p.delete, &p.assign].into_iter().flatten() {
         if value.trim().is_empty() {
             cx.error_at(perms.span, "a permission cannot be empty");
         }

@@ -1,8 +1,9 @@
 //! `Create<Name>` and `Update<Name>`: the request bodies of a model, with
 //! `CreateInput` / `UpdateInput`.
 //!
-//! Field types are never inspected. A create field with a `default` is
-//! `Option<T>` and may be omitted; an `Option<U>` field may be omitted
+//! Field types are never inspected. A create field with a `default` (or
+//! the owner, which defaults to the caller) is `Option<T>` and may be
+//! omitted; an `Option<U>` field may be omitted
 //! because serde treats a missing `Option` as `None`. Every update field is
 //! `Option<T>`, read with `__rookery_present` so an explicit `null` is
 //! `Some(None)` on an `Option<U>` field (clears it) and an error on any other.
@@ -36,6 +37,16 @@ pub(super) fn expand(model: &Model<'_>, names: &Names, checked: bool) -> TokenSt
                 #[serde(default, deserialize_with = #create_present)]
                 #vis #ident: ::core::option::Option<#ty>
             }
+        } else if field.attrs.owner.is_some() {
+            let docs = docs(
+                field,
+                Some(" Omitted: the caller (who needs the model's `assign` to name anyone else)."),
+            );
+            quote! {
+                #docs
+                #[serde(default, deserialize_with = #create_present)]
+                #vis #ident: ::core::option::Option<#ty>
+            }
         } else {
             let docs = docs(field, None);
             quote!(#docs #vis #ident: #ty)
@@ -43,7 +54,7 @@ pub(super) fn expand(model: &Model<'_>, names: &Names, checked: bool) -> TokenSt
     });
     let create_values = model.fields.iter().map(|field| {
         let ident = field.ident;
-        if field.attrs.default.is_some() {
+        if field.attrs.default.is_some() || field.attrs.owner.is_some() {
             quote!(::core::option::Option::map(self.#ident, |v| #p::FieldValue::to_value(&v)))
         } else {
             quote!(given(#p::FieldValue::to_value(&self.#ident)))
@@ -63,7 +74,10 @@ pub(super) fn expand(model: &Model<'_>, names: &Names, checked: bool) -> TokenSt
         quote!(::core::option::Option::map(self.#ident, |v| (#index, #p::FieldValue::to_value(&v))))
     });
     let len = model.fields.len();
-    let any_default = model.fields.iter().any(|f| f.attrs.default.is_some());
+    let any_default = model
+        .fields
+        .iter()
+        .any(|f| f.attrs.default.is_some() || f.attrs.owner.is_some());
     let create_helper = any_default.then(|| present_helper(create));
     let update_helper = (len > 0).then(|| present_helper(update));
     let (into_values, into_changes) = if checked {

@@ -60,6 +60,10 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
     let read = perms.read.unwrap_or_default();
     let write = perms.write.unwrap_or_default();
     let delete = perms.delete.unwrap_or_else(|| write.clone());
+    let assign = match &perms.assign {
+        Some(a) => quote!(::core::option::Option::Some(#a)),
+        None => quote!(::core::option::Option::None),
+    };
     let quota = match &attrs.quota {
         Some(q) => quote!(::core::option::Option::Some(#q)),
         None => quote!(::core::option::Option::None),
@@ -99,7 +103,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
                     path: #table,
                     key: #key_kind,
                     fields: &[#(#field_defs),*],
-                    permissions: #p::Permissions { read: #read, write: #write, delete: #delete },
+                    permissions: #p::Permissions { read: #read, write: #write, delete: #delete, assign: #assign },
                     quota: #quota,
                     audit: #audit,
                     events: #p::Events { created: #created, updated: #updated, deleted: #deleted },
@@ -182,6 +186,16 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             let value = some(lit(&bound.value));
             options.push(quote!(#key: #value));
         }
+    }
+    for (key, set) in [("owner", a.owner), ("read_only", a.read_only)] {
+        if set.is_some() {
+            let key = syn::Ident::new(key, Span::call_site());
+            options.push(quote!(#key: true));
+        }
+    }
+    if let Some(write) = &a.write {
+        let value = &write.value;
+        options.push(quote!(write: ::core::option::Option::Some(#value)));
     }
     if let Some(on_delete) = &a.on_delete {
         let action = match on_delete.value {

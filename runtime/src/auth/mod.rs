@@ -10,8 +10,10 @@
 //! limit (429, `admit`), and maps the errors to problem+json. What other
 //! instances must hear of (a plan, a member) goes through `invalidate`.
 
+mod access;
 mod admit;
 pub(crate) mod api_key;
+mod guarded;
 /// Invalidations. Public to the runtime's own tests only.
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -35,10 +37,13 @@ use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
 use crate::model::{FieldType, TenantId, UserId, Value};
 use crate::ratelimit::RateLimiter;
+use crate::repo::FieldError;
 use crate::shared::Redis;
 pub use crate::tenant::TenantInfo;
 use crate::tenant::{Known, ResolveError, TenantDirectory, TenantRef};
+pub use access::Scope;
 pub(crate) use admit::{Admitted, Authenticated};
+pub use guarded::{AccessError, Guarded};
 use revoked::Revocations;
 use token::TokenKeys;
 
@@ -52,6 +57,11 @@ pub enum Denied {
     /// The action needs a signed-in user; an API key cannot do it.
     #[error("API keys cannot do this; sign in as a user")]
     UserRequired,
+    /// The body sets fields the caller may not set (read-only fields, a
+    /// field whose own permission they lack, an owner they may not give
+    /// the row to); every one is listed.
+    #[error("not allowed to set {}", fields_list(.0))]
+    Fields(Vec<FieldError>),
     /// The tenant's plan does not include the feature.
     #[error("the plan `{plan}` does not include the feature `{feature}`")]
     Feature {
@@ -60,6 +70,12 @@ pub enum Denied {
         /// The tenant's plan.
         plan: &'static str,
     },
+}
+
+/// `a`, `b` and `c`: the fields of a refusal.
+fn fields_list(fields: &[FieldError]) -> String {
+    let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.field)).collect();
+    names.join(", ")
 }
 
 /// Why a request could not be authenticated.
@@ -337,6 +353,7 @@ mod tests {
     static ROLE: RoleDef = RoleDef {
         name: "member",
         permissions: &["projects.read", "projects.write"],
+        own: &[],
     };
     static PLAN: PlanDef = PlanDef {
         name: "growth",

@@ -154,6 +154,7 @@ mod tests {
                 read: "r",
                 write: "w",
                 delete: "d",
+                assign: None,
             },
             quota: None,
             audit: false,

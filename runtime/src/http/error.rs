@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::auth::{AuthError, Denied};
+use crate::auth::{AccessError, AuthError, Denied};
 use crate::db::DbError;
 use crate::repo::{FieldError, ListQueryError, RepoError};
 
@@ -40,9 +40,18 @@ pub enum ApiError {
     /// 403: the caller lacks a permission.
     #[error("missing permission `{0}`")]
     Forbidden(String),
+    /// 403: the caller may read the row, but their permission reaches
+    /// their own rows only and this one is another member's.
+    #[error("`{0}` reaches your own rows only; this one belongs to another member")]
+    NotOwner(String),
     /// 403: the action needs a signed-in user; an API key cannot do it.
     #[error("API keys cannot do this; sign in as a user")]
     UserRequired,
+    /// 403: the body sets fields the caller may not set (read-only, or
+    /// guarded by a permission the caller lacks); each is listed, and
+    /// nothing was written.
+    #[error("the body sets fields you may not set; nothing was changed")]
+    FieldNotWritable(Vec<FieldError>),
     /// 403: the tenant's plan does not include a feature the action needs
     /// (the fix is an upgrade, not a role).
     #[error("the plan `{plan}` does not include the feature `{feature}`")]
@@ -135,7 +144,8 @@ impl ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            Self::UserRequired => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::UserRequired | Self::NotOwner(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::FieldNotWritable(_) => (StatusCode::FORBIDDEN, "field-not-writable", "Field not writable"),
             Self::FeatureNotInPlan { .. } => (StatusCode::FORBIDDEN, "feature-not-in-plan", "Feature not in plan"),
             Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
@@ -278,7 +288,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             errors: match &self {
-                Self::Invalid(errors) => Some(errors),
+                Self::Invalid(errors) | Self::FieldNotWritable(errors) => Some(errors),
                 _ => None,
             },
         };
@@ -310,7 +320,18 @@ impl From<Denied> for ApiError {
         match denied {
             Denied::Permission(permission) => Self::Forbidden(permission),
             Denied::UserRequired => Self::UserRequired,
+            Denied::Fields(fields) => Self::FieldNotWritable(fields),
             Denied::Feature { feature, plan } => Self::FeatureNotInPlan { feature, plan },
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
+        match err {
+            AccessError::Denied(denied) => denied.into(),
+            AccessError::NotOwner(permission) => Self::NotOwner(permission),
+            AccessError::Repo(repo) => repo.into(),
         }
     }
 }

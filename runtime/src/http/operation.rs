@@ -161,7 +161,10 @@ impl Operation {
     /// grants or a feature the spec does not declare.
     pub(crate) fn guard(&self, spec: &AppSpec) -> Result<Guard, String> {
         if let Some(p) = &self.permission
-            && !spec.roles.iter().any(|r| r.permissions.contains(&p.as_str()))
+            && !spec
+                .roles
+                .iter()
+                .any(|r| r.permissions.contains(&p.as_str()) || r.own.contains(&p.as_str()))
         {
             return Err(format!(
                 "{} {}: no role grants the permission `{p}` (declare it under [permissions] in rookery.toml and grant it to a role)",

@@ -144,6 +144,17 @@ pub struct FieldDef {
     pub max: Option<i64>,
     /// What a reference does when its target is deleted.
     pub on_delete: OnDelete,
+    /// The row's owner (a required reference to a member): a create that
+    /// omits it is owned by the caller, a permission granted on own rows
+    /// only (`deals.write:own`) reaches the rows it names, and setting it to
+    /// anyone else needs [`Permissions::assign`]. At most one per model.
+    pub owner: bool,
+    /// The permission a client needs to set or change this field (in a
+    /// create or an update body), besides the model's `write`.
+    pub write: Option<&'static str>,
+    /// Set by the server only: a client body that names it is refused
+    /// (hand-written code writes it through the repository).
+    pub read_only: bool,
 }
 
 impl FieldDef {
@@ -162,6 +173,9 @@ impl FieldDef {
             min: None,
             max: None,
             on_delete: OnDelete::Restrict,
+            owner: false,
+            write: None,
+            read_only: false,
         }
     }
 }
@@ -175,6 +189,10 @@ pub struct Permissions {
     pub write: &'static str,
     /// Needed for `DELETE`.
     pub delete: &'static str,
+    /// Needed to give a row to another member: to create it owned by
+    /// someone else than the caller, or to change its owner field. `None`:
+    /// nobody can (rows are owned by whoever created them).
+    pub assign: Option<&'static str>,
 }
 
 /// The domain events a model's writes record (`events` in the spec,
@@ -245,6 +263,11 @@ impl ModelDef {
     /// The field called `name`, if declared.
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The owner field and its index, if the model has one.
+    pub fn owner(&self) -> Option<(usize, &'static FieldDef)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.owner)
     }
 }
 

@@ -191,14 +191,21 @@ pub(crate) fn cursor_for(def: &ModelDef, query: &ListQuery, last: &[Value]) -> S
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default())
 }
 
-/// `SELECT … WHERE tenant_id = $1 … ORDER BY … LIMIT …` and its binds
-/// after the tenant (the caller puts the tenant first).
-pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String, dialect: Dialect) -> (String, Vec<Bind>) {
-    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1", quoted(def.table));
-    let mut binds: Vec<Bind> = Vec::new();
+/// `SELECT … WHERE tenant_id = $1 <scope> … ORDER BY … LIMIT …`, its binds
+/// pushed after those already in `binds` (the tenant, and the bind of
+/// `scope`, a predicate the caller made).
+pub(crate) fn build(
+    def: &ModelDef,
+    query: &ListQuery,
+    select: String,
+    scope: &str,
+    dialect: Dialect,
+    binds: &mut Vec<Bind>,
+) -> String {
+    let mut sql = format!("SELECT {select} FROM {} WHERE tenant_id = $1{scope}", quoted(def.table));
     for (col, ty, value) in &query.filters {
         binds.push(Bind::new(value.clone(), *ty));
-        let n = format!("${}", binds.len() + 1);
+        let n = format!("${}", binds.len());
         let _ = write!(
             sql,
             " AND {} = {}",
@@ -212,9 +219,9 @@ pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String, dialect: 
         if query.sort_field != "id" {
             binds.push(Bind::new(value.clone(), query.sort_type));
         }
-        let v = number(dialect, query.sort_type, &format!("${}", binds.len() + 1));
+        let v = number(dialect, query.sort_type, &format!("${}", binds.len()));
         binds.push(Bind::new(id.clone(), key_type(def.key)));
-        let i = binds.len() + 1;
+        let i = binds.len();
         if query.sort_field == "id" {
             let _ = write!(sql, " AND id {cmp} ${i}");
         } else {
@@ -227,8 +234,8 @@ pub(crate) fn build(def: &ModelDef, query: &ListQuery, select: String, dialect: 
         let _ = write!(sql, " ORDER BY {col} {dir}, id {dir}");
     }
     binds.push(Bind::new(Value::BigInt(i64::from(query.limit) + 1), FieldType::BigInt));
-    let _ = write!(sql, " LIMIT ${}", binds.len() + 1);
-    (sql, binds)
+    let _ = write!(sql, " LIMIT ${}", binds.len());
+    sql
 }
 
 /// `expr` as a number to compare and order by: SQLite stores decimals as

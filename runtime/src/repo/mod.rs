@@ -115,8 +115,16 @@ pub(crate) fn quoted(name: &str) -> String {
 }
 
 /// A row of the core as a typed record.
-fn typed<M: TenantModel>(row: crate::model::Row) -> Result<Record<M>, RepoError> {
+pub(crate) fn typed<M: TenantModel>(row: crate::model::Row) -> Result<Record<M>, RepoError> {
     crate::model::row::decode(row.values).map_err(|e| RepoError::Db(DbError::Decode(e)))
+}
+
+/// A page of the core as typed records.
+pub(crate) fn typed_page<M: TenantModel>(page: list::RowPage) -> Result<Page<M>, RepoError> {
+    Ok(Page {
+        data: page.rows.decode().map_err(|e| RepoError::Db(DbError::Decode(e)))?,
+        next_cursor: page.next_cursor,
+    })
 }
 
 impl<S: Mode> TenantTx<S> {
@@ -149,11 +157,7 @@ impl<'t, M: TenantModel, S: Mode> Repo<'t, M, S> {
 
     /// One page of rows, filtered and sorted as `query` says.
     pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, RepoError> {
-        let page = self.table().list(query).await?;
-        Ok(Page {
-            data: page.rows.decode().map_err(|e| RepoError::Db(DbError::Decode(e)))?,
-            next_cursor: page.next_cursor,
-        })
+        typed_page(self.table().list(query).await?)
     }
 }
 

@@ -10,7 +10,7 @@ use super::list::{self, ListQuery, RowPage};
 use super::{RepoError, key_type, quoted};
 use crate::db::{Bind, DbRow, Mode, TenantTx};
 use crate::model::row::width;
-use crate::model::{FieldType, ModelDef, Row, Rows, Value};
+use crate::model::{FieldType, ModelDef, Row, Rows, UserId, Value};
 
 /// The rows of model `def` in the tenant of a [`TenantTx`] in state `S`:
 /// every state reads; the writes exist only where `S` writes.
@@ -18,6 +18,8 @@ use crate::model::{FieldType, ModelDef, Row, Rows, Value};
 pub(crate) struct Table<'t, S: Mode> {
     pub(super) tx: &'t mut TenantTx<S>,
     pub(super) def: &'static ModelDef,
+    /// Rows owned by this member only ([`Table::owned_by`]).
+    pub(super) owner: Option<UserId>,
 }
 
 /// `tenant_id, id, created_at, updated_at, <fields>`.
@@ -57,7 +59,29 @@ pub(super) fn decode_row(def: &'static ModelDef, row: &DbRow) -> Result<Row, Rep
 impl<'t, S: Mode> Table<'t, S> {
     /// The table of `def` inside `tx`.
     pub(crate) fn new(tx: &'t mut TenantTx<S>, def: &'static ModelDef) -> Self {
-        Self { tx, def }
+        Self { tx, def, owner: None }
+    }
+
+    /// The same table, reaching only the rows whose owner field names
+    /// `owner` when it is `Some` (a permission granted on own rows): every
+    /// read, update and delete gets `AND <owner column> = $n`. A model
+    /// without an owner field reaches no row under an owner (fail closed).
+    pub(crate) fn owned_by(mut self, owner: Option<UserId>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// ` AND <owner column> = $n` with its bind pushed onto `binds`, when
+    /// the table is [`Table::owned_by`] someone; empty otherwise.
+    pub(super) fn owner_clause(&self, binds: &mut Vec<Bind>) -> String {
+        let Some(owner) = self.owner else {
+            return String::new();
+        };
+        binds.push(Bind::new(Value::Uuid(owner.0), FieldType::Uuid));
+        match self.def.owner() {
+            Some((_, field)) => format!(" AND {} = ${}", quoted(field.column), binds.len()),
+            None => format!(" AND ${} IS NULL", binds.len()),
+        }
     }
 
     pub(super) fn tenant_bind(&self) -> Bind {
@@ -73,22 +97,28 @@ impl<'t, S: Mode> Table<'t, S> {
     /// is indistinguishable from a missing one.
     pub(crate) async fn get(&mut self, id: Value) -> Result<Option<Row>, RepoError> {
         let def = self.def;
+        let mut binds = vec![self.tenant_bind(), self.id_bind(id)];
         let sql = format!(
-            "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2{}",
             select_list(def),
-            quoted(def.table)
+            quoted(def.table),
+            self.owner_clause(&mut binds)
         );
-        let binds = vec![self.tenant_bind(), self.id_bind(id)];
         match self.tx.fetch_optional(sql, binds).await? {
             Some(row) => decode_row(def, &row).map(Some),
             None => Ok(None),
         }
     }
 
-    /// How many rows the tenant has.
+    /// How many rows the tenant has (that the owner owns, when scoped).
     pub(crate) async fn count(&mut self) -> Result<i64, RepoError> {
-        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = $1", quoted(self.def.table));
-        let row = self.tx.fetch_optional(sql, vec![self.tenant_bind()]).await?;
+        let mut binds = vec![self.tenant_bind()];
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE tenant_id = $1{}",
+            quoted(self.def.table),
+            self.owner_clause(&mut binds)
+        );
+        let row = self.tx.fetch_optional(sql, binds).await?;
         match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
             Some(Value::BigInt(n)) => Ok(n),
             _ => Ok(0),
@@ -98,8 +128,9 @@ impl<'t, S: Mode> Table<'t, S> {
     /// One page of rows, filtered and sorted as `query` says.
     pub(crate) async fn list(&mut self, query: &ListQuery) -> Result<RowPage, RepoError> {
         let def = self.def;
-        let (sql, mut binds) = list::build(def, query, select_list(def), self.tx.dialect());
-        binds.insert(0, self.tenant_bind());
+        let mut binds = vec![self.tenant_bind()];
+        let owner = self.owner_clause(&mut binds);
+        let sql = list::build(def, query, select_list(def), &owner, self.tx.dialect(), &mut binds);
         let fetched = self.tx.fetch_all(sql, binds).await?;
         let mut values = Vec::with_capacity(fetched.len() * width(def));
         for row in &fetched {

@@ -171,8 +171,9 @@ impl<S: Writes> Table<'_, S> {
             binds.push(Bind::new(value, field.ty));
             let _ = write!(sets, ", {} = ${}", quoted(field.column), binds.len());
         }
+        let owner = self.owner_clause(&mut binds);
         let sql = format!(
-            "UPDATE {} SET {sets} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+            "UPDATE {} SET {sets} WHERE tenant_id = $1 AND id = $2{owner} RETURNING {}",
             quoted(def.table),
             select_list(def)
         );
@@ -212,20 +213,21 @@ impl<S: Writes> Table<'_, S> {
     /// does not exist in this tenant.
     pub(crate) async fn delete(&mut self, id: Value, stamp: Option<Stamp<'_>>) -> Result<bool, RepoError> {
         let def = self.def;
+        let mut binds = vec![self.tenant_bind(), self.id_bind(id.clone())];
+        let owner = self.owner_clause(&mut binds);
         // The event carries the deleted row; otherwise its id is enough.
         let sql = if events::verb_on(def, Verb::Deleted) {
             format!(
-                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2{owner} RETURNING {}",
                 quoted(def.table),
                 select_list(def)
             )
         } else {
             format!(
-                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2 RETURNING id",
+                "DELETE FROM {} WHERE tenant_id = $1 AND id = $2{owner} RETURNING id",
                 quoted(def.table)
             )
         };
-        let mut binds = vec![self.tenant_bind(), self.id_bind(id.clone())];
         let (sql, after) = self.with_side_rows(sql, Verb::Deleted, stamp, &mut binds);
         let rows = self
             .tx

@@ -54,8 +54,23 @@ pub mod pair;
 pub mod redis_server;
 
 const VIEWER: &[&str] = &["members.read", "projects.read"];
-const MEMBER: &[&str] = &["members.read", "projects.read", "projects.write", "api_keys.manage"];
+const MEMBER: &[&str] = &[
+    "members.read",
+    "projects.read",
+    "projects.write",
+    "api_keys.manage",
+    "deals.read",
+];
+/// A viewer reads their own deals only (`deals.read:own`).
+const VIEWER_OWN: &[&str] = &["deals.read"];
+/// A member writes and deletes their own deals only (`deals.write:own`).
+const MEMBER_OWN: &[&str] = &["deals.write", "deals.delete"];
 const ADMIN: &[&str] = &[
+    "deals.read",
+    "deals.write",
+    "deals.delete",
+    "deals.approve",
+    "deals.assign",
     "members.read",
     "projects.read",
     "projects.write",
@@ -66,6 +81,11 @@ const ADMIN: &[&str] = &[
     "webhooks.manage",
 ];
 const OWNER: &[&str] = &[
+    "deals.read",
+    "deals.write",
+    "deals.delete",
+    "deals.approve",
+    "deals.assign",
     "members.read",
     "projects.read",
     "projects.write",
@@ -102,6 +122,33 @@ pub struct Note {
     pub meta: Option<serde_json::Value>,
     /// An amount.
     pub amount: Option<rookery::Decimal>,
+}
+
+/// A deal: owned by a member (members write and delete their own, admins
+/// any), `approved` needs `deals.approve`, `score` is the server's.
+#[derive(Debug, Clone, TenantModel)]
+#[rookery(
+    permissions(
+        read = "deals.read",
+        write = "deals.write",
+        delete = "deals.delete",
+        assign = "deals.assign"
+    ),
+    audit
+)]
+pub struct Deal {
+    /// Title.
+    #[rookery(max_len = 200)]
+    pub title: String,
+    /// Who owns it.
+    #[rookery(owner)]
+    pub owner: rookery::UserId,
+    /// Approved by a manager.
+    #[rookery(default = "false", write = "deals.approve")]
+    pub approved: bool,
+    /// Set by the server.
+    #[rookery(read_only)]
+    pub score: Option<i32>,
 }
 
 /// A gadget's kind.
@@ -171,6 +218,19 @@ ALTER TABLE gadgets ENABLE ROW LEVEL SECURITY; ALTER TABLE gadgets FORCE ROW LEV
 CREATE POLICY tenant_isolation ON gadgets
     USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
     WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
+CREATE TABLE deals (
+    tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id uuid NOT NULL,
+    title text NOT NULL CHECK (char_length(title) <= 200),
+    owner_id uuid NOT NULL, approved boolean NOT NULL, score integer,
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
+CREATE INDEX deals_tenant_id_owner_id_idx ON deals (tenant_id, owner_id);
+ALTER TABLE deals ENABLE ROW LEVEL SECURITY; ALTER TABLE deals FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON deals
+    USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+    WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
 ";
 
 const SQLITE_NOTES: &str = "
@@ -189,6 +249,13 @@ CREATE TABLE gadgets (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, note_id) REFERENCES notes (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
+CREATE TABLE deals (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, id TEXT NOT NULL,
+    title TEXT NOT NULL CHECK (length(title) <= 200),
+    owner_id TEXT NOT NULL, approved INTEGER NOT NULL, score INTEGER,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
 ";
 
 /// Roles owner > admin > member > viewer (owner first: a tenant's creator
@@ -203,18 +270,22 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         RoleDef {
             name: "owner",
             permissions: OWNER,
+            own: &[],
         },
         RoleDef {
             name: "admin",
             permissions: ADMIN,
+            own: &[],
         },
         RoleDef {
             name: "member",
             permissions: MEMBER,
+            own: MEMBER_OWN,
         },
         RoleDef {
             name: "viewer",
             permissions: VIEWER,
+            own: VIEWER_OWN,
         },
     ],
     features: &[rookery::app_spec::FeatureDef {
@@ -717,6 +788,27 @@ async fn guarded() -> axum::Json<&'static str> {
     axum::Json("ran")
 }
 
+/// `POST /deals/{id}/approve`, hand-written: approves through the guarded
+/// repository, so the field rule of `approved` holds here too.
+async fn approve_deal(
+    axum::extract::State(state): axum::extract::State<rookery::AppState>,
+    principal: rookery::Principal,
+    axum::extract::Path(id): axum::extract::Path<rookery::uuid::Uuid>,
+) -> Result<axum::Json<DealRecord>, rookery::ApiError> {
+    let mut tx = state.db().begin_write(principal.tenant).await?;
+    let patch = UpdateDeal {
+        approved: Some(true),
+        ..Default::default()
+    };
+    let deal = tx
+        .guarded::<Deal>(&principal)
+        .update(rookery::Id::new(id), patch)
+        .await?
+        .ok_or(rookery::ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(axum::Json(deal))
+}
+
 fn router(db: Db, url: &str, configure: fn(&mut Config)) -> (rookery::AppState, Router, Router) {
     router_for(db, configured(url, configure))
 }
@@ -735,6 +827,7 @@ pub fn app() -> App {
     App::new(&TEST_SPEC)
         .model::<Note>()
         .model::<Gadget>()
+        .model::<Deal>()
         .event_type("note.shared")
         .operation(
             rookery::Operation::post("/guarded").permission("projects.write"),
@@ -743,6 +836,7 @@ pub fn app() -> App {
         .routes(
             Router::new()
                 .route("/echo", axum::routing::post(echo))
+                .route("/deals/{id}/approve", axum::routing::post(approve_deal))
                 .route("/bare-conflict", axum::routing::get(|| async { StatusCode::CONFLICT }))
                 .route("/panics", axum::routing::get(panics))
                 .route("/fails", axum::routing::get(fails))

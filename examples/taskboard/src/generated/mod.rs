@@ -33,6 +33,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tenant.delete",
                 "webhooks.manage",
             ],
+            own: &[],
         },
         spec::RoleDef {
             name: "admin",
@@ -50,6 +51,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tasks.write",
                 "webhooks.manage",
             ],
+            own: &[],
         },
         spec::RoleDef {
             name: "member",
@@ -60,10 +62,12 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tasks.read",
                 "tasks.write",
             ],
+            own: &[],
         },
         spec::RoleDef {
             name: "viewer",
             permissions: &["projects.read", "reports.read", "tasks.read"],
+            own: &[],
         },
     ],
     features: &[

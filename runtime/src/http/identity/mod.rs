@@ -210,10 +210,16 @@ fn require_grant(principal: &Principal, role: &RoleDef) -> Result<(), ApiError> 
     if crate::rbac::can_grant(principal.role, role) {
         return Ok(());
     }
+    let mine = principal.role;
     let missing = role
         .permissions
         .iter()
-        .find(|p| !principal.role.permissions.contains(p))
+        .find(|p| !mine.permissions.contains(p))
+        .or_else(|| {
+            role.own
+                .iter()
+                .find(|p| !mine.permissions.contains(p) && !mine.own.contains(p))
+        })
         .copied()
         .unwrap_or(role.name);
     Err(ApiError::Forbidden(missing.to_owned()))

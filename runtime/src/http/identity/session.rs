@@ -178,6 +178,8 @@ pub(super) struct MeResponse {
     plan: &'static str,
     role: &'static str,
     permissions: &'static [&'static str],
+    /// Permissions on own rows only (`deals.write:own` in the spec).
+    own_permissions: &'static [&'static str],
     /// `user` or `api_key`.
     via: &'static str,
 }
@@ -191,6 +193,7 @@ pub(super) async fn me(principal: Principal) -> Json<MeResponse> {
         plan: principal.info.plan.name,
         role: principal.role.name,
         permissions: principal.role.permissions,
+        own_permissions: principal.role.own,
         via: principal.actor.kind(),
     })
 }

@@ -297,9 +297,10 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
     );
     schemas.insert(
         "Me".into(),
-        json!({"type": "object", "required": ["user_id", "tenant_id", "tenant_slug", "plan", "role", "permissions", "via"], "properties": {
+        json!({"type": "object", "required": ["user_id", "tenant_id", "tenant_slug", "plan", "role", "permissions", "own_permissions", "via"], "properties": {
             "user_id": uuid, "tenant_id": uuid, "tenant_slug": s, "plan": s, "role": s,
-            "permissions": {"type": "array", "items": s}, "via": {"type": "string", "enum": ["user", "api_key"]}
+            "permissions": {"type": "array", "items": s, "description": "Permissions on every row"},
+            "own_permissions": {"type": "array", "items": s, "description": "Permissions on the caller's own rows only"}, "via": {"type": "string", "enum": ["user", "api_key"]}
         }}),
     );
 }

@@ -108,11 +108,26 @@ pub(super) fn model_schemas(def: &ModelDef, schemas: &mut Map<String, Value>) {
     let mut update_props = Map::new();
     let mut required_create = Vec::new();
     for field in def.fields {
-        let schema = field_schema(field);
+        let mut schema = field_schema(field);
+        if field.read_only {
+            // The server's to set: shown, never accepted.
+            schema["readOnly"] = Value::Bool(true);
+            record_props.insert(field.name.into(), schema);
+            continue;
+        }
         record_props.insert(field.name.into(), schema.clone());
+        let rule = match (field.owner, field.write, def.permissions.assign) {
+            (true, _, Some(assign)) => Some(format!("Omitted: the caller. Naming another member needs `{assign}`.")),
+            (true, _, None) => Some("Omitted: the caller; no one can name another member.".to_owned()),
+            (false, Some(write), _) => Some(format!("Setting it needs `{write}`.")),
+            (false, None, _) => None,
+        };
+        if let Some(rule) = rule {
+            schema["description"] = Value::String(rule);
+        }
         create_props.insert(field.name.into(), schema.clone());
         update_props.insert(field.name.into(), schema);
-        if !field.optional && field.default.is_none() {
+        if !field.optional && field.default.is_none() && !field.owner {
             required_create.push(field.name);
         }
     }

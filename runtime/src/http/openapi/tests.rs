@@ -10,10 +10,12 @@ static ROLES: [RoleDef; 2] = [
     RoleDef {
         name: "owner",
         permissions: &["things.read"],
+        own: &[],
     },
     RoleDef {
         name: "viewer",
         permissions: &["things.read"],
+        own: &[],
     },
 ];
 
@@ -111,6 +113,7 @@ static THING: ModelDef = ModelDef {
         read: "things.read",
         write: "things.write",
         delete: "things.delete",
+        assign: None,
     },
     quota: None,
     audit: false,
