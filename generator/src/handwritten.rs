@@ -97,6 +97,8 @@ pub struct HandModel {
     pub permissions: Option<(String, String, Option<String>)>,
     /// `permissions(assign = "...")`.
     pub assign: Option<String>,
+    /// `feature = "..."`.
+    pub feature: Option<String>,
     pub quota: Option<String>,
     pub audit: bool,
     /// `events(...)`: `created`, `updated`, `deleted`, in that order.
@@ -357,6 +359,7 @@ fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) 
             )
         }),
         assign: a.permissions.as_ref().and_then(|p| p.value.assign.clone()),
+        feature: a.feature.as_ref().map(|f| f.value.clone()),
         quota: a.quota.clone(),
         audit: a.audit,
         events: a.events.names().into_iter().map(str::to_owned).collect(),

@@ -29,6 +29,10 @@ pub struct App {
     pub auth_methods: Vec<&'static str>,
     /// Roles with inheritance flattened, in spec order.
     pub roles: Vec<Role>,
+    /// Permissions that need a plan feature: `(permission, feature)`.
+    pub gated_permissions: Vec<(String, String)>,
+    /// The plan feature API keys need.
+    pub api_key_feature: Option<String>,
     /// Features, in spec order.
     pub features: Vec<Feature>,
     /// Plans, in spec order (the first one is the default).
@@ -341,6 +345,8 @@ pub struct Model {
     pub sort: Sort,
     /// Previous model name, to rename the table keeping the data.
     pub renamed_from: Option<String>,
+    /// The plan feature its routes need.
+    pub feature: Option<String>,
     /// Generated from the spec (`true`) or hand-written.
     pub generated: bool,
     /// Path of the type from `src/generated/mod.rs` (`models::Project`,
@@ -497,6 +503,17 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
         resolvers,
         auth_methods,
         roles,
+        gated_permissions: spec
+            .permissions
+            .iter()
+            .filter_map(|(p, d)| d.feature.as_ref().map(|f| (p.get_ref().clone(), f.get_ref().clone())))
+            .collect(),
+        api_key_feature: spec
+            .auth
+            .api_keys
+            .as_ref()
+            .and_then(|k| k.feature.as_ref())
+            .map(|f| f.get_ref().clone()),
         features,
         plans,
         models,
@@ -800,6 +817,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
             .collect(),
         sort,
         renamed_from: m.renamed_from.as_ref().map(|r| r.get_ref().clone()),
+        feature: m.feature.as_ref().map(|f| f.get_ref().clone()),
         generated: true,
         module: name.to_owned(),
         module_ident: rust_ident(name),
@@ -941,6 +959,9 @@ fn model_attrs(m: &Model) -> Vec<String> {
     }
     if m.audit {
         out.push("audit".into());
+    }
+    if let Some(f) = &m.feature {
+        out.push(format!("feature = {}", rust_str(f)));
     }
     if !m.events.is_empty() {
         out.push(format!("events({})", m.events.join(", ")));
@@ -1149,6 +1170,7 @@ fn hand_model(
         events: h.events.clone(),
         sort,
         renamed_from: h.renamed_from.clone(),
+        feature: h.feature.clone(),
         generated: false,
         module_ident: rust_ident(&name),
         module: name.clone(),

@@ -72,6 +72,12 @@ pub struct JobSpec {
 pub struct PermissionSpec {
     /// What the permission allows, for whoever decides who gets it.
     pub description: String,
+    /// The plan feature the permission needs: a tenant whose plan lacks it
+    /// is refused the permission (403 `feature-not-in-plan`), whatever the
+    /// caller's role.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub feature: Option<Spanned<String>>,
 }
 
 /// `[app]`.
@@ -165,12 +171,28 @@ pub struct AuthSpec {
     #[serde(default = "default_methods")]
     #[schemars(with = "Vec<AuthMethod>")]
     pub methods: Vec<Spanned<AuthMethod>>,
+    /// API keys' options (with the `api_key` method).
+    #[serde(default)]
+    pub api_keys: Option<ApiKeysSpec>,
+}
+
+/// `[auth].api_keys`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysSpec {
+    /// The plan feature API keys need: creating one, and every request
+    /// made with one (a key of a tenant that loses the feature stops
+    /// working until it gets it back).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub feature: Option<Spanned<String>>,
 }
 
 impl Default for AuthSpec {
     fn default() -> Self {
         Self {
             methods: default_methods(),
+            api_keys: None,
         }
     }
 }
@@ -323,6 +345,11 @@ pub struct ModelSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub renamed_from: Option<Spanned<String>>,
+    /// The plan feature its routes need: without it, every route of the
+    /// model answers 403 `feature-not-in-plan`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub feature: Option<Spanned<String>>,
 }
 
 /// Primary key type. Without `id`, a new model gets `uuid` and an

@@ -147,6 +147,35 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// What needs a plan feature besides models and routes (those say so
+/// themselves: `ModelDef::feature`, `Operation::feature`).
+#[derive(Debug, Clone, Copy)]
+pub struct Gates {
+    /// Permissions that need a feature, `(permission, feature)`: a caller
+    /// whose tenant lacks the feature is refused the permission with 403
+    /// `feature-not-in-plan`, whatever their role.
+    pub permissions: &'static [(&'static str, &'static str)],
+    /// The feature API keys need: creating one, and every request made
+    /// with one.
+    pub api_keys: Option<&'static str>,
+}
+
+impl Gates {
+    /// Nothing gated.
+    pub const NONE: Self = Self {
+        permissions: &[],
+        api_keys: None,
+    };
+
+    /// The feature `permission` needs, if any.
+    pub fn permission(&self, permission: &str) -> Option<&'static str> {
+        self.permissions
+            .iter()
+            .find(|(p, _)| *p == permission)
+            .map(|(_, feature)| *feature)
+    }
+}
+
 /// Everything the generator knows about an app, as static data.
 #[derive(Debug, Clone, Copy)]
 pub struct AppSpec {
@@ -166,6 +195,8 @@ pub struct AppSpec {
     pub features: &'static [FeatureDef],
     /// Plans. The first plan is the one a new tenant gets.
     pub plans: &'static [PlanDef],
+    /// Permissions and API keys behind plan features.
+    pub gates: Gates,
     /// Periodic jobs (`[jobs]`), which the app registers by name.
     pub schedules: &'static [ScheduleDef],
     /// PostgreSQL migrations, by version.

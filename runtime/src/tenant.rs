@@ -135,6 +135,13 @@ pub struct TenantInfo {
     pub plan: &'static PlanDef,
 }
 
+impl TenantInfo {
+    /// Whether the tenant's plan unlocks `feature`.
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.plan.features.contains(&feature)
+    }
+}
+
 /// How long tenant facts are kept: changes made through the runtime reach
 /// every instance at once (`invalidate`); this bounds changes made around
 /// it (SQL by hand, another program).

@@ -163,6 +163,7 @@ async fn own_rows_versus_any_row(h: Harness) {
     // Another tenant's deal answers exactly as a missing one, also to a
     // scoped writer.
     let globex = h.signup("globex", "gus@example.com", PW).await.str("access_token");
+    h.set_plan("globex", "pro").await;
     let theirs = h
         .call(
             "POST",

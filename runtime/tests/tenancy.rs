@@ -223,6 +223,7 @@ static SPEC: AppSpec = AppSpec {
             trial_days: None,
         },
     ],
+    gates: rookery::app_spec::Gates::NONE,
     schedules: &[],
     postgres_migrations: PG_MIGRATIONS,
     sqlite_migrations: SQLITE_MIGRATIONS,

@@ -40,6 +40,7 @@ static SPEC: AppSpec = AppSpec {
         monthly_price: Some(0),
         trial_days: None,
     }],
+    gates: rookery::app_spec::Gates::NONE,
     schedules: &[],
     postgres_migrations: &[],
     sqlite_migrations: &[Migration {

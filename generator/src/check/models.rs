@@ -35,6 +35,9 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
         }
         fields::check(ctx, spec, model);
         access::check(ctx, model);
+        if let Some(feature) = &model.feature {
+            super::plans::known_feature(ctx, spec, feature);
+        }
     }
 }
 

@@ -21,6 +21,26 @@ enum QuotaKind {
 /// Quotas the platform counts itself.
 const PLATFORM_QUOTAS: [(&str, QuotaKind); 2] = [("members", QuotaKind::Count), ("api_calls", QuotaKind::Rate)];
 
+/// An error unless `feature` is declared under `[features]`.
+pub(super) fn known_feature(ctx: &mut Ctx, spec: &Spec, feature: &toml::Spanned<String>) {
+    let text = feature.get_ref().as_str();
+    if spec.features.contains_key(text) {
+        return;
+    }
+    let declared = spec.features.keys().map(|k| k.get_ref().as_str());
+    ctx.error(
+        "rookery::unknown_feature",
+        feature.span(),
+        format!("unknown feature `{text}`"),
+    )
+    .label("not declared in [features]")
+    .suggest(
+        text,
+        declared.clone(),
+        Some(format!("declare it under `[features]` (declared: {})", list(declared))),
+    );
+}
+
 pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
     for name in spec.features.keys() {
         names::ident(ctx, IdentKind::Feature, name);
@@ -45,21 +65,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             .help_text("remove this entry");
         }
         for feature in &plan.features {
-            let text = feature.get_ref().as_str();
-            if !spec.features.contains_key(text) {
-                let declared = spec.features.keys().map(|k| k.get_ref().as_str());
-                ctx.error(
-                    "rookery::unknown_feature",
-                    feature.span(),
-                    format!("unknown feature `{text}`"),
-                )
-                .label("not declared in [features]")
-                .suggest(
-                    text,
-                    declared.clone(),
-                    Some(format!("declare it under `[features]` (declared: {})", list(declared))),
-                );
-            }
+            known_feature(ctx, spec, feature);
         }
         for (quota, value) in &plan.quotas {
             let text = quota.get_ref().as_str();

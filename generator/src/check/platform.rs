@@ -67,6 +67,18 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
             .help_text("use `password` and `api_key` for now");
         }
     }
+    if let Some(feature) = spec.auth.api_keys.as_ref().and_then(|k| k.feature.as_ref()) {
+        super::plans::known_feature(ctx, spec, feature);
+        if !spec.auth.methods.iter().any(|m| *m.get_ref() == AuthMethod::ApiKey) {
+            ctx.error(
+                "rookery::api_keys_disabled",
+                feature.span(),
+                "`api_keys` options without the `api_key` sign-in method",
+            )
+            .label("API keys are off")
+            .help_text("add `\"api_key\"` to `[auth].methods`, or remove `api_keys`");
+        }
+    }
 }
 
 fn is_path_prefix(prefix: &str) -> bool {

@@ -73,6 +73,9 @@ pub(super) fn base_grant(grant: &str) -> (&str, bool) {
 /// platform's own.
 fn declared(ctx: &mut Ctx, spec: &Spec) {
     for (name, permission) in &spec.permissions {
+        if let Some(feature) = &permission.feature {
+            super::plans::known_feature(ctx, spec, feature);
+        }
         if !names::permission(ctx, name) {
             continue;
         }

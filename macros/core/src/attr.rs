@@ -101,6 +101,8 @@ pub struct ModelAttrs {
     pub sort: Option<Spanned<String>>,
     /// `renamed_from = "..."`: the model's previous name (read by the planner).
     pub renamed_from: Option<Spanned<String>>,
+    /// `feature = "..."`: the plan feature its routes need.
+    pub feature: Option<Spanned<String>>,
     /// An attribute failed to parse: "missing ..." errors would be noise.
     pub(crate) incomplete: bool,
 }
@@ -164,6 +166,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "events",
     "sort",
     "renamed_from",
+    "feature",
 ];
 const FIELD_KEYS: &[&str] = &[
     "text",
@@ -274,6 +277,7 @@ impl ModelAttrs {
                 "events" => out.events = events(cx, meta)?,
                 "sort" => out.sort = lit_str(cx, meta, key)?,
                 "renamed_from" => out.renamed_from = lit_str(cx, meta, key)?,
+                "feature" => out.feature = lit_str(cx, meta, key)?,
                 _ => return Ok(false),
             }
             Ok(true)

@@ -69,6 +69,13 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let audit = attrs.audit;
+    let feature = match &attrs.feature {
+        Some(f) => {
+            let f = &f.value;
+            quote!(::core::option::Option::Some(#f))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let (created, updated, deleted) = (
         attrs.events.created.is_some(),
         attrs.events.updated.is_some(),
@@ -108,6 +115,7 @@ pub(crate) fn trait_impls(model: &Model<'_>, names: &Names) -> TokenStream {
                     audit: #audit,
                     events: #p::Events { created: #created, updated: #updated, deleted: #deleted },
                     default_sort: #p::Sort { field: #sort_field, descending: #descending },
+                    feature: #feature,
                 };
                 &DEF
             }

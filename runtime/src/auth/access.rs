@@ -61,6 +61,7 @@ impl Principal {
     /// only (an API key acts for the member who created it), refused
     /// otherwise.
     pub fn scope(&self, permission: &str) -> Result<Scope, Denied> {
+        self.gate(permission)?;
         if self.role.permissions.contains(&permission) {
             Ok(Scope::Any)
         } else if self.role.own.contains(&permission) {
@@ -70,6 +71,22 @@ impl Principal {
         }
     }
 
+    /// Refuses when `def` needs a plan feature the tenant lacks (every
+    /// route of the model, before its permission).
+    pub fn require_model(&self, def: &ModelDef) -> Result<(), Denied> {
+        match def.feature {
+            Some(feature) => self.require_feature(feature),
+            None => Ok(()),
+        }
+    }
+
+    /// How far `def`'s `permission` reaches: the model's feature first,
+    /// then [`Principal::scope`].
+    pub(crate) fn model_scope(&self, def: &ModelDef, permission: &str) -> Result<Scope, Denied> {
+        self.require_model(def)?;
+        self.scope(permission)
+    }
+
     /// Checks a create of `def` whose values are `values` (one per field,
     /// `None` where the body omitted it) and fills in the owner: omitted,
     /// it is the caller; naming anyone else needs the model's `assign`.
@@ -77,7 +94,7 @@ impl Principal {
     /// the permissions of the fields it sets); refuses every field the
     /// caller may not set, all listed at once.
     pub fn check_create(&self, def: &ModelDef, values: &mut [Option<Value>]) -> Result<Scope, Denied> {
-        let mut scope = self.scope(def.permissions.write)?;
+        let mut scope = self.model_scope(def, def.permissions.write)?;
         let mut refused = Vec::new();
         for (i, field) in def.fields.iter().enumerate() {
             let Some(value) = &values[i] else {
@@ -92,7 +109,7 @@ impl Principal {
                 }
                 continue;
             }
-            scope = scope.and(self.field_rule(field, &mut refused));
+            scope = scope.and(self.field_rule(field, &mut refused)?);
         }
         if !refused.is_empty() {
             return Err(Denied::Fields(refused));
@@ -114,7 +131,7 @@ impl Principal {
     /// needs the model's `assign`, except naming the caller where the
     /// update is narrowed to the caller's rows (then nothing changes).
     pub fn check_update(&self, def: &ModelDef, changes: &[(usize, Value)]) -> Result<Scope, Denied> {
-        let mut scope = self.scope(def.permissions.write)?;
+        let mut scope = self.model_scope(def, def.permissions.write)?;
         let mut refused = Vec::new();
         let mut owner_change = None;
         for (i, value) in changes {
@@ -122,7 +139,7 @@ impl Principal {
             if field.owner {
                 owner_change = Some((field, value));
             } else {
-                scope = scope.and(self.field_rule(field, &mut refused));
+                scope = scope.and(self.field_rule(field, &mut refused)?);
             }
         }
         if let Some((field, value)) = owner_change {
@@ -139,23 +156,28 @@ impl Principal {
     }
 
     /// The scope `field`'s own write permission allows (recording a
-    /// refusal when the caller may not set it at all).
-    fn field_rule(&self, field: &FieldDef, refused: &mut Vec<FieldError>) -> Scope {
+    /// refusal when the caller may not set it at all); refused outright
+    /// when the permission needs a feature the plan lacks.
+    fn field_rule(&self, field: &FieldDef, refused: &mut Vec<FieldError>) -> Result<Scope, Denied> {
         if field.read_only {
             refused.push(FieldError {
                 field: field.name.to_owned(),
                 code: "read_only",
                 message: "is set by the server; leave it out".to_owned(),
             });
-            return Scope::Any;
+            return Ok(Scope::Any);
         }
         let Some(permission) = field.write else {
-            return Scope::Any;
+            return Ok(Scope::Any);
         };
-        self.scope(permission).unwrap_or_else(|_| {
-            refused.push(needs(field, permission));
-            Scope::Any
-        })
+        match self.scope(permission) {
+            Ok(scope) => Ok(scope),
+            Err(feature @ Denied::Feature { .. }) => Err(feature),
+            Err(_) => {
+                refused.push(needs(field, permission));
+                Ok(Scope::Any)
+            }
+        }
     }
 
     /// Records a refusal unless the caller may give rows to others.

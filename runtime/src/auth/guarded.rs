@@ -80,14 +80,16 @@ impl<M: TenantModel, S: Mode> Guarded<'_, M, S> {
 
     /// The row with `id`, if the caller may read it.
     pub async fn get(&mut self, id: Id<M>) -> Result<Option<Record<M>>, AccessError> {
-        let scope = self.principal.scope(M::def().permissions.read)?;
+        let def = M::def();
+        let scope = self.principal.model_scope(def, def.permissions.read)?;
         let row = self.table(scope).get(id.key().to_value()).await?;
         Ok(row.map(typed).transpose()?)
     }
 
     /// One page of the rows the caller may read.
     pub async fn list(&mut self, query: &ListQuery) -> Result<Page<M>, AccessError> {
-        let scope = self.principal.scope(M::def().permissions.read)?;
+        let def = M::def();
+        let scope = self.principal.model_scope(def, def.permissions.read)?;
         Ok(typed_page(self.table(scope).list(query).await?)?)
     }
 }
@@ -127,7 +129,7 @@ impl<M: TenantModel> Guarded<'_, M, Writing> {
     /// Deletes the row if the caller may; `false` when they cannot see it.
     pub async fn delete(&mut self, id: Id<M>) -> Result<bool, AccessError> {
         let def = M::def();
-        let scope = self.principal.scope(def.permissions.delete)?;
+        let scope = self.principal.model_scope(def, def.permissions.delete)?;
         let id = id.key().to_value();
         let stamp = self.stamp();
         if self.table(scope).delete(id.clone(), stamp).await? {

@@ -31,7 +31,7 @@ pub(crate) mod token;
 
 use uuid::Uuid;
 
-use crate::app_spec::{AppSpec, AuthMethod, RoleDef};
+use crate::app_spec::{AppSpec, AuthMethod, Gates, RoleDef};
 use crate::config::Config;
 use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
@@ -89,6 +89,15 @@ pub(crate) enum AuthError {
     /// its credentials (403).
     #[error("{0}")]
     TenantMismatch(&'static str),
+    /// The credential is an API key and the tenant's plan lacks the
+    /// feature API keys need (403 `feature-not-in-plan`).
+    #[error("the plan `{plan}` does not include the feature `{feature}`")]
+    Feature {
+        /// The feature.
+        feature: &'static str,
+        /// The tenant's plan.
+        plan: &'static str,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -111,12 +120,25 @@ pub struct Principal {
     pub role: &'static RoleDef,
     /// Tenant facts (slug, plan).
     pub info: TenantInfo,
+    /// The app's feature gates on permissions.
+    pub(crate) gates: &'static Gates,
 }
 
 impl Principal {
-    /// Whether the caller has `permission`.
+    /// Whether the caller has `permission` on every row (and the tenant's
+    /// plan has the feature the permission needs, if any).
     pub fn can(&self, permission: &str) -> bool {
-        crate::rbac::allows(self.role, permission)
+        self.gate(permission).is_ok() && crate::rbac::allows(self.role, permission)
+    }
+
+    /// Refuses a permission whose feature (`[permissions]` in the spec) the
+    /// tenant's plan lacks: asked before the role, since the fix is an
+    /// upgrade, the same for every member.
+    pub(crate) fn gate(&self, permission: &str) -> Result<(), Denied> {
+        match self.gates.permission(permission) {
+            Some(feature) => self.require_feature(feature),
+            None => Ok(()),
+        }
     }
 
     /// Refuses unless the caller has `permission` (a 403 `forbidden`
@@ -128,6 +150,7 @@ impl Principal {
     /// # Ok(()) }
     /// ```
     pub fn require(&self, permission: &str) -> Result<(), Denied> {
+        self.gate(permission)?;
         if self.can(permission) {
             Ok(())
         } else {
@@ -146,7 +169,7 @@ impl Principal {
 
     /// Whether the tenant's plan unlocks `feature` (from the spec's `[plans]`).
     pub fn has_feature(&self, feature: &str) -> bool {
-        self.info.plan.features.contains(&feature)
+        self.info.has_feature(feature)
     }
 
     /// Refuses unless the tenant's plan unlocks `feature` (a 403
@@ -229,6 +252,14 @@ impl Verifier<'_> {
             let prefix = api_key::parse(spec.name, &self.config.env, bearer)
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
             let Known { info, version } = self.known(named).await?;
+            if let Some(feature) = spec.gates.api_keys
+                && !info.has_feature(feature)
+            {
+                return Err(AuthError::Feature {
+                    feature,
+                    plan: info.plan.name,
+                });
+            }
             // No memory of keys: every request reads the key's row, so a
             // revoked key (or its creator's removal) is refused at once on
             // every instance.
@@ -255,6 +286,7 @@ impl Verifier<'_> {
                 },
                 role,
                 info,
+                gates: &spec.gates,
             };
             return Ok(Authenticated {
                 principal,
@@ -289,6 +321,7 @@ impl Verifier<'_> {
             actor: Actor::User(verified.user),
             role,
             info,
+            gates: &spec.gates,
         };
         Ok(Authenticated {
             principal,
@@ -375,6 +408,7 @@ mod tests {
                 slug: "acme".into(),
                 plan: &PLAN,
             },
+            gates: &Gates::NONE,
         }
     }
 

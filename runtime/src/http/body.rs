@@ -163,6 +163,7 @@ mod tests {
                 field: "created_at",
                 descending: true,
             },
+            feature: None,
         };
         let read = |body: &str| super::deserialize_model::<Input>(&def, body.as_bytes()).map(|i| (i.rank, i.score));
         assert_eq!(read(r#"{"rank": 2.0, "score": -3e3}"#).unwrap(), (2, Some(-3000)));

@@ -141,7 +141,7 @@ async fn list(
     principal: Principal,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let scope = principal.scope(def.permissions.read)?;
+    let scope = principal.model_scope(def, def.permissions.read)?;
     let pairs: Vec<_> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).collect();
     let query = ListQuery::parse(def, pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))?;
     let mut tx = state.db().begin(principal.tenant).await?;
@@ -156,7 +156,7 @@ async fn read(
     principal: Principal,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let scope = principal.scope(def.permissions.read)?;
+    let scope = principal.model_scope(def, def.permissions.read)?;
     let id = parse_id(def, &raw)?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let row = Table::new(&mut tx, def)
@@ -207,7 +207,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let def = crud.def;
-    principal.scope(def.permissions.write)?;
+    principal.model_scope(def, def.permissions.write)?;
     let mut input = parse_body(def, &headers, &body, crud.create)?;
     principal.check_create(def, &mut input)?;
     let quota = count_quota(def, &principal);
@@ -258,7 +258,7 @@ async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let def = crud.def;
-    principal.scope(def.permissions.write)?;
+    principal.model_scope(def, def.permissions.write)?;
     let id = parse_id(def, &raw)?;
     let changes = parse_body(def, &headers, &body, crud.update)?;
     let scope = principal.check_update(def, &changes)?;
@@ -282,7 +282,7 @@ async fn remove(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let scope = principal.scope(def.permissions.delete)?;
+    let scope = principal.model_scope(def, def.permissions.delete)?;
     let id = parse_id(def, &raw)?;
     let cascades = state.cascades(def.table);
     let gone = match stamp(def, &principal, &headers) {
@@ -334,7 +334,7 @@ async fn missed(
     if scope.owner().is_none() {
         return ApiError::NotFound;
     }
-    let Ok(read) = principal.scope(def.permissions.read) else {
+    let Ok(read) = principal.model_scope(def, def.permissions.read) else {
         return ApiError::NotFound;
     };
     let visible = async {

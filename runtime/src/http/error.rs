@@ -341,6 +341,10 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::Unauthorized(detail) => Self::Unauthorized(detail),
             AuthError::TenantMismatch(detail) => Self::TenantMismatch(detail),
+            AuthError::Feature { feature, plan } => Self::FeatureNotInPlan {
+                feature: feature.to_owned(),
+                plan,
+            },
             AuthError::Db(db) => db.into(),
         }
     }

@@ -282,8 +282,21 @@ impl App {
     }
 
     /// Registers model `M`: its routes under the API prefix and its OpenAPI paths.
+    ///
+    /// # Panics
+    ///
+    /// When the model needs a plan feature the spec does not declare (its
+    /// routes could never be used).
     pub fn model<M: TenantModel>(mut self) -> Self {
-        self.models.push(M::def());
+        let def = M::def();
+        if let Some(feature) = def.feature {
+            assert!(
+                self.spec.features.iter().any(|f| f.name == feature),
+                "model `{}` needs the feature `{feature}`, which rookery.toml does not declare under [features]",
+                def.name
+            );
+        }
+        self.models.push(def);
         self.routes = self.routes.merge(crud::router::<M>());
         self
     }

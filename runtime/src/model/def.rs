@@ -257,6 +257,9 @@ pub struct ModelDef {
     pub events: Events,
     /// Default list order (ties are broken by `id` in the same direction).
     pub default_sort: Sort,
+    /// The plan feature its routes need (403 `feature-not-in-plan` without
+    /// it, before any permission is asked).
+    pub feature: Option<&'static str>,
 }
 
 impl ModelDef {

@@ -130,6 +130,7 @@ mod tests {
                 field: "created_at",
                 descending: true,
             },
+            feature: None,
         }))
     }
 

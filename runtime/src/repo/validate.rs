@@ -432,6 +432,7 @@ mod tests {
                 field: "created_at",
                 descending: true,
             },
+            feature: None,
         }
     }
 

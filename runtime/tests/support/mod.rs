@@ -134,7 +134,8 @@ pub struct Note {
         delete = "deals.delete",
         assign = "deals.assign"
     ),
-    audit
+    audit,
+    feature = "crm"
 )]
 pub struct Deal {
     /// Title.
@@ -288,14 +289,28 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             own: VIEWER_OWN,
         },
     ],
-    features: &[rookery::app_spec::FeatureDef {
-        name: "webhooks",
-        title: "Webhooks",
-    }],
+    features: &[
+        rookery::app_spec::FeatureDef {
+            name: "webhooks",
+            title: "Webhooks",
+        },
+        rookery::app_spec::FeatureDef {
+            name: "api_access",
+            title: "API access",
+        },
+        rookery::app_spec::FeatureDef {
+            name: "crm",
+            title: "Deals",
+        },
+        rookery::app_spec::FeatureDef {
+            name: "approvals",
+            title: "Approving deals",
+        },
+    ],
     plans: &[
         PlanDef {
             name: "free",
-            features: &[],
+            features: &["api_access"],
             quotas: &[QuotaDef {
                 name: "members",
                 limit: QuotaLimit::Count(FREE_MEMBERS),
@@ -306,13 +321,26 @@ pub static TEST_SPEC: AppSpec = AppSpec {
         },
         PlanDef {
             name: "pro",
-            features: &["webhooks"],
+            features: &["webhooks", "api_access", "crm", "approvals"],
             quotas: &[],
             rate_limit: None,
             monthly_price: Some(4900),
             trial_days: None,
         },
+        // Deals without approvals, and no API keys.
+        PlanDef {
+            name: "basic",
+            features: &["crm"],
+            quotas: &[],
+            rate_limit: None,
+            monthly_price: Some(900),
+            trial_days: None,
+        },
     ],
+    gates: rookery::app_spec::Gates {
+        permissions: &[("deals.approve", "approvals")],
+        api_keys: Some("api_access"),
+    },
     schedules: &[],
     postgres_migrations: &[
         Migration {
@@ -664,25 +692,30 @@ impl Harness {
     /// Puts tenant `slug` on plan `plan` (beside the app: before its first
     /// authenticated request, so no cached plan is in the way).
     pub async fn set_plan(&self, slug: &str, plan: &str) {
-        let sql = "UPDATE tenants SET plan = $1 WHERE slug = $2";
-        match &self.inspect {
-            Inspect::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(plan)
-                    .bind(slug)
-                    .execute(pool)
-                    .await
-                    .expect("set the plan");
-            }
+        let sql = "UPDATE tenants SET plan = $1 WHERE slug = $2 RETURNING id";
+        let id: String = match &self.inspect {
+            Inspect::Sqlite(pool) => sqlx::query_scalar(sql)
+                .bind(plan)
+                .bind(slug)
+                .fetch_one(pool)
+                .await
+                .expect("set the plan"),
             Inspect::Postgres(pool) => {
-                sqlx::query(sql)
+                let id: uuid::Uuid = sqlx::query_scalar(sql)
                     .bind(plan)
                     .bind(slug)
-                    .execute(pool)
+                    .fetch_one(pool)
                     .await
                     .expect("set the plan");
+                id.to_string()
             }
-        }
+        };
+        // As the operator's plan change does: every instance's next
+        // request sees it.
+        let tenant = id.parse().expect("a tenant id");
+        self.state
+            .test_invalidate(rookery::auth::invalidate::Invalidation::Tenant(tenant))
+            .await;
     }
 
     /// Every event: its tenant (as text), type and data, oldest first.

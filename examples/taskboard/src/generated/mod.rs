@@ -142,6 +142,10 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             trial_days: None,
         },
     ],
+    gates: spec::Gates {
+        permissions: &[],
+        api_keys: None,
+    },
     schedules: &[
         spec::ScheduleDef {
             job: "stale_tasks_digest",

@@ -63,6 +63,9 @@ pub(super) async fn create(
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     super::require_method(&state, crate::app_spec::AuthMethod::ApiKey)?;
     principal.require_user()?;
+    if let Some(feature) = state.spec().gates.api_keys {
+        principal.require_feature(feature)?;
+    }
     principal.require(MANAGE)?;
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();

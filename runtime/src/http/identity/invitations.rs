@@ -368,6 +368,7 @@ pub(super) async fn accept(
         actor: Actor::User(user),
         role,
         info: info.clone(),
+        gates: &state.spec().gates,
     };
     let entry = Entry {
         action: "invitation.accept",

@@ -204,6 +204,7 @@ pub(super) async fn signup(
             slug: body.tenant_slug.clone(),
             plan,
         },
+        gates: &state.spec().gates,
     };
     let entry = Entry {
         action: "tenant.create",

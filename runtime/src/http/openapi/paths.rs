@@ -134,6 +134,22 @@ pub(super) fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, 
                        "responses": responses(&[(204, json!({"description": "Deleted"}))], &[AUTHENTICATED, &[404, 409]])}
         }),
     );
+    if let Some(feature) = def.feature {
+        // Every operation of the model needs the feature (403
+        // `feature-not-in-plan` before its permission is asked).
+        for path in [
+            format!("{prefix}/{}", def.path),
+            format!("{prefix}/{}/{{id}}", def.path),
+        ] {
+            if let Some(Value::Object(item)) = paths.get_mut(&path) {
+                for op in item.values_mut().filter_map(Value::as_object_mut) {
+                    if op.contains_key("responses") {
+                        op.insert("x-rookery-feature".into(), json!(feature));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An object schema of string properties that refuses unknown fields.

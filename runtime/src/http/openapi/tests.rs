@@ -28,6 +28,7 @@ static SPEC: AppSpec = AppSpec {
     roles: &ROLES,
     features: &[],
     plans: &[],
+    gates: crate::app_spec::Gates::NONE,
     schedules: &[],
     postgres_migrations: &[],
     sqlite_migrations: &[],
@@ -122,6 +123,7 @@ static THING: ModelDef = ModelDef {
         field: "created_at",
         descending: true,
     },
+    feature: None,
 };
 
 fn document() -> Value {
