@@ -320,6 +320,110 @@ fn a_required_column_without_default_is_refused() {
     assert_eq!(tree(dir.path()), before);
 }
 
+/// A new owner on a table with rows is planned, not refused: added
+/// nullable, filled with each row's tenant's first member, then required
+/// (SQLite: the rebuild selects the first member). Marking an existing
+/// required ref to user as the owner, or unmarking it, needs no SQL: the
+/// snapshot records it, no migration is written.
+#[test]
+fn a_new_owner_is_filled_with_the_first_member_and_the_flag_alone_needs_no_sql() {
+    let dir = project("owner");
+    std::fs::copy(dir.path().join("v1.toml"), dir.path().join("rookery.toml")).expect("v1");
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::copy(dir.path().join("v2.toml"), dir.path().join("rookery.toml")).expect("v2");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    let plan = text(&out.stdout);
+    insta::assert_snapshot!("owner@plan", plan);
+    assert!(
+        plan.contains("projects.owner_id: existing rows are owned by their tenant's first member"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("~ column tasks.reporter_id: now the row's owner (no SQL)"),
+        "{plan}"
+    );
+    let files = tree(dir.path());
+    let second: Vec<_> = files.keys().filter(|p| p.contains("/0002_")).cloned().collect();
+    assert_eq!(
+        second,
+        [
+            "migrations/postgres/0002_add_projects_owner.sql",
+            "migrations/sqlite/0002_add_projects_owner.sql"
+        ]
+    );
+    let pg = text(&files["migrations/postgres/0002_add_projects_owner.sql"]);
+    let fill = "UPDATE projects SET owner_id = (SELECT m.user_id FROM memberships m \
+                WHERE m.tenant_id = projects.tenant_id ORDER BY m.created_at, m.user_id LIMIT 1);";
+    let steps = [
+        "ALTER TABLE projects ADD COLUMN owner_id uuid;",
+        fill,
+        "ALTER TABLE projects ALTER COLUMN owner_id SET NOT NULL;",
+        "ALTER TABLE projects ADD CONSTRAINT projects_tenant_id_owner_id_fkey",
+        "CREATE INDEX projects_owner_id_idx ON projects (tenant_id, owner_id);",
+    ];
+    let at: Vec<usize> = steps
+        .iter()
+        .map(|step| pg.find(step).unwrap_or_else(|| panic!("`{step}` in:\n{pg}")))
+        .collect();
+    assert!(at.is_sorted(), "steps out of order:\n{pg}");
+    assert!(!pg.contains("tasks"), "the owner flag alone needs no SQL:\n{pg}");
+    let sqlite = text(&files["migrations/sqlite/0002_add_projects_owner.sql"]);
+    assert!(
+        sqlite.contains(
+            "SELECT tenant_id, id, name, (SELECT m.user_id FROM memberships m WHERE m.tenant_id = projects.tenant_id \
+             ORDER BY m.created_at, m.user_id LIMIT 1), created_at, updated_at FROM projects;"
+        ),
+        "{sqlite}"
+    );
+    assert!(
+        !sqlite.contains("tasks__new"),
+        "the owner flag alone rebuilds nothing:\n{sqlite}"
+    );
+    snapshot_outputs("owner", dir.path(), |p| {
+        p.contains("/0002_") || p.ends_with("snapshot.json")
+    });
+
+    // v3 unmarks the reporter: the snapshot changes, no migration.
+    std::fs::copy(dir.path().join("v3.toml"), dir.path().join("rookery.toml")).expect("v3");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("~ column tasks.reporter_id: no longer the row's owner (no SQL)")
+            && plan.contains("Migration:\n  (none needed)")
+            && plan.contains("~ migrations/rookery.snapshot.json"),
+        "{plan}"
+    );
+    let after = tree(dir.path());
+    let changed: Vec<_> = after
+        .keys()
+        .filter(|p| p.starts_with("migrations/") && files.get(*p) != after.get(*p))
+        .cloned()
+        .collect();
+    assert_eq!(changed, ["migrations/rookery.snapshot.json"]);
+    let snap: serde_json::Value =
+        serde_json::from_slice(&after["migrations/rookery.snapshot.json"]).expect("snapshot JSON");
+    let owners: Vec<String> = snap["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .flat_map(|t| {
+            let table = t["name"].as_str().expect("name").to_owned();
+            t["columns"]
+                .as_array()
+                .expect("columns")
+                .iter()
+                .filter(|c| c["owner"] == true)
+                .map(move |c| format!("{table}.{}", c["name"].as_str().expect("name")))
+        })
+        .collect();
+    assert_eq!(owners, ["projects.owner_id"]);
+    let again = generate(dir.path(), &[]);
+    assert_ok(&again);
+    assert_eq!(tree(dir.path()), after, "{}", text(&again.stdout));
+}
+
 #[test]
 fn generate_is_idempotent_and_check_reports_pending_changes() {
     let dir = project("taskboard");

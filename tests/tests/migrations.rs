@@ -216,11 +216,18 @@ impl TestDb {
     /// own runner, as `taskboard migrate` does: on PostgreSQL as the
     /// non-superuser owner, granting `taskboard_app`.
     async fn migrate(&self, files: &[PathBuf]) {
+        if let Err(e) = self.try_migrate(files).await {
+            panic!("migrating {files:?}: {e}");
+        }
+    }
+
+    /// [`Self::migrate`], returning the runner's error.
+    async fn try_migrate(&self, files: &[PathBuf]) -> Result<(), rookery::db::DbError> {
         let url = match self {
             Self::Postgres(db) => db.owner_url.clone(),
             Self::Sqlite(dir) => format!("sqlite:{}", dir.path().join("app.db").display()),
         };
-        support::migrate_files(&url, "taskboard", "taskboard_app", files).await;
+        support::try_migrate_files(&url, "taskboard", "taskboard_app", files).await
     }
 
     async fn connect(&self) -> Conn {
@@ -1467,4 +1474,159 @@ fn postgres_set_null_keeps_the_rows_and_their_tenant() {
 #[test]
 fn sqlite_set_null_keeps_the_rows_and_their_tenant() {
     set_null_keeps_the_rows_and_their_tenant(Dialect::Sqlite);
+}
+
+// ------------------------------------------------------- a new owner field
+
+const TENANT_C: &str = "0190a000-0000-7000-8000-00000000000c";
+const TENANT_D: &str = "0190a000-0000-7000-8000-00000000000d";
+
+/// The taskboard spec with `project` given an owner, its last field
+/// (PostgreSQL adds a column after the others, SQLite's rebuild puts it
+/// where the spec does: last, they agree with the snapshot's order).
+fn owned_spec(v1: &str) -> String {
+    let last = "fields.status = { type = \"enum\", values = [\"active\", \"archived\"], default = \"active\" }\n";
+    assert_eq!(v1.matches(last).count(), 1, "the taskboard spec has `{last}` once");
+    v1.replace(
+        last,
+        &format!("{last}fields.owner = {{ type = \"ref\", to = \"user\", owner = true }}\n"),
+    )
+}
+
+/// `project` gets a new owner on a database with projects in four tenants:
+/// every row is kept and owned by its tenant's first member (the earliest
+/// membership, ties by user id), and the owner is then required and a
+/// member of the row's tenant. Before that, a tenant with projects and no
+/// member makes the migration fail with nothing changed. On PostgreSQL the
+/// non-superuser owner migrates under `FORCE ROW LEVEL SECURITY`: the
+/// backfill must still see every tenant's rows.
+fn a_new_owner_is_the_first_member_of_each_rows_tenant(d: Dialect) {
+    let v1 = taskboard_spec();
+    let dir = project(&v1);
+    let db = TestDb::create(d);
+    let rt = runtime();
+    let mut conn = rt.block_on(db.connect());
+    let v1_files = migrations(dir.path(), d);
+    let v1_snapshot = snapshot(dir.path());
+    let projects_before = rt.block_on(async {
+        db.migrate(&v1_files).await;
+        conn.exec(&seed_sql()).await;
+        // Tenant A: user 1 joined first. B: users 1 and 2 joined at the same
+        // instant (user 1 wins the tie). C: user 2 joined before user 1.
+        // D: projects, no member yet.
+        conn.exec(&format!(
+            "INSERT INTO tenants (id, slug, name, plan, created_at) VALUES
+                ('{TENANT_C}', 'initech', 'Initech', 'free', '2024-01-01T00:00:07Z'),
+                ('{TENANT_D}', 'hooli', 'Hooli', 'free', '2024-01-01T00:00:08Z');
+             INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES
+                ('{TENANT_B}', '{USER_1}', 'member', '2024-01-01T00:00:06Z'),
+                ('{TENANT_C}', '{USER_2}', 'owner', '2024-01-01T00:00:09Z'),
+                ('{TENANT_C}', '{USER_1}', 'member', '2024-01-01T00:00:10Z');
+             INSERT INTO projects (tenant_id, id, name, description, status, created_at, updated_at) VALUES
+                ('{TENANT_C}', 1, 'Initech', NULL, 'active', '2024-02-06T10:00:00Z', '2024-02-06T10:00:00Z'),
+                ('{TENANT_D}', 1, 'Hooli', NULL, 'active', '2024-02-07T10:00:00Z', '2024-02-07T10:00:00Z'),
+                ('{TENANT_D}', 2, 'Hooli XYZ', NULL, 'archived', '2024-02-08T10:00:00Z', '2024-02-08T10:00:00Z')"
+        ))
+        .await;
+        dump(&mut conn, "projects", PROJECT_COLUMNS).await
+    });
+    assert_eq!(projects_before.len(), 7);
+
+    std::fs::write(dir.path().join("rookery.toml"), owned_spec(&v1)).expect("write the owned spec");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("projects.owner_id: existing rows are owned by their tenant's first member"),
+        "{plan}"
+    );
+    assert!(!plan.to_lowercase().contains("destructive"), "{plan}");
+    let all = migrations(dir.path(), d);
+    assert_eq!(all.len(), v1_files.len() + 1, "one new migration: {all:?}");
+
+    rt.block_on(async {
+        // Tenant D has projects and no member: refused, nothing changed.
+        let err = db
+            .try_migrate(&all)
+            .await
+            .expect_err("a tenant with projects and no member fails the migration")
+            .to_string();
+        assert!(err.contains("owner_id"), "{d:?}: {err}");
+        assert_eq!(dump(&mut conn, "projects", PROJECT_COLUMNS).await, projects_before);
+        assert!(
+            conn.try_exec("SELECT owner_id FROM projects").await.is_err(),
+            "{d:?}: the failed migration left owner_id"
+        );
+        assert_schema(d, &expected_schema(&v1_snapshot, d), &actual_schema(&mut conn).await);
+        let applied = conn.column("SELECT CAST(count(*) AS TEXT) FROM _sqlx_migrations").await;
+        assert_eq!(applied, [v1_files.len().to_string()], "{d:?}: recorded as applied");
+
+        // D gets a member: the same migration now runs.
+        conn.exec(&format!(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES
+                ('{TENANT_D}', '{USER_2}', 'owner', '2024-01-01T00:00:11Z')"
+        ))
+        .await;
+        db.migrate(&all).await;
+        assert_eq!(
+            dump(&mut conn, "projects", PROJECT_COLUMNS).await,
+            projects_before,
+            "{d:?}: every project kept, unchanged"
+        );
+        let owners = conn
+            .rows(
+                "SELECT CAST(tenant_id AS TEXT), CAST(id AS TEXT), CAST(owner_id AS TEXT) FROM projects \
+                 ORDER BY tenant_id, id",
+            )
+            .await;
+        let row =
+            |t: &str, id: &str, owner: &str| vec![Some(t.to_owned()), Some(id.to_owned()), Some(owner.to_owned())];
+        assert_eq!(
+            owners,
+            [
+                row(TENANT_A, "1", USER_1),
+                row(TENANT_A, "2", USER_1),
+                row(TENANT_A, "3", USER_1),
+                row(TENANT_B, "1", USER_1),
+                row(TENANT_C, "1", USER_2),
+                row(TENANT_D, "1", USER_2),
+                row(TENANT_D, "2", USER_2),
+            ],
+            "{d:?}: each row owned by its tenant's first member"
+        );
+        assert_schema(
+            d,
+            &expected_schema(&snapshot(dir.path()), d),
+            &actual_schema(&mut conn).await,
+        );
+        // The owner is now required and must be a member of the row's tenant.
+        let missing = conn
+            .try_exec(&format!(
+                "INSERT INTO projects (tenant_id, id, name, status, created_at, updated_at) VALUES
+                    ('{TENANT_A}', 9, 'No owner', 'active', '2024-03-01T00:00:00Z', '2024-03-01T00:00:00Z')"
+            ))
+            .await;
+        let err = missing.expect_err("a project without an owner is refused").to_string();
+        assert!(err.to_lowercase().contains("null"), "{d:?}: {err}");
+        let stranger = conn
+            .try_exec(&format!(
+                "UPDATE projects SET owner_id = '{USER_1}' WHERE tenant_id = '{TENANT_D}' AND id = 1"
+            ))
+            .await;
+        let err = stranger
+            .expect_err("an owner from outside the tenant is refused")
+            .to_string();
+        assert!(err.to_lowercase().contains("foreign key"), "{d:?}: {err}");
+    });
+    drop(conn);
+}
+
+#[test]
+fn postgres_a_new_owner_is_the_first_member_of_each_rows_tenant() {
+    a_new_owner_is_the_first_member_of_each_rows_tenant(Dialect::Postgres);
+}
+
+#[test]
+fn sqlite_a_new_owner_is_the_first_member_of_each_rows_tenant() {
+    a_new_owner_is_the_first_member_of_each_rows_tenant(Dialect::Sqlite);
 }

@@ -183,6 +183,9 @@ pub fn generate(project: &Path, args: &Args) -> Result<Outcome, Failure> {
         }
         files.push((snapshot::PATH.to_owned(), wanted.to_text()));
         new_migration = Some(format!("{next:04}_{name}"));
+    } else if !diff.metadata.is_empty() {
+        // Only the snapshot's record of the schema changes, not the schema.
+        files.push((snapshot::PATH.to_owned(), wanted.to_text()));
     }
 
     let rendered = render::render(&app, &pg, &sqlite)?;
@@ -238,7 +241,7 @@ fn describe(
     for step in diff.platform {
         let _ = writeln!(s, "  + {}", step.summary);
     }
-    if diff.is_empty() {
+    if diff.is_empty() && diff.metadata.is_empty() {
         let _ = writeln!(s, "  (no changes)");
     }
     for op in &diff.ops {
@@ -248,6 +251,12 @@ fn describe(
                 let _ = writeln!(s, "      {} {}", c.name, plan::column_summary(c));
             }
         }
+        if let Some(note) = plan::note(op) {
+            let _ = writeln!(s, "      {note}");
+        }
+    }
+    for m in &diff.metadata {
+        let _ = writeln!(s, "  {m}");
     }
     for d in &diff.destructive {
         let _ = writeln!(s, "  ! destructive (allowed): {d}");

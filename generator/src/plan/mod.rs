@@ -80,6 +80,10 @@ pub struct Diff {
     pub destructive: Vec<String>,
     /// Changes that cannot be made at all as asked.
     pub refused: Vec<String>,
+    /// Changes that need no SQL (a column becoming or ceasing to be the
+    /// owner), for the plan: the snapshot records them, with or without a
+    /// migration.
+    pub metadata: Vec<String>,
     /// `true` for the first migration.
     pub init: bool,
     /// The platform steps this migration applies (every step for the
@@ -273,6 +277,13 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
                     let oc = map_ref(&oc);
                     let nc = map_ref(c);
                     renamed_cols.push(oc.clone());
+                    if oc.owner != nc.owner {
+                        let now = if nc.owner { "now" } else { "no longer" };
+                        d.metadata.push(format!(
+                            "~ column {}.{}: {now} the row's owner (no SQL)",
+                            t.name, nc.name
+                        ));
+                    }
                     if !same_column(&oc, &nc) {
                         d.destructive.extend(narrowing(&t.name, &oc, &nc));
                         alters.push(Op::AlterColumn {
@@ -283,7 +294,8 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
                     }
                 }
                 None => {
-                    if !c.optional && c.default.is_none() {
+                    // A new owner is filled with the tenant's first member.
+                    if !c.optional && c.default.is_none() && !c.backfills_owner() {
                         d.refused.push(format!(
                             "new column `{}.{}` is required and has no default, so existing rows would have no value: give it a default or make it optional",
                             t.name, c.name
@@ -351,11 +363,14 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
     d
 }
 
+/// Whether two columns have the same SQL: the field name and the owner
+/// flag are not in the database.
 fn same_column(a: &Column, b: &Column) -> bool {
     let strip = |c: &Column| {
         let mut c = c.clone();
         c.field.clear();
         c.renamed_from = None;
+        c.owner = false;
         c
     };
     strip(a) == strip(b)
@@ -450,6 +465,19 @@ pub fn describe(op: &Op) -> (String, String) {
     }
 }
 
+/// What a change does to the existing rows, when its summary does not say,
+/// for the plan.
+pub fn note(op: &Op) -> Option<String> {
+    match op {
+        Op::AddColumn { table, column } if column.backfills_owner() => Some(format!(
+            "{table}.{}: existing rows are owned by their tenant's first member \
+             (a tenant with rows and no member fails the migration, changing nothing)",
+            column.name
+        )),
+        _ => None,
+    }
+}
+
 /// `string, required, max 120` …
 pub fn column_summary(c: &Column) -> String {
     let mut parts = vec![match &c.references {
@@ -469,6 +497,9 @@ pub fn column_summary(c: &Column) -> String {
     }
     if c.unique {
         parts.push("unique".into());
+    }
+    if c.owner {
+        parts.push("owner".into());
     }
     if !c.values.is_empty() {
         parts.push(format!("values {}", c.values.join("|")));
@@ -552,7 +583,11 @@ fn render_postgres(diff: &Diff) -> Result<String> {
             }
             Op::AddColumn { table, column } => {
                 let t = ident(table);
-                let mut s = add_column(d, table, column)?;
+                let mut s = if column.backfills_owner() {
+                    add_owner_postgres(table, column)?
+                } else {
+                    add_column(d, table, column)?
+                };
                 if let Some(u) = sql::unique(table, column) {
                     s.push_str(&format!("ALTER TABLE {t} ADD {u};\n"));
                 }
@@ -820,6 +855,21 @@ fn add_column(d: Dialect, table: &str, column: &Column) -> Result<String> {
     ))
 }
 
+/// A new owner on a table that may have rows: added nullable, filled with
+/// each row's tenant's first member, then made required. `SET NOT NULL`
+/// fails the whole migration if a tenant with rows has no member.
+fn add_owner_postgres(table: &str, column: &Column) -> Result<String> {
+    let (t, col) = (ident(table), ident(&column.name));
+    let mut nullable = column.clone();
+    nullable.optional = true;
+    Ok(format!(
+        "-- {table}.{}: existing rows are owned by their tenant's first member; if a tenant with rows\n-- has none, SET NOT NULL fails and the migration with it, changing nothing.\n{}UPDATE {t} SET {col} = {};\nALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL;\n",
+        column.name,
+        add_column(Dialect::Postgres, table, &nullable)?,
+        sql::first_member(table)
+    ))
+}
+
 fn rebuild_sqlite(diff: &Diff, nt: &Table) -> Result<String> {
     let d = Dialect::Sqlite;
     let t = &nt.name;
@@ -839,8 +889,20 @@ fn rebuild_sqlite(diff: &Diff, nt: &Table) -> Result<String> {
     let tmp = format!("{t}__new");
     let mut cols = vec!["tenant_id".to_owned(), "id".to_owned()];
     let mut exprs = cols.clone();
+    let mut notes = String::new();
     for c in &nt.columns {
         if added.contains(c.name.as_str()) {
+            // A new owner is filled with the row's tenant's first member
+            // (NULL, refused by NOT NULL, for a tenant without one); any
+            // other new column takes its default.
+            if c.backfills_owner() {
+                notes.push_str(&format!(
+                    "-- {t}.{}: existing rows are owned by their tenant's first member; if a tenant with rows\n-- has none, NOT NULL fails the copy and the migration with it, changing nothing.\n",
+                    c.name
+                ));
+                cols.push(ident(&c.name));
+                exprs.push(sql::first_member(t));
+            }
             continue;
         }
         cols.push(ident(&c.name));
@@ -857,7 +919,7 @@ fn rebuild_sqlite(diff: &Diff, nt: &Table) -> Result<String> {
         exprs.push(c.to_owned());
     }
     Ok(format!(
-        "-- Rebuild {t}: SQLite cannot change a column's constraints in place.\n{}INSERT INTO {tmp} ({})\n    SELECT {} FROM {};\nDROP TABLE {};\nALTER TABLE {tmp} RENAME TO {};\n",
+        "-- Rebuild {t}: SQLite cannot change a column's constraints in place.\n{notes}{}INSERT INTO {tmp} ({})\n    SELECT {} FROM {};\nDROP TABLE {};\nALTER TABLE {tmp} RENAME TO {};\n",
         sql::create_table_as(d, nt, &tmp)?,
         cols.join(", "),
         exprs.join(", "),

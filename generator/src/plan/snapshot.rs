@@ -104,6 +104,11 @@ pub struct Column {
     /// On delete (references only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_delete: Option<OnDelete>,
+    /// The row's owner (a required reference to a member): added to a
+    /// table with rows, it is filled with each row's tenant's first member.
+    /// Only metadata once the column exists.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub owner: bool,
     /// The field's previous name (from the spec; never stored).
     #[serde(skip)]
     pub renamed_from: Option<String>,
@@ -136,6 +141,7 @@ impl Snapshot {
                         values: f.values.clone(),
                         references: f.reference.clone(),
                         on_delete: f.reference.as_ref().map(|_| f.on_delete),
+                        owner: f.owner,
                         renamed_from: f.renamed_from.clone(),
                     })
                     .collect(),
@@ -184,6 +190,18 @@ impl Snapshot {
 
 fn generated_note() -> String {
     "by rookery: the schema after the last migration; do not edit".to_owned()
+}
+
+impl Column {
+    /// Whether adding this column to a table with rows fills it with each
+    /// row's tenant's first member ([`super::sql::first_member`]): a
+    /// required owner, which has no default to fill it with.
+    pub fn backfills_owner(&self) -> bool {
+        self.owner
+            && !self.optional
+            && self.default.is_none()
+            && self.references.as_ref().is_some_and(|r| r.model == "user")
+    }
 }
 
 impl Table {

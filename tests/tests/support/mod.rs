@@ -350,6 +350,19 @@ pub fn call(
 /// with the app's own runner, as `<app> migrate` does: connected to `url`
 /// (on PostgreSQL, the non-superuser owner's) and granting `role`.
 pub async fn migrate_files(url: &str, app: &'static str, role: &str, files: &[PathBuf]) {
+    if let Err(e) = try_migrate_files(url, app, role, files).await {
+        panic!("migrating {files:?}: {e}");
+    }
+}
+
+/// [`migrate_files`], returning the runner's error (the pool is closed
+/// either way, so a failed SQLite migration's transaction is rolled back).
+pub async fn try_migrate_files(
+    url: &str,
+    app: &'static str,
+    role: &str,
+    files: &[PathBuf],
+) -> Result<(), rookery::db::DbError> {
     let migrations: Vec<rookery::app_spec::Migration> = files
         .iter()
         .map(|path| {
@@ -373,10 +386,9 @@ pub async fn migrate_files(url: &str, app: &'static str, role: &str, files: &[Pa
     let db = rookery::db::Db::connect(url, &rookery::db::DbOptions::migrating())
         .await
         .expect("connect to migrate");
-    if let Err(e) = db.migrate(spec, role).await {
-        panic!("migrating {files:?}: {e}");
-    }
+    let result = db.migrate(spec, role).await;
     db.close().await;
+    result
 }
 
 /// `rookery generate [extra] --project dir`, without colours.
