@@ -35,11 +35,13 @@ SELECT md5('rookery-bench-tenant:' || t)::uuid, md5('rookery-bench-user:' || ((t
        (ARRAY['owner', 'admin', 'member', 'member', 'viewer'])[k], timestamptz '2025-01-01 00:00:00+00'
 FROM generate_series(1, :tenants) AS t, generate_series(1, 5) AS k;
 
-INSERT INTO projects (tenant_id, id, name, description, status, created_at, updated_at)
+-- Each project is owned by one of the tenant's owner, admin and two members.
+INSERT INTO projects (tenant_id, id, name, description, status, owner_id, created_at, updated_at)
 SELECT md5('rookery-bench-tenant:' || t)::uuid, (t - 1) * :projects + p,
        't' || t || '-project-' || p,
        'Seeded project ' || p || ' of tenant ' || t || '. Lorem ipsum dolor sit amet, consectetur adipiscing elit.',
        'active',
+       md5('rookery-bench-user:' || ((t - 1) * 5 + 1 + p % 4))::uuid,
        timestamptz '2025-01-01 00:00:00+00' + p * interval '1 hour' + t * interval '1 second',
        timestamptz '2025-01-01 00:00:00+00' + p * interval '1 hour' + t * interval '1 second'
 FROM generate_series(1, :tenants) AS t, generate_series(1, :projects) AS p

@@ -130,13 +130,15 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
     let a = signup(&base, &db, "alpha");
     let b = signup(&base, &db, "bravo");
 
-    // Every route, every role. Projects: write = member and up, delete = admin and up.
-    // Tasks: write and delete = member and up. Read: everyone.
+    // Every route, every role. Projects: create = member and up, edit =
+    // admin and up on any project, a member on their own only (the seed is
+    // the owner's), delete = admin and up. Tasks: write and delete = member
+    // and up. Read: everyone.
     let roles = [
-        ("owner", &a.owner, true, true),
-        ("admin", &a.admin, true, true),
-        ("member", &a.member, true, false),
-        ("viewer", &a.viewer, false, false),
+        ("owner", &a.owner, true, true, true),
+        ("admin", &a.admin, true, true, true),
+        ("member", &a.member, true, false, false),
+        ("viewer", &a.viewer, false, false, false),
     ];
     let (_, seed) = req(
         &base,
@@ -146,7 +148,7 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         Some(json!({"name": "Seed"})),
     );
     let seed_id = seed["id"].as_str().unwrap().to_owned();
-    for (role, token, writes, deletes_projects) in roles {
+    for (role, token, writes, edits_any, deletes_projects) in roles {
         let hd = h(token, &a.id);
         let (s, list) = req(&base, "GET", "/api/v1/projects", &hd, None);
         assert_eq!(s, 200, "{role} lists");
@@ -174,7 +176,34 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
             &hd,
             Some(json!({"description": role})),
         );
-        assert_eq!(s, if writes { 200 } else { 403 }, "{role} updates");
+        assert_eq!(
+            s,
+            if edits_any { 200 } else { 403 },
+            "{role} updates the owner's project"
+        );
+        if writes {
+            // Their own project: owned by them, editable, its budget an admin's.
+            let own = p["id"].as_str().unwrap();
+            let (_, me) = req(&base, "GET", "/api/v1/me", &hd, None);
+            assert_eq!(p["owner"], me["user_id"], "{role} owns what they create");
+            let (s, _) = req(
+                &base,
+                "PATCH",
+                &format!("/api/v1/projects/{own}"),
+                &hd,
+                Some(json!({"description": "mine"})),
+            );
+            assert_eq!(s, 200, "{role} updates their own project");
+            let (s, body) = req(
+                &base,
+                "PATCH",
+                &format!("/api/v1/projects/{own}"),
+                &hd,
+                Some(json!({"budget": "1200.00"})),
+            );
+            let expected = if edits_any { 200 } else { 403 };
+            assert_eq!(s, expected, "{role} sets a budget: {body}");
+        }
         let (s, t) = req(
             &base,
             "POST",

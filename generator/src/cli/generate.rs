@@ -296,7 +296,10 @@ fn describe(
     }
     let _ = writeln!(s, "\nRoles:");
     for r in &app.roles {
-        let _ = writeln!(s, "  {}: {}", r.name, r.permissions.join(", "));
+        let mut grants = r.permissions.clone();
+        grants.extend(r.own.iter().map(|p| format!("{p} (own rows)")));
+        grants.sort();
+        let _ = writeln!(s, "  {}: {}", r.name, grants.join(", "));
     }
     let _ = writeln!(s, "\nMigration:");
     match migration {

@@ -24,6 +24,8 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "members.manage",
                 "members.read",
                 "projects.archive",
+                "projects.assign",
+                "projects.budget",
                 "projects.delete",
                 "projects.read",
                 "projects.write",
@@ -43,6 +45,8 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "members.manage",
                 "members.read",
                 "projects.archive",
+                "projects.assign",
+                "projects.budget",
                 "projects.delete",
                 "projects.read",
                 "projects.write",
@@ -55,14 +59,8 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
         },
         spec::RoleDef {
             name: "member",
-            permissions: &[
-                "projects.read",
-                "projects.write",
-                "reports.read",
-                "tasks.read",
-                "tasks.write",
-            ],
-            own: &[],
+            permissions: &["projects.read", "reports.read", "tasks.read", "tasks.write"],
+            own: &["projects.write"],
         },
         spec::RoleDef {
             name: "viewer",
@@ -194,6 +192,13 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_usage",
             sql: include_str!("../../migrations/postgres/0008_platform_usage.sql"),
         },
+        spec::Migration {
+            version: 9,
+            name: "add_projects_owner_and_add_projects_budget",
+            sql: include_str!(
+                "../../migrations/postgres/0009_add_projects_owner_and_add_projects_budget.sql"
+            ),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -235,6 +240,13 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 8,
             name: "platform_usage",
             sql: include_str!("../../migrations/sqlite/0008_platform_usage.sql"),
+        },
+        spec::Migration {
+            version: 9,
+            name: "add_projects_owner_and_add_projects_budget",
+            sql: include_str!(
+                "../../migrations/sqlite/0009_add_projects_owner_and_add_projects_budget.sql"
+            ),
         },
     ],
 };

@@ -18,7 +18,8 @@ pub enum ProjectStatus {
     permissions(
         read = "projects.read",
         write = "projects.write",
-        delete = "projects.delete"
+        delete = "projects.delete",
+        assign = "projects.assign"
     ),
     quota = "projects",
     audit,
@@ -35,4 +36,10 @@ pub struct Project {
     /// `status`: enum, default `active`.
     #[rookery(default = "active")]
     pub status: ProjectStatus,
+    /// `owner`: a member of the tenant, the row's owner (the caller when omitted).
+    #[rookery(owner)]
+    pub owner: rookery::UserId,
+    /// `budget`: decimal, optional, setting it needs `projects.budget`.
+    #[rookery(write = "projects.budget")]
+    pub budget: Option<rookery::Decimal>,
 }
