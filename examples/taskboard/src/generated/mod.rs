@@ -186,6 +186,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_usage",
             sql: include_str!("../../migrations/postgres/0008_platform_usage.sql"),
         },
+        spec::Migration {
+            version: 9,
+            name: "platform_members",
+            sql: include_str!("../../migrations/postgres/0009_platform_members.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -227,6 +232,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 8,
             name: "platform_usage",
             sql: include_str!("../../migrations/sqlite/0008_platform_usage.sql"),
+        },
+        spec::Migration {
+            version: 9,
+            name: "platform_members",
+            sql: include_str!("../../migrations/sqlite/0009_platform_members.sql"),
         },
     ],
 };
