@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 6] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 7] = [
         (
             None,
             "-- Background jobs",
@@ -193,21 +193,22 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         (
             Some(4),
             "-- Domain events and outgoing webhooks",
-            "0002_platform_webhooks_and_platform_audit_and_platform_usage",
+            "0002_platform_webhooks_and_more",
             &["rookery_events", "rookery_platform_audit", "rookery_usage_days"],
         ),
         (
             Some(5),
             "-- The platform scope's audit",
-            "0002_platform_audit_and_platform_usage",
+            "0002_platform_audit_and_platform_usage_and_platform_members",
             &["rookery_platform_audit", "rookery_usage_days"],
         ),
         (
             Some(6),
             "-- Usage analytics",
-            "0002_platform_usage",
+            "0002_platform_usage_and_platform_members",
             &["rookery_usage_days"],
         ),
+        (Some(7), "-- The member lifecycle", "0002_platform_members", &[]),
     ];
     for (version, first_missing, migration, tables) in cases {
         let dir = project("upgrade");
@@ -218,9 +219,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 7,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 8,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 7,\n",
+            "  \"platform\": 8,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -264,8 +265,15 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
+            // Every case lacks the member lifecycle's columns.
+            assert!(sql.contains("memberships_status_check"), "{path}: {sql}");
         }
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 7"));
+        assert!(
+            plan.lines()
+                .any(|l| l.contains("+ platform columns") && l.contains("memberships.status")),
+            "{plan}"
+        );
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 8"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

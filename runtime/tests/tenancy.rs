@@ -139,7 +139,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/4_mail.sql"),
             include_str!("../../generator/templates/platform/postgres/5_webhooks.sql"),
             include_str!("../../generator/templates/platform/postgres/6_platform_audit.sql"),
-            include_str!("../../generator/templates/platform/postgres/7_usage.sql")
+            include_str!("../../generator/templates/platform/postgres/7_usage.sql"),
+            include_str!("../../generator/templates/platform/postgres/8_members.sql")
         ),
     },
     Migration {
@@ -159,7 +160,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/4_mail.sql"),
             include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql"),
             include_str!("../../generator/templates/platform/sqlite/6_platform_audit.sql"),
-            include_str!("../../generator/templates/platform/sqlite/7_usage.sql")
+            include_str!("../../generator/templates/platform/sqlite/7_usage.sql"),
+            include_str!("../../generator/templates/platform/sqlite/8_members.sql")
         ),
     },
     Migration {
@@ -1937,13 +1939,17 @@ async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
         "DELETE FROM tenants".to_owned(),
         "UPDATE users SET email = 'x@evil.test'".to_owned(),
         "DELETE FROM users".to_owned(),
-        "UPDATE memberships SET role = 'owner'".to_owned(),
+        // A membership's role and status change (the member lifecycle);
+        // whose and whose tenant it is, and since when, never do, and it
+        // is never deleted.
+        "UPDATE memberships SET user_id = tenant_id".to_owned(),
+        "UPDATE memberships SET tenant_id = tenant_id".to_owned(),
+        "UPDATE memberships SET created_at = now()".to_owned(),
         "DELETE FROM memberships".to_owned(),
         "UPDATE audit_log SET action = 'forged'".to_owned(),
         "DELETE FROM audit_log".to_owned(),
         "DELETE FROM api_keys".to_owned(),
         "DELETE FROM refresh_tokens".to_owned(),
-        "DELETE FROM invitations".to_owned(),
         "DELETE FROM _sqlx_migrations".to_owned(),
         "UPDATE _sqlx_migrations SET success = false".to_owned(),
         // The event log and the delivery log are appended to, never rewritten.

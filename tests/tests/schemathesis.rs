@@ -46,7 +46,8 @@ fn schemathesis() -> PathBuf {
 /// operation's description says. A webhook endpoint's URL must reach a
 /// public address (400 naming `url` otherwise; the schema cannot say which
 /// hosts resolve where), and a deliveries `cursor` is opaque like the
-/// models' (400).
+/// models' (400). A transfer's `to` must be another active member (422
+/// otherwise: a uuid says nothing of who is one).
 fn config() -> String {
     let app = taskboard::app();
     let positive = |extra: &str| {
@@ -57,8 +58,10 @@ fn config() -> String {
     };
     let mut out = format!(
         "[[operations]]\ninclude-operation-id = \"archive_project\"\n{}\n\
-         [[operations]]\ninclude-operation-id = \"invite\"\n{}\n",
+         [[operations]]\ninclude-operation-id = \"invite\"\n{}\n\
+         [[operations]]\ninclude-operation-id = \"transfer_tenant\"\n{}\n",
         positive("409"),
+        positive("422"),
         positive("422")
     );
     for op in [

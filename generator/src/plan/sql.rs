@@ -102,6 +102,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/7_usage.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/7_usage.sql"),
     },
+    PlatformStep {
+        version: 8,
+        name: "members",
+        summary: "platform columns memberships.status, removed_at, removed_by and api_keys.last_used_ip (the member lifecycle)",
+        postgres: include_str!("../../templates/platform/postgres/8_members.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/8_members.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

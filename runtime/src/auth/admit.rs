@@ -26,6 +26,8 @@ pub(crate) struct Authenticated {
     pub issued_at: Option<i64>,
     /// The shared version the tenant's facts were read at.
     pub version: Option<u64>,
+    /// An API key's last use, as its row said (`None` for a token).
+    pub last_use: Option<super::api_key::LastUse>,
 }
 
 /// A caller let in, and the rate-limit decision to report (or refuse with).
@@ -35,6 +37,9 @@ pub(crate) struct Admitted {
     pub principal: Principal,
     /// The tenant's rate limit after this request, when it has one.
     pub decision: Option<RateDecision>,
+    /// An API key's last use, as its row said (`None` for a token): the
+    /// HTTP layer records this one when it is stale.
+    pub last_use: Option<super::api_key::LastUse>,
 }
 
 /// What the revocation check reads of a caller.
@@ -68,6 +73,7 @@ impl Verifier<'_> {
             mut principal,
             issued_at,
             version,
+            last_use,
         } = authenticated;
         // Known here already: refused before it costs the tenant a request.
         if revoked(self, &principal, issued_at) {
@@ -87,7 +93,11 @@ impl Verifier<'_> {
                 .limit(&principal)
                 .map(|(max, window)| self.limiter.check(principal.tenant, max, window, unix_now())),
         };
-        Ok(Admitted { principal, decision })
+        Ok(Admitted {
+            principal,
+            decision,
+            last_use,
+        })
     }
 
     /// The Redis step: `None` when Redis is unavailable, else the decision

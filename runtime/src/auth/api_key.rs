@@ -82,6 +82,27 @@ pub(crate) fn verify(pepper: &[u8], key: &str, stored: &[u8]) -> bool {
     hash(pepper, key).ct_eq(stored).into()
 }
 
+/// How far behind a key's recorded last use may be: a use is written when
+/// the last one recorded is older than this, or came from another address,
+/// so a busy key costs one write a minute, not one per request.
+pub(crate) const LAST_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// When and from which address a key was last used, as its row says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LastUse {
+    /// When.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// From where (the client's address, as `ROOKERY_TRUST_PROXY` reads it).
+    pub ip: Option<String>,
+}
+
+impl LastUse {
+    /// Whether a use from `ip` at `now` is to be written.
+    pub(crate) fn stale(&self, ip: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.ip.as_deref() != Some(ip) || self.at.is_none_or(|at| now - at >= LAST_USE_PRECISION)
+    }
+}
+
 /// A random opaque token (refresh tokens, invitations) and its SHA-256.
 pub(crate) fn opaque_token() -> (String, Vec<u8>) {
     let token = random_base62(43);
@@ -107,6 +128,19 @@ mod tests {
         let stored = hash(b"pepper", &k.key);
         assert!(verify(b"pepper", &k.key, &stored));
         assert!(!verify(b"other pepper", &k.key, &stored));
+    }
+
+    #[test]
+    fn a_use_is_written_once_a_minute_or_from_a_new_address() {
+        let now = chrono::Utc::now();
+        assert!(LastUse::default().stale("10.0.0.1", now), "never used");
+        let last = LastUse {
+            at: Some(now - chrono::TimeDelta::seconds(5)),
+            ip: Some("10.0.0.1".into()),
+        };
+        assert!(!last.stale("10.0.0.1", now));
+        assert!(last.stale("10.0.0.2", now), "another address");
+        assert!(last.stale("10.0.0.1", now + LAST_USE_PRECISION), "a minute later");
     }
 
     #[test]

@@ -292,6 +292,7 @@ impl Verifier<'_> {
                 principal,
                 issued_at: None,
                 version,
+                last_use: Some(key.last_use),
             });
         }
         let claims = self
@@ -327,6 +328,7 @@ impl Verifier<'_> {
             principal,
             issued_at: Some(claims.issued_at_millis()),
             version,
+            last_use: None,
         })
     }
 }
@@ -338,6 +340,7 @@ struct StoredKey {
     creator_role: String,
     created_by: UserId,
     revoked: bool,
+    last_use: api_key::LastUse,
 }
 
 async fn find_api_key(db: &Db, tenant: TenantId, prefix: &str) -> Result<Option<StoredKey>, DbError> {
@@ -345,10 +348,10 @@ async fn find_api_key(db: &Db, tenant: TenantId, prefix: &str) -> Result<Option<
     let row = tx
         .fetch_optional(
             // The creator's current role caps the key: a demoted member's keys
-            // lose what the member lost.
-            "SELECT k.id, k.key_hash, k.role, k.created_by, k.revoked_at, m.role \
+            // lose what the member lost, a former member's keys everything.
+            "SELECT k.id, k.key_hash, k.role, k.created_by, k.revoked_at, m.role, k.last_used_at, k.last_used_ip \
              FROM api_keys k JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by \
-             WHERE k.tenant_id = $1 AND k.prefix = $2"
+             WHERE k.tenant_id = $1 AND k.prefix = $2 AND m.status = 'active'"
                 .into(),
             vec![
                 Bind::new(Value::Uuid(tenant.0), FieldType::Uuid),
@@ -368,6 +371,16 @@ async fn find_api_key(db: &Db, tenant: TenantId, prefix: &str) -> Result<Option<
     ) else {
         return Ok(None);
     };
+    let last_use = api_key::LastUse {
+        at: match row.value(6, FieldType::DateTime)? {
+            Value::DateTime(at) => Some(at),
+            _ => None,
+        },
+        ip: match row.value(7, FieldType::Text)? {
+            Value::Text(ip) => Some(ip),
+            _ => None,
+        },
+    };
     Ok(Some(StoredKey {
         id,
         hash,
@@ -375,6 +388,7 @@ async fn find_api_key(db: &Db, tenant: TenantId, prefix: &str) -> Result<Option<
         creator_role,
         created_by: UserId(created_by),
         revoked: revoked != Value::Null,
+        last_use,
     }))
 }
 

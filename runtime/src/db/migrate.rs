@@ -153,6 +153,27 @@ REVOKE ALL ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) FROM PUB
 GRANT EXECUTE ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) TO {role};
 ";
 
+/// The member lifecycle (platform tables version 8): the serving role
+/// changes a membership's role and status (never its tenant, user or
+/// creation), deletes the pending invitations a removed member sent, and
+/// signs in only active members (`rookery_sign_in` again, now reading the
+/// status: a former member is found only through a pending invitation).
+const MEMBERS: &str = "
+GRANT UPDATE (role, status, removed_at, removed_by) ON memberships TO {role};
+GRANT DELETE ON invitations TO {role};
+
+CREATE OR REPLACE FUNCTION rookery_sign_in(p_email text) RETURNS TABLE (id uuid, password_hash text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp SET row_security = on AS $rookery$
+    -- Runs as the owner, whom FORCE row-level security confines to the
+    -- transaction's tenant: active members and pending invitees of it only.
+    SELECT u.id, u.password_hash FROM users u
+    WHERE lower(u.email) = p_email
+      AND (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.status = 'active')
+           OR EXISTS (SELECT 1 FROM invitations i
+                      WHERE lower(i.email) = p_email AND i.accepted_at IS NULL AND i.expires_at > now()))
+$rookery$;
+";
+
 fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
@@ -324,8 +345,17 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
+    // The member lifecycle's columns (version 8).
+    let members: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'memberships' AND column_name = 'status')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
     let sql = [
         GRANTS,
+        if members { MEMBERS } else { "" },
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },

@@ -291,10 +291,25 @@ impl TenantTx<Writing> {
     /// lock held until the transaction ends; SQLite's write lock already
     /// serialises writers).
     pub(crate) async fn lock_quota(&mut self, quota: &str) -> Result<(), DbError> {
+        let key = format!("rookery:quota:{}:{quota}", self.tenant);
+        self.advisory_lock(key).await
+    }
+
+    /// Serialises the changes of one tenant's memberships that can take a
+    /// role away (role changes, removals, transfers), so "at least one
+    /// active owner" is checked against what the others committed
+    /// (PostgreSQL advisory lock held until the transaction ends; SQLite's
+    /// write lock already serialises writers).
+    pub(crate) async fn lock_members(&mut self) -> Result<(), DbError> {
+        let key = format!("rookery:members:{}", self.tenant);
+        self.advisory_lock(key).await
+    }
+
+    async fn advisory_lock(&mut self, key: String) -> Result<(), DbError> {
         match &mut self.tx {
             Tx::Postgres(pg) => {
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("rookery:quota:{}:{quota}", self.tenant))
+                    .bind(key)
                     .execute(&mut **pg)
                     .await?;
             }

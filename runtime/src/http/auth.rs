@@ -85,7 +85,11 @@ async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Adm
 /// one map update in memory); the [`Principal`] goes into the request's
 /// extensions.
 pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Admitted { principal, decision } = match authenticate_parts(&state, request.headers()).await {
+    let Admitted {
+        principal,
+        decision,
+        last_use,
+    } = match authenticate_parts(&state, request.headers()).await {
         Ok(admitted) => admitted,
         Err(err) => {
             let reason = match err {
@@ -113,6 +117,10 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         return response;
     }
     let tenant = principal.tenant;
+    if let (Actor::ApiKey { id, .. }, Some(last_use)) = (principal.actor, last_use) {
+        let ip = client_ip(&request, state.config().trust_proxy).to_string();
+        super::identity::record_key_use(&state, tenant, id, &last_use, &ip).await;
+    }
     let member = match principal.actor {
         Actor::User(user) => Some(user),
         _ => None,

@@ -72,6 +72,15 @@ pub enum ApiError {
         /// The plan's limit.
         limit: u64,
     },
+    /// 403: only a member with this role may do it (the spec's first role,
+    /// the one a tenant's creator gets, for a transfer of the tenant).
+    #[error("only a member with the role `{0}` can do this")]
+    RoleRequired(&'static str),
+    /// 409: the change would leave the tenant without an active member of
+    /// its owner role (the spec's first role): give another member that
+    /// role first.
+    #[error("the tenant must keep an active `{0}`: make another member `{0}` first")]
+    LastOwner(&'static str),
     /// 404: no such resource in this tenant.
     #[error("not found")]
     NotFound,
@@ -149,6 +158,8 @@ impl ApiError {
             Self::FeatureNotInPlan { .. } => (StatusCode::FORBIDDEN, "feature-not-in-plan", "Feature not in plan"),
             Self::TenantMismatch(_) => (StatusCode::FORBIDDEN, "tenant-mismatch", "Tenant mismatch"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
+            Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::LastOwner(_) => (StatusCode::CONFLICT, "last-owner", "Last owner"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
             Self::MethodNotAllowed => (

@@ -115,12 +115,12 @@ async fn tenant_facts(tx: &mut TenantTx<impl Mode>) -> Result<serde_json::Value,
     Ok(serde_json::json!({ "name": name, "slug": slug }))
 }
 
-/// Every member's email and role.
+/// Every active member's email and role (a former member is mailed nothing).
 async fn members(tx: &mut TenantTx<impl Mode>) -> Result<Vec<(String, String)>, JobError> {
     Ok(tx
         .sql(
             "SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.tenant_id = $1 ORDER BY m.created_at, m.user_id",
+             WHERE m.tenant_id = $1 AND m.status = 'active' ORDER BY m.created_at, m.user_id",
         )
         .fetch_all()
         .await?)

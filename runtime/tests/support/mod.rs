@@ -353,7 +353,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/4_mail.sql"),
                 include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql"),
                 include_str!("../../../generator/templates/platform/postgres/6_platform_audit.sql"),
-                include_str!("../../../generator/templates/platform/postgres/7_usage.sql")
+                include_str!("../../../generator/templates/platform/postgres/7_usage.sql"),
+                include_str!("../../../generator/templates/platform/postgres/8_members.sql")
             ),
         },
         Migration {
@@ -373,7 +374,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/4_mail.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/7_usage.sql")
+                include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/8_members.sql")
             ),
         },
         Migration {

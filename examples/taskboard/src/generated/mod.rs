@@ -199,6 +199,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "../../migrations/postgres/0009_add_projects_owner_and_add_projects_budget.sql"
             ),
         },
+        spec::Migration {
+            version: 10,
+            name: "platform_members",
+            sql: include_str!("../../migrations/postgres/0010_platform_members.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -247,6 +252,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             sql: include_str!(
                 "../../migrations/sqlite/0009_add_projects_owner_and_add_projects_budget.sql"
             ),
+        },
+        spec::Migration {
+            version: 10,
+            name: "platform_members",
+            sql: include_str!("../../migrations/sqlite/0010_platform_members.sql"),
         },
     ],
 };

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    JsonBody, bytes_bind, finish, known_role, opt_time, require_grant, tenant_bind, text, text_bind, time, time_bind,
-    uuid, uuid_bind,
+    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, tenant_bind, text, text_bind, time,
+    time_bind, uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
+use crate::auth::api_key::LastUse;
 use crate::auth::{Principal, api_key};
 use crate::http::{ApiError, AppState, request_id};
-use crate::model::UserId;
+use crate::model::{TenantId, UserId};
 use crate::repo::FieldError;
 
 const MANAGE: &str = "api_keys.manage";
@@ -42,6 +43,29 @@ pub(super) struct CreatedKey {
     created_at: DateTime<Utc>,
 }
 
+/// Records a use of key `id` from `ip` (its `last_used_at` and
+/// `last_used_ip`) when `last` is stale ([`LastUse::stale`]): one statement
+/// of its own, before the request's handler runs. A failure is logged and
+/// the request goes on: the record is bookkeeping, not access control.
+pub(crate) async fn record_use(state: &AppState, tenant: TenantId, id: Uuid, last: &LastUse, ip: &str) {
+    let now = Utc::now();
+    if !last.stale(ip, now) {
+        return;
+    }
+    let recorded = async {
+        let mut tx = state.db().begin_write_one(tenant).await?;
+        tx.execute(
+            "UPDATE api_keys SET last_used_at = $3, last_used_ip = $4 WHERE tenant_id = $1 AND id = $2".into(),
+            vec![tenant_bind(tenant), uuid_bind(id), time_bind(now), text_bind(ip)],
+        )
+        .await?;
+        tx.commit().await
+    };
+    if let Err(err) = recorded.await {
+        tracing::warn!(tenant = %tenant, key = %id, error = %err, "could not record an API key's last use");
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct KeyView {
     id: Uuid,
@@ -51,6 +75,9 @@ pub(super) struct KeyView {
     created_by: UserId,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
+    /// The client's address at the last use (as `ROOKERY_TRUST_PROXY`
+    /// reads it; recorded at most once a minute unless it changes).
+    last_used_ip: Option<String>,
     revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -128,13 +155,15 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// `GET /api-keys`: every key of the tenant, revoked ones included.
+/// `GET /api-keys`: every key of the tenant, whoever created it, revoked
+/// ones included: a holder of `api_keys.manage` oversees (and may revoke)
+/// them all, a former member's revoked keys among them.
 pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Vec<KeyView>>, ApiError> {
     principal.require(MANAGE)?;
     let mut tx = state.db().begin(principal.tenant).await?;
     let rows = tx
         .fetch_all(
-            "SELECT id, name, role, prefix, created_by, created_at, last_used_at, revoked_at \
+            "SELECT id, name, role, prefix, created_by, created_at, last_used_at, revoked_at, last_used_ip \
              FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"
                 .into(),
             vec![tenant_bind(principal.tenant)],
@@ -152,6 +181,7 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
                 created_by: UserId(uuid(row, 4)?),
                 created_at: time(row, 5)?,
                 last_used_at: opt_time(row, 6)?,
+                last_used_ip: opt_text(row, 8)?,
                 revoked_at: opt_time(row, 7)?,
             })
         })

@@ -83,7 +83,7 @@ pub(super) async fn create(
     let member = tx
         .fetch_optional(
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.tenant_id = $1 AND lower(u.email) = $2"
+             WHERE m.tenant_id = $1 AND lower(u.email) = $2 AND m.status = 'active'"
                 .into(),
             vec![tenant_bind(principal.tenant), text_bind(&email)],
         )
@@ -192,7 +192,7 @@ async fn check_members_quota(tx: &mut TenantTx, principal: &Principal, now: Date
     tx.lock_quota(QUOTA).await?;
     let row = tx
         .fetch_optional(
-            "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = $1) \
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND status = 'active') \
                   + (SELECT COUNT(*) FROM invitations WHERE tenant_id = $1 AND accepted_at IS NULL AND expires_at > $2)"
                 .into(),
             vec![tenant_bind(principal.tenant), time_bind(now)],
@@ -344,25 +344,37 @@ pub(super) async fn accept(
     if claimed != 1 {
         return Err(ApiError::Gone("this invitation was already accepted"));
     }
-    let joined = tx
+    // A former member comes back: the same membership row, active again
+    // with the invited role (rows that name them keep pointing at it).
+    let rejoined = tx
         .execute(
-            "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
-            vec![
-                tenant_bind(info.id),
-                uuid_bind(user.0),
-                text_bind(role.name),
-                time_bind(now),
-            ],
+            "UPDATE memberships SET status = 'active', role = $3, removed_at = NULL, removed_by = NULL \
+             WHERE tenant_id = $1 AND user_id = $2 AND status = 'former'"
+                .into(),
+            vec![tenant_bind(info.id), uuid_bind(user.0), text_bind(role.name)],
         )
-        .await;
-    match joined {
-        Err(err) if is_unique_violation(&err) => {
-            return Err(ApiError::Conflict(
-                "this account is already a member of the tenant".into(),
-            ));
-        }
-        other => other?,
-    };
+        .await?;
+    if rejoined == 0 {
+        let joined = tx
+            .execute(
+                "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)".into(),
+                vec![
+                    tenant_bind(info.id),
+                    uuid_bind(user.0),
+                    text_bind(role.name),
+                    time_bind(now),
+                ],
+            )
+            .await;
+        match joined {
+            Err(err) if is_unique_violation(&err) => {
+                return Err(ApiError::Conflict(
+                    "this account is already a member of the tenant".into(),
+                ));
+            }
+            other => other?,
+        };
+    }
     let principal = Principal {
         tenant: info.id,
         actor: Actor::User(user),
@@ -375,7 +387,7 @@ pub(super) async fn accept(
         target_type: "invitation",
         target_id: invitation.id.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(serde_json::json!({ "role": role.name })),
+        metadata: Some(serde_json::json!({ "role": role.name, "rejoined": rejoined > 0 })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;

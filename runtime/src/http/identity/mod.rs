@@ -18,8 +18,10 @@ mod members;
 mod session;
 mod signup;
 
+pub(crate) use api_keys::record_use as record_key_use;
+
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -75,6 +77,12 @@ pub(crate) fn protected_routes() -> Router<AppState> {
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/invitations", post(invitations::create))
         .route("/members", get(members::list))
+        .route("/members/me/leave", post(members::leave))
+        .route(
+            "/members/{user_id}",
+            patch(members::change_role).delete(members::remove),
+        )
+        .route("/tenant/transfer", post(members::transfer))
 }
 
 /// An access token and a refresh token, as every sign-in route returns them.
@@ -122,11 +130,12 @@ async fn insert_refresh_token(tx: &mut TenantTx, user: UserId) -> Result<String,
     Ok(token)
 }
 
-/// The role of `user` in the transaction's tenant, if they are a member.
+/// The role of `user` in the transaction's tenant, if they are an active
+/// member (a former member is refused like a stranger).
 async fn membership_role(tx: &mut TenantTx, user: UserId) -> Result<Option<String>, DbError> {
     let row = tx
         .fetch_optional(
-            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2".into(),
+            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND status = 'active'".into(),
             vec![uuid_bind(tx.tenant().0), uuid_bind(user.0)],
         )
         .await?;
@@ -207,18 +216,23 @@ fn known_role(spec: &AppSpec, field: &str, name: &str, errors: &mut Vec<FieldErr
 /// 403 unless `principal` may hand `role` out (to a key or an invitee); the
 /// answer names a permission of `role` the caller lacks.
 fn require_grant(principal: &Principal, role: &RoleDef) -> Result<(), ApiError> {
-    if crate::rbac::can_grant(principal.role, role) {
+    require_covers(principal.role, role)
+}
+
+/// 403 unless `granter` holds every permission of `role` (the
+/// no-escalation rule, `rbac::can_grant`); the answer names one it lacks.
+fn require_covers(granter: &RoleDef, role: &RoleDef) -> Result<(), ApiError> {
+    if crate::rbac::can_grant(granter, role) {
         return Ok(());
     }
-    let mine = principal.role;
     let missing = role
         .permissions
         .iter()
-        .find(|p| !mine.permissions.contains(p))
+        .find(|p| !granter.permissions.contains(p))
         .or_else(|| {
             role.own
                 .iter()
-                .find(|p| !mine.permissions.contains(p) && !mine.own.contains(p))
+                .find(|p| !granter.permissions.contains(p) && !granter.own.contains(p))
         })
         .copied()
         .unwrap_or(role.name);

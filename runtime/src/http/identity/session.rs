@@ -138,7 +138,14 @@ async fn reuse_detected(mut tx: TenantTx, user: UserId, now: DateTime<Utc>) -> A
     }
 }
 
-async fn revoke_all(tx: &mut TenantTx, tenant: TenantId, user: UserId, now: DateTime<Utc>) -> Result<u64, DbError> {
+/// Revokes every refresh token of `user` in `tenant` (theft detected, or
+/// the member's role changed or their membership ended).
+pub(super) async fn revoke_all(
+    tx: &mut TenantTx,
+    tenant: TenantId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
     tx.execute(
         "UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL".into(),
         vec![tenant_bind(tenant), uuid_bind(user.0), time_bind(now)],

@@ -30,7 +30,7 @@ fn meaning(status: u16) -> &'static str {
         }
         404 => "No such resource in this tenant",
         409 => {
-            "Conflicts with stored data (a unique value is taken, or the row is still referenced), or a request with this `Idempotency-Key` is still running (`Retry-After`)"
+            "Conflicts with stored data (a unique value is taken, or the row is still referenced), the change would leave the tenant without an owner (`last-owner`), or a request with this `Idempotency-Key` is still running (`Retry-After`)"
         }
         410 => "The invitation was already used or has expired",
         413 => "The body is larger than the app accepts",
@@ -229,6 +229,7 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "/api-keys",
         "get",
         json!({"operationId": "list_api_keys", "tags": ["api keys"], "summary": "List API keys (needs `api_keys.manage`)",
+        "description": "Every key of the tenant, whoever created it (revoked ones too), with when and from which address (`last_used_at`, `last_used_ip`) it was last used: a use is recorded at most once a minute unless its address changes.",
         "responses": responses(&[(200, json_response("Keys, without secrets", json!({"type": "array", "items": any_object()})))], &[AUTHENTICATED, &[404]])}),
     );
     add(
@@ -267,7 +268,49 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "/members",
         "get",
         json!({"operationId": "list_members", "tags": ["members"], "summary": "List members (needs `members.read`)",
-        "responses": responses(&[(200, json_response("Members", json!({"type": "array", "items": any_object()})))], &[AUTHENTICATED])}),
+        "description": "Active members by default; `status=former` lists the members who were removed or left (their rows are kept, so what names them still resolves).",
+        "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "former"], "default": "active"}}],
+        "responses": responses(&[(200, json_response("Members, oldest first", json!({"type": "array", "items": reference("Member")})))], &[AUTHENTICATED, &[400]])}),
+    );
+    let user_id =
+        json!([{"name": "user_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
+    let last_owner = format!(
+        "409 `last-owner` when it would leave the tenant without an active `{}` (the role a tenant's creator gets).",
+        spec.roles.first().map_or("owner", |r| r.name)
+    );
+    add(
+        "/members/{user_id}",
+        "patch",
+        json!({"operationId": "change_member_role", "tags": ["members"], "summary": "Change a member's role (needs `members.manage`)",
+        "description": format!("The caller gives only a role whose every permission they hold, and changes only a member whose every permission they hold (403 otherwise). \
+            The member's access tokens stop at once and their refresh tokens are revoked: they sign in again. {last_owner}"),
+        "parameters": user_id,
+        "requestBody": json_body(object(json!({"role": role}), &["role"])),
+        "responses": responses(&[(200, json_response("The member's role before and now", reference("RoleChanged")))], &[AUTHENTICATED, JSON_BODY, &[404, 409]])}),
+    );
+    add(
+        "/members/{user_id}",
+        "delete",
+        json!({"operationId": "remove_member", "tags": ["members"], "summary": "Remove a member (needs `members.manage`)",
+        "description": format!("The membership is kept as `former`. In the same transaction the member's refresh tokens and the API keys they created are revoked \
+            and their pending invitations deleted; their access tokens stop at once. A member with a permission the caller lacks answers 403; a former member 204 again. {last_owner}"),
+        "parameters": user_id,
+        "responses": responses(&[(204, json!({"description": "Removed"}))], &[AUTHENTICATED, &[404, 409]])}),
+    );
+    add(
+        "/members/me/leave",
+        "post",
+        json!({"operationId": "leave_tenant", "tags": ["members"], "summary": "Leave the tenant (signed in, not with an API key)",
+        "description": format!("As a removal, for the caller. {last_owner}"),
+        "responses": responses(&[(204, json!({"description": "Left"}))], &[AUTHENTICATED, &[409]])}),
+    );
+    add(
+        "/tenant/transfer",
+        "post",
+        json!({"operationId": "transfer_tenant", "tags": ["members"], "summary": format!("Hand the tenant over (only a `{}`, signed in)", spec.roles.first().map_or("owner", |r| r.name)),
+        "description": "The member `to` (active, not the caller) gets the owner role; the caller steps down to the strongest role the owner role contains. Both sign in again.",
+        "requestBody": json_body(object(json!({"to": {"type": "string", "format": "uuid", "description": "The new owner's user id"}}), &["to"])),
+        "responses": responses(&[(200, json_response("The new owner and the caller's role now", reference("Transferred")))], &[AUTHENTICATED, JSON_BODY])}),
     );
 }
 
@@ -310,6 +353,23 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "SignedUp".into(),
         json!({"type": "object", "required": ["tenant", "user", "access_token", "token_type", "expires_in", "refresh_token"], "properties": signed_up}),
+    );
+    let time = json!({"type": "string", "format": "date-time"});
+    let nullable = |t: &str, format: &str| json!({"type": [t, "null"], "format": format});
+    schemas.insert(
+        "Member".into(),
+        json!({"type": "object", "required": ["user_id", "email", "role", "status", "created_at", "removed_at", "removed_by"], "properties": {
+            "user_id": uuid, "email": s, "role": s, "status": {"type": "string", "enum": ["active", "former"]}, "created_at": time,
+            "removed_at": nullable("string", "date-time"), "removed_by": nullable("string", "uuid")
+        }}),
+    );
+    schemas.insert(
+        "RoleChanged".into(),
+        json!({"type": "object", "required": ["user_id", "from", "role"], "properties": {"user_id": uuid, "from": s, "role": s}}),
+    );
+    schemas.insert(
+        "Transferred".into(),
+        json!({"type": "object", "required": ["to", "role", "your_role"], "properties": {"to": uuid, "role": s, "your_role": s}}),
     );
     schemas.insert(
         "Me".into(),

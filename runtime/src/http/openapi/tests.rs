@@ -312,7 +312,27 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
             "post",
             vec![200, 400, 401, 403, 409, 410, 413, 415, 422, 429, 503],
         ),
-        ("/api/v1/members", "get", vec![200, 401, 403, 429, 503]),
+        ("/api/v1/members", "get", vec![200, 400, 401, 403, 429, 503]),
+        (
+            "/api/v1/members/{user_id}",
+            "patch",
+            vec![200, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
+        ),
+        (
+            "/api/v1/members/{user_id}",
+            "delete",
+            vec![204, 400, 401, 403, 404, 409, 422, 429, 503],
+        ),
+        (
+            "/api/v1/members/me/leave",
+            "post",
+            vec![204, 400, 401, 403, 409, 422, 429, 503],
+        ),
+        (
+            "/api/v1/tenant/transfer",
+            "post",
+            vec![200, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
         ("/healthz", "get", vec![200]),
         ("/readyz", "get", vec![200, 503]),
     ]
