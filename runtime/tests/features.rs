@@ -17,6 +17,7 @@ on_both_backends!(
     a_model_needs_its_feature,
     a_permission_needs_its_feature,
     api_keys_need_their_feature,
+    a_downgrade_below_usage_keeps_rows_and_refuses_creates,
 );
 
 fn not_in_plan(reply: &Reply, feature: &str) {
@@ -165,4 +166,85 @@ async fn api_keys_need_their_feature(h: Harness) {
         h.call("GET", "/me", Some("acme"), Some(&key), None).await.status,
         StatusCode::OK
     );
+}
+
+/// `pro` has no deals quota, `basic` allows two: a tenant with three deals
+/// moved to `basic` keeps all three (read, updated, deleted as before) and
+/// creates none until it is under the limit again.
+async fn a_downgrade_below_usage_keeps_rows_and_refuses_creates(h: Harness) {
+    let owner = h.signup("acme", "olga@example.com", PW).await.str("access_token");
+    h.set_plan("acme", "pro").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let made = h
+            .call(
+                "POST",
+                "/deals",
+                Some("acme"),
+                Some(&owner),
+                Some(json!({ "title": format!("d{n}") })),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+        ids.push(made.str("id"));
+    }
+    h.set_plan("acme", "basic").await;
+    const { assert!(support::BASIC_DEALS == 2) };
+    let listed = h.call("GET", "/deals", Some("acme"), Some(&owner), None).await;
+    assert_eq!(
+        listed.body["data"].as_array().map(Vec::len),
+        Some(3),
+        "rows kept: {listed:?}"
+    );
+    let refused = h
+        .call(
+            "POST",
+            "/deals",
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "title": "one more" })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.body["type"], "https://rookery.dev/problems/quota-exceeded");
+    assert_eq!(h.count("SELECT COUNT(*) FROM deals").await, 3);
+    // Existing rows still change.
+    let path = format!("/deals/{}", ids[0]);
+    let renamed = h
+        .call(
+            "PATCH",
+            &path,
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "title": "renamed" })),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+    // At the limit (two left) still no create; under it (one left), one.
+    let create = || async {
+        h.call(
+            "POST",
+            "/deals",
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "title": "again" })),
+        )
+        .await
+        .status
+    };
+    let delete = |id: String| {
+        let h = &h;
+        let owner = &owner;
+        async move {
+            let gone = h
+                .call("DELETE", &format!("/deals/{id}"), Some("acme"), Some(owner), None)
+                .await;
+            assert_eq!(gone.status, StatusCode::NO_CONTENT, "{gone:?}");
+        }
+    };
+    delete(ids[0].clone()).await;
+    assert_eq!(create().await, StatusCode::FORBIDDEN, "two deals, the limit");
+    delete(ids[1].clone()).await;
+    assert_eq!(create().await, StatusCode::CREATED, "one deal, under the limit");
+    assert_eq!(h.count("SELECT COUNT(*) FROM deals").await, 2);
 }

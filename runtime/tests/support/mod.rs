@@ -98,6 +98,9 @@ const OWNER: &[&str] = &[
     "webhooks.manage",
 ];
 
+/// The `deals` quota of the `basic` plan.
+pub const BASIC_DEALS: u64 = 2;
+
 /// The `members` quota of the first (default) plan.
 pub const FREE_MEMBERS: u64 = 3;
 
@@ -135,7 +138,8 @@ pub struct Note {
         assign = "deals.assign"
     ),
     audit,
-    feature = "crm"
+    feature = "crm",
+    quota = "deals"
 )]
 pub struct Deal {
     /// Title.
@@ -327,11 +331,14 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             monthly_price: Some(4900),
             trial_days: None,
         },
-        // Deals without approvals, and no API keys.
+        // Deals (two at most) without approvals, and no API keys.
         PlanDef {
             name: "basic",
             features: &["crm"],
-            quotas: &[],
+            quotas: &[QuotaDef {
+                name: "deals",
+                limit: QuotaLimit::Count(BASIC_DEALS),
+            }],
             rate_limit: None,
             monthly_price: Some(900),
             trial_days: None,
