@@ -47,7 +47,7 @@ impl Scope {
 
     /// The narrower of two scopes (a write reaches what all its
     /// permissions reach).
-    fn and(self, other: Self) -> Self {
+    pub(crate) fn and(self, other: Self) -> Self {
         match (self, other) {
             (Self::Any, other) | (other, Self::Any) => other,
             (own, _) => own,
@@ -115,11 +115,15 @@ impl Principal {
             return Err(Denied::Fields(refused));
         }
         // A row it creates is the caller's unless `assign` gave it away;
-        // an own-scoped permission then no longer covers it.
-        if let (Scope::Own(_), Some((i, _))) = (scope, def.owner())
-            && values[i] != Some(Value::Uuid(self.user().0))
-        {
-            return Err(Denied::Permission(def.permissions.write.to_owned()));
+        // an own-scoped permission then no longer covers it, and it never
+        // covers a model whose rows have no owner (fail closed).
+        if let Scope::Own(_) = scope {
+            let own = def
+                .owner()
+                .is_some_and(|(i, _)| values[i] == Some(Value::Uuid(self.user().0)));
+            if !own {
+                return Err(Denied::Permission(def.permissions.write.to_owned()));
+            }
         }
         Ok(scope)
     }

@@ -117,7 +117,7 @@ impl<M: TenantModel> Guarded<'_, M, Writing> {
     pub async fn update(&mut self, id: Id<M>, patch: M::Update) -> Result<Option<Record<M>>, AccessError> {
         let def = M::def();
         let changes = patch.into_changes();
-        let scope = self.principal.check_update(def, &changes)?;
+        let scope = self.within_read(self.principal.check_update(def, &changes)?);
         let id = id.key().to_value();
         let stamp = self.stamp();
         match self.table(scope).update(id.clone(), changes, stamp).await? {
@@ -129,13 +129,22 @@ impl<M: TenantModel> Guarded<'_, M, Writing> {
     /// Deletes the row if the caller may; `false` when they cannot see it.
     pub async fn delete(&mut self, id: Id<M>) -> Result<bool, AccessError> {
         let def = M::def();
-        let scope = self.principal.model_scope(def, def.permissions.delete)?;
+        let scope = self.within_read(self.principal.model_scope(def, def.permissions.delete)?);
         let id = id.key().to_value();
         let stamp = self.stamp();
         if self.table(scope).delete(id.clone(), stamp).await? {
             return Ok(true);
         }
         self.missed(scope, id, def.permissions.delete).await.map(|()| false)
+    }
+
+    /// `scope` narrowed to what the caller can read too (as the generated
+    /// routes do).
+    fn within_read(&self, scope: Scope) -> Scope {
+        match self.principal.scope(M::def().permissions.read) {
+            Ok(read) => scope.and(read),
+            Err(_) => scope,
+        }
     }
 
     /// After a write under `scope` found no row: refused when the caller

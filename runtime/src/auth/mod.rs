@@ -252,14 +252,6 @@ impl Verifier<'_> {
             let prefix = api_key::parse(spec.name, &self.config.env, bearer)
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
             let Known { info, version } = self.known(named).await?;
-            if let Some(feature) = spec.gates.api_keys
-                && !info.has_feature(feature)
-            {
-                return Err(AuthError::Feature {
-                    feature,
-                    plan: info.plan.name,
-                });
-            }
             // No memory of keys: every request reads the key's row, so a
             // revoked key (or its creator's removal) is refused at once on
             // every instance.
@@ -268,6 +260,15 @@ impl Verifier<'_> {
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
             if !api_key::verify(&self.config.api_key_pepper, bearer, &key.hash) || key.revoked {
                 return Err(AuthError::Unauthorized("invalid API key"));
+            }
+            // Only a genuine key learns that its plan lacks the feature.
+            if let Some(feature) = spec.gates.api_keys
+                && !info.has_feature(feature)
+            {
+                return Err(AuthError::Feature {
+                    feature,
+                    plan: info.plan.name,
+                });
             }
             let role = spec
                 .role(&key.role)

@@ -261,7 +261,7 @@ async fn update(
     principal.model_scope(def, def.permissions.write)?;
     let id = parse_id(def, &raw)?;
     let changes = parse_body(def, &headers, &body, crud.update)?;
-    let scope = principal.check_update(def, &changes)?;
+    let scope = within_read(&principal, def, principal.check_update(def, &changes)?);
     // One statement (with its audit row): one round trip on PostgreSQL.
     let mut tx = state.db().begin_write_one(principal.tenant).await?;
     let row = Table::new(&mut tx, def)
@@ -269,6 +269,7 @@ async fn update(
         .update(id.clone(), changes, stamp(def, &principal, &headers))
         .await?;
     let Some(row) = row else {
+        drop(tx);
         return Err(missed(&state, def, &principal, scope, id, def.permissions.write).await);
     };
     tx.commit().await?;
@@ -282,7 +283,7 @@ async fn remove(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let scope = principal.model_scope(def, def.permissions.delete)?;
+    let scope = within_read(&principal, def, principal.model_scope(def, def.permissions.delete)?);
     let id = parse_id(def, &raw)?;
     let cascades = state.cascades(def.table);
     let gone = match stamp(def, &principal, &headers) {
@@ -316,6 +317,16 @@ async fn remove(
         return Err(missed(&state, def, &principal, scope, id, def.permissions.delete).await);
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A write's `scope` narrowed to what the caller can read too: a row
+/// outside the read scope answers 404 to a write as to a read, and no
+/// write answers with (or confirms) a row the caller could not get.
+fn within_read(principal: &Principal, def: &ModelDef, scope: crate::auth::Scope) -> crate::auth::Scope {
+    match principal.scope(def.permissions.read) {
+        Ok(read) => scope.and(read),
+        Err(_) => scope,
+    }
 }
 
 /// The answer to a write under `scope` that found no row `id`: 404 when

@@ -161,10 +161,7 @@ impl Operation {
     /// grants or a feature the spec does not declare.
     pub(crate) fn guard(&self, spec: &AppSpec) -> Result<Guard, String> {
         if let Some(p) = &self.permission
-            && !spec
-                .roles
-                .iter()
-                .any(|r| r.permissions.contains(&p.as_str()) || r.own.contains(&p.as_str()))
+            && !spec.roles.iter().any(|r| r.permissions.contains(&p.as_str()))
         {
             return Err(format!(
                 "{} {}: no role grants the permission `{p}` (declare it under [permissions] in rookery.toml and grant it to a role)",
@@ -302,9 +299,10 @@ impl Guard {
         let Some(principal) = request.extensions().get::<Principal>() else {
             return ApiError::Unauthorized("not authenticated").into_response();
         };
-        let permission = self.permission.as_deref().map_or(Ok(()), |p| principal.require(p));
-        let feature = || self.feature.as_deref().map_or(Ok(()), |f| principal.require_feature(f));
-        match permission.and_then(|()| feature()) {
+        // The feature first, as for models: the same answer for every member.
+        let feature = self.feature.as_deref().map_or(Ok(()), |f| principal.require_feature(f));
+        let permission = || self.permission.as_deref().map_or(Ok(()), |p| principal.require(p));
+        match feature.and_then(|()| permission()) {
             Ok(()) => next.run(request).await,
             Err(denied) => ApiError::from(denied).into_response(),
         }
