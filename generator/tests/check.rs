@@ -197,6 +197,27 @@ fn cli_knows_the_permissions_of_handwritten_models() {
     assert!(stderr.contains("unknown permission `notes.write`"), "{stderr}");
 }
 
+/// A hand-written model's `feature` must be one the spec declares: the app
+/// would refuse to start otherwise, so `check` refuses it first.
+#[test]
+fn cli_refuses_a_handwritten_models_unknown_feature() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generate/handwritten");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(project.join("rookery.toml"), dir.path().join("rookery.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let notes = std::fs::read_to_string(project.join("src/notes.rs")).unwrap();
+    let gated = notes.replacen("audit, sort", "audit, feature = \"crmm\", sort", 1);
+    assert_ne!(gated, notes);
+    std::fs::write(dir.path().join("src/notes.rs"), gated).unwrap();
+    let output = rookery(&["check", dir.path().join("rookery.toml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("src/notes.rs: `Note` requires the feature `crmm`, which the spec does not declare"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn cli_exits_1_on_spec_errors_and_prints_them_all() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/many_errors.toml");

@@ -362,7 +362,7 @@ fn a_new_owner_is_filled_with_the_first_member_and_the_flag_alone_needs_no_sql()
     );
     let pg = text(&files["migrations/postgres/0002_add_projects_owner.sql"]);
     let fill = "UPDATE projects SET owner_id = (SELECT m.user_id FROM memberships m \
-                WHERE m.tenant_id = projects.tenant_id ORDER BY m.created_at, m.user_id LIMIT 1);";
+                WHERE m.tenant_id = projects.tenant_id AND m.status = 'active' ORDER BY m.created_at, m.user_id LIMIT 1);";
     let steps = [
         "ALTER TABLE projects ADD COLUMN owner_id uuid;",
         fill,
@@ -380,7 +380,7 @@ fn a_new_owner_is_filled_with_the_first_member_and_the_flag_alone_needs_no_sql()
     assert!(
         sqlite.contains(
             "SELECT tenant_id, id, name, (SELECT m.user_id FROM memberships m WHERE m.tenant_id = projects.tenant_id \
-             ORDER BY m.created_at, m.user_id LIMIT 1), created_at, updated_at FROM projects;"
+             AND m.status = 'active' ORDER BY m.created_at, m.user_id LIMIT 1), created_at, updated_at FROM projects;"
         ),
         "{sqlite}"
     );

@@ -50,6 +50,7 @@ on_both_backends!(
     ownership_is_handed_over,
     two_owners_demoting_each_other_leave_one,
     api_keys_record_their_last_use_and_are_overseen,
+    a_demoted_senders_invitations_grant_no_more_than_they_may,
 );
 
 fn configure(config: &mut Config) {
@@ -679,4 +680,26 @@ async fn api_keys_record_their_last_use_and_are_overseen(h: Harness) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(h.send(from("203.0.113.7")).await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_demoted_senders_invitations_grant_no_more_than_they_may(h: Harness) {
+    let ada = owner(&h, "acme").await;
+    h.set_plan("acme", "pro").await; // no members quota
+    let meg = join(&h, &ada, "meg@example.com", "admin").await;
+    let as_member = invite(&h, &meg, "mo@example.com", "member").await;
+    let as_viewer = invite(&h, &meg, "vi@example.com", "viewer").await;
+    // Meg becomes a viewer: she may no longer grant `member`.
+    assert_eq!(set_role(&h, &ada, &meg, "viewer").await.status, StatusCode::OK);
+    let refused = accept(&h, &as_member).await;
+    assert_eq!(refused.status, StatusCode::GONE, "{refused:?}");
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'mo@example.com'")
+            .await,
+        0,
+        "nobody joined"
+    );
+    // What she still may grant, her invitation still grants.
+    let joined = accept(&h, &as_viewer).await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:?}");
+    assert_eq!(joined.body["role"], "viewer");
 }

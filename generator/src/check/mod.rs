@@ -62,10 +62,16 @@ pub fn load_with_warnings(
 pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     let mut ctx = Ctx::default();
     platform::check(&mut ctx, spec);
-    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, false));
-    let ownable = roles::ownable(spec, &handwritten_permissions(handwritten, true));
+    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, None));
+    let by_owner = roles::HandwrittenPermissions {
+        owned: handwritten_permissions(handwritten, Some(true)),
+        ownerless: handwritten_permissions(handwritten, Some(false)),
+        assign: handwritten.models.iter().filter_map(|m| m.assign.clone()).collect(),
+    };
+    let ownable = roles::ownable(spec, &by_owner);
     roles::check(&mut ctx, spec, &catalogue, &ownable);
     plans::check(&mut ctx, spec);
+    plans::handwritten_features(&mut ctx, spec, handwritten);
     models::check(&mut ctx, spec);
     jobs::check(&mut ctx, spec, handwritten);
     // Warnings only for a spec without errors: they would drown the errors.
@@ -77,13 +83,13 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
 }
 
 /// The permissions hand-written models' derives name (their routes',
-/// `assign` and their fields' `write`); with `owned`, of the models with an
-/// owner field only.
-fn handwritten_permissions(handwritten: &Handwritten, owned: bool) -> Vec<String> {
+/// `assign` and their fields' `write`); with `Some(owned)`, of the models
+/// with (`true`) or without (`false`) an owner field only.
+fn handwritten_permissions(handwritten: &Handwritten, owned: Option<bool>) -> Vec<String> {
     handwritten
         .models
         .iter()
-        .filter(|m| !owned || m.fields.iter().any(|f| f.owner))
+        .filter(|m| owned.is_none_or(|owned| m.fields.iter().any(|f| f.owner) == owned))
         .flat_map(|m| {
             let routes = m
                 .permissions

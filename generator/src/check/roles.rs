@@ -48,17 +48,49 @@ fn model_permissions(model: &ModelSpec) -> impl Iterator<Item = &Spanned<String>
     routes.chain(model.fields.values().filter_map(|f| f.write.as_ref()))
 }
 
-/// The permissions a grant on own rows (`x.y:own`) can name: those of
-/// models with an owner field, whose rows have an owner to compare.
-pub(super) fn ownable(spec: &Spec, handwritten: &[String]) -> IndexSet<String> {
-    let mut out: IndexSet<String> = spec
+/// What a grant on own rows (`x.y:own`) can name.
+#[derive(Debug, Default)]
+pub(super) struct Ownable {
+    /// The permissions whose every model has an owner field (rows with an
+    /// owner to compare). A permission an ownerless model uses too is not
+    /// one: `:own` would reach none of that model's rows, a grant that
+    /// silently does nothing there.
+    pub(super) rows: IndexSet<String>,
+    /// The models' `assign` permissions, which give a row to someone else:
+    /// never "on own rows".
+    pub(super) assign: IndexSet<String>,
+}
+
+/// The permissions hand-written models name, for [`ownable`].
+#[derive(Debug, Default)]
+pub(super) struct HandwrittenPermissions {
+    /// Those of models with an owner field.
+    pub(super) owned: Vec<String>,
+    /// Those of models without one.
+    pub(super) ownerless: Vec<String>,
+    /// The models' `assign` permissions.
+    pub(super) assign: Vec<String>,
+}
+
+pub(super) fn ownable(spec: &Spec, handwritten: &HandwrittenPermissions) -> Ownable {
+    let of = |owned: bool| {
+        spec.models
+            .values()
+            .filter(move |m| m.fields.values().any(FieldSpec::is_owner) == owned)
+            .flat_map(|m| model_permissions(m).map(|p| p.get_ref().clone()))
+    };
+    let ownerless: IndexSet<String> = of(false).chain(handwritten.ownerless.iter().cloned()).collect();
+    let assign: IndexSet<String> = spec
         .models
         .values()
-        .filter(|m| m.fields.values().any(FieldSpec::is_owner))
-        .flat_map(|m| model_permissions(m).map(|p| p.get_ref().clone()))
+        .filter_map(|m| m.permissions.as_ref()?.assign.as_ref().map(|a| a.get_ref().clone()))
+        .chain(handwritten.assign.iter().cloned())
         .collect();
-    out.extend(handwritten.iter().cloned());
-    out
+    let rows = of(true)
+        .chain(handwritten.owned.iter().cloned())
+        .filter(|p| !ownerless.contains(p) && !assign.contains(p))
+        .collect();
+    Ownable { rows, assign }
 }
 
 /// A grant without its `:own` suffix, and whether it had one.
@@ -100,7 +132,7 @@ fn declared(ctx: &mut Ctx, spec: &Spec) {
     }
 }
 
-pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>, ownable: &IndexSet<String>) {
+pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>, ownable: &Ownable) {
     declared(ctx, spec);
     let role_names: Vec<&str> = spec.roles.keys().map(|k| k.get_ref().as_str()).collect();
     // Permissions a misspelt grant probably meant: not reported again as ungranted.
@@ -147,16 +179,26 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>, ow
             if !names::permission(ctx, &base) {
                 continue;
             }
-            if own && catalogue.contains(text) && !ownable.contains(text) {
+            if own && ownable.assign.contains(text) {
+                ctx.error(
+                    "rookery::own_assign",
+                    grant.span(),
+                    format!("`{text}` cannot be granted on own rows only"),
+                )
+                .label("an `assign` permission gives rows to others")
+                .help_text(format!(
+                    "`{text}` lets its holder set a row's owner to someone else; grant it on every row (`{text}`) or not at all"
+                ));
+            } else if own && catalogue.contains(text) && !ownable.rows.contains(text) {
                 ctx.error(
                     "rookery::own_without_owner",
                     grant.span(),
                     format!("`{text}` cannot be granted on own rows only"),
                 )
-                .label("no model with an owner field uses it")
+                .label("not every model that uses it has an owner field")
                 .help_text(format!(
                     "`:own` reaches the rows whose owner field names the caller; mark a `ref` to `user` with \
-                     `owner = true` in the models that use `{text}`, or grant `{text}` on every row"
+                     `owner = true` in every model that uses `{text}`, or grant `{text}` on every row"
                 ));
             }
             if !catalogue.contains(text) {

@@ -273,13 +273,15 @@ pub fn foreign_key(d: Dialect, table: &str, c: &Column) -> Option<String> {
 }
 
 /// The user id of the first member of the `table` row's tenant: the
-/// earliest membership, ties broken by user id. A new owner column gives
+/// earliest active membership (a former member owns nothing new; the
+/// migration's platform steps, which come first, made `status`), ties
+/// broken by user id. A new owner column gives
 /// existing rows this owner; for a tenant with no member it is NULL, which
 /// the column's `NOT NULL` then refuses. The same text on both dialects
 /// (SQLite's RFC 3339 timestamps sort as text in time order).
 pub fn first_member(table: &str) -> String {
     format!(
-        "(SELECT m.user_id FROM memberships m WHERE m.tenant_id = {}.tenant_id ORDER BY m.created_at, m.user_id LIMIT 1)",
+        "(SELECT m.user_id FROM memberships m WHERE m.tenant_id = {}.tenant_id AND m.status = 'active' ORDER BY m.created_at, m.user_id LIMIT 1)",
         ident(table)
     )
 }

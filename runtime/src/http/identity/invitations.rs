@@ -19,10 +19,10 @@ use uuid::Uuid;
 
 use super::{
     INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
-    is_unique_violation, issue_tokens, known_role, normalize_email, opt_time, require_grant, tenant_bind, text,
-    text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
+    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
+    text, text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
 };
-use crate::app_spec::QuotaLimit;
+use crate::app_spec::{QuotaLimit, RoleDef};
 use crate::audit::{self, Entry};
 use crate::auth::api_key::{opaque_hash, opaque_token};
 use crate::auth::{Actor, Principal};
@@ -236,16 +236,27 @@ struct AcceptedUser {
 struct Invitation {
     id: Uuid,
     email: String,
-    role: String,
+    role: &'static RoleDef,
+    /// The sender's role when the invitation was read: the claim requires
+    /// it still (a demotion meanwhile makes the claim fail).
+    sender: &'static str,
 }
 
+const SENDER_GONE: ApiError =
+    ApiError::Gone("the member who sent this invitation can no longer grant its role; ask for a new one");
+
 /// The pending invitation a token names in `tenant`: 401 unknown, 410
-/// expired or used.
+/// expired or used, or no longer backed by its sender: an invitation
+/// grants a role only while the member who sent it is active and still
+/// may grant that role, so a removed or demoted member's pending
+/// invitations stop with their rights.
 async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> Result<Invitation, ApiError> {
     let mut tx = state.db().begin(tenant).await?;
     let row = tx
         .fetch_optional(
-            "SELECT id, email, role, expires_at, accepted_at FROM invitations WHERE tenant_id = $1 AND token_hash = $2"
+            "SELECT i.id, i.email, i.role, i.expires_at, i.accepted_at, m.role FROM invitations i \
+             LEFT JOIN memberships m ON m.tenant_id = i.tenant_id AND m.user_id = i.invited_by AND m.status = 'active' \
+             WHERE i.tenant_id = $1 AND i.token_hash = $2"
                 .into(),
             vec![tenant_bind(tenant), bytes_bind(opaque_hash(token))],
         )
@@ -258,11 +269,20 @@ async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> 
     if time(&row, 3)? <= Utc::now() {
         return Err(ApiError::Gone("this invitation has expired; ask for a new one"));
     }
-    Ok(Invitation {
-        id: uuid(&row, 0)?,
-        email: text(&row, 1)?,
-        role: text(&row, 2)?,
-    })
+    let role = state
+        .spec()
+        .role(&text(&row, 2)?)
+        .ok_or(ApiError::Gone("the invited role no longer exists"))?;
+    let sender = opt_text(&row, 5)?.and_then(|name| state.spec().role(&name));
+    match sender {
+        Some(sender) if crate::rbac::can_grant(sender, role) => Ok(Invitation {
+            id: uuid(&row, 0)?,
+            email: text(&row, 1)?,
+            role,
+            sender: sender.name,
+        }),
+        _ => Err(SENDER_GONE),
+    }
 }
 
 /// `POST /invitations/accept`, in the invitation's tenant (subdomain or
@@ -288,10 +308,7 @@ pub(super) async fn accept(
         });
     }
     finish(errors)?;
-    let role = state
-        .spec()
-        .role(&invitation.role)
-        .ok_or(ApiError::Gone("the invited role no longer exists"))?;
+    let role = invitation.role;
 
     let mut tx = state.db().begin(info.id).await?;
     let existing = super::accounts::sign_in_account(&mut tx, &invitation.email).await?;
@@ -337,12 +354,21 @@ pub(super) async fn accept(
     let mut tx = tx.into_tenant(info.id).await?;
     let claimed = tx
         .execute(
-            "UPDATE invitations SET accepted_at = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL".into(),
-            vec![tenant_bind(info.id), uuid_bind(invitation.id), time_bind(now)],
+            "UPDATE invitations SET accepted_at = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL \
+             AND EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = invitations.invited_by \
+             AND m.status = 'active' AND m.role = $4)"
+                .into(),
+            vec![
+                tenant_bind(info.id),
+                uuid_bind(invitation.id),
+                time_bind(now),
+                text_bind(invitation.sender),
+            ],
         )
         .await?;
     if claimed != 1 {
-        return Err(ApiError::Gone("this invitation was already accepted"));
+        // Accepted by a concurrent request, or the sender lost the role.
+        return Err(ApiError::Gone("this invitation was already accepted or withdrawn"));
     }
     // A former member comes back: the same membership row, active again
     // with the invited role (rows that name them keep pointing at it).
