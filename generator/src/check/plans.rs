@@ -270,6 +270,30 @@ fn parse_rate<'u>(text: &str, units: &[&'u str]) -> Option<(u64, &'u str)> {
     Some((count, unit))
 }
 
+/// The features hand-written models' derives name (`feature = "…"`): each
+/// declared under `[features]`, or the app would refuse to start.
+pub(super) fn handwritten_features(ctx: &mut Ctx, spec: &Spec, handwritten: &crate::handwritten::Handwritten) {
+    for model in &handwritten.models {
+        let Some(feature) = &model.feature else { continue };
+        if spec.features.contains_key(feature.as_str()) {
+            continue;
+        }
+        let declared = spec.features.keys().map(|k| k.get_ref().as_str());
+        ctx.error_nowhere(
+            "rookery::unknown_feature",
+            format!(
+                "{}: `{}` requires the feature `{feature}`, which the spec does not declare",
+                model.file, model.struct_name
+            ),
+        )
+        .suggest(
+            feature,
+            declared.clone(),
+            Some(format!("declare it under `[features]` (declared: {})", list(declared))),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_rate;
@@ -292,29 +316,5 @@ mod tests {
         ] {
             assert_eq!(parse_rate(bad, &["s"]), None, "{bad}");
         }
-    }
-}
-
-/// The features hand-written models' derives name (`feature = "…"`): each
-/// declared under `[features]`, or the app would refuse to start.
-pub(super) fn handwritten_features(ctx: &mut Ctx, spec: &Spec, handwritten: &crate::handwritten::Handwritten) {
-    for model in &handwritten.models {
-        let Some(feature) = &model.feature else { continue };
-        if spec.features.contains_key(feature.as_str()) {
-            continue;
-        }
-        let declared = spec.features.keys().map(|k| k.get_ref().as_str());
-        ctx.error_nowhere(
-            "rookery::unknown_feature",
-            format!(
-                "{}: `{}` requires the feature `{feature}`, which the spec does not declare",
-                model.file, model.struct_name
-            ),
-        )
-        .suggest(
-            feature,
-            declared.clone(),
-            Some(format!("declare it under `[features]` (declared: {})", list(declared))),
-        );
     }
 }
