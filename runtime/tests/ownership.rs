@@ -20,6 +20,8 @@ on_both_backends!(
     guarded_fields_refuse_the_whole_write,
     a_hand_written_route_keeps_the_field_rules,
     an_api_key_acts_for_its_creator,
+    a_scoped_list_pages_through_its_own_rows_only,
+    naming_yourself_owner_needs_no_assign,
 );
 
 /// A problem+json answer with `status`.
@@ -325,7 +327,7 @@ async fn a_hand_written_route_keeps_the_field_rules(h: Harness) {
         [("approved".to_owned(), "needs_permission".to_owned())]
     );
     assert_eq!(get(&h, &t.ann, &id).await.body["approved"], false);
-    // A deal Ben cannot see... is one he cannot approve either.
+    // A deal that does not exist answers 404 even to one who may approve.
     let missing = format!("/deals/{}/approve", uuid::Uuid::now_v7());
     h.call("POST", &missing, Some("acme"), Some(&t.owner), None)
         .await
@@ -333,7 +335,6 @@ async fn a_hand_written_route_keeps_the_field_rules(h: Harness) {
     let approved = h.call("POST", &path, Some("acme"), Some(&t.owner), None).await;
     assert_eq!(approved.status, StatusCode::OK, "{approved:?}");
     assert_eq!(approved.body["approved"], true);
-    let _ = (t.ben, t.ben_id);
 }
 
 async fn an_api_key_acts_for_its_creator(h: Harness) {
@@ -368,4 +369,53 @@ async fn an_api_key_acts_for_its_creator(h: Harness) {
         )
         .await;
     stronger.assert_problem(StatusCode::FORBIDDEN);
+}
+
+/// Paging a scoped list in a chosen order reaches every one of the
+/// caller's rows, once each, in order, and nobody else's.
+async fn a_scoped_list_pages_through_its_own_rows_only(h: Harness) {
+    let t = team(&h).await;
+    let (vic, vic_id) = join(&h, &t.owner, "vic@example.com", "viewer").await;
+    for title in ["c", "a", "e"] {
+        let given = create(&h, &t.owner, json!({ "title": title, "owner": vic_id })).await;
+        assert_eq!(given.status, StatusCode::CREATED, "{given:?}");
+    }
+    // Others' rows sort between and around the viewer's.
+    for title in ["b", "d", "f", "0"] {
+        deal(&h, &t.ann, title).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/deals?limit=1&sort=created_at".to_owned();
+    loop {
+        let page = h.call("GET", &path, Some("acme"), Some(&vic), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        seen.extend(titles(&page));
+        let Some(next) = page.body.get("next_cursor").and_then(Value::as_str) else {
+            break;
+        };
+        path = format!("/deals?limit=1&sort=created_at&cursor={next}");
+        assert!(seen.len() <= 3, "more pages than rows: {seen:?}");
+    }
+    assert_eq!(seen, ["c", "a", "e"], "in the order they were made");
+}
+
+/// With `deals.write` on every row but no `deals.assign`, the owner may be
+/// named only as the caller: on a row someone else owns that is a change
+/// of owner (refused), on one's own it is no change.
+async fn naming_yourself_owner_needs_no_assign(h: Harness) {
+    let t = team(&h).await;
+    let (ada, ada_id) = join(&h, &t.owner, "ada@example.com", "admin").await;
+    let bens = deal(&h, &t.ben, "ben's").await;
+    let admins = deal(&h, &ada, "ada's").await;
+    // The admin holds `deals.assign`: taking Ben's deal is allowed.
+    let taken = patch(&h, &ada, &bens, json!({ "owner": ada_id })).await;
+    assert_eq!(taken.status, StatusCode::OK, "{taken:?}");
+    assert_eq!(taken.body["owner"], ada_id.as_str());
+    // Ann (own rows only, no assign) cannot take it back for herself,
+    // nor reach it at all: it is not her row.
+    let refused = patch(&h, &t.ann, &bens, json!({ "owner": t.ann_id })).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(get(&h, &t.ann, &bens).await.body["owner"], ada_id.as_str());
+    let same = patch(&h, &ada, &admins, json!({ "owner": ada_id })).await;
+    assert_eq!(same.status, StatusCode::OK, "{same:?}");
 }
