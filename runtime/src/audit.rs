@@ -125,10 +125,26 @@ pub(crate) fn values(
 /// Writes `entry`, done by the platform itself (`actor_type` `system`, no
 /// actor id: a job, not a person, acted), inside `tx` (in its tenant).
 pub(crate) async fn record_system(tx: &mut TenantTx<impl Writes>, entry: Entry<'_>) -> Result<(), DbError> {
+    record_unattributed(tx, "system", entry).await
+}
+
+/// Writes `entry`, done by the platform's operator (`actor_type`
+/// `operator`, no actor id: the operator is nobody of the tenant's),
+/// inside `tx` (in its tenant).
+pub(crate) async fn record_operator(tx: &mut TenantTx<impl Writes>, entry: Entry<'_>) -> Result<(), DbError> {
+    record_unattributed(tx, "operator", entry).await
+}
+
+async fn record_unattributed(
+    tx: &mut TenantTx<impl Writes>,
+    kind: &'static str,
+    entry: Entry<'_>,
+) -> Result<(), DbError> {
     let p = |value: Value, ty: FieldType| Bind::new(value, ty);
     let binds = vec![
         p(Value::Uuid(tx.tenant().0), FieldType::Uuid),
         p(Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
+        p(Value::Text(kind.to_owned()), FieldType::Text),
         p(Value::Text(entry.action.to_owned()), FieldType::Text),
         p(Value::Text(entry.target_type.to_owned()), FieldType::Text),
         p(Value::Text(entry.target_id), FieldType::Text),
@@ -140,7 +156,7 @@ pub(crate) async fn record_system(tx: &mut TenantTx<impl Writes>, entry: Entry<'
         p(Value::DateTime(Utc::now()), FieldType::DateTime),
     ];
     tx.execute(
-        format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, 'system', NULL, $3, $4, $5, $6, $7, $8)"),
+        format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9)"),
         binds,
     )
     .await?;

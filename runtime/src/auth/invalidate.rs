@@ -25,10 +25,6 @@ use crate::model::{TenantId, UserId};
 /// A change other instances must hear of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-#[cfg_attr(
-    not(feature = "testing"),
-    allow(dead_code, reason = "the routes that change plans and members (issue 10) make them")
-)]
 pub enum Invalidation {
     /// The tenant's facts (slug, plan) changed.
     Tenant(TenantId),

@@ -1,7 +1,8 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `platform-audit`, `usage`, `token`.
+//! `worker`, `jobs`, `mail`, `platform-audit`, `usage`, `tenant`, `token`.
 
 mod analytics;
+mod tenant;
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -31,6 +32,10 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
   usage     per UTC day and tenant: API requests, active members and rows
             per model, the last N days (default 7, today included), every
             tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
+  tenant    show SLUG: a tenant's plan and features; plan SLUG PLAN: put
+            the tenant on PLAN (audited in its log and the platform's),
+            published to the serving instances through Redis; as
+            ROOKERY_MIGRATE_DATABASE_URL, like mail
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -116,6 +121,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("mail") => mail(&app, config, &args[1..]).await,
         Some("platform-audit") => platform_audit(&app, config, &args[1..]).await,
         Some("usage") => analytics::usage(&app, config, &args[1..]).await,
+        Some("tenant") => tenant::tenant(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }

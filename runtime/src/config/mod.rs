@@ -68,6 +68,8 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     /// Bearer token `/metrics` requires.
     pub metrics_token: Option<Vec<u8>>,
+    /// Bearer token of the operator API (`/operator`); `None`: not served.
+    pub operator_token: Option<Vec<u8>>,
     /// Where panics and 500s are reported (the `sentry` feature).
     pub sentry_dsn: Option<String>,
     /// The environment reported events carry.
@@ -107,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("env", &self.env)
             .field("metrics_bind", &self.metrics_bind)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("operator_token", &self.operator_token.as_ref().map(|_| "***"))
             .field("sentry_dsn", &self.sentry_dsn.as_ref().map(|_| "***"))
             .field("mail", &self.mail)
             .field("public_url", &self.public_url)
@@ -306,6 +309,16 @@ impl Config {
             }
             None => None,
         };
+        let operator_token = match env.var("ROOKERY_OPERATOR_TOKEN") {
+            Some(t) if t.len() >= 32 => Some(t.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "ROOKERY_OPERATOR_TOKEN",
+                    message: "must be at least 32 bytes".into(),
+                });
+            }
+            None => None,
+        };
         let sentry_dsn = env.var("SENTRY_DSN");
         #[cfg(feature = "sentry")]
         if let Some(dsn) = &sentry_dsn {
@@ -350,6 +363,7 @@ impl Config {
             trust_proxy: env.parse("ROOKERY_TRUST_PROXY", false)?,
             metrics_bind,
             metrics_token,
+            operator_token,
             sentry_dsn,
             sentry_environment: env.var("SENTRY_ENVIRONMENT").unwrap_or_else(|| key_env.clone()),
             sentry_release: env.var("SENTRY_RELEASE"),

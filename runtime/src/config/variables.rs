@@ -113,6 +113,11 @@ pub const VARIABLES: &[Variable] = &[
         "bearer token /metrics requires, at least 16 bytes; without ROOKERY_METRICS_BIND, /metrics is then served on ROOKERY_BIND",
     ),
     v(
+        "ROOKERY_OPERATOR_TOKEN",
+        "none (no operator API)",
+        "bearer token of the platform operator's API under /operator (a tenant's plan and features), at least 32 bytes; without it /operator answers 404",
+    ),
+    v(
         "SENTRY_DSN",
         "none (off)",
         "Sentry-compatible DSN panics and 500s are reported to (needs the `sentry` feature)",

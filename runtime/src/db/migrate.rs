@@ -124,6 +124,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};
 REVOKE ALL ON tenants, users, memberships, api_keys, refresh_tokens, invitations, audit_log, _sqlx_migrations FROM {role};
 GRANT SELECT, INSERT ON tenants, memberships, audit_log TO {role};
+GRANT UPDATE (plan) ON tenants TO {role};
 GRANT SELECT, INSERT, UPDATE ON api_keys, refresh_tokens, invitations TO {role};
 GRANT SELECT (id, email, created_at), INSERT ON users TO {role};
 GRANT SELECT ON _sqlx_migrations TO {role};

@@ -39,7 +39,7 @@ pub(super) fn on_api_listener(state: &AppState) -> bool {
 /// token is configured: that is the private listener's case). Both sides
 /// are hashed first, so the comparison takes the same time whatever the
 /// lengths.
-fn authorized(expected: Option<&[u8]>, headers: &HeaderMap) -> bool {
+pub(super) fn authorized(expected: Option<&[u8]>, headers: &HeaderMap) -> bool {
     let Some(expected) = expected else { return true };
     let given = headers
         .get(AUTHORIZATION)

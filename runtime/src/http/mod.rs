@@ -12,6 +12,7 @@ mod identity;
 mod metrics;
 pub(crate) mod openapi;
 mod operation;
+mod operator;
 mod request;
 mod webhooks;
 
@@ -122,10 +123,6 @@ impl AppState {
     /// Applies `change` in this process and tells every other instance
     /// (`auth::invalidate`): call it after a change of a tenant's plan or
     /// slug, or a member's removal or role, committed.
-    #[cfg_attr(
-        not(feature = "testing"),
-        allow(dead_code, reason = "the routes that change plans and members (issue 10) call it")
-    )]
     pub(crate) async fn invalidate(&self, change: Invalidation) {
         self.verifier().invalidate(change).await;
     }
@@ -475,6 +472,7 @@ impl App {
             router
         };
         router
+            .merge(operator::routes(&state))
             .merge(api)
             .fallback(request::unmatched)
             // After every route is in: axum still sets `Allow`.

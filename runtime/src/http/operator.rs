@@ -1,0 +1,84 @@
+//! The platform operator's API, `/operator`: a tenant's plan, apart from
+//! every tenant's own authentication.
+//!
+//! Served only when `ROOKERY_OPERATOR_TOKEN` is set (otherwise every path
+//! under `/operator` answers 404, as an unknown path), behind
+//! `Authorization: Bearer <token>` compared in constant time; no tenant
+//! token or API key opens it, and it names tenants by slug, not by the
+//! request's host or `X-Tenant`. The changes themselves are
+//! `crate::operator`'s; each is applied here and published to every other
+//! instance (`AppState::invalidate`) before the answer, so the tenant's
+//! next request anywhere sees it.
+//!
+//! - `GET /operator/tenants/{slug}`: id, slug, name, plan, features.
+//! - `PUT /operator/tenants/{slug}/plan` `{"plan": "growth"}`: the same,
+//!   with `from` and `changed`.
+
+use axum::extract::{Path, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::body::JsonBody;
+use super::{ApiError, AppState};
+use crate::auth::invalidate::Invalidation;
+use crate::operator::{self, OperatorError, PlanChange, TenantFacts, Via};
+use crate::repo::FieldError;
+
+/// The operator's routes, when a token is configured.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    if state.config().operator_token.is_none() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/operator/tenants/{slug}", get(show))
+        .route("/operator/tenants/{slug}/plan", put(set_plan))
+        .route_layer(middleware::from_fn_with_state(state.clone(), operator_only))
+}
+
+/// 401 unless the request carries the operator's token.
+async fn operator_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token = state.config().operator_token.as_deref();
+    if token.is_none() || !super::metrics::authorized(token, request.headers()) {
+        return ApiError::Unauthorized("missing or wrong operator token").into_response();
+    }
+    next.run(request).await
+}
+
+async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<TenantFacts>, ApiError> {
+    Ok(Json(operator::tenant(state.db(), state.spec(), &slug).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetPlan {
+    plan: String,
+}
+
+async fn set_plan(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    JsonBody(body): JsonBody<SetPlan>,
+) -> Result<Json<PlanChange>, ApiError> {
+    let change = operator::set_plan(state.db(), state.spec(), &slug, &body.plan, Via::Api).await?;
+    if change.changed {
+        state.invalidate(Invalidation::Tenant(change.tenant.id)).await;
+    }
+    Ok(Json(change))
+}
+
+impl From<OperatorError> for ApiError {
+    fn from(err: OperatorError) -> Self {
+        match err {
+            OperatorError::UnknownTenant(_) => Self::NotFound,
+            OperatorError::UnknownPlan { known, .. } => Self::Invalid(vec![FieldError {
+                field: "plan".into(),
+                code: "unknown",
+                message: format!("is not a plan of this app (the plans are {known})"),
+            }]),
+            OperatorError::Db(db) => db.into(),
+        }
+    }
+}

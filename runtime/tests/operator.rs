@@ -1,0 +1,201 @@
+//! The platform operator's API (`/operator`), tried to break on both
+//! dialects: it is apart from every tenant's authentication, a plan it sets
+//! holds on the tenant's very next request (no cache wait, nothing called
+//! by the test), and every change is audited in the tenant's log and the
+//! platform's. Several instances: `instances.rs`.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use rookery::config::Config;
+use serde_json::{Value, json};
+use support::{Backend, Harness, RawReply};
+
+// `on_both_backends!` names `crate::Backend`.
+const _: Option<Backend> = None;
+
+const PW: &str = "correct horse battery";
+const TOKEN: &str = "operator-token-operator-token-operator";
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    only_the_operators_token_opens_it,
+    a_plan_change_holds_on_the_next_request_and_is_audited,
+    bad_requests_change_nothing,
+);
+
+fn configure(config: &mut Config) {
+    config.operator_token = Some(TOKEN.as_bytes().to_vec());
+}
+
+async fn operator(h: &Harness, method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> RawReply {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    h.send(request).await
+}
+
+async fn set_plan(h: &Harness, slug: &str, plan: &str) -> RawReply {
+    let path = format!("/operator/tenants/{slug}/plan");
+    operator(h, "PUT", &path, Some(TOKEN), Some(json!({ "plan": plan }))).await
+}
+
+/// The operator rows of the tenant's audit log: action, actor type, metadata.
+async fn operator_audit(h: &Harness) -> Vec<Value> {
+    h.audit_rows()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "tenant.plan_changed")
+        .map(|(_, metadata)| serde_json::from_str(&metadata).expect("metadata"))
+        .collect()
+}
+
+async fn only_the_operators_token_opens_it(h: Harness) {
+    let owner = h.signup("acme", "olga@example.com", PW).await.str("access_token");
+    let path = "/operator/tenants/acme";
+    let shown = operator(&h, "GET", path, Some(TOKEN), None).await;
+    assert_eq!(shown.status, StatusCode::OK, "{shown:?}");
+    assert_eq!(shown.json()["slug"], "acme");
+    assert_eq!(shown.json()["plan"], "free");
+    assert_eq!(shown.json()["features"], json!(["api_access"]));
+
+    // No token, a wrong one, a tenant owner's own token: 401, nothing shown.
+    let wrong = format!("{TOKEN}x");
+    for bearer in [None, Some(wrong.as_str()), Some(owner.as_str()), Some("")] {
+        let refused = operator(&h, "GET", path, bearer, None).await;
+        refused.assert_problem(StatusCode::UNAUTHORIZED);
+        let refused = set_plan_as(&h, bearer).await;
+        refused.assert_problem(StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM tenants WHERE plan = 'free'").await, 1);
+    // The tenant routes do not take the operator's token either.
+    let me = h.call("GET", "/me", Some("acme"), Some(TOKEN), None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{me:?}");
+}
+
+async fn set_plan_as(h: &Harness, bearer: Option<&str>) -> RawReply {
+    let body = json!({ "plan": "pro" });
+    operator(h, "PUT", "/operator/tenants/acme/plan", bearer, Some(body)).await
+}
+
+async fn a_plan_change_holds_on_the_next_request_and_is_audited(h: Harness) {
+    let owner = h.signup("acme", "olga@example.com", PW).await.str("access_token");
+    let deal = || {
+        h.call(
+            "POST",
+            "/deals",
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "title": "first" })),
+        )
+    };
+    // Free has no `crm`: deals are refused, and the refusal is cached with
+    // the tenant's facts (the plan was read for this very request).
+    let refused = deal().await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.body["type"], "https://rookery.dev/problems/feature-not-in-plan");
+
+    let changed = set_plan(&h, "acme", "basic").await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    let body = changed.json();
+    assert_eq!(
+        (&body["from"], &body["plan"], &body["changed"]),
+        (&json!("free"), &json!("basic"), &json!(true))
+    );
+    assert_eq!(body["features"], json!(["crm"]));
+    // The very next request: no wait, nothing else called.
+    let created = deal().await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    // And back: `basic` allows 2 deals; `free` none at all.
+    assert_eq!(set_plan(&h, "acme", "free").await.status, StatusCode::OK);
+    assert_eq!(deal().await.status, StatusCode::FORBIDDEN);
+
+    // The same plan again changes and records nothing.
+    let same = set_plan(&h, "acme", "free").await;
+    assert_eq!(same.status, StatusCode::OK, "{same:?}");
+    assert_eq!(same.json()["changed"], false);
+    assert_eq!(
+        operator_audit(&h).await,
+        [
+            json!({ "from": "free", "to": "basic", "via": "api" }),
+            json!({ "from": "basic", "to": "free", "via": "api" }),
+        ]
+    );
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.plan_changed' AND actor_type = 'operator' AND actor_id IS NULL")
+            .await,
+        2
+    );
+    let platform = h.owner_db().await.platform_audit(10).await.expect("platform audit");
+    let changes: Vec<_> = platform
+        .iter()
+        .filter(|row| row.action == "tenant.plan_change")
+        .map(|row| (row.actor.as_str(), row.detail["from"].clone(), row.detail["to"].clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("operator api", json!("basic"), json!("free")),
+            ("operator api", json!("free"), json!("basic")),
+        ],
+        "newest first"
+    );
+    // Another tenant is untouched.
+    h.signup("globex", "gus@example.com", PW).await;
+    let other = operator(&h, "GET", "/operator/tenants/globex", Some(TOKEN), None).await;
+    assert_eq!(other.json()["plan"], "free");
+}
+
+async fn bad_requests_change_nothing(h: Harness) {
+    h.signup("acme", "olga@example.com", PW).await;
+    let unknown = set_plan(&h, "acme", "platinum").await;
+    unknown.assert_problem(StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = unknown.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("free, pro, basic"), "{unknown:?}");
+    set_plan(&h, "nobody", "pro")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND);
+    let garbled = operator(
+        &h,
+        "PUT",
+        "/operator/tenants/acme/plan",
+        Some(TOKEN),
+        Some(json!({ "plan": "pro", "price": 0 })),
+    )
+    .await;
+    assert!(garbled.status.is_client_error(), "{garbled:?}");
+    assert_eq!(h.count("SELECT COUNT(*) FROM tenants WHERE plan = 'free'").await, 1);
+    assert!(operator_audit(&h).await.is_empty());
+}
