@@ -34,8 +34,8 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
   tenant    show SLUG: a tenant's plan and features; plan SLUG PLAN: put
             the tenant on PLAN (audited in its log and the platform's),
-            published to the serving instances through Redis; as
-            ROOKERY_MIGRATE_DATABASE_URL, like mail
+            published to the serving instances through Redis; as the
+            serving role (DATABASE_URL)
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 

@@ -1,6 +1,8 @@
 //! `<app> tenant show SLUG` and `<app> tenant plan SLUG PLAN`: the
 //! operator's view and change of one tenant's plan (`crate::operator`),
-//! as the tables' owner (`ROOKERY_MIGRATE_DATABASE_URL`, like `mail`).
+//! as the serving role (`DATABASE_URL`), like the operator API: it may read
+//! `tenants` and change a plan (`UPDATE (plan)`), and writes the audit rows
+//! through the tenant's row-level security like every other write.
 //!
 //! A change is published to the serving instances through Redis when
 //! `REDIS_URL` is set (their next request sees it); without Redis they
@@ -11,15 +13,13 @@
 use super::{CliError, failed};
 use crate::auth::invalidate::Invalidation;
 use crate::config::Config;
-use crate::db::{Db, DbOptions};
+use crate::db::Db;
 use crate::http::App;
 use crate::operator::{self, OperatorError, TenantFacts, Via};
 
 pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result<(), CliError> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let db = Db::connect(&config.migrate_database_url, &DbOptions::migrating())
-        .await
-        .map_err(failed)?;
+    let db = super::serving_db(&config).await?;
     db.check_migrated(app.spec()).await.map_err(failed)?;
     let result = match args.as_slice() {
         ["show", slug] => operator::tenant(&db, app.spec(), slug).await.map(|t| print(&t)),
@@ -29,10 +29,7 @@ pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result
         }
     };
     db.close().await;
-    result.map_err(|err| match err {
-        OperatorError::Db(db) => super::owner_only("tenants")(db),
-        other => failed(other),
-    })
+    result.map_err(failed)
 }
 
 async fn change_plan(app: &App, config: Config, db: &Db, slug: &str, plan: &str) -> Result<(), OperatorError> {
