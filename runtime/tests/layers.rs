@@ -29,6 +29,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("usage", 2),
     ("auth", 3),
     ("mail", 3),
+    ("operator", 3),
     ("http", 4),
     ("cli", 5),
 ];
