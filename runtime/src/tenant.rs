@@ -54,7 +54,7 @@ impl ResolveError {
     }
 }
 
-fn parse_ref(text: &str) -> Option<TenantRef> {
+pub(crate) fn parse_ref(text: &str) -> Option<TenantRef> {
     if let Ok(id) = text.parse::<TenantId>() {
         return Some(TenantRef::Id(id));
     }

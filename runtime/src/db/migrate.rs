@@ -152,6 +152,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $roo
 $rookery$;
 REVOKE ALL ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rookery_sign_in(text), rookery_email_taken(text) TO {role};
+
+-- One person, several tenants: signing in without naming a tenant finds
+-- the account by its email alone (the caller then lists its memberships,
+-- and answers as a failed login when there is none) ...
+CREATE OR REPLACE FUNCTION rookery_sign_in_anywhere(p_email text) RETURNS TABLE (id uuid, password_hash text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+    SELECT u.id, u.password_hash FROM users u WHERE lower(u.email) = p_email
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_sign_in_anywhere(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_sign_in_anywhere(text) TO {role};
+-- ... and a transaction that names a user (`app.user_id`, set from a
+-- verified credential for that transaction only) sees that user's own
+-- memberships in every tenant, besides the tenant's rows it names.
+DROP POLICY IF EXISTS own_memberships ON memberships;
+CREATE POLICY own_memberships ON memberships FOR SELECT
+    USING (user_id = (SELECT nullif(current_setting('app.user_id', true), '')::uuid));
 ";
 
 /// The member lifecycle (platform tables version 8): the serving role

@@ -442,6 +442,25 @@ impl PlatformTx {
         self.tx.fetch_optional(sql, binds).await
     }
 
+    pub(crate) async fn fetch_all(&mut self, sql: String, binds: Vec<Bind>) -> Result<Vec<DbRow>, DbError> {
+        self.tx.fetch_all(sql, binds).await
+    }
+
+    /// Lets this transaction see `user`'s own memberships in every tenant
+    /// and nothing else of any tenant (PostgreSQL: the `own_memberships`
+    /// policy reads `app.user_id`, set for this transaction only, as
+    /// `app.tenant_id` is). For "my tenants"; `user` comes from a verified
+    /// credential, never from a request's body.
+    pub(crate) async fn as_user(&mut self, user: crate::model::UserId) -> Result<(), DbError> {
+        if let Tx::Postgres(pg) = &mut self.tx {
+            sqlx::query("SELECT set_config('app.user_id', $1, true)")
+                .bind(user.0.to_string())
+                .execute(&mut **pg)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The transaction's connection (no tenant is set on it).
     pub(super) fn conn(&mut self) -> Conn<'_> {
         self.tx.conn()

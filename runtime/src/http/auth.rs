@@ -67,6 +67,12 @@ fn named(state: &AppState, headers: &HeaderMap) -> Result<TenantRef, ResolveErro
     crate::tenant::resolve(state.spec(), &state.config().base_domain, naming)
 }
 
+/// Whether the request names a tenant at all (rightly or not): a header or
+/// a tenant subdomain; `false` only when it names none.
+pub(crate) fn names_a_tenant(state: &AppState, headers: &HeaderMap) -> bool {
+    !matches!(named(state, headers), Err(ResolveError::Missing))
+}
+
 /// The tenant the request names, looked up; 403 when it names none or an
 /// unknown one.
 pub(crate) async fn request_tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantInfo, ApiError> {

@@ -17,6 +17,7 @@ mod invitations;
 mod members;
 mod session;
 mod signup;
+mod tenants;
 
 pub(crate) use api_keys::record_use as record_key_use;
 
@@ -73,6 +74,8 @@ pub(crate) fn public_routes() -> Router<AppState> {
 pub(crate) fn protected_routes() -> Router<AppState> {
     Router::new()
         .route("/me", get(session::me))
+        .route("/me/tenants", get(tenants::mine))
+        .route("/auth/switch", post(tenants::switch))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/invitations", post(invitations::create))

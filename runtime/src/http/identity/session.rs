@@ -9,6 +9,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ use crate::http::{ApiError, AppState};
 use crate::model::{TenantId, UserId};
 
 /// The one answer to a failed login, whatever failed.
-const BAD_LOGIN: &str = "invalid email or password";
+pub(super) const BAD_LOGIN: &str = "invalid email or password";
 /// The one answer to a refresh token that cannot be used.
 const BAD_REFRESH: &str = "invalid or expired refresh token";
 
@@ -41,13 +42,18 @@ pub(super) struct RefreshRequest {
     refresh_token: String,
 }
 
-/// `POST /auth/login`: tokens for a member of the request's tenant.
+/// `POST /auth/login`: tokens for a member of the request's tenant; for a
+/// request that names none, of the account's first tenant
+/// (`tenants::login`).
 pub(super) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
+) -> Result<Response, ApiError> {
     super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
+    if !crate::http::auth::names_a_tenant(&state, &headers) {
+        return super::tenants::login(&state, &body.email, body.password).await;
+    }
     let info = request_tenant(&state, &headers).await?;
     let email = body.email.trim().to_lowercase();
     let mut tx = state.db().begin(info.id).await?;
@@ -69,7 +75,7 @@ pub(super) async fn login(
         .ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
     let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
     tx.commit().await?;
-    Ok(Json(tokens))
+    Ok(Json(tokens).into_response())
 }
 
 /// `POST /auth/refresh`: rotates a refresh token of the request's tenant.

@@ -198,10 +198,12 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
     add(
         "/auth/login",
         "post",
-        json!({"operationId": "login", "tags": ["auth"], "security": open, "summary": "Sign in to the request's tenant",
+        json!({"operationId": "login", "tags": ["auth"], "security": open, "summary": "Sign in to the request's tenant, or to the account's first",
+        "description": "With a tenant (`X-Tenant` or the tenant's subdomain): tokens for it (`Tokens`). Naming none: tokens for the tenant the account joined first, \
+            which the answer names, and every tenant of the account (`SignedInTo`); `POST /auth/switch` then gives tokens for another.",
         "parameters": tenant,
         "requestBody": json_body(object(json!({"email": text(), "password": text()}), &["email", "password"])),
-        "responses": responses(&[(200, tokens())], &[&public, JSON_BODY, &[401, 403, 404]])}),
+        "responses": responses(&[(200, json_response("Tokens", json!({"oneOf": [reference("Tokens"), reference("SignedInTo")]})))], &[&public, JSON_BODY, &[401, 403, 404]])}),
     );
     add(
         "/auth/refresh",
@@ -224,6 +226,21 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "get",
         json!({"operationId": "me", "tags": ["auth"], "summary": "The caller",
         "responses": responses(&[(200, json_response("The caller", reference("Me")))], &[AUTHENTICATED])}),
+    );
+    add(
+        "/me/tenants",
+        "get",
+        json!({"operationId": "my_tenants", "tags": ["auth"], "summary": "The caller's tenants",
+        "description": "Every tenant the signed-in person is an active member of, with their role there, oldest membership first. Not for API keys (403).",
+        "responses": responses(&[(200, json_response("Tenants", json!({"type": "array", "items": reference("TenantOfMine")})))], &[AUTHENTICATED])}),
+    );
+    add(
+        "/auth/switch",
+        "post",
+        json!({"operationId": "switch_tenant", "tags": ["auth"], "summary": "Tokens for another of the caller's tenants",
+        "description": "The tokens hold for the tenant named in the body only; the caller's other tokens stay as they are. A tenant the caller is not an active member of answers 404, whether it exists or not. Not for API keys (403).",
+        "requestBody": json_body(object(json!({"tenant": {"type": "string", "description": "The tenant's id or slug"}}), &["tenant"])),
+        "responses": responses(&[(200, json_response("Tokens for that tenant", reference("SignedInTo")))], &[AUTHENTICATED, JSON_BODY, &[404]])}),
     );
     add(
         "/api-keys",
@@ -353,6 +370,20 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "SignedUp".into(),
         json!({"type": "object", "required": ["tenant", "user", "access_token", "token_type", "expires_in", "refresh_token"], "properties": signed_up}),
+    );
+    schemas.insert(
+        "TenantOfMine".into(),
+        json!({"type": "object", "required": ["id", "slug", "name", "role"], "properties": {"id": uuid, "slug": s, "name": s, "role": s}}),
+    );
+    let mut signed_in = token_props.as_object().cloned().unwrap_or_default();
+    signed_in.insert("tenant".into(), reference("TenantOfMine"));
+    signed_in.insert(
+        "tenants".into(),
+        json!({"type": "array", "items": reference("TenantOfMine"), "description": "Every tenant the account is an active member of, oldest membership first"}),
+    );
+    schemas.insert(
+        "SignedInTo".into(),
+        json!({"type": "object", "required": ["tenant", "tenants", "access_token", "token_type", "expires_in", "refresh_token"], "properties": signed_in}),
     );
     let time = json!({"type": "string", "format": "date-time"});
     let nullable = |t: &str, format: &str| json!({"type": [t, "null"], "format": format});
