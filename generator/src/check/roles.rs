@@ -12,7 +12,7 @@ use super::report::{Ctx, closest};
 
 /// Permissions of the platform's own routes (members, API keys, audit log,
 /// billing, the tenant itself).
-pub const PLATFORM_PERMISSIONS: [&str; 8] = [
+pub const PLATFORM_PERMISSIONS: [&str; 9] = [
     "members.read",
     "members.manage",
     "api_keys.manage",
@@ -20,6 +20,7 @@ pub const PLATFORM_PERMISSIONS: [&str; 8] = [
     "billing.manage",
     "tenant.manage",
     "tenant.delete",
+    "tenant.export",
     "webhooks.manage",
 ];
 
@@ -208,7 +209,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec, catalogue: &IndexSet<String>, ow
                     .suggest(
                         text,
                         catalogue.iter().map(String::as_str),
-                        Some("permissions come from the models' `permissions` tables, `[permissions]` (for hand-written code), hand-written models and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete, webhooks.manage)".to_owned()),
+                        Some("permissions come from the models' `permissions` tables, `[permissions]` (for hand-written code), hand-written models and the platform's own (members.read, members.manage, api_keys.manage, audit.read, billing.manage, tenant.manage, tenant.delete, tenant.export, webhooks.manage)".to_owned()),
                     );
             }
         }

@@ -6,6 +6,7 @@ mod background;
 pub(crate) mod body;
 pub(crate) mod crud;
 mod error;
+mod export;
 mod health;
 pub(crate) mod idempotency;
 mod identity;

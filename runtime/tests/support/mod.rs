@@ -95,6 +95,7 @@ const OWNER: &[&str] = &[
     "audit.read",
     "billing.manage",
     "tenant.delete",
+    "tenant.export",
     "webhooks.manage",
 ];
 

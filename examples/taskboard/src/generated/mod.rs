@@ -33,6 +33,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "tasks.read",
                 "tasks.write",
                 "tenant.delete",
+                "tenant.export",
                 "webhooks.manage",
             ],
             own: &[],

@@ -86,6 +86,7 @@ pub(crate) fn protected_routes() -> Router<AppState> {
             patch(members::change_role).delete(members::remove),
         )
         .route("/tenant/transfer", post(members::transfer))
+        .route("/tenant/export", get(crate::http::export::export))
 }
 
 /// An access token and a refresh token, as every sign-in route returns them.

@@ -329,6 +329,14 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "requestBody": json_body(object(json!({"to": {"type": "string", "format": "uuid", "description": "The new owner's user id"}}), &["to"])),
         "responses": responses(&[(200, json_response("The new owner and the caller's role now", reference("Transferred")))], &[AUTHENTICATED, JSON_BODY])}),
     );
+    add(
+        "/tenant/export",
+        "get",
+        json!({"operationId": "export_tenant", "tags": ["members"], "summary": "Download every row of the tenant (needs `tenant.export`, signed in)",
+        "description": "A tar archive, streamed a page at a time: `models/<table>/<n>.jsonl` (each model's rows as the API answers them), `members/<n>.jsonl`, `audit_log/<n>.jsonl`, then `manifest.json` (the tenant, when, how many rows of each). \
+            An archive without `manifest.json` was cut short. The request is audited (`tenant.export`).",
+        "responses": responses(&[(200, json!({"description": "The archive", "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}}))], &[AUTHENTICATED])}),
+    );
 }
 
 pub(super) fn ops_paths(paths: &mut Map<String, Value>) {
