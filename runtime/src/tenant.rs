@@ -6,7 +6,7 @@
 //! an unknown one, or two different ones is refused.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::app_spec::{AppSpec, PlanDef, TenantResolver};
@@ -133,12 +133,68 @@ pub struct TenantInfo {
     pub slug: String,
     /// Current plan.
     pub plan: &'static PlanDef,
+    /// The operator's per-tenant feature overrides, beside the plan.
+    pub(crate) overrides: FeatureOverrides,
 }
 
 impl TenantInfo {
-    /// Whether the tenant's plan unlocks `feature`.
+    /// The facts of a tenant without overrides (a new tenant).
+    pub(crate) fn new(id: TenantId, slug: String, plan: &'static PlanDef) -> Self {
+        Self {
+            id,
+            slug,
+            plan,
+            overrides: FeatureOverrides::default(),
+        }
+    }
+
+    /// Whether the tenant has `feature`: the operator's override for this
+    /// tenant when there is one, else whether its plan unlocks it.
     pub fn has_feature(&self, feature: &str) -> bool {
-        self.plan.features.contains(&feature)
+        self.overrides
+            .get(feature)
+            .unwrap_or_else(|| self.plan.features.contains(&feature))
+    }
+}
+
+/// A tenant's feature overrides: each a feature of the spec turned on or
+/// off for this tenant whatever its plan says (`tenants.feature_overrides`,
+/// a JSON object of booleans; set by the operator). Nothing allocated for
+/// the tenants that have none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FeatureOverrides(Option<Arc<[(&'static str, bool)]>>);
+
+impl FeatureOverrides {
+    /// The overrides stored as `json`, keeping only features `spec`
+    /// declares (a feature the spec dropped means nothing any more).
+    pub(crate) fn parse(spec: &AppSpec, json: &str) -> Self {
+        let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) else {
+            return Self::default();
+        };
+        let list: Vec<(&'static str, bool)> = spec
+            .features
+            .iter()
+            .filter_map(|f| {
+                map.get(f.name)
+                    .and_then(serde_json::Value::as_bool)
+                    .map(|on| (f.name, on))
+            })
+            .collect();
+        Self((!list.is_empty()).then(|| list.into()))
+    }
+
+    /// The override of `feature`, if the operator set one.
+    pub(crate) fn get(&self, feature: &str) -> Option<bool> {
+        self.0
+            .as_deref()?
+            .iter()
+            .find(|(f, _)| *f == feature)
+            .map(|(_, on)| *on)
+    }
+
+    /// Every override, in the spec's order of features.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        self.0.as_deref().unwrap_or_default().iter().copied()
     }
 }
 
@@ -270,14 +326,15 @@ impl TenantDirectory {
         version: Option<u64>,
     ) -> Result<Option<Known>, DbError> {
         let mut tx = db.begin_platform_read().await?;
-        let sql = format!("SELECT id, slug, plan FROM tenants WHERE {predicate}");
+        let sql = format!("SELECT id, slug, plan, feature_overrides FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
         drop(tx);
         let Some(row) = row else { return Ok(None) };
-        let (Value::Uuid(id), Value::Text(slug), Value::Text(plan)) = (
+        let (Value::Uuid(id), Value::Text(slug), Value::Text(plan), Value::Text(overrides)) = (
             row.value(0, FieldType::Uuid)?,
             row.value(1, FieldType::Text)?,
             row.value(2, FieldType::Text)?,
+            row.value(3, FieldType::Text)?,
         ) else {
             return Ok(None);
         };
@@ -290,6 +347,7 @@ impl TenantDirectory {
                 id: TenantId(id),
                 slug: slug.clone(),
                 plan,
+                overrides: FeatureOverrides::parse(spec, &overrides),
             },
             version,
         };

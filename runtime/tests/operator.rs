@@ -43,6 +43,7 @@ on_both_backends!(
     only_the_operators_token_opens_it,
     a_plan_change_holds_on_the_next_request_and_is_audited,
     bad_requests_change_nothing,
+    a_feature_override_beats_the_plan_until_it_is_cleared,
 );
 
 fn configure(config: &mut Config) {
@@ -198,4 +199,82 @@ async fn bad_requests_change_nothing(h: Harness) {
     assert!(garbled.status.is_client_error(), "{garbled:?}");
     assert_eq!(h.count("SELECT COUNT(*) FROM tenants WHERE plan = 'free'").await, 1);
     assert!(operator_audit(&h).await.is_empty());
+}
+
+async fn set_feature(h: &Harness, slug: &str, feature: &str, enabled: Option<bool>) -> RawReply {
+    let path = format!("/operator/tenants/{slug}/features/{feature}");
+    match enabled {
+        Some(on) => operator(h, "PUT", &path, Some(TOKEN), Some(json!({ "enabled": on }))).await,
+        None => operator(h, "DELETE", &path, Some(TOKEN), None).await,
+    }
+}
+
+async fn a_feature_override_beats_the_plan_until_it_is_cleared(h: Harness) {
+    let owner = h.signup("acme", "olga@example.com", PW).await.str("access_token");
+    let deal = || {
+        h.call(
+            "POST",
+            "/deals",
+            Some("acme"),
+            Some(&owner),
+            Some(json!({ "title": "one" })),
+        )
+    };
+    assert_eq!(deal().await.status, StatusCode::FORBIDDEN, "free has no crm");
+
+    // On for acme, whatever its plan says: the next request has it.
+    let on = set_feature(&h, "acme", "crm", Some(true)).await;
+    assert_eq!(on.status, StatusCode::OK, "{on:?}");
+    assert_eq!(
+        (&on.json()["plan"], &on.json()["changed"]),
+        (&json!("free"), &json!(true))
+    );
+    assert_eq!(on.json()["features"], json!(["api_access", "crm"]));
+    assert_eq!(on.json()["overrides"], json!({ "crm": true }));
+    assert_eq!(deal().await.status, StatusCode::CREATED);
+    // Again: nothing changes, nothing is recorded.
+    assert_eq!(
+        set_feature(&h, "acme", "crm", Some(true)).await.json()["changed"],
+        false
+    );
+
+    // A plan change keeps the override; off beats a plan that has it.
+    assert_eq!(
+        set_plan(&h, "acme", "pro").await.json()["overrides"],
+        json!({ "crm": true })
+    );
+    set_feature(&h, "acme", "crm", Some(false)).await;
+    let refused = deal().await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert_eq!(refused.body["type"], "https://rookery.dev/problems/feature-not-in-plan");
+    // Cleared: the plan's answer again.
+    let cleared = set_feature(&h, "acme", "crm", None).await;
+    assert_eq!(cleared.json()["overrides"], json!({}));
+    assert_eq!(deal().await.status, StatusCode::CREATED);
+
+    set_feature(&h, "acme", "nosuch", Some(true))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND);
+    set_feature(&h, "nobody", "crm", Some(true))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND);
+    let changes: Vec<Value> = h
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "tenant.feature_changed")
+        .map(|(_, metadata)| serde_json::from_str(&metadata).expect("metadata"))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            json!({ "feature": "crm", "from": null, "to": true, "via": "api" }),
+            json!({ "feature": "crm", "from": true, "to": false, "via": "api" }),
+            json!({ "feature": "crm", "from": false, "to": null, "via": "api" }),
+        ]
+    );
+    // Another tenant on free is untouched.
+    h.signup("globex", "gus@example.com", PW).await;
+    let other = operator(&h, "GET", "/operator/tenants/globex", Some(TOKEN), None).await;
+    assert_eq!(other.json()["features"], json!(["api_access"]));
 }

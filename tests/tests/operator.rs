@@ -82,8 +82,8 @@ fn postgres_the_operator_changes_a_plan_and_the_next_request_has_it() {
     );
     assert_eq!(webhooks(&server, "acme", &owner), 200, "the next request");
     let shown = tenant_command(&bin, &operator, &["show", "acme"], true);
-    assert!(shown.contains("plan:     growth"), "{shown}");
-    assert!(shown.contains("features: api_access, webhooks"), "{shown}");
+    assert!(shown.contains("plan:      growth"), "{shown}");
+    assert!(shown.contains("features:  api_access, webhooks"), "{shown}");
     let unknown = tenant_command(&bin, &operator, &["plan", "acme", "platinum"], false);
     assert!(
         unknown.contains("unknown plan `platinum`; the plans are free, growth, enterprise"),

@@ -109,6 +109,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/8_members.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/8_members.sql"),
     },
+    PlatformStep {
+        version: 11,
+        name: "overrides",
+        summary: "platform column tenants.feature_overrides (the operator's per-tenant features)",
+        postgres: include_str!("../../templates/platform/postgres/11_overrides.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/11_overrides.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

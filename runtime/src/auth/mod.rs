@@ -418,11 +418,7 @@ mod tests {
             tenant,
             actor: Actor::User(UserId::new_v7()),
             role: &ROLE,
-            info: TenantInfo {
-                id: tenant,
-                slug: "acme".into(),
-                plan: &PLAN,
-            },
+            info: TenantInfo::new(tenant, "acme".into(), &PLAN),
             gates: &Gates::NONE,
         }
     }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -33,7 +33,9 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             per model, the last N days (default 7, today included), every
             tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
   tenant    show SLUG: a tenant's plan and features; plan SLUG PLAN: put
-            the tenant on PLAN (audited in its log and the platform's),
+            the tenant on PLAN; feature SLUG FEATURE on|off|plan: the
+            feature on or off for this tenant whatever its plan, or back to
+            the plan's (each audited in its log and the platform's),
             published to the serving instances through Redis; as the
             serving role (DATABASE_URL)
   token     print an access token (development and benchmarks); --ttl

@@ -1,5 +1,6 @@
-//! `<app> tenant show SLUG` and `<app> tenant plan SLUG PLAN`: the
-//! operator's view and change of one tenant's plan (`crate::operator`),
+//! `<app> tenant show SLUG`, `<app> tenant plan SLUG PLAN` and `<app>
+//! tenant feature SLUG FEATURE on|off|plan`: the operator's view and change
+//! of one tenant's plan and feature overrides (`crate::operator`),
 //! as the serving role (`DATABASE_URL`), like the operator API: it may read
 //! `tenants` and change a plan (`UPDATE (plan)`), and writes the audit rows
 //! through the tenant's row-level security like every other write.
@@ -24,8 +25,18 @@ pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result
     let result = match args.as_slice() {
         ["show", slug] => operator::tenant(&db, app.spec(), slug).await.map(|t| print(&t)),
         ["plan", slug, plan] => change_plan(app, config, &db, slug, plan).await,
+        ["feature", slug, feature, setting @ ("on" | "off" | "plan")] => {
+            let enabled = match *setting {
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => None,
+            };
+            change_feature(app, config, &db, slug, feature, enabled).await
+        }
         _ => {
-            return Err(CliError::Usage("tenant takes `show SLUG` or `plan SLUG PLAN`".into()));
+            return Err(CliError::Usage(
+                "tenant takes `show SLUG`, `plan SLUG PLAN` or `feature SLUG FEATURE on|off|plan`".into(),
+            ));
         }
     };
     db.close().await;
@@ -40,10 +51,41 @@ async fn change_plan(app: &App, config: Config, db: &Db, slug: &str, plan: &str)
         return Ok(());
     }
     println!("plan changed: {} -> {}", change.from, change.tenant.plan);
+    publish(app, config, db, change.tenant.id, slug).await;
+    Ok(())
+}
+
+async fn change_feature(
+    app: &App,
+    config: Config,
+    db: &Db,
+    slug: &str,
+    feature: &str,
+    enabled: Option<bool>,
+) -> Result<(), OperatorError> {
+    let change = operator::set_feature(db, app.spec(), slug, feature, enabled, Via::Cli).await?;
+    print(&change.tenant);
+    if !change.changed {
+        println!("unchanged");
+        return Ok(());
+    }
+    match enabled {
+        Some(on) => println!(
+            "feature `{feature}` {} for `{slug}` whatever its plan",
+            if on { "on" } else { "off" }
+        ),
+        None => println!("feature `{feature}` follows the plan of `{slug}` again"),
+    }
+    publish(app, config, db, change.tenant.id, slug).await;
+    Ok(())
+}
+
+/// Tells the serving instances through Redis, and says what reached them.
+async fn publish(app: &App, config: Config, db: &Db, tenant: crate::TenantId, slug: &str) {
     let state = app.state(config, db.clone());
     match state.redis() {
         Some(redis) if redis.reconnect().await => {
-            state.invalidate(Invalidation::Tenant(change.tenant.id)).await;
+            state.invalidate(Invalidation::Tenant(tenant)).await;
             if redis.is_down() {
                 println!("Redis did not take the change: serving instances see it within 30 s");
             } else {
@@ -52,23 +94,31 @@ async fn change_plan(app: &App, config: Config, db: &Db, slug: &str, plan: &str)
         }
         Some(_) => println!("Redis unreachable: serving instances see it within 30 s"),
         None => println!(
-            "no REDIS_URL: serving instances see it within 30 s (for at once, use the operator API: PUT /operator/tenants/{slug}/plan)"
+            "no REDIS_URL: serving instances see it within 30 s (for at once, use the operator API under /operator/tenants/{slug})"
         ),
     }
-    Ok(())
 }
 
 fn print(t: &TenantFacts) {
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let overrides = t
+        .overrides
+        .iter()
+        .map(|(f, on)| format!("{f} {}", if on.as_bool() == Some(true) { "on" } else { "off" }))
+        .collect();
     println!(
-        "{} ({})\n  id:       {}\n  plan:     {}\n  features: {}",
+        "{} ({})\n  id:        {}\n  plan:      {}\n  features:  {}\n  overrides: {}",
         t.slug,
         t.name,
         t.id,
         t.plan,
-        if t.features.is_empty() {
-            "none".to_owned()
-        } else {
-            t.features.join(", ")
-        }
+        list(t.features.iter().map(|f| (*f).to_owned()).collect()),
+        list(overrides),
     );
 }

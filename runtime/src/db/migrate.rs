@@ -191,6 +191,12 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp SET row
 $rookery$;
 ";
 
+/// The operator's feature overrides (platform tables version 11): the
+/// operator API changes them as the serving role.
+const OVERRIDES: &str = "
+GRANT UPDATE (feature_overrides) ON tenants TO {role};
+";
+
 fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
@@ -370,9 +376,18 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
+    // The operator's feature overrides (version 11).
+    let overrides: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'tenants' AND column_name = 'feature_overrides')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
     let sql = [
         GRANTS,
         if members { MEMBERS } else { "" },
+        if overrides { OVERRIDES } else { "" },
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },

@@ -12,7 +12,10 @@
 //!
 //! - `GET /operator/tenants/{slug}`: id, slug, name, plan, features.
 //! - `PUT /operator/tenants/{slug}/plan` `{"plan": "growth"}`: the same,
-//!   with `from` and `changed`.
+//!   with `from` and `changed`;
+//! - `PUT /operator/tenants/{slug}/features/{feature}` `{"enabled": true}`:
+//!   the feature on (or off) for this tenant whatever its plan says;
+//!   `DELETE` on the same path: back to what the plan says.
 
 use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
@@ -24,7 +27,7 @@ use serde::Deserialize;
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 use crate::auth::invalidate::Invalidation;
-use crate::operator::{self, OperatorError, PlanChange, TenantFacts, Via};
+use crate::operator::{self, FeatureChange, OperatorError, PlanChange, TenantFacts, Via};
 use crate::repo::FieldError;
 
 /// The operator's routes, when a token is configured.
@@ -35,6 +38,10 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/operator/tenants/{slug}", get(show))
         .route("/operator/tenants/{slug}/plan", put(set_plan))
+        .route(
+            "/operator/tenants/{slug}/features/{feature}",
+            put(override_feature).delete(clear_feature),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_only))
 }
 
@@ -69,6 +76,40 @@ async fn set_plan(
     Ok(Json(change))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetFeature {
+    enabled: bool,
+}
+
+async fn override_feature(
+    State(state): State<AppState>,
+    Path((slug, feature)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SetFeature>,
+) -> Result<Json<FeatureChange>, ApiError> {
+    feature_change(&state, &slug, &feature, Some(body.enabled)).await
+}
+
+async fn clear_feature(
+    State(state): State<AppState>,
+    Path((slug, feature)): Path<(String, String)>,
+) -> Result<Json<FeatureChange>, ApiError> {
+    feature_change(&state, &slug, &feature, None).await
+}
+
+async fn feature_change(
+    state: &AppState,
+    slug: &str,
+    feature: &str,
+    enabled: Option<bool>,
+) -> Result<Json<FeatureChange>, ApiError> {
+    let change = operator::set_feature(state.db(), state.spec(), slug, feature, enabled, Via::Api).await?;
+    if change.changed {
+        state.invalidate(Invalidation::Tenant(change.tenant.id)).await;
+    }
+    Ok(Json(change))
+}
+
 impl From<OperatorError> for ApiError {
     fn from(err: OperatorError) -> Self {
         match err {
@@ -78,6 +119,7 @@ impl From<OperatorError> for ApiError {
                 code: "unknown",
                 message: format!("is not a plan of this app (the plans are {known})"),
             }]),
+            OperatorError::UnknownFeature { .. } => Self::NotFound,
             OperatorError::Db(db) => db.into(),
         }
     }

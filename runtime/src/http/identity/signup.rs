@@ -199,11 +199,7 @@ pub(super) async fn signup(
         tenant,
         actor: Actor::User(user),
         role,
-        info: TenantInfo {
-            id: tenant,
-            slug: body.tenant_slug.clone(),
-            plan,
-        },
+        info: TenantInfo::new(tenant, body.tenant_slug.clone(), plan),
         gates: &state.spec().gates,
     };
     let entry = Entry {
