@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 7] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 8] = [
         (
             None,
             "-- Background jobs",
@@ -165,6 +165,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
@@ -177,6 +178,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
@@ -188,27 +190,44 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
             Some(4),
             "-- Domain events and outgoing webhooks",
             "0002_platform_webhooks_and_more",
-            &["rookery_events", "rookery_platform_audit", "rookery_usage_days"],
+            &[
+                "rookery_events",
+                "rookery_platform_audit",
+                "rookery_usage_days",
+                "rookery_quota_windows",
+            ],
         ),
         (
             Some(5),
             "-- The platform scope's audit",
-            "0002_platform_audit_and_platform_usage_and_platform_members",
-            &["rookery_platform_audit", "rookery_usage_days"],
+            "0002_platform_audit_and_more",
+            &["rookery_platform_audit", "rookery_usage_days", "rookery_quota_windows"],
         ),
         (
             Some(6),
             "-- Usage analytics",
-            "0002_platform_usage_and_platform_members",
-            &["rookery_usage_days"],
+            "0002_platform_usage_and_platform_members_and_platform_quotas",
+            &["rookery_usage_days", "rookery_quota_windows"],
         ),
-        (Some(7), "-- The member lifecycle", "0002_platform_members", &[]),
+        (
+            Some(7),
+            "-- The member lifecycle",
+            "0002_platform_members_and_platform_quotas",
+            &["rookery_quota_windows"],
+        ),
+        (
+            Some(8),
+            "-- Rate quotas",
+            "0002_platform_quotas",
+            &["rookery_quota_windows"],
+        ),
     ];
     for (version, first_missing, migration, tables) in cases {
         let dir = project("upgrade");
@@ -219,9 +238,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 8,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 9,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 8,\n",
+            "  \"platform\": 9,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -257,6 +276,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -265,15 +285,20 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Every case lacks the member lifecycle's columns.
-            assert!(sql.contains("memberships_status_check"), "{path}: {sql}");
+            // Every case but the last lacks the member lifecycle's columns.
+            assert_eq!(
+                sql.contains("memberships_status_check"),
+                version.is_none_or(|v| v < 8),
+                "{path}: {sql}"
+            );
         }
-        assert!(
+        assert_eq!(
             plan.lines()
                 .any(|l| l.contains("+ platform columns") && l.contains("memberships.status")),
+            version.is_none_or(|v| v < 8),
             "{plan}"
         );
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 8"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 9"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

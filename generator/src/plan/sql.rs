@@ -109,6 +109,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/8_members.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/8_members.sql"),
     },
+    PlatformStep {
+        version: 9,
+        name: "quotas",
+        summary: "platform table rookery_quota_windows (rate quotas: calls per tenant and window)",
+        postgres: include_str!("../../templates/platform/postgres/9_quotas.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/9_quotas.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

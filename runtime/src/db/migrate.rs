@@ -353,6 +353,11 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
+    // The rate quotas' windows (version 9).
+    let quotas: bool = sqlx::query_scalar("SELECT to_regclass('rookery_quota_windows') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
     let sql = [
         GRANTS,
         if members { MEMBERS } else { "" },
@@ -361,6 +366,7 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         if events { super::events::FUNCTIONS } else { "" },
         if audit { super::platform_audit::FUNCTIONS } else { "" },
         if usage { super::usage::FUNCTIONS } else { "" },
+        if quotas { super::quota::GRANTS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))
