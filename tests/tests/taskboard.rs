@@ -615,7 +615,7 @@ fn rate_limit_refuses_with_headers_per_tenant() {
 fn the_free_plans_api_calls_are_counted_and_shown() {
     let (db, server) = start_taskboard(&[]);
     let (token, id) = signup_free(&server.base, "alpha");
-    for _ in 0..3 {
+    for _ in 0..4 {
         let (s, _) = req(&server.base, "GET", "/api/v1/projects", &h(&token, &id), None);
         assert_eq!(s, 200);
     }
@@ -625,7 +625,7 @@ fn the_free_plans_api_calls_are_counted_and_shown() {
     let calls = quotas.iter().find(|q| q["name"] == "api_calls").expect("api_calls");
     assert_eq!(
         (&calls["kind"], &calls["used"], &calls["limit"], &calls["period"]),
-        (&json!("rate"), &json!(3), &json!(1000), &json!("month")),
+        (&json!("rate"), &json!(4), &json!(1000), &json!("month")),
         "{usage}"
     );
     assert!(
@@ -638,11 +638,12 @@ fn the_free_plans_api_calls_are_counted_and_shown() {
     assert_eq!((&projects["kind"], &projects["used"]), (&json!("count"), &json!(0)));
     assert!(db.refused_as_serving_role("UPDATE rookery_quota_windows SET quota = 'forged'"));
     assert!(db.refused_as_serving_role("UPDATE rookery_quota_windows SET window_start = now()"));
-    // The process reserved a block of 31 calls; stopping gives back the 28
-    // it did not spend, so the next process starts at 3.
-    assert_eq!(db.scalar("SELECT used FROM rookery_quota_windows"), 31);
+    // The process reserved blocks (1, 2, 4 when the calls come quickly);
+    // stopping gives back what it did not spend, so the next process
+    // starts at 4.
+    assert!(db.scalar("SELECT used FROM rookery_quota_windows") >= 4);
     assert!(server.stop().success(), "graceful shutdown exits 0");
-    assert_eq!(db.scalar("SELECT used FROM rookery_quota_windows"), 3);
+    assert_eq!(db.scalar("SELECT used FROM rookery_quota_windows"), 4);
 }
 
 #[test]

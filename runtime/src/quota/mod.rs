@@ -8,8 +8,11 @@
 //! does not write it on every request: it *reserves* a block of calls with
 //! one conditional increment (`used + n <= limit`, committed on its own)
 //! and spends the block in memory, one lock of one of [`SHARDS`] maps per
-//! request. Blocks shrink as the window fills (a 32nd of what is left, at
-//! most [`MAX_BLOCK`]), down to one call, which is exact; a reservation
+//! request. Blocks follow the tenant's rate (doubled when the last one
+//! lasted under a second, halved when it lasted longer, so a busy tenant
+//! costs a process about one reservation a second) and shrink as the
+//! window fills (never more than a 32nd of what is left, nor
+//! [`MAX_BLOCK`]), down to one call, which is exact; a reservation
 //! that would pass the limit changes nothing and is retried for one call,
 //! and when even that is refused the window is full: the process refuses
 //! the tenant's calls (429) from memory until the window ends or the plan's
@@ -18,7 +21,9 @@
 //! the limit, whatever the concurrency. The price is the other way: calls
 //! reserved and not spent count as used. [`Quotas::release`] gives them
 //! back (`serve` does when it stops gracefully); a process that dies
-//! keeps them counted, at most one block per quota and tenant it served,
+//! keeps them counted, at most one block per quota and tenant it served
+//! (about a second or two of that tenant's calls to it, and never more
+//! than a 32nd of what was left),
 //! and while several processes serve one tenant, one may refuse while
 //! another still holds a few calls of its block.
 //!
@@ -47,13 +52,20 @@ use crate::model::TenantId;
 const SHARDS: usize = 16;
 
 /// The largest block one reservation takes.
-pub(crate) const MAX_BLOCK: u64 = 64;
+pub(crate) const MAX_BLOCK: u64 = 1 << 16;
 
-/// The calls to reserve next, when `seen` of `limit` were reserved (by
-/// every process) at the last look: a 32nd of what is left, from 1 to
-/// [`MAX_BLOCK`].
-fn block(limit: u64, seen: u64) -> u64 {
-    (limit.saturating_sub(seen) / 32).clamp(1, MAX_BLOCK)
+/// A refill sooner than this after the last one doubles the block; a later
+/// one halves it: blocks follow the tenant's rate, about one reservation
+/// a second per busy tenant and process.
+const REFILL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The calls to reserve next: double the `last` block when it lasted less
+/// than [`REFILL_EVERY`] (`quick`), else half of it, and never more than a
+/// 32nd of what was left when `seen` of `limit` were reserved (by every
+/// process) at the last look, nor [`MAX_BLOCK`]; at least 1.
+fn block(last: u64, quick: bool, limit: u64, seen: u64) -> u64 {
+    let wanted = if quick { last.saturating_mul(2) } else { last / 2 };
+    wanted.min(limit.saturating_sub(seen) / 32).clamp(1, MAX_BLOCK)
 }
 
 /// A rate quota's state after one call: what the refusal and `GET /usage`
@@ -84,6 +96,9 @@ struct Lease {
     seen: u64,
     /// The last reservation found the window full.
     exhausted: bool,
+    /// The last reservation's size and when it was made.
+    last_block: u64,
+    refilled_at: Option<std::time::Instant>,
     /// Held while a reservation is made.
     refill: Arc<tokio::sync::Mutex<()>>,
 }
@@ -96,6 +111,8 @@ impl Lease {
             left: 0,
             seen: 0,
             exhausted: false,
+            last_block: 0,
+            refilled_at: None,
             refill: Arc::default(),
         }
     }
@@ -271,12 +288,15 @@ impl Quotas {
         };
         let _refilling = refill.lock().await;
         // Another request may have refilled while this one waited.
-        let seen = match self.step(key, window, limit) {
+        let sized = match self.step(key, window, limit) {
             Step::Spent => return Ok(true),
             Step::Full => return Ok(false),
-            Step::Refill(_) => self.with_lease(key, |l| l.seen).unwrap_or(0),
+            Step::Refill(_) => self.with_lease(key, |l| {
+                let quick = l.refilled_at.is_some_and(|at| at.elapsed() < REFILL_EVERY);
+                block(l.last_block, quick, limit, l.seen)
+            }),
         };
-        let mut calls = block(limit, seen).min(limit);
+        let mut calls = sized.unwrap_or(1).min(limit);
         loop {
             let reserved = db.reserve_quota(key.0, key.1, window, calls, limit).await?;
             match reserved {
@@ -287,6 +307,8 @@ impl Quotas {
                         if l.window == window && l.limit == limit {
                             l.seen = used;
                             l.left += calls - 1;
+                            l.last_block = calls;
+                            l.refilled_at = Some(std::time::Instant::now());
                         }
                     });
                     return Ok(true);
@@ -348,12 +370,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_shrink_to_one_near_the_limit() {
-        assert_eq!(block(1000, 0), 31);
-        assert_eq!(block(100_000, 0), MAX_BLOCK);
-        assert_eq!(block(1000, 990), 1);
-        assert_eq!(block(5, 0), 1);
-        assert_eq!(block(5, 5), 1);
+    fn blocks_follow_the_rate_and_shrink_to_one_near_the_limit() {
+        // The first block is one call; quick refills double it.
+        assert_eq!(block(0, false, 1_000_000, 0), 1);
+        assert_eq!(block(1, true, 1_000_000, 0), 2);
+        assert_eq!(block(4096, true, 1_000_000, 0), 8192);
+        assert_eq!(block(MAX_BLOCK, true, u64::MAX, 0), MAX_BLOCK);
+        // A slow one halves it.
+        assert_eq!(block(4096, false, 1_000_000, 0), 2048);
+        // Never more than a 32nd of what is left.
+        assert_eq!(block(4096, true, 1000, 0), 31);
+        assert_eq!(block(64, true, 1000, 990), 1);
+        assert_eq!(block(1, true, 5, 0), 1);
+        assert_eq!(block(1, true, 5, 5), 1);
     }
 
     #[test]
