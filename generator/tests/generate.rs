@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 8] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 9] = [
         (
             None,
             "-- Background jobs",
@@ -165,6 +165,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
@@ -177,6 +178,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
@@ -188,34 +190,46 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ],
         ),
         (
             Some(4),
             "-- Domain events and outgoing webhooks",
             "0002_platform_webhooks_and_more",
-            &["rookery_events", "rookery_platform_audit", "rookery_usage_days"],
+            &[
+                "rookery_events",
+                "rookery_platform_audit",
+                "rookery_usage_days",
+                "rookery_quota_windows",
+            ],
         ),
         (
             Some(5),
             "-- The platform scope's audit",
             "0002_platform_audit_and_more",
-            &["rookery_platform_audit", "rookery_usage_days"],
+            &["rookery_platform_audit", "rookery_usage_days", "rookery_quota_windows"],
         ),
         (
             Some(6),
             "-- Usage analytics",
-            "0002_platform_usage_and_platform_members_and_platform_overrides",
-            &["rookery_usage_days"],
+            "0002_platform_usage_and_more",
+            &["rookery_usage_days", "rookery_quota_windows"],
         ),
         (
             Some(7),
             "-- The member lifecycle",
-            "0002_platform_members_and_platform_overrides",
-            &[],
+            "0002_platform_members_and_platform_quotas_and_platform_overrides",
+            &["rookery_quota_windows"],
         ),
         (
             Some(8),
+            "-- Rate quotas",
+            "0002_platform_quotas_and_platform_overrides",
+            &["rookery_quota_windows"],
+        ),
+        (
+            Some(9),
             "-- The platform operator's per-tenant feature overrides",
             "0002_platform_overrides",
             &[],
@@ -268,6 +282,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_events",
                 "rookery_platform_audit",
                 "rookery_usage_days",
+                "rookery_quota_windows",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -286,7 +301,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "{path}: {sql}"
             );
         }
-        assert!(
+        assert_eq!(
             plan.lines()
                 .any(|l| l.contains("+ platform column") && l.contains("tenants.feature_overrides")),
             "{plan}"

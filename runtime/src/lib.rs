@@ -16,7 +16,7 @@
 //! | errors | [`ApiError`] (problem+json), [`DbError`], [`RepoError`] |
 //! | ids | [`TenantId`], [`UserId`], [`Id`] |
 //! | your own models | `#[derive(`[`TenantModel`]`)]`, `#[derive(`[`ModelEnum`]`)]` |
-//! | operations | `/metrics` and error reporting are configured from the environment (README, "Operations"); for a binary of your own: [`App::metrics_router`], [`report::init`], [`AppState::flush_usage`] |
+//! | operations | `/metrics` and error reporting are configured from the environment (README, "Operations"); for a binary of your own: [`App::metrics_router`], [`report::init`], [`AppState::flush_usage`], [`AppState::release_quotas`] |
 //! | usage per tenant (the operator's) | [`Db::usage`] with a [`db::UsageQuery`] → [`db::UsageDay`]s, on the tables' owner's pool |
 //! | the libraries | [`axum`](https://docs.rs/axum/0.8), [`chrono`], [`serde_json`], [`uuid`](https://docs.rs/uuid/1), [`Decimal`] — the runtime's own copies |
 //!
@@ -98,6 +98,7 @@ pub mod model;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../macros/core/src/naming.rs"]
 mod naming;
+mod quota;
 mod operator;
 mod ratelimit;
 mod rbac;

@@ -27,6 +27,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("jobs", 2),
     ("webhooks", 2),
     ("usage", 2),
+    ("quota", 2),
     ("auth", 3),
     ("mail", 3),
     ("operator", 3),

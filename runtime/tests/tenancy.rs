@@ -141,6 +141,7 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/6_platform_audit.sql"),
             include_str!("../../generator/templates/platform/postgres/7_usage.sql"),
             include_str!("../../generator/templates/platform/postgres/8_members.sql"),
+            include_str!("../../generator/templates/platform/postgres/9_quotas.sql"),
             include_str!("../../generator/templates/platform/postgres/11_overrides.sql")
         ),
     },
@@ -163,6 +164,7 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/6_platform_audit.sql"),
             include_str!("../../generator/templates/platform/sqlite/7_usage.sql"),
             include_str!("../../generator/templates/platform/sqlite/8_members.sql"),
+            include_str!("../../generator/templates/platform/sqlite/9_quotas.sql"),
             include_str!("../../generator/templates/platform/sqlite/11_overrides.sql")
         ),
     },
@@ -1962,6 +1964,10 @@ async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
         // The platform's audit: appended to only.
         "UPDATE rookery_platform_audit SET action = 'forged'".to_owned(),
         "DELETE FROM rookery_platform_audit".to_owned(),
+        // A rate quota's window: only its count changes.
+        "UPDATE rookery_quota_windows SET window_start = now()".to_owned(),
+        "UPDATE rookery_quota_windows SET quota = 'forged'".to_owned(),
+        "UPDATE rookery_quota_windows SET tenant_id = tenant_id".to_owned(),
     ] {
         let sql_returning = format!("WITH w AS ({sql} RETURNING 1) SELECT count(*) FROM w");
         let err = run(Some(a.id), sql_returning).await.expect_err(&sql).to_string();

@@ -43,6 +43,7 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_usage_days",
     "rookery_usage_members",
     "rookery_usage_rows",
+    "rookery_quota_windows",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[
@@ -59,6 +60,7 @@ const PLATFORM_TENANT_TABLES: &[&str] = &[
     "rookery_usage_days",
     "rookery_usage_members",
     "rookery_usage_rows",
+    "rookery_quota_windows",
 ];
 /// Platform storage with a `tenant_id` whose row-level security is enabled
 /// but not forced, so the owner's functions see every row: the job queue

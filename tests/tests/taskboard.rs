@@ -608,6 +608,44 @@ fn rate_limit_refuses_with_headers_per_tenant() {
     assert_eq!(s, 200, "another tenant has its own budget");
 }
 
+/// The free plan's `api_calls = "1000/month"`: counted per tenant,
+/// shown by `GET /usage` with its UTC month, kept in the platform table
+/// whose window and quota the serving role cannot move.
+#[test]
+fn the_free_plans_api_calls_are_counted_and_shown() {
+    let (db, server) = start_taskboard(&[]);
+    let (token, id) = signup_free(&server.base, "alpha");
+    for _ in 0..4 {
+        let (s, _) = req(&server.base, "GET", "/api/v1/projects", &h(&token, &id), None);
+        assert_eq!(s, 200);
+    }
+    let (s, usage) = req(&server.base, "GET", "/api/v1/usage", &h(&token, &id), None);
+    assert_eq!((s, usage["plan"].as_str()), (200, Some("free")), "{usage}");
+    let quotas = usage["quotas"].as_array().expect("quotas");
+    let calls = quotas.iter().find(|q| q["name"] == "api_calls").expect("api_calls");
+    assert_eq!(
+        (&calls["kind"], &calls["used"], &calls["limit"], &calls["period"]),
+        (&json!("rate"), &json!(4), &json!(1000), &json!("month")),
+        "{usage}"
+    );
+    assert!(
+        calls["window_start"]
+            .as_str()
+            .is_some_and(|t| t.contains("-01T00:00:00")),
+        "{usage}"
+    );
+    let projects = quotas.iter().find(|q| q["name"] == "projects").expect("projects");
+    assert_eq!((&projects["kind"], &projects["used"]), (&json!("count"), &json!(0)));
+    assert!(db.refused_as_serving_role("UPDATE rookery_quota_windows SET quota = 'forged'"));
+    assert!(db.refused_as_serving_role("UPDATE rookery_quota_windows SET window_start = now()"));
+    // The process reserved blocks (1, 2, 4 when the calls come quickly);
+    // stopping gives back what it did not spend, so the next process
+    // starts at 4.
+    assert!(db.scalar("SELECT used FROM rookery_quota_windows") >= 4);
+    assert!(server.stop().success(), "graceful shutdown exits 0");
+    assert_eq!(db.scalar("SELECT used FROM rookery_quota_windows"), 4);
+}
+
 #[test]
 fn sign_in_routes_are_limited_per_client_address() {
     let (_db, server) = start_taskboard(&[("ROOKERY_SIGN_IN_RATE", "3/h")]);

@@ -7,10 +7,13 @@
 //! task and prints nothing: run it under `valgrind --tool=callgrind` at two
 //! counts, and the difference of the totals over the difference of the
 //! counts is the instructions per request, free of the machine's noise.
+//! With `QUOTA=1`, the tenant's plan has the rate quota `api_calls`
+//! (10^12 a month): every ping also spends a call of its block, and one
+//! in 64 reserves the next block in SQLite.
 
 use std::time::Instant;
 
-use rookery::app_spec::{AppSpec, AuthMethod, Migration, PlanDef, RoleDef, TenantResolver};
+use rookery::app_spec::{AppSpec, AuthMethod, Migration, Period, PlanDef, QuotaDef, QuotaLimit, RoleDef, TenantResolver};
 use rookery::axum::body::Body;
 use rookery::axum::http::Request;
 use rookery::db::{Db, DbOptions};
@@ -20,7 +23,7 @@ use tower::ServiceExt as _;
 #[global_allocator]
 static ALLOCATOR: rookery::MiMalloc = rookery::MiMalloc;
 
-static SPEC: AppSpec = AppSpec {
+const BASE: AppSpec = AppSpec {
     name: "inproc",
     title: "In process",
     api_prefix: "/api/v1",
@@ -55,9 +58,28 @@ static SPEC: AppSpec = AppSpec {
             include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
             include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
             include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/9_quotas.sql"),
             include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql")
         ),
     }],
+};
+
+static SPEC: AppSpec = BASE;
+
+/// `BASE` with `api_calls` on its plan.
+static METERED: AppSpec = AppSpec {
+    plans: &[PlanDef {
+        name: "free",
+        features: &[],
+        quotas: &[QuotaDef {
+            name: "api_calls",
+            limit: QuotaLimit::PerPeriod(1_000_000_000_000, Period::Month),
+        }],
+        rate_limit: None,
+        monthly_price: Some(0),
+        trial_days: None,
+    }],
+    ..BASE
 };
 
 async fn ping(_: Principal) -> &'static str {
@@ -87,11 +109,16 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("inproc.sqlite").display());
         let db = Db::connect(&url, &DbOptions::serving("unused")).await.unwrap();
-        db.migrate(&SPEC, "unused").await.unwrap();
+        let spec: &'static AppSpec = if std::env::var("QUOTA").is_ok_and(|v| v == "1") {
+            &METERED
+        } else {
+            &SPEC
+        };
+        db.migrate(spec, "unused").await.unwrap();
         let mut config = rookery::config::Config::from_vars("inproc", &|_| None).unwrap();
         config.database_url = url;
         config.rate_limit_override = Some((u64::MAX, 60));
-        let app = App::new(&SPEC).operation(rookery::Operation::get("/ping"), ping);
+        let app = App::new(spec).operation(rookery::Operation::get("/ping"), ping);
         let router = app.router(app.state(config, db));
         let body = r#"{"tenant_slug":"acme","tenant_name":"Acme","email":"o@acme.test","password":"correct horse battery"}"#;
         let signup = Request::post("/api/v1/auth/signup")

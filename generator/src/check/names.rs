@@ -10,13 +10,13 @@ pub const MAX_IDENT_LEN: usize = 48;
 
 /// Paths the platform serves under the API prefix: a model's path (its
 /// table name) may not be one of them.
-pub const PLATFORM_ROUTES: [&str; 6] = ["auth", "me", "api-keys", "invitations", "members", "webhooks"];
+pub const PLATFORM_ROUTES: [&str; 7] = ["auth", "me", "api-keys", "invitations", "members", "webhooks", "usage"];
 
 /// Columns every tenant table has; no field may take these names.
 pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];
 
 /// Models of the platform, created by the first migration of every app.
-pub const PLATFORM_MODELS: [&str; 18] = [
+pub const PLATFORM_MODELS: [&str; 19] = [
     "tenant",
     "user",
     "membership",
@@ -35,10 +35,11 @@ pub const PLATFORM_MODELS: [&str; 18] = [
     "rookery_usage_day",
     "rookery_usage_member",
     "rookery_usage_row",
+    "rookery_quota_window",
 ];
 
 /// Tables of the platform models.
-pub const PLATFORM_TABLES: [&str; 18] = [
+pub const PLATFORM_TABLES: [&str; 19] = [
     "tenants",
     "users",
     "memberships",
@@ -57,6 +58,7 @@ pub const PLATFORM_TABLES: [&str; 18] = [
     "rookery_usage_days",
     "rookery_usage_members",
     "rookery_usage_rows",
+    "rookery_quota_windows",
 ];
 
 /// What an identifier names, which decides the words it may not be.

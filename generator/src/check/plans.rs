@@ -92,7 +92,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
                     ctx.error("rookery::bad_quota", value.span(), format!("quota `{text}` is a count"))
                         .label("expected an integer")
                         .help_text(format!(
-                            "`{text}` limits how many exist at once; write a number, such as `{text} = 10`"
+                            "`{text}` limits how many exist at once, which no window resets; write a number, such as `{text} = 10` (only `api_calls` counts per period)"
                         ));
                 }
                 (QuotaKind::Rate, QuotaValue::Count(_)) => {
@@ -109,7 +109,7 @@ pub(super) fn check(ctx: &mut Ctx, spec: &Spec) {
                         )
                         .label("expected \"N/period\"")
                         .help_text(
-                            "write a whole number, `/` and a period: hour, day or month, such as \"1000/month\"",
+                            "write a whole number, `/` and a period: hour, day or month (UTC calendar windows), such as \"1000/month\"; a cap per second or minute is the plan's `rate_limit`",
                         );
                     }
                 }

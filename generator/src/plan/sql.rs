@@ -110,6 +110,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         sqlite: include_str!("../../templates/platform/sqlite/8_members.sql"),
     },
     PlatformStep {
+        version: 9,
+        name: "quotas",
+        summary: "platform table rookery_quota_windows (rate quotas: calls per tenant and window)",
+        postgres: include_str!("../../templates/platform/postgres/9_quotas.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/9_quotas.sql"),
+    },
+    PlatformStep {
         version: 11,
         name: "overrides",
         summary: "platform column tenants.feature_overrides (the operator's per-tenant features)",

@@ -197,7 +197,7 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
             let _ = flushing_stopped.await;
         },
     ));
-    let router = app.router(state);
+    let router = app.router(state.clone());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| failed(format!("cannot listen on {bind}: {e}")))?;
@@ -211,6 +211,11 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     .map_err(failed)?;
     let _ = stop_flushing.send(());
     let _ = flusher.await;
+    // Reserved calls of rate quotas that no request spent go back to
+    // their windows, so the next process starts where this one stopped.
+    if state.release_quotas().await.is_err() {
+        tracing::warn!("some reserved quota calls could not be given back: they stay counted until their window ends");
+    }
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         let _ = workers.await;

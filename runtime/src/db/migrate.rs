@@ -376,6 +376,11 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
+    // The rate quotas' windows (version 9).
+    let quotas: bool = sqlx::query_scalar("SELECT to_regclass('rookery_quota_windows') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
     // The operator's feature overrides (version 11).
     let overrides: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
@@ -393,6 +398,7 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         if events { super::events::FUNCTIONS } else { "" },
         if audit { super::platform_audit::FUNCTIONS } else { "" },
         if usage { super::usage::FUNCTIONS } else { "" },
+        if quotas { super::quota::GRANTS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))

@@ -14,6 +14,7 @@ mod migrate;
 mod oneshot;
 mod platform_audit;
 mod queue;
+mod quota;
 mod sql;
 #[cfg(feature = "testing")]
 #[doc(hidden)]

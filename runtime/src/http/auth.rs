@@ -87,10 +87,45 @@ async fn authenticate_parts(state: &AppState, headers: &HeaderMap) -> Result<Adm
 }
 
 /// Middleware: authenticates the request, checks its tenant and counts it
-/// against the tenant's rate limit, then in the tenant's usage (`usage`:
-/// one map update in memory); the [`Principal`] goes into the request's
-/// extensions.
-pub(super) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// against the tenant's rate limit and its plan's rate quotas (`quota`:
+/// a call spent from this process's block, a reservation when the block
+/// is empty), then in the tenant's usage (`usage`: one map update in
+/// memory); the [`Principal`] goes into the request's extensions.
+pub(super) async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    admit(state, request, next, true).await
+}
+
+/// [`authenticate`] without the rate quotas: for `GET /usage`, which a
+/// tenant at its limit can still read.
+pub(super) async fn authenticate_unmetered(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    admit(state, request, next, false).await
+}
+
+/// The rate quotas' verdict on one call: `Some` refusal, or `None`.
+async fn metered(state: &AppState, principal: &crate::auth::Principal) -> Option<Response> {
+    let quotas = state.quotas();
+    let now = quotas.now();
+    let full = match quotas.admit_now(principal.tenant, principal.info.plan, now) {
+        crate::quota::Admission::Spent => return None,
+        crate::quota::Admission::Full(full) => full,
+        // Boxed: the reservation's future stays out of every request's.
+        crate::quota::Admission::Refill(from) => {
+            match Box::pin(quotas.admit_from(state.db(), principal.tenant, principal.info.plan, now, from)).await {
+                Ok(None) => return None,
+                Ok(Some(full)) => full,
+                Err(err) => return Some(ApiError::from(err).into_response()),
+            }
+        }
+    };
+    state
+        .metrics()
+        .rate_limited
+        .get_or_create(&[("limiter", "quota")])
+        .inc();
+    Some(ApiError::quota_exhausted(full, now).into_response())
+}
+
+async fn admit(state: AppState, mut request: Request, next: Next, quotas: bool) -> Response {
     let Admitted {
         principal,
         decision,
@@ -121,6 +156,9 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         let mut response = ApiError::RateLimited { retry_after: d.reset }.into_response();
         rate_headers(&mut response, d);
         return response;
+    }
+    if quotas && let Some(refused) = metered(&state, &principal).await {
+        return refused;
     }
     let tenant = principal.tenant;
     if let (Actor::ApiKey { id, .. }, Some(last_use)) = (principal.actor, last_use) {

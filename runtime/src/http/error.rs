@@ -113,6 +113,31 @@ pub enum ApiError {
     /// was lost.
     #[error("{0}")]
     IdempotencyKeyInUse(&'static str),
+    /// 429: a rate quota of the tenant's plan (`api_calls = "1000/month"`)
+    /// is used up for its window: the answer says which quota, its limit
+    /// and window and when it resets (`RateLimit-Policy`, `RateLimit`,
+    /// `Retry-After` and the body's `quota`, `limit`, `period`,
+    /// `window_start`, `resets_at`). Unlike `quota-exceeded` (403, a count
+    /// of rows or members, which waiting does not change), waiting for
+    /// the next window or an upgrade lifts it.
+    #[error(
+        "quota `{quota}` exhausted: the plan allows {limit} per {} and this window's are used; it resets at {resets_at}",
+        super::quotas::period_name(*period)
+    )]
+    QuotaExhausted {
+        /// The quota.
+        quota: String,
+        /// Calls allowed per window.
+        limit: u64,
+        /// The window's period.
+        period: crate::app_spec::Period,
+        /// When the window began (UTC).
+        window_start: chrono::DateTime<chrono::Utc>,
+        /// When the next one begins (UTC).
+        resets_at: chrono::DateTime<chrono::Utc>,
+        /// Seconds until then.
+        retry_after: u64,
+    },
     /// 429: the tenant's rate limit is used up.
     #[error("rate limit exceeded")]
     RateLimited {
@@ -144,6 +169,19 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// With `quota-exhausted`: the quota, its limit and window.
+    #[serde(flatten)]
+    quota: Option<QuotaDetail<'a>>,
+}
+
+/// The members a `quota-exhausted` problem adds.
+#[derive(Serialize)]
+struct QuotaDetail<'a> {
+    quota: &'a str,
+    limit: u64,
+    period: &'static str,
+    window_start: chrono::DateTime<chrono::Utc>,
+    resets_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl ApiError {
@@ -181,6 +219,7 @@ impl ApiError {
                 "Idempotency key reused",
             ),
             Self::IdempotencyKeyInUse(_) => (StatusCode::CONFLICT, "idempotency-key-in-use", "Idempotency key in use"),
+            Self::QuotaExhausted { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota-exhausted", "Quota exhausted"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
@@ -258,6 +297,7 @@ pub(crate) fn ensure_problem(response: Response) -> Response {
         status: status.as_u16(),
         detail: detail.unwrap_or_else(|| title.to_owned()),
         errors: None,
+        quota: None,
     };
     let bytes = serde_json::to_vec(&problem).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -302,6 +342,23 @@ impl IntoResponse for ApiError {
                 Self::Invalid(errors) | Self::FieldNotWritable(errors) => Some(errors),
                 _ => None,
             },
+            quota: match &self {
+                Self::QuotaExhausted {
+                    quota,
+                    limit,
+                    period,
+                    window_start,
+                    resets_at,
+                    ..
+                } => Some(QuotaDetail {
+                    quota,
+                    limit: *limit,
+                    period: super::quotas::period_name(*period),
+                    window_start: *window_start,
+                    resets_at: *resets_at,
+                }),
+                _ => None,
+            },
         };
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
@@ -311,6 +368,26 @@ impl IntoResponse for ApiError {
         );
         if let Self::RateLimited { retry_after } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        if let Self::QuotaExhausted {
+            quota,
+            limit,
+            window_start,
+            resets_at,
+            retry_after,
+            ..
+        } = &self
+        {
+            // As the rate limit's (draft-ietf-httpapi-ratelimit-headers),
+            // the policy named by the quota: `q` calls per `w` seconds.
+            let window = (*resets_at - *window_start).num_seconds().max(0);
+            let policy = format!("\"{quota}\";q={limit};w={window}");
+            let left = format!("\"{quota}\";r=0;t={retry_after}");
+            if let (Ok(policy), Ok(left)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&left)) {
+                headers.insert(header::HeaderName::from_static("ratelimit-policy"), policy);
+                headers.insert(header::HeaderName::from_static("ratelimit"), left);
+            }
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         if matches!(self, Self::IdempotencyKeyInUse(_)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(1));

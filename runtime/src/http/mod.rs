@@ -13,6 +13,7 @@ mod identity;
 mod metrics;
 pub(crate) mod openapi;
 mod operation;
+mod quotas;
 mod operator;
 mod request;
 mod webhooks;
@@ -60,6 +61,8 @@ struct Inner {
     webhooks: Option<webhooks::WebhookState>,
     /// Requests and active members counted since the last flush.
     usage: Arc<crate::usage::Tally>,
+    /// This process's reservations of the tenants' rate quotas.
+    quotas: crate::quota::Quotas,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -424,6 +427,7 @@ impl App {
                 webhooks: webhooks::declared(self.spec)
                     .then(|| webhooks::WebhookState::new(&config, self.event_types())),
                 usage: Arc::default(),
+                quotas: crate::quota::Quotas::default(),
                 config,
             }),
         }
@@ -450,7 +454,11 @@ impl App {
             } else {
                 Router::new()
             })
-            .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+            .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+            .merge(quotas::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::authenticate_unmetered,
+            )));
         let public = crate::http::identity::public_routes()
             .route_layer(middleware::from_fn_with_state(state.clone(), auth::limit_sign_in));
         let api = public

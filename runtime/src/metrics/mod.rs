@@ -64,7 +64,7 @@ macro_rules! families {
 }
 
 families! {
-    /// API requests refused by a rate limit, by limiter (`tenant`: the plan's rate; `sign_in`: sign-in requests per client address; `account`: failed password checks per account).
+    /// API requests refused by a rate limit, by limiter (`tenant`: the plan's rate; `quota`: a rate quota used up; `sign_in`: sign-in requests per client address; `account`: failed password checks per account).
     rate_limited: Family<Labels<1>, Counter> = "rookery_rate_limited_requests";
     /// Refused sign-ins and API requests, by reason (`credentials`: a bearer token or API key missing, malformed, invalid or expired; `tenant`: the request's tenant missing, unknown or not the credentials'; `password`: a wrong password at sign-in).
     auth_failures: Family<Labels<1>, Counter> = "rookery_auth_failures";

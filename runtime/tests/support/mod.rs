@@ -105,6 +105,13 @@ pub const BASIC_DEALS: u64 = 2;
 /// The `members` quota of the first (default) plan.
 pub const FREE_MEMBERS: u64 = 3;
 
+/// The `api_calls` rate quota of the `metered` plan, per UTC day.
+pub const METERED_CALLS: u64 = 5;
+
+/// The `api_calls` rate quota of the `metered_big` plan, per UTC day:
+/// large enough that calls are reserved in blocks of several.
+pub const METERED_BIG_CALLS: u64 = 200;
+
 /// A note: a model with one field of each kind of value the hardening
 /// tests send (text, long text, JSON, decimal), audited, recording every
 /// event; its permissions are the projects ones the roles already hold.
@@ -332,6 +339,36 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             monthly_price: Some(4900),
             trial_days: None,
         },
+        // API keys, and five API calls a day.
+        PlanDef {
+            name: "metered",
+            features: &["api_access"],
+            quotas: &[QuotaDef {
+                name: "api_calls",
+                limit: QuotaLimit::PerPeriod(METERED_CALLS, rookery::app_spec::Period::Day),
+            }],
+            rate_limit: None,
+            monthly_price: Some(0),
+            trial_days: None,
+        },
+        // Deals (two at most) and 200 API calls a day.
+        PlanDef {
+            name: "metered_big",
+            features: &["api_access", "crm"],
+            quotas: &[
+                QuotaDef {
+                    name: "api_calls",
+                    limit: QuotaLimit::PerPeriod(METERED_BIG_CALLS, rookery::app_spec::Period::Day),
+                },
+                QuotaDef {
+                    name: "deals",
+                    limit: QuotaLimit::Count(BASIC_DEALS),
+                },
+            ],
+            rate_limit: None,
+            monthly_price: Some(1900),
+            trial_days: None,
+        },
         // Deals (two at most) without approvals, and no API keys.
         PlanDef {
             name: "basic",
@@ -363,6 +400,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/6_platform_audit.sql"),
                 include_str!("../../../generator/templates/platform/postgres/7_usage.sql"),
                 include_str!("../../../generator/templates/platform/postgres/8_members.sql"),
+                include_str!("../../../generator/templates/platform/postgres/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/postgres/11_overrides.sql")
             ),
         },
@@ -385,6 +423,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql")
             ),
         },
@@ -433,6 +472,8 @@ pub struct Harness {
     pub state: rookery::AppState,
     /// The URL `migrate` uses: the tables' owner on PostgreSQL.
     owner_url: String,
+    /// The group role the serving pool switches to (PostgreSQL).
+    serving_role: String,
 }
 
 /// One HTTP exchange's outcome.
@@ -522,6 +563,26 @@ impl Harness {
         Db::connect(&self.owner_url, &DbOptions::migrating())
             .await
             .expect("connect as the owner")
+    }
+
+    /// The app restarted: this instance's pool closed (nothing given back
+    /// unless the test did), a new pool on the same database and a new
+    /// state, as a new process would have them.
+    pub async fn restarted(&self) -> Harness {
+        self.db().close().await;
+        let config = self.state.config().clone();
+        let db = Db::connect(&config.database_url, &DbOptions::serving(&self.serving_role))
+            .await
+            .expect("connect again");
+        let (state, router, metrics) = router_for(db, config);
+        Harness {
+            router,
+            metrics,
+            inspect: self.inspect.clone(),
+            state,
+            owner_url: self.owner_url.clone(),
+            serving_role: self.serving_role.clone(),
+        }
     }
 
     /// Signs up tenant `slug` and returns its id.
@@ -950,6 +1011,7 @@ where
         inspect: Inspect::Sqlite(inspect.clone()),
         state,
         owner_url: url.clone(),
+        serving_role: "unused_on_sqlite".into(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;
@@ -985,6 +1047,7 @@ where
         inspect: Inspect::Postgres(inspect.clone()),
         state,
         owner_url: pg.owner_url.clone(),
+        serving_role: pg.group_role.clone(),
     };
     let outcome = tokio::spawn(scenario(harness)).await;
     db.close().await;

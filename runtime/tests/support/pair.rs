@@ -141,7 +141,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
-    let instance = |db: Db, url: &str, owner_url: &str, inspect: Inspect| {
+    let instance = |db: Db, url: &str, owner_url: &str, role: &str, inspect: Inspect| {
         let mut config = super::config(url);
         config.redis_url = Some(redis.to_owned());
         config.redis_prefix = prefix.clone();
@@ -153,6 +153,7 @@ where
             inspect,
             state,
             owner_url: owner_url.to_owned(),
+            serving_role: role.to_owned(),
         }
     };
     match backend {
@@ -165,8 +166,20 @@ where
             one.migrate(&TEST_SPEC, "unused_on_sqlite").await.expect("migrate");
             let inspect = SqlitePool::connect(&url).await.expect("inspect pool");
             let pair = Pair {
-                a: instance(one.clone(), &url, &url, Inspect::Sqlite(inspect.clone())),
-                b: instance(two.clone(), &url, &url, Inspect::Sqlite(inspect.clone())),
+                a: instance(
+                    one.clone(),
+                    &url,
+                    &url,
+                    "unused_on_sqlite",
+                    Inspect::Sqlite(inspect.clone()),
+                ),
+                b: instance(
+                    two.clone(),
+                    &url,
+                    &url,
+                    "unused_on_sqlite",
+                    Inspect::Sqlite(inspect.clone()),
+                ),
                 prefix: prefix.clone(),
                 db: one.clone(),
             };
@@ -190,8 +203,20 @@ where
             let inspect = PgPool::connect(&pg.superuser_url()).await.expect("inspect pool");
             let url = &pg.serving_url;
             let pair = Pair {
-                a: instance(one.clone(), url, &pg.owner_url, Inspect::Postgres(inspect.clone())),
-                b: instance(two.clone(), url, &pg.owner_url, Inspect::Postgres(inspect.clone())),
+                a: instance(
+                    one.clone(),
+                    url,
+                    &pg.owner_url,
+                    &pg.group_role,
+                    Inspect::Postgres(inspect.clone()),
+                ),
+                b: instance(
+                    two.clone(),
+                    url,
+                    &pg.owner_url,
+                    &pg.group_role,
+                    Inspect::Postgres(inspect.clone()),
+                ),
                 prefix: prefix.clone(),
                 db: one.clone(),
             };

@@ -38,7 +38,9 @@ fn meaning(status: u16) -> &'static str {
         422 => {
             "Field rules broken (each listed in `errors`), a referenced row does not exist in this tenant, or the `Idempotency-Key` was used for another request"
         }
-        429 => "A rate limit is used up; `Retry-After` says when to try again",
+        429 => {
+            "The tenant's rate limit (`rate-limited`) or a rate quota of its plan (`quota-exhausted`, with the quota, its limit and window) is used up; `Retry-After` says when to try again, `RateLimit-Policy` and `RateLimit` which policy and when it resets"
+        }
         503 => "The database is unavailable, or the request ran out of time (nothing it began was committed)",
         _ => "Error",
     }
@@ -48,6 +50,10 @@ pub(super) fn problem(status: u16) -> Value {
     let mut r = json!({"description": meaning(status), "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     if status == 429 || status == 409 {
         r["headers"] = json!({"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}}});
+    }
+    if status == 429 {
+        r["headers"]["RateLimit-Policy"] = json!({"description": "The policy used up: `\"<name>\";q=<requests>;w=<window seconds>` (`tenant` for the rate limit, the quota's name for a rate quota)", "schema": {"type": "string"}});
+        r["headers"]["RateLimit"] = json!({"description": "What is left of it: `\"<name>\";r=<remaining>;t=<seconds until it resets>`", "schema": {"type": "string"}});
     }
     if status == 401 {
         r["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string"}}});
@@ -339,6 +345,18 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
     );
 }
 
+/// `GET /usage` (`http/quotas.rs`).
+pub(super) fn usage_paths(prefix: &str, paths: &mut Map<String, Value>) {
+    paths.insert(
+        format!("{prefix}/usage"),
+        json!({"get": {"operationId": "usage", "tags": ["plan"], "summary": "The plan's quotas and what the tenant used of each (any member or API key)",
+            "description": "Each quota of the tenant's plan. A rate quota (`kind: rate`, such as `api_calls = \"1000/month\"`) counts the tenant's authenticated API requests in UTC calendar windows (hour, day or month): `used` in the window from `window_start` to `resets_at`, calls reserved by other instances included. \
+                A count quota (`kind: count`) is what exists now: the rows of its model, or for `members` the active members and pending invitations; `used` may pass `limit` after a downgrade. \
+                This request is not counted against the rate quotas and is answered when they are used up.",
+            "responses": responses(&[(200, json_response("The plan and its quotas", reference("Usage")))], &[AUTHENTICATED])}}),
+    );
+}
+
 pub(super) fn ops_paths(paths: &mut Map<String, Value>) {
     let plain = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
     paths.insert(
@@ -360,7 +378,12 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status", "detail"], "properties": {
             "type": s, "title": s, "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": s,
-            "errors": {"type": "array", "description": "With 422: every broken field rule", "items": {"type": "object", "required": ["field", "code", "message"], "properties": {"field": s, "code": s, "message": s}}}
+            "errors": {"type": "array", "description": "With 422: every broken field rule", "items": {"type": "object", "required": ["field", "code", "message"], "properties": {"field": s, "code": s, "message": s}}},
+            "quota": {"type": "string", "description": "With `quota-exhausted`: the rate quota"},
+            "limit": {"type": "integer", "minimum": 0, "description": "With `quota-exhausted`: calls allowed per window"},
+            "period": {"type": "string", "enum": ["hour", "day", "month"], "description": "With `quota-exhausted`: the window's period"},
+            "window_start": {"type": "string", "format": "date-time", "description": "With `quota-exhausted`: when the window began (UTC)"},
+            "resets_at": {"type": "string", "format": "date-time", "description": "With `quota-exhausted`: when the next one begins (UTC)"}
         }}),
     );
     let token_props = json!({"access_token": s, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_in": {"type": "integer"}, "refresh_token": s});
@@ -409,6 +432,19 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "Transferred".into(),
         json!({"type": "object", "required": ["to", "role", "your_role"], "properties": {"to": uuid, "role": s, "your_role": s}}),
+    );
+    let count = json!({"type": "integer", "minimum": 0});
+    schemas.insert(
+        "Usage".into(),
+        json!({"type": "object", "required": ["plan", "quotas"], "properties": {
+            "plan": s,
+            "quotas": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "used", "limit"], "properties": {
+                "name": s, "kind": {"type": "string", "enum": ["rate", "count"]}, "used": count, "limit": count,
+                "period": {"type": "string", "enum": ["hour", "day", "month"], "description": "Rate quotas: the window's period"},
+                "window_start": {"type": "string", "format": "date-time", "description": "Rate quotas: when this window began (UTC)"},
+                "resets_at": {"type": "string", "format": "date-time", "description": "Rate quotas: when the next one begins (UTC)"}
+            }}}
+        }}),
     );
     schemas.insert(
         "Me".into(),
