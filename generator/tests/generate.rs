@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 7] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 8] = [
         (
             None,
             "-- Background jobs",
@@ -199,16 +199,22 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         (
             Some(5),
             "-- The platform scope's audit",
-            "0002_platform_audit_and_platform_usage_and_platform_members",
+            "0002_platform_audit_and_more",
             &["rookery_platform_audit", "rookery_usage_days"],
         ),
         (
             Some(6),
             "-- Usage analytics",
-            "0002_platform_usage_and_platform_members",
+            "0002_platform_usage_and_platform_members_and_platform_audit_chain",
             &["rookery_usage_days"],
         ),
-        (Some(7), "-- The member lifecycle", "0002_platform_members", &[]),
+        (
+            Some(7),
+            "-- The member lifecycle",
+            "0002_platform_members_and_platform_audit_chain",
+            &[],
+        ),
+        (Some(8), "-- The audit log users read", "0002_platform_audit_chain", &[]),
     ];
     for (version, first_missing, migration, tables) in cases {
         let dir = project("upgrade");
@@ -219,9 +225,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 8,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 10,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 8,\n",
+            "  \"platform\": 10,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -265,15 +271,21 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Every case lacks the member lifecycle's columns.
-            assert!(sql.contains("memberships_status_check"), "{path}: {sql}");
+            // Every case lacks the member lifecycle's columns (but the
+            // last) and the audit chain's.
+            assert_eq!(
+                sql.contains("memberships_status_check"),
+                version != Some(8),
+                "{path}: {sql}"
+            );
+            assert!(sql.contains("audit_log_sealed_check"), "{path}: {sql}");
         }
         assert!(
             plan.lines()
-                .any(|l| l.contains("+ platform columns") && l.contains("memberships.status")),
+                .any(|l| l.contains("+ platform columns") && l.contains("audit_log.changes")),
             "{plan}"
         );
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 8"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 10"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

@@ -140,7 +140,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/5_webhooks.sql"),
             include_str!("../../generator/templates/platform/postgres/6_platform_audit.sql"),
             include_str!("../../generator/templates/platform/postgres/7_usage.sql"),
-            include_str!("../../generator/templates/platform/postgres/8_members.sql")
+            include_str!("../../generator/templates/platform/postgres/8_members.sql"),
+            include_str!("../../generator/templates/platform/postgres/10_audit.sql")
         ),
     },
     Migration {
@@ -161,7 +162,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/5_webhooks.sql"),
             include_str!("../../generator/templates/platform/sqlite/6_platform_audit.sql"),
             include_str!("../../generator/templates/platform/sqlite/7_usage.sql"),
-            include_str!("../../generator/templates/platform/sqlite/8_members.sql")
+            include_str!("../../generator/templates/platform/sqlite/8_members.sql"),
+            include_str!("../../generator/templates/platform/sqlite/10_audit.sql")
         ),
     },
     Migration {

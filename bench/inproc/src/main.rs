@@ -54,7 +54,8 @@ static SPEC: AppSpec = AppSpec {
             include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
             include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
             include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
-            include_str!("../../../generator/templates/platform/sqlite/8_members.sql")
+            include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/10_audit.sql")
         ),
     }],
 };

@@ -109,6 +109,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/8_members.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/8_members.sql"),
     },
+    PlatformStep {
+        version: 10,
+        name: "audit_chain",
+        summary: "platform columns audit_log.changes, seq, hash (before and after values, the hash chain)",
+        postgres: include_str!("../../templates/platform/postgres/10_audit.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/10_audit.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -126,6 +126,10 @@ pub(super) async fn authenticate(State(state): State<AppState>, mut request: Req
         _ => None,
     };
     state.usage().count(tenant, member);
+    if super::idempotency::is_unsafe(request.method()) {
+        // It may write audit rows: seal them soon.
+        state.audit_pending().mark(tenant);
+    }
     request.extensions_mut().insert(principal);
     let mut response = if super::idempotency::is_unsafe(request.method())
         && request.headers().contains_key(super::idempotency::IDEMPOTENCY_KEY)

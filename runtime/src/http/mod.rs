@@ -1,6 +1,7 @@
 //! HTTP: the app builder, shared state, problem+json errors, health and
 //! OpenAPI.
 
+mod audit_log;
 mod auth;
 mod background;
 pub(crate) mod body;
@@ -58,6 +59,8 @@ struct Inner {
     webhooks: Option<webhooks::WebhookState>,
     /// Requests and active members counted since the last flush.
     usage: Arc<crate::usage::Tally>,
+    /// Tenants that wrote since the last audit seal.
+    audit_pending: Arc<crate::audit::chain::Pending>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -426,6 +429,7 @@ impl App {
                 webhooks: webhooks::declared(self.spec)
                     .then(|| webhooks::WebhookState::new(&config, self.event_types())),
                 usage: Arc::default(),
+                audit_pending: Arc::default(),
                 config,
             }),
         }
@@ -449,6 +453,11 @@ impl App {
             .merge(crate::http::identity::protected_routes())
             .merge(if webhooks::declared(self.spec) {
                 webhooks::routes()
+            } else {
+                Router::new()
+            })
+            .merge(if audit_log::served(self.spec) {
+                audit_log::routes()
             } else {
                 Router::new()
             })

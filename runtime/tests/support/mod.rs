@@ -361,7 +361,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/5_webhooks.sql"),
                 include_str!("../../../generator/templates/platform/postgres/6_platform_audit.sql"),
                 include_str!("../../../generator/templates/platform/postgres/7_usage.sql"),
-                include_str!("../../../generator/templates/platform/postgres/8_members.sql")
+                include_str!("../../../generator/templates/platform/postgres/8_members.sql"),
+                include_str!("../../../generator/templates/platform/postgres/10_audit.sql")
             ),
         },
         Migration {
@@ -382,7 +383,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/5_webhooks.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/6_platform_audit.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/8_members.sql")
+                include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/10_audit.sql")
             ),
         },
         Migration {
