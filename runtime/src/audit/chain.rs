@@ -125,10 +125,24 @@ fn int(row: &DbRow, i: usize) -> Result<Option<i64>, DbError> {
     })
 }
 
+/// Confines `tx` to its tenant on PostgreSQL even on a pool of the
+/// tables' owner (`migrate`'s pool runs with `row_security = off`, which
+/// makes a forced table refuse every statement): the operator's commands
+/// read and seal each tenant under that tenant's setting, like the
+/// serving role.
+async fn row_security_on<M: crate::db::Mode>(tx: &mut TenantTx<M>) -> Result<(), DbError> {
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        tx.fetch_all("SELECT set_config('row_security', 'on', true)".into(), Vec::new())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Seals up to [`SEAL_BATCH`] unsealed rows of `tx`'s tenant, in `tx`
 /// (commit it); returns how many.
 pub async fn seal_batch(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
     let tenant = tx.tenant();
+    row_security_on(tx).await?;
     tx.lock_audit_seal().await?;
     let head = tx
         .fetch_optional(
@@ -321,6 +335,7 @@ fn hex(bytes: &[u8]) -> String {
 /// [`SEAL_BATCH`] rows at a time, and stops at the first broken row.
 pub async fn verify<M: crate::db::Mode>(tx: &mut TenantTx<M>) -> Result<ChainReport, DbError> {
     let tenant = tx.tenant();
+    row_security_on(tx).await?;
     let mut report = ChainReport {
         sealed: 0,
         unsealed: 0,

@@ -123,7 +123,8 @@ pub struct Note {
     pub body: Option<String>,
     /// Free-form facts.
     pub meta: Option<serde_json::Value>,
-    /// An amount.
+    /// An amount (masked in the audit log).
+    #[rookery(sensitive)]
     pub amount: Option<rookery::Decimal>,
 }
 
