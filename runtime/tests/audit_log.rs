@@ -248,7 +248,14 @@ async fn the_log_filters_and_pages_newest_first(h: Harness) {
     );
 
     // Bad parameters are 400s; a reader without `audit.read` is refused.
-    for bad in ["actor=nope", "from=yesterday", "limit=0", "cursor=zzz", "colour=red"] {
+    for bad in [
+        "actor=nope",
+        "from=yesterday",
+        "limit=0",
+        "cursor=zzz",
+        "colour=red",
+        "model=a%00b",
+    ] {
         let reply = call(&h, "acme", "GET", &format!("/audit-log?{bad}"), t, None).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {reply:?}");
     }
@@ -519,4 +526,94 @@ async fn the_serving_role_cannot_rewrite_sealed_rows(h: Harness) {
     let report = &chain::verify_all(&owner_db, Some(o.tenant)).await.expect("verify")[0].2;
     owner_db.close().await;
     assert!(report.broken.is_none(), "{report:?}");
+}
+
+// What an audited write costs over the same write unaudited (the audit
+// row, its before and after values, one statement on PostgreSQL), and
+// what sealing costs per row: a timing, printed, never asserted.
+// `cargo nextest run -p rookery --test audit_log --run-ignored only --no-capture cost`
+mod cost {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement: run it with --run-ignored only --no-capture"]
+    async fn sqlite() {
+        crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::audited_write_cost).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement: run it with --run-ignored only --no-capture"]
+    async fn postgres() {
+        crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::audited_write_cost).await;
+    }
+}
+
+async fn audited_write_cost(h: Harness) {
+    use rookery::audit::Stamp;
+    use std::time::Instant;
+    use support::{CreateNote, Note, UpdateNote};
+    const N: u32 = 400;
+    let o = owner(&h, "acme").await;
+    let user = rookery::UserId(o.user.parse().expect("a user id"));
+    let stamp = || Stamp {
+        actor: rookery::Actor::User(user),
+        request_id: None,
+        metadata: None,
+    };
+    let micros = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    let mut line = format!("{:?}:", h.db().dialect());
+    for audited in [false, true, false, true] {
+        let mut ids = Vec::new();
+        let start = Instant::now();
+        for i in 0..N {
+            let input: CreateNote =
+                serde_json::from_value(json!({ "title": format!("n{i}"), "amount": "1.00" })).unwrap();
+            let mut tx = h.db().begin_write(o.tenant).await.unwrap();
+            let mut repo = tx.repo::<Note>();
+            let note = if audited {
+                repo.create_audited(input, stamp()).await
+            } else {
+                repo.create(input).await
+            };
+            ids.push(note.unwrap().id);
+            tx.commit().await.unwrap();
+        }
+        let create = micros(start);
+        let start = Instant::now();
+        for (i, id) in ids.iter().enumerate() {
+            let patch: UpdateNote =
+                serde_json::from_value(json!({ "title": format!("m{i}"), "amount": "2.00" })).unwrap();
+            let mut tx = h.db().begin_write(o.tenant).await.unwrap();
+            let mut repo = tx.repo::<Note>();
+            let note = if audited {
+                repo.update_audited(*id, patch, stamp()).await
+            } else {
+                repo.update(*id, patch).await
+            };
+            assert!(note.unwrap().is_some());
+            tx.commit().await.unwrap();
+        }
+        let update = micros(start);
+        let start = Instant::now();
+        for id in &ids {
+            let mut tx = h.db().begin_write(o.tenant).await.unwrap();
+            let mut repo = tx.repo::<Note>();
+            let gone = if audited {
+                repo.delete_audited(*id, stamp()).await
+            } else {
+                repo.delete(*id).await
+            };
+            assert!(gone.unwrap());
+            tx.commit().await.unwrap();
+        }
+        let delete = micros(start);
+        let kind = if audited { "audited" } else { "plain" };
+        line.push_str(&format!(
+            " {kind} create {create:.0} us, update {update:.0} us, delete {delete:.0} us;"
+        ));
+    }
+    let rows = h.count("SELECT count(*) FROM audit_log WHERE seq IS NULL").await;
+    let start = Instant::now();
+    let sealed = chain::seal(h.db(), o.tenant).await.unwrap();
+    assert_eq!(i64::try_from(sealed).unwrap(), rows);
+    let per_row = start.elapsed().as_secs_f64() * 1e6 / sealed as f64;
+    println!("{line} seal {per_row:.0} us per row ({sealed} rows)");
 }

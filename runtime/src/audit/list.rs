@@ -65,6 +65,9 @@ impl AuditQuery {
     pub fn parse<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ListQueryError> {
         let mut query = Self::new();
         for (key, value) in params {
+            if value.contains('\0') {
+                return Err(err(key, "must not contain U+0000"));
+            }
             match key {
                 "actor" => {
                     query.actor = Some(Uuid::parse_str(value).map_err(|_| err("actor", "expected a UUID"))?);
