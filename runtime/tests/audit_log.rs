@@ -566,30 +566,46 @@ async fn audited_write_cost(h: Harness) {
         let mut tx = h.db().begin_write(o.tenant).await.unwrap();
         let start = Instant::now();
         for i in 0..N {
-            let input: CreateNote = serde_json::from_value(json!({ "title": format!("n{i}"), "amount": "1.00" })).unwrap();
+            let input: CreateNote =
+                serde_json::from_value(json!({ "title": format!("n{i}"), "amount": "1.00" })).unwrap();
             let mut repo = tx.repo::<Note>();
-            let note = if audited { repo.create_audited(input, stamp()).await } else { repo.create(input).await };
+            let note = if audited {
+                repo.create_audited(input, stamp()).await
+            } else {
+                repo.create(input).await
+            };
             ids.push(note.unwrap().id);
         }
         let create = micros(start);
         let start = Instant::now();
         for (i, id) in ids.iter().enumerate() {
-            let patch: UpdateNote = serde_json::from_value(json!({ "title": format!("m{i}"), "amount": "2.00" })).unwrap();
+            let patch: UpdateNote =
+                serde_json::from_value(json!({ "title": format!("m{i}"), "amount": "2.00" })).unwrap();
             let mut repo = tx.repo::<Note>();
-            let note = if audited { repo.update_audited(*id, patch, stamp()).await } else { repo.update(*id, patch).await };
+            let note = if audited {
+                repo.update_audited(*id, patch, stamp()).await
+            } else {
+                repo.update(*id, patch).await
+            };
             assert!(note.unwrap().is_some());
         }
         let update = micros(start);
         let start = Instant::now();
         for id in &ids {
             let mut repo = tx.repo::<Note>();
-            let gone = if audited { repo.delete_audited(*id, stamp()).await } else { repo.delete(*id).await };
+            let gone = if audited {
+                repo.delete_audited(*id, stamp()).await
+            } else {
+                repo.delete(*id).await
+            };
             assert!(gone.unwrap());
         }
         let delete = micros(start);
         tx.commit().await.unwrap();
         let kind = if audited { "audited" } else { "plain" };
-        line.push_str(&format!(" {kind} create {create:.0} us, update {update:.0} us, delete {delete:.0} us;"));
+        line.push_str(&format!(
+            " {kind} create {create:.0} us, update {update:.0} us, delete {delete:.0} us;"
+        ));
     }
     let rows = h.count("SELECT count(*) FROM audit_log WHERE seq IS NULL").await;
     let start = Instant::now();
