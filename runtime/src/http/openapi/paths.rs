@@ -326,7 +326,8 @@ pub(super) fn audit_paths(prefix: &str, paths: &mut Map<String, Value>) {
         instant("from", "At or after this instant (RFC 3339)"),
         instant("to", "Before this instant (RFC 3339)"),
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::repo::MAX_LIMIT, "default": crate::repo::DEFAULT_LIMIT}},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next_cursor` of the previous page"}
+        {"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page; any other value is 400",
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}
     ]);
     let page = json!({"type": "object", "required": ["data"], "properties": {
         "data": {"type": "array", "items": reference("AuditRow")},
