@@ -72,6 +72,8 @@ pub struct HandField {
     pub write: Option<String>,
     /// `read_only`: set by the server only.
     pub read_only: bool,
+    /// `sensitive`: masked in the audit log.
+    pub sensitive: bool,
 }
 
 /// A hand-written model struct and its `#[rookery(...)]` options.
@@ -335,6 +337,7 @@ fn hand_model(model: &rookery_macros_core::Model<'_>, module: &str, file: &str) 
                 owner: fa.owner.is_some(),
                 write: fa.write.as_ref().map(|v| v.value.clone()),
                 read_only: fa.read_only.is_some(),
+                sensitive: fa.sensitive.is_some(),
             }
         })
         .collect();

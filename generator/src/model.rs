@@ -259,6 +259,8 @@ pub struct Field {
     pub write: Option<String>,
     /// Set by the server only.
     pub read_only: bool,
+    /// Masked in the audit log.
+    pub sensitive: bool,
     /// The items of its `#[rookery(...)]` attribute, as Rust tokens.
     pub rookery_attrs: Vec<String>,
     /// One-line doc comment.
@@ -778,6 +780,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
             owner: f.is_owner(),
             write: f.write.as_ref().map(|w| w.get_ref().clone()),
             read_only: f.is_read_only(),
+            sensitive: f.is_sensitive(),
             rookery_attrs: Vec::new(),
             doc: String::new(),
         };
@@ -1008,6 +1011,9 @@ fn field_attrs(f: &Field) -> Vec<String> {
     if f.read_only {
         out.push("read_only".into());
     }
+    if f.sensitive {
+        out.push("sensitive".into());
+    }
     out
 }
 
@@ -1047,6 +1053,9 @@ fn field_doc(f: &Field) -> String {
     }
     if f.read_only {
         parts.push("set by the server only".into());
+    }
+    if f.sensitive {
+        parts.push("masked in the audit log".into());
     }
     format!("`{}`: {}.", f.name, parts.join(", "))
 }
@@ -1138,6 +1147,7 @@ fn hand_model(
             owner: hf.owner,
             write: hf.write.clone(),
             read_only: hf.read_only,
+            sensitive: hf.sensitive,
             rookery_attrs: Vec::new(),
             doc: String::new(),
         };

@@ -485,6 +485,11 @@ pub struct FieldSpec {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub read_only: Option<Spanned<bool>>,
+    /// Its values are masked in the audit log (`{"masked": true}` in
+    /// place of before and after): a salary, a personal note.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub sensitive: Option<Spanned<bool>>,
 }
 
 impl FieldSpec {
@@ -496,6 +501,11 @@ impl FieldSpec {
     /// `read_only = true`.
     pub fn is_read_only(&self) -> bool {
         self.read_only.as_ref().is_some_and(|o| *o.get_ref())
+    }
+
+    /// `sensitive = true`.
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive.as_ref().is_some_and(|o| *o.get_ref())
     }
 }
 

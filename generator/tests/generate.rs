@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 9] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 10] = [
         (
             None,
             "-- Background jobs",
@@ -219,17 +219,23 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         (
             Some(7),
             "-- The member lifecycle",
-            "0002_platform_members_and_platform_quotas_and_platform_overrides",
+            "0002_platform_members_and_more",
             &["rookery_quota_windows"],
         ),
         (
             Some(8),
             "-- Rate quotas",
-            "0002_platform_quotas_and_platform_overrides",
+            "0002_platform_quotas_and_platform_audit_chain_and_platform_overrides",
             &["rookery_quota_windows"],
         ),
         (
             Some(9),
+            "-- The audit log users read",
+            "0002_platform_audit_chain_and_platform_overrides",
+            &[],
+        ),
+        (
+            Some(10),
             "-- The platform operator's per-tenant feature overrides",
             "0002_platform_overrides",
             &[],
@@ -291,13 +297,17 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Every case lacks the feature overrides, all before 8 the
-            // member lifecycle's columns.
+            // Every case lacks the feature overrides; those before 8 the
+            // member lifecycle's columns, before 10 the audit chain's.
             assert!(sql.contains("ADD COLUMN feature_overrides"), "{path}: {sql}");
-            let before_members = version.is_none_or(|v| v < 8);
             assert_eq!(
                 sql.contains("memberships_status_check"),
-                before_members,
+                version.is_none_or(|v| v < 8),
+                "{path}: {sql}"
+            );
+            assert_eq!(
+                sql.contains("audit_log_sealed_check"),
+                version.is_none_or(|v| v < 10),
                 "{path}: {sql}"
             );
         }

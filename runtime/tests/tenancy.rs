@@ -142,6 +142,7 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/7_usage.sql"),
             include_str!("../../generator/templates/platform/postgres/8_members.sql"),
             include_str!("../../generator/templates/platform/postgres/9_quotas.sql"),
+            include_str!("../../generator/templates/platform/postgres/10_audit.sql"),
             include_str!("../../generator/templates/platform/postgres/11_overrides.sql")
         ),
     },
@@ -165,6 +166,7 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/7_usage.sql"),
             include_str!("../../generator/templates/platform/sqlite/8_members.sql"),
             include_str!("../../generator/templates/platform/sqlite/9_quotas.sql"),
+            include_str!("../../generator/templates/platform/sqlite/10_audit.sql"),
             include_str!("../../generator/templates/platform/sqlite/11_overrides.sql")
         ),
     },

@@ -441,6 +441,11 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
             facts.push(format!("{t}: row level security enabled, not forced"));
             facts.extend(policy.then_some(isolation));
         }
+        // A sealed audit row is never updated again (platform step 10).
+        facts.push(
+            "audit_log: policy audit_log_sealed_once RESTRICTIVE UPDATE to {public}: using (seq IS NULL) with check true"
+                .to_owned(),
+        );
     }
 
     for t in tables {

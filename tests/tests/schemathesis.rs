@@ -46,7 +46,7 @@ fn schemathesis() -> PathBuf {
 /// operation's description says. A webhook endpoint's URL must reach a
 /// public address (400 naming `url` otherwise; the schema cannot say which
 /// hosts resolve where), and a deliveries `cursor` is opaque like the
-/// models' (400). A transfer's `to` must be another active member (422
+/// models' (400), as is the audit log's. A transfer's `to` must be another active member (422
 /// otherwise: a uuid says nothing of who is one).
 fn config() -> String {
     let app = taskboard::app();
@@ -68,6 +68,7 @@ fn config() -> String {
         "create_webhook_endpoint",
         "update_webhook_endpoint",
         "list_webhook_deliveries",
+        "list_audit_log",
     ] {
         out.push_str(&format!(
             "[[operations]]\ninclude-operation-id = \"{op}\"\n{}\n",

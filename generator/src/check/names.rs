@@ -10,7 +10,16 @@ pub const MAX_IDENT_LEN: usize = 48;
 
 /// Paths the platform serves under the API prefix: a model's path (its
 /// table name) may not be one of them.
-pub const PLATFORM_ROUTES: [&str; 7] = ["auth", "me", "api-keys", "invitations", "members", "webhooks", "usage"];
+pub const PLATFORM_ROUTES: [&str; 8] = [
+    "auth",
+    "me",
+    "api-keys",
+    "invitations",
+    "members",
+    "webhooks",
+    "usage",
+    "audit-log",
+];
 
 /// Columns every tenant table has; no field may take these names.
 pub const IMPLICIT_COLUMNS: [&str; 4] = ["id", "tenant_id", "created_at", "updated_at"];

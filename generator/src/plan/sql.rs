@@ -117,6 +117,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         sqlite: include_str!("../../templates/platform/sqlite/9_quotas.sql"),
     },
     PlatformStep {
+        version: 10,
+        name: "audit_chain",
+        summary: "platform columns audit_log.changes, seq, hash (before and after values, the hash chain)",
+        postgres: include_str!("../../templates/platform/postgres/10_audit.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/10_audit.sql"),
+    },
+    PlatformStep {
         version: 11,
         name: "overrides",
         summary: "platform column tenants.feature_overrides (the operator's per-tenant features)",

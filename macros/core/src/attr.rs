@@ -147,6 +147,8 @@ pub struct FieldAttrs {
     pub write: Option<Spanned<String>>,
     /// `read_only`: clients cannot set the field; the server does.
     pub read_only: Option<Span>,
+    /// `sensitive`: its values are masked in the audit log.
+    pub sensitive: Option<Span>,
 }
 
 /// Options on a variant of a `ModelEnum` enum.
@@ -183,6 +185,7 @@ const FIELD_KEYS: &[&str] = &[
     "owner",
     "write",
     "read_only",
+    "sensitive",
 ];
 const VARIANT_KEYS: &[&str] = &["rename"];
 const PERMISSION_KEYS: &[&str] = &["read", "write", "delete", "assign"];
@@ -341,6 +344,7 @@ impl FieldAttrs {
                 "owner" => out.owner = flag(cx, meta, key)?,
                 "write" => out.write = lit_str(cx, meta, key)?,
                 "read_only" => out.read_only = flag(cx, meta, key)?,
+                "sensitive" => out.sensitive = flag(cx, meta, key)?,
                 _ => return Ok(false),
             }
             Ok(true)

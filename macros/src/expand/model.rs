@@ -195,7 +195,11 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             options.push(quote!(#key: #value));
         }
     }
-    for (key, set) in [("owner", a.owner), ("read_only", a.read_only)] {
+    for (key, set) in [
+        ("owner", a.owner),
+        ("read_only", a.read_only),
+        ("sensitive", a.sensitive),
+    ] {
         if set.is_some() {
             let key = syn::Ident::new(key, Span::call_site());
             options.push(quote!(#key: true));

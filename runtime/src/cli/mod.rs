@@ -1,7 +1,8 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `platform-audit`, `usage`, `tenant`, `token`.
+//! `worker`, `jobs`, `mail`, `platform-audit`, `audit`, `usage`, `tenant`, `token`.
 
 mod analytics;
+mod audit;
 mod tenant;
 
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | audit (verify | seal) [--tenant SLUG] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -29,6 +30,10 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
   platform-audit  the platform's cross-tenant work, newest first (default
             50): schedules fanned out, prunes, platform jobs' transactions;
             as the tables' owner, like mail
+  audit     verify: recompute every tenant's audit hash chain (or SLUG's) and
+            name the first changed or missing row, exit status 1 when one is
+            broken; seal: seal the rows not sealed yet; as the tables'
+            owner, like mail
   usage     per UTC day and tenant: API requests, active members and rows
             per model, the last N days (default 7, today included), every
             tenant or SLUG's; as ROOKERY_MIGRATE_DATABASE_URL, like mail
@@ -124,6 +129,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("platform-audit") => platform_audit(&app, config, &args[1..]).await,
         Some("usage") => analytics::usage(&app, config, &args[1..]).await,
         Some("tenant") => tenant::tenant(&app, config, &args[1..]).await,
+        Some("audit") => audit::audit(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
     }
@@ -197,6 +203,17 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
             let _ = flushing_stopped.await;
         },
     ));
+    // The audit rows of the tenants written to, sealed into their hash
+    // chains every few seconds and once more when serving stops.
+    let (stop_sealing, sealing_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sealer = tokio::spawn(crate::audit::chain::seal_every(
+        state.audit_pending().clone(),
+        db.clone(),
+        crate::audit::chain::SEAL_INTERVAL,
+        async {
+            let _ = sealing_stopped.await;
+        },
+    ));
     let router = app.router(state.clone());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -216,6 +233,8 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     if state.release_quotas().await.is_err() {
         tracing::warn!("some reserved quota calls could not be given back: they stay counted until their window ends");
     }
+    let _ = stop_sealing.send(());
+    let _ = sealer.await;
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         let _ = workers.await;

@@ -197,6 +197,13 @@ const OVERRIDES: &str = "
 GRANT UPDATE (feature_overrides) ON tenants TO {role};
 ";
 
+/// The audit chain (platform tables version 10): the serving role's sealer
+/// sets `seq` and `hash` of a row that has none (the restrictive policy
+/// `audit_log_sealed_once`) and changes no other column of any row.
+const AUDIT_CHAIN: &str = "
+GRANT UPDATE (seq, hash) ON audit_log TO {role};
+";
+
 fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
@@ -389,10 +396,19 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
+    // The audit chain's columns (version 10).
+    let chain: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'audit_log' AND column_name = 'seq')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
     let sql = [
         GRANTS,
         if members { MEMBERS } else { "" },
         if overrides { OVERRIDES } else { "" },
+        if chain { AUDIT_CHAIN } else { "" },
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },

@@ -305,6 +305,15 @@ impl TenantTx<Writing> {
         self.advisory_lock(key).await
     }
 
+    /// Serialises the sealers of one tenant's audit chain
+    /// (`rookery::audit::chain`; PostgreSQL advisory lock held until the
+    /// transaction ends; SQLite's write lock already serialises writers).
+    /// Writers never take it.
+    pub(crate) async fn lock_audit_seal(&mut self) -> Result<(), DbError> {
+        let key = format!("rookery:audit_seal:{}", self.tenant);
+        self.advisory_lock(key).await
+    }
+
     async fn advisory_lock(&mut self, key: String) -> Result<(), DbError> {
         match &mut self.tx {
             Tx::Postgres(pg) => {

@@ -211,6 +211,20 @@ impl Db {
     }
 
     /// The tenant whose slug is `slug` (the operator's `--tenant`).
+    /// Every tenant's id and slug, by slug.
+    pub(crate) async fn tenant_slugs(&self) -> Result<Vec<(TenantId, String)>, DbError> {
+        const SQL: &str = "SELECT id, slug FROM tenants ORDER BY slug";
+        if let Some(pool) = self.pg() {
+            let rows: Vec<(Uuid, String)> = sqlx::query_as(SQL).fetch_all(pool).await?;
+            return Ok(rows.into_iter().map(|(id, slug)| (TenantId(id), slug)).collect());
+        }
+        let pool = self.sqlite().expect("a Db always holds one pool");
+        let rows: Vec<(String, String)> = sqlx::query_as(SQL).fetch_all(pool).await?;
+        rows.into_iter()
+            .map(|(id, slug)| Ok((TenantId(Uuid::parse_str(&id).map_err(|e| decode(e.into()))?), slug)))
+            .collect()
+    }
+
     pub(crate) async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantId>, DbError> {
         const SQL: &str = "SELECT id FROM tenants WHERE slug = $1";
         if let Some(pool) = self.pg() {

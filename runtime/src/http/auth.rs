@@ -170,6 +170,10 @@ async fn admit(state: AppState, mut request: Request, next: Next, quotas: bool) 
         _ => None,
     };
     state.usage().count(tenant, member);
+    if super::idempotency::is_unsafe(request.method()) {
+        // It may write audit rows: seal them soon.
+        state.audit_pending().mark(tenant);
+    }
     request.extensions_mut().insert(principal);
     let mut response = if super::idempotency::is_unsafe(request.method())
         && request.headers().contains_key(super::idempotency::IDEMPOTENCY_KEY)

@@ -148,6 +148,21 @@ impl AppState {
         self.inner.usage.flush(&self.inner.db).await
     }
 
+    /// The tenants that wrote since `serve`'s last audit seal.
+    pub(crate) fn audit_pending(&self) -> &Arc<crate::audit::chain::Pending> {
+        &self.inner.audit_pending
+    }
+
+    /// Seals the audit rows of the tenants that wrote through this state
+    /// since the last seal (`serve` does every
+    /// [`SEAL_INTERVAL`](crate::audit::chain::SEAL_INTERVAL); a binary of
+    /// your own that serves [`App::router`] calls it the same way, or
+    /// leaves it to the hourly job). A tenant whose seal failed stays
+    /// pending, and the last error is returned.
+    pub async fn seal_audit(&self) -> Result<(), crate::db::DbError> {
+        self.inner.audit_pending.seal(&self.inner.db).await
+    }
+
     /// [`AppState::flush_usage`] into another pool (a closed one, to see
     /// that a failed flush keeps its counts).
     #[cfg(feature = "testing")]

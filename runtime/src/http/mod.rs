@@ -1,6 +1,7 @@
 //! HTTP: the app builder, shared state, problem+json errors, health and
 //! OpenAPI.
 
+mod audit_log;
 mod auth;
 mod background;
 pub(crate) mod body;
@@ -63,6 +64,8 @@ struct Inner {
     usage: Arc<crate::usage::Tally>,
     /// This process's reservations of the tenants' rate quotas.
     quotas: crate::quota::Quotas,
+    /// Tenants that wrote since the last audit seal.
+    audit_pending: Arc<crate::audit::chain::Pending>,
 }
 
 /// State shared by every handler: the spec, configuration, pool, token
@@ -428,6 +431,7 @@ impl App {
                     .then(|| webhooks::WebhookState::new(&config, self.event_types())),
                 usage: Arc::default(),
                 quotas: crate::quota::Quotas::default(),
+                audit_pending: Arc::default(),
                 config,
             }),
         }
@@ -451,6 +455,11 @@ impl App {
             .merge(crate::http::identity::protected_routes())
             .merge(if webhooks::declared(self.spec) {
                 webhooks::routes()
+            } else {
+                Router::new()
+            })
+            .merge(if audit_log::served(self.spec) {
+                audit_log::routes()
             } else {
                 Router::new()
             })

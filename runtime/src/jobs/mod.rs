@@ -90,6 +90,7 @@ pub(crate) fn register_platform(jobs: &mut Registry) {
     jobs.add::<schedule::FanOut>();
     jobs.add::<schedule::PruneJobs>();
     jobs.add::<schedule::PruneIdempotencyKeys>();
+    jobs.add::<schedule::SealAudit>();
     for s in schedule::platform_schedules() {
         jobs.schedule(s);
     }

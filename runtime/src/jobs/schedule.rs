@@ -139,10 +139,32 @@ impl Job for PruneIdempotencyKeys {
     }
 }
 
+/// Seals the tenant's audit rows (`rookery::audit::chain`): every hour,
+/// for the rows a process wrote and did not seal before it stopped.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SealAudit;
+
+impl Job for SealAudit {
+    const NAME: &'static str = "rookery.audit_seal";
+    const QUEUE: &'static str = "rookery";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let Some(tenant) = ctx.tenant() else {
+            return Err(JobError::permanent("the audit seal is a tenant job"));
+        };
+        let sealed = crate::audit::chain::seal(ctx.db(), tenant).await?;
+        if sealed > 0 {
+            tracing::info!(tenant = %tenant, sealed, "sealed audit rows");
+        }
+        Ok(())
+    }
+}
+
 /// The platform's own periodic jobs, registered with every app.
 pub(crate) fn platform_schedules() -> Vec<Schedule> {
     vec![
         Schedule::new::<PruneJobs>("17 3 * * *", false).expect("a valid schedule"),
         Schedule::new::<PruneIdempotencyKeys>("41 * * * *", true).expect("a valid schedule"),
+        Schedule::new::<SealAudit>("23 * * * *", true).expect("a valid schedule"),
     ]
 }

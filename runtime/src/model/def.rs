@@ -155,6 +155,9 @@ pub struct FieldDef {
     /// Set by the server only: a client body that names it is refused
     /// (hand-written code writes it through the repository).
     pub read_only: bool,
+    /// Masked in the audit log: its before and after values are recorded
+    /// as `{"masked": true}` (that it changed, never what to).
+    pub sensitive: bool,
 }
 
 impl FieldDef {
@@ -176,6 +179,7 @@ impl FieldDef {
             owner: false,
             write: None,
             read_only: false,
+            sensitive: false,
         }
     }
 }

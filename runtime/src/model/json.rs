@@ -49,7 +49,7 @@ impl Serialize for RecordJson<'_> {
 /// (`None`), numbers and booleans as such, text and enums as strings,
 /// decimals, dates, instants and uuids by their own `Serialize`.
 #[derive(Debug, Clone, Copy)]
-struct ValueJson<'a>(&'a Value);
+pub(crate) struct ValueJson<'a>(pub(crate) &'a Value);
 
 impl Serialize for ValueJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

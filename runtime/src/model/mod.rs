@@ -20,7 +20,7 @@ pub use id::{Id, Key, TenantId, UserId};
 pub use record::Record;
 pub use value::{DecodeError, FieldValue, Value, ValueReader};
 
-pub(crate) use json::RecordJson;
+pub(crate) use json::{RecordJson, ValueJson};
 pub(crate) use row::{Row, Rows};
 
 use serde::Serialize;

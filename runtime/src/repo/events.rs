@@ -64,7 +64,7 @@ fn instant(expr: &str) -> String {
 
 /// One value of the written row as its JSON writes it, over column `col`
 /// of `written`.
-fn json_column(col: &str, ty: FieldType) -> String {
+pub(super) fn json_column(col: &str, ty: FieldType) -> String {
     match ty {
         FieldType::DateTime => instant(col),
         // rust_decimal writes a string with the stored scale: what `text` prints.

@@ -15,6 +15,7 @@ use crate::audit::Stamp;
 use crate::db::{DbError, Mode, TenantTx, Writes, Writing};
 use crate::model::{CreateInput, FieldDef, FieldType, Id, Key, KeyKind, ModelDef, Record, TenantModel, UpdateInput};
 
+mod audited;
 mod cascade;
 mod classify;
 mod events;

@@ -31,6 +31,15 @@ pub(super) fn select_list(def: &ModelDef) -> String {
     cols
 }
 
+/// [`select_list`] with every column qualified by `table` (quoted).
+pub(super) fn qualified_select_list(def: &ModelDef, table: &str) -> String {
+    let mut cols = format!("{table}.tenant_id, {table}.id, {table}.created_at, {table}.updated_at");
+    for f in def.fields {
+        let _ = write!(cols, ", {table}.{}", quoted(f.column));
+    }
+    cols
+}
+
 /// The type of each column [`select_list`] selects, in order.
 fn column_type(def: &ModelDef, i: usize) -> FieldType {
     match i {

@@ -5,28 +5,32 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 
+use super::audited::{self, Shape};
 use super::cascade::{self, Cascade};
 use super::classify::classify;
 use super::events::{self, Verb};
-use super::table::{Table, decode_row, select_list};
+use super::table::{Table, decode_row, qualified_select_list, select_list};
 use super::validate::{self, to_text};
 use super::{RepoError, quoted};
-use crate::audit::{self, Stamp, Target};
+use crate::audit::{self, Changes, Stamp, Target};
 use crate::db::{Bind, Dialect, Writes};
-use crate::model::{FieldType, KeyKind, Row, Value};
+use crate::model::{FieldDef, FieldType, KeyKind, Row, Value};
 
 impl<S: Writes> Table<'_, S> {
-    /// On PostgreSQL, `write` (a statement returning at most one row, with
-    /// at least its `id`: the audit row's and the event's own ids are bound
-    /// once) together with the audit row `<model>.<verb>` of that row when
-    /// stamped and its event when the model records `verb`, as one
-    /// statement; elsewhere `write` as it is, and what is left to write
+    /// On PostgreSQL, `write` (a statement returning at most one row, its
+    /// whole [`select_list`]: the audit row's and the event's own ids are
+    /// bound once) together with the audit row `<model>.<verb>` of that row
+    /// when stamped (its changes built from the `written` row and, for an
+    /// update, the `old` one that `old` selects `FOR UPDATE`: only the
+    /// `updated` fields) and its event when the model records `verb`, as
+    /// one statement; elsewhere `write` as it is, and what is left to write
     /// after it ([`Table::after`]): the stamp, and whether an event.
     fn with_side_rows<'s>(
         &self,
-        write: String,
+        (old, write): (Option<String>, String),
         verb: Verb,
         stamp: Option<Stamp<'s>>,
+        updated: &[&'static FieldDef],
         binds: &mut Vec<Bind>,
     ) -> (String, After<'s>) {
         let event = events::verb_on(self.def, verb);
@@ -43,20 +47,29 @@ impl<S: Writes> Table<'_, S> {
             return (write, After { stamp, event });
         }
         let def = self.def;
-        let mut sql = format!("WITH written AS ({write})");
+        let mut sql = match old {
+            Some(old) => format!("WITH old AS ({old}), written AS ({write})"),
+            None => format!("WITH written AS ({write})"),
+        };
         if let Some(stamp) = stamp {
             let action = format!("{}.{}", def.name, audit_verb(verb));
+            let changes = audited::sql(def, shape(verb, updated), binds);
             let values = audit::values(
                 self.tx.tenant(),
                 stamp,
                 &action,
                 def.name,
-                Target::Expr("id::text"),
+                (Target::Expr("w.id::text"), Changes::Expr(changes)),
                 binds,
             );
+            let from = if verb == Verb::Updated {
+                "written w, old o"
+            } else {
+                "written w"
+            };
             let _ = write!(
                 sql,
-                ", audited AS (INSERT INTO audit_log ({}) SELECT {values} FROM written)",
+                ", audited AS (INSERT INTO audit_log ({}) SELECT {values} FROM {from})",
                 audit::COLUMNS
             );
         }
@@ -75,12 +88,25 @@ impl<S: Writes> Table<'_, S> {
     }
 
     /// Writes the audit row and the event [`Table::with_side_rows`] left to
-    /// statements of their own, for the written `row`.
-    async fn after(&mut self, verb: Verb, after: After<'_>, row: &Row) -> Result<(), RepoError> {
+    /// statements of their own, for the written `row` (the row as it was
+    /// `before` an update, and the `updated` fields).
+    async fn after(
+        &mut self,
+        verb: Verb,
+        after: After<'_>,
+        row: &Row,
+        (before, updated): (Option<&Row>, &[&'static FieldDef]),
+    ) -> Result<(), RepoError> {
         let def = self.def;
         if let Some(stamp) = after.stamp {
             let action = format!("{}.{}", def.name, audit_verb(verb));
-            audit::record(self.tx, stamp.actor, stamp.entry(&action, def.name, to_text(row.id()))).await?;
+            let changes = match verb {
+                Verb::Created => audited::json(def, Shape::Created, None, Some(row)),
+                Verb::Updated => audited::json(def, Shape::Updated(updated), before, Some(row)),
+                Verb::Deleted => audited::json(def, Shape::Deleted, Some(row), None),
+            };
+            let entry = stamp.entry(&action, def.name, to_text(row.id()));
+            audit::record_changes(self.tx, stamp.actor, entry, Changes::Json(changes)).await?;
         }
         if after.event {
             let kind = events::event_type(def, verb);
@@ -132,7 +158,7 @@ impl<S: Writes> Table<'_, S> {
             quoted(def.table),
             select_list(def)
         );
-        let (sql, after) = self.with_side_rows(sql, Verb::Created, stamp, &mut binds);
+        let (sql, after) = self.with_side_rows((None, sql), Verb::Created, stamp, &[], &mut binds);
         let row = self
             .tx
             .fetch_optional(sql, binds)
@@ -144,14 +170,16 @@ impl<S: Writes> Table<'_, S> {
                 field: "reference".to_owned(),
             })?,
         )?;
-        self.after(Verb::Created, after, &row).await?;
+        self.after(Verb::Created, after, &row, (None, &[])).await?;
         Ok(row)
     }
 
     /// Applies a partial update (`(index into ModelDef::fields, value)`
     /// pairs), with the audit row `<model>.update` when stamped (its
-    /// metadata lists the fields written under `fields`); `None` when the
-    /// row does not exist in this tenant.
+    /// metadata lists the fields written under `fields`, its changes the
+    /// before and after of those whose value changed: on PostgreSQL the
+    /// row is read `FOR UPDATE` in the same statement, elsewhere first);
+    /// `None` when the row does not exist in this tenant.
     pub(crate) async fn update(
         &mut self,
         id: Value,
@@ -160,10 +188,21 @@ impl<S: Writes> Table<'_, S> {
     ) -> Result<Option<Row>, RepoError> {
         let def = self.def;
         let changes = validate::update_values(def, changes)?;
+        let updated: Vec<&'static FieldDef> = changes.iter().map(|(field, _)| *field).collect();
         let stamp = stamp.map(|stamp| {
-            let fields: Vec<&str> = changes.iter().map(|(field, _)| field.name).collect();
+            let fields: Vec<&str> = updated.iter().map(|field| field.name).collect();
             audit::with_fields(stamp, &fields)
         });
+        let postgres = self.tx.dialect() == Dialect::Postgres;
+        // Elsewhere the before values are read first, in this transaction
+        // (which holds the write lock).
+        let before = match (&stamp, postgres) {
+            (Some(_), false) => match self.get(id.clone()).await? {
+                Some(row) => Some(row),
+                None => return Ok(None),
+            },
+            _ => None,
+        };
         let mut binds = vec![self.tenant_bind(), self.id_bind(id)];
         binds.push(Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime));
         let mut sets = String::from("updated_at = $3");
@@ -172,12 +211,26 @@ impl<S: Writes> Table<'_, S> {
             let _ = write!(sets, ", {} = ${}", quoted(field.column), binds.len());
         }
         let owner = self.owner_clause(&mut binds);
-        let sql = format!(
-            "UPDATE {} SET {sets} WHERE tenant_id = $1 AND id = $2{owner} RETURNING {}",
-            quoted(def.table),
-            select_list(def)
-        );
-        let (sql, after) = self.with_side_rows(sql, Verb::Updated, stamp, &mut binds);
+        let table = quoted(def.table);
+        let sql = if stamp.is_some() && postgres {
+            // The row as it was, locked, beside the update of it.
+            let old = format!(
+                "SELECT {} FROM {table} WHERE tenant_id = $1 AND id = $2{owner} FOR UPDATE",
+                select_list(def)
+            );
+            let write = format!(
+                "UPDATE {table} SET {sets} FROM old WHERE {table}.tenant_id = $1 AND {table}.id = old.id RETURNING {}",
+                qualified_select_list(def, &table)
+            );
+            (Some(old), write)
+        } else {
+            let write = format!(
+                "UPDATE {table} SET {sets} WHERE tenant_id = $1 AND id = $2{owner} RETURNING {}",
+                select_list(def)
+            );
+            (None, write)
+        };
+        let (sql, after) = self.with_side_rows(sql, Verb::Updated, stamp, &updated, &mut binds);
         let row = self
             .tx
             .fetch_optional(sql, binds)
@@ -185,7 +238,8 @@ impl<S: Writes> Table<'_, S> {
             .map_err(|e| classify(e, def, false))?;
         let Some(row) = row else { return Ok(None) };
         let row = decode_row(def, &row)?;
-        self.after(Verb::Updated, after, &row).await?;
+        self.after(Verb::Updated, after, &row, (before.as_ref(), &updated))
+            .await?;
         Ok(Some(row))
     }
 
@@ -215,8 +269,10 @@ impl<S: Writes> Table<'_, S> {
         let def = self.def;
         let mut binds = vec![self.tenant_bind(), self.id_bind(id.clone())];
         let owner = self.owner_clause(&mut binds);
-        // The event carries the deleted row; otherwise its id is enough.
-        let sql = if events::verb_on(def, Verb::Deleted) {
+        // The event and the audit row carry the deleted row; otherwise its
+        // id is enough.
+        let whole = stamp.is_some() || events::verb_on(def, Verb::Deleted);
+        let sql = if whole {
             format!(
                 "DELETE FROM {} WHERE tenant_id = $1 AND id = $2{owner} RETURNING {}",
                 quoted(def.table),
@@ -228,7 +284,7 @@ impl<S: Writes> Table<'_, S> {
                 quoted(def.table)
             )
         };
-        let (sql, after) = self.with_side_rows(sql, Verb::Deleted, stamp, &mut binds);
+        let (sql, after) = self.with_side_rows((None, sql), Verb::Deleted, stamp, &[], &mut binds);
         let rows = self
             .tx
             .fetch_all(sql, binds)
@@ -237,15 +293,14 @@ impl<S: Writes> Table<'_, S> {
         let Some(first) = rows.first() else {
             return Ok(false);
         };
-        let row = if after.event {
+        let row = if whole {
             decode_row(def, first)?
         } else {
-            // Only the audit row's target is needed.
             let mut values = vec![Value::Null; crate::model::row::width(def)];
             values[crate::model::row::ID] = id;
             Row { def, values }
         };
-        self.after(Verb::Deleted, after, &row).await?;
+        self.after(Verb::Deleted, after, &row, (None, &[])).await?;
         Ok(true)
     }
 }
@@ -254,6 +309,15 @@ impl<S: Writes> Table<'_, S> {
 struct After<'s> {
     stamp: Option<Stamp<'s>>,
     event: bool,
+}
+
+/// What the audit row of `verb` records of the `updated` fields.
+fn shape<'a>(verb: Verb, updated: &'a [&'static FieldDef]) -> Shape<'a> {
+    match verb {
+        Verb::Created => Shape::Created,
+        Verb::Updated => Shape::Updated(updated),
+        Verb::Deleted => Shape::Deleted,
+    }
 }
 
 /// The audit action's verb of a write.

@@ -131,7 +131,8 @@ pub struct Note {
     pub body: Option<String>,
     /// Free-form facts.
     pub meta: Option<serde_json::Value>,
-    /// An amount.
+    /// An amount (masked in the audit log).
+    #[rookery(sensitive)]
     pub amount: Option<rookery::Decimal>,
 }
 
@@ -401,6 +402,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/7_usage.sql"),
                 include_str!("../../../generator/templates/platform/postgres/8_members.sql"),
                 include_str!("../../../generator/templates/platform/postgres/9_quotas.sql"),
+                include_str!("../../../generator/templates/platform/postgres/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/postgres/11_overrides.sql")
             ),
         },
@@ -424,6 +426,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/7_usage.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/9_quotas.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql")
             ),
         },

@@ -362,7 +362,8 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     }
 }
 
-/// Warnings: a unique field with a default lets only one create omit it.
+/// Warnings: a unique field with a default lets only one create omit it;
+/// `sensitive` on a model that is not audited does nothing.
 pub(super) fn warnings(ctx: &mut Ctx, model: &ModelSpec) {
     for (name, field) in &model.fields {
         let Some(default) = field.default.as_ref().filter(|_| field.unique) else {
@@ -375,6 +376,22 @@ pub(super) fn warnings(ctx: &mut Ctx, model: &ModelSpec) {
         )
         .label("the same value for every create that omits it")
         .help_text("a second create without the field conflicts (409); remove the default or `unique`");
+    }
+    // `sensitive` masks a field in the audit log: of no use where no row is audited.
+    if !model.audit {
+        for (name, field) in &model.fields {
+            if let Some(flag) = field.sensitive.as_ref().filter(|f| *f.get_ref()) {
+                ctx.warning(
+                    "rookery::sensitive_unaudited",
+                    flag.span(),
+                    format!("`sensitive` on `{}` of a model that is not audited", name.get_ref()),
+                )
+                .label("nothing records its values")
+                .help_text(
+                    "`sensitive` masks the field's values in the audit log; add `audit = true` to the model or drop it",
+                );
+            }
+        }
     }
 }
 

@@ -17,12 +17,13 @@ use super::{
     JsonBody, TokenPair, bytes_bind, issue_tokens, membership_role, opt_time, tenant_bind, time, time_bind, uuid,
     uuid_bind, verify_account_password,
 };
+use crate::audit::{self, PlatformActor};
 use crate::auth::Principal;
 use crate::auth::api_key::opaque_hash;
 use crate::db::{DbError, TenantTx};
 use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState};
-use crate::model::{TenantId, UserId};
+use crate::model::{Actor, TenantId, UserId};
 
 /// The one answer to a failed login, whatever failed.
 pub(super) const BAD_LOGIN: &str = "invalid email or password";
@@ -66,7 +67,10 @@ pub(super) async fn login(
     // Always one argon2 verification: an unknown email takes as long as a
     // wrong password.
     let verified = verify_account_password(&state, &email, body.password, hash).await?;
-    let user = user.filter(|_| verified).ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
+    let Some(user) = user.filter(|_| verified) else {
+        sign_in_failed(&state, info.id, user).await?;
+        return Err(ApiError::Unauthorized(BAD_LOGIN));
+    };
 
     let mut tx = state.db().begin_write(info.id).await?;
     let role = membership_role(&mut tx, user)
@@ -74,8 +78,46 @@ pub(super) async fn login(
         .and_then(|role| state.spec().role(&role))
         .ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
     let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
+    let facts = serde_json::json!({ "method": "password" });
+    let target = ("member", user.to_string());
+    audit::record_platform(
+        &mut tx,
+        PlatformActor::Actor(Actor::User(user)),
+        "auth.sign_in",
+        target,
+        Some(facts),
+    )
+    .await?;
     tx.commit().await?;
+    state.audit_pending().mark(info.id);
     Ok(Json(tokens).into_response())
+}
+
+/// Records a failed sign-in in the tenant's audit log: for a member of the
+/// tenant (a wrong password) the member, for any other address nobody
+/// (`anonymous`): the address typed is never stored (it may be a
+/// password typed in the wrong box, or someone else's address), so the
+/// log tells its readers nothing about who exists beyond the members they
+/// can list anyway. The password never leaves the request.
+async fn sign_in_failed(state: &AppState, tenant: TenantId, member: Option<UserId>) -> Result<(), ApiError> {
+    let mut tx = state.db().begin_write(tenant).await?;
+    let (actor, target, reason) = match member {
+        Some(user) => (
+            PlatformActor::Actor(Actor::User(user)),
+            ("member", user.to_string()),
+            "wrong_password",
+        ),
+        None => (
+            PlatformActor::Anonymous,
+            ("tenant", tenant.to_string()),
+            "unknown_account",
+        ),
+    };
+    let facts = serde_json::json!({ "method": "password", "reason": reason });
+    audit::record_platform(&mut tx, actor, "auth.sign_in_failed", target, Some(facts)).await?;
+    tx.commit().await?;
+    state.audit_pending().mark(tenant);
+    Ok(())
 }
 
 /// `POST /auth/refresh`: rotates a refresh token of the request's tenant.

@@ -71,6 +71,10 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
     paths::ops_paths(&mut paths);
     paths::identity_paths(spec, prefix, &mut paths);
     paths::usage_paths(prefix, &mut paths);
+    if super::audit_log::served(spec) {
+        paths::audit_paths(prefix, &mut paths);
+        paths::audit_schemas(&mut schemas);
+    }
     for def in models {
         schema::model_schemas(def, &mut schemas);
         paths::model_paths(prefix, def, &mut paths);

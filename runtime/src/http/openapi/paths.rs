@@ -357,6 +357,61 @@ pub(super) fn usage_paths(prefix: &str, paths: &mut Map<String, Value>) {
     );
 }
 
+/// `GET /audit-log` (when some role grants `audit.read`).
+pub(super) fn audit_paths(prefix: &str, paths: &mut Map<String, Value>) {
+    let string = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}, "description": description});
+    let instant = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": description});
+    let parameters = json!([
+        {"name": "actor", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Rows of this actor (a user's or an API key's id)"},
+        string("action", "This action exactly (`project.update`, `auth.sign_in_failed`, `api_key.revoke`, …)"),
+        string("model", "This target type (a model's name, `api_key`, `member`, `invitation`, `tenant`, …)"),
+        string("record", "This target id (with `model`, one record's history)"),
+        instant("from", "At or after this instant (RFC 3339)"),
+        instant("to", "Before this instant (RFC 3339)"),
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::repo::MAX_LIMIT, "default": crate::repo::DEFAULT_LIMIT}},
+        {"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page; any other value is 400",
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}
+    ]);
+    let page = json!({"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": reference("AuditRow")},
+        "next_cursor": {"type": "string", "description": "The next page's cursor; absent on the last page"}}});
+    paths.insert(
+        format!("{prefix}/audit-log"),
+        json!({"get": {"operationId": "list_audit_log", "tags": ["audit"], "summary": "Read the audit log (needs `audit.read`)",
+            "description": "The tenant's audit rows, newest first (`at`, then `id`): every write of an audited model with the values it changed \
+                (`changes`: `after` for a create, `before` and `after` of the changed fields for an update, `before` for a delete; a sensitive field is \
+                `{\"masked\": true}`), and the platform's events (sign-ins and failed sign-ins, API keys, members, invitations). \
+                Rows are sealed into the tenant's hash chain (`seq`) within seconds; `<app> audit verify` checks it.",
+            "x-rookery-permission": "audit.read",
+            "parameters": parameters,
+            "responses": responses(&[(200, json_response("One page of the audit log", page))], &[AUTHENTICATED, &[400]])}}),
+    );
+}
+
+/// The schema of one audit row.
+pub(super) fn audit_schemas(schemas: &mut Map<String, Value>) {
+    let opt = |ty: &str| json!({"type": [ty, "null"]});
+    schemas.insert(
+        "AuditRow".into(),
+        json!({"type": "object",
+            "required": ["id", "at", "actor_type", "actor_id", "action", "target_type", "target_id", "request_id", "metadata", "changes", "seq"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "at": {"type": "string", "format": "date-time"},
+                "actor_type": {"type": "string", "enum": ["user", "api_key", "system", "anonymous"]},
+                "actor_id": {"type": ["string", "null"], "format": "uuid"},
+                "action": {"type": "string"},
+                "target_type": opt("string"),
+                "target_id": opt("string"),
+                "request_id": opt("string"),
+                "metadata": {"description": "Facts beside the action (never secrets)"},
+                "changes": {"type": ["object", "null"], "description": "Per field: `before` and/or `after`, or `masked: true` for a sensitive field",
+                    "additionalProperties": {"type": "object", "properties": {"before": {}, "after": {}, "masked": {"const": true}}}},
+                "seq": {"type": ["integer", "null"], "description": "Its place in the tenant's hash chain; null until sealed"}
+            }}),
+    );
+}
+
 pub(super) fn ops_paths(paths: &mut Map<String, Value>) {
     let plain = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
     paths.insert(

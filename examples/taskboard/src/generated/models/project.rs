@@ -39,7 +39,7 @@ pub struct Project {
     /// `owner`: a member of the tenant, the row's owner (the caller when omitted).
     #[rookery(owner)]
     pub owner: rookery::UserId,
-    /// `budget`: decimal, optional, setting it needs `projects.budget`.
-    #[rookery(write = "projects.budget")]
+    /// `budget`: decimal, optional, setting it needs `projects.budget`, masked in the audit log.
+    #[rookery(write = "projects.budget", sensitive)]
     pub budget: Option<rookery::Decimal>,
 }

@@ -1,11 +1,33 @@
-//! The audit log: one row per write of an audited model, in the same
+//! The audit log: one row per write of an audited model and per platform
+//! event (sign-in, API keys, members, invitations), in the same
 //! transaction as the write, so an audit row exists exactly when the write
-//! committed. Values are never recorded, only which fields changed.
+//! committed.
 //!
-//! The generic writes (`Repo::create_audited` and its siblings) write the
-//! row in the same statement as the change on PostgreSQL, a
-//! data-modifying `WITH`, so the row's id comes from the database and the
-//! pair costs one round trip; elsewhere [`record`] follows the write.
+//! **Values.** A model write records the values it changed (`changes`):
+//! a create the fields after, an update the before and after of the fields
+//! whose value changed, a delete the fields before. A field marked
+//! sensitive (`sensitive = true`, `#[rookery(sensitive)]`) is recorded as
+//! `{"masked": true}`: that it was set or changed, never to what. Secrets
+//! (password hashes, key and token hashes, tokens) are no model fields and
+//! never reach the log.
+//!
+//! **One round trip.** The generic writes (`Repo::create_audited` and its
+//! siblings) write the row in the same statement as the change on
+//! PostgreSQL, a data-modifying `WITH` (an update reads its before values
+//! `FOR UPDATE` in that statement); elsewhere [`record`] follows the write
+//! in its transaction (an update reads the row first).
+//!
+//! **Tamper evidence** ([`chain`]): rows are inserted unchained, so
+//! concurrent writes of a tenant never wait for each other; the sealer
+//! gives them the tenant's next sequence numbers and chain hashes in
+//! batches, and `<app> audit verify` recomputes every chain.
+//!
+//! **Reading**: [`list`] (`GET /audit-log`).
+
+pub mod chain;
+mod list;
+
+pub use list::{AuditPage, AuditQuery, AuditRow, list};
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -15,7 +37,7 @@ use crate::model::{Actor, FieldType, TenantId, Value};
 
 /// The audit log's columns, in the order [`values`] fills them.
 pub(crate) const COLUMNS: &str =
-    "tenant_id, id, actor_type, actor_id, action, target_type, target_id, request_id, metadata, at";
+    "tenant_id, id, actor_type, actor_id, action, target_type, target_id, request_id, metadata, at, changes";
 
 /// One audit entry.
 #[derive(Debug, Clone)]
@@ -87,6 +109,16 @@ pub(crate) enum Target<'a> {
     Expr(&'a str),
 }
 
+/// Where the audit row's `changes` come from.
+pub(crate) enum Changes {
+    /// None recorded (a platform event).
+    None,
+    /// Computed already.
+    Json(serde_json::Value),
+    /// An SQL expression over the write's rows.
+    Expr(String),
+}
+
 /// The value expressions of one audit row in [`COLUMNS`] order, its
 /// values pushed onto `binds` as parameters.
 pub(crate) fn values(
@@ -94,13 +126,14 @@ pub(crate) fn values(
     stamp: Stamp<'_>,
     action: &str,
     target_type: &str,
-    target: Target<'_>,
+    target: (Target<'_>, Changes),
     binds: &mut Vec<Bind>,
 ) -> String {
     fn param(binds: &mut Vec<Bind>, value: Value, ty: FieldType) -> String {
         binds.push(Bind::new(value, ty));
         format!("${}", binds.len())
     }
+    let (target, changes) = target;
     let target_id = match target {
         Target::Id(id) => param(binds, Value::Text(id), FieldType::Text),
         Target::Expr(expr) => expr.to_owned(),
@@ -118,6 +151,11 @@ pub(crate) fn values(
         param(binds, request_id, FieldType::Text),
         param(binds, stamp.metadata.map_or(Value::Null, Value::Json), FieldType::Json),
         param(binds, Value::DateTime(Utc::now()), FieldType::DateTime),
+        match changes {
+            Changes::None => "NULL".to_owned(),
+            Changes::Json(json) => param(binds, Value::Json(json), FieldType::Json),
+            Changes::Expr(expr) => expr,
+        },
     ]
     .join(", ")
 }
@@ -156,7 +194,7 @@ async fn record_unattributed(
         p(Value::DateTime(Utc::now()), FieldType::DateTime),
     ];
     tx.execute(
-        format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9)"),
+        format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, NULL)"),
         binds,
     )
     .await?;
@@ -165,16 +203,102 @@ async fn record_unattributed(
 
 /// Writes `entry`, done by `actor`, inside `tx` (in its tenant).
 pub async fn record(tx: &mut TenantTx<impl Writes>, actor: Actor, entry: Entry<'_>) -> Result<(), DbError> {
+    record_changes(tx, actor, entry, Changes::None).await
+}
+
+/// [`record`] with the `changes` of a model write.
+pub(crate) async fn record_changes(
+    tx: &mut TenantTx<impl Writes>,
+    actor: Actor,
+    entry: Entry<'_>,
+    changes: Changes,
+) -> Result<(), DbError> {
     let tenant = tx.tenant();
-    let mut binds = Vec::with_capacity(10);
+    let mut binds = Vec::with_capacity(11);
     let stamp = Stamp {
         actor,
         request_id: entry.request_id,
         metadata: entry.metadata,
     };
-    let target = Target::Id(entry.target_id);
+    let target = (Target::Id(entry.target_id), changes);
     let values = values(tenant, stamp, entry.action, entry.target_type, target, &mut binds);
     tx.execute(format!("INSERT INTO audit_log ({COLUMNS}) VALUES ({values})"), binds)
         .await?;
     Ok(())
+}
+
+/// Who a platform event names ([`record_platform`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlatformActor {
+    /// A member or an API key (`principal.actor`).
+    Actor(Actor),
+    /// Someone not signed in, whose claim is not recorded (a failed
+    /// sign-in with an address that is no member of the tenant):
+    /// `actor_type` `anonymous`, no actor id.
+    Anonymous,
+    /// The platform itself (a job): `actor_type` `system`, no actor id.
+    System,
+}
+
+/// Records a platform event in the audit log of `tx`'s tenant, in `tx`:
+/// `action` (`plan.changed`, `tenant.export_requested`, …) on `target`
+/// (`(target_type, target_id)`, e.g. `("tenant", id)`), with `metadata`
+/// (facts, never secrets or personal data beyond ids). The row is sealed
+/// into the tenant's hash chain like every other.
+///
+/// ```no_run
+/// # async fn plan_changed(db: rookery::Db, tenant: rookery::TenantId, who: rookery::Actor) -> Result<(), rookery::DbError> {
+/// use rookery::audit::{self, PlatformActor};
+/// let mut tx = db.begin_write(tenant).await?;
+/// // … the change itself …
+/// let facts = rookery::serde_json::json!({ "from": "free", "to": "growth" });
+/// audit::record_platform(&mut tx, PlatformActor::Actor(who), "plan.changed", ("tenant", tenant.to_string()), Some(facts)).await?;
+/// tx.commit().await
+/// # }
+/// ```
+pub async fn record_platform(
+    tx: &mut TenantTx<impl Writes>,
+    actor: PlatformActor,
+    action: &str,
+    target: (&str, String),
+    metadata: Option<serde_json::Value>,
+) -> Result<(), DbError> {
+    let (target_type, target_id) = target;
+    match actor {
+        PlatformActor::Actor(actor) => {
+            let entry = Entry {
+                action,
+                target_type,
+                target_id,
+                request_id: None,
+                metadata,
+            };
+            record(tx, actor, entry).await
+        }
+        PlatformActor::Anonymous | PlatformActor::System => {
+            let kind = if actor == PlatformActor::System {
+                "system"
+            } else {
+                "anonymous"
+            };
+            let p = |value: Value, ty: FieldType| Bind::new(value, ty);
+            let binds = vec![
+                p(Value::Uuid(tx.tenant().0), FieldType::Uuid),
+                p(Value::Uuid(Uuid::now_v7()), FieldType::Uuid),
+                p(Value::Text(kind.to_owned()), FieldType::Text),
+                p(Value::Text(action.to_owned()), FieldType::Text),
+                p(Value::Text(target_type.to_owned()), FieldType::Text),
+                p(Value::Text(target_id), FieldType::Text),
+                p(metadata.map_or(Value::Null, Value::Json), FieldType::Json),
+                p(Value::DateTime(Utc::now()), FieldType::DateTime),
+            ];
+            tx.execute(
+                format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7, $8, NULL)"),
+                binds,
+            )
+            .await?;
+            Ok(())
+        }
+    }
 }
