@@ -601,8 +601,8 @@ fn render_postgres(diff: &Diff) -> Result<String> {
                 format!("ALTER TABLE {} DROP COLUMN {};\n", ident(table), ident(&column.name))
             }
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
-            Op::CreateIndex(i) => i.create(),
-            Op::DropIndex(i) => i.drop(),
+            Op::CreateIndex(i) => i.create(d),
+            Op::DropIndex(i) => i.drop(d),
             Op::AdoptNames(t) => adopt::postgres(t),
         };
         section(&mut out, &text);
@@ -630,11 +630,18 @@ fn rename_column_objects(old_table: &str, new_table: &str, c: &Column, new_col: 
             sql::check_name(new_table, new_col),
         );
     }
-    if c.unique {
+    if c.unique && c.kind != Kind::Email {
         rename(
             "constraint",
             sql::unique_name(old_table, &c.name),
             sql::unique_name(new_table, new_col),
+        );
+    }
+    if c.searchable {
+        rename(
+            "index",
+            crate::naming::search_index_name(old_table, &c.name),
+            crate::naming::search_index_name(new_table, new_col),
         );
     }
     if c.references.is_some() {
@@ -768,7 +775,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     for t in &reindex {
         if let Some(old) = diff.previous.get(t) {
             for i in sql::indexes(old) {
-                pre.push_str(&i.drop());
+                pre.push_str(&i.drop(d));
             }
         }
     }
@@ -776,7 +783,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
         if let Op::DropIndex(i) = op
             && !reindex.contains(&i.table)
         {
-            pre.push_str(&i.drop());
+            pre.push_str(&i.drop(d));
         }
     }
     if !pre.is_empty() {
@@ -811,7 +818,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     for t in &reindex {
         if let Some(nt) = new.table(t) {
             for i in sql::indexes(nt) {
-                idx.push_str(&i.create());
+                idx.push_str(&i.create(d));
             }
         }
     }
@@ -819,7 +826,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
         if let Op::CreateIndex(i) = op
             && !reindex.contains(&i.table)
         {
-            idx.push_str(&i.create());
+            idx.push_str(&i.create(d));
         }
     }
     if !idx.is_empty() {
