@@ -1055,7 +1055,12 @@ fn field_doc(f: &Field) -> String {
             parts.push(format!("default `{}`", one_line(d)));
         }
     }
-    if f.unique {
+    if f.searchable {
+        parts.push("searchable (`q=`)".into());
+    }
+    if f.unique && f.kind == Kind::Email {
+        parts.push("unique per tenant, ignoring case".into());
+    } else if f.unique {
         parts.push("unique per tenant".into());
     }
     if f.owner {

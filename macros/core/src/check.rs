@@ -239,7 +239,10 @@ fn text_options(cx: &Ctxt, field: &crate::ast::Field<'_>, name: &str) {
     if let (Some(default), Some((key, _))) = (&a.default, formats.iter().find(|(k, _)| *k != "text")) {
         cx.error_at(
             default.span,
-            format_args!("`default` on `{name}`: an {key} field has no default (an address is each row's own)"),
+            format_args!(
+                "`default` on `{name}`: {} field has no default (an address is each row's own)",
+                if *key == "email" { "an email" } else { "a url" }
+            ),
         );
     }
     if let Some(span) = a.searchable

@@ -204,6 +204,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_members",
             sql: include_str!("../../migrations/postgres/0010_platform_members.sql"),
         },
+        spec::Migration {
+            version: 11,
+            name: "index_projects",
+            sql: include_str!("../../migrations/postgres/0011_index_projects.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -257,6 +262,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 10,
             name: "platform_members",
             sql: include_str!("../../migrations/sqlite/0010_platform_members.sql"),
+        },
+        spec::Migration {
+            version: 11,
+            name: "index_projects",
+            sql: include_str!("../../migrations/sqlite/0011_index_projects.sql"),
         },
     ],
 };

@@ -356,7 +356,7 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         ctx.error(
             "rookery::misplaced_option",
             searchable.span(),
-            format!("a {} field cannot be `searchable`", kind_name(kind)),
+            format!("{} field cannot be `searchable`", with_article(kind_name(kind))),
         )
         .label(format!("on {} field", with_article(kind_name(kind))))
         .help_text(
@@ -414,7 +414,7 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
             ctx.error(
                 "rookery::bad_default",
                 span,
-                format!("an {} field cannot have a default", kind_name(kind)),
+                format!("{} field cannot have a default", with_article(kind_name(kind))),
             )
             .label("default not allowed")
             .help_text("an address is each row's own; make the field `optional` or set it in each create request");
@@ -613,9 +613,9 @@ fn bounded_default(
     }
 }
 
-/// "an integer", "a string".
+/// "an integer", "a string", "a uuid", "a url".
 fn with_article(noun: &str) -> String {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    if noun.starts_with(['a', 'e', 'i', 'o']) {
         format!("an {noun}")
     } else {
         format!("a {noun}")

@@ -1,0 +1,1 @@
+CREATE INDEX projects_budget_idx ON projects (tenant_id, budget);
