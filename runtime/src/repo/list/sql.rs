@@ -168,7 +168,38 @@ fn number(dialect: Dialect, ty: FieldType, expr: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::pattern;
+
+    /// What `LIKE … ESCAPE '\\'` reads in `pattern`: each character either a
+    /// literal or a wildcard.
+    fn read(pattern: &str) -> Vec<(char, bool)> {
+        let mut out = Vec::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push((chars.next().expect("an escape escapes something"), false)),
+                '%' | '_' => out.push((c, true)),
+                c => out.push((c, false)),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        /// Any word, however hostile, is matched as its own characters
+        /// between two `%`: no wildcard of its own survives the escape.
+        #[test]
+        fn a_word_is_literal_between_two_wildcards(word in any::<String>()) {
+            let read = read(&pattern(&word));
+            prop_assert_eq!(read.first(), Some(&('%', true)));
+            prop_assert_eq!(read.last(), Some(&('%', true)));
+            let inner = &read[1..read.len() - 1];
+            prop_assert!(inner.iter().all(|(_, wild)| !wild));
+            prop_assert_eq!(inner.iter().map(|(c, _)| *c).collect::<String>(), word);
+        }
+    }
 
     #[test]
     fn patterns_escape_wildcards() {
