@@ -168,6 +168,10 @@ pub enum Kind {
     Json,
     /// Reference to a model or a user.
     Ref,
+    /// Email address (text).
+    Email,
+    /// Absolute http(s) URL (text).
+    Url,
 }
 
 impl Kind {
@@ -186,6 +190,8 @@ impl Kind {
             Self::Enum => "enum",
             Self::Json => "json",
             Self::Ref => "ref",
+            Self::Email => "email",
+            Self::Url => "url",
         }
     }
 }
@@ -239,6 +245,8 @@ pub struct Field {
     pub indexed: bool,
     /// Sortable.
     pub sortable: bool,
+    /// Matched by the list's `q=` search.
+    pub searchable: bool,
     /// Maximum length in characters.
     pub max_len: Option<u32>,
     /// Minimum value.
@@ -770,6 +778,7 @@ fn spec_model(name: &str, m: &spec::ModelSpec, targets: &HashMap<String, Target>
             unique: f.unique,
             indexed: f.indexed,
             sortable: f.sortable,
+            searchable: f.is_searchable(),
             max_len,
             min: f.min.as_ref().map(|v| *v.get_ref()),
             max: f.max.as_ref().map(|v| *v.get_ref()),
@@ -867,12 +876,14 @@ fn kind_of(k: FieldKind) -> Kind {
         FieldKind::Enum => Kind::Enum,
         FieldKind::Json => Kind::Json,
         FieldKind::Ref => Kind::Ref,
+        FieldKind::Email => Kind::Email,
+        FieldKind::Url => Kind::Url,
     }
 }
 
 fn scalar_rust_type(k: Kind) -> &'static str {
     match k {
-        Kind::String | Kind::Text => "String",
+        Kind::String | Kind::Text | Kind::Email | Kind::Url => "String",
         Kind::Int => "i32",
         Kind::Bigint => "i64",
         Kind::Decimal => "rookery::Decimal",
@@ -975,8 +986,11 @@ fn model_attrs(m: &Model) -> Vec<String> {
 
 fn field_attrs(f: &Field) -> Vec<String> {
     let mut out = Vec::new();
-    if f.kind == Kind::Text {
-        out.push("text".into());
+    match f.kind {
+        Kind::Text => out.push("text".into()),
+        Kind::Email => out.push("email".into()),
+        Kind::Url => out.push("url".into()),
+        _ => {}
     }
     if let Some(n) = f.max_len {
         out.push(format!("max_len = {n}"));
@@ -990,7 +1004,12 @@ fn field_attrs(f: &Field) -> Vec<String> {
     if let Some(d) = &f.default {
         out.push(format!("default = {}", rust_str(d)));
     }
-    for (on, word) in [(f.unique, "unique"), (f.indexed, "indexed"), (f.sortable, "sortable")] {
+    for (on, word) in [
+        (f.unique, "unique"),
+        (f.indexed, "indexed"),
+        (f.sortable, "sortable"),
+        (f.searchable, "searchable"),
+    ] {
         if on {
             out.push(word.into());
         }
@@ -1042,7 +1061,12 @@ fn field_doc(f: &Field) -> String {
             parts.push(format!("default `{}`", one_line(d)));
         }
     }
-    if f.unique {
+    if f.searchable {
+        parts.push("searchable (`q=`)".into());
+    }
+    if f.unique && f.kind == Kind::Email {
+        parts.push("unique per tenant, ignoring case".into());
+    } else if f.unique {
         parts.push("unique per tenant".into());
     }
     if f.owner {
@@ -1078,6 +1102,8 @@ fn hand_model(
         // what is left here is resolving enum and model names.
         let kind = match &hf.ty.kind {
             HandKind::String if hf.text => Kind::Text,
+            HandKind::String if hf.email => Kind::Email,
+            HandKind::String if hf.url => Kind::Url,
             HandKind::String => Kind::String,
             HandKind::Int => Kind::Int,
             HandKind::BigInt => Kind::Bigint,
@@ -1137,6 +1163,7 @@ fn hand_model(
             unique: hf.unique,
             indexed: hf.indexed,
             sortable: hf.sortable,
+            searchable: hf.searchable,
             max_len: hf.max_len,
             min: hf.min,
             max: hf.max,

@@ -415,6 +415,11 @@ pub enum FieldKind {
     Json,
     /// Reference to a model of the same tenant, or to `user`.
     Ref,
+    /// An email address: validated on write, compared and unique without
+    /// regard to case.
+    Email,
+    /// An absolute `http` or `https` URL.
+    Url,
 }
 
 /// `fields.<name>`.
@@ -441,6 +446,11 @@ pub struct FieldSpec {
     /// Usable as a list sort key.
     #[serde(default)]
     pub sortable: bool,
+    /// Matched by the list's text search `?q=` (string, text, email and url
+    /// fields); indexed for it on PostgreSQL (a trigram index).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub searchable: Option<Spanned<bool>>,
     /// Maximum length in characters (string, text).
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
@@ -496,6 +506,11 @@ impl FieldSpec {
     /// `owner = true`.
     pub fn is_owner(&self) -> bool {
         self.owner.as_ref().is_some_and(|o| *o.get_ref())
+    }
+
+    /// `searchable = true`.
+    pub fn is_searchable(&self) -> bool {
+        self.searchable.as_ref().is_some_and(|o| *o.get_ref())
     }
 
     /// `read_only = true`.

@@ -225,7 +225,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         (
             Some(8),
             "-- Rate quotas",
-            "0002_platform_quotas_and_platform_audit_chain_and_platform_overrides",
+            "0002_platform_quotas_and_more",
             &["rookery_quota_windows"],
         ),
         (
@@ -311,7 +311,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "{path}: {sql}"
             );
         }
-        assert_eq!(
+        assert!(
             plan.lines()
                 .any(|l| l.contains("+ platform column") && l.contains("tenants.feature_overrides")),
             "{plan}"
@@ -473,6 +473,45 @@ fn a_new_owner_is_filled_with_the_first_member_and_the_flag_alone_needs_no_sql()
     let again = generate(dir.path(), &[]);
     assert_ok(&again);
     assert_eq!(tree(dir.path()), after, "{}", text(&again.stdout));
+}
+
+#[test]
+fn searchable_fields_get_trigram_indexes_and_emails_a_unique_lower_index() {
+    let dir = project("lists");
+    std::fs::copy(dir.path().join("v1.toml"), dir.path().join("rookery.toml")).expect("v1");
+    assert_ok(&generate(dir.path(), &[]));
+    std::fs::copy(dir.path().join("v2.toml"), dir.path().join("rookery.toml")).expect("v2");
+    let out = generate(dir.path(), &[]);
+    assert_ok(&out);
+    let files = tree(dir.path());
+    let second: Vec<_> = files.keys().filter(|p| p.contains("/0002_")).cloned().collect();
+    assert_eq!(second.len(), 2, "{second:?}");
+    let pg = text(&files[&second[0]]);
+    for line in [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
+        "CREATE INDEX leads_name_search ON leads USING gin (name gin_trgm_ops);",
+        "CREATE INDEX leads_notes_search ON leads USING gin (notes gin_trgm_ops);",
+        "CREATE UNIQUE INDEX leads_tenant_id_contact_key ON leads (tenant_id, lower(contact));",
+    ] {
+        assert!(pg.contains(line), "`{line}` in:\n{pg}");
+    }
+    assert_eq!(pg.matches("CREATE EXTENSION").count(), 1, "{pg}");
+    assert!(
+        pg.find("CREATE EXTENSION") < pg.find("USING gin"),
+        "the extension before its first index:\n{pg}"
+    );
+    let sqlite = text(&files[&second[1]]);
+    assert!(!sqlite.contains("gin"), "no trigram index on SQLite:\n{sqlite}");
+    assert!(
+        sqlite.contains("CREATE UNIQUE INDEX leads_tenant_id_contact_key ON leads (tenant_id, lower(contact));"),
+        "{sqlite}"
+    );
+    snapshot_outputs("lists", dir.path(), |p| {
+        p.contains("/0002_") || p.ends_with("models/lead.rs")
+    });
+    let again = generate(dir.path(), &[]);
+    assert_ok(&again);
+    assert_eq!(tree(dir.path()), files, "{}", text(&again.stdout));
 }
 
 #[test]

@@ -98,8 +98,8 @@ pub mod model;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../macros/core/src/naming.rs"]
 mod naming;
-mod quota;
 mod operator;
+mod quota;
 mod ratelimit;
 mod rbac;
 pub mod repo;

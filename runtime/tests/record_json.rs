@@ -138,16 +138,19 @@ fn pages_are_written_as_their_serialize_writes_them() {
         .map(|n| record(n, everything(n % 2 == 0, n), instant(n, 0)))
         .collect();
     for next_cursor in [None, Some("eyJ9".to_owned())] {
-        for len in [0, 1, 3] {
-            let page = Page {
-                data: data[..len].to_vec(),
-                next_cursor: next_cursor.clone(),
-            };
-            assert_eq!(
-                page_json(&page),
-                serde_json::to_string(&page).unwrap(),
-                "{len} {next_cursor:?}"
-            );
+        for total in [None, Some(0), Some(42)] {
+            for len in [0, 1, 3] {
+                let page = Page {
+                    data: data[..len].to_vec(),
+                    next_cursor: next_cursor.clone(),
+                    total,
+                };
+                assert_eq!(
+                    page_json(&page),
+                    serde_json::to_string(&page).unwrap(),
+                    "{len} {next_cursor:?} {total:?}"
+                );
+            }
         }
     }
 }

@@ -234,11 +234,21 @@ async fn the_daily_job_counts_each_tenants_rows_and_prunes_old_usage(h: Harness)
     let usage = report(&h).await;
     assert_eq!(
         counted(&usage, "acme"),
-        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 2)]
+        [
+            ("deal".into(), 0),
+            ("gadget".into(), 0),
+            ("lead".into(), 0),
+            ("note".into(), 2)
+        ]
     );
     assert_eq!(
         counted(&usage, "globex"),
-        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 1)]
+        [
+            ("deal".into(), 0),
+            ("gadget".into(), 0),
+            ("lead".into(), 0),
+            ("note".into(), 1)
+        ]
     );
     assert_eq!(
         of(&usage, "acme", yesterday).unwrap().requests,
@@ -260,11 +270,21 @@ async fn the_daily_job_counts_each_tenants_rows_and_prunes_old_usage(h: Harness)
     let usage = report(&h).await;
     assert_eq!(
         counted(&usage, "acme"),
-        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 3)]
+        [
+            ("deal".into(), 0),
+            ("gadget".into(), 0),
+            ("lead".into(), 0),
+            ("note".into(), 3)
+        ]
     );
     assert_eq!(
         counted(&usage, "globex"),
-        [("deal".into(), 0), ("gadget".into(), 0), ("note".into(), 1)]
+        [
+            ("deal".into(), 0),
+            ("gadget".into(), 0),
+            ("lead".into(), 0),
+            ("note".into(), 1)
+        ]
     );
 
     // Past the retention, gone; inside it, kept.

@@ -528,6 +528,13 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
             if (indexed || c.get("references").is_some()) && !unique {
                 facts.push(format!("{n}: index {} (tenant_id, {col})", naming::index_name(n, col)));
             }
+            // The `q=` search's trigram index, PostgreSQL only.
+            if pg && c.get("searchable").and_then(Value::as_bool).unwrap_or(false) {
+                let name = naming::search_index_name(n, col);
+                facts.push(format!(
+                    "{n}: index {name} CREATE INDEX {name} ON public.{n} USING gin ({col} gin_trgm_ops)"
+                ));
+            }
         }
         for c in ["created_at", "updated_at"] {
             facts.push(column_fact(n, None, c, ts, true, None));
@@ -1197,8 +1204,8 @@ fn an_upgrade_keeps_every_row(d: Dialect) {
     // of every tenant (on PostgreSQL the owner migrates, and RLS is forced
     // on it: the runner lifts FORCE for the migration's transaction).
     let v2b = v2_spec(&v1).replace(
-        "fields.description = { type = \"text\", optional = true, default = \"\" }",
-        "fields.description = { type = \"text\", default = \"none yet\" }",
+        "fields.description = { type = \"text\", optional = true, default = \"\", searchable = true }",
+        "fields.description = { type = \"text\", default = \"none yet\", searchable = true }",
     );
     assert_ne!(v2b, v2_spec(&v1), "v2b changes projects.description");
     std::fs::write(dir.path().join("rookery.toml"), &v2b).expect("write v2b");

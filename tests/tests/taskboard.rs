@@ -482,6 +482,60 @@ fn taskboard_on_postgres_every_route_every_role_every_attack() {
         3
     );
 
+    // Lists: `q` over the name and description (the trigram index the
+    // migration made), a budget range (an owner sets budgets, here as a
+    // JSON number), the total; never another tenant's rows.
+    let (s, rocket) = req(
+        &base,
+        "POST",
+        "/api/v1/projects",
+        &h(&a.owner, &a.id),
+        Some(json!({"name": "Moonshot", "description": "Launch the ROCKET", "budget": 1500})),
+    );
+    assert_eq!(s, 201, "{rocket}");
+    assert_eq!(rocket["budget"], "1500", "answers write a string: {rocket}");
+    let (s, page) = req(
+        &base,
+        "GET",
+        "/api/v1/projects?q=rocket&count=true",
+        &h(&a.viewer, &a.id),
+        None,
+    );
+    assert_eq!((s, page["total"].as_i64()), (200, Some(1)), "{page}");
+    assert_eq!(page["data"][0]["name"], "Moonshot", "{page}");
+    let (s, page) = req(
+        &base,
+        "GET",
+        "/api/v1/projects?q=moon%20rock",
+        &h(&a.viewer, &a.id),
+        None,
+    );
+    assert_eq!((s, page["data"].as_array().map(Vec::len)), (200, Some(1)), "{page}");
+    let (s, page) = req(
+        &base,
+        "GET",
+        "/api/v1/projects?budget%5Bgte%5D=1000",
+        &h(&a.viewer, &a.id),
+        None,
+    );
+    assert_eq!((s, page["data"].as_array().map(Vec::len)), (200, Some(1)), "{page}");
+    let (s, page) = req(
+        &base,
+        "GET",
+        "/api/v1/projects?budget%5Bgte%5D=lots",
+        &h(&a.viewer, &a.id),
+        None,
+    );
+    assert_eq!(s, 400, "{page}");
+    let (s, page) = req(
+        &base,
+        "GET",
+        "/api/v1/projects?q=rocket&count=true",
+        &h(&b.owner, &b.id),
+        None,
+    );
+    assert_eq!((s, page["total"].as_i64()), (200, Some(0)), "another tenant's: {page}");
+
     // Webhooks: `webhooks.manage` (admin and up), the growth plan's feature.
     let hook = json!({"url": "https://10.0.0.1/hooks", "event_types": ["project.created"]});
     let (s, e) = req(

@@ -139,7 +139,7 @@ pub(super) fn sqlite(t: &Table) -> String {
     for i in sql::indexes(t) {
         if let Some(l) = legacy.iter().find(|l| l.kind == 'i' && l.name == i.name) {
             s.push_str(&format!("DROP INDEX IF EXISTS {};\n", l.full));
-            s.push_str(&i.create());
+            s.push_str(&i.create(sql::Dialect::Sqlite));
         }
     }
     s

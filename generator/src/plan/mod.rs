@@ -364,13 +364,17 @@ pub fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Diff {
 }
 
 /// Whether two columns have the same SQL: the field name and the owner
-/// flag are not in the database.
+/// flag are not in the database, and the index flags (`indexed`,
+/// `searchable`) are the index diff's, not the column's (SQLite needs no
+/// rebuild for an index).
 fn same_column(a: &Column, b: &Column) -> bool {
     let strip = |c: &Column| {
         let mut c = c.clone();
         c.field.clear();
         c.renamed_from = None;
         c.owner = false;
+        c.indexed = false;
+        c.searchable = false;
         c
     };
     strip(a) == strip(b)
@@ -387,7 +391,11 @@ fn narrowing(table: &str, o: &Column, n: &Column) -> Vec<String> {
     let same_type = o.kind == n.kind
         || matches!(
             (o.kind, n.kind),
-            (Kind::String, Kind::Text) | (Kind::Text, Kind::String) | (Kind::Int, Kind::Bigint)
+            (Kind::String, Kind::Text)
+                | (Kind::Text, Kind::String)
+                | (Kind::Int, Kind::Bigint)
+                // Dropping a format's check keeps every value (both are text).
+                | (Kind::Email | Kind::Url, Kind::String | Kind::Text)
         );
     let same_ref = match (&o.references, &n.references) {
         (Some(a), Some(b)) => a.table == b.table && a.key == b.key,
@@ -546,6 +554,19 @@ fn section(out: &mut String, text: &str) {
     out.push_str(text);
 }
 
+/// `text` with `pg_trgm`'s `CREATE EXTENSION` only where the first trigram
+/// index needs it.
+fn one_extension(text: String) -> String {
+    const CREATE: &str = "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n";
+    match text.find(CREATE) {
+        Some(at) => {
+            let end = at + CREATE.len();
+            format!("{}{}", &text[..end], text[end..].replace(CREATE, ""))
+        }
+        None => text,
+    }
+}
+
 fn render_postgres(diff: &Diff) -> Result<String> {
     let d = Dialect::Postgres;
     let mut out = String::new();
@@ -601,13 +622,13 @@ fn render_postgres(diff: &Diff) -> Result<String> {
                 format!("ALTER TABLE {} DROP COLUMN {};\n", ident(table), ident(&column.name))
             }
             Op::DropTable(t) => format!("DROP TABLE {};\n", ident(&t.name)),
-            Op::CreateIndex(i) => i.create(),
-            Op::DropIndex(i) => i.drop(),
+            Op::CreateIndex(i) => i.create(d),
+            Op::DropIndex(i) => i.drop(d),
             Op::AdoptNames(t) => adopt::postgres(t),
         };
         section(&mut out, &text);
     }
-    Ok(out)
+    Ok(one_extension(out))
 }
 
 /// Renames the constraints and index named after a column (PostgreSQL).
@@ -630,11 +651,18 @@ fn rename_column_objects(old_table: &str, new_table: &str, c: &Column, new_col: 
             sql::check_name(new_table, new_col),
         );
     }
-    if c.unique {
+    if c.unique && c.kind != Kind::Email {
         rename(
             "constraint",
             sql::unique_name(old_table, &c.name),
             sql::unique_name(new_table, new_col),
+        );
+    }
+    if c.searchable {
+        rename(
+            "index",
+            crate::naming::search_index_name(old_table, &c.name),
+            crate::naming::search_index_name(new_table, new_col),
         );
     }
     if c.references.is_some() {
@@ -739,8 +767,9 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
             Op::AlterColumn { table, .. } => {
                 rebuild.insert(table.clone());
             }
+            // An email's uniqueness is an index, which needs no rebuild.
             Op::AddColumn { table, column } | Op::DropColumn { table, column }
-                if column.unique || column.references.is_some() =>
+                if (column.unique && column.kind != Kind::Email) || column.references.is_some() =>
             {
                 rebuild.insert(table.clone());
             }
@@ -768,7 +797,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     for t in &reindex {
         if let Some(old) = diff.previous.get(t) {
             for i in sql::indexes(old) {
-                pre.push_str(&i.drop());
+                pre.push_str(&i.drop(d));
             }
         }
     }
@@ -776,7 +805,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
         if let Op::DropIndex(i) = op
             && !reindex.contains(&i.table)
         {
-            pre.push_str(&i.drop());
+            pre.push_str(&i.drop(d));
         }
     }
     if !pre.is_empty() {
@@ -811,7 +840,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
     for t in &reindex {
         if let Some(nt) = new.table(t) {
             for i in sql::indexes(nt) {
-                idx.push_str(&i.create());
+                idx.push_str(&i.create(d));
             }
         }
     }
@@ -819,7 +848,7 @@ fn render_sqlite(diff: &Diff, new: &Snapshot) -> Result<String> {
         if let Op::CreateIndex(i) = op
             && !reindex.contains(&i.table)
         {
-            idx.push_str(&i.create());
+            idx.push_str(&i.create(d));
         }
     }
     if !idx.is_empty() {

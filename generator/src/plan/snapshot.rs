@@ -86,6 +86,9 @@ pub struct Column {
     /// Indexed (references are indexed regardless).
     #[serde(default, skip_serializing_if = "is_false")]
     pub indexed: bool,
+    /// Matched by the `q=` search (a trigram index on PostgreSQL).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub searchable: bool,
     /// Maximum length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_len: Option<u32>,
@@ -135,6 +138,7 @@ impl Snapshot {
                         default: f.default.clone(),
                         unique: f.unique,
                         indexed: f.indexed,
+                        searchable: f.searchable,
                         max_len: f.max_len,
                         min: f.min,
                         max: f.max,

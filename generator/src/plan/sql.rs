@@ -165,7 +165,7 @@ pub fn column_type(d: Dialect, c: &Column) -> &'static str {
     }
     match d {
         Dialect::Postgres => match c.kind {
-            Kind::String | Kind::Text | Kind::Enum => "text",
+            Kind::String | Kind::Text | Kind::Enum | Kind::Email | Kind::Url => "text",
             Kind::Int => "integer",
             Kind::Bigint => "bigint",
             Kind::Decimal => "numeric",
@@ -307,9 +307,11 @@ pub fn first_member(table: &str) -> String {
     )
 }
 
-/// `CONSTRAINT … UNIQUE (tenant_id, col)`.
+/// `CONSTRAINT … UNIQUE (tenant_id, col)`. An email is unique without
+/// regard to case: a unique index on `(tenant_id, lower(col))` of the same
+/// name instead ([`column_index`]).
 pub fn unique(table: &str, c: &Column) -> Option<String> {
-    c.unique.then(|| {
+    (c.unique && c.kind != Kind::Email).then(|| {
         format!(
             "CONSTRAINT {} UNIQUE (tenant_id, {})",
             unique_name(table, &c.name),
@@ -329,31 +331,85 @@ pub struct Index {
     pub table: String,
     /// Column list, as SQL.
     pub columns: String,
+    /// `CREATE UNIQUE INDEX` (an email's case-insensitive uniqueness).
+    pub unique: bool,
+    /// A trigram GIN index for the `q=` search: PostgreSQL only (SQLite's
+    /// search is a `LIKE` scan of the tenant's rows).
+    pub trigram: bool,
 }
 
 impl Index {
-    /// `CREATE INDEX …;`
-    pub fn create(&self) -> String {
-        format!(
-            "CREATE INDEX {} ON {} ({});\n",
-            self.name,
-            ident(&self.table),
-            self.columns
-        )
+    /// `CREATE INDEX …;` (nothing for an index the dialect does not have).
+    /// A trigram index first creates `pg_trgm` if it is missing: a trusted
+    /// extension since PostgreSQL 13, so an owner with `CREATE` on the
+    /// database may create it (and `IF NOT EXISTS` asks for nothing when a
+    /// superuser already did).
+    pub fn create(&self, d: Dialect) -> String {
+        match (self.trigram, d) {
+            (true, Dialect::Sqlite) => String::new(),
+            (true, Dialect::Postgres) => format!(
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX {} ON {} USING gin ({});\n",
+                self.name,
+                ident(&self.table),
+                self.columns
+            ),
+            (false, _) => format!(
+                "CREATE {}INDEX {} ON {} ({});\n",
+                if self.unique { "UNIQUE " } else { "" },
+                self.name,
+                ident(&self.table),
+                self.columns
+            ),
+        }
     }
-    /// `DROP INDEX …;`
-    pub fn drop(&self) -> String {
+    /// `DROP INDEX …;` (nothing for an index the dialect does not have).
+    pub fn drop(&self, d: Dialect) -> String {
+        if self.trigram && d == Dialect::Sqlite {
+            return String::new();
+        }
         format!("DROP INDEX {};\n", self.name)
     }
 }
 
 /// The column's own index: indexed and reference columns that are not
-/// already covered by a unique constraint.
+/// already covered by a unique constraint; an email's on `lower(col)` (its
+/// filters compare without regard to case), and when unique, the unique
+/// index that stands in for the constraint (same name).
 pub fn column_index(table: &str, c: &Column) -> Option<Index> {
+    let col = if c.kind == Kind::Email {
+        format!("lower({})", ident(&c.name))
+    } else {
+        ident(&c.name)
+    };
+    if c.unique && c.kind == Kind::Email {
+        return Some(Index {
+            name: unique_name(table, &c.name),
+            table: table.to_owned(),
+            columns: format!("tenant_id, {col}"),
+            unique: true,
+            trigram: false,
+        });
+    }
     ((c.indexed || c.references.is_some()) && !c.unique).then(|| Index {
         name: crate::naming::index_name(table, &c.name),
         table: table.to_owned(),
-        columns: format!("tenant_id, {}", ident(&c.name)),
+        columns: format!("tenant_id, {col}"),
+        unique: false,
+        trigram: false,
+    })
+}
+
+/// A searchable column's trigram index (PostgreSQL): `ILIKE '%word%'`, the
+/// `q=` search, is served by it (`tenant_id` is the policy's and the
+/// statement's other condition; a GIN index of `pg_trgm` cannot hold a uuid
+/// without `btree_gin`).
+pub fn search_index(table: &str, c: &Column) -> Option<Index> {
+    c.searchable.then(|| Index {
+        name: crate::naming::search_index_name(table, &c.name),
+        table: table.to_owned(),
+        columns: format!("{} gin_trgm_ops", ident(&c.name)),
+        unique: false,
+        trigram: true,
     })
 }
 
@@ -369,12 +425,15 @@ pub fn sort_index(t: &Table) -> Index {
         name: crate::naming::sort_index_name(&t.name),
         table: t.name.clone(),
         columns,
+        unique: false,
+        trigram: false,
     }
 }
 
 /// Every index of a table.
 pub fn indexes(t: &Table) -> Vec<Index> {
     let mut out: Vec<_> = t.columns.iter().filter_map(|c| column_index(&t.name, c)).collect();
+    out.extend(t.columns.iter().filter_map(|c| search_index(&t.name, c)));
     out.push(sort_index(t));
     out
 }
@@ -473,7 +532,7 @@ pub fn rls(table: &str) -> String {
 pub fn create_table(d: Dialect, t: &Table) -> Result<String> {
     let mut out = create_table_as(d, t, &t.name)?;
     for i in indexes(t) {
-        out.push_str(&i.create());
+        out.push_str(&i.create(d));
     }
     if d == Dialect::Postgres {
         out.push_str(&rls(&t.name));

@@ -121,6 +121,13 @@ impl ModelAttrs {
 pub struct FieldAttrs {
     /// `text`: long text (a `String` field).
     pub text: Option<Span>,
+    /// `email`: an email address (a `String` field), validated on write,
+    /// compared and unique without regard to case.
+    pub email: Option<Span>,
+    /// `url`: an absolute http or https URL (a `String` field).
+    pub url: Option<Span>,
+    /// `searchable`: matched by the list's text search `q=` (text fields).
+    pub searchable: Option<Span>,
     /// `max_len = N` (positive).
     pub max_len: Option<Spanned<u32>>,
     /// `min = N`: a minimum value, or a string's minimum length.
@@ -172,6 +179,9 @@ const CONTAINER_KEYS: &[&str] = &[
 ];
 const FIELD_KEYS: &[&str] = &[
     "text",
+    "email",
+    "url",
+    "searchable",
     "max_len",
     "min",
     "max",
@@ -296,6 +306,9 @@ impl FieldAttrs {
         for_each_key(cx, attrs, Level::Field, |meta, key| {
             match key {
                 "text" => out.text = flag(cx, meta, key)?,
+                "email" => out.email = flag(cx, meta, key)?,
+                "url" => out.url = flag(cx, meta, key)?,
+                "searchable" => out.searchable = flag(cx, meta, key)?,
                 "max_len" => {
                     out.max_len = int(cx, meta, key)?.and_then(|v| match u32::try_from(v.value) {
                         Ok(n) if n > 0 => Some(Spanned { value: n, span: v.span }),

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use proc_macro2::Span;
 use syn::ext::IdentExt;
 
 use crate::ast::{Enum, Model};
@@ -199,6 +200,7 @@ fn fields(cx: &Ctxt, model: &Model<'_>) {
                 format_args!("fields `{other}` and `{name}` both use column `{column}`"),
             );
         }
+        text_options(cx, field, &name);
         if let (Some(min), Some(max)) = (&a.min, &a.max)
             && min.value > max.value
         {
@@ -207,6 +209,64 @@ fn fields(cx: &Ctxt, model: &Model<'_>) {
                 format_args!("`max = {}` is below `min = {}`", max.value, min.value),
             );
         }
+    }
+}
+
+/// `text`, `email` and `url` choose what a `String` holds (one of them at
+/// most); `searchable` needs a `String`; an indexed field is not named like
+/// a list parameter.
+fn text_options(cx: &Ctxt, field: &crate::ast::Field<'_>, name: &str) {
+    let a = &field.attrs;
+    let is_string = field.stored.as_ref().map(|s| s.kind == Kind::String);
+    let formats: Vec<(&str, Span)> = [("text", a.text), ("email", a.email), ("url", a.url)]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect();
+    if let [(first, _), (second, span), ..] = formats.as_slice() {
+        cx.error_at(
+            *span,
+            format_args!("`{first}` and `{second}` on `{name}`: a field holds one kind of text"),
+        );
+    }
+    for (key, span) in formats.iter().filter(|(k, _)| *k != "text") {
+        if is_string == Some(false) {
+            cx.error_at(
+                *span,
+                format_args!("`{key}` on `{name}`: the field's type must be `String` or `Option<String>`"),
+            );
+        }
+    }
+    if let (Some(default), Some((key, _))) = (&a.default, formats.iter().find(|(k, _)| *k != "text")) {
+        cx.error_at(
+            default.span,
+            format_args!(
+                "`default` on `{name}`: {} field has no default (an address is each row's own)",
+                if *key == "email" { "an email" } else { "a url" }
+            ),
+        );
+    }
+    if let Some(span) = a.searchable
+        && is_string == Some(false)
+    {
+        cx.error_at(
+            span,
+            format_args!(
+                "`searchable` on `{name}`: only text fields (`String`, with `text`, `email` or `url` or without) \
+                 can be searched by `q=`"
+            ),
+        );
+    }
+    if let Some(span) = a.indexed
+        && crate::LIST_PARAMETERS.contains(&name)
+    {
+        cx.error_at(
+            span,
+            format_args!(
+                "`indexed` on `{name}`: the filter `?{name}=` would be the list's own parameter; rename the field \
+                 (list parameters: {})",
+                crate::LIST_PARAMETERS.join(", ")
+            ),
+        );
     }
 }
 

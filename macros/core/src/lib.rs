@@ -37,6 +37,11 @@ pub use ast::{Enum, Field, Model, Variant};
 pub use attr::{Events, FieldAttrs, IdKind, ModelAttrs, OnDelete, Permissions, Spanned, VariantAttrs};
 pub use case::snake_case;
 pub use check::IMPLICIT_COLUMNS;
+
+/// The list route's own query parameters: no indexed field (whose filter
+/// is `?<field>=`) may be named like one. The runtime's
+/// `rookery::repo::RESERVED_PARAMETERS` is the same list.
+pub const LIST_PARAMETERS: &[&str] = &["limit", "cursor", "sort", "q", "count"];
 pub use ty::{Kind, StoredType, recognise};
 
 use ctxt::Ctxt;

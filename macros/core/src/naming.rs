@@ -86,6 +86,10 @@ pub fn check_name(table: &str, column: &str) -> String {
 pub fn index_name(table: &str, column: &str) -> String {
     sql_name(table, column, "idx")
 }
+/// The column's trigram index for the list's `q=` search (PostgreSQL).
+pub fn search_index_name(table: &str, column: &str) -> String {
+    sql_name(table, column, "search")
+}
 /// The SQLite trigger that nulls `<table>.<column>` when its target goes
 /// (`on_delete = "set_null"`).
 pub fn set_null_trigger_name(table: &str, column: &str) -> String {

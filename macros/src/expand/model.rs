@@ -168,9 +168,11 @@ fn field_def(field: &Field<'_>) -> TokenStream {
             quote!(#column)
         }
     };
-    let field_type = match a.text {
-        Some(_) => quote!(#p::FieldType::Text),
-        None => quote!(<#ty as #p::FieldValue>::TYPE),
+    let field_type = match (a.text, a.email, a.url) {
+        (Some(_), _, _) => quote!(#p::FieldType::Text),
+        (_, Some(_), _) => quote!(#p::FieldType::Email),
+        (_, _, Some(_)) => quote!(#p::FieldType::Url),
+        _ => quote!(<#ty as #p::FieldValue>::TYPE),
     };
     let some = |v: TokenStream| quote!(::core::option::Option::Some(#v));
     let mut options = vec![quote!(optional: <#ty as #p::FieldValue>::OPTIONAL)];
@@ -178,7 +180,12 @@ fn field_def(field: &Field<'_>) -> TokenStream {
         let value = some(lit(&default.value));
         options.push(quote!(default: #value));
     }
-    for (key, set) in [("unique", a.unique), ("indexed", a.indexed), ("sortable", a.sortable)] {
+    for (key, set) in [
+        ("unique", a.unique),
+        ("indexed", a.indexed),
+        ("sortable", a.sortable),
+        ("searchable", a.searchable),
+    ] {
         if set.is_some() {
             let key = syn::Ident::new(key, Span::call_site());
             options.push(quote!(#key: true));
@@ -272,12 +279,21 @@ fn assertions(field: &Field<'_>) -> TokenStream {
             const _: () = ::core::assert!(::core::matches!(#stored, #pattern), #msg);
         });
     };
-    if let Some(span) = a.text {
-        assert(
-            span,
-            quote!(#p::FieldType::String),
-            format!("`text` on field `{name}`: the field's type must be stored as a string (String or Option<String>)"),
-        );
+    for (key, set) in [
+        ("text", a.text),
+        ("email", a.email),
+        ("url", a.url),
+        ("searchable", a.searchable),
+    ] {
+        if let Some(span) = set {
+            assert(
+                span,
+                quote!(#p::FieldType::String),
+                format!(
+                    "`{key}` on field `{name}`: the field's type must be stored as a string (String or Option<String>)"
+                ),
+            );
+        }
     }
     if let Some(max_len) = &a.max_len {
         assert(

@@ -99,7 +99,7 @@ enum Storage {
 
 fn storage(ty: FieldType) -> Storage {
     match ty {
-        FieldType::String | FieldType::Text | FieldType::Enum(_) => Storage::Text,
+        FieldType::String | FieldType::Text | FieldType::Enum(_) | FieldType::Email | FieldType::Url => Storage::Text,
         FieldType::Int => Storage::Int,
         FieldType::BigInt => Storage::BigInt,
         FieldType::Decimal => Storage::Decimal,

@@ -113,8 +113,8 @@ fn parse_id(def: &ModelDef, raw: &str) -> Result<Value, ApiError> {
 }
 
 /// A create or update body of model `def`: JSON (415), an object (400),
-/// its decimals exact (422, before serde would round them), then the
-/// typed parse `parse` (400).
+/// its decimals exact (422, before serde would round them; a JSON number
+/// is read from its text), then the typed parse `parse` (400).
 fn parse_body<T>(
     def: &'static ModelDef,
     headers: &HeaderMap,
@@ -123,11 +123,10 @@ fn parse_body<T>(
 ) -> Result<T, ApiError> {
     super::body::media_type(headers)?;
     super::body::object(body)?;
-    let errors = crate::repo::inexact_decimals(def, body);
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
+    match crate::repo::exact_decimals(def, body).map_err(ApiError::Invalid)? {
+        Some(quoted) => parse(def, &quoted),
+        None => parse(def, body),
     }
-    parse(def, body)
 }
 
 /// A stored row as the response body.

@@ -14,8 +14,8 @@ mod identity;
 mod metrics;
 pub(crate) mod openapi;
 mod operation;
-mod quotas;
 mod operator;
+mod quotas;
 mod request;
 mod webhooks;
 

@@ -69,6 +69,12 @@ pub enum FieldType {
     Enum(&'static [&'static str]),
     /// A reference to another row of the same tenant.
     Ref(RefTarget),
+    /// An email address, stored as text as written; validated on write,
+    /// compared without regard to (ASCII) case in filters, indexes and
+    /// uniqueness (`lower(column)`).
+    Email,
+    /// An absolute `http` or `https` URL, stored as text as written.
+    Url,
 }
 
 impl FieldType {
@@ -92,6 +98,8 @@ impl FieldType {
             Self::Bool => bytes_eq(text, b"true") || bytes_eq(text, b"false"),
             Self::Int | Self::BigInt => is_number(text, false),
             Self::Decimal => is_number(text, true),
+            // An address is each row's own.
+            Self::Email | Self::Url => false,
             _ => true,
         }
     }
@@ -111,7 +119,23 @@ impl FieldType {
             Self::Json => "json",
             Self::Enum(_) => "enum",
             Self::Ref(_) => "ref",
+            Self::Email => "email",
+            Self::Url => "url",
         }
+    }
+
+    /// Whether values of this type have an order a range filter
+    /// (`[gt]`, `[gte]`, `[lt]`, `[lte]`) can use: numbers and time.
+    pub const fn is_ordered(&self) -> bool {
+        matches!(
+            self,
+            Self::Int | Self::BigInt | Self::Decimal | Self::Date | Self::DateTime
+        )
+    }
+
+    /// Whether this type is text a `q=` search can match (`searchable`).
+    pub const fn is_searchable(&self) -> bool {
+        matches!(self, Self::String | Self::Text | Self::Email | Self::Url)
     }
 }
 
@@ -132,10 +156,13 @@ pub struct FieldDef {
     pub default: Option<&'static str>,
     /// Unique per tenant.
     pub unique: bool,
-    /// Indexed, and usable as a list filter (`?field=value`).
+    /// Indexed, and usable as a list filter (`?field=value`, `?field[in]=a,b`,
+    /// and on ordered types `?field[gte]=` and so on).
     pub indexed: bool,
     /// Usable as a list sort key (`?sort=field` / `?sort=-field`).
     pub sortable: bool,
+    /// Matched by a list's text search (`?q=`): text fields only.
+    pub searchable: bool,
     /// Maximum length in characters (strings).
     pub max_len: Option<u32>,
     /// Minimum value (integers and decimals) or length (strings).
@@ -172,6 +199,7 @@ impl FieldDef {
             unique: false,
             indexed: false,
             sortable: false,
+            searchable: false,
             max_len: None,
             min: None,
             max: None,

@@ -33,6 +33,13 @@ pub(super) fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoErro
         ErrorKind::UniqueViolation => {
             let sqlite = message.strip_prefix("UNIQUE constraint failed: ");
             let field = match (constraint, sqlite) {
+                // An email's unique index on `lower(col)`: `index '<name>'`.
+                (None, Some(columns)) if columns.starts_with("index '") => def
+                    .fields
+                    .iter()
+                    .filter(|f| f.unique)
+                    .find(|f| columns == format!("index '{}'", unique_name(def.table, f.column)))
+                    .map(|f| f.name),
                 (None, Some(columns)) => def
                     .fields
                     .iter()

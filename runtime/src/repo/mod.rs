@@ -19,16 +19,21 @@ mod audited;
 mod cascade;
 mod classify;
 mod events;
+mod formats;
 mod list;
 mod table;
 mod validate;
 mod write;
 
 pub(crate) use cascade::{Cascade, cascades};
-pub use list::{DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_LIMIT, Page};
+pub(crate) use formats::{MAX_EMAIL_LEN, MAX_URL_LEN, is_email};
+pub use list::{
+    DEFAULT_LIMIT, ListQuery, ListQueryError, MAX_IN_VALUES, MAX_LIMIT, MAX_SEARCH_LEN, MAX_SEARCH_WORDS, Page,
+    RESERVED_PARAMETERS,
+};
 pub(crate) use table::Table;
 pub use validate::FieldError;
-pub(crate) use validate::{inexact_decimals, nul_field, to_text};
+pub(crate) use validate::{exact_decimals, nul_field, to_text};
 
 /// What can go wrong in a repository call; `?` in a handler turns it into
 /// the matching problem (422 for broken field rules, 409 for a taken
@@ -125,6 +130,7 @@ pub(crate) fn typed_page<M: TenantModel>(page: list::RowPage) -> Result<Page<M>,
     Ok(Page {
         data: page.rows.decode().map_err(|e| RepoError::Db(DbError::Decode(e)))?,
         next_cursor: page.next_cursor,
+        total: page.total,
     })
 }
 
@@ -237,6 +243,7 @@ pub mod testing {
         let page = RowPage {
             rows: Rows::new(M::def(), values),
             next_cursor: page.next_cursor.clone(),
+            total: page.total,
         };
         serde_json::to_string(&page).unwrap_or_default()
     }

@@ -134,9 +134,23 @@ impl<'t, S: Mode> Table<'t, S> {
         }
     }
 
-    /// One page of rows, filtered and sorted as `query` says.
+    /// One page of rows, filtered, searched and sorted as `query` says,
+    /// with the total of every page when it asks (`count=true`: a second
+    /// statement in the same transaction, under the same filters and scope).
     pub(crate) async fn list(&mut self, query: &ListQuery) -> Result<RowPage, RepoError> {
         let def = self.def;
+        let total = if query.wants_total() {
+            let mut binds = vec![self.tenant_bind()];
+            let owner = self.owner_clause(&mut binds);
+            let sql = list::count(def, query, &owner, self.tx.dialect(), &mut binds);
+            let row = self.tx.fetch_optional(sql, binds).await?;
+            match row.map(|r| r.value(0, FieldType::BigInt)).transpose()? {
+                Some(Value::BigInt(n)) => Some(n),
+                _ => Some(0),
+            }
+        } else {
+            None
+        };
         let mut binds = vec![self.tenant_bind()];
         let owner = self.owner_clause(&mut binds);
         let sql = list::build(def, query, select_list(def), &owner, self.tx.dialect(), &mut binds);
@@ -153,6 +167,10 @@ impl<'t, S: Mode> Table<'t, S> {
         } else {
             None
         };
-        Ok(RowPage { rows, next_cursor })
+        Ok(RowPage {
+            rows,
+            next_cursor,
+            total,
+        })
     }
 }

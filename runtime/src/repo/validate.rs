@@ -104,60 +104,87 @@ fn decimal_syntax(text: &str) -> bool {
     }
 }
 
-/// The error for a decimal field's JSON value `raw`, if it is a number
-/// (which would reach the field as a binary float, so digits could be lost)
-/// or a string holding more digits than [`Decimal`] stores exactly: 28
-/// after the point, 96 bits in all. rust_decimal's own parse would round
-/// those silently. Anything else is left to the parse.
-fn decimal_error(field: &FieldDef, raw: &str) -> Option<FieldError> {
+/// What a decimal field's JSON value `raw` needs before the typed parse:
+/// nothing (`Ok(None)`: a string held exactly, or no decimal at all, left
+/// to the parse), its text as a JSON string (`Ok(Some(..))`: a JSON
+/// number, read from its text so no digit is lost, never as a binary
+/// float), or a refusal: more digits than [`Decimal`] stores exactly (28
+/// after the point, 96 bits in all), which rust_decimal's own parse would
+/// round silently.
+fn decimal_token(field: &FieldDef, raw: &str) -> Result<Option<String>, FieldError> {
     let (text, quoted) = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         Some(text) => (text, true),
         None => (raw, false),
     };
     if !decimal_syntax(text) {
-        return None;
+        return Ok(None);
     }
-    let exact =
-        Decimal::from_str_exact(text).is_ok() || (text.contains(['e', 'E']) && Decimal::from_scientific(text).is_ok());
-    if !exact {
+    let scientific = text.contains(['e', 'E']);
+    let exact = match Decimal::from_str_exact(text) {
+        Ok(d) => Some(d),
+        Err(_) if scientific => Decimal::from_scientific(text).ok(),
+        Err(_) => None,
+    };
+    let Some(exact) = exact else {
         let message = format!(
             "{} has more digits than a decimal stores exactly (at most 28 after the point, 96 bits in all)",
             field.name
         );
-        return Some(FieldError::new(field.name, "too_precise", message));
+        return Err(FieldError::new(field.name, "too_precise", message));
+    };
+    if quoted {
+        return Ok(None);
     }
-    (!quoted).then(|| {
-        FieldError::new(
-            field.name,
-            "invalid",
-            format!(
-                "{} must be a JSON string such as \"{text}\" (a JSON number can lose digits)",
-                field.name
-            ),
-        )
-    })
+    // Digits as written (`12.50` keeps its scale); an exponent is applied.
+    let digits = if scientific { exact.to_string() } else { text.to_owned() };
+    Ok(Some(format!("\"{digits}\"")))
 }
 
-/// The errors of the decimal fields in JSON object `body` (a create or an
-/// update of `def`), read from their JSON text before serde turns them
-/// into [`Decimal`]s. Only a model with decimal fields pays for this scan,
-/// which borrows from `body` and skips every other value unparsed; a body
-/// that does not parse is left to the typed parse that follows.
-pub(crate) fn inexact_decimals(def: &ModelDef, body: &[u8]) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if def.fields.iter().any(|f| matches!(f.ty, FieldType::Decimal)) {
-        let scan = DecimalScan {
-            def,
-            errors: &mut errors,
-        };
-        let _ = serde_json::Deserializer::from_slice(body).deserialize_map(scan);
+/// The decimal fields of JSON object `body` (a create or an update of
+/// `def`), read from their JSON text before serde turns them into
+/// [`Decimal`]s: every one too precise is an error; a JSON number is
+/// accepted exactly, by giving the typed parse a body where it is written
+/// as a string (`Ok(Some(body))`; `Ok(None)`: `body` as it is). Only a
+/// model with decimal fields pays for this scan, which borrows from `body`
+/// and skips every other value unparsed; a body that does not parse is
+/// left to the typed parse that follows. No other type's reading changes.
+pub(crate) fn exact_decimals(def: &ModelDef, body: &[u8]) -> Result<Option<Vec<u8>>, Vec<FieldError>> {
+    if !def.fields.iter().any(|f| matches!(f.ty, FieldType::Decimal)) {
+        return Ok(None);
     }
-    errors
+    let mut errors = Vec::new();
+    let mut numbers = Vec::new();
+    let scan = DecimalScan {
+        def,
+        body,
+        errors: &mut errors,
+        numbers: &mut numbers,
+    };
+    let _ = serde_json::Deserializer::from_slice(body).deserialize_map(scan);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if numbers.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(body.len() + 2 * numbers.len());
+    let mut at = 0;
+    for (range, text) in numbers {
+        out.extend_from_slice(&body[at..range.start]);
+        out.extend_from_slice(text.as_bytes());
+        at = range.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    Ok(Some(out))
 }
 
 struct DecimalScan<'a> {
     def: &'a ModelDef,
+    body: &'a [u8],
     errors: &'a mut Vec<FieldError>,
+    /// Where in `body` a JSON number of a decimal field is, and its text
+    /// as a JSON string.
+    numbers: &'a mut Vec<(std::ops::Range<usize>, String)>,
 }
 
 impl<'de> Visitor<'de> for DecimalScan<'_> {
@@ -177,7 +204,18 @@ impl<'de> Visitor<'de> for DecimalScan<'_> {
             match decimal {
                 Some(field) => {
                     let raw: &RawValue = map.next_value()?;
-                    self.errors.extend(decimal_error(field, raw.get()));
+                    match decimal_token(field, raw.get()) {
+                        Ok(None) => {}
+                        Ok(Some(text)) => {
+                            // `raw` borrows from `body`: its offset there.
+                            let start = (raw.get().as_ptr() as usize).wrapping_sub(self.body.as_ptr() as usize);
+                            let range = start..start + raw.get().len();
+                            if self.body.get(range.clone()) == Some(raw.get().as_bytes()) {
+                                self.numbers.push((range, text));
+                            }
+                        }
+                        Err(error) => self.errors.push(error),
+                    }
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -218,7 +256,7 @@ pub(crate) fn parse_text(ty: FieldType, text: &str) -> Result<Value, String> {
         return Err(NUL.to_owned());
     }
     match ty {
-        FieldType::String | FieldType::Text => Ok(Value::Text(text.to_owned())),
+        FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url => Ok(Value::Text(text.to_owned())),
         FieldType::Enum(values) => {
             if values.contains(&text) {
                 Ok(Value::Text(text.to_owned()))
@@ -306,6 +344,14 @@ fn check_rules(field: &FieldDef, value: &Value, errors: &mut Vec<FieldError>) {
                     "too_short",
                     format!("{} must be at least {min} characters", field.name),
                 ));
+            }
+            let format = match field.ty {
+                FieldType::Email if !super::formats::is_email(s) => Some("must be an email address"),
+                FieldType::Url if !super::formats::is_url(s) => Some("must be an absolute http or https URL"),
+                _ => None,
+            };
+            if let Some(rule) = format {
+                errors.push(FieldError::new(field.name, "invalid", format!("{} {rule}", field.name)));
             }
         }
         Value::Int(v) => check_range(field, Decimal::from(*v), errors),
@@ -477,7 +523,7 @@ mod tests {
     #[test]
     fn decimals_are_exact_or_refused() {
         static AMOUNT: FieldDef = FieldDef::new("amount", "amount", FieldType::Decimal);
-        let code = |raw: &str| decimal_error(&AMOUNT, raw).map(|e| e.code);
+        let code = |raw: &str| decimal_token(&AMOUNT, raw).err().map(|e| e.code);
         let places_28 = format!("\"0.{}\"", "1".repeat(28));
         let places_29 = format!("\"0.{}\"", "1".repeat(29));
         let digits_29 = format!("\"{}\"", "9".repeat(29));
@@ -492,7 +538,7 @@ mod tests {
             (digits_29.as_str(), Some("too_precise")),
             (digits_30.as_str(), Some("too_precise")),
             ("\"2.5e-28\"", Some("too_precise")),
-            ("12.5", Some("invalid")),
+            ("12.5", None),
             ("0.1234567890123456789012345678901", Some("too_precise")),
             ("\"twelve\"", None),
             ("null", None),
@@ -515,10 +561,49 @@ mod tests {
             ..test_def()
         };
         let body = br#"{"meta": {"amount": 1.5}, "am\u006funt": 2.5, "amount": "1.25"}"#;
-        let fields: Vec<_> = inexact_decimals(&def, body).into_iter().map(|e| e.field).collect();
+        let body = std::str::from_utf8(body)
+            .unwrap()
+            .replace("2.5", &format!("0.{}", "1".repeat(29)));
+        let fields: Vec<_> = exact_decimals(&def, body.as_bytes())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["amount"], "the escaped key is the field too");
-        assert!(inexact_decimals(&def, br#"{"amount": "1.25"}"#).is_empty());
-        assert!(inexact_decimals(&def, b"{not json").is_empty());
+        assert_eq!(exact_decimals(&def, br#"{"amount": "1.25"}"#), Ok(None));
+        assert_eq!(exact_decimals(&def, b"{not json"), Ok(None));
+    }
+
+    #[test]
+    fn decimal_numbers_become_their_exact_text() {
+        static FIELDS: [FieldDef; 2] = [
+            FieldDef::new("amount", "amount", FieldType::Decimal),
+            FieldDef::new("count", "count", FieldType::Int),
+        ];
+        let def = ModelDef {
+            fields: &FIELDS,
+            ..test_def()
+        };
+        let rewrite = |body: &str| {
+            exact_decimals(&def, body.as_bytes())
+                .unwrap()
+                .map(|b| String::from_utf8(b).unwrap())
+        };
+        assert_eq!(
+            rewrite(r#"{"count": 2, "amount": 12.50}"#).as_deref(),
+            Some(r#"{"count": 2, "amount": "12.50"}"#)
+        );
+        // More digits than an f64 holds, kept.
+        assert_eq!(
+            rewrite(r#"{"amount":-0.1234567890123456789}"#).as_deref(),
+            Some(r#"{"amount":"-0.1234567890123456789"}"#)
+        );
+        assert_eq!(rewrite(r#"{"amount": 1.5e2}"#).as_deref(), Some(r#"{"amount": "150"}"#));
+        assert_eq!(
+            rewrite(r#"{"amount": "1.5", "count": 1.5}"#),
+            None,
+            "other types are left alone"
+        );
     }
 
     #[test]

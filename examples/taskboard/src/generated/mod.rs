@@ -207,8 +207,10 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
         },
         spec::Migration {
             version: 11,
-            name: "platform_overrides",
-            sql: include_str!("../../migrations/postgres/0011_platform_overrides.sql"),
+            name: "platform_quotas_and_more",
+            sql: include_str!(
+                "../../migrations/postgres/0011_platform_quotas_and_more.sql"
+            ),
         },
     ],
     sqlite_migrations: &[
@@ -266,8 +268,10 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
         },
         spec::Migration {
             version: 11,
-            name: "platform_overrides",
-            sql: include_str!("../../migrations/sqlite/0011_platform_overrides.sql"),
+            name: "platform_quotas_and_more",
+            sql: include_str!(
+                "../../migrations/sqlite/0011_platform_quotas_and_more.sql"
+            ),
         },
     ],
 };

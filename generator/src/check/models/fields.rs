@@ -40,6 +40,8 @@ fn kind_name(kind: FieldKind) -> &'static str {
         FieldKind::Enum => "enum",
         FieldKind::Json => "json",
         FieldKind::Ref => "ref",
+        FieldKind::Email => "email",
+        FieldKind::Url => "url",
     }
 }
 
@@ -268,8 +270,11 @@ fn check_enum(ctx: &mut Ctx, field: &FieldSpec) {
 fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     let kind = *field.kind.get_ref();
     if let Some(max_len) = &field.max_len {
-        if !matches!(kind, FieldKind::String | FieldKind::Text) {
-            only_for(ctx, "max_len", max_len.span(), kind, "string and text");
+        if !matches!(
+            kind,
+            FieldKind::String | FieldKind::Text | FieldKind::Email | FieldKind::Url
+        ) {
+            only_for(ctx, "max_len", max_len.span(), kind, "string, text, email and url");
         } else if *max_len.get_ref() < 1 {
             ctx.error("rookery::bad_bound", max_len.span(), "`max_len` must be at least 1")
                 .label("too small")
@@ -314,7 +319,7 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         .label("below min")
         .help_text("swap them, or fix one of them");
     }
-    if field.indexed && ["limit", "cursor", "sort"].contains(&name.get_ref().as_str()) {
+    if field.indexed && rookery_macros_core::LIST_PARAMETERS.contains(&name.get_ref().as_str()) {
         ctx.error(
             "rookery::filter_collision",
             name.span(),
@@ -340,6 +345,23 @@ fn check_bounds(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
         .help_text(
             "a list is paged by a cursor on its sort key, which needs a value in every row; make the field required \
              (with a `default`) or remove `sortable`",
+        );
+    }
+    if let Some(searchable) = field.searchable.as_ref().filter(|s| *s.get_ref())
+        && !matches!(
+            kind,
+            FieldKind::String | FieldKind::Text | FieldKind::Email | FieldKind::Url
+        )
+    {
+        ctx.error(
+            "rookery::misplaced_option",
+            searchable.span(),
+            format!("{} field cannot be `searchable`", with_article(kind_name(kind))),
+        )
+        .label(format!("on {} field", with_article(kind_name(kind))))
+        .help_text(
+            "`?q=` searches text: string, text, email and url fields; filter other types with `indexed = true` \
+             (`?field=`, `?field[in]=`, and ranges such as `?field[gte]=` on numbers and dates)",
         );
     }
     if matches!(kind, FieldKind::Text | FieldKind::Json) {
@@ -405,6 +427,16 @@ fn check_default(ctx: &mut Ctx, name: &Spanned<String>, field: &FieldSpec) {
     let value = default.get_ref();
     let span = default.span();
     let expected = match kind {
+        FieldKind::Email | FieldKind::Url => {
+            ctx.error(
+                "rookery::bad_default",
+                span,
+                format!("{} field cannot have a default", with_article(kind_name(kind))),
+            )
+            .label("default not allowed")
+            .help_text("an address is each row's own; make the field `optional` or set it in each create request");
+            return;
+        }
         FieldKind::Ref | FieldKind::Json => {
             ctx.error(
                 "rookery::bad_default",
@@ -598,9 +630,9 @@ fn bounded_default(
     }
 }
 
-/// "an integer", "a string".
+/// "an integer", "a string", "a uuid", "a url".
 fn with_article(noun: &str) -> String {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    if noun.starts_with(['a', 'e', 'i', 'o']) {
         format!("an {noun}")
     } else {
         format!("a {noun}")

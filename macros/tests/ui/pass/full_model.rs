@@ -35,11 +35,17 @@ pub struct Project {
 )]
 pub struct Task {
     /// Title.
-    #[rookery(max_len = 200, min = 1, sortable, unique, renamed_from = "name")]
+    #[rookery(max_len = 200, min = 1, sortable, unique, renamed_from = "name", searchable)]
     pub title: String,
     /// Notes.
-    #[rookery(text)]
+    #[rookery(text, searchable)]
     pub notes: Option<String>,
+    /// Who asked.
+    #[rookery(email, unique, indexed, searchable)]
+    pub requester: Option<String>,
+    /// Where it is tracked.
+    #[rookery(url, max_len = 500)]
+    pub link: Option<String>,
     /// Estimate in hours.
     #[rookery(min = 0, max = 1000, default = 1)]
     pub hours: i32,

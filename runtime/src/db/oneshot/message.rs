@@ -62,7 +62,7 @@ pub(crate) fn statement_name(sql: &str, types: &[&str]) -> Option<String> {
 pub(crate) fn pg_type(bind: &Bind) -> &'static str {
     match &bind.value {
         Value::Null => match bind.ty {
-            FieldType::String | FieldType::Text | FieldType::Enum(_) => "text",
+            FieldType::String | FieldType::Text | FieldType::Enum(_) | FieldType::Email | FieldType::Url => "text",
             FieldType::Int => "integer",
             FieldType::BigInt => "bigint",
             FieldType::Decimal => "numeric",

@@ -43,14 +43,14 @@ const INVITATION_TTL: Duration = Duration::days(7);
 /// bounds request cost).
 pub(crate) const MAX_PASSWORD_LEN: usize = 1024;
 /// Longest accepted email address (RFC 5321 path limit).
-pub(crate) const MAX_EMAIL_LEN: usize = 254;
+pub(crate) use crate::repo::MAX_EMAIL_LEN;
 
 /// The rules of the identity routes' bodies, as the OpenAPI document
 /// states them.
 pub(crate) mod rules {
     pub(crate) use super::api_keys::MAX_NAME_LEN as MAX_KEY_NAME_LEN;
     pub(crate) use super::signup::{MAX_NAME_LEN as MAX_TENANT_NAME_LEN, slug_schema};
-    pub(crate) use super::{EMAIL_PATTERN, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
+    pub(crate) use super::{EMAIL_FIELD_PATTERN, EMAIL_PATTERN, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
     pub(crate) use crate::auth::password::MIN_PASSWORD_LEN;
 
     /// One character that is neither whitespace (as `str::trim` sees it)
@@ -148,30 +148,36 @@ async fn membership_role(tx: &mut TenantTx, user: UserId) -> Result<Option<Strin
 
 // ---- validation -------------------------------------------------------------
 
+/// [`crate::repo::is_email`]'s rule as a pattern, without surroundings.
+macro_rules! email_address {
+    () => {
+        concat!(
+            "[^@\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+",
+            "@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+"
+        )
+    };
+}
+
 /// [`normalize_email`]'s rule as a pattern, for the OpenAPI document:
 /// around whitespace (`str::trim`'s), a local part without `@`, whitespace
 /// or control characters, then a domain of at least two dot-separated
 /// labels of ASCII letters, digits and `-`.
 pub(crate) const EMAIL_PATTERN: &str = concat!(
     "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
-    "[^@\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+",
-    "@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+",
+    email_address!(),
     "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
 );
+
+/// An `email` field's value as a pattern, for the OpenAPI document: the
+/// address exactly (nothing is trimmed from a field).
+pub(crate) const EMAIL_FIELD_PATTERN: &str = concat!("^", email_address!(), "$");
 
 /// The email trimmed and lower-cased, or a field error: at most
 /// [`MAX_EMAIL_LEN`] characters as sent, matching [`EMAIL_PATTERN`].
 fn normalize_email(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> String {
     let trimmed = raw.trim();
     let email = trimmed.to_lowercase();
-    let label = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    let valid = raw.chars().count() <= MAX_EMAIL_LEN
-        && trimmed.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !local.chars().any(|c| c.is_whitespace() || c.is_control())
-                && domain.contains('.')
-                && domain.split('.').all(label)
-        });
+    let valid = raw.chars().count() <= MAX_EMAIL_LEN && crate::repo::is_email(trimmed);
     if !valid {
         errors.push(FieldError {
             field: field.into(),

@@ -101,6 +101,19 @@ pub(super) fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, 
                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}),
         json!({"name": "sort", "in": "query", "description": "`-` before a key sorts descending", "schema": {"type": "string", "enum": sorts, "default": "-created_at"}}),
     ];
+    list_params.push(json!({"name": "count", "in": "query",
+        "description": "`true`: the page says in `total` how many rows match the filters and search in all (one more statement)",
+        "schema": {"type": "boolean", "default": false}}));
+    let searchable: Vec<&str> = def.fields.iter().filter(|f| f.searchable).map(|f| f.name).collect();
+    if !searchable.is_empty() {
+        list_params.push(json!({"name": "q", "in": "query",
+            "description": format!(
+                "Text search: only rows where each word (split at whitespace; at most {}) is found in {}, ignoring case. `%` and `_` are plain characters.",
+                crate::repo::MAX_SEARCH_WORDS,
+                searchable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+            ),
+            "schema": {"type": "string", "maxLength": crate::repo::MAX_SEARCH_LEN, "pattern": super::schema::NO_NUL}}));
+    }
     for f in def.fields.iter().filter(|f| f.indexed) {
         let mut s = field_schema(f);
         // A query string has no null: an optional field's filter is its type.
@@ -112,6 +125,21 @@ pub(super) fn model_paths(prefix: &str, def: &ModelDef, paths: &mut Map<String, 
         }
         list_params
             .push(json!({"name": f.name, "in": "query", "description": "Only rows with this value", "schema": s}));
+        list_params.push(json!({"name": format!("{}[in]", f.name), "in": "query",
+            "description": format!("Only rows whose value is one of these (comma-separated, at most {})", crate::repo::MAX_IN_VALUES),
+            "style": "form", "explode": false,
+            "schema": {"type": "array", "items": s, "minItems": 1, "maxItems": crate::repo::MAX_IN_VALUES}}));
+        if f.ty.is_ordered() {
+            for (op, meaning) in [
+                ("gt", "greater than"),
+                ("gte", "at least"),
+                ("lt", "less than"),
+                ("lte", "at most"),
+            ] {
+                list_params.push(json!({"name": format!("{}[{op}]", f.name), "in": "query",
+                    "description": format!("Only rows whose value is {meaning} this"), "schema": s}));
+            }
+        }
     }
     let row = || json_response("The row", reference(&name));
     paths.insert(

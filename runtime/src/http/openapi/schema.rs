@@ -8,11 +8,19 @@ use crate::model::{FieldDef, FieldType, KeyKind, ModelDef};
 
 /// A string without U+0000, which PostgreSQL cannot store (the server
 /// answers 422).
-pub(super) const NO_NUL: &str = "^[^\\u0000]*$";
+pub(crate) const NO_NUL: &str = "^[^\\u0000]*$";
 
-/// A decimal as the server reads it: a JSON string of digits, optionally a
-/// point and more digits (a JSON number is refused, so no digit is lost).
+/// A decimal as the server writes it: a JSON string of digits, optionally
+/// a point and more digits. A request may send a JSON number too, read
+/// from its text (no digit is lost).
 pub(super) const DECIMAL: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+
+/// An absolute http or https URL without whitespace or control characters
+/// (what `repo::formats::is_url` also parses).
+pub(super) const URL: &str = concat!(
+    "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?",
+    "([/?#][^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
+);
 
 /// A plain string without U+0000.
 pub(super) fn text() -> Value {
@@ -67,6 +75,21 @@ pub(crate) fn field_schema(field: &FieldDef) -> Value {
         FieldType::Uuid => json!({"type": "string", "format": "uuid"}),
         FieldType::Json => json!({"description": "Any JSON value without U+0000 in its strings and keys."}),
         FieldType::Enum(values) => json!({"type": "string", "enum": values}),
+        FieldType::Email => {
+            let max = field.max_len.map_or(crate::repo::MAX_EMAIL_LEN, |m| {
+                (m as usize).min(crate::repo::MAX_EMAIL_LEN)
+            });
+            json!({"type": "string", "maxLength": max,
+                   "pattern": crate::http::identity::rules::EMAIL_FIELD_PATTERN,
+                   "description": "An email address, as written; compared without regard to case."})
+        }
+        FieldType::Url => {
+            let max = field
+                .max_len
+                .map_or(crate::repo::MAX_URL_LEN, |m| (m as usize).min(crate::repo::MAX_URL_LEN));
+            json!({"type": "string", "maxLength": max, "pattern": URL,
+                   "description": "An absolute http or https URL, as written."})
+        }
         FieldType::Ref(target) => {
             let mut s = key_schema(target.key);
             s["description"] = json!(format!("id of a row of `{}` in the same tenant", target.table));
@@ -125,6 +148,23 @@ pub(super) fn model_schemas(def: &ModelDef, schemas: &mut Map<String, Value>) {
         if let Some(rule) = rule {
             schema["description"] = Value::String(rule);
         }
+        if field.ty == FieldType::Decimal {
+            // A request may send a JSON number too (read from its text, exactly).
+            let types = if field.optional {
+                json!(["string", "number", "null"])
+            } else {
+                json!(["string", "number"])
+            };
+            schema["type"] = types;
+            schema["description"] = json!(
+                format!(
+                    "{} A JSON number is read from its text, exactly; answers write a string.",
+                    schema["description"].as_str().unwrap_or_default()
+                )
+                .trim()
+                .to_owned()
+            );
+        }
         create_props.insert(field.name.into(), schema.clone());
         update_props.insert(field.name.into(), schema);
         if !field.optional && field.default.is_none() && !field.owner {
@@ -149,7 +189,8 @@ pub(super) fn model_schemas(def: &ModelDef, schemas: &mut Map<String, Value>) {
         format!("{name}Page"),
         json!({"type": "object", "required": ["data"], "properties": {
             "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
-            "next_cursor": {"type": "string", "description": "Pass as `cursor` for the next page; absent on the last page"}
+            "next_cursor": {"type": "string", "description": "Pass as `cursor` for the next page; absent on the last page"},
+            "total": {"type": "integer", "minimum": 0, "description": "How many rows match the filters and search in all; only with `count=true`"}
         }}),
     );
 }

@@ -173,6 +173,11 @@ fn every_field_rule_is_stated() {
         for schema in ["Thing", "CreateThing", "UpdateThing"] {
             let actual = &schemas[schema]["properties"][field];
             for (key, value) in rules.as_object().unwrap() {
+                // A request may send a decimal as a JSON number too.
+                let value = match (field, schema, key.as_str()) {
+                    ("price", "CreateThing" | "UpdateThing", "type") => &json!(["string", "number", "null"]),
+                    _ => value,
+                };
                 assert_eq!(&actual[key], value, "{schema}.{field}.{key} in {actual}");
             }
         }

@@ -27,11 +27,11 @@ pub enum ProjectStatus {
     sort = "-created_at"
 )]
 pub struct Project {
-    /// `name`: string, at most 120 characters.
-    #[rookery(max_len = 120)]
+    /// `name`: string, at most 120 characters, searchable (`q=`).
+    #[rookery(max_len = 120, searchable)]
     pub name: String,
-    /// `description`: text, optional, default empty.
-    #[rookery(text, default = "")]
+    /// `description`: text, optional, default empty, searchable (`q=`).
+    #[rookery(text, default = "", searchable)]
     pub description: Option<String>,
     /// `status`: enum, default `active`.
     #[rookery(default = "active")]
@@ -40,6 +40,6 @@ pub struct Project {
     #[rookery(owner)]
     pub owner: rookery::UserId,
     /// `budget`: decimal, optional, setting it needs `projects.budget`, masked in the audit log.
-    #[rookery(write = "projects.budget", sensitive)]
+    #[rookery(indexed, write = "projects.budget", sensitive)]
     pub budget: Option<rookery::Decimal>,
 }
