@@ -184,7 +184,7 @@ async fn bad_requests_change_nothing(h: Harness) {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(detail.contains("free, pro, basic"), "{unknown:?}");
+    assert!(detail.contains("the plans are free, pro,"), "{unknown:?}");
     set_plan(&h, "nobody", "pro")
         .await
         .assert_problem(StatusCode::NOT_FOUND);

@@ -1941,7 +1941,9 @@ async fn postgres_the_serving_role_holds_only_what_the_app_uses() {
     );
     // Platform rows the app never updates or deletes.
     for sql in [
-        "UPDATE tenants SET plan = 'team'".to_owned(),
+        // (`plan` and `feature_overrides` are the operator API's to change.)
+        "UPDATE tenants SET slug = 'forged'".to_owned(),
+        "UPDATE tenants SET name = 'forged'".to_owned(),
         "DELETE FROM tenants".to_owned(),
         "UPDATE users SET email = 'x@evil.test'".to_owned(),
         "DELETE FROM users".to_owned(),

@@ -446,6 +446,12 @@ fn expected_schema(snapshot: &Value, d: Dialect) -> Vec<String> {
             "audit_log: policy audit_log_sealed_once RESTRICTIVE UPDATE to {public}: using (seq IS NULL) with check true"
                 .to_owned(),
         );
+        // A transaction that names a user sees that user's memberships in
+        // every tenant (`migrate` keeps it: one person, several tenants).
+        facts.push(
+            "memberships: policy own_memberships PERMISSIVE SELECT to {public}: using (user_id = ( SELECT (NULLIF(current_setting('app.user_id'::text, true), ''::text))::uuid AS \"nullif\")) with check NULL"
+                .to_owned(),
+        );
     }
 
     for t in tables {

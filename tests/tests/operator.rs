@@ -144,7 +144,7 @@ fn sqlite_without_an_operator_token_there_is_no_operator_api() {
     );
     let shown = tenant_command(&bin, &env, &["show", "acme"], true);
     assert!(
-        shown.contains("features: sso, audit_log, api_access, webhooks"),
+        shown.contains("features:  sso, audit_log, api_access, webhooks"),
         "{shown}"
     );
     let missing = tenant_command(&bin, &env, &["show", "nosuch"], false);

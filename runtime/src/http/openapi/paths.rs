@@ -273,7 +273,7 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "post",
         json!({"operationId": "switch_tenant", "tags": ["auth"], "summary": "Tokens for another of the caller's tenants",
         "description": "The tokens hold for the tenant named in the body only; the caller's other tokens stay as they are. A tenant the caller is not an active member of answers 404, whether it exists or not. Not for API keys (403).",
-        "requestBody": json_body(object(json!({"tenant": {"type": "string", "description": "The tenant's id or slug"}}), &["tenant"])),
+        "requestBody": json_body(object(json!({"tenant": {"type": "string", "pattern": "^[^\\u0000]*$", "description": "The tenant's id or slug"}}), &["tenant"])),
         "responses": responses(&[(200, json_response("Tokens for that tenant", reference("SignedInTo")))], &[AUTHENTICATED, JSON_BODY, &[404]])}),
     );
     add(
