@@ -204,6 +204,19 @@ const AUDIT_CHAIN: &str = "
 GRANT UPDATE (seq, hash) ON audit_log TO {role};
 ";
 
+/// Whether `table` of the current schema has `column` (a platform step's
+/// column, so the grants that name it run only once it exists).
+async fn has_column(conn: &mut sqlx::PgConnection, table: &str, column: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2)",
+    )
+    .bind(table)
+    .bind(column)
+    .fetch_one(conn)
+    .await
+}
+
 fn migrator(migrations: &'static [Migration], wrap: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
@@ -376,34 +389,18 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .await
         .map_err(failed)?;
     // The member lifecycle's columns (version 8).
-    let members: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'memberships' AND column_name = 'status')",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
+    let members = has_column(&mut conn, "memberships", "status").await.map_err(failed)?;
     // The rate quotas' windows (version 9).
     let quotas: bool = sqlx::query_scalar("SELECT to_regclass('rookery_quota_windows') IS NOT NULL")
         .fetch_one(&mut *conn)
         .await
         .map_err(failed)?;
     // The operator's feature overrides (version 11).
-    let overrides: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'tenants' AND column_name = 'feature_overrides')",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
+    let overrides = has_column(&mut conn, "tenants", "feature_overrides")
+        .await
+        .map_err(failed)?;
     // The audit chain's columns (version 10).
-    let chain: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'audit_log' AND column_name = 'seq')",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
+    let chain = has_column(&mut conn, "audit_log", "seq").await.map_err(failed)?;
     let sql = [
         GRANTS,
         if members { MEMBERS } else { "" },
