@@ -29,6 +29,9 @@ pub struct App {
     pub auth_methods: Vec<&'static str>,
     /// Roles with inheritance flattened, in spec order.
     pub roles: Vec<Role>,
+    /// The permission catalogue: what a role, and a tenant's custom role,
+    /// may grant.
+    pub permissions: Vec<Permission>,
     /// Permissions that need a plan feature: `(permission, feature)`.
     pub gated_permissions: Vec<(String, String)>,
     /// The plan feature API keys need.
@@ -67,6 +70,17 @@ pub struct Role {
     /// On own rows only (`x.y:own`), those also granted on every row left
     /// out: sorted, deduplicated, inherited grants included.
     pub own: Vec<String>,
+}
+
+/// A permission of the catalogue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Permission {
+    /// Permission name.
+    pub name: String,
+    /// `[permissions]`'s description, if declared.
+    pub description: Option<String>,
+    /// May be granted on own rows only.
+    pub ownable: bool,
 }
 
 /// A feature.
@@ -513,6 +527,14 @@ pub fn build(spec: &Spec, hand: &Handwritten, kept: &HashMap<String, Key>) -> Re
         resolvers,
         auth_methods,
         roles,
+        permissions: crate::check::permissions(spec, hand)
+            .into_iter()
+            .map(|(name, description, ownable)| Permission {
+                name,
+                description,
+                ownable,
+            })
+            .collect(),
         gated_permissions: spec
             .permissions
             .iter()

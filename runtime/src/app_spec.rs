@@ -36,6 +36,20 @@ pub struct RoleDef {
     pub own: &'static [&'static str],
 }
 
+/// A permission of the app's catalogue: one a role may grant, and so one a
+/// tenant's custom role may grant (`rbac::custom`).
+#[derive(Debug, Clone, Copy)]
+pub struct PermissionDef {
+    /// Permission name (`projects.write`).
+    pub name: &'static str,
+    /// What it allows, when the spec's `[permissions]` says.
+    pub description: Option<&'static str>,
+    /// Whether it may be granted on own rows only (`projects.write:own`):
+    /// every model that uses it has an owner field, and it is no model's
+    /// `assign` permission.
+    pub ownable: bool,
+}
+
 /// A feature a plan can unlock.
 #[derive(Debug, Clone, Copy)]
 pub struct FeatureDef {
@@ -191,6 +205,9 @@ pub struct AppSpec {
     pub auth_methods: &'static [AuthMethod],
     /// Roles, flattened. The first role is the one a tenant's creator gets.
     pub roles: &'static [RoleDef],
+    /// Every permission a role may grant (the models', the declared ones,
+    /// the platform's), in the spec's order.
+    pub permissions: &'static [PermissionDef],
     /// Features.
     pub features: &'static [FeatureDef],
     /// Plans. The first plan is the one a new tenant gets.
@@ -209,6 +226,11 @@ impl AppSpec {
     /// The role called `name`.
     pub fn role(&self, name: &str) -> Option<&'static RoleDef> {
         self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The permission called `name`, if the app has it.
+    pub fn permission(&self, name: &str) -> Option<&'static PermissionDef> {
+        self.permissions.iter().find(|p| p.name == name)
     }
 
     /// The plan called `name`.

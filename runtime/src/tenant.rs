@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::app_spec::{AppSpec, PlanDef, TenantResolver};
 use crate::db::{Bind, Db, DbError};
 use crate::model::{FieldType, TenantId, Value};
+use crate::rbac::CustomRoles;
 use crate::shared::Redis;
 
 /// The header that names a tenant by id or slug.
@@ -135,6 +136,8 @@ pub struct TenantInfo {
     pub plan: &'static PlanDef,
     /// The operator's per-tenant feature overrides, beside the plan.
     pub(crate) overrides: FeatureOverrides,
+    /// The tenant's custom roles.
+    pub(crate) roles: CustomRoles,
 }
 
 impl TenantInfo {
@@ -145,6 +148,7 @@ impl TenantInfo {
             slug,
             plan,
             overrides: FeatureOverrides::default(),
+            roles: CustomRoles::default(),
         }
     }
 
@@ -234,7 +238,7 @@ impl TenantDirectory {
     pub(crate) async fn lookup(
         &self,
         db: &Db,
-        spec: &AppSpec,
+        spec: &'static AppSpec,
         tenant: &TenantRef,
         redis: Option<&Redis>,
     ) -> Result<Option<Known>, DbError> {
@@ -278,7 +282,7 @@ impl TenantDirectory {
     async fn load_id(
         &self,
         db: &Db,
-        spec: &AppSpec,
+        spec: &'static AppSpec,
         id: TenantId,
         redis: Option<&Redis>,
     ) -> Result<Option<Known>, DbError> {
@@ -295,7 +299,7 @@ impl TenantDirectory {
     pub(crate) async fn reload(
         &self,
         db: &Db,
-        spec: &AppSpec,
+        spec: &'static AppSpec,
         id: TenantId,
         version: Option<u64>,
     ) -> Result<Option<Known>, DbError> {
@@ -320,7 +324,7 @@ impl TenantDirectory {
     async fn load(
         &self,
         db: &Db,
-        spec: &AppSpec,
+        spec: &'static AppSpec,
         predicate: &'static str,
         bind: Bind,
         version: Option<u64>,
@@ -342,12 +346,14 @@ impl TenantDirectory {
         let Some(plan) = spec.plan(&plan).or_else(|| spec.plans.first()) else {
             return Ok(None);
         };
+        let roles = custom_roles(db, spec, TenantId(id)).await?;
         let known = Known {
             info: TenantInfo {
                 id: TenantId(id),
                 slug: slug.clone(),
                 plan,
                 overrides: FeatureOverrides::parse(spec, &overrides),
+                roles,
             },
             version,
         };
@@ -359,6 +365,15 @@ impl TenantDirectory {
         }
         Ok(Some(known))
     }
+}
+
+/// `tenant`'s custom roles, read through its own transaction
+/// (`rookery_roles` is tenant-owned).
+async fn custom_roles(db: &Db, spec: &'static AppSpec, tenant: TenantId) -> Result<CustomRoles, DbError> {
+    let mut tx = db.begin(tenant).await?;
+    let roles = CustomRoles::read(&mut tx, spec).await?;
+    tx.finish_read();
+    Ok(roles)
 }
 
 #[cfg(test)]

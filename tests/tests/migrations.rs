@@ -44,6 +44,7 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_usage_members",
     "rookery_usage_rows",
     "rookery_quota_windows",
+    "rookery_roles",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[
@@ -61,6 +62,7 @@ const PLATFORM_TENANT_TABLES: &[&str] = &[
     "rookery_usage_members",
     "rookery_usage_rows",
     "rookery_quota_windows",
+    "rookery_roles",
 ];
 /// Platform storage with a `tenant_id` whose row-level security is enabled
 /// but not forced, so the owner's functions see every row: the job queue

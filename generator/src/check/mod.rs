@@ -82,6 +82,31 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     ctx.into_diagnostics()
 }
 
+/// The permission catalogue (every permission a role may grant, in the
+/// checker's order) with each one's description and whether it may be
+/// granted on own rows only: what a tenant's custom roles may grant.
+pub(crate) fn permissions(spec: &Spec, handwritten: &Handwritten) -> Vec<(String, Option<String>, bool)> {
+    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, None));
+    let by_owner = roles::HandwrittenPermissions {
+        owned: handwritten_permissions(handwritten, Some(true)),
+        ownerless: handwritten_permissions(handwritten, Some(false)),
+        assign: handwritten.models.iter().filter_map(|m| m.assign.clone()).collect(),
+    };
+    let ownable = roles::ownable(spec, &by_owner);
+    catalogue
+        .into_iter()
+        .map(|p| {
+            let description = spec
+                .permissions
+                .iter()
+                .find(|(name, _)| *name.get_ref() == p)
+                .map(|(_, d)| d.description.clone());
+            let own = ownable.rows.contains(&p);
+            (p, description, own)
+        })
+        .collect()
+}
+
 /// The permissions hand-written models' derives name (their routes',
 /// `assign` and their fields' `write`); with `Some(owned)`, of the models
 /// with (`true`) or without (`false`) an owner field only.

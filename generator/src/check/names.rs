@@ -10,12 +10,14 @@ pub const MAX_IDENT_LEN: usize = 48;
 
 /// Paths the platform serves under the API prefix: a model's path (its
 /// table name) may not be one of them.
-pub const PLATFORM_ROUTES: [&str; 8] = [
+pub const PLATFORM_ROUTES: [&str; 10] = [
     "auth",
     "me",
     "api-keys",
     "invitations",
     "members",
+    "roles",
+    "permissions",
     "webhooks",
     "usage",
     "audit-log",
@@ -48,7 +50,7 @@ pub const PLATFORM_MODELS: [&str; 19] = [
 ];
 
 /// Tables of the platform models.
-pub const PLATFORM_TABLES: [&str; 19] = [
+pub const PLATFORM_TABLES: [&str; 20] = [
     "tenants",
     "users",
     "memberships",
@@ -68,6 +70,7 @@ pub const PLATFORM_TABLES: [&str; 19] = [
     "rookery_usage_members",
     "rookery_usage_rows",
     "rookery_quota_windows",
+    "rookery_roles",
 ];
 
 /// What an identifier names, which decides the words it may not be.

@@ -12,9 +12,10 @@ use super::report::{Ctx, closest};
 
 /// Permissions of the platform's own routes (members, API keys, audit log,
 /// billing, the tenant itself).
-pub const PLATFORM_PERMISSIONS: [&str; 9] = [
+pub const PLATFORM_PERMISSIONS: [&str; 10] = [
     "members.read",
     "members.manage",
+    "roles.manage",
     "api_keys.manage",
     "audit.read",
     "billing.manage",

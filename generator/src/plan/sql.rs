@@ -130,6 +130,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/11_overrides.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/11_overrides.sql"),
     },
+    PlatformStep {
+        version: 12,
+        name: "roles",
+        summary: "platform table rookery_roles (a tenant's custom roles)",
+        postgres: include_str!("../../templates/platform/postgres/12_roles.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/12_roles.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

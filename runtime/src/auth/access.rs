@@ -62,9 +62,9 @@ impl Principal {
     /// otherwise.
     pub fn scope(&self, permission: &str) -> Result<Scope, Denied> {
         self.gate(permission)?;
-        if self.role.permissions.contains(&permission) {
+        if self.role.permissions().contains(&permission) {
             Ok(Scope::Any)
-        } else if self.role.own.contains(&permission) {
+        } else if self.role.own().contains(&permission) {
             Ok(Scope::Own(self.user()))
         } else {
             Err(Denied::Permission(permission.to_owned()))

@@ -122,6 +122,12 @@ impl Verifier<'_> {
                 .await?
                 .ok_or(AuthError::TenantMismatch("unknown tenant"))?;
             principal.info = known.info;
+            // The facts carry the tenant's custom roles: one may have
+            // changed (or gone) with them.
+            if principal.role.is_custom() {
+                principal.role = crate::rbac::by_key(self.spec, &principal.info.roles, principal.role.key())
+                    .ok_or(AuthError::Unauthorized(REVOKED))?;
+            }
         }
         // A plan change may change the window; the count was of the old one.
         let decision = self

@@ -31,7 +31,8 @@ pub(crate) mod token;
 
 use uuid::Uuid;
 
-use crate::app_spec::{AppSpec, AuthMethod, Gates, RoleDef};
+use crate::app_spec::{AppSpec, AuthMethod, Gates};
+use crate::rbac::Role;
 use crate::config::Config;
 use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
@@ -116,8 +117,9 @@ pub struct Principal {
     pub tenant: TenantId,
     /// Who acts.
     pub actor: Actor,
-    /// The role, with its flattened permissions.
-    pub role: &'static RoleDef,
+    /// The role (the spec's or one of the tenant's custom roles), with its
+    /// flattened permissions.
+    pub role: Role,
     /// Tenant facts (slug, plan).
     pub info: TenantInfo,
     /// The app's feature gates on permissions.
@@ -128,7 +130,7 @@ impl Principal {
     /// Whether the caller has `permission` on every row (and the tenant's
     /// plan has the feature the permission needs, if any).
     pub fn can(&self, permission: &str) -> bool {
-        self.gate(permission).is_ok() && crate::rbac::allows(self.role, permission)
+        self.gate(permission).is_ok() && crate::rbac::allows(&self.role, permission)
     }
 
     /// Refuses a permission whose feature (`[permissions]` in the spec) the
@@ -270,13 +272,11 @@ impl Verifier<'_> {
                     plan: info.plan.name,
                 });
             }
-            let role = spec
-                .role(&key.role)
+            let role = crate::rbac::by_key(spec, &info.roles, &key.role)
                 .ok_or(AuthError::Unauthorized("the key's role no longer exists"))?;
-            let creator = spec
-                .role(&key.creator_role)
+            let creator = crate::rbac::by_key(spec, &info.roles, &key.creator_role)
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
-            if !crate::rbac::can_grant(creator, role) {
+            if !crate::rbac::can_grant(&creator, &role) {
                 return Err(AuthError::Unauthorized("the key's creator no longer holds its role"));
             }
             let principal = Principal {
@@ -301,9 +301,6 @@ impl Verifier<'_> {
             .verify(bearer)
             .ok_or(AuthError::Unauthorized("invalid or expired token"))?;
         let verified = claims.parsed().ok_or(AuthError::Unauthorized("invalid token claims"))?;
-        let role = spec
-            .role(verified.role)
-            .ok_or(AuthError::Unauthorized("invalid token claims"))?;
         // The token names its tenant; the request must name the same one.
         const MISMATCH: &str = "the request's tenant does not match the token";
         let named = named?;
@@ -318,6 +315,9 @@ impl Verifier<'_> {
             .await?
             .filter(|known| known.info.id == verified.tenant)
             .ok_or(AuthError::TenantMismatch(MISMATCH))?;
+        // A custom role deleted since (it had no holder left) signs nobody in.
+        let role = crate::rbac::by_key(spec, &info.roles, verified.role)
+            .ok_or(AuthError::Unauthorized("invalid token claims"))?;
         let principal = Principal {
             tenant: info.id,
             actor: Actor::User(verified.user),
@@ -398,7 +398,7 @@ mod tests {
     use super::*;
     use crate::app_spec::PlanDef;
 
-    static ROLE: RoleDef = RoleDef {
+    static ROLE: crate::app_spec::RoleDef = crate::app_spec::RoleDef {
         name: "member",
         permissions: &["projects.read", "projects.write"],
         own: &[],
@@ -417,7 +417,7 @@ mod tests {
         Principal {
             tenant,
             actor: Actor::User(UserId::new_v7()),
-            role: &ROLE,
+            role: Role::system(&ROLE),
             info: TenantInfo::new(tenant, "acme".into(), &PLAN),
             gates: &Gates::NONE,
         }

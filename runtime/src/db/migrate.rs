@@ -74,7 +74,23 @@ pub enum MigrateError {
         /// The first missing one, for the message.
         missing: String,
     },
+    /// The app's migrations predate the platform tables this runtime
+    /// needs (the runtime was upgraded, the app not regenerated): `serve`
+    /// refuses to start rather than answer requests with 500.
+    #[error(
+        "the database has no table `{table}` (platform tables version {version}), which this runtime needs: run `rookery generate` to write the migration that adds it, then `<app> migrate`"
+    )]
+    PlatformBehind {
+        /// The newest platform table.
+        table: &'static str,
+        /// The platform step that creates it.
+        version: u32,
+    },
 }
+
+/// The newest platform table the runtime reads, and the step that
+/// creates it: an app generated before it cannot serve.
+const NEWEST_PLATFORM_TABLE: (&str, u32) = ("rookery_roles", 12);
 
 /// Lifts `FORCE ROW LEVEL SECURITY` from every table of the current
 /// schema that the migrating role owns, for this transaction only, and
@@ -204,6 +220,15 @@ const AUDIT_CHAIN: &str = "
 GRANT UPDATE (seq, hash) ON audit_log TO {role};
 ";
 
+/// The tenants' custom roles (platform tables version 12): defined,
+/// changed (its name, what it inherits and grants) and deleted; never
+/// moved to another tenant or given another id.
+const ROLES: &str = "
+REVOKE ALL ON rookery_roles FROM {role};
+GRANT SELECT, INSERT, DELETE ON rookery_roles TO {role};
+GRANT UPDATE (name, inherits, grants, updated_at) ON rookery_roles TO {role};
+";
+
 /// Whether `table` of the current schema has `column` (a platform step's
 /// column, so the grants that name it run only once it exists).
 async fn has_column(conn: &mut sqlx::PgConnection, table: &str, column: &str) -> Result<bool, sqlx::Error> {
@@ -296,13 +321,33 @@ impl Db {
             super::Dialect::Postgres => spec.postgres_migrations,
             super::Dialect::Sqlite => spec.sqlite_migrations,
         };
-        match expected.iter().find(|m| !applied.contains(&m.version)) {
-            None => Ok(()),
-            Some(first) => Err(DbError::Migrate(MigrateError::Behind {
+        if let Some(first) = expected.iter().find(|m| !applied.contains(&m.version)) {
+            return Err(DbError::Migrate(MigrateError::Behind {
                 applied: expected.iter().filter(|m| applied.contains(&m.version)).count(),
                 expected: expected.len(),
                 missing: format!("; first missing: {:04}_{}", first.version, first.name),
-            })),
+            }));
+        }
+        let (table, version) = NEWEST_PLATFORM_TABLE;
+        let exists: bool = match (self.pg(), self.sqlite()) {
+            (Some(pool), _) => {
+                sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(table)
+                    .fetch_one(pool)
+                    .await?
+            }
+            (None, Some(pool)) => {
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)")
+                    .bind(table)
+                    .fetch_one(pool)
+                    .await?
+            }
+            (None, None) => unreachable!("a Db always holds one pool"),
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(DbError::Migrate(MigrateError::PlatformBehind { table, version }))
         }
     }
 }
@@ -401,11 +446,17 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         .map_err(failed)?;
     // The audit chain's columns (version 10).
     let chain = has_column(&mut conn, "audit_log", "seq").await.map_err(failed)?;
+    // The tenants' custom roles (version 12).
+    let roles: bool = sqlx::query_scalar("SELECT to_regclass('rookery_roles') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed)?;
     let sql = [
         GRANTS,
         if members { MEMBERS } else { "" },
         if overrides { OVERRIDES } else { "" },
         if chain { AUDIT_CHAIN } else { "" },
+        if roles { ROLES } else { "" },
         if queue { super::queue::FUNCTIONS } else { "" },
         if mail { super::mail::FUNCTIONS } else { "" },
         if events { super::events::FUNCTIONS } else { "" },

@@ -81,6 +81,14 @@ pub enum ApiError {
     /// role first.
     #[error("the tenant must keep an active `{0}`: make another member `{0}` first")]
     LastOwner(&'static str),
+    /// 409: the role is one of the spec's (a system role): no tenant can
+    /// change or delete it.
+    #[error("`{0}` is a system role (the app's); it cannot be changed or deleted: define a custom role instead")]
+    SystemRole(&'static str),
+    /// 409: the custom role still has holders (active members, pending
+    /// invitations, API keys not revoked): give them another role first.
+    #[error("{0}")]
+    RoleInUse(String),
     /// 404: no such resource in this tenant.
     #[error("not found")]
     NotFound,
@@ -198,6 +206,8 @@ impl ApiError {
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::RoleRequired(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::LastOwner(_) => (StatusCode::CONFLICT, "last-owner", "Last owner"),
+            Self::SystemRole(_) => (StatusCode::CONFLICT, "system-role", "System role"),
+            Self::RoleInUse(_) => (StatusCode::CONFLICT, "role-in-use", "Role in use"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
             Self::MethodNotAllowed => (

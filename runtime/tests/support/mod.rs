@@ -42,7 +42,9 @@ use std::future::Future;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use rookery::app_spec::{AppSpec, AuthMethod, Migration, PlanDef, QuotaDef, QuotaLimit, RoleDef, TenantResolver};
+use rookery::app_spec::{
+    AppSpec, AuthMethod, Migration, PermissionDef, PlanDef, QuotaDef, QuotaLimit, RoleDef, TenantResolver,
+};
 use rookery::config::Config;
 use rookery::db::{Db, DbOptions};
 use rookery::{App, TenantModel};
@@ -76,6 +78,7 @@ const ADMIN: &[&str] = &[
     "projects.write",
     "api_keys.manage",
     "members.manage",
+    "roles.manage",
     "projects.delete",
     "audit.read",
     "webhooks.manage",
@@ -91,6 +94,7 @@ const OWNER: &[&str] = &[
     "projects.write",
     "api_keys.manage",
     "members.manage",
+    "roles.manage",
     "projects.delete",
     "audit.read",
     "billing.manage",
@@ -371,6 +375,36 @@ CREATE TABLE deals (
     FOREIGN KEY (tenant_id, owner_id) REFERENCES memberships (tenant_id, user_id));
 ";
 
+/// The permission catalogue: deals have an owner (their permissions may be
+/// granted on own rows, `deals.assign` excepted), projects do not.
+const PERMISSIONS: &[PermissionDef] = &[
+    permission("deals.read", true),
+    permission("deals.write", true),
+    permission("deals.delete", true),
+    permission("deals.approve", true),
+    permission("deals.assign", false),
+    permission("projects.read", false),
+    permission("projects.write", false),
+    permission("projects.delete", false),
+    permission("members.read", false),
+    permission("members.manage", false),
+    permission("roles.manage", false),
+    permission("api_keys.manage", false),
+    permission("audit.read", false),
+    permission("billing.manage", false),
+    permission("tenant.delete", false),
+    permission("tenant.export", false),
+    permission("webhooks.manage", false),
+];
+
+const fn permission(name: &'static str, ownable: bool) -> PermissionDef {
+    PermissionDef {
+        name,
+        description: None,
+        ownable,
+    }
+}
+
 /// Roles owner > admin > member > viewer (owner first: a tenant's creator
 /// gets it); plans `free` (first, 3 members) and `pro` (unlimited).
 pub static TEST_SPEC: AppSpec = AppSpec {
@@ -401,6 +435,7 @@ pub static TEST_SPEC: AppSpec = AppSpec {
             own: VIEWER_OWN,
         },
     ],
+    permissions: PERMISSIONS,
     features: &[
         rookery::app_spec::FeatureDef {
             name: "webhooks",
@@ -502,7 +537,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/8_members.sql"),
                 include_str!("../../../generator/templates/platform/postgres/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/postgres/10_audit.sql"),
-                include_str!("../../../generator/templates/platform/postgres/11_overrides.sql")
+                include_str!("../../../generator/templates/platform/postgres/11_overrides.sql"),
+                include_str!("../../../generator/templates/platform/postgres/12_roles.sql")
             ),
         },
         Migration {
@@ -531,7 +567,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/8_members.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/10_audit.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql")
+                include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/12_roles.sql")
             ),
         },
         Migration {

@@ -30,6 +30,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "projects.read",
                 "projects.write",
                 "reports.read",
+                "roles.manage",
                 "tasks.read",
                 "tasks.write",
                 "tenant.delete",
@@ -52,6 +53,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "projects.read",
                 "projects.write",
                 "reports.read",
+                "roles.manage",
                 "tasks.read",
                 "tasks.write",
                 "webhooks.manage",
@@ -67,6 +69,103 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "viewer",
             permissions: &["projects.read", "reports.read", "tasks.read"],
             own: &[],
+        },
+    ],
+    permissions: &[
+        spec::PermissionDef {
+            name: "projects.read",
+            description: None,
+            ownable: true,
+        },
+        spec::PermissionDef {
+            name: "projects.write",
+            description: None,
+            ownable: true,
+        },
+        spec::PermissionDef {
+            name: "projects.delete",
+            description: None,
+            ownable: true,
+        },
+        spec::PermissionDef {
+            name: "projects.assign",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "projects.budget",
+            description: None,
+            ownable: true,
+        },
+        spec::PermissionDef {
+            name: "tasks.read",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "tasks.write",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "projects.archive",
+            description: Some("Archive a project and its open tasks"),
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "reports.read",
+            description: Some("Read the reports"),
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "members.read",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "members.manage",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "roles.manage",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "api_keys.manage",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "audit.read",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "billing.manage",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "tenant.manage",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "tenant.delete",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "tenant.export",
+            description: None,
+            ownable: false,
+        },
+        spec::PermissionDef {
+            name: "webhooks.manage",
+            description: None,
+            ownable: false,
         },
     ],
     features: &[
@@ -212,6 +311,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "../../migrations/postgres/0011_platform_quotas_and_more.sql"
             ),
         },
+        spec::Migration {
+            version: 12,
+            name: "platform_roles",
+            sql: include_str!("../../migrations/postgres/0012_platform_roles.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -272,6 +376,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             sql: include_str!(
                 "../../migrations/sqlite/0011_platform_quotas_and_more.sql"
             ),
+        },
+        spec::Migration {
+            version: 12,
+            name: "platform_roles",
+            sql: include_str!("../../migrations/sqlite/0012_platform_roles.sql"),
         },
     ],
 };

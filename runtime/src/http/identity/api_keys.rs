@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, tenant_bind, text, text_bind, time,
+    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, role_label, tenant_bind, text, text_bind, time,
     time_bind, uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
@@ -36,7 +36,7 @@ pub(super) struct CreateKey {
 pub(super) struct CreatedKey {
     id: Uuid,
     name: String,
-    role: &'static str,
+    role: String,
     prefix: String,
     /// The whole key: shown in this response only.
     key: String,
@@ -109,10 +109,10 @@ pub(super) async fn create(
             message: format!("must be at most {MAX_NAME_LEN} characters"),
         });
     }
-    let role = known_role(state.spec(), "role", &body.role, &mut errors);
+    let role = known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
-    require_grant(&principal, role)?;
+    require_grant(&principal, &role)?;
 
     let new = api_key::generate(state.spec().name, &state.config().env);
     let hash = api_key::hash(&state.config().api_key_pepper, &new.key);
@@ -129,7 +129,7 @@ pub(super) async fn create(
             text_bind(&name),
             text_bind(&new.prefix),
             bytes_bind(hash),
-            text_bind(role.name),
+            text_bind(role.key()),
             uuid_bind(principal.user().0),
             time_bind(now),
         ],
@@ -140,14 +140,14 @@ pub(super) async fn create(
         target_type: "api_key",
         target_id: id.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(serde_json::json!({ "name": name, "role": role.name })),
+        metadata: Some(serde_json::json!({ "name": name, "role": role.name() })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
     let created = CreatedKey {
         id,
         name,
-        role: role.name,
+        role: role.name().to_owned(),
         prefix: new.prefix,
         key: new.key,
         created_at: now,
@@ -176,7 +176,7 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
             Ok(KeyView {
                 id: uuid(row, 0)?,
                 name: text(row, 1)?,
-                role: text(row, 2)?,
+                role: role_label(state.spec(), &principal.info.roles, &text(row, 2)?),
                 prefix: text(row, 3)?,
                 created_by: UserId(uuid(row, 4)?),
                 created_at: time(row, 5)?,

@@ -22,7 +22,7 @@ use super::{
     is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
     text, text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
 };
-use crate::app_spec::{QuotaLimit, RoleDef};
+use crate::app_spec::QuotaLimit;
 use crate::audit::{self, Entry};
 use crate::auth::api_key::{opaque_hash, opaque_token};
 use crate::auth::{Actor, Principal};
@@ -31,6 +31,8 @@ use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState, request_id};
 use crate::mail::Mail;
 use crate::model::{TenantId, UserId};
+use crate::rbac::Role;
+use crate::tenant::TenantInfo;
 use crate::repo::FieldError;
 
 const MANAGE: &str = "members.manage";
@@ -48,7 +50,7 @@ pub(super) struct CreateInvitation {
 pub(super) struct CreatedInvitation {
     id: Uuid,
     email: String,
-    role: &'static str,
+    role: String,
     /// The invitation token: shown in this response only.
     token: String,
     expires_at: DateTime<Utc>,
@@ -74,10 +76,10 @@ pub(super) async fn create(
             message: "must be an email address".into(),
         });
     }
-    let role = known_role(state.spec(), "role", &body.role, &mut errors);
+    let role = known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
-    require_grant(&principal, role)?;
+    require_grant(&principal, &role)?;
 
     let mut tx = state.db().begin_write(principal.tenant).await?;
     let member = tx
@@ -106,7 +108,7 @@ pub(super) async fn create(
             tenant_bind(principal.tenant),
             uuid_bind(id),
             text_bind(&email),
-            text_bind(role.name),
+            text_bind(role.key()),
             bytes_bind(hash),
             uuid_bind(principal.user().0),
             time_bind(expires_at),
@@ -119,12 +121,12 @@ pub(super) async fn create(
         target_type: "invitation",
         target_id: id.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(serde_json::json!({ "role": role.name })),
+        metadata: Some(serde_json::json!({ "role": role.name() })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     let invited = Invited {
         email: &email,
-        role: role.name,
+        role: role.name(),
         token: &token,
         expires_at,
     };
@@ -133,7 +135,7 @@ pub(super) async fn create(
     let created = CreatedInvitation {
         id,
         email,
-        role: role.name,
+        role: role.name().to_owned(),
         token,
         expires_at,
     };
@@ -142,7 +144,7 @@ pub(super) async fn create(
 
 struct Invited<'a> {
     email: &'a str,
-    role: &'static str,
+    role: &'a str,
     token: &'a str,
     expires_at: DateTime<Utc>,
 }
@@ -222,7 +224,7 @@ pub(super) struct AcceptInvitation {
 pub(super) struct Accepted {
     tenant_id: TenantId,
     user: AcceptedUser,
-    role: &'static str,
+    role: String,
     #[serde(flatten)]
     tokens: TokenPair,
 }
@@ -236,10 +238,10 @@ struct AcceptedUser {
 struct Invitation {
     id: Uuid,
     email: String,
-    role: &'static RoleDef,
-    /// The sender's role when the invitation was read: the claim requires
-    /// it still (a demotion meanwhile makes the claim fail).
-    sender: &'static str,
+    role: Role,
+    /// The sender's role (its key) when the invitation was read: the claim
+    /// requires it still (a demotion meanwhile makes the claim fail).
+    sender: String,
 }
 
 const SENDER_GONE: ApiError =
@@ -250,7 +252,8 @@ const SENDER_GONE: ApiError =
 /// grants a role only while the member who sent it is active and still
 /// may grant that role, so a removed or demoted member's pending
 /// invitations stop with their rights.
-async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> Result<Invitation, ApiError> {
+async fn pending_invitation(state: &AppState, info: &TenantInfo, token: &str) -> Result<Invitation, ApiError> {
+    let tenant = info.id;
     let mut tx = state.db().begin(tenant).await?;
     let row = tx
         .fetch_optional(
@@ -269,17 +272,15 @@ async fn pending_invitation(state: &AppState, tenant: TenantId, token: &str) -> 
     if time(&row, 3)? <= Utc::now() {
         return Err(ApiError::Gone("this invitation has expired; ask for a new one"));
     }
-    let role = state
-        .spec()
-        .role(&text(&row, 2)?)
+    let role = crate::rbac::by_key(state.spec(), &info.roles, &text(&row, 2)?)
         .ok_or(ApiError::Gone("the invited role no longer exists"))?;
-    let sender = opt_text(&row, 5)?.and_then(|name| state.spec().role(&name));
+    let sender = opt_text(&row, 5)?.and_then(|key| crate::rbac::by_key(state.spec(), &info.roles, &key));
     match sender {
-        Some(sender) if crate::rbac::can_grant(sender, role) => Ok(Invitation {
+        Some(sender) if crate::rbac::can_grant(&sender, &role) => Ok(Invitation {
             id: uuid(&row, 0)?,
             email: text(&row, 1)?,
             role,
-            sender: sender.name,
+            sender: sender.key().to_owned(),
         }),
         _ => Err(SENDER_GONE),
     }
@@ -295,7 +296,7 @@ pub(super) async fn accept(
 ) -> Result<Json<Accepted>, ApiError> {
     super::require_method(&state, crate::app_spec::AuthMethod::Password)?;
     let info = request_tenant(&state, &headers).await?;
-    let invitation = pending_invitation(&state, info.id, &body.token).await?;
+    let invitation = pending_invitation(&state, &info, &body.token).await?;
     let mut errors = Vec::new();
     if let Some(email) = &body.email
         && normalize_email("email", email, &mut errors) != invitation.email
@@ -308,7 +309,7 @@ pub(super) async fn accept(
         });
     }
     finish(errors)?;
-    let role = invitation.role;
+    let role = invitation.role.clone();
 
     let mut tx = state.db().begin(info.id).await?;
     let existing = super::accounts::sign_in_account(&mut tx, &invitation.email).await?;
@@ -362,7 +363,7 @@ pub(super) async fn accept(
                 tenant_bind(info.id),
                 uuid_bind(invitation.id),
                 time_bind(now),
-                text_bind(invitation.sender),
+                text_bind(&invitation.sender),
             ],
         )
         .await?;
@@ -377,7 +378,7 @@ pub(super) async fn accept(
             "UPDATE memberships SET status = 'active', role = $3, removed_at = NULL, removed_by = NULL \
              WHERE tenant_id = $1 AND user_id = $2 AND status = 'former'"
                 .into(),
-            vec![tenant_bind(info.id), uuid_bind(user.0), text_bind(role.name)],
+            vec![tenant_bind(info.id), uuid_bind(user.0), text_bind(role.key())],
         )
         .await?;
     if rejoined == 0 {
@@ -387,7 +388,7 @@ pub(super) async fn accept(
                 vec![
                     tenant_bind(info.id),
                     uuid_bind(user.0),
-                    text_bind(role.name),
+                    text_bind(role.key()),
                     time_bind(now),
                 ],
             )
@@ -404,7 +405,7 @@ pub(super) async fn accept(
     let principal = Principal {
         tenant: info.id,
         actor: Actor::User(user),
-        role,
+        role: role.clone(),
         info: info.clone(),
         gates: &state.spec().gates,
     };
@@ -413,10 +414,10 @@ pub(super) async fn accept(
         target_type: "invitation",
         target_id: invitation.id.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(serde_json::json!({ "role": role.name, "rejoined": rejoined > 0 })),
+        metadata: Some(serde_json::json!({ "role": role.name(), "rejoined": rejoined > 0 })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
-    let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
+    let tokens = issue_tokens(&state, &mut tx, user, role.key()).await?;
     tx.commit().await?;
     let user = AcceptedUser {
         id: user,
@@ -425,7 +426,7 @@ pub(super) async fn accept(
     Ok(Json(Accepted {
         tenant_id: info.id,
         user,
-        role: role.name,
+        role: role.name().to_owned(),
         tokens,
     }))
 }

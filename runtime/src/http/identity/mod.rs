@@ -15,6 +15,7 @@ mod accounts;
 mod api_keys;
 mod invitations;
 mod members;
+mod roles;
 mod session;
 mod signup;
 mod tenants;
@@ -27,12 +28,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::app_spec::{AppSpec, RoleDef};
+use crate::app_spec::AppSpec;
 use crate::auth::{Principal, api_key};
 use crate::db::{Bind, DbError, DbRow, TenantTx};
 use crate::http::body::JsonBody;
 use crate::http::{ApiError, AppState};
 use crate::model::{DecodeError, FieldType, TenantId, UserId, Value};
+use crate::rbac::{CustomRoles, Role};
 use crate::repo::FieldError;
 
 /// Refresh tokens live 30 days (each use rotates them).
@@ -49,6 +51,7 @@ pub(crate) use crate::repo::MAX_EMAIL_LEN;
 /// states them.
 pub(crate) mod rules {
     pub(crate) use super::api_keys::MAX_NAME_LEN as MAX_KEY_NAME_LEN;
+    pub(crate) use super::roles::MAX_GRANTS;
     pub(crate) use super::signup::{MAX_NAME_LEN as MAX_TENANT_NAME_LEN, slug_schema};
     pub(crate) use super::{EMAIL_FIELD_PATTERN, EMAIL_PATTERN, MAX_EMAIL_LEN, MAX_PASSWORD_LEN};
     pub(crate) use crate::auth::password::MIN_PASSWORD_LEN;
@@ -85,6 +88,12 @@ pub(crate) fn protected_routes() -> Router<AppState> {
             "/members/{user_id}",
             patch(members::change_role).delete(members::remove),
         )
+        .route("/roles", get(roles::list).post(roles::create))
+        .route(
+            "/roles/{name}",
+            get(roles::show).patch(roles::update).delete(roles::delete),
+        )
+        .route("/permissions", get(roles::permissions))
         .route("/tenant/transfer", post(members::transfer))
         .route("/tenant/export", get(crate::http::export::export))
 }
@@ -134,16 +143,44 @@ async fn insert_refresh_token(tx: &mut TenantTx, user: UserId) -> Result<String,
     Ok(token)
 }
 
+/// The role a member signs in with: what their membership stores, and its
+/// name.
+struct MemberRole {
+    /// The stored key (a spec role's name, a custom role's `custom:<id>`).
+    key: String,
+    /// The role's name.
+    name: String,
+}
+
 /// The role of `user` in the transaction's tenant, if they are an active
-/// member (a former member is refused like a stranger).
-async fn membership_role(tx: &mut TenantTx, user: UserId) -> Result<Option<String>, DbError> {
+/// member (a former member is refused like a stranger) with a role that
+/// still exists: one of the spec's, or a custom role of the tenant.
+async fn membership_role(
+    spec: &'static AppSpec,
+    tx: &mut TenantTx,
+    user: UserId,
+) -> Result<Option<MemberRole>, DbError> {
     let row = tx
         .fetch_optional(
             "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND status = 'active'".into(),
             vec![uuid_bind(tx.tenant().0), uuid_bind(user.0)],
         )
         .await?;
-    row.map(|row| text(&row, 0)).transpose()
+    let Some(key) = row.map(|row| text(&row, 0)).transpose()? else {
+        return Ok(None);
+    };
+    let name = match crate::rbac::custom_id(&key) {
+        None => spec.role(&key).map(|r| r.name.to_owned()),
+        Some(id) => tx
+            .fetch_optional(
+                "SELECT name FROM rookery_roles WHERE tenant_id = $1 AND id = $2".into(),
+                vec![uuid_bind(tx.tenant().0), uuid_bind(id)],
+            )
+            .await?
+            .map(|row| text(&row, 0))
+            .transpose()?,
+    };
+    Ok(name.map(|name| MemberRole { key, name }))
 }
 
 // ---- validation -------------------------------------------------------------
@@ -209,11 +246,24 @@ fn check_password(field: &str, password: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// The role called `name`, or a field error on `field` naming the roles.
-fn known_role(spec: &AppSpec, field: &str, name: &str, errors: &mut Vec<FieldError>) -> Option<&'static RoleDef> {
-    let role = spec.role(name);
+/// The role called `name` (a spec role or one of the tenant's custom
+/// roles, as `roles` knows them), or a field error on `field` naming the
+/// roles.
+fn known_role(
+    spec: &'static AppSpec,
+    roles: &CustomRoles,
+    field: &str,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Role> {
+    let role = crate::rbac::by_name(spec, roles, name);
     if role.is_none() {
-        let known: Vec<&str> = spec.roles.iter().map(|r| r.name).collect();
+        let known: Vec<&str> = spec
+            .roles
+            .iter()
+            .map(|r| r.name)
+            .chain(roles.iter().map(|r| r.name.as_str()))
+            .collect();
         errors.push(FieldError {
             field: field.into(),
             code: "invalid",
@@ -223,30 +273,25 @@ fn known_role(spec: &AppSpec, field: &str, name: &str, errors: &mut Vec<FieldErr
     role
 }
 
+/// The name of the role stored as `key`, for an answer: a custom role's
+/// current name; a key no role has any more, as stored.
+fn role_label(spec: &'static AppSpec, roles: &CustomRoles, key: &str) -> String {
+    crate::rbac::by_key(spec, roles, key).map_or_else(|| key.to_owned(), |role| role.name().to_owned())
+}
+
 /// 403 unless `principal` may hand `role` out (to a key or an invitee); the
 /// answer names a permission of `role` the caller lacks.
-fn require_grant(principal: &Principal, role: &RoleDef) -> Result<(), ApiError> {
-    require_covers(principal.role, role)
+fn require_grant(principal: &Principal, role: &Role) -> Result<(), ApiError> {
+    require_covers(&principal.role, role)
 }
 
 /// 403 unless `granter` holds every permission of `role` (the
 /// no-escalation rule, `rbac::can_grant`); the answer names one it lacks.
-fn require_covers(granter: &RoleDef, role: &RoleDef) -> Result<(), ApiError> {
-    if crate::rbac::can_grant(granter, role) {
-        return Ok(());
+fn require_covers(granter: &Role, role: &Role) -> Result<(), ApiError> {
+    match crate::rbac::missing(granter, role) {
+        None => Ok(()),
+        Some(missing) => Err(ApiError::Forbidden(missing.to_owned())),
     }
-    let missing = role
-        .permissions
-        .iter()
-        .find(|p| !granter.permissions.contains(p))
-        .or_else(|| {
-            role.own
-                .iter()
-                .find(|p| !granter.permissions.contains(p) && !granter.own.contains(p))
-        })
-        .copied()
-        .unwrap_or(role.name);
-    Err(ApiError::Forbidden(missing.to_owned()))
 }
 
 /// Refuses with 404 when the spec's `[auth].methods` does not enable `method`:

@@ -73,11 +73,10 @@ pub(super) async fn login(
     };
 
     let mut tx = state.db().begin_write(info.id).await?;
-    let role = membership_role(&mut tx, user)
+    let role = membership_role(state.spec(), &mut tx, user)
         .await?
-        .and_then(|role| state.spec().role(&role))
         .ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
-    let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
+    let tokens = issue_tokens(&state, &mut tx, user, &role.key).await?;
     let facts = serde_json::json!({ "method": "password" });
     let target = ("member", user.to_string());
     audit::record_platform(
@@ -159,11 +158,10 @@ pub(super) async fn refresh(
         // A concurrent refresh rotated it first: the token was used twice.
         return Err(reuse_detected(tx, user, now).await);
     }
-    let role = membership_role(&mut tx, user)
+    let role = membership_role(state.spec(), &mut tx, user)
         .await?
-        .and_then(|role| state.spec().role(&role))
         .ok_or(ApiError::Unauthorized(BAD_REFRESH))?;
-    let tokens = issue_tokens(&state, &mut tx, user, role.name).await?;
+    let tokens = issue_tokens(&state, &mut tx, user, &role.key).await?;
     tx.commit().await?;
     Ok(Json(tokens))
 }
@@ -231,24 +229,25 @@ pub(super) struct MeResponse {
     tenant_id: TenantId,
     tenant_slug: String,
     plan: &'static str,
-    role: &'static str,
-    permissions: &'static [&'static str],
+    role: String,
+    permissions: Vec<&'static str>,
     /// Permissions on own rows only (`deals.write:own` in the spec).
-    own_permissions: &'static [&'static str],
+    own_permissions: Vec<&'static str>,
     /// `user` or `api_key`.
     via: &'static str,
 }
 
 /// `GET /me`: who the caller is in this tenant.
 pub(super) async fn me(principal: Principal) -> Json<MeResponse> {
+    let role = &principal.role;
     Json(MeResponse {
         user_id: principal.user(),
         tenant_id: principal.tenant,
         tenant_slug: principal.info.slug.clone(),
         plan: principal.info.plan.name,
-        role: principal.role.name,
-        permissions: principal.role.permissions,
-        own_permissions: principal.role.own,
+        role: role.name().to_owned(),
+        permissions: role.permissions().to_vec(),
+        own_permissions: role.own().to_vec(),
         via: principal.actor.kind(),
     })
 }

@@ -198,7 +198,7 @@ pub(super) async fn signup(
     let principal = Principal {
         tenant,
         actor: Actor::User(user),
-        role,
+        role: crate::rbac::Role::system(role),
         info: TenantInfo::new(tenant, body.tenant_slug.clone(), plan),
         gates: &state.spec().gates,
     };

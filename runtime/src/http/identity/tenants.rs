@@ -65,16 +65,25 @@ async fn tenants_of(state: &AppState, user: UserId) -> Result<Vec<TenantOfMine>,
         )
         .await?;
     drop(tx);
-    rows.iter()
-        .map(|row| {
-            Ok(TenantOfMine {
-                id: TenantId(uuid(row, 0)?),
-                slug: text(row, 1)?,
-                name: text(row, 2)?,
-                role: text(row, 3)?,
-            })
-        })
-        .collect()
+    let mut tenants = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id = TenantId(uuid(row, 0)?);
+        let mut role = text(row, 3)?;
+        // A custom role is stored by its id: its name is the tenant's.
+        if crate::rbac::custom_id(&role).is_some() {
+            let named = Ok(crate::tenant::TenantRef::Id(id));
+            if let Ok(info) = state.verifier().tenant(named).await {
+                role = super::role_label(state.spec(), &info.roles, &role);
+            }
+        }
+        tenants.push(TenantOfMine {
+            id,
+            slug: text(row, 1)?,
+            name: text(row, 2)?,
+            role,
+        });
+    }
+    Ok(tenants)
 }
 
 /// Tokens for `user` in `to` (one of `tenants`), if they are still an
@@ -86,17 +95,14 @@ async fn sign_in_to(
     tenants: Vec<TenantOfMine>,
 ) -> Result<Option<SignedInTo>, ApiError> {
     let mut tx = state.db().begin_write(to.id).await?;
-    let Some(role) = membership_role(&mut tx, user)
-        .await?
-        .and_then(|role| state.spec().role(&role))
-    else {
+    let Some(role) = membership_role(state.spec(), &mut tx, user).await? else {
         return Ok(None);
     };
-    let tokens = issue_tokens(state, &mut tx, user, role.name).await?;
+    let tokens = issue_tokens(state, &mut tx, user, &role.key).await?;
     tx.commit().await?;
     Ok(Some(SignedInTo {
         tenant: TenantOfMine {
-            role: role.name.to_owned(),
+            role: role.name,
             ..to
         },
         tenants,

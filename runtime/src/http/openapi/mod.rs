@@ -20,6 +20,7 @@ use crate::app_spec::AppSpec;
 use crate::model::ModelDef;
 
 mod paths;
+mod roles;
 mod schema;
 mod webhooks;
 
@@ -70,6 +71,8 @@ pub(crate) fn build(spec: &AppSpec, models: &[&ModelDef], operations: &[Operatio
     let mut schemas = Map::new();
     paths::ops_paths(&mut paths);
     paths::identity_paths(spec, prefix, &mut paths);
+    roles::paths(spec, prefix, &mut paths);
+    roles::schemas(&mut schemas);
     paths::usage_paths(prefix, &mut paths);
     if super::audit_log::served(spec) {
         paths::audit_paths(prefix, &mut paths);

@@ -204,8 +204,7 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
     let open = json!([]);
     let tenant = json!([{"$ref": "#/components/parameters/Tenant"}]);
     let any_object = || json!({"type": "object"});
-    let roles: Vec<&str> = spec.roles.iter().map(|r| r.name).collect();
-    let role = json!({"type": "string", "enum": roles});
+    let role = super::roles::role_name(spec);
     let email = json!({"type": "string", "maxLength": rules::MAX_EMAIL_LEN, "pattern": rules::EMAIL_PATTERN, "description": "An email address"});
     let new_password = with(
         text(),

@@ -26,6 +26,7 @@ static SPEC: AppSpec = AppSpec {
     resolvers: &[],
     auth_methods: &[AuthMethod::Password, AuthMethod::ApiKey],
     roles: &ROLES,
+    permissions: &[],
     features: &[],
     plans: &[],
     gates: crate::app_spec::Gates::NONE,
@@ -344,6 +345,24 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
             "post",
             vec![200, 400, 401, 403, 409, 413, 415, 422, 429, 503],
         ),
+        ("/api/v1/roles", "get", vec![200, 401, 403, 429, 503]),
+        (
+            "/api/v1/roles",
+            "post",
+            vec![201, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
+        ("/api/v1/roles/{name}", "get", vec![200, 401, 403, 404, 429, 503]),
+        (
+            "/api/v1/roles/{name}",
+            "patch",
+            vec![200, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
+        ),
+        (
+            "/api/v1/roles/{name}",
+            "delete",
+            vec![204, 400, 401, 403, 404, 409, 422, 429, 503],
+        ),
+        ("/api/v1/permissions", "get", vec![200, 401, 403, 429, 503]),
         ("/api/v1/usage", "get", vec![200, 401, 403, 429, 503]),
         ("/api/v1/tenant/export", "get", vec![200, 401, 403, 429, 503]),
         ("/healthz", "get", vec![200]),
@@ -396,6 +415,8 @@ fn identity_bodies_state_their_rules() {
         json!("^[a-z][a-z0-9-]{1,62}$")
     );
     let key = body("/api/v1/api-keys");
-    assert_eq!(key["properties"]["role"]["enum"], json!(["owner", "viewer"]));
+    // A role of the app, or a custom role of the tenant.
+    assert_eq!(key["properties"]["role"]["anyOf"][0]["enum"], json!(["owner", "viewer"]));
+    assert_eq!(key["properties"]["role"]["anyOf"][1]["pattern"], json!("^[a-z][a-z0-9_-]*$"));
     assert_eq!(key["properties"]["name"]["maxLength"], json!(100));
 }

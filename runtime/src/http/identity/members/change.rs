@@ -28,7 +28,7 @@ pub(in crate::http::identity) struct RoleChanged {
     /// The role before.
     from: String,
     /// The role now.
-    role: &'static str,
+    role: String,
 }
 
 /// `PATCH /members/{user_id}` `{"role": …}`: 200 with the member's old and
@@ -46,37 +46,45 @@ pub(in crate::http::identity) async fn change_role(
     principal.require(MANAGE)?;
     let user = path_user(&raw)?;
     let mut errors = Vec::new();
-    let role = known_role(state.spec(), "role", &body.role, &mut errors);
-    finish(errors)?;
-    let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
+    // Named among the roles as they are under the lock, below.
+    if body.role.is_empty() {
+        return Err(ApiError::Invalid(vec![FieldError {
+            field: "role".into(),
+            code: "required",
+            message: "must not be empty".into(),
+        }]));
+    }
     let owner = owner_role(state.spec())?;
 
-    let (mut tx, acting) = begin(&state, &principal, Some(MANAGE)).await?;
-    let target = membership(state.spec(), &mut tx, user)
+    let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
+    let role = known_role(state.spec(), &locked.roles, "role", &body.role, &mut errors);
+    finish(errors)?;
+    let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
+    let target = membership(&locked.roles, state.spec(), &mut tx, user)
         .await?
         .filter(|m| m.active)
         .ok_or(ApiError::NotFound)?;
-    require_over(acting, &target)?;
-    require_covers(acting, role)?;
+    require_over(&locked.acting, &target)?;
+    require_covers(&locked.acting, &role)?;
     let changed = RoleChanged {
         user_id: user,
-        from: target.role.clone(),
-        role: role.name,
+        from: target.role_name().to_owned(),
+        role: role.name().to_owned(),
     };
-    if target.role == role.name {
+    if target.role == role.key() {
         tx.commit().await?;
         return Ok(Json(changed));
     }
-    if target.holds(owner) {
-        keep_an_owner(&mut tx, owner, user).await?;
+    if target.holds(&owner) {
+        keep_an_owner(&mut tx, &owner, user).await?;
     }
-    set_role(&mut tx, user, role.name, Utc::now()).await?;
+    set_role(&mut tx, user, role.key(), Utc::now()).await?;
     let entry = Entry {
         action: "member.role_changed",
         target_type: "member",
         target_id: user.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(serde_json::json!({ "from": target.role, "to": role.name })),
+        metadata: Some(serde_json::json!({ "from": target.role_name(), "to": role.name() })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
@@ -95,9 +103,9 @@ pub(in crate::http::identity) struct Transferred {
     /// The new owner.
     to: UserId,
     /// The owner role, which they hold now.
-    role: &'static str,
+    role: String,
     /// The caller's role now.
-    your_role: &'static str,
+    your_role: String,
 }
 
 /// `POST /tenant/transfer` `{"to": user_id}`: only an owner, signed in
@@ -129,21 +137,21 @@ pub(in crate::http::identity) async fn transfer(
         return Err(field("must be another member than you"));
     }
 
-    let (mut tx, acting) = begin(&state, &principal, None).await?;
-    if acting.name != owner.name {
-        return Err(ApiError::RoleRequired(owner.name));
+    let (mut tx, locked) = begin(&state, &principal, None).await?;
+    if locked.acting != owner {
+        return Err(ApiError::RoleRequired(state.spec().roles[0].name));
     }
-    let target = membership(state.spec(), &mut tx, to)
+    let target = membership(&locked.roles, state.spec(), &mut tx, to)
         .await?
         .filter(|m| m.active)
         .ok_or_else(|| field("must be an active member of the tenant"))?;
-    let your_role = step_down_role(state.spec()).unwrap_or(owner);
+    let your_role = step_down_role(state.spec()).unwrap_or_else(|| owner.clone());
     let now = Utc::now();
-    if !target.holds(owner) {
-        set_role(&mut tx, to, owner.name, now).await?;
+    if !target.holds(&owner) {
+        set_role(&mut tx, to, owner.key(), now).await?;
     }
-    if your_role.name != owner.name {
-        set_role(&mut tx, me, your_role.name, now).await?;
+    if your_role != owner {
+        set_role(&mut tx, me, your_role.key(), now).await?;
     }
     let entry = Entry {
         action: "tenant.ownership_transferred",
@@ -153,21 +161,21 @@ pub(in crate::http::identity) async fn transfer(
         metadata: Some(serde_json::json!({
             "from": me.to_string(),
             "to": to.to_string(),
-            "to_previous_role": target.role,
-            "from_role": your_role.name,
+            "to_previous_role": target.role_name(),
+            "from_role": your_role.name(),
         })),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
-    if !target.holds(owner) {
+    if !target.holds(&owner) {
         invalidate(&state, &principal, to).await;
     }
-    if your_role.name != owner.name {
+    if your_role != owner {
         invalidate(&state, &principal, me).await;
     }
     Ok(Json(Transferred {
         to,
-        role: owner.name,
-        your_role: your_role.name,
+        role: owner.name().to_owned(),
+        your_role: your_role.name().to_owned(),
     }))
 }

@@ -43,13 +43,15 @@ use serde::Serialize;
 pub(super) use change::{change_role, transfer};
 pub(super) use remove::{leave, remove};
 
+
 use super::{opt_time, tenant_bind, text, text_bind, time, uuid, uuid_bind};
-use crate::app_spec::{AppSpec, RoleDef};
+use crate::app_spec::AppSpec;
 use crate::auth::Principal;
 use crate::auth::invalidate::Invalidation;
 use crate::db::{DbError, DbRow, TenantTx, Writing};
 use crate::http::{ApiError, AppState};
 use crate::model::{Actor, FieldType, UserId, Value};
+use crate::rbac::{CustomRoles, Role};
 
 const READ: &str = "members.read";
 const MANAGE: &str = "members.manage";
@@ -107,7 +109,7 @@ pub(super) async fn list(
             Ok(Member {
                 user_id: UserId(uuid(row, 0)?),
                 email: text(row, 1)?,
-                role: text(row, 2)?,
+                role: super::role_label(state.spec(), &principal.info.roles, &text(row, 2)?),
                 status: text(row, 3)?,
                 created_at: time(row, 4)?,
                 removed_at: opt_time(row, 5)?,
@@ -128,9 +130,10 @@ fn opt_uuid(row: &DbRow, idx: usize) -> Result<Option<uuid::Uuid>, DbError> {
 
 /// The owner role: the spec's first, which sign-up gives a tenant's
 /// creator.
-fn owner_role(spec: &AppSpec) -> Result<&'static RoleDef, ApiError> {
+fn owner_role(spec: &'static AppSpec) -> Result<Role, ApiError> {
     spec.roles
         .first()
+        .map(Role::system)
         .ok_or_else(|| ApiError::Internal("the app defines no role".into()))
 }
 
@@ -140,33 +143,53 @@ fn owner_role(spec: &AppSpec) -> Result<&'static RoleDef, ApiError> {
 /// chain `owner` inherits `admin` inherits … that is `admin`, the role the
 /// owner role inherits. `None` when there is no such role (the owner
 /// then stays owner).
-fn step_down_role(spec: &AppSpec) -> Option<&'static RoleDef> {
-    let owner = spec.roles.first()?;
+fn step_down_role(spec: &'static AppSpec) -> Option<Role> {
+    let owner = Role::system(spec.roles.first()?);
     spec.roles[1..]
         .iter()
-        .filter(|role| crate::rbac::can_grant(owner, role))
-        .fold(None, |best: Option<&'static RoleDef>, role| match best {
-            Some(b) if b.permissions.len() >= role.permissions.len() => Some(b),
+        .map(Role::system)
+        .filter(|role| crate::rbac::can_grant(&owner, role))
+        .fold(None, |best: Option<Role>, role| match best {
+            Some(b) if b.permissions().len() >= role.permissions().len() => Some(b),
             _ => Some(role),
         })
 }
 
 /// A membership, as read under the members lock.
 struct Membership {
-    /// The stored role's name.
+    /// The stored role (its key).
     role: String,
-    /// The role, unless the spec no longer has it (it then grants nothing).
-    def: Option<&'static RoleDef>,
+    /// The role, unless neither the spec nor the tenant has it any more
+    /// (it then grants nothing).
+    def: Option<Role>,
     active: bool,
 }
 
 impl Membership {
-    fn holds(&self, role: &RoleDef) -> bool {
-        self.active && self.role == role.name
+    fn holds(&self, role: &Role) -> bool {
+        self.active && self.role == role.key()
+    }
+
+    /// The role's name, for an answer or the audit log.
+    fn role_name(&self) -> &str {
+        self.def.as_ref().map_or(&self.role, Role::name)
     }
 }
 
-async fn membership(spec: &AppSpec, tx: &mut TenantTx<Writing>, user: UserId) -> Result<Option<Membership>, DbError> {
+/// What a membership change works with, read under the members lock: the
+/// role the caller acts with, and the tenant's custom roles as they are
+/// now (their changes take the lock too).
+pub(in crate::http::identity) struct Locked {
+    pub(in crate::http::identity) acting: Role,
+    pub(in crate::http::identity) roles: CustomRoles,
+}
+
+async fn membership(
+    locked: &CustomRoles,
+    spec: &'static AppSpec,
+    tx: &mut TenantTx<Writing>,
+    user: UserId,
+) -> Result<Option<Membership>, DbError> {
     let row = tx
         .fetch_optional(
             "SELECT role, status FROM memberships WHERE tenant_id = $1 AND user_id = $2".into(),
@@ -176,7 +199,7 @@ async fn membership(spec: &AppSpec, tx: &mut TenantTx<Writing>, user: UserId) ->
     row.map(|row| {
         let role = text(&row, 0)?;
         Ok(Membership {
-            def: spec.role(&role),
+            def: crate::rbac::by_key(spec, locked, &role),
             role,
             active: text(&row, 1)? == "active",
         })
@@ -191,37 +214,43 @@ const ENDED: &str = "your membership of this tenant changed: sign in again";
 /// current membership; an API key's own role while its creator is an
 /// active member who still holds it). With `permission`, 403 unless that
 /// role has it.
-async fn begin(
+pub(in crate::http::identity) async fn begin(
     state: &AppState,
     principal: &Principal,
     permission: Option<&str>,
-) -> Result<(TenantTx<Writing>, &'static RoleDef), ApiError> {
+) -> Result<(TenantTx<Writing>, Locked), ApiError> {
     let mut tx = state.db().begin_write(principal.tenant).await?;
     tx.lock_members().await?;
-    let member = membership(state.spec(), &mut tx, principal.user())
+    let roles = CustomRoles::read(&mut tx, state.spec()).await?;
+    let member = membership(&roles, state.spec(), &mut tx, principal.user())
         .await?
         .filter(|m| m.active)
         .ok_or(ApiError::Unauthorized(ENDED))?;
-    // A stored role the spec dropped signs nobody in (`membership_role`).
+    // A stored role that no longer exists signs nobody in (`membership_role`).
     let current = member.def.ok_or(ApiError::Unauthorized(ENDED))?;
     let acting = match principal.actor {
         Actor::User(_) => current,
-        Actor::ApiKey { .. } if crate::rbac::can_grant(current, principal.role) => principal.role,
-        Actor::ApiKey { .. } => return Err(ApiError::Unauthorized(ENDED)),
+        Actor::ApiKey { .. } => {
+            // The key's own role as it is now, capped by its creator's.
+            let own = crate::rbac::by_key(state.spec(), &roles, principal.role.key())
+                .filter(|own| crate::rbac::can_grant(&current, own))
+                .ok_or(ApiError::Unauthorized(ENDED))?;
+            own
+        }
     };
     if let Some(permission) = permission
-        && !crate::rbac::allows(acting, permission)
+        && !crate::rbac::allows(&acting, permission)
     {
         return Err(ApiError::Forbidden(permission.to_owned()));
     }
-    Ok((tx, acting))
+    Ok((tx, Locked { acting, roles }))
 }
 
 /// 403 unless `acting` holds every permission of `target`'s role: nobody
 /// changes or removes a member stronger than themselves (a stored role
 /// the spec dropped grants nothing, so anyone may).
-fn require_over(acting: &RoleDef, target: &Membership) -> Result<(), ApiError> {
-    match target.def {
+fn require_over(acting: &Role, target: &Membership) -> Result<(), ApiError> {
+    match &target.def {
         Some(role) => super::require_covers(acting, role),
         None => Ok(()),
     }
@@ -229,17 +258,17 @@ fn require_over(acting: &RoleDef, target: &Membership) -> Result<(), ApiError> {
 
 /// 409 `last-owner` unless another active member than `user` holds the
 /// owner role: `user` is about to lose it.
-async fn keep_an_owner(tx: &mut TenantTx<Writing>, owner: &'static RoleDef, user: UserId) -> Result<(), ApiError> {
+async fn keep_an_owner(tx: &mut TenantTx<Writing>, owner: &Role, user: UserId) -> Result<(), ApiError> {
     let row = tx
         .fetch_optional(
             "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND status = 'active' AND role = $2 AND user_id <> $3"
                 .into(),
-            vec![tenant_bind(tx.tenant()), text_bind(owner.name), uuid_bind(user.0)],
+            vec![tenant_bind(tx.tenant()), text_bind(owner.key()), uuid_bind(user.0)],
         )
         .await?;
     let others = row.map(|row| super::bigint(&row, 0)).transpose()?.unwrap_or(0);
     if others == 0 {
-        return Err(ApiError::LastOwner(owner.name));
+        return Err(ApiError::LastOwner(owner.as_system().map_or("owner", |r| r.name)));
     }
     Ok(())
 }
@@ -277,22 +306,25 @@ mod tests {
     use super::*;
     use crate::app_spec::PlanDef;
 
-    fn spec(roles: &'static [RoleDef]) -> AppSpec {
+    use crate::app_spec::RoleDef;
+
+    fn spec(roles: &'static [RoleDef]) -> &'static AppSpec {
         static PLANS: &[PlanDef] = &[];
-        AppSpec {
+        Box::leak(Box::new(AppSpec {
             name: "t",
             title: "T",
             api_prefix: "/api",
             resolvers: &[],
             auth_methods: &[],
             roles,
+            permissions: &[],
             features: &[],
             plans: PLANS,
             gates: crate::app_spec::Gates::NONE,
             schedules: &[],
             postgres_migrations: &[],
             sqlite_migrations: &[],
-        }
+        }))
     }
 
     #[test]
@@ -314,7 +346,7 @@ mod tests {
                 own: &[],
             },
         ];
-        assert_eq!(step_down_role(&spec(CHAIN)).map(|r| r.name), Some("admin"));
+        assert_eq!(step_down_role(spec(CHAIN)).as_ref().map(Role::name), Some("admin"));
         static APART: &[RoleDef] = &[
             RoleDef {
                 name: "owner",
@@ -338,7 +370,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            step_down_role(&spec(APART)).map(|r| r.name),
+            step_down_role(spec(APART)).as_ref().map(Role::name),
             Some("billing"),
             "not a role with permissions the owner lacks; the earlier on a tie"
         );
@@ -347,7 +379,7 @@ mod tests {
             permissions: &["a"],
             own: &[],
         }];
-        assert!(step_down_role(&spec(ALONE)).is_none());
+        assert!(step_down_role(spec(ALONE)).is_none());
     }
 
     #[test]

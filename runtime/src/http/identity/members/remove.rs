@@ -25,17 +25,17 @@ pub(in crate::http::identity) async fn remove(
     principal.require(MANAGE)?;
     let user = path_user(&raw)?;
     let owner = owner_role(state.spec())?;
-    let (mut tx, acting) = begin(&state, &principal, Some(MANAGE)).await?;
-    let target = membership(state.spec(), &mut tx, user)
+    let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
+    let target = membership(&locked.roles, state.spec(), &mut tx, user)
         .await?
         .ok_or(ApiError::NotFound)?;
     if !target.active {
         tx.commit().await?;
         return Ok(StatusCode::NO_CONTENT);
     }
-    require_over(acting, &target)?;
-    if target.holds(owner) {
-        keep_an_owner(&mut tx, owner, user).await?;
+    require_over(&locked.acting, &target)?;
+    if target.holds(&owner) {
+        keep_an_owner(&mut tx, &owner, user).await?;
     }
     let ended = end_membership(&mut tx, user, principal.user(), Utc::now()).await?;
     let entry = Entry {
@@ -43,7 +43,7 @@ pub(in crate::http::identity) async fn remove(
         target_type: "member",
         target_id: user.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(ended.metadata(&target.role)),
+        metadata: Some(ended.metadata(target.role_name())),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
@@ -61,9 +61,9 @@ pub(in crate::http::identity) async fn leave(
     principal.require_user()?;
     let me = principal.user();
     let owner = owner_role(state.spec())?;
-    let (mut tx, acting) = begin(&state, &principal, None).await?;
-    if acting.name == owner.name {
-        keep_an_owner(&mut tx, owner, me).await?;
+    let (mut tx, locked) = begin(&state, &principal, None).await?;
+    if locked.acting == owner {
+        keep_an_owner(&mut tx, &owner, me).await?;
     }
     let ended = end_membership(&mut tx, me, me, Utc::now()).await?;
     let entry = Entry {
@@ -71,7 +71,7 @@ pub(in crate::http::identity) async fn leave(
         target_type: "member",
         target_id: me.to_string(),
         request_id: request_id(&headers),
-        metadata: Some(ended.metadata(acting.name)),
+        metadata: Some(ended.metadata(locked.acting.name())),
     };
     audit::record(&mut tx, principal.actor, entry).await?;
     tx.commit().await?;
