@@ -6,7 +6,7 @@
 //! | you want | use |
 //! | --- | --- |
 //! | build and serve the app | [`App`] ([`App::operation`] for a route of your own, documented as an [`Operation`]), [`cli::main`] |
-//! | the caller | [`Principal`] (`require`, `require_feature`, `user`), [`Actor`] |
+//! | the caller | [`Principal`] (`require`, `require_feature`, `user`), [`Actor`], [`Role`] (a spec role or a tenant's custom role) |
 //! | the database | [`AppState::db`] → [`Db`]: `begin` gives a [`TenantTx`]`<`[`Reading`]`>`, `begin_write` a [`TenantTx`]`<`[`Writing`]`>` |
 //! | a model's rows | [`TenantTx::repo`] → [`Repo`] (`get`, [`ListQuery`] → [`Page`], `create`, `update`, `delete`, `*_audited`), [`Record`], [`Id`] |
 //! | SQL of your own | [`TenantTx::sql`] → [`Sql`] (`bind`, `fetch_all`, `execute`), rows as tuples or [`FromRow`] via [`RowReader`] |
@@ -119,6 +119,7 @@ pub use auth::{AccessError, Guarded, Principal, Scope};
 pub use db::{Db, DbError, FromRow, Reading, RowReader, Sql, TenantTx, Writing};
 pub use http::{ApiError, App, AppState, Operation};
 pub use model::{Actor, Id, Record, TenantId, TenantModel, UserId};
+pub use rbac::Role;
 pub use repo::{ListQuery, Page, Repo, RepoError};
 pub use rookery_macros::{ModelEnum, TenantModel};
 

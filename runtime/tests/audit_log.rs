@@ -6,41 +6,19 @@
 //! and a row edited or deleted behind the app's back found by the
 //! verifier, which names the first broken row.
 
+#[macro_use]
 mod support;
 
 use axum::http::StatusCode;
 use rookery::audit::chain::{self, Problem};
 use rookery::config::Config;
 use serde_json::{Value, json};
-use support::{Backend, Harness, Reply};
-
-// `on_both_backends!` names `crate::Backend`.
-const _: Option<Backend> = None;
+use support::{Harness, Reply};
 
 const PW: &str = "correct horse battery";
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    configure = configure;
     writes_record_before_and_after_and_mask_sensitive_fields,
     the_log_filters_and_pages_newest_first,
     platform_events_are_audited_without_secrets,

@@ -4,40 +4,18 @@
 //! live tokens, deleted only when nobody holds them; and every way to
 //! reach further than one's own role refused.
 
+#[macro_use]
 mod support;
 
 use axum::http::StatusCode;
 use rookery::config::Config;
 use serde_json::{Value, json};
-use support::{Backend, Harness, Reply};
-
-// `on_both_backends!` names `crate::Backend`.
-const _: Option<Backend> = None;
+use support::{Harness, Reply};
 
 const PW: &str = "correct horse battery";
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    configure = configure;
     a_custom_role_is_defined_assigned_and_enforced,
     a_change_reaches_its_holders_next_request,
     nobody_defines_or_hands_out_more_than_they_hold,
@@ -71,7 +49,14 @@ async fn call(h: &Harness, method: &str, path: &str, bearer: &str, body: Option<
 
 /// `by` invites `email` to acme as `role`; the invitee accepts.
 async fn join(h: &Harness, by: &Member, email: &str, role: &str) -> Member {
-    let invited = call(h, "POST", "/invitations", &by.access, Some(json!({ "email": email, "role": role }))).await;
+    let invited = call(
+        h,
+        "POST",
+        "/invitations",
+        &by.access,
+        Some(json!({ "email": email, "role": role })),
+    )
+    .await;
     assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
     let body = json!({ "token": invited.str("token"), "password": PW });
     let reply = h
@@ -141,8 +126,14 @@ async fn a_custom_role_is_defined_assigned_and_enforced(h: Harness) {
     assert_eq!(created.body["own_permissions"], json!(["deals.read", "deals.write"]));
     assert_eq!(
         role_names(&h, &ada).await,
-        [("owner", true), ("admin", true), ("member", true), ("viewer", true), ("editor", false)]
-            .map(|(n, s)| (n.to_owned(), s))
+        [
+            ("owner", true),
+            ("admin", true),
+            ("member", true),
+            ("viewer", true),
+            ("editor", false)
+        ]
+        .map(|(n, s)| (n.to_owned(), s))
     );
 
     let bob = join(&h, &ada, "bob@acme.test", "editor").await;
@@ -202,7 +193,12 @@ async fn a_custom_role_is_defined_assigned_and_enforced(h: Harness) {
 
 async fn a_change_reaches_its_holders_next_request(h: Harness) {
     let ada = owner(&h, "acme").await;
-    let created = define(&h, &ada, json!({ "name": "editor", "inherits": "viewer", "grants": ["projects.write"] })).await;
+    let created = define(
+        &h,
+        &ada,
+        json!({ "name": "editor", "inherits": "viewer", "grants": ["projects.write"] }),
+    )
+    .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     let bob = join(&h, &ada, "bob@acme.test", "editor").await;
     assert_eq!(note(&h, &bob).await, StatusCode::CREATED);
@@ -238,7 +234,11 @@ async fn a_change_reaches_its_holders_next_request(h: Harness) {
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
     assert_eq!(note(&h, &bob).await, StatusCode::CREATED);
     let members = call(&h, "GET", "/members", &bob.access, None).await;
-    assert_eq!(members.status, StatusCode::FORBIDDEN, "members.read went with viewer: {members:?}");
+    assert_eq!(
+        members.status,
+        StatusCode::FORBIDDEN,
+        "members.read went with viewer: {members:?}"
+    );
 
     let updates: Vec<Value> = h
         .audit_rows()
@@ -264,7 +264,10 @@ async fn nobody_defines_or_hands_out_more_than_they_hold(h: Harness) {
     // An admin defines nothing an admin lacks: a grant, or an inherited role.
     let refused = define(&h, &alan, json!({ "name": "boss", "grants": ["tenant.delete"] })).await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
-    assert!(refused.body["detail"].as_str().unwrap().contains("tenant.delete"), "{refused:?}");
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("tenant.delete"),
+        "{refused:?}"
+    );
     let refused = define(&h, &alan, json!({ "name": "boss", "inherits": "owner" })).await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
     // Nor on every row what they hold on own rows only: a member-level
@@ -292,12 +295,23 @@ async fn nobody_defines_or_hands_out_more_than_they_hold(h: Harness) {
     .await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
     let unchanged = call(&h, "GET", "/roles/manager", &ada.access, None).await;
-    assert_eq!(unchanged.body["grants"], json!(["roles.manage", "members.manage"]), "{unchanged:?}");
+    assert_eq!(
+        unchanged.body["grants"],
+        json!(["roles.manage", "members.manage"]),
+        "{unchanged:?}"
+    );
 
     // A role stronger than the caller: not changed, deleted or handed out.
     let strong = define(&h, &ada, json!({ "name": "treasurer", "grants": ["billing.manage"] })).await;
     assert_eq!(strong.status, StatusCode::CREATED, "{strong:?}");
-    let refused = call(&h, "PATCH", "/roles/treasurer", &alan.access, Some(json!({ "grants": [] }))).await;
+    let refused = call(
+        &h,
+        "PATCH",
+        "/roles/treasurer",
+        &alan.access,
+        Some(json!({ "grants": [] })),
+    )
+    .await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
     let refused = call(&h, "DELETE", "/roles/treasurer", &alan.access, None).await;
     assert_problem(&refused, StatusCode::FORBIDDEN, "forbidden");
@@ -365,14 +379,24 @@ async fn system_roles_and_held_roles_stay(h: Harness) {
     let taken = define(&h, &ada, json!({ "name": "sales" })).await;
     assert_problem(&taken, StatusCode::CONFLICT, "conflict");
     define(&h, &ada, json!({ "name": "spare" })).await;
-    let taken = call(&h, "PATCH", "/roles/spare", &ada.access, Some(json!({ "name": "sales" }))).await;
+    let taken = call(
+        &h,
+        "PATCH",
+        "/roles/spare",
+        &ada.access,
+        Some(json!({ "name": "sales" })),
+    )
+    .await;
     assert_problem(&taken, StatusCode::CONFLICT, "conflict");
 
     // Held by a member: not deleted, until the member has another role.
     let bob = join(&h, &ada, "bob@acme.test", "sales").await;
     let refused = call(&h, "DELETE", "/roles/sales", &ada.access, None).await;
     assert_problem(&refused, StatusCode::CONFLICT, "role-in-use");
-    assert!(refused.body["detail"].as_str().unwrap().contains("1 active member"), "{refused:?}");
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("1 active member"),
+        "{refused:?}"
+    );
     let moved = call(
         &h,
         "PATCH",
@@ -394,7 +418,13 @@ async fn system_roles_and_held_roles_stay(h: Harness) {
     assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
     let refused = call(&h, "DELETE", "/roles/sales", &ada.access, None).await;
     assert_problem(&refused, StatusCode::CONFLICT, "role-in-use");
-    assert!(refused.body["detail"].as_str().unwrap().contains("1 pending invitation"), "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 pending invitation"),
+        "{refused:?}"
+    );
     let deleted = call(&h, "DELETE", "/roles/spare", &ada.access, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
     assert_eq!(
@@ -425,7 +455,9 @@ async fn custom_roles_stay_in_their_tenant(h: Harness) {
     .await;
     assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
     assert_eq!(
-        in_zeta("PATCH", "/roles/sales", Some(json!({ "grants": [] }))).await.status,
+        in_zeta("PATCH", "/roles/sales", Some(json!({ "grants": [] })))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     // The same name is free in another tenant.
@@ -437,8 +469,20 @@ async fn custom_roles_stay_in_their_tenant(h: Harness) {
 
 async fn an_api_key_with_a_custom_role_follows_it(h: Harness) {
     let ada = owner(&h, "acme").await;
-    define(&h, &ada, json!({ "name": "bot", "grants": ["projects.read", "projects.write"] })).await;
-    let created = call(&h, "POST", "/api-keys", &ada.access, Some(json!({ "name": "ci", "role": "bot" }))).await;
+    define(
+        &h,
+        &ada,
+        json!({ "name": "bot", "grants": ["projects.read", "projects.write"] }),
+    )
+    .await;
+    let created = call(
+        &h,
+        "POST",
+        "/api-keys",
+        &ada.access,
+        Some(json!({ "name": "ci", "role": "bot" })),
+    )
+    .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     assert_eq!(created.body["role"], "bot");
     let key = Member {
@@ -446,9 +490,20 @@ async fn an_api_key_with_a_custom_role_follows_it(h: Harness) {
         access: created.str("key"),
     };
     assert_eq!(note(&h, &key).await, StatusCode::CREATED);
-    let changed = call(&h, "PATCH", "/roles/bot", &ada.access, Some(json!({ "grants": ["projects.read"] }))).await;
+    let changed = call(
+        &h,
+        "PATCH",
+        "/roles/bot",
+        &ada.access,
+        Some(json!({ "grants": ["projects.read"] })),
+    )
+    .await;
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
-    assert_eq!(note(&h, &key).await, StatusCode::FORBIDDEN, "the key lost the write with its role");
+    assert_eq!(
+        note(&h, &key).await,
+        StatusCode::FORBIDDEN,
+        "the key lost the write with its role"
+    );
     let listed = call(&h, "GET", "/api-keys", &ada.access, None).await;
     assert_eq!(listed.body[0]["role"], "bot", "{listed:?}");
     let refused = call(&h, "DELETE", "/roles/bot", &ada.access, None).await;

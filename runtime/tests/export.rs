@@ -87,6 +87,12 @@ async fn the_archive_holds_every_row_of_the_tenant_and_no_other(h: Harness) {
         ours.push(deal(&h, "acme", &olga, &format!("acme {i}")).await);
     }
     let theirs = deal(&h, "globex", &gus, "globex's secret").await;
+    // A custom role each: only acme's is in acme's archive.
+    for (tenant, token, name) in [("acme", &olga, "closer"), ("globex", &gus, "globex-role")] {
+        let body = json!({ "name": name, "grants": ["deals.read"] });
+        let created = h.call("POST", "/roles", Some(tenant), Some(token), Some(body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    }
 
     let reply = export(&h, "acme", &olga).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -122,6 +128,12 @@ async fn the_archive_holds_every_row_of_the_tenant_and_no_other(h: Harness) {
     assert_eq!(
         (&members[0]["email"], &members[0]["role"]),
         (&json!("olga@example.com"), &json!("owner"))
+    );
+    let roles = lines(&files, "roles/");
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert_eq!(
+        (&roles[0]["name"], &roles[0]["grants"]),
+        (&json!("closer"), &json!(["deals.read"]))
     );
     let audit = lines(&files, "audit_log/");
     assert!(

@@ -4,6 +4,7 @@
 //! error status, bounded request ids and decimals beyond what is stored
 //! exactly.
 
+#[macro_use]
 mod support;
 
 use axum::body::Body;
@@ -13,27 +14,6 @@ use serde_json::{Value, json};
 use support::{Backend, Harness, RawReply};
 
 const PW: &str = "correct horse battery";
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     nul_in_model_values_is_refused_naming_the_field,

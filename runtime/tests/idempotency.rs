@@ -4,34 +4,14 @@
 //! answer was lost after its write committed) is not run again, a dead
 //! first attempt is taken over, and reads ignore the header.
 
+#[macro_use]
 mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use support::{Backend, Harness, RawReply};
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
+use support::{Harness, RawReply};
 
 on_both_backends!(
     a_retry_gets_the_first_response_and_writes_nothing_more,

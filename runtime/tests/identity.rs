@@ -3,34 +3,14 @@
 //! reuse detection, API keys, invitations and the members quota, and the
 //! tenant boundary of every credential.
 
+#[macro_use]
 mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{Backend, Harness};
+use support::Harness;
 
 const PW: &str = "correct horse battery";
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Sqlite, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    crate::support::run(crate::Backend::Postgres, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     signup_login_me,

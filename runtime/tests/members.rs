@@ -4,44 +4,19 @@
 //! concurrency, and every credential of a removed member refused on the
 //! very next request. Each test tries to break one property.
 
+#[macro_use]
 mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rookery::config::Config;
 use serde_json::{Value, json};
-use support::{Backend, Harness, Reply};
-
-// `on_both_backends!` names `crate::Backend`.
-const _: Option<Backend> = None;
+use support::{Harness, Reply};
 
 const PW: &str = "correct horse battery";
 
-/// Every scenario runs on both backends, behind a proxy the app trusts
-/// (`X-Forwarded-For` names the client) and with sign-in limits high
-/// enough for the loops.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    configure = configure;
     a_role_change_revokes_and_is_audited,
     nobody_escalates_or_touches_someone_stronger,
     a_removed_member_loses_every_credential_at_once,

@@ -4,42 +4,20 @@
 //! by the test), and every change is audited in the tenant's log and the
 //! platform's. Several instances: `instances.rs`.
 
+#[macro_use]
 mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rookery::config::Config;
 use serde_json::{Value, json};
-use support::{Backend, Harness, RawReply};
-
-// `on_both_backends!` names `crate::Backend`.
-const _: Option<Backend> = None;
+use support::{Harness, RawReply};
 
 const PW: &str = "correct horse battery";
 const TOKEN: &str = "operator-token-operator-token-operator";
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Sqlite, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    crate::support::run_with(crate::Backend::Postgres, crate::configure, crate::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    configure = configure;
     only_the_operators_token_opens_it,
     a_plan_change_holds_on_the_next_request_and_is_audited,
     bad_requests_change_nothing,

@@ -32,12 +32,12 @@ pub(crate) mod token;
 use uuid::Uuid;
 
 use crate::app_spec::{AppSpec, AuthMethod, Gates};
-use crate::rbac::Role;
 use crate::config::Config;
 use crate::db::{Bind, Db, DbError};
 pub use crate::model::Actor;
 use crate::model::{FieldType, TenantId, UserId, Value};
 use crate::ratelimit::RateLimiter;
+use crate::rbac::Role;
 use crate::repo::FieldError;
 use crate::shared::Redis;
 pub use crate::tenant::TenantInfo;

@@ -3,7 +3,8 @@
 //!
 //! The archive holds one JSON-lines file per page: `models/<table>/<n>.jsonl`
 //! for each model (the rows as the API answers them), `members/<n>.jsonl`
-//! (every membership, former ones too, with the member's email) and
+//! (every membership, former ones too, with the member's email; a custom
+//! role as `custom:<id>`), `roles/<n>.jsonl` (the tenant's custom roles) and
 //! `audit_log/<n>.jsonl`, then `manifest.json` (the tenant, when, and how
 //! many rows of each). A page is read, written into the archive and sent
 //! before the next is read, so a tenant of any size is never held in
@@ -132,6 +133,7 @@ impl Writer {
             self.model(def).await?;
         }
         self.platform("members", MEMBERS).await?;
+        self.platform("roles", ROLES).await?;
         self.platform("audit_log", AUDIT).await?;
         let manifest = json!({
             "tenant": { "id": self.tenant, "slug": slug },
@@ -267,6 +269,28 @@ const MEMBERS: Platform = Platform {
                 "status": text_of(row, 3)?,
                 "created_at": json_of(row, 4, FieldType::DateTime)?,
                 "removed_at": json_of(row, 5, FieldType::DateTime)?,
+            }),
+        ))
+    },
+};
+
+/// The tenant's custom roles; a member holding one names it as
+/// `custom:<id>`.
+const ROLES: Platform = Platform {
+    select: "SELECT id, name, inherits, grants, created_at, updated_at FROM rookery_roles WHERE tenant_id = $1",
+    key: "id",
+    decode: |row| {
+        let id = uuid_of(row, 0)?;
+        Ok((
+            id,
+            json!({
+                "id": id,
+                "key": format!("custom:{id}"),
+                "name": text_of(row, 1)?,
+                "inherits": json_of(row, 2, FieldType::Text)?,
+                "grants": serde_json::from_str::<Json>(&text_of(row, 3)?).unwrap_or(Json::Null),
+                "created_at": json_of(row, 4, FieldType::DateTime)?,
+                "updated_at": json_of(row, 5, FieldType::DateTime)?,
             }),
         ))
     },

@@ -51,7 +51,9 @@ pub(crate) enum GrantError {
     #[error("unknown permission `{0}`")]
     Unknown(String),
     /// `:own` on a permission that cannot be held on own rows.
-    #[error("`{0}` cannot be granted on own rows only: not every model that uses it has an owner field, or it gives rows to others")]
+    #[error(
+        "`{0}` cannot be granted on own rows only: not every model that uses it has an owner field, or it gives rows to others"
+    )]
     NotOwnable(&'static str),
 }
 
@@ -63,7 +65,9 @@ impl Grant {
             Some(base) => (base, true),
             None => (text, false),
         };
-        let def = spec.permission(name).ok_or_else(|| GrantError::Unknown(text.to_owned()))?;
+        let def = spec
+            .permission(name)
+            .ok_or_else(|| GrantError::Unknown(text.to_owned()))?;
         if own && !def.ownable {
             return Err(GrantError::NotOwnable(def.name));
         }
@@ -294,7 +298,13 @@ mod tests {
 
     #[test]
     fn a_stored_role_drops_what_the_spec_no_longer_has() {
-        let role = CustomRole::stored(&SPEC, Uuid::nil(), "x".into(), Some("gone"), r#"["deals.read","old.perm"]"#);
+        let role = CustomRole::stored(
+            &SPEC,
+            Uuid::nil(),
+            "x".into(),
+            Some("gone"),
+            r#"["deals.read","old.perm"]"#,
+        );
         assert!(role.inherits.is_none());
         assert_eq!(role.grants.len(), 1);
         assert_eq!(role.grants_json(), r#"["deals.read"]"#);

@@ -17,6 +17,14 @@ use crate::app_spec::{AppSpec, RoleDef};
 /// A role a member, an invitation or an API key holds: one of the spec's
 /// (a *system* role, which no tenant can change or delete) or one of the
 /// tenant's custom roles, which its admins define at run time.
+///
+/// ```
+/// # fn handler(principal: rookery::Principal) {
+/// if principal.role.is_custom() || principal.role.permissions().contains(&"projects.write") {
+///     println!("{} may write", principal.role.name());
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Role(Kind);
 

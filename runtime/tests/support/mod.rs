@@ -15,8 +15,28 @@ pub mod ops;
 /// Runs each scenario (an `async fn(Harness)` of the test file) as two
 /// tests, `sqlite::<name>` and `postgres::<name>`, each on a fresh
 /// database (`#[macro_use] mod support;` brings it in).
+/// With `configure = f;` first, `f(&mut Config)` adjusts each scenario's
+/// configuration (`run_with`).
 #[allow(unused_macros)]
 macro_rules! on_both_backends {
+    (configure = $configure:ident; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run_with(crate::support::Backend::Sqlite, crate::$configure, crate::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::support::run_with(crate::support::Backend::Postgres, crate::$configure, crate::$scenario).await;
+                }
+            )*
+        }
+    };
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
             $(

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, role_label, tenant_bind, text, text_bind, time,
-    time_bind, uuid, uuid_bind,
+    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, role_label, tenant_bind, text,
+    text_bind, time, time_bind, uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
 use crate::auth::api_key::LastUse;

@@ -32,8 +32,8 @@ use crate::http::{ApiError, AppState, request_id};
 use crate::mail::Mail;
 use crate::model::{TenantId, UserId};
 use crate::rbac::Role;
-use crate::tenant::TenantInfo;
 use crate::repo::FieldError;
+use crate::tenant::TenantInfo;
 
 const MANAGE: &str = "members.manage";
 const QUOTA: &str = "members";

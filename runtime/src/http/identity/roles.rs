@@ -25,7 +25,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::members::{Locked, begin};
-use super::{JsonBody, finish, is_unique_violation, opt_text, require_covers, tenant_bind, text, text_bind, time, time_bind, uuid, uuid_bind};
+use super::{
+    JsonBody, finish, is_unique_violation, opt_text, require_covers, tenant_bind, text, text_bind, time, time_bind,
+    uuid, uuid_bind,
+};
 use crate::app_spec::{AppSpec, RoleDef};
 use crate::audit::{self, Entry};
 use crate::auth::Principal;
@@ -143,7 +146,11 @@ pub(super) async fn list(State(state): State<AppState>, principal: Principal) ->
         .roles
         .iter()
         .map(RoleView::system)
-        .chain(custom.iter().map(|s| RoleView::custom(&s.role, s.created_at, s.updated_at)))
+        .chain(
+            custom
+                .iter()
+                .map(|s| RoleView::custom(&s.role, s.created_at, s.updated_at)),
+        )
         .collect();
     Ok(Json(roles))
 }
@@ -160,7 +167,10 @@ pub(super) async fn show(
         return Ok(Json(RoleView::system(def)));
     }
     let mut tx = state.db().begin(principal.tenant).await?;
-    let found = stored(spec, &mut tx, Some(&name)).await?.pop().ok_or(ApiError::NotFound)?;
+    let found = stored(spec, &mut tx, Some(&name))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
     tx.finish_read();
     Ok(Json(RoleView::custom(&found.role, found.created_at, found.updated_at)))
 }
@@ -299,7 +309,7 @@ pub(super) async fn create(
                 uuid_bind(role.id),
                 text_bind(&role.name),
                 opt_text_bind(role.inherits.map(|r| r.name)),
-                text_bind(&role.grants_json()),
+                text_bind(role.grants_json()),
                 uuid_bind(principal.user().0),
                 time_bind(now),
             ],
@@ -307,7 +317,10 @@ pub(super) async fn create(
         .await;
     match inserted {
         Err(err) if is_unique_violation(&err) => {
-            return Err(ApiError::Conflict(format!("the tenant has a role named `{}` already", role.name)));
+            return Err(ApiError::Conflict(format!(
+                "the tenant has a role named `{}` already",
+                role.name
+            )));
         }
         other => other?,
     };
@@ -333,7 +346,10 @@ pub(super) async fn update(
         return Err(ApiError::SystemRole(def.name));
     }
     let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
-    let old = stored(spec, &mut tx, Some(&name)).await?.pop().ok_or(ApiError::NotFound)?;
+    let old = stored(spec, &mut tx, Some(&name))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
     let held = role_of(&locked, &old.role)?;
     require_covers(&locked.acting, &held)?;
     let new_name = body.name.unwrap_or_else(|| old.role.name.clone());
@@ -360,14 +376,17 @@ pub(super) async fn update(
                 uuid_bind(role.id),
                 text_bind(&role.name),
                 opt_text_bind(role.inherits.map(|r| r.name)),
-                text_bind(&role.grants_json()),
+                text_bind(role.grants_json()),
                 time_bind(now),
             ],
         )
         .await;
     match updated {
         Err(err) if is_unique_violation(&err) => {
-            return Err(ApiError::Conflict(format!("the tenant has a role named `{}` already", role.name)));
+            return Err(ApiError::Conflict(format!(
+                "the tenant has a role named `{}` already",
+                role.name
+            )));
         }
         other => other?,
     };
@@ -392,7 +411,10 @@ pub(super) async fn delete(
         return Err(ApiError::SystemRole(def.name));
     }
     let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
-    let old = stored(spec, &mut tx, Some(&name)).await?.pop().ok_or(ApiError::NotFound)?;
+    let old = stored(spec, &mut tx, Some(&name))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
     let held = role_of(&locked, &old.role)?;
     require_covers(&locked.acting, &held)?;
     let holders = holders(&mut tx, held.key()).await?;
@@ -488,5 +510,8 @@ async fn audited(
 
 fn opt_text_bind(value: Option<&str>) -> crate::db::Bind {
     use crate::model::{FieldType, Value};
-    crate::db::Bind::new(value.map_or(Value::Null, |v| Value::Text(v.to_owned())), FieldType::Text)
+    crate::db::Bind::new(
+        value.map_or(Value::Null, |v| Value::Text(v.to_owned())),
+        FieldType::Text,
+    )
 }

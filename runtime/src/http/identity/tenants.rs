@@ -101,10 +101,7 @@ async fn sign_in_to(
     let tokens = issue_tokens(state, &mut tx, user, &role.key).await?;
     tx.commit().await?;
     Ok(Some(SignedInTo {
-        tenant: TenantOfMine {
-            role: role.name,
-            ..to
-        },
+        tenant: TenantOfMine { role: role.name, ..to },
         tenants,
         tokens,
     }))

@@ -366,7 +366,7 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "/tenant/export",
         "get",
         json!({"operationId": "export_tenant", "tags": ["members"], "summary": "Download every row of the tenant (needs `tenant.export`, signed in)",
-        "description": "A tar archive, streamed a page at a time: `models/<table>/<n>.jsonl` (each model's rows as the API answers them), `members/<n>.jsonl`, `audit_log/<n>.jsonl`, then `manifest.json` (the tenant, when, how many rows of each). \
+        "description": "A tar archive, streamed a page at a time: `models/<table>/<n>.jsonl` (each model's rows as the API answers them), `members/<n>.jsonl`, `roles/<n>.jsonl` (custom roles), `audit_log/<n>.jsonl`, then `manifest.json` (the tenant, when, how many rows of each). \
             An archive without `manifest.json` was cut short. The request is audited (`tenant.export`).",
         "responses": responses(&[(200, json!({"description": "The archive", "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}}))], &[AUTHENTICATED])}),
     );

@@ -28,7 +28,8 @@ pub(super) fn paths(spec: &AppSpec, prefix: &str, paths: &mut Map<String, Value>
         "description": "Permissions of `GET /permissions`, each on any row (`projects.write`) or on own rows only (`projects.write:own`, where the permission is `ownable`)"});
     let inherits = json!({"type": ["string", "null"], "enum": system.iter().map(|s| json!(s)).chain([Value::Null]).collect::<Vec<_>>(),
         "description": "A role of the app whose permissions the role has too"});
-    let name_param = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}]);
+    let name_param =
+        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}]);
     let rules = "Nobody defines, changes or deletes a role with a permission they lack (403 naming it). \
         Members keep a custom role by its id: a rename or new grants reach its holders' next request, without signing in again.";
     let mut add = |path: &str, method: &str, op: Value| {

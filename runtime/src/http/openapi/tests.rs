@@ -416,7 +416,13 @@ fn identity_bodies_state_their_rules() {
     );
     let key = body("/api/v1/api-keys");
     // A role of the app, or a custom role of the tenant.
-    assert_eq!(key["properties"]["role"]["anyOf"][0]["enum"], json!(["owner", "viewer"]));
-    assert_eq!(key["properties"]["role"]["anyOf"][1]["pattern"], json!("^[a-z][a-z0-9_-]*$"));
+    assert_eq!(
+        key["properties"]["role"]["anyOf"][0]["enum"],
+        json!(["owner", "viewer"])
+    );
+    assert_eq!(
+        key["properties"]["role"]["anyOf"][1]["pattern"],
+        json!("^[a-z][a-z0-9_-]*$")
+    );
     assert_eq!(key["properties"]["name"]["maxLength"], json!(100));
 }

@@ -43,7 +43,6 @@ use serde::Serialize;
 pub(super) use change::{change_role, transfer};
 pub(super) use remove::{leave, remove};
 
-
 use super::{opt_time, tenant_bind, text, text_bind, time, uuid, uuid_bind};
 use crate::app_spec::AppSpec;
 use crate::auth::Principal;
@@ -230,13 +229,10 @@ pub(in crate::http::identity) async fn begin(
     let current = member.def.ok_or(ApiError::Unauthorized(ENDED))?;
     let acting = match principal.actor {
         Actor::User(_) => current,
-        Actor::ApiKey { .. } => {
-            // The key's own role as it is now, capped by its creator's.
-            let own = crate::rbac::by_key(state.spec(), &roles, principal.role.key())
-                .filter(|own| crate::rbac::can_grant(&current, own))
-                .ok_or(ApiError::Unauthorized(ENDED))?;
-            own
-        }
+        // The key's own role as it is now, capped by its creator's.
+        Actor::ApiKey { .. } => crate::rbac::by_key(state.spec(), &roles, principal.role.key())
+            .filter(|own| crate::rbac::can_grant(&current, own))
+            .ok_or(ApiError::Unauthorized(ENDED))?,
     };
     if let Some(permission) = permission
         && !crate::rbac::allows(&acting, permission)
