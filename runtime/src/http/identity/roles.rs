@@ -211,6 +211,11 @@ fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A field that may be left out but, given, is never `null`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewRole {
@@ -224,12 +229,12 @@ pub(super) struct NewRole {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RoleChange {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     name: Option<String>,
     /// `null` inherits nothing any more.
     #[serde(default, deserialize_with = "double_option")]
     inherits: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     grants: Option<Vec<String>>,
 }
 
