@@ -6,6 +6,7 @@
 //! an unknown one, or two different ones is refused.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -231,6 +232,9 @@ type Entry = (Instant, Known);
 pub(crate) struct TenantDirectory {
     by_id: RwLock<HashMap<TenantId, Entry>>,
     by_slug: RwLock<HashMap<String, (Instant, TenantId)>>,
+    /// Bumped by every [`TenantDirectory::forget`]: a load that began
+    /// before one does not cache what it read (it may predate the change).
+    forgotten: AtomicU64,
 }
 
 impl TenantDirectory {
@@ -310,6 +314,7 @@ impl TenantDirectory {
 
     /// Drops what is cached about `id`: the next request reads it again.
     pub(crate) fn forget(&self, id: TenantId) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         let removed = self.by_id.write().ok().and_then(|mut m| m.remove(&id));
         if let Ok(mut m) = self.by_slug.write() {
             match removed {
@@ -329,6 +334,7 @@ impl TenantDirectory {
         bind: Bind,
         version: Option<u64>,
     ) -> Result<Option<Known>, DbError> {
+        let generation = self.forgotten.load(Ordering::SeqCst);
         let mut tx = db.begin_platform_read().await?;
         let sql = format!("SELECT id, slug, plan, feature_overrides FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
@@ -357,11 +363,14 @@ impl TenantDirectory {
             },
             version,
         };
-        if let Ok(mut m) = self.by_id.write() {
+        // Checked under the write lock, which `forget` takes after bumping.
+        if let Ok(mut m) = self.by_id.write()
+            && self.forgotten.load(Ordering::SeqCst) == generation
+        {
             m.insert(known.info.id, (Instant::now(), known.clone()));
-        }
-        if let Ok(mut m) = self.by_slug.write() {
-            m.insert(slug, (Instant::now(), known.info.id));
+            if let Ok(mut m) = self.by_slug.write() {
+                m.insert(slug, (Instant::now(), known.info.id));
+            }
         }
         Ok(Some(known))
     }

@@ -19,6 +19,7 @@ on_both_backends!(
     a_custom_role_is_defined_assigned_and_enforced,
     a_change_reaches_its_holders_next_request,
     nobody_defines_or_hands_out_more_than_they_hold,
+    an_invitation_grants_only_what_its_sender_may_still_grant,
     system_roles_and_held_roles_stay,
     custom_roles_stay_in_their_tenant,
     an_api_key_with_a_custom_role_follows_it,
@@ -370,6 +371,17 @@ async fn system_roles_and_held_roles_stay(h: Harness) {
     }
     let refused = define(&h, &ada, json!({ "name": "admin" })).await;
     assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    // A name no role may have is no role (a NUL is refused by PostgreSQL).
+    for path in ["/roles/a%00b", "/roles/Sales"] {
+        assert_eq!(
+            call(&h, "GET", path, &ada.access, None).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&h, "DELETE", path, &ada.access, None).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
     for bad in ["Sales", "a b", "custom:x", ""] {
         let refused = define(&h, &ada, json!({ "name": bad })).await;
         assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
@@ -513,4 +525,44 @@ async fn an_api_key_with_a_custom_role_follows_it(h: Harness) {
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
     let deleted = call(&h, "DELETE", "/roles/bot", &ada.access, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+}
+
+async fn an_invitation_grants_only_what_its_sender_may_still_grant(h: Harness) {
+    let ada = owner(&h, "acme").await;
+    h.set_plan("acme", "pro").await; // no members quota
+    let lead = json!({ "name": "lead", "inherits": "viewer", "grants": ["members.manage", "projects.write"] });
+    assert_eq!(define(&h, &ada, lead).await.status, StatusCode::CREATED);
+    let writer = json!({ "name": "writer", "grants": ["projects.write"] });
+    assert_eq!(define(&h, &ada, writer).await.status, StatusCode::CREATED);
+    let bob = join(&h, &ada, "bob@acme.test", "lead").await;
+    let invited = call(
+        &h,
+        "POST",
+        "/invitations",
+        &bob.access,
+        Some(json!({ "email": "cy@acme.test", "role": "writer" })),
+    )
+    .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{invited:?}");
+    // Bob's role loses the write: his invitation cannot give it any more.
+    let narrowed = call(
+        &h,
+        "PATCH",
+        "/roles/lead",
+        &ada.access,
+        Some(json!({ "grants": ["members.manage"] })),
+    )
+    .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{narrowed:?}");
+    let body = json!({ "token": invited.str("token"), "password": PW });
+    let refused = h
+        .call("POST", "/invitations/accept", Some("acme"), None, Some(body))
+        .await;
+    assert_problem(&refused, StatusCode::GONE, "gone");
+    let login = h.login("acme", "cy@acme.test", PW).await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNAUTHORIZED,
+        "no account, no membership: {login:?}"
+    );
 }

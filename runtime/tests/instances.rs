@@ -155,6 +155,58 @@ async fn sign_in_limits_are_shared(p: Pair) {
     assert_eq!(address.status, StatusCode::TOO_MANY_REQUESTS, "{address:?}");
 }
 
+/// A custom role defined or changed on one instance holds on the other's
+/// next request, and an API key holding it stays capped by its creator's
+/// role there too (the other instance's facts were stale when the key's
+/// request began).
+async fn a_custom_role_changed_on_one_instance_holds_on_the_other_and_keys_stay_capped(p: Pair) {
+    let acme = p.tenant("acme", "free").await;
+    let owner = Some(acme.owner_token.as_str());
+    // B knows acme's facts from before the role exists.
+    assert_eq!(me(&p.b, "acme", &acme.owner_token).await.status, StatusCode::OK);
+    let define = r#"{"name": "ops", "grants": ["projects.read"]}"#;
+    let created = p.a.send_json("POST", "/roles", "acme", owner, define).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    // The member (no `projects.delete`) makes a key with it.
+    let key =
+        p.a.send_json(
+            "POST",
+            "/api-keys",
+            "acme",
+            Some(&acme.member_token),
+            r#"{"name": "ops", "role": "ops"}"#,
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{key:?}");
+    let key = key.json()["key"].as_str().unwrap().to_owned();
+    let note = r#"{"title": "n"}"#;
+    assert_eq!(
+        p.b.send_json("GET", "/notes", "acme", Some(&key), "").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        p.b.send_json("POST", "/notes", "acme", Some(&key), note).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Widened past its creator on A: the key is refused on B at once.
+    let widen = r#"{"grants": ["projects.read", "projects.write", "projects.delete"]}"#;
+    let changed = p.a.send_json("PATCH", "/roles/ops", "acme", owner, widen).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    for h in [&p.b, &p.a] {
+        h.send_json("POST", "/notes", "acme", Some(&key), note)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED);
+    }
+    // Narrowed to what the creator holds: the key writes on B at once.
+    let narrow = r#"{"grants": ["projects.read", "projects.write"]}"#;
+    let changed = p.a.send_json("PATCH", "/roles/ops", "acme", owner, narrow).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(
+        p.b.send_json("POST", "/notes", "acme", Some(&key), note).await.status,
+        StatusCode::CREATED
+    );
+}
+
 macro_rules! on_both_backends {
     ($($configure:ident: $scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -182,6 +234,7 @@ on_both_backends! {
     no_limit: a_member_removed_on_one_instance_is_refused_on_the_other_at_once,
     operated: a_plan_changed_on_one_instance_holds_on_the_other_at_once,
     tight_sign_in: sign_in_limits_are_shared,
+    no_limit: a_custom_role_changed_on_one_instance_holds_on_the_other_and_keys_stay_capped,
 }
 
 /// One instance without Redis: the same entry point refuses a removed

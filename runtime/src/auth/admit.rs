@@ -28,6 +28,9 @@ pub(crate) struct Authenticated {
     pub version: Option<u64>,
     /// An API key's last use, as its row said (`None` for a token).
     pub last_use: Option<super::api_key::LastUse>,
+    /// An API key's creator's role (its key), which caps the key's: checked
+    /// again when the tenant's facts (its custom roles) are reloaded.
+    pub creator_role: Option<String>,
 }
 
 /// A caller let in, and the rate-limit decision to report (or refuse with).
@@ -74,6 +77,7 @@ impl Verifier<'_> {
             issued_at,
             version,
             last_use,
+            creator_role,
         } = authenticated;
         // Known here already: refused before it costs the tenant a request.
         if revoked(self, &principal, issued_at) {
@@ -86,6 +90,15 @@ impl Verifier<'_> {
         };
         if revoked(self, &principal, issued_at) {
             return Err(AuthError::Unauthorized(REVOKED));
+        }
+        // An API key's role is capped by its creator's, both as the facts
+        // say now (a custom role of either may have changed).
+        if let Some(creator) = creator_role {
+            let creator = crate::rbac::by_key(self.spec, &principal.info.roles, &creator)
+                .ok_or(AuthError::Unauthorized("invalid API key"))?;
+            if !crate::rbac::can_grant(&creator, &principal.role) {
+                return Err(AuthError::Unauthorized("the key's creator no longer holds its role"));
+            }
         }
         let decision = match shared {
             Some(decision) => decision,
@@ -122,8 +135,8 @@ impl Verifier<'_> {
                 .await?
                 .ok_or(AuthError::TenantMismatch("unknown tenant"))?;
             principal.info = known.info;
-            // The facts carry the tenant's custom roles: one may have
-            // changed (or gone) with them.
+            // The facts carry the tenant's custom roles: the caller's may
+            // have changed (or gone) with them.
             if principal.role.is_custom() {
                 principal.role = crate::rbac::by_key(self.spec, &principal.info.roles, principal.role.key())
                     .ok_or(AuthError::Unauthorized(REVOKED))?;

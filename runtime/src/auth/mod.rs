@@ -253,11 +253,11 @@ impl Verifier<'_> {
             }
             let prefix = api_key::parse(spec.name, &self.config.env, bearer)
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
-            let Known { info, version } = self.known(named).await?;
+            let mut known = self.known(named).await?;
             // No memory of keys: every request reads the key's row, so a
             // revoked key (or its creator's removal) is refused at once on
             // every instance.
-            let key = find_api_key(self.db, info.id, &prefix)
+            let key = find_api_key(self.db, known.info.id, &prefix)
                 .await?
                 .ok_or(AuthError::Unauthorized("invalid API key"))?;
             if !api_key::verify(&self.config.api_key_pepper, bearer, &key.hash) || key.revoked {
@@ -265,20 +265,19 @@ impl Verifier<'_> {
             }
             // Only a genuine key learns that its plan lacks the feature.
             if let Some(feature) = spec.gates.api_keys
-                && !info.has_feature(feature)
+                && !known.info.has_feature(feature)
             {
                 return Err(AuthError::Feature {
                     feature,
-                    plan: info.plan.name,
+                    plan: known.info.plan.name,
                 });
             }
+            self.knows_roles(&mut known, &[&key.role, &key.creator_role]).await?;
+            let Known { info, version } = known;
+            // The creator's role caps the key's: checked by `admit`, once
+            // the facts are known to be current.
             let role = crate::rbac::by_key(spec, &info.roles, &key.role)
                 .ok_or(AuthError::Unauthorized("the key's role no longer exists"))?;
-            let creator = crate::rbac::by_key(spec, &info.roles, &key.creator_role)
-                .ok_or(AuthError::Unauthorized("invalid API key"))?;
-            if !crate::rbac::can_grant(&creator, &role) {
-                return Err(AuthError::Unauthorized("the key's creator no longer holds its role"));
-            }
             let principal = Principal {
                 tenant: info.id,
                 actor: Actor::ApiKey {
@@ -294,6 +293,7 @@ impl Verifier<'_> {
                 issued_at: None,
                 version,
                 last_use: Some(key.last_use),
+                creator_role: Some(key.creator_role),
             });
         }
         let claims = self
@@ -309,12 +309,14 @@ impl Verifier<'_> {
         {
             return Err(AuthError::TenantMismatch(MISMATCH));
         }
-        let Known { info, version } = self
+        let mut known = self
             .tenants
             .lookup(self.db, spec, &named, self.redis)
             .await?
             .filter(|known| known.info.id == verified.tenant)
             .ok_or(AuthError::TenantMismatch(MISMATCH))?;
+        self.knows_roles(&mut known, &[verified.role]).await?;
+        let Known { info, version } = known;
         // A custom role deleted since (it had no holder left) signs nobody in.
         let role = crate::rbac::by_key(spec, &info.roles, verified.role)
             .ok_or(AuthError::Unauthorized("invalid token claims"))?;
@@ -330,7 +332,27 @@ impl Verifier<'_> {
             issued_at: Some(claims.issued_at_millis()),
             version,
             last_use: None,
+            creator_role: None,
         })
+    }
+}
+
+impl Verifier<'_> {
+    /// Reads `known`'s facts again when they lack a custom role one of
+    /// `keys` names: one defined since they were cached (here, or on
+    /// another instance), which the facts' version would only show later.
+    async fn knows_roles(&self, known: &mut Known, keys: &[&str]) -> Result<(), AuthError> {
+        let missing = keys.iter().any(|key| {
+            crate::rbac::custom_id(key).is_some() && crate::rbac::by_key(self.spec, &known.info.roles, key).is_none()
+        });
+        if missing {
+            // Boxed: rare, and its future would otherwise be part of
+            // every request's.
+            *known = Box::pin(self.tenants.reload(self.db, self.spec, known.info.id, None))
+                .await?
+                .ok_or(AuthError::TenantMismatch("unknown tenant"))?;
+        }
+        Ok(())
     }
 }
 

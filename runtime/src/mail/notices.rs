@@ -38,13 +38,6 @@ impl Job for WebhookDisabled {
 
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         let mailer = ctx.mailer()?;
-        let roles: Vec<&str> = mailer
-            .spec()
-            .roles
-            .iter()
-            .filter(|r| r.permissions.contains(&MANAGE))
-            .map(|r| r.name)
-            .collect();
         let mut tx = ctx.begin_write().await?;
         let endpoint = match crate::webhooks::store::get(&mut tx, self.endpoint).await? {
             Some(e) if !e.enabled => e,
@@ -54,6 +47,8 @@ impl Job for WebhookDisabled {
             }
         };
         let (tenant, managers) = (tenant_facts(&mut tx).await?, members(&mut tx).await?);
+        // A spec role or one of the tenant's custom roles may grant it.
+        let custom = crate::rbac::CustomRoles::read(&mut tx, mailer.spec()).await?;
         // The host only: a URL's query may carry the receiver's token.
         let host = url::Url::parse(&endpoint.url)
             .ok()
@@ -71,7 +66,9 @@ impl Job for WebhookDisabled {
         });
         let mut told = 0;
         for (email, role) in &managers {
-            if !roles.contains(&role.as_str()) {
+            let manages = crate::rbac::by_key(mailer.spec(), &custom, role)
+                .is_some_and(|role| crate::rbac::allows(&role, MANAGE));
+            if !manages {
                 continue;
             }
             let mail = Mail::new("webhook_disabled", email.as_str()).context(context.clone());

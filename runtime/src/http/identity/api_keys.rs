@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_grant, role_label, tenant_bind, text,
+    JsonBody, bytes_bind, finish, known_role, opt_text, opt_time, require_covers, role_label, tenant_bind, text,
     text_bind, time, time_bind, uuid, uuid_bind,
 };
 use crate::audit::{self, Entry};
@@ -109,16 +109,23 @@ pub(super) async fn create(
             message: format!("must be at most {MAX_NAME_LEN} characters"),
         });
     }
-    let role = known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
+    // Named among the roles as this instance knows them, with the other
+    // field errors; then again under the lock.
+    known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
+    finish(errors)?;
+    // The role as the tenant has it now, and the caller's own, under the
+    // members lock: a custom role deleted or narrowed meanwhile is seen.
+    let (mut tx, locked) = super::members::begin(&state, &principal, Some(MANAGE)).await?;
+    let mut errors = Vec::new();
+    let role = known_role(state.spec(), &locked.roles, "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
-    require_grant(&principal, &role)?;
+    require_covers(&locked.acting, &role)?;
 
     let new = api_key::generate(state.spec().name, &state.config().env);
     let hash = api_key::hash(&state.config().api_key_pepper, &new.key);
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let mut tx = state.db().begin_write(principal.tenant).await?;
     tx.execute(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, role, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     INVITATION_TTL, JsonBody, TokenPair, bigint, bytes_bind, check_password, finish, hash_password,
-    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_grant, tenant_bind,
+    is_unique_violation, issue_tokens, known_role, normalize_email, opt_text, opt_time, require_covers, tenant_bind,
     text, text_bind, time, time_bind, uuid, uuid_bind, verify_account_password,
 };
 use crate::app_spec::QuotaLimit;
@@ -31,7 +31,7 @@ use crate::http::auth::request_tenant;
 use crate::http::{ApiError, AppState, request_id};
 use crate::mail::Mail;
 use crate::model::{TenantId, UserId};
-use crate::rbac::Role;
+use crate::rbac::{CustomRoles, Role};
 use crate::repo::FieldError;
 use crate::tenant::TenantInfo;
 
@@ -76,12 +76,19 @@ pub(super) async fn create(
             message: "must be an email address".into(),
         });
     }
-    let role = known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
+    // Named among the roles as this instance knows them, with the other
+    // field errors; then again under the lock.
+    known_role(state.spec(), &principal.info.roles, "role", &body.role, &mut errors);
+    finish(errors)?;
+    // The role as the tenant has it now, and the caller's own, under the
+    // members lock: a custom role deleted or narrowed meanwhile is seen.
+    let (mut tx, locked) = super::members::begin(&state, &principal, Some(MANAGE)).await?;
+    let mut errors = Vec::new();
+    let role = known_role(state.spec(), &locked.roles, "role", &body.role, &mut errors);
     finish(errors)?;
     let role = role.ok_or_else(|| ApiError::Internal("role checked above".into()))?;
-    require_grant(&principal, &role)?;
+    require_covers(&locked.acting, &role)?;
 
-    let mut tx = state.db().begin_write(principal.tenant).await?;
     let member = tx
         .fetch_optional(
             "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -309,7 +316,6 @@ pub(super) async fn accept(
         });
     }
     finish(errors)?;
-    let role = invitation.role.clone();
 
     let mut tx = state.db().begin(info.id).await?;
     let existing = super::accounts::sign_in_account(&mut tx, &invitation.email).await?;
@@ -353,6 +359,17 @@ pub(super) async fn accept(
         };
     }
     let mut tx = tx.into_tenant(info.id).await?;
+    // Under the members lock, as the roles are now: the sender still holds
+    // the role they held when the invitation was read, and that role (a
+    // custom one may have changed since) may still grant the invited one.
+    tx.lock_members().await?;
+    let roles = CustomRoles::read(&mut tx, state.spec()).await?;
+    let role = crate::rbac::by_key(state.spec(), &roles, invitation.role.key())
+        .ok_or(ApiError::Gone("the invited role no longer exists"))?;
+    let sender = crate::rbac::by_key(state.spec(), &roles, &invitation.sender).ok_or(SENDER_GONE)?;
+    if !crate::rbac::can_grant(&sender, &role) {
+        return Err(SENDER_GONE);
+    }
     let claimed = tx
         .execute(
             "UPDATE invitations SET accepted_at = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL \

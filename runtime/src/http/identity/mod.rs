@@ -29,7 +29,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::app_spec::AppSpec;
-use crate::auth::{Principal, api_key};
+use crate::auth::api_key;
 use crate::db::{Bind, DbError, DbRow, TenantTx};
 use crate::http::body::JsonBody;
 use crate::http::{ApiError, AppState};
@@ -277,12 +277,6 @@ fn known_role(
 /// current name; a key no role has any more, as stored.
 fn role_label(spec: &'static AppSpec, roles: &CustomRoles, key: &str) -> String {
     crate::rbac::by_key(spec, roles, key).map_or_else(|| key.to_owned(), |role| role.name().to_owned())
-}
-
-/// 403 unless `principal` may hand `role` out (to a key or an invitee); the
-/// answer names a permission of `role` the caller lacks.
-fn require_grant(principal: &Principal, role: &Role) -> Result<(), ApiError> {
-    require_covers(&principal.role, role)
 }
 
 /// 403 unless `granter` holds every permission of `role` (the

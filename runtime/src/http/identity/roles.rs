@@ -108,7 +108,7 @@ async fn stored<M: crate::db::Mode>(
     let rows = match name {
         None => {
             tx.fetch_all(
-                format!("SELECT {COLUMNS} FROM rookery_roles WHERE tenant_id = $1 ORDER BY name"),
+                format!("SELECT {COLUMNS} FROM rookery_roles WHERE tenant_id = $1"),
                 vec![tenant_bind(tx.tenant())],
             )
             .await?
@@ -121,7 +121,8 @@ async fn stored<M: crate::db::Mode>(
             .await?
         }
     };
-    rows.iter()
+    let mut roles = rows
+        .iter()
         .map(|row| {
             let inherits = opt_text(row, 2)?;
             Ok(Stored {
@@ -130,8 +131,37 @@ async fn stored<M: crate::db::Mode>(
                 updated_at: time(row, 5)?,
             })
         })
-        .collect::<Result<_, crate::db::DbError>>()
-        .map_err(ApiError::from)
+        .collect::<Result<Vec<_>, crate::db::DbError>>()?;
+    // By name, byte for byte: the same order on both dialects (a
+    // database collation may weigh `-` and `_` differently).
+    roles.sort_by(|a, b| a.role.name.cmp(&b.role.name));
+    Ok(roles)
+}
+
+/// The tenant's custom role called `name`, if any: a name no custom role
+/// may have (a NUL, which PostgreSQL cannot bind as text, among them) is
+/// none, without asking the database.
+async fn custom_named<M: crate::db::Mode>(
+    spec: &'static AppSpec,
+    tx: &mut TenantTx<M>,
+    name: &str,
+) -> Result<Option<Stored>, ApiError> {
+    let valid = crate::rbac::name_problem(spec, name).is_none() || spec.role(name).is_some();
+    if !valid {
+        return Ok(None);
+    }
+    Ok(stored(spec, tx, Some(name)).await?.pop())
+}
+
+/// The custom role a change names: 409 `system-role` for a role of the
+/// spec (unless the tenant defined a custom role of that name before the
+/// spec had it: the tenant's can still be renamed or deleted), else 404.
+async fn custom_or_system(spec: &'static AppSpec, tx: &mut TenantTx<Writing>, name: &str) -> Result<Stored, ApiError> {
+    match (custom_named(spec, tx, name).await?, spec.role(name)) {
+        (Some(found), _) => Ok(found),
+        (None, Some(def)) => Err(ApiError::SystemRole(def.name)),
+        (None, None) => Err(ApiError::NotFound),
+    }
 }
 
 /// `GET /roles`: the spec's roles (in its order), then the tenant's
@@ -163,16 +193,14 @@ pub(super) async fn show(
 ) -> Result<Json<RoleView>, ApiError> {
     principal.require(READ)?;
     let spec = state.spec();
-    if let Some(def) = spec.role(&name) {
-        return Ok(Json(RoleView::system(def)));
-    }
     let mut tx = state.db().begin(principal.tenant).await?;
-    let found = stored(spec, &mut tx, Some(&name))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
+    let found = custom_named(spec, &mut tx, &name).await?;
     tx.finish_read();
-    Ok(Json(RoleView::custom(&found.role, found.created_at, found.updated_at)))
+    match (found, spec.role(&name)) {
+        (Some(found), _) => Ok(Json(RoleView::custom(&found.role, found.created_at, found.updated_at))),
+        (None, Some(def)) => Ok(Json(RoleView::system(def))),
+        (None, None) => Err(ApiError::NotFound),
+    }
 }
 
 /// A permission of the catalogue.
@@ -347,14 +375,8 @@ pub(super) async fn update(
 ) -> Result<Json<RoleView>, ApiError> {
     principal.require(MANAGE)?;
     let spec = state.spec();
-    if let Some(def) = spec.role(&name) {
-        return Err(ApiError::SystemRole(def.name));
-    }
     let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
-    let old = stored(spec, &mut tx, Some(&name))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
+    let old = custom_or_system(spec, &mut tx, &name).await?;
     let held = role_of(&locked, &old.role)?;
     require_covers(&locked.acting, &held)?;
     let new_name = body.name.unwrap_or_else(|| old.role.name.clone());
@@ -412,14 +434,8 @@ pub(super) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     principal.require(MANAGE)?;
     let spec = state.spec();
-    if let Some(def) = spec.role(&name) {
-        return Err(ApiError::SystemRole(def.name));
-    }
     let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
-    let old = stored(spec, &mut tx, Some(&name))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
+    let old = custom_or_system(spec, &mut tx, &name).await?;
     let held = role_of(&locked, &old.role)?;
     require_covers(&locked.acting, &held)?;
     let holders = holders(&mut tx, held.key()).await?;
