@@ -62,13 +62,7 @@ pub fn load_with_warnings(
 pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     let mut ctx = Ctx::default();
     platform::check(&mut ctx, spec);
-    let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, None));
-    let by_owner = roles::HandwrittenPermissions {
-        owned: handwritten_permissions(handwritten, Some(true)),
-        ownerless: handwritten_permissions(handwritten, Some(false)),
-        assign: handwritten.models.iter().filter_map(|m| m.assign.clone()).collect(),
-    };
-    let ownable = roles::ownable(spec, &by_owner);
+    let (catalogue, ownable) = catalogue(spec, handwritten);
     roles::check(&mut ctx, spec, &catalogue, &ownable);
     plans::check(&mut ctx, spec);
     plans::handwritten_features(&mut ctx, spec, handwritten);
@@ -82,17 +76,22 @@ pub fn check(spec: &Spec, handwritten: &Handwritten) -> Vec<SpecDiagnostic> {
     ctx.into_diagnostics()
 }
 
-/// The permission catalogue (every permission a role may grant, in the
-/// checker's order) with each one's description and whether it may be
-/// granted on own rows only: what a tenant's custom roles may grant.
-pub(crate) fn permissions(spec: &Spec, handwritten: &Handwritten) -> Vec<(String, Option<String>, bool)> {
+/// Every permission a role may grant, and which may be granted on own rows.
+fn catalogue(spec: &Spec, handwritten: &Handwritten) -> (indexmap::IndexSet<String>, roles::Ownable) {
     let catalogue = roles::permission_catalogue(spec, &handwritten_permissions(handwritten, None));
     let by_owner = roles::HandwrittenPermissions {
         owned: handwritten_permissions(handwritten, Some(true)),
         ownerless: handwritten_permissions(handwritten, Some(false)),
         assign: handwritten.models.iter().filter_map(|m| m.assign.clone()).collect(),
     };
-    let ownable = roles::ownable(spec, &by_owner);
+    (catalogue, roles::ownable(spec, &by_owner))
+}
+
+/// The permission catalogue (every permission a role may grant, in the
+/// checker's order) with each one's description and whether it may be
+/// granted on own rows only: what a tenant's custom roles may grant.
+pub(crate) fn permissions(spec: &Spec, handwritten: &Handwritten) -> Vec<(String, Option<String>, bool)> {
+    let (catalogue, ownable) = catalogue(spec, handwritten);
     catalogue
         .into_iter()
         .map(|p| {

@@ -348,15 +348,7 @@ pub(super) async fn create(
             ],
         )
         .await;
-    match inserted {
-        Err(err) if is_unique_violation(&err) => {
-            return Err(ApiError::Conflict(format!(
-                "the tenant has a role named `{}` already",
-                role.name
-            )));
-        }
-        other => other?,
-    };
+    name_taken(inserted, &role.name)?;
     audited(&mut tx, &principal, &headers, "role.created", &role, None).await?;
     tx.commit().await?;
     state.invalidate(Invalidation::Tenant(principal.tenant)).await;
@@ -408,15 +400,7 @@ pub(super) async fn update(
             ],
         )
         .await;
-    match updated {
-        Err(err) if is_unique_violation(&err) => {
-            return Err(ApiError::Conflict(format!(
-                "the tenant has a role named `{}` already",
-                role.name
-            )));
-        }
-        other => other?,
-    };
+    name_taken(updated, &role.name)?;
     audited(&mut tx, &principal, &headers, "role.updated", &role, Some(&old.role)).await?;
     tx.commit().await?;
     state.invalidate(Invalidation::Tenant(principal.tenant)).await;
@@ -459,6 +443,17 @@ pub(super) async fn delete(
     tx.commit().await?;
     state.invalidate(Invalidation::Tenant(principal.tenant)).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 409 for a write that found the name taken (`rookery_roles_name_key`),
+/// else the write's own outcome.
+fn name_taken(written: Result<u64, crate::db::DbError>, name: &str) -> Result<(), ApiError> {
+    match written {
+        Err(err) if is_unique_violation(&err) => Err(ApiError::Conflict(format!(
+            "the tenant has a role named `{name}` already"
+        ))),
+        other => other.map(|_| ()).map_err(ApiError::from),
+    }
 }
 
 /// The custom role as the members lock read it.
