@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 10] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 11] = [
         (
             None,
             "-- Background jobs",
@@ -166,6 +166,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_platform_audit",
                 "rookery_usage_days",
                 "rookery_quota_windows",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -179,6 +180,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_platform_audit",
                 "rookery_usage_days",
                 "rookery_quota_windows",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -191,6 +193,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_platform_audit",
                 "rookery_usage_days",
                 "rookery_quota_windows",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -202,43 +205,55 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_platform_audit",
                 "rookery_usage_days",
                 "rookery_quota_windows",
+                "rookery_tenant_erasures",
             ],
         ),
         (
             Some(5),
             "-- The platform scope's audit",
             "0002_platform_audit_and_more",
-            &["rookery_platform_audit", "rookery_usage_days", "rookery_quota_windows"],
+            &[
+                "rookery_platform_audit",
+                "rookery_usage_days",
+                "rookery_quota_windows",
+                "rookery_tenant_erasures",
+            ],
         ),
         (
             Some(6),
             "-- Usage analytics",
             "0002_platform_usage_and_more",
-            &["rookery_usage_days", "rookery_quota_windows"],
+            &["rookery_usage_days", "rookery_quota_windows", "rookery_tenant_erasures"],
         ),
         (
             Some(7),
             "-- The member lifecycle",
             "0002_platform_members_and_more",
-            &["rookery_quota_windows"],
+            &["rookery_quota_windows", "rookery_tenant_erasures"],
         ),
         (
             Some(8),
             "-- Rate quotas",
             "0002_platform_quotas_and_more",
-            &["rookery_quota_windows"],
+            &["rookery_quota_windows", "rookery_tenant_erasures"],
         ),
         (
             Some(9),
             "-- The audit log users read",
-            "0002_platform_audit_chain_and_platform_overrides",
-            &[],
+            "0002_platform_audit_chain_and_more",
+            &["rookery_tenant_erasures"],
         ),
         (
             Some(10),
             "-- The platform operator's per-tenant feature overrides",
-            "0002_platform_overrides",
-            &[],
+            "0002_platform_overrides_and_platform_deletion",
+            &["rookery_tenant_erasures"],
+        ),
+        (
+            Some(11),
+            "-- Tenant deletion and personal-data erasure",
+            "0002_platform_deletion",
+            &["rookery_tenant_erasures"],
         ),
     ];
     for (version, first_missing, migration, tables) in cases {
@@ -250,9 +265,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 11,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 13,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 11,\n",
+            "  \"platform\": 13,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -289,6 +304,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_platform_audit",
                 "rookery_usage_days",
                 "rookery_quota_windows",
+                "rookery_tenant_erasures",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -297,9 +313,15 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Every case lacks the feature overrides; those before 8 the
-            // member lifecycle's columns, before 10 the audit chain's.
-            assert!(sql.contains("ADD COLUMN feature_overrides"), "{path}: {sql}");
+            // Every case lacks the deletion's columns; those before 11 the
+            // feature overrides, before 8 the member lifecycle's columns,
+            // before 10 the audit chain's.
+            assert!(sql.contains("ADD COLUMN erase_after"), "{path}: {sql}");
+            assert_eq!(
+                sql.contains("ADD COLUMN feature_overrides"),
+                version.is_none_or(|v| v < 11),
+                "{path}: {sql}"
+            );
             assert_eq!(
                 sql.contains("memberships_status_check"),
                 version.is_none_or(|v| v < 8),
@@ -313,10 +335,10 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         }
         assert!(
             plan.lines()
-                .any(|l| l.contains("+ platform column") && l.contains("tenants.feature_overrides")),
+                .any(|l| l.contains("platform columns") && l.contains("tenants.deletion_requested_at")),
             "{plan}"
         );
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 11"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 13"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

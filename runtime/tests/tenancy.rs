@@ -143,7 +143,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/8_members.sql"),
             include_str!("../../generator/templates/platform/postgres/9_quotas.sql"),
             include_str!("../../generator/templates/platform/postgres/10_audit.sql"),
-            include_str!("../../generator/templates/platform/postgres/11_overrides.sql")
+            include_str!("../../generator/templates/platform/postgres/11_overrides.sql"),
+            include_str!("../../generator/templates/platform/postgres/13_deletion.sql")
         ),
     },
     Migration {
@@ -167,7 +168,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/8_members.sql"),
             include_str!("../../generator/templates/platform/sqlite/9_quotas.sql"),
             include_str!("../../generator/templates/platform/sqlite/10_audit.sql"),
-            include_str!("../../generator/templates/platform/sqlite/11_overrides.sql")
+            include_str!("../../generator/templates/platform/sqlite/11_overrides.sql"),
+            include_str!("../../generator/templates/platform/sqlite/13_deletion.sql")
         ),
     },
     Migration {

@@ -173,7 +173,10 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {
-        let worker = app.worker(db.clone(), state.config()).with_metrics_of(&state);
+        let worker = app
+            .worker(db.clone(), state.config())
+            .with_metrics_of(&state)
+            .with_invalidations_of(&state);
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -268,6 +271,7 @@ async fn worker(app: App, config: Config) -> Result<(), CliError> {
     };
     app.worker(db.clone(), state.config())
         .with_metrics_of(&state)
+        .with_invalidations_of(&state)
         .run(shutdown_signal())
         .await;
     if let Some(metrics) = metrics {

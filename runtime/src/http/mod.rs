@@ -6,6 +6,7 @@ mod auth;
 mod background;
 pub(crate) mod body;
 pub(crate) mod crud;
+mod deletion;
 mod error;
 mod export;
 mod health;

@@ -87,6 +87,12 @@ pub(crate) fn protected_routes() -> Router<AppState> {
         )
         .route("/tenant/transfer", post(members::transfer))
         .route("/tenant/export", get(crate::http::export::export))
+        .route(
+            "/tenant/deletion",
+            get(crate::http::deletion::show)
+                .post(crate::http::deletion::request)
+                .delete(crate::http::deletion::cancel),
+        )
 }
 
 /// An access token and a refresh token, as every sign-in route returns them.

@@ -1,0 +1,428 @@
+//! Tenant deletion's and personal-data erasure's storage (platform tables,
+//! version 13): the request on the tenant's row, the erasure of every row
+//! of a tenant whose grace period has passed, the record kept afterwards
+//! (`rookery_tenant_erasures`) and an account's anonymisation.
+//!
+//! On PostgreSQL the serving role may set and clear the request (`UPDATE`
+//! of the three columns) and nothing else of it: the erasure runs in the
+//! owner's function `rookery_erase_tenant`, which reads the grace period
+//! itself (`erase_after <= now()`, the row locked) and erases nothing
+//! otherwise, so no caller of the function can erase a tenant early. The
+//! account's anonymisation is the owner's `rookery_erase_user`, which
+//! changes only the user the transaction names (`app.user_id`, set from a
+//! verified credential).
+//!
+//! The erasure deletes the tables it is given children first (the app's
+//! model tables in the order `erasure::order` computes from their
+//! references, then [`PLATFORM_TABLES`]), then any other table of the
+//! schema with a `tenant_id` column (a table a later version or a
+//! hand-written migration added), then the tenant's row, then the
+//! accounts that were members of it and are members of no tenant now.
+//! One transaction: all of it or nothing.
+
+use chrono::{DateTime, Utc};
+
+use super::bind::format_datetime;
+use super::tx::Conn;
+use super::{DbError, PlatformTx, quote_ident};
+use crate::model::{TenantId, UserId};
+
+/// The platform's tables with a `tenant_id`, children first: each is
+/// deleted before any table it references.
+pub(crate) const PLATFORM_TABLES: &[&str] = &[
+    "rookery_webhook_attempts",
+    "rookery_webhook_deliveries",
+    "rookery_webhook_endpoints",
+    "rookery_events",
+    "rookery_usage_rows",
+    "rookery_usage_members",
+    "rookery_usage_days",
+    "rookery_quota_windows",
+    "rookery_idempotency_keys",
+    "rookery_mail",
+    "rookery_jobs",
+    "api_keys",
+    "refresh_tokens",
+    "invitations",
+    "audit_log",
+    "memberships",
+];
+
+/// The serving role's privileges and the owner's functions (`migrate`
+/// applies them once the step's columns exist).
+pub(super) const FUNCTIONS: &str = r"
+GRANT UPDATE (deletion_requested_at, deletion_requested_by, erase_after) ON tenants TO {role};
+REVOKE ALL ON rookery_tenant_erasures FROM {role};
+
+CREATE OR REPLACE FUNCTION rookery_erase_tenant(p_tenant uuid, p_tables text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp SET row_security = on AS $rookery$
+-- Erases every row of `p_tenant` once its grace period has passed, and
+-- returns the rows each table lost; NULL (nothing erased) when no
+-- deletion of it is due. `p_tables`: comma-separated tables to empty
+-- first, in order (children first); every other table with a
+-- `tenant_id` follows.
+DECLARE
+    requested timestamptz;
+    t text;
+    n bigint;
+    done text[] := '{}';
+    counts jsonb := '{}'::jsonb;
+    members uuid[];
+    u uuid;
+    accounts bigint := 0;
+BEGIN
+    SELECT te.deletion_requested_at INTO requested FROM tenants te
+    WHERE te.id = p_tenant AND te.erase_after IS NOT NULL AND te.erase_after <= now()
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    -- FORCE row-level security confines the owner too: to this tenant.
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    SELECT coalesce(array_agg(m.user_id), '{}') INTO members FROM memberships m WHERE m.tenant_id = p_tenant;
+    FOR t IN
+        SELECT x.name FROM unnest(string_to_array(p_tables, ',')) WITH ORDINALITY AS x(name, ord)
+        WHERE EXISTS (SELECT 1 FROM information_schema.columns c
+                      WHERE c.table_schema = current_schema() AND c.table_name = x.name AND c.column_name = 'tenant_id')
+        ORDER BY x.ord
+    LOOP
+        CONTINUE WHEN t = ANY (done);
+        EXECUTE format('DELETE FROM %I WHERE tenant_id = $1', t) USING p_tenant;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        counts := counts || jsonb_build_object(t, n);
+        done := done || t;
+    END LOOP;
+    FOR t IN
+        SELECT c.table_name::text FROM information_schema.columns c
+        JOIN information_schema.tables tb ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name
+        WHERE c.table_schema = current_schema() AND c.column_name = 'tenant_id' AND tb.table_type = 'BASE TABLE'
+        ORDER BY c.table_name
+    LOOP
+        CONTINUE WHEN t = ANY (done);
+        EXECUTE format('DELETE FROM %I WHERE tenant_id = $1', t) USING p_tenant;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        counts := counts || jsonb_build_object(t, n);
+        done := done || t;
+    END LOOP;
+    DELETE FROM tenants WHERE id = p_tenant;
+    counts := counts || jsonb_build_object('tenants', 1);
+    PERFORM set_config('app.tenant_id', '', true);
+    -- An account that was a member here and is a member of no tenant now
+    -- goes too: its email and password hash are personal data of a
+    -- customer that is gone. (`own_memberships` shows the owner one
+    -- user's memberships in every tenant.)
+    FOREACH u IN ARRAY members LOOP
+        PERFORM set_config('app.user_id', u::text, true);
+        IF NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u) THEN
+            DELETE FROM users WHERE id = u;
+            accounts := accounts + 1;
+        END IF;
+    END LOOP;
+    PERFORM set_config('app.user_id', '', true);
+    counts := counts || jsonb_build_object('users', accounts);
+    INSERT INTO rookery_tenant_erasures (erased_tenant_id, requested_at, erased_at, row_counts)
+    VALUES (p_tenant, requested, now(), counts);
+    RETURN counts;
+END
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_erase_tenant(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_erase_tenant(uuid, text) TO {role};
+
+CREATE OR REPLACE FUNCTION rookery_erase_user(p_user uuid, p_email text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+-- Replaces the personal data of the account the transaction names
+-- (`app.user_id`) by `p_email`, a placeholder, and removes its password.
+BEGIN
+    IF p_user::text IS DISTINCT FROM nullif(current_setting('app.user_id', true), '') THEN
+        RAISE EXCEPTION 'rookery_erase_user: the transaction does not name this user' USING ERRCODE = '42501';
+    END IF;
+    UPDATE users SET email = p_email, password_hash = NULL, erased_at = now() WHERE id = p_user AND erased_at IS NULL;
+    RETURN FOUND;
+END
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_erase_user(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_erase_user(uuid, text) TO {role};
+";
+
+/// What an erasure left behind: the record kept of it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub(crate) struct Erased {
+    /// When the deletion was asked for.
+    pub(crate) requested_at: DateTime<Utc>,
+    /// Rows deleted, by table (`users`: the accounts deleted with it).
+    pub(crate) rows: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The placeholder an erased account's email becomes: it names no one and
+/// is unique (the account's own id), so the address is free again.
+pub(crate) fn erased_email(user: UserId) -> String {
+    format!("erased-{}@erased.invalid", user.0.simple())
+}
+
+impl PlatformTx {
+    /// Erases every row of `tenant` if its deletion is due (`erase_after`
+    /// passed), `tables` first in their order; `None` when it is not (no
+    /// request, a cancelled one, a grace period still running, or erased
+    /// already). The caller commits.
+    pub(crate) async fn erase_tenant(&mut self, tenant: TenantId, tables: &[&str]) -> Result<Option<Erased>, DbError> {
+        match self.conn() {
+            Conn::Postgres(conn) => {
+                // Read first: the serving role may not read the record the
+                // function writes.
+                let requested: Option<Option<DateTime<Utc>>> =
+                    sqlx::query_scalar("SELECT deletion_requested_at FROM tenants WHERE id = $1")
+                        .bind(tenant.0)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let counts: Option<sqlx::types::Json<serde_json::Value>> =
+                    sqlx::query_scalar("SELECT rookery_erase_tenant($1, $2)")
+                        .bind(tenant.0)
+                        .bind(tables.join(","))
+                        .fetch_one(&mut *conn)
+                        .await?;
+                let Some(counts) = counts else { return Ok(None) };
+                let rows = match counts.0 {
+                    serde_json::Value::Object(map) => map,
+                    _ => serde_json::Map::new(),
+                };
+                Ok(Some(Erased {
+                    requested_at: requested.flatten().unwrap_or_else(Utc::now),
+                    rows,
+                }))
+            }
+            Conn::Sqlite(conn) => erase_sqlite(conn, tenant, tables).await,
+        }
+    }
+}
+
+/// [`PlatformTx::erase_tenant`] on SQLite: the same steps as the
+/// PostgreSQL function, in the caller's write transaction.
+async fn erase_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    tables: &[&str],
+) -> Result<Option<Erased>, DbError> {
+    let id = tenant.0.hyphenated().to_string();
+    let now = format_datetime(Utc::now());
+    let requested: Option<String> = sqlx::query_scalar(
+        "SELECT deletion_requested_at FROM tenants WHERE id = $1 AND erase_after IS NOT NULL AND erase_after <= $2",
+    )
+    .bind(&id)
+    .bind(&now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(requested) = requested else { return Ok(None) };
+    let requested_at = DateTime::parse_from_rfc3339(&requested)
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into())))?
+        .with_timezone(&Utc);
+    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM memberships WHERE tenant_id = $1")
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let with_tenant: Vec<String> = sqlx::query_scalar(
+        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' \
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'tenant_id') ORDER BY m.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ordered = tables
+        .iter()
+        .map(|t| (*t).to_owned())
+        .filter(|t| with_tenant.contains(t))
+        .chain(with_tenant.iter().cloned());
+    let mut rows = serde_json::Map::new();
+    for table in ordered {
+        if rows.contains_key(&table) {
+            continue;
+        }
+        // A table name from the app's static definitions or the catalogue,
+        // quoted; the tenant bound.
+        let sql = format!("DELETE FROM {} WHERE tenant_id = $1", quote_ident(&table));
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        rows.insert(table, n.into());
+    }
+    sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    rows.insert("tenants".into(), 1.into());
+    let mut accounts = 0u64;
+    for user in &members {
+        accounts += sqlx::query(
+            "DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1)",
+        )
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    rows.insert("users".into(), accounts.into());
+    sqlx::query(
+        "INSERT INTO rookery_tenant_erasures (erased_tenant_id, requested_at, erased_at, row_counts) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(&requested)
+    .bind(&now)
+    .bind(serde_json::Value::Object(rows.clone()).to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(Erased { requested_at, rows }))
+}
+
+/// A tenant's pending deletion, as its row keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) struct Pending {
+    /// When it was asked for.
+    pub(crate) requested_at: DateTime<Utc>,
+    /// Who asked (a user's id).
+    pub(crate) requested_by: Option<UserId>,
+    /// When the grace period ends.
+    pub(crate) erase_after: DateTime<Utc>,
+}
+
+impl PlatformTx {
+    /// `tenant`'s pending deletion, if any; `lock` locks its row
+    /// (PostgreSQL; SQLite's write transaction holds the database).
+    pub(crate) async fn pending_deletion(&mut self, tenant: TenantId, lock: bool) -> Result<Option<Pending>, DbError> {
+        let row = match self.conn() {
+            Conn::Postgres(conn) => {
+                let sql = if lock {
+                    "SELECT deletion_requested_at, deletion_requested_by, erase_after FROM tenants WHERE id = $1 FOR UPDATE"
+                } else {
+                    "SELECT deletion_requested_at, deletion_requested_by, erase_after FROM tenants WHERE id = $1"
+                };
+                let row: Option<(Option<DateTime<Utc>>, Option<uuid::Uuid>, Option<DateTime<Utc>>)> =
+                    sqlx::query_as(sql).bind(tenant.0).fetch_optional(&mut *conn).await?;
+                row.and_then(|(at, by, after)| Some((at?, by, after?)))
+            }
+            Conn::Sqlite(conn) => {
+                let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT deletion_requested_at, deletion_requested_by, erase_after FROM tenants WHERE id = $1",
+                )
+                .bind(tenant.0.hyphenated().to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+                match row {
+                    Some((Some(at), by, Some(after))) => Some((
+                        parse_instant(&at)?,
+                        by.and_then(|b| b.parse().ok()),
+                        parse_instant(&after)?,
+                    )),
+                    _ => None,
+                }
+            }
+        };
+        Ok(row.map(|(requested_at, by, erase_after)| Pending {
+            requested_at,
+            requested_by: by.map(UserId),
+            erase_after,
+        }))
+    }
+
+    /// Records a deletion of `tenant` asked for by `by` (`None`: the
+    /// operator) at `at`, erased after `erase_after`.
+    pub(crate) async fn request_deletion(
+        &mut self,
+        tenant: TenantId,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+        erase_after: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let sql =
+            "UPDATE tenants SET deletion_requested_at = $2, deletion_requested_by = $3, erase_after = $4 WHERE id = $1";
+        match self.conn() {
+            Conn::Postgres(conn) => {
+                sqlx::query(sql)
+                    .bind(tenant.0)
+                    .bind(at)
+                    .bind(by.map(|b| b.0))
+                    .bind(erase_after)
+                    .execute(conn)
+                    .await?;
+            }
+            Conn::Sqlite(conn) => {
+                sqlx::query(sql)
+                    .bind(tenant.0.hyphenated().to_string())
+                    .bind(format_datetime(at))
+                    .bind(by.map(|b| b.0.hyphenated().to_string()))
+                    .bind(format_datetime(erase_after))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Clears `tenant`'s pending deletion; whether there was one.
+    pub(crate) async fn cancel_deletion(&mut self, tenant: TenantId) -> Result<bool, DbError> {
+        let sql = "UPDATE tenants SET deletion_requested_at = NULL, deletion_requested_by = NULL, erase_after = NULL \
+                   WHERE id = $1 AND erase_after IS NOT NULL";
+        let n = match self.conn() {
+            Conn::Postgres(conn) => sqlx::query(sql).bind(tenant.0).execute(conn).await?.rows_affected(),
+            Conn::Sqlite(conn) => sqlx::query(sql)
+                .bind(tenant.0.hyphenated().to_string())
+                .execute(conn)
+                .await?
+                .rows_affected(),
+        };
+        Ok(n > 0)
+    }
+
+    /// The tenants whose deletion is due at `now`, at most `limit`.
+    pub(crate) async fn due_deletions(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TenantId>, DbError> {
+        let sql =
+            "SELECT id FROM tenants WHERE erase_after IS NOT NULL AND erase_after <= $1 ORDER BY erase_after LIMIT $2";
+        let ids: Vec<uuid::Uuid> = match self.conn() {
+            Conn::Postgres(conn) => sqlx::query_scalar(sql).bind(now).bind(limit).fetch_all(conn).await?,
+            Conn::Sqlite(conn) => {
+                let rows: Vec<String> = sqlx::query_scalar(sql)
+                    .bind(format_datetime(now))
+                    .bind(limit)
+                    .fetch_all(conn)
+                    .await?;
+                rows.iter().filter_map(|r| r.parse().ok()).collect()
+            }
+        };
+        Ok(ids.into_iter().map(TenantId).collect())
+    }
+
+    /// Replaces `user`'s email by [`erased_email`] and removes their
+    /// password hash; whether the account was not erased already. On
+    /// PostgreSQL the transaction must name the user first
+    /// ([`PlatformTx::as_user`]).
+    pub(crate) async fn erase_account(&mut self, user: UserId) -> Result<bool, DbError> {
+        let email = erased_email(user);
+        match self.conn() {
+            Conn::Postgres(conn) => Ok(sqlx::query_scalar("SELECT rookery_erase_user($1, $2)")
+                .bind(user.0)
+                .bind(email)
+                .fetch_one(conn)
+                .await?),
+            Conn::Sqlite(conn) => Ok(sqlx::query(
+                "UPDATE users SET email = $2, password_hash = NULL, erased_at = $3 WHERE id = $1 AND erased_at IS NULL",
+            )
+            .bind(user.0.hyphenated().to_string())
+            .bind(email)
+            .bind(format_datetime(Utc::now()))
+            .execute(conn)
+            .await?
+            .rows_affected()
+                > 0),
+        }
+    }
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, DbError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into())))
+}
