@@ -212,6 +212,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
                 "../../migrations/postgres/0011_platform_quotas_and_more.sql"
             ),
         },
+        spec::Migration {
+            version: 12,
+            name: "platform_deletion",
+            sql: include_str!("../../migrations/postgres/0012_platform_deletion.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -272,6 +277,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             sql: include_str!(
                 "../../migrations/sqlite/0011_platform_quotas_and_more.sql"
             ),
+        },
+        spec::Migration {
+            version: 12,
+            name: "platform_deletion",
+            sql: include_str!("../../migrations/sqlite/0012_platform_deletion.sql"),
         },
     ],
 };
