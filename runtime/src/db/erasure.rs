@@ -131,15 +131,33 @@ GRANT EXECUTE ON FUNCTION rookery_erase_tenant(uuid, text) TO {role};
 
 CREATE OR REPLACE FUNCTION rookery_erase_user(p_user uuid, p_email text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
--- Replaces the personal data of the account the transaction names
--- (`app.user_id`) by `p_email`, a placeholder, and removes its password.
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp SET row_security = on AS $rookery$
+-- Erases the personal data of the account the transaction names
+-- (`app.user_id`): the mail addressed to it and the invitations to its
+-- address in every tenant are deleted, its email becomes `p_email` (a
+-- placeholder) and its password hash goes. False when it was erased
+-- already.
+DECLARE
+    old text;
+    t uuid;
 BEGIN
     IF p_user::text IS DISTINCT FROM nullif(current_setting('app.user_id', true), '') THEN
         RAISE EXCEPTION 'rookery_erase_user: the transaction does not name this user' USING ERRCODE = '42501';
     END IF;
-    UPDATE users SET email = p_email, password_hash = NULL, erased_at = now() WHERE id = p_user AND erased_at IS NULL;
-    RETURN FOUND;
+    SELECT lower(u.email) INTO old FROM users u WHERE u.id = p_user AND u.erased_at IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- Mail's policy is not forced: the owner sees every tenant's.
+    DELETE FROM rookery_mail WHERE lower(to_address) = old;
+    -- Invitations' is: each tenant in turn.
+    FOR t IN SELECT te.id FROM tenants te LOOP
+        PERFORM set_config('app.tenant_id', t::text, true);
+        DELETE FROM invitations WHERE tenant_id = t AND lower(email) = old;
+    END LOOP;
+    PERFORM set_config('app.tenant_id', '', true);
+    UPDATE users SET email = p_email, password_hash = NULL, erased_at = now() WHERE id = p_user;
+    RETURN true;
 END
 $rookery$;
 REVOKE ALL ON FUNCTION rookery_erase_user(uuid, text) FROM PUBLIC;
@@ -395,10 +413,11 @@ impl PlatformTx {
         Ok(ids.into_iter().map(TenantId).collect())
     }
 
-    /// Replaces `user`'s email by [`erased_email`] and removes their
-    /// password hash; whether the account was not erased already. On
-    /// PostgreSQL the transaction must name the user first
-    /// ([`PlatformTx::as_user`]).
+    /// Erases `user`'s personal data: the mail addressed to them and the
+    /// invitations to their address (in every tenant) deleted, their email
+    /// replaced by [`erased_email`], their password hash removed; whether
+    /// the account was not erased already. On PostgreSQL the transaction
+    /// must name the user first ([`PlatformTx::as_user`]).
     pub(crate) async fn erase_account(&mut self, user: UserId) -> Result<bool, DbError> {
         let email = erased_email(user);
         match self.conn() {
@@ -407,16 +426,30 @@ impl PlatformTx {
                 .bind(email)
                 .fetch_one(conn)
                 .await?),
-            Conn::Sqlite(conn) => Ok(sqlx::query(
-                "UPDATE users SET email = $2, password_hash = NULL, erased_at = $3 WHERE id = $1 AND erased_at IS NULL",
-            )
-            .bind(user.0.hyphenated().to_string())
-            .bind(email)
-            .bind(format_datetime(Utc::now()))
-            .execute(conn)
-            .await?
-            .rows_affected()
-                > 0),
+            Conn::Sqlite(conn) => {
+                let id = user.0.hyphenated().to_string();
+                let old: Option<String> =
+                    sqlx::query_scalar("SELECT lower(email) FROM users WHERE id = $1 AND erased_at IS NULL")
+                        .bind(&id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let Some(old) = old else { return Ok(false) };
+                sqlx::query("DELETE FROM rookery_mail WHERE lower(to_address) = $1")
+                    .bind(&old)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("DELETE FROM invitations WHERE lower(email) = $1")
+                    .bind(&old)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("UPDATE users SET email = $2, password_hash = NULL, erased_at = $3 WHERE id = $1")
+                    .bind(&id)
+                    .bind(email)
+                    .bind(format_datetime(Utc::now()))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(true)
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod export;
 mod health;
 pub(crate) mod idempotency;
 mod identity;
+pub(crate) use identity::erase_by_email;
 mod metrics;
 pub(crate) mod openapi;
 mod operation;

@@ -262,6 +262,19 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "responses": responses(&[(200, json_response("The caller", reference("Me")))], &[AUTHENTICATED])}),
     );
     add(
+        "/me",
+        "delete",
+        json!({"operationId": "erase_me", "tags": ["auth"], "summary": "Erase my personal data (signed in, not with an API key)",
+        "description": format!("The account's password confirms it (422 otherwise). In every tenant the caller is an active member of, the membership ends as a removal does \
+            (refresh tokens and the API keys they created revoked, their pending invitations deleted, access tokens stopped at once), audited as `member.erased`. \
+            Then the account's email becomes a placeholder, its password hash goes, and the mail addressed to it and the invitations to its address are deleted. \
+            Its id stays, so what references the caller (rows, former memberships, the audit log) keeps resolving, to a pseudonym. \
+            409 `last-owner`, before anything changes, while the caller is a tenant's only active `{}`: hand it over or delete the tenant first.",
+            spec.roles.first().map_or("owner", |r| r.name)),
+        "requestBody": json_body(object(json!({"password": text()}), &["password"])),
+        "responses": responses(&[(204, json!({"description": "Erased"}))], &[AUTHENTICATED, JSON_BODY, &[409]])}),
+    );
+    add(
         "/me/tenants",
         "get",
         json!({"operationId": "my_tenants", "tags": ["auth"], "summary": "The caller's tenants",

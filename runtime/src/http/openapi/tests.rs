@@ -296,6 +296,11 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
             vec![204, 400, 403, 413, 415, 422, 429, 503],
         ),
         ("/api/v1/me", "get", vec![200, 401, 403, 429, 503]),
+        (
+            "/api/v1/me",
+            "delete",
+            vec![204, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
         ("/api/v1/me/tenants", "get", vec![200, 401, 403, 429, 503]),
         (
             "/api/v1/auth/switch",
