@@ -291,3 +291,98 @@ pub(crate) fn register(jobs: &mut Registry) {
     jobs.add::<EraseDueTenants>();
     jobs.schedule(Schedule::new::<EraseDueTenants>("7 * * * *", false).expect("a valid schedule"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tables;
+    use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, RefTarget};
+
+    fn reference(column: &'static str, table: &'static str) -> FieldDef {
+        FieldDef {
+            on_delete: OnDelete::Restrict,
+            ..FieldDef::new(
+                column,
+                column,
+                FieldType::Ref(RefTarget {
+                    table,
+                    column: "id",
+                    key: KeyKind::BigInt,
+                }),
+            )
+        }
+    }
+
+    fn def(table: &'static str, fields: Vec<FieldDef>) -> &'static ModelDef {
+        Box::leak(Box::new(ModelDef {
+            name: table,
+            table,
+            path: table,
+            key: KeyKind::BigInt,
+            fields: Box::leak(fields.into_boxed_slice()),
+            permissions: crate::model::Permissions {
+                read: "r",
+                write: "w",
+                delete: "d",
+                assign: None,
+            },
+            quota: None,
+            audit: false,
+            events: crate::model::Events::NONE,
+            default_sort: crate::model::Sort {
+                field: "created_at",
+                descending: true,
+            },
+            feature: None,
+        }))
+    }
+
+    #[test]
+    fn children_are_emptied_before_what_they_reference() {
+        // Declared parents first, as specs usually are; a self-reference
+        // and a reference to the members do not hold anything up.
+        let models = vec![
+            def("projects", vec![reference("owner_id", "memberships")]),
+            def(
+                "tasks",
+                vec![reference("project_id", "projects"), reference("parent_id", "tasks")],
+            ),
+            def(
+                "comments",
+                vec![reference("task_id", "tasks"), reference("project_id", "projects")],
+            ),
+            def("tags", vec![]),
+        ];
+        let order = tables(&models);
+        let at = |t: &str| order.iter().position(|x| *x == t).unwrap();
+        assert!(
+            at("comments") < at("tasks") && at("tasks") < at("projects"),
+            "{order:?}"
+        );
+        assert!(at("projects") < at("memberships"), "{order:?}");
+        assert_eq!(order.len(), 4 + super::PLATFORM_TABLES.len());
+        // A cycle still lists every table once.
+        let cycle = vec![
+            def("a", vec![reference("b_id", "b")]),
+            def("b", vec![reference("a_id", "a")]),
+        ];
+        let order = tables(&cycle);
+        assert_eq!(&order[..2], ["a", "b"]);
+    }
+
+    #[test]
+    fn platform_children_come_before_their_parents() {
+        let order = super::PLATFORM_TABLES;
+        let at = |t: &str| order.iter().position(|x| *x == t).unwrap();
+        assert!(at("rookery_webhook_attempts") < at("rookery_webhook_deliveries"));
+        assert!(at("rookery_webhook_deliveries") < at("rookery_webhook_endpoints"));
+        assert!(at("rookery_webhook_deliveries") < at("rookery_events"));
+        for t in ["api_keys", "refresh_tokens", "invitations"] {
+            assert!(at(t) < at("memberships"), "{t}");
+        }
+        assert_eq!(
+            order.last(),
+            Some(&"memberships"),
+            "models' references to members go first"
+        );
+    }
+}

@@ -459,11 +459,32 @@ async fn only_an_owner_signed_in_and_confirming_asks(h: Harness) {
 async fn grace_zero(h: Harness) {
     let acme = owner(&h, "acme", "olga@example.com").await;
     let globex = owner(&h, "globex", "gus@example.com").await;
+    // A table of a hand-written migration, unknown to the runtime, whose
+    // reference to the tenant does not cascade: the erasure finds it in
+    // the catalogue and empties it before the tenant's row.
+    let pg = format!(
+        "CREATE TABLE extra_things (tenant_id uuid NOT NULL REFERENCES tenants (id), note text NOT NULL); \
+         INSERT INTO extra_things VALUES ('{a}', 'a'), ('{a}', 'b'), ('{g}', 'c');",
+        a = acme.tenant,
+        g = globex.tenant
+    );
+    let sqlite = format!(
+        "CREATE TABLE extra_things (tenant_id TEXT NOT NULL REFERENCES tenants (id), note TEXT NOT NULL); \
+         INSERT INTO extra_things VALUES ('{a}', 'a'), ('{a}', 'b'), ('{g}', 'c');",
+        a = acme.tenant,
+        g = globex.tenant
+    );
+    h.exec_as_owner(&pg, &sqlite).await;
     ok(ask(&h, "acme", &acme.access, "acme").await, StatusCode::ACCEPTED).await;
     drain(&h).await;
     assert_eq!(left(&h, acme.tenant).await, vec![]);
     assert_eq!(h.count("SELECT count(*) FROM tenants").await, 1);
     assert!(!left(&h, globex.tenant).await.is_empty());
+    assert_eq!(
+        h.count("SELECT count(*) FROM extra_things").await,
+        1,
+        "globex's row stays"
+    );
     // The erased tenant's credentials open nothing, at once: the worker
     // told the app it is gone.
     let login = h.login("acme", "olga@example.com", PW).await;

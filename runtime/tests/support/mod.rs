@@ -1009,6 +1009,29 @@ impl Harness {
         }
     }
 
+    /// Runs SQL as the tables' owner (PostgreSQL; the database file on
+    /// SQLite), as a hand-written migration would.
+    pub async fn exec_as_owner(&self, postgres: &str, sqlite: &str) {
+        match &self.inspect {
+            Inspect::Sqlite(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .execute(pool)
+                .await
+                .map(drop)
+                .expect("exec"),
+            Inspect::Postgres(_) => {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&self.owner_url)
+                    .await
+                    .expect("the owner connects");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+                    .expect("exec as the owner");
+            }
+        }
+    }
+
     /// A connection to the app's database as its serving role (PostgreSQL
     /// only): the login the app serves with, switched to the group role.
     pub async fn serving_connection(&self) -> sqlx::PgConnection {
