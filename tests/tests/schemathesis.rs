@@ -47,7 +47,8 @@ fn schemathesis() -> PathBuf {
 /// public address (400 naming `url` otherwise; the schema cannot say which
 /// hosts resolve where), and a deliveries `cursor` is opaque like the
 /// models' (400), as is the audit log's. A transfer's `to` must be another active member (422
-/// otherwise: a uuid says nothing of who is one).
+/// otherwise: a uuid says nothing of who is one). Deleting the tenant needs its slug as
+/// `confirm`, and erasing the caller their password (422 otherwise).
 fn config() -> String {
     let app = taskboard::app();
     let positive = |extra: &str| {
@@ -59,8 +60,12 @@ fn config() -> String {
     let mut out = format!(
         "[[operations]]\ninclude-operation-id = \"archive_project\"\n{}\n\
          [[operations]]\ninclude-operation-id = \"invite\"\n{}\n\
-         [[operations]]\ninclude-operation-id = \"transfer_tenant\"\n{}\n",
+         [[operations]]\ninclude-operation-id = \"transfer_tenant\"\n{}\n\
+         [[operations]]\ninclude-operation-id = \"delete_tenant\"\n{}\n\
+         [[operations]]\ninclude-operation-id = \"erase_me\"\n{}\n",
         positive("409"),
+        positive("422"),
+        positive("422"),
         positive("422"),
         positive("422")
     );
