@@ -295,6 +295,9 @@ async fn erase_sqlite(
     Ok(Some(Erased { requested_at, rows }))
 }
 
+/// The request's columns as PostgreSQL answers them.
+type PgRequest = (Option<DateTime<Utc>>, Option<uuid::Uuid>, Option<DateTime<Utc>>);
+
 /// A tenant's pending deletion, as its row keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -318,8 +321,7 @@ impl PlatformTx {
                 } else {
                     "SELECT deletion_requested_at, deletion_requested_by, erase_after FROM tenants WHERE id = $1"
                 };
-                let row: Option<(Option<DateTime<Utc>>, Option<uuid::Uuid>, Option<DateTime<Utc>>)> =
-                    sqlx::query_as(sql).bind(tenant.0).fetch_optional(&mut *conn).await?;
+                let row: Option<PgRequest> = sqlx::query_as(sql).bind(tenant.0).fetch_optional(&mut *conn).await?;
                 row.and_then(|(at, by, after)| Some((at?, by, after?)))
             }
             Conn::Sqlite(conn) => {
