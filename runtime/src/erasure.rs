@@ -29,6 +29,15 @@ use crate::db::{Db, DbError, NewJob};
 use crate::jobs::{Job, JobContext, JobError, Registry, Schedule};
 use crate::model::{FieldType, ModelDef, TenantId, UserId};
 
+/// The permission whose holders ask for and cancel a deletion, and are
+/// mailed about it.
+pub(crate) const PERMISSION: &str = "tenant.delete";
+/// The notice job `mail` registers (a level above: named, not imported),
+/// payload `{"state": "requested" | "cancelled"}`.
+pub(crate) const NOTIFY_JOB: &str = "rookery.mail.tenant_deletion";
+/// Its queue.
+pub(crate) const NOTIFY_QUEUE: &str = "mail";
+
 /// Who asked for (or cancelled) a deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Requester {
@@ -120,6 +129,7 @@ pub(crate) async fn request(
     let mut tx = tx.into_tenant(tenant).await?;
     let metadata = json!({ "erase_after": erase_after, "grace_days": grace_days });
     record(&mut tx, by, "tenant.deletion_requested", request_id, metadata).await?;
+    notify(&mut tx, "requested", now).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant, %erase_after, "tenant deletion requested");
     Ok(Requested { pending, new: true })
@@ -146,9 +156,26 @@ pub(crate) async fn cancel(
     let mut tx = tx.into_tenant(tenant).await?;
     let metadata = json!({ "requested_at": pending.requested_at, "erase_after": pending.erase_after });
     record(&mut tx, by, "tenant.deletion_cancelled", request_id, metadata).await?;
+    notify(&mut tx, "cancelled", Utc::now()).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant, "tenant deletion cancelled");
     Ok(true)
+}
+
+/// Enqueues the owners' notice (`mail`'s `tenant_deletion`) in the change's
+/// transaction.
+async fn notify(tx: &mut crate::db::TenantTx, state: &str, at: DateTime<Utc>) -> Result<(), DbError> {
+    let key = format!("{state}:{}", at.timestamp_micros());
+    let payload = json!({ "state": state });
+    let job = NewJob {
+        queue: NOTIFY_QUEUE,
+        kind: NOTIFY_JOB,
+        payload: &payload,
+        key: Some(&key),
+        run_at: None,
+        max_attempts: 10,
+    };
+    tx.enqueue_job(&job).await.map(drop)
 }
 
 /// `tenant`'s pending deletion, if any.

@@ -296,8 +296,9 @@ async fn a_deleted_tenant_leaves_no_row_behind(h: Harness) {
     };
     for (table, n) in &before_acme {
         match table.as_str() {
-            // The erasure job and the deliveries' jobs ran meanwhile.
-            "rookery_jobs" => {}
+            // The erasure job and the deliveries' jobs ran meanwhile, and
+            // the owners' notice may have been mailed before the erasure.
+            "rookery_jobs" | "rookery_mail" => {}
             // The request itself is audited.
             "audit_log" => assert_eq!(counts[table], json!(n + 1), "{table} in {counts}"),
             _ => assert_eq!(counts[table], json!(n), "{table} in {counts}"),
@@ -345,6 +346,15 @@ async fn nothing_is_erased_before_the_grace_period_or_after_a_cancellation(h: Ha
     drain(&h).await;
     assert_eq!(h.count("SELECT count(*) FROM tenants WHERE slug = 'acme'").await, 1);
     assert_eq!(h.count("SELECT count(*) FROM notes").await, 1);
+    // The owner was told, once, with the deadline.
+    let mail = h.mail_rows().await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].to, "olga@example.com");
+    assert!(mail[0].subject.starts_with("ACME will be deleted on "), "{mail:?}");
+    assert!(
+        mail[0].text.as_deref().unwrap_or("").contains("/tenant/export"),
+        "{mail:?}"
+    );
 
     // Cancelled, then the old deadline passes: nothing happens.
     let cancelled = h
@@ -368,6 +378,9 @@ async fn nothing_is_erased_before_the_grace_period_or_after_a_cancellation(h: Ha
     drain(&h).await;
     assert_eq!(h.count("SELECT count(*) FROM tenants WHERE slug = 'acme'").await, 1);
     assert_eq!(h.count("SELECT count(*) FROM rookery_tenant_erasures").await, 0);
+    let mail = h.mail_rows().await;
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    assert_eq!(mail[1].subject, "The deletion of ACME was cancelled", "{mail:?}");
     // Both are in the tenant's audit log.
     let actions: Vec<String> = h.audit_rows().await.into_iter().map(|(a, _)| a).collect();
     assert!(actions.contains(&"tenant.deletion_requested".to_owned()), "{actions:?}");

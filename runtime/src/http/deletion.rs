@@ -28,8 +28,7 @@ use crate::erasure::{self, Requester};
 use crate::model::UserId;
 use crate::repo::FieldError;
 
-/// The permission asking and cancelling need.
-pub(crate) const PERMISSION: &str = "tenant.delete";
+use crate::erasure::PERMISSION;
 
 /// `POST /tenant/deletion`'s body.
 #[derive(Deserialize)]

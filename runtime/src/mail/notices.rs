@@ -1,5 +1,7 @@
 //! Notices the platform mails on its own: an outgoing webhook endpoint
-//! was disabled (`webhook_disabled`). The webhook delivery enqueues the
+//! was disabled (`webhook_disabled`), deleting the tenant was asked for or
+//! cancelled (`tenant_deletion`, to the members whose role grants
+//! `tenant.delete`: told by `erasure` the same way, by the job's name). The webhook delivery enqueues the
 //! notice's job by name in the transaction that disables the endpoint
 //! (`webhooks` sits below `mail` and does not name it); the job mails every
 //! member whose role grants `webhooks.manage`, in one transaction, each
@@ -93,7 +95,69 @@ impl Job for WebhookDisabled {
     }
 }
 
-/// The id of the notice of job `job` to `email`: the same on every run.
+/// Tells the members who may delete the tenant that its deletion was
+/// asked for (`requested`, while it is still pending) or cancelled
+/// (`cancelled`, while none is pending): the payload `erasure` enqueues.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct TenantDeletion {
+    /// `requested` or `cancelled`.
+    state: String,
+}
+
+impl Job for TenantDeletion {
+    const NAME: &'static str = crate::erasure::NOTIFY_JOB;
+    const QUEUE: &'static str = crate::erasure::NOTIFY_QUEUE;
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let mailer = ctx.mailer()?;
+        let roles: Vec<&str> = mailer
+            .spec()
+            .roles
+            .iter()
+            .filter(|r| r.permissions.contains(&crate::erasure::PERMISSION))
+            .map(|r| r.name)
+            .collect();
+        let mut tx = ctx.begin_write().await?;
+        let Some((erase_after,)): Option<(Option<DateTime<Utc>>,)> = tx
+            .sql("SELECT erase_after FROM tenants WHERE id = $1")
+            .fetch_optional()
+            .await?
+        else {
+            // Erased already (a grace period of 0): nobody to tell.
+            return Ok(());
+        };
+        let requested = self.state == "requested";
+        if requested != erase_after.is_some() {
+            tracing::info!(state = %self.state, "the tenant's deletion changed again before its notice: nobody told");
+            return Ok(());
+        }
+        let (tenant, members) = (tenant_facts(&mut tx).await?, members(&mut tx).await?);
+        let context = serde_json::json!({
+            "tenant": tenant,
+            "state": self.state,
+            "erase_after": erase_after.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            "api_prefix": mailer.spec().api_prefix,
+        });
+        let mut told = 0;
+        for (email, role) in members.iter().filter(|(_, role)| roles.contains(&role.as_str())) {
+            let mail = Mail::new("tenant_deletion", email.as_str()).context(context.clone());
+            match tx.send_mail_as(mailer, &mail, message_id(ctx.id(), email)).await {
+                Ok(_) => told += 1,
+                Err(MailError::Address) => {
+                    tracing::warn!(role = %role, "a member's address takes no mail: not told of the deletion");
+                }
+                Err(e @ (MailError::Db(_) | MailError::Enqueue(_))) => return Err(JobError::retry(e)),
+                Err(e) => return Err(JobError::permanent(e)),
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(state = %self.state, told, "told the tenant's owners of its deletion");
+        Ok(())
+    }
+}
+
+/// The id of the notice of job `job` to `email`: the same on every run
+/// (job ids are unique across kinds).
 fn message_id(job: Uuid, email: &str) -> Uuid {
     let digest = sha2::Sha256::new()
         .chain_update(b"rookery.mail.webhook_disabled\0")
