@@ -64,6 +64,19 @@ impl Requester {
     }
 }
 
+/// What a deletion request, a cancellation or a look could not do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ErasureError {
+    /// No tenant has the id: it was erased (its credentials outlived it in
+    /// a cache).
+    #[error("the tenant no longer exists")]
+    UnknownTenant,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
 /// A deletion request's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Requested {
@@ -94,9 +107,10 @@ pub(crate) async fn request(
     by: Requester,
     grace_days: u32,
     request_id: Option<&str>,
-) -> Result<Requested, DbError> {
+) -> Result<Requested, ErasureError> {
     let mut tx = db.begin_platform().await?;
-    if let Some(pending) = tx.pending_deletion(tenant, true).await? {
+    let state = tx.pending_deletion(tenant, true).await?;
+    if let Some(pending) = state.ok_or(ErasureError::UnknownTenant)? {
         drop(tx);
         return Ok(Requested { pending, new: false });
     }
@@ -143,9 +157,13 @@ pub(crate) async fn cancel(
     tenant: TenantId,
     by: Requester,
     request_id: Option<&str>,
-) -> Result<bool, DbError> {
+) -> Result<bool, ErasureError> {
     let mut tx = db.begin_platform().await?;
-    let Some(pending) = tx.pending_deletion(tenant, true).await? else {
+    let Some(pending) = tx
+        .pending_deletion(tenant, true)
+        .await?
+        .ok_or(ErasureError::UnknownTenant)?
+    else {
         drop(tx);
         return Ok(false);
     };
@@ -179,11 +197,11 @@ async fn notify(tx: &mut crate::db::TenantTx, state: &str, at: DateTime<Utc>) ->
 }
 
 /// `tenant`'s pending deletion, if any.
-pub(crate) async fn pending(db: &Db, tenant: TenantId) -> Result<Option<Pending>, DbError> {
+pub(crate) async fn pending(db: &Db, tenant: TenantId) -> Result<Option<Pending>, ErasureError> {
     let mut tx = db.begin_platform_read().await?;
     let pending = tx.pending_deletion(tenant, false).await?;
     drop(tx);
-    Ok(pending)
+    pending.ok_or(ErasureError::UnknownTenant)
 }
 
 async fn record(

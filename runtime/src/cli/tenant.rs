@@ -17,7 +17,7 @@ use super::{CliError, failed};
 use crate::auth::invalidate::Invalidation;
 use crate::config::Config;
 use crate::db::Db;
-use crate::erasure::{self, Requester};
+use crate::erasure::{self, ErasureError, Requester};
 use crate::http::App;
 use crate::operator::{self, OperatorError, TenantFacts, Via};
 
@@ -51,7 +51,7 @@ pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result
 async fn show(app: &App, db: &Db, slug: &str) -> Result<(), OperatorError> {
     let facts = operator::tenant(db, app.spec(), slug).await?;
     print(&facts);
-    match erasure::pending(db, facts.id).await? {
+    match erasure::pending(db, facts.id).await.map_err(gone(slug))? {
         Some(p) => println!(
             "  deletion:  requested {}, erased after {}",
             p.requested_at.to_rfc3339(),
@@ -65,7 +65,9 @@ async fn show(app: &App, db: &Db, slug: &str) -> Result<(), OperatorError> {
 async fn delete(app: &App, config: &Config, db: &Db, slug: &str) -> Result<(), OperatorError> {
     let facts = operator::tenant(db, app.spec(), slug).await?;
     let by = Requester::Operator("operator cli");
-    let requested = erasure::request(db, facts.id, by, config.deletion_grace_days, None).await?;
+    let requested = erasure::request(db, facts.id, by, config.deletion_grace_days, None)
+        .await
+        .map_err(gone(slug))?;
     let after = requested.pending.erase_after.to_rfc3339();
     if requested.new {
         println!(
@@ -79,12 +81,24 @@ async fn delete(app: &App, config: &Config, db: &Db, slug: &str) -> Result<(), O
 
 async fn cancel_deletion(app: &App, db: &Db, slug: &str) -> Result<(), OperatorError> {
     let facts = operator::tenant(db, app.spec(), slug).await?;
-    if erasure::cancel(db, facts.id, Requester::Operator("operator cli"), None).await? {
+    let cancelled = erasure::cancel(db, facts.id, Requester::Operator("operator cli"), None)
+        .await
+        .map_err(gone(slug))?;
+    if cancelled {
         println!("deletion of `{slug}` cancelled");
     } else {
         println!("no deletion of `{slug}` was pending");
     }
     Ok(())
+}
+
+/// An erasure's error as the operator's: the tenant erased meanwhile is
+/// unknown.
+fn gone(slug: &str) -> impl Fn(ErasureError) -> OperatorError + '_ {
+    move |err| match err {
+        ErasureError::UnknownTenant => OperatorError::UnknownTenant(slug.to_owned()),
+        ErasureError::Db(db) => OperatorError::Db(db),
+    }
 }
 
 async fn change_plan(app: &App, config: Config, db: &Db, slug: &str, plan: &str) -> Result<(), OperatorError> {

@@ -311,9 +311,14 @@ pub(crate) struct Pending {
 }
 
 impl PlatformTx {
-    /// `tenant`'s pending deletion, if any; `lock` locks its row
-    /// (PostgreSQL; SQLite's write transaction holds the database).
-    pub(crate) async fn pending_deletion(&mut self, tenant: TenantId, lock: bool) -> Result<Option<Pending>, DbError> {
+    /// `tenant`'s pending deletion: `None` when no tenant has the id (it
+    /// was erased), `Some(None)` when none is pending. `lock` locks its
+    /// row (PostgreSQL; SQLite's write transaction holds the database).
+    pub(crate) async fn pending_deletion(
+        &mut self,
+        tenant: TenantId,
+        lock: bool,
+    ) -> Result<Option<Option<Pending>>, DbError> {
         let row = match self.conn() {
             Conn::Postgres(conn) => {
                 let sql = if lock {
@@ -322,7 +327,7 @@ impl PlatformTx {
                     "SELECT deletion_requested_at, deletion_requested_by, erase_after FROM tenants WHERE id = $1"
                 };
                 let row: Option<PgRequest> = sqlx::query_as(sql).bind(tenant.0).fetch_optional(&mut *conn).await?;
-                row.and_then(|(at, by, after)| Some((at?, by, after?)))
+                row.map(|(at, by, after)| at.zip(after).map(|(at, after)| (at, by, after)))
             }
             Conn::Sqlite(conn) => {
                 let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
@@ -332,19 +337,22 @@ impl PlatformTx {
                 .fetch_optional(&mut *conn)
                 .await?;
                 match row {
-                    Some((Some(at), by, Some(after))) => Some((
+                    None => None,
+                    Some((Some(at), by, Some(after))) => Some(Some((
                         parse_instant(&at)?,
                         by.and_then(|b| b.parse().ok()),
                         parse_instant(&after)?,
-                    )),
-                    _ => None,
+                    ))),
+                    Some(_) => Some(None),
                 }
             }
         };
-        Ok(row.map(|(requested_at, by, erase_after)| Pending {
-            requested_at,
-            requested_by: by.map(UserId),
-            erase_after,
+        Ok(row.map(|pending| {
+            pending.map(|(requested_at, by, erase_after)| Pending {
+                requested_at,
+                requested_by: by.map(UserId),
+                erase_after,
+            })
         }))
     }
 

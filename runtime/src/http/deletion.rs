@@ -131,3 +131,14 @@ pub(super) async fn cancel(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+impl From<erasure::ErasureError> for ApiError {
+    fn from(err: erasure::ErasureError) -> Self {
+        match err {
+            // Credentials of a tenant erased a moment ago: as for a token
+            // of no tenant.
+            erasure::ErasureError::UnknownTenant => Self::Unauthorized("the tenant no longer exists"),
+            erasure::ErasureError::Db(db) => db.into(),
+        }
+    }
+}
