@@ -87,7 +87,7 @@ pub(crate) struct Requested {
     pub(crate) new: bool,
 }
 
-/// The tenants erased by one run, and the first failure.
+/// The tenants erased by one run, and the last failure.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
     /// Each tenant erased, with its record.

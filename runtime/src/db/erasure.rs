@@ -13,7 +13,7 @@
 //! verified credential).
 //!
 //! The erasure deletes the tables it is given children first (the app's
-//! model tables in the order `erasure::order` computes from their
+//! model tables in the order `erasure::tables` computes from their
 //! references, then [`PLATFORM_TABLES`]), then any other table of the
 //! schema with a `tenant_id` column (a table a later version or a
 //! hand-written migration added), then the tenant's row, then the
