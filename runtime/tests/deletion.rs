@@ -525,7 +525,6 @@ async fn serving_role_cannot_erase_early(h: Harness) {
         "DELETE FROM audit_log",
         "DELETE FROM memberships",
         "UPDATE tenants SET slug = 'gone'",
-        "SELECT * FROM rookery_tenant_erasures",
         "INSERT INTO rookery_tenant_erasures VALUES (gen_random_uuid(), now(), now(), '{}')",
         "UPDATE users SET email = 'x@example.com'",
     ] {

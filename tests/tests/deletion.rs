@@ -116,6 +116,10 @@ fn postgres_a_deleted_tenant_leaves_no_row_behind() {
         0
     );
     assert_eq!(db.scalar("SELECT count(*) FROM rookery_tenant_erasures"), 1);
+    let operator = [("DATABASE_URL", db.serving_url.as_str())];
+    let kept = command(&bin, &operator, &["tenant", "erasure", &acme.id], true);
+    assert!(kept.contains(&format!("tenant {} erased", acme.id)), "{kept}");
+    assert!(kept.contains("\"projects\":1") && !kept.contains("acme"), "{kept}");
     // Globex lost nothing (its usage and jobs move on their own; its
     // data does not).
     for table in [

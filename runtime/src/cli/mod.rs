@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | audit (verify | seal) [--tenant SLUG] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan | delete SLUG | cancel-deletion SLUG) | user erase EMAIL | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | audit (verify | seal) [--tenant SLUG] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan | delete SLUG | cancel-deletion SLUG | erasure TENANT_ID) | user erase EMAIL | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -44,8 +44,9 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             the plan's (each audited in its log and the platform's),
             published to the serving instances through Redis; delete SLUG:
             erase every row of the tenant after ROOKERY_DELETION_GRACE_DAYS
-            (the worker's job does); cancel-deletion SLUG: keep it; as the
-            serving role (DATABASE_URL)
+            (the worker's job does); cancel-deletion SLUG: keep it;
+            erasure TENANT_ID: what was kept of an erased tenant (when, rows
+            per table); as the serving role (DATABASE_URL)
   user      erase EMAIL: erase the account's personal data on its owner's
             request (its memberships end, its email and password go; refused
             while it is a tenant's only owner); as the serving role

@@ -1,6 +1,7 @@
 //! `<app> tenant show SLUG`, `<app> tenant plan SLUG PLAN`, `<app>
 //! tenant feature SLUG FEATURE on|off|plan`, `<app> tenant delete SLUG`
-//! and `<app> tenant cancel-deletion SLUG`: the operator's view and change
+//! `<app> tenant cancel-deletion SLUG` and `<app> tenant erasure
+//! TENANT_ID` (what an erasure kept): the operator's view and change
 //! of one tenant's plan, feature overrides (`crate::operator`) and
 //! deletion (`crate::erasure`),
 //! as the serving role (`DATABASE_URL`), like the operator API: it may read
@@ -29,6 +30,7 @@ pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result
         ["show", slug] => show(app, &db, slug).await,
         ["delete", slug] => delete(app, &config, &db, slug).await,
         ["cancel-deletion", slug] => cancel_deletion(app, &db, slug).await,
+        ["erasure", id] => erasure_record(&db, id).await,
         ["plan", slug, plan] => change_plan(app, config, &db, slug, plan).await,
         ["feature", slug, feature, setting @ ("on" | "off" | "plan")] => {
             let enabled = match *setting {
@@ -40,7 +42,7 @@ pub(super) async fn tenant(app: &App, config: Config, args: &[String]) -> Result
         }
         _ => {
             return Err(CliError::Usage(
-                "tenant takes `show SLUG`, `plan SLUG PLAN`, `feature SLUG FEATURE on|off|plan`, `delete SLUG` or `cancel-deletion SLUG`".into(),
+                "tenant takes `show SLUG`, `plan SLUG PLAN`, `feature SLUG FEATURE on|off|plan`, `delete SLUG`, `cancel-deletion SLUG` or `erasure TENANT_ID`".into(),
             ));
         }
     };
@@ -89,6 +91,22 @@ async fn cancel_deletion(app: &App, db: &Db, slug: &str) -> Result<(), OperatorE
     } else {
         println!("no deletion of `{slug}` was pending");
     }
+    Ok(())
+}
+
+/// What was kept of erased tenant `id`: the proof of its erasure.
+async fn erasure_record(db: &Db, id: &str) -> Result<(), OperatorError> {
+    let tenant: crate::TenantId = id.parse().map_err(|_| OperatorError::UnknownTenant(id.to_owned()))?;
+    let record = db
+        .erasure_record(tenant)
+        .await?
+        .ok_or_else(|| OperatorError::UnknownTenant(id.to_owned()))?;
+    println!(
+        "tenant {tenant} erased\n  requested: {}\n  erased:    {}\n  rows:      {}",
+        record.requested_at.to_rfc3339(),
+        record.erased_at.to_rfc3339(),
+        record.rows
+    );
     Ok(())
 }
 

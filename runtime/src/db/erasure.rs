@@ -53,6 +53,8 @@ pub(crate) const PLATFORM_TABLES: &[&str] = &[
 pub(super) const FUNCTIONS: &str = r"
 GRANT UPDATE (deletion_requested_at, deletion_requested_by, erase_after) ON tenants TO {role};
 REVOKE ALL ON rookery_tenant_erasures FROM {role};
+-- The record names no one: the operator's `tenant erasure ID` reads it.
+GRANT SELECT ON rookery_tenant_erasures TO {role};
 
 CREATE OR REPLACE FUNCTION rookery_erase_tenant(p_tenant uuid, p_tables text)
 RETURNS jsonb
@@ -461,6 +463,47 @@ impl PlatformTx {
                 Ok(true)
             }
         }
+    }
+}
+
+/// The record an erasure kept.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub(crate) struct ErasureRecord {
+    /// When the deletion was asked for.
+    pub(crate) requested_at: DateTime<Utc>,
+    /// When the tenant was erased.
+    pub(crate) erased_at: DateTime<Utc>,
+    /// Rows deleted, by table.
+    pub(crate) rows: serde_json::Value,
+}
+
+impl super::Db {
+    /// The record of erased tenant `tenant`, if it was erased.
+    pub(crate) async fn erasure_record(&self, tenant: TenantId) -> Result<Option<ErasureRecord>, DbError> {
+        let sql = "SELECT requested_at, erased_at, row_counts FROM rookery_tenant_erasures WHERE erased_tenant_id = $1";
+        if let Some(pool) = self.pg() {
+            let row: Option<(DateTime<Utc>, DateTime<Utc>, sqlx::types::Json<serde_json::Value>)> =
+                sqlx::query_as(sql).bind(tenant.0).fetch_optional(pool).await?;
+            return Ok(row.map(|(requested_at, erased_at, rows)| ErasureRecord {
+                requested_at,
+                erased_at,
+                rows: rows.0,
+            }));
+        }
+        let pool = self.sqlite().expect("a Db always holds one pool");
+        let row: Option<(String, String, String)> = sqlx::query_as(sql)
+            .bind(tenant.0.hyphenated().to_string())
+            .fetch_optional(pool)
+            .await?;
+        row.map(|(requested, erased, rows)| {
+            Ok(ErasureRecord {
+                requested_at: parse_instant(&requested)?,
+                erased_at: parse_instant(&erased)?,
+                rows: serde_json::from_str(&rows).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into())))?,
+            })
+        })
+        .transpose()
     }
 }
 
