@@ -38,6 +38,11 @@ async fn postgres_a_grace_period_of_zero_erases_at_the_next_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_write_the_erasure_waits_for_is_erased_too() {
+    support::run_with(Backend::Postgres, |c| c.deletion_grace_days = 0, write_during_erasure).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_the_serving_role_cannot_erase_early() {
     support::run(Backend::Postgres, serving_role_cannot_erase_early).await;
 }
@@ -774,4 +779,54 @@ async fn a_tenants_only_owner_is_not_erased(h: Harness) {
             .await,
         0
     );
+}
+
+/// A write of the tenant that began before the erasure holds its
+/// reference to the tenant's row: the erasure waits for it (its row lock),
+/// then erases what it wrote. A write after the erasure finds no tenant.
+async fn write_during_erasure(h: Harness) {
+    use sqlx::Connection as _;
+    let acme = owner(&h, "acme", "olga@example.com").await;
+    ok(ask(&h, "acme", &acme.access, "acme").await, StatusCode::ACCEPTED).await;
+    let mut writer = h.serving_connection().await;
+    let mut tx = writer.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(acme.tenant.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO notes (tenant_id, title, created_at, updated_at) VALUES ($1, 'late', now(), now())")
+        .bind(acme.tenant.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let worker = support::app().worker(h.db().clone(), h.config());
+    let erasure = tokio::spawn(async move { worker.drain().await.expect("drains") });
+    // Until the erasure waits on the writer's lock (the database says so).
+    let mut waiting = false;
+    for _ in 0..10_000 {
+        if h.count("SELECT count(*) FROM pg_locks WHERE NOT granted").await > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(waiting, "the erasure never waited for the writer");
+    tx.commit().await.unwrap();
+    erasure.await.unwrap();
+    assert_eq!(left(&h, acme.tenant).await, vec![], "the late note is erased too");
+    // And a write now has no tenant to belong to.
+    let mut tx = writer.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(acme.tenant.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let late = sqlx::query(
+        "INSERT INTO notes (tenant_id, title, created_at, updated_at) VALUES ($1, 'too late', now(), now())",
+    )
+    .bind(acme.tenant.0)
+    .execute(&mut *tx)
+    .await;
+    assert!(late.is_err(), "a row of an erased tenant was written");
 }
