@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, SubsecRound as _, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -114,15 +114,8 @@ pub(crate) async fn request(
         drop(tx);
         return Ok(Requested { pending, new: false });
     }
-    // Stored to the microsecond: answered as stored.
-    let now = Utc::now().trunc_subsecs(6);
-    let erase_after = now + Duration::days(i64::from(grace_days));
-    let pending = Pending {
-        requested_at: now,
-        requested_by: by.user(),
-        erase_after,
-    };
-    tx.request_deletion(tenant, by.user(), now, erase_after).await?;
+    let pending = tx.request_deletion(tenant, by.user(), grace_days).await?;
+    let (now, erase_after) = (pending.requested_at, pending.erase_after);
     let key = format!("deletion:{tenant}:{}", erase_after.timestamp_micros());
     let payload = serde_json::Value::Null;
     tx.enqueue_job(

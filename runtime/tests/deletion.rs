@@ -524,12 +524,28 @@ async fn serving_role_cannot_erase_early(h: Harness) {
         .expect("the function answers");
     assert_eq!(erased, None, "the grace period runs: nothing erased");
     assert_eq!(h.count("SELECT count(*) FROM memberships").await, 1);
+    // Asking again with no grace keeps the pending deadline.
+    let (after,): (chrono::DateTime<chrono::Utc>,) =
+        sqlx::query_as("SELECT o_erase_after FROM rookery_request_deletion($1, NULL, 0)")
+            .bind(acme.tenant.0)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the function answers");
+    assert!((after - chrono::Utc::now()).num_days() >= 29, "{after}");
+    let erased: Option<Value> = sqlx::query_scalar("SELECT rookery_erase_tenant($1, '')")
+        .bind(acme.tenant.0)
+        .fetch_one(&mut conn)
+        .await
+        .expect("the function answers");
+    assert_eq!(erased, None);
     // Nor behind the function's back.
     for refused in [
         "DELETE FROM tenants",
         "DELETE FROM audit_log",
         "DELETE FROM memberships",
         "UPDATE tenants SET slug = 'gone'",
+        "UPDATE tenants SET erase_after = now() - interval '1 day'",
+        "UPDATE tenants SET deletion_requested_at = NULL, erase_after = NULL",
         "INSERT INTO rookery_tenant_erasures VALUES (gen_random_uuid(), now(), now(), '{}')",
         "UPDATE users SET email = 'x@example.com'",
     ] {

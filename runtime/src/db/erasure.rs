@@ -3,11 +3,13 @@
 //! of a tenant whose grace period has passed, the record kept afterwards
 //! (`rookery_tenant_erasures`) and an account's anonymisation.
 //!
-//! On PostgreSQL the serving role may set and clear the request (`UPDATE`
-//! of the three columns) and nothing else of it: the erasure runs in the
-//! owner's function `rookery_erase_tenant`, which reads the grace period
-//! itself (`erase_after <= now()`, the row locked) and erases nothing
-//! otherwise, so no caller of the function can erase a tenant early. The
+//! On PostgreSQL the serving role writes none of it itself. It asks and
+//! cancels through the owner's `rookery_request_deletion` (the deadline
+//! from the database's clock; a pending one is never moved) and
+//! `rookery_cancel_deletion`, and the erasure runs in the owner's
+//! `rookery_erase_tenant`, which reads the grace period itself
+//! (`erase_after <= now()`, the row locked) and erases nothing otherwise:
+//! no caller can erase a tenant before its deadline. The
 //! account's anonymisation is the owner's `rookery_erase_user`, which
 //! changes only the user the transaction names (`app.user_id`, set from a
 //! verified credential).
@@ -51,10 +53,40 @@ pub(crate) const PLATFORM_TABLES: &[&str] = &[
 /// The serving role's privileges and the owner's functions (`migrate`
 /// applies them once the step's columns exist).
 pub(super) const FUNCTIONS: &str = r"
-GRANT UPDATE (deletion_requested_at, deletion_requested_by, erase_after) ON tenants TO {role};
 REVOKE ALL ON rookery_tenant_erasures FROM {role};
 -- The record names no one: the operator's `tenant erasure ID` reads it.
 GRANT SELECT ON rookery_tenant_erasures TO {role};
+
+-- The request's columns only through these two: the serving role can
+-- neither move a pending deadline nor set one in the past.
+CREATE OR REPLACE FUNCTION rookery_request_deletion(p_tenant uuid, p_by uuid, p_grace_days integer)
+RETURNS TABLE (o_requested_at timestamptz, o_requested_by uuid, o_erase_after timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+-- Asks for `p_tenant`'s deletion, erased `p_grace_days` from now by the
+-- database's clock; a pending deletion keeps its deadline. Answers the
+-- pending deletion (no row: no such tenant).
+BEGIN
+    IF p_grace_days IS NULL OR p_grace_days < 0 THEN
+        RAISE EXCEPTION 'rookery_request_deletion: a grace period of days, 0 or more' USING ERRCODE = '22023';
+    END IF;
+    UPDATE tenants
+    SET deletion_requested_at = now(), deletion_requested_by = p_by,
+        erase_after = now() + make_interval(days => p_grace_days)
+    WHERE id = p_tenant AND erase_after IS NULL;
+    RETURN QUERY SELECT te.deletion_requested_at, te.deletion_requested_by, te.erase_after
+                 FROM tenants te WHERE te.id = p_tenant;
+END
+$rookery$;
+CREATE OR REPLACE FUNCTION rookery_cancel_deletion(p_tenant uuid)
+RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $rookery$
+    WITH cancelled AS (
+        UPDATE tenants SET deletion_requested_at = NULL, deletion_requested_by = NULL, erase_after = NULL
+        WHERE id = p_tenant AND erase_after IS NOT NULL RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM cancelled)
+$rookery$;
+REVOKE ALL ON FUNCTION rookery_request_deletion(uuid, uuid, integer), rookery_cancel_deletion(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rookery_request_deletion(uuid, uuid, integer), rookery_cancel_deletion(uuid) TO {role};
 
 CREATE OR REPLACE FUNCTION rookery_erase_tenant(p_tenant uuid, p_tables text)
 RETURNS jsonb
@@ -359,52 +391,75 @@ impl PlatformTx {
     }
 
     /// Records a deletion of `tenant` asked for by `by` (`None`: the
-    /// operator) at `at`, erased after `erase_after`.
+    /// operator), erased `grace_days` from now (PostgreSQL: by the
+    /// database's clock); a pending deletion is kept as it is. The
+    /// deletion now pending.
     pub(crate) async fn request_deletion(
         &mut self,
         tenant: TenantId,
         by: Option<UserId>,
-        at: DateTime<Utc>,
-        erase_after: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        let sql =
-            "UPDATE tenants SET deletion_requested_at = $2, deletion_requested_by = $3, erase_after = $4 WHERE id = $1";
+        grace_days: u32,
+    ) -> Result<Pending, DbError> {
+        let days = i32::try_from(grace_days).unwrap_or(i32::MAX);
         match self.conn() {
             Conn::Postgres(conn) => {
-                sqlx::query(sql)
-                    .bind(tenant.0)
-                    .bind(at)
-                    .bind(by.map(|b| b.0))
-                    .bind(erase_after)
-                    .execute(conn)
-                    .await?;
+                let row: PgRequest = sqlx::query_as(
+                    "SELECT o_requested_at, o_requested_by, o_erase_after FROM rookery_request_deletion($1, $2, $3)",
+                )
+                .bind(tenant.0)
+                .bind(by.map(|b| b.0))
+                .bind(days)
+                .fetch_one(conn)
+                .await?;
+                match row {
+                    (Some(requested_at), requested_by, Some(erase_after)) => Ok(Pending {
+                        requested_at,
+                        requested_by: requested_by.map(UserId),
+                        erase_after,
+                    }),
+                    _ => Err(DbError::Sqlx(sqlx::Error::RowNotFound)),
+                }
             }
             Conn::Sqlite(conn) => {
-                sqlx::query(sql)
-                    .bind(tenant.0.hyphenated().to_string())
-                    .bind(format_datetime(at))
-                    .bind(by.map(|b| b.0.hyphenated().to_string()))
-                    .bind(format_datetime(erase_after))
-                    .execute(conn)
-                    .await?;
+                // Stored to the microsecond: answered as stored.
+                let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+                let erase_after = now + chrono::Duration::days(i64::from(grace_days));
+                sqlx::query(
+                    "UPDATE tenants SET deletion_requested_at = $2, deletion_requested_by = $3, erase_after = $4 \
+                     WHERE id = $1 AND erase_after IS NULL",
+                )
+                .bind(tenant.0.hyphenated().to_string())
+                .bind(format_datetime(now))
+                .bind(by.map(|b| b.0.hyphenated().to_string()))
+                .bind(format_datetime(erase_after))
+                .execute(conn)
+                .await?;
+                Ok(Pending {
+                    requested_at: now,
+                    requested_by: by,
+                    erase_after,
+                })
             }
         }
-        Ok(())
     }
 
     /// Clears `tenant`'s pending deletion; whether there was one.
     pub(crate) async fn cancel_deletion(&mut self, tenant: TenantId) -> Result<bool, DbError> {
-        let sql = "UPDATE tenants SET deletion_requested_at = NULL, deletion_requested_by = NULL, erase_after = NULL \
-                   WHERE id = $1 AND erase_after IS NOT NULL";
-        let n = match self.conn() {
-            Conn::Postgres(conn) => sqlx::query(sql).bind(tenant.0).execute(conn).await?.rows_affected(),
-            Conn::Sqlite(conn) => sqlx::query(sql)
-                .bind(tenant.0.hyphenated().to_string())
-                .execute(conn)
-                .await?
-                .rows_affected(),
-        };
-        Ok(n > 0)
+        match self.conn() {
+            Conn::Postgres(conn) => Ok(sqlx::query_scalar("SELECT rookery_cancel_deletion($1)")
+                .bind(tenant.0)
+                .fetch_one(conn)
+                .await?),
+            Conn::Sqlite(conn) => Ok(sqlx::query(
+                "UPDATE tenants SET deletion_requested_at = NULL, deletion_requested_by = NULL, erase_after = NULL \
+                 WHERE id = $1 AND erase_after IS NOT NULL",
+            )
+            .bind(tenant.0.hyphenated().to_string())
+            .execute(conn)
+            .await?
+            .rows_affected()
+                > 0),
+        }
     }
 
     /// The tenants whose deletion is due at `now`, at most `limit`.

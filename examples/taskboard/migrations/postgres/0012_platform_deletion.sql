@@ -7,8 +7,10 @@
 -- which refuses a tenant whose grace has not passed. What is kept is one
 -- row of `rookery_tenant_erasures`: the tenant's id, when deletion was
 -- asked and done, and how many rows each table lost; no slug, name, email
--- or other personal data. `migrate` grants the serving role UPDATE of the
--- three request columns of `tenants` only.
+-- or other personal data. The serving role writes the request's columns
+-- only through the owner's `rookery_request_deletion` and
+-- `rookery_cancel_deletion` (the deadline by the database's clock, never
+-- moved while pending).
 ALTER TABLE tenants
     ADD COLUMN deletion_requested_at timestamptz,
     ADD COLUMN deletion_requested_by uuid,
