@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 11] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 12] = [
         (
             None,
             "-- Background jobs",
@@ -167,6 +167,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -181,6 +182,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -194,6 +196,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -206,6 +209,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ],
         ),
         (
@@ -217,43 +221,55 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ],
         ),
         (
             Some(6),
             "-- Usage analytics",
             "0002_platform_usage_and_more",
-            &["rookery_usage_days", "rookery_quota_windows", "rookery_roles"],
+            &[
+                "rookery_usage_days",
+                "rookery_quota_windows",
+                "rookery_roles",
+                "rookery_tenant_erasures",
+            ],
         ),
         (
             Some(7),
             "-- The member lifecycle",
             "0002_platform_members_and_more",
-            &["rookery_quota_windows", "rookery_roles"],
+            &["rookery_quota_windows", "rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(8),
             "-- Rate quotas",
             "0002_platform_quotas_and_more",
-            &["rookery_quota_windows", "rookery_roles"],
+            &["rookery_quota_windows", "rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(9),
             "-- The audit log users read",
             "0002_platform_audit_chain_and_more",
-            &["rookery_roles"],
+            &["rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(10),
             "-- The platform operator's per-tenant feature overrides",
-            "0002_platform_overrides_and_platform_roles",
-            &["rookery_roles"],
+            "0002_platform_overrides_and_platform_roles_and_platform_deletion",
+            &["rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(11),
             "-- A tenant's custom roles",
-            "0002_platform_roles",
-            &["rookery_roles"],
+            "0002_platform_roles_and_platform_deletion",
+            &["rookery_roles", "rookery_tenant_erasures"],
+        ),
+        (
+            Some(12),
+            "-- Tenant deletion and personal-data erasure",
+            "0002_platform_deletion",
+            &["rookery_tenant_erasures"],
         ),
     ];
     for (version, first_missing, migration, tables) in cases {
@@ -265,9 +281,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 12,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 13,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 12,\n",
+            "  \"platform\": 13,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -305,6 +321,7 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 "rookery_usage_days",
                 "rookery_quota_windows",
                 "rookery_roles",
+                "rookery_tenant_erasures",
             ] {
                 assert_eq!(
                     sql.contains(&format!("CREATE TABLE {table}")),
@@ -313,8 +330,10 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Those before 8 lack the member lifecycle's columns, before
-            // 10 the audit chain's, before 11 the feature overrides.
+            // Every case lacks the deletion's columns; those before 12 the
+            // custom roles, before 11 the feature overrides, before 8 the
+            // member lifecycle's columns, before 10 the audit chain's.
+            assert!(sql.contains("ADD COLUMN erase_after"), "{path}: {sql}");
             assert_eq!(
                 sql.contains("ADD COLUMN feature_overrides"),
                 version.is_none_or(|v| v < 11),
@@ -337,7 +356,12 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
             version.is_none_or(|v| v < 11),
             "{plan}"
         );
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 12"));
+        assert!(
+            plan.lines()
+                .any(|l| l.contains("platform columns") && l.contains("tenants.deletion_requested_at")),
+            "{plan}"
+        );
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 13"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

@@ -88,6 +88,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+mod erasure;
 pub mod http;
 pub mod jobs;
 pub mod mail;

@@ -28,6 +28,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("webhooks", 2),
     ("usage", 2),
     ("quota", 2),
+    ("erasure", 2),
     ("auth", 3),
     ("mail", 3),
     ("operator", 3),

@@ -22,6 +22,7 @@ on_both_backends!(
     a_plan_change_holds_on_the_next_request_and_is_audited,
     bad_requests_change_nothing,
     a_feature_override_beats_the_plan_until_it_is_cleared,
+    the_operator_asks_for_and_cancels_a_deletion,
 );
 
 fn configure(config: &mut Config) {
@@ -255,4 +256,61 @@ async fn a_feature_override_beats_the_plan_until_it_is_cleared(h: Harness) {
     h.signup("globex", "gus@example.com", PW).await;
     let other = operator(&h, "GET", "/operator/tenants/globex", Some(TOKEN), None).await;
     assert_eq!(other.json()["features"], json!(["api_access"]));
+}
+
+async fn the_operator_asks_for_and_cancels_a_deletion(h: Harness) {
+    let owner = h.signup("acme", "olga@example.com", PW).await.str("access_token");
+    let path = "/operator/tenants/acme/deletion";
+    assert_eq!(
+        operator(&h, "POST", path, None, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        operator(&h, "POST", path, Some(&owner), None).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a tenant's token does not open it"
+    );
+    assert_eq!(
+        operator(&h, "POST", "/operator/tenants/nobody/deletion", Some(TOKEN), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let asked = operator(&h, "POST", path, Some(TOKEN), None).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{asked:?}");
+    let asked: Value = serde_json::from_slice(&asked.body).unwrap();
+    assert_eq!(asked["pending"], true);
+    assert!(
+        asked.get("requested_by").is_none(),
+        "the operator is nobody of the tenant: {asked}"
+    );
+    // The tenant sees it.
+    let seen = h
+        .call("GET", "/tenant/deletion", Some("acme"), Some(&owner), None)
+        .await;
+    assert_eq!(seen.body["erase_after"], asked["erase_after"]);
+    let shown = operator(&h, "GET", path, Some(TOKEN), None).await;
+    let shown: Value = serde_json::from_slice(&shown.body).unwrap();
+    assert_eq!(shown["erase_after"], asked["erase_after"]);
+    assert_eq!(
+        operator(&h, "DELETE", path, Some(TOKEN), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let shown = operator(&h, "GET", path, Some(TOKEN), None).await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&shown.body).unwrap(),
+        json!({ "pending": false })
+    );
+    let rows: Vec<(String, String)> = h
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action.starts_with("tenant.deletion"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM audit_log WHERE action LIKE 'tenant.deletion%' AND actor_type = 'operator'")
+            .await,
+        2
+    );
 }

@@ -144,7 +144,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/9_quotas.sql"),
             include_str!("../../generator/templates/platform/postgres/10_audit.sql"),
             include_str!("../../generator/templates/platform/postgres/11_overrides.sql"),
-            include_str!("../../generator/templates/platform/postgres/12_roles.sql")
+            include_str!("../../generator/templates/platform/postgres/12_roles.sql"),
+            include_str!("../../generator/templates/platform/postgres/13_deletion.sql")
         ),
     },
     Migration {
@@ -169,7 +170,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/9_quotas.sql"),
             include_str!("../../generator/templates/platform/sqlite/10_audit.sql"),
             include_str!("../../generator/templates/platform/sqlite/11_overrides.sql"),
-            include_str!("../../generator/templates/platform/sqlite/12_roles.sql")
+            include_str!("../../generator/templates/platform/sqlite/12_roles.sql"),
+            include_str!("../../generator/templates/platform/sqlite/13_deletion.sql")
         ),
     },
     Migration {

@@ -45,6 +45,7 @@ const PLATFORM_TABLES: &[&str] = &[
     "rookery_usage_rows",
     "rookery_quota_windows",
     "rookery_roles",
+    "rookery_tenant_erasures",
 ];
 /// The platform tables that hold tenant rows (RLS forced on PostgreSQL).
 const PLATFORM_TENANT_TABLES: &[&str] = &[

@@ -49,6 +49,8 @@ fn schemathesis() -> PathBuf {
 /// models' (400), as is the audit log's. A transfer's `to` must be another active member (422
 /// otherwise: a uuid says nothing of who is one), and a role named in a
 /// body one the tenant has (422 otherwise: custom roles are the tenant's).
+/// Deleting the tenant needs its slug as `confirm`, and erasing the caller
+/// their password (422 otherwise).
 fn config() -> String {
     let app = taskboard::app();
     let positive = |extra: &str| {
@@ -60,8 +62,12 @@ fn config() -> String {
     let mut out = format!(
         "[[operations]]\ninclude-operation-id = \"archive_project\"\n{}\n\
          [[operations]]\ninclude-operation-id = \"invite\"\n{}\n\
-         [[operations]]\ninclude-operation-id = \"transfer_tenant\"\n{}\n",
+         [[operations]]\ninclude-operation-id = \"transfer_tenant\"\n{}\n\
+         [[operations]]\ninclude-operation-id = \"delete_tenant\"\n{}\n\
+         [[operations]]\ninclude-operation-id = \"erase_me\"\n{}\n",
         positive("409"),
+        positive("422"),
+        positive("422"),
         positive("422"),
         positive("422")
     );

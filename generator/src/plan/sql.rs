@@ -137,6 +137,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/12_roles.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/12_roles.sql"),
     },
+    PlatformStep {
+        version: 13,
+        name: "deletion",
+        summary: "platform table rookery_tenant_erasures, platform columns tenants.deletion_requested_at, deletion_requested_by, erase_after and users.erased_at (tenant deletion, personal-data erasure)",
+        postgres: include_str!("../../templates/platform/postgres/13_deletion.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/13_deletion.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

@@ -1,9 +1,10 @@
 //! The generated app's command line: `serve` (default), `migrate`,
-//! `worker`, `jobs`, `mail`, `platform-audit`, `audit`, `usage`, `tenant`, `token`.
+//! `worker`, `jobs`, `mail`, `platform-audit`, `audit`, `usage`, `tenant`, `user`, `token`.
 
 mod analytics;
 mod audit;
 mod tenant;
+mod user;
 
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::db::{Db, DbOptions};
 use crate::http::App;
 
-const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | audit (verify | seal) [--tenant SLUG] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan) | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
+const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--dead] | retry ID) | mail (list | show ID) | platform-audit [--limit N] | audit (verify | seal) [--tenant SLUG] | usage [--tenant SLUG] [--days N] | tenant (show SLUG | plan SLUG PLAN | feature SLUG FEATURE on|off|plan | delete SLUG | cancel-deletion SLUG | erasure TENANT_ID) | user erase EMAIL | token --tenant ID --user ID --role ROLE [--ttl SECONDS]]
 
   serve     migrate (SQLite only), then serve the API (default); refuses a
             database behind this build's migrations; also runs the job
@@ -41,8 +42,14 @@ const COMMANDS: &str = "usage: <app> [serve | migrate | worker | jobs (list [--d
             the tenant on PLAN; feature SLUG FEATURE on|off|plan: the
             feature on or off for this tenant whatever its plan, or back to
             the plan's (each audited in its log and the platform's),
-            published to the serving instances through Redis; as the
-            serving role (DATABASE_URL)
+            published to the serving instances through Redis; delete SLUG:
+            erase every row of the tenant after ROOKERY_DELETION_GRACE_DAYS
+            (the worker's job does); cancel-deletion SLUG: keep it;
+            erasure TENANT_ID: what was kept of an erased tenant (when, rows
+            per table); as the serving role (DATABASE_URL)
+  user      erase EMAIL: erase the account's personal data on its owner's
+            request (its memberships end, its email and password go; refused
+            while it is a tenant's only owner); as the serving role
   token     print an access token (development and benchmarks); --ttl
             overrides ROOKERY_ACCESS_TOKEN_TTL, negative for an expired one";
 
@@ -129,6 +136,7 @@ async fn run(app: App, args: &[String]) -> Result<(), CliError> {
         Some("platform-audit") => platform_audit(&app, config, &args[1..]).await,
         Some("usage") => analytics::usage(&app, config, &args[1..]).await,
         Some("tenant") => tenant::tenant(&app, config, &args[1..]).await,
+        Some("user") => user::user(&app, config, &args[1..]).await,
         Some("audit") => audit::audit(&app, config, &args[1..]).await,
         Some("token") => token(&app, config, &args[1..]),
         Some(other) => Err(CliError::Usage(format!("unknown command `{other}`"))),
@@ -173,7 +181,10 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {
-        let worker = app.worker(db.clone(), state.config()).with_metrics_of(&state);
+        let worker = app
+            .worker(db.clone(), state.config())
+            .with_metrics_of(&state)
+            .with_invalidations_of(&state);
         tokio::spawn(worker.run(async {
             let _ = workers_stopped.await;
         }))
@@ -268,6 +279,7 @@ async fn worker(app: App, config: Config) -> Result<(), CliError> {
     };
     app.worker(db.clone(), state.config())
         .with_metrics_of(&state)
+        .with_invalidations_of(&state)
         .run(shutdown_signal())
         .await;
     if let Some(metrics) = metrics {

@@ -96,6 +96,10 @@ pub struct Config {
     /// (SHA-256 of `ROOKERY_WEBHOOKS_SECRET_KEY`, else an HMAC of the API
     /// key pepper).
     pub webhook_secret_key: [u8; 32],
+    /// Days between an owner's request to delete the tenant and its
+    /// erasure (`ROOKERY_DELETION_GRACE_DAYS`); 0 erases at the next run
+    /// of the erasure job.
+    pub deletion_grace_days: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -375,6 +379,7 @@ impl Config {
             mail,
             public_url,
             webhook_secret_key,
+            deletion_grace_days: env.ranged("ROOKERY_DELETION_GRACE_DAYS", 30, 0..=365)?,
         })
     }
 }

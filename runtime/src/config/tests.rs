@@ -22,6 +22,13 @@ fn every_variable_is_range_checked_and_named() {
     let defaults = config(&[]).unwrap();
     assert_eq!(defaults.db_role, "acme_app", "one group role per app");
     assert_eq!(defaults.db_pool, 16);
+    assert_eq!(defaults.deletion_grace_days, 30);
+    assert_eq!(
+        config(&[("ROOKERY_DELETION_GRACE_DAYS", "0")])
+            .unwrap()
+            .deletion_grace_days,
+        0
+    );
     for (name, value) in [
         ("ROOKERY_DB_POOL", "0"),
         ("ROOKERY_DB_POOL", "-1"),
@@ -29,6 +36,8 @@ fn every_variable_is_range_checked_and_named() {
         ("ROOKERY_ACCESS_TOKEN_TTL", "-5"),
         ("ROOKERY_ACCESS_TOKEN_TTL", "0"),
         ("ROOKERY_REQUEST_TIMEOUT", "0"),
+        ("ROOKERY_DELETION_GRACE_DAYS", "-1"),
+        ("ROOKERY_DELETION_GRACE_DAYS", "366"),
         ("PORT", "0"),
         ("PORT", "70000"),
         ("RATE_LIMIT_MAX", "0"),

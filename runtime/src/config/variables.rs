@@ -118,6 +118,11 @@ pub const VARIABLES: &[Variable] = &[
         "bearer token of the platform operator's API under /operator (a tenant's plan and features), at least 32 bytes; without it /operator answers 404",
     ),
     v(
+        "ROOKERY_DELETION_GRACE_DAYS",
+        "30",
+        "days between an owner's request to delete the tenant and its erasure, 0-365 (it can be cancelled until then)",
+    ),
+    v(
         "SENTRY_DSN",
         "none (off)",
         "Sentry-compatible DSN panics and 500s are reported to (needs the `sentry` feature)",

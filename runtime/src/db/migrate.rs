@@ -444,6 +444,8 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
     let overrides = has_column(&mut conn, "tenants", "feature_overrides")
         .await
         .map_err(failed)?;
+    // Tenant deletion and personal-data erasure (version 13).
+    let deletion = has_column(&mut conn, "tenants", "erase_after").await.map_err(failed)?;
     // The audit chain's columns (version 10).
     let chain = has_column(&mut conn, "audit_log", "seq").await.map_err(failed)?;
     // The tenants' custom roles (version 12).
@@ -463,6 +465,7 @@ async fn grant(pool: &PgPool, role: &str) -> Result<(), MigrateError> {
         if audit { super::platform_audit::FUNCTIONS } else { "" },
         if usage { super::usage::FUNCTIONS } else { "" },
         if quotas { super::quota::GRANTS } else { "" },
+        if deletion { super::erasure::FUNCTIONS } else { "" },
     ]
     .concat()
     .replace("{schema}", &quote_ident(&schema))

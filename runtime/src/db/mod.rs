@@ -7,6 +7,7 @@
 
 mod bind;
 pub(crate) mod deadline;
+pub(crate) mod erasure;
 mod events;
 pub(crate) mod idempotency;
 mod mail;

@@ -113,6 +113,22 @@ impl App {
 }
 
 impl crate::jobs::Worker {
+    /// Lets this worker's jobs publish what they change through `state`
+    /// (`serve` and `worker` do so): a tenant the erasure job erased is
+    /// forgotten at once by this process and every instance that shares
+    /// Redis, so its credentials stop working on their next request.
+    pub fn with_invalidations_of(self, state: &super::AppState) -> Self {
+        let state = state.clone();
+        self.provide(crate::erasure::Forget(Arc::new(move |tenant| {
+            let state = state.clone();
+            Box::pin(async move {
+                state
+                    .invalidate(crate::auth::invalidate::Invalidation::Tenant(tenant))
+                    .await;
+            })
+        })))
+    }
+
     /// Counts this worker's job runs and webhook attempts in the
     /// `/metrics` of `state` (`rookery_job_runs`, `rookery_webhook_attempts`):
     /// `serve` and `worker` do so; a binary of your own can too.
@@ -178,5 +194,6 @@ pub(super) fn platform_jobs() -> crate::jobs::Registry {
     crate::jobs::register_platform(&mut jobs);
     crate::mail::register(&mut jobs);
     crate::usage::register(&mut jobs);
+    crate::erasure::register(&mut jobs);
     jobs
 }

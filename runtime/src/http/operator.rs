@@ -16,6 +16,10 @@
 //! - `PUT /operator/tenants/{slug}/features/{feature}` `{"enabled": true}`:
 //!   the feature on (or off) for this tenant whatever its plan says;
 //!   `DELETE` on the same path: back to what the plan says.
+//! - `GET`, `POST` and `DELETE /operator/tenants/{slug}/deletion`: the
+//!   tenant's pending deletion, asking for it (202, erased after
+//!   `ROOKERY_DELETION_GRACE_DAYS`) and cancelling it (204), as the
+//!   tenant's owner would (`crate::erasure`, audited as the operator's).
 
 use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
@@ -24,9 +28,13 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use axum::http::StatusCode;
+
 use super::body::JsonBody;
+use super::deletion::Deletion;
 use super::{ApiError, AppState};
 use crate::auth::invalidate::Invalidation;
+use crate::erasure::{self, Requester};
 use crate::operator::{self, FeatureChange, OperatorError, PlanChange, TenantFacts, Via};
 use crate::repo::FieldError;
 
@@ -41,6 +49,10 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/operator/tenants/{slug}/features/{feature}",
             put(override_feature).delete(clear_feature),
+        )
+        .route(
+            "/operator/tenants/{slug}/deletion",
+            get(show_deletion).post(request_deletion).delete(cancel_deletion),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_only))
 }
@@ -108,6 +120,35 @@ async fn feature_change(
         state.invalidate(Invalidation::Tenant(change.tenant.id)).await;
     }
     Ok(Json(change))
+}
+
+/// Who the erasure's audits name for this API.
+const OPERATOR_API: Requester = Requester::Operator("operator api");
+
+async fn show_deletion(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<Deletion>, ApiError> {
+    let tenant = operator::tenant(state.db(), state.spec(), &slug).await?;
+    Ok(Json(erasure::pending(state.db(), tenant.id).await?.into()))
+}
+
+async fn request_deletion(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<(StatusCode, Json<Deletion>), ApiError> {
+    let tenant = operator::tenant(state.db(), state.spec(), &slug).await?;
+    let grace = state.config().deletion_grace_days;
+    let requested = erasure::request(state.db(), tenant.id, OPERATOR_API, grace, None).await?;
+    if requested.new {
+        state.audit_pending().mark(tenant.id);
+    }
+    Ok((StatusCode::ACCEPTED, Json(Some(requested.pending).into())))
+}
+
+async fn cancel_deletion(State(state): State<AppState>, Path(slug): Path<String>) -> Result<StatusCode, ApiError> {
+    let tenant = operator::tenant(state.db(), state.spec(), &slug).await?;
+    if erasure::cancel(state.db(), tenant.id, OPERATOR_API, None).await? {
+        state.audit_pending().mark(tenant.id);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl From<OperatorError> for ApiError {

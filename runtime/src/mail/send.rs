@@ -114,5 +114,6 @@ pub(crate) fn register(jobs: &mut Registry) {
     jobs.add::<SendMail>();
     jobs.add::<PruneMail>();
     jobs.add::<super::notices::WebhookDisabled>();
+    jobs.add::<super::notices::TenantDeletion>();
     jobs.schedule(Schedule::new::<PruneMail>("29 3 * * *", false).expect("a valid schedule"));
 }

@@ -20,6 +20,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "webhook_disabled",
         include_str!("../../assets/mail/webhook_disabled.jinja"),
     ),
+    (
+        "tenant_deletion",
+        include_str!("../../assets/mail/tenant_deletion.jinja"),
+    ),
 ];
 
 /// The blocks a template must have, and the optional one.

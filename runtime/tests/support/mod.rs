@@ -558,7 +558,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/postgres/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/postgres/11_overrides.sql"),
-                include_str!("../../../generator/templates/platform/postgres/12_roles.sql")
+                include_str!("../../../generator/templates/platform/postgres/12_roles.sql"),
+                include_str!("../../../generator/templates/platform/postgres/13_deletion.sql")
             ),
         },
         Migration {
@@ -588,7 +589,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/9_quotas.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/12_roles.sql")
+                include_str!("../../../generator/templates/platform/sqlite/12_roles.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/13_deletion.sql")
             ),
         },
         Migration {
@@ -988,6 +990,118 @@ impl Harness {
             Inspect::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.expect("audit"),
             Inspect::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.expect("audit"),
         }
+    }
+
+    /// Every table of the database that has a `tenant_id` column, read
+    /// from the catalogue (so a table added later is not forgotten), with
+    /// how many of its rows belong to `tenant`.
+    pub async fn rows_of_tenant(&self, tenant: rookery::TenantId) -> std::collections::BTreeMap<String, i64> {
+        let mut out = std::collections::BTreeMap::new();
+        match &self.inspect {
+            Inspect::Sqlite(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' \
+                     AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'tenant_id') ORDER BY m.name",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("tables");
+                for t in tables {
+                    let sql = format!("SELECT count(*) FROM \"{t}\" WHERE tenant_id = $1");
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(tenant.0.to_string())
+                        .fetch_one(pool)
+                        .await
+                        .expect("count");
+                    out.insert(t, n);
+                }
+            }
+            Inspect::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT c.table_name::text FROM information_schema.columns c \
+                     JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                     WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' \
+                     ORDER BY 1",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("tables");
+                for t in tables {
+                    let sql = format!("SELECT count(*) FROM \"{t}\" WHERE tenant_id = $1");
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(tenant.0)
+                        .fetch_one(pool)
+                        .await
+                        .expect("count");
+                    out.insert(t, n);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every row of `table` as one JSON text each (beside the app).
+    pub async fn rows_as_text(&self, table: &str) -> Vec<String> {
+        match &self.inspect {
+            Inspect::Sqlite(pool) => {
+                let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+                    .expect("columns");
+                let pairs: Vec<String> = columns.iter().map(|c| format!("'{c}', \"{c}\"")).collect();
+                let sql = format!("SELECT json_object({}) FROM \"{table}\"", pairs.join(", "));
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(pool)
+                    .await
+                    .expect("rows")
+            }
+            Inspect::Postgres(pool) => {
+                let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(pool)
+                    .await
+                    .expect("rows")
+            }
+        }
+    }
+
+    /// Runs SQL as the tables' owner (PostgreSQL; the database file on
+    /// SQLite), as a hand-written migration would.
+    pub async fn exec_as_owner(&self, postgres: &str, sqlite: &str) {
+        match &self.inspect {
+            Inspect::Sqlite(pool) => sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite.to_owned()))
+                .execute(pool)
+                .await
+                .map(drop)
+                .expect("exec"),
+            Inspect::Postgres(_) => {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&self.owner_url)
+                    .await
+                    .expect("the owner connects");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(postgres.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+                    .expect("exec as the owner");
+            }
+        }
+    }
+
+    /// A connection to the app's database as its serving role (PostgreSQL
+    /// only): the login the app serves with, switched to the group role.
+    pub async fn serving_connection(&self) -> sqlx::PgConnection {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.state.config().database_url)
+            .await
+            .expect("connect as the serving login");
+        let set = format!("SET ROLE \"{}\"", self.serving_role);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+            .execute(&mut conn)
+            .await
+            .expect("switch to the group role");
+        conn
     }
 
     /// Every audit row's action and metadata (as text), oldest first.

@@ -316,6 +316,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_roles",
             sql: include_str!("../../migrations/postgres/0012_platform_roles.sql"),
         },
+        spec::Migration {
+            version: 13,
+            name: "platform_deletion",
+            sql: include_str!("../../migrations/postgres/0013_platform_deletion.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -381,6 +386,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 12,
             name: "platform_roles",
             sql: include_str!("../../migrations/sqlite/0012_platform_roles.sql"),
+        },
+        spec::Migration {
+            version: 13,
+            name: "platform_deletion",
+            sql: include_str!("../../migrations/sqlite/0013_platform_deletion.sql"),
         },
     ],
 };

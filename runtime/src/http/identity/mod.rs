@@ -21,6 +21,7 @@ mod signup;
 mod tenants;
 
 pub(crate) use api_keys::record_use as record_key_use;
+pub(crate) use members::erase_by_email;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post};
@@ -76,7 +77,7 @@ pub(crate) fn public_routes() -> Router<AppState> {
 /// Routes behind authentication (API keys, invitations, members, `me`).
 pub(crate) fn protected_routes() -> Router<AppState> {
     Router::new()
-        .route("/me", get(session::me))
+        .route("/me", get(session::me).delete(members::erase_me))
         .route("/me/tenants", get(tenants::mine))
         .route("/auth/switch", post(tenants::switch))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
@@ -96,6 +97,12 @@ pub(crate) fn protected_routes() -> Router<AppState> {
         .route("/permissions", get(roles::permissions))
         .route("/tenant/transfer", post(members::transfer))
         .route("/tenant/export", get(crate::http::export::export))
+        .route(
+            "/tenant/deletion",
+            get(crate::http::deletion::show)
+                .post(crate::http::deletion::request)
+                .delete(crate::http::deletion::cancel),
+        )
 }
 
 /// An access token and a refresh token, as every sign-in route returns them.

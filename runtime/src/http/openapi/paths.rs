@@ -261,6 +261,19 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "responses": responses(&[(200, json_response("The caller", reference("Me")))], &[AUTHENTICATED])}),
     );
     add(
+        "/me",
+        "delete",
+        json!({"operationId": "erase_me", "tags": ["auth"], "summary": "Erase my personal data (signed in, not with an API key)",
+        "description": format!("The account's password confirms it (422 otherwise). In every tenant the caller is an active member of, the membership ends as a removal does \
+            (refresh tokens and the API keys they created revoked, their pending invitations deleted, access tokens stopped at once), audited as `member.erased`. \
+            Then the account's email becomes a placeholder, its password hash goes, and the mail addressed to it and the invitations to its address are deleted. \
+            Its id stays, so what references the caller (rows, former memberships, the audit log) keeps resolving, to a pseudonym. \
+            409 `last-owner`, before anything changes, while the caller is a tenant's only active `{}`: hand it over or delete the tenant first.",
+            spec.roles.first().map_or("owner", |r| r.name)),
+        "requestBody": json_body(object(json!({"password": text()}), &["password"])),
+        "responses": responses(&[(204, json!({"description": "Erased"}))], &[AUTHENTICATED, JSON_BODY, &[409]])}),
+    );
+    add(
         "/me/tenants",
         "get",
         json!({"operationId": "my_tenants", "tags": ["auth"], "summary": "The caller's tenants",
@@ -369,6 +382,33 @@ pub(super) fn identity_paths(spec: &AppSpec, prefix: &str, paths: &mut Map<Strin
         "description": "A tar archive, streamed a page at a time: `models/<table>/<n>.jsonl` (each model's rows as the API answers them), `members/<n>.jsonl`, `roles/<n>.jsonl` (custom roles), `audit_log/<n>.jsonl`, then `manifest.json` (the tenant, when, how many rows of each). \
             An archive without `manifest.json` was cut short. The request is audited (`tenant.export`).",
         "responses": responses(&[(200, json!({"description": "The archive", "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}}))], &[AUTHENTICATED])}),
+    );
+    let deletion = || json_response("The tenant's deletion", reference("TenantDeletion"));
+    add(
+        "/tenant/deletion",
+        "get",
+        json!({"operationId": "show_tenant_deletion", "tags": ["members"], "summary": "Whether the tenant is to be deleted, and when (any member or API key)",
+        "responses": responses(&[(200, deletion())], &[AUTHENTICATED])}),
+    );
+    add(
+        "/tenant/deletion",
+        "post",
+        json!({"operationId": "delete_tenant", "tags": ["members"], "summary": "Ask to delete the tenant (needs `tenant.delete`, signed in)",
+        "description": "`confirm` must be the tenant's slug (422 otherwise). After the grace period (`erase_after`; `ROOKERY_DELETION_GRACE_DAYS`, 30 days by default) \
+            every row of the tenant is erased: its models' rows, members, API keys, invitations, audit log, webhooks, jobs, mail and usage, then the tenant itself, \
+            and the accounts of its members who are members of no other tenant. Until then the tenant works as before (export it with `GET /tenant/export`) \
+            and the deletion can be cancelled (`DELETE`). Asked again while one is pending, the pending one is answered and its grace period kept. \
+            What is kept afterwards: the tenant's id, when deletion was asked and done, and how many rows each table lost; no name, slug or email. \
+            The request is audited (`tenant.deletion_requested`).",
+        "requestBody": json_body(object(json!({"confirm": {"type": "string", "description": "The tenant's slug"}}), &["confirm"])),
+        "responses": responses(&[(202, deletion())], &[AUTHENTICATED, JSON_BODY])}),
+    );
+    add(
+        "/tenant/deletion",
+        "delete",
+        json!({"operationId": "cancel_tenant_deletion", "tags": ["members"], "summary": "Cancel the tenant's pending deletion (needs `tenant.delete`, signed in)",
+        "description": "204, also when none was pending. Audited (`tenant.deletion_cancelled`).",
+        "responses": responses(&[(204, json!({"description": "No deletion is pending"}))], &[AUTHENTICATED])}),
     );
 }
 
@@ -510,6 +550,15 @@ pub(super) fn common_schemas(schemas: &mut Map<String, Value>) {
     schemas.insert(
         "RoleChanged".into(),
         json!({"type": "object", "required": ["user_id", "from", "role"], "properties": {"user_id": uuid, "from": s, "role": s}}),
+    );
+    schemas.insert(
+        "TenantDeletion".into(),
+        json!({"type": "object", "required": ["pending"], "properties": {
+            "pending": {"type": "boolean", "description": "Whether a deletion is pending"},
+            "requested_at": {"type": "string", "format": "date-time", "description": "When it was asked for"},
+            "requested_by": {"type": "string", "format": "uuid", "description": "Who asked (absent: the platform's operator)"},
+            "erase_after": {"type": "string", "format": "date-time", "description": "When the grace period ends: the tenant is erased at the erasure job's first run after it"}
+        }}),
     );
     schemas.insert(
         "Transferred".into(),

@@ -297,6 +297,11 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
             vec![204, 400, 403, 413, 415, 422, 429, 503],
         ),
         ("/api/v1/me", "get", vec![200, 401, 403, 429, 503]),
+        (
+            "/api/v1/me",
+            "delete",
+            vec![204, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
         ("/api/v1/me/tenants", "get", vec![200, 401, 403, 429, 503]),
         (
             "/api/v1/auth/switch",
@@ -365,6 +370,17 @@ fn expected_statuses() -> Vec<(&'static str, &'static str, Vec<u16>)> {
         ("/api/v1/permissions", "get", vec![200, 401, 403, 429, 503]),
         ("/api/v1/usage", "get", vec![200, 401, 403, 429, 503]),
         ("/api/v1/tenant/export", "get", vec![200, 401, 403, 429, 503]),
+        ("/api/v1/tenant/deletion", "get", vec![200, 401, 403, 429, 503]),
+        (
+            "/api/v1/tenant/deletion",
+            "post",
+            vec![202, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ),
+        (
+            "/api/v1/tenant/deletion",
+            "delete",
+            vec![204, 400, 401, 403, 409, 422, 429, 503],
+        ),
         ("/healthz", "get", vec![200]),
         ("/readyz", "get", vec![200, 503]),
     ]

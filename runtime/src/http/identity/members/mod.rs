@@ -33,6 +33,7 @@
 //! would be access nobody answers for. The keys stay listed as revoked.
 
 mod change;
+mod erase;
 mod remove;
 
 use axum::Json;
@@ -41,6 +42,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub(super) use change::{change_role, transfer};
+pub(crate) use erase::erase_by_email;
+pub(super) use erase::erase_me;
 pub(super) use remove::{leave, remove};
 
 use super::{opt_time, tenant_bind, text, text_bind, time, uuid, uuid_bind};

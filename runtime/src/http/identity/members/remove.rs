@@ -80,13 +80,13 @@ pub(in crate::http::identity) async fn leave(
 }
 
 /// What ending a membership took with it.
-struct Ended {
+pub(super) struct Ended {
     api_keys: u64,
     invitations: u64,
 }
 
 impl Ended {
-    fn metadata(&self, role: &str) -> serde_json::Value {
+    pub(super) fn metadata(&self, role: &str) -> serde_json::Value {
         serde_json::json!({
             "role": role,
             "api_keys_revoked": self.api_keys,
@@ -99,7 +99,7 @@ impl Ended {
 /// transaction, revokes their refresh tokens and the API keys they created
 /// and deletes the pending invitations they sent or that are addressed to
 /// them (an old link must not bring them back).
-async fn end_membership(
+pub(super) async fn end_membership(
     tx: &mut TenantTx<Writing>,
     user: UserId,
     by: UserId,
