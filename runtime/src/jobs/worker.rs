@@ -313,9 +313,15 @@ impl Worker {
                         tracing::warn!(job = %job.id, error = %e, "could not extend a job's lease");
                     }
                 }
-                _ = cancel.changed() => {
+                changed = cancel.changed() => {
                     task.abort();
                     let _ = (&mut task).await;
+                    // The worker's own future was dropped (aborted, as a
+                    // crash would): record nothing, as a crash would not;
+                    // the lease runs out and another worker takes it over.
+                    if changed.is_err() {
+                        return Ran::Retried;
+                    }
                     // Not the job's fault: back to the queue at once.
                     let finish = Finish::Retry { at: Utc::now(), error: "stopped by a worker shutdown".into() };
                     self.finish(&job, &finish).await;
