@@ -333,46 +333,13 @@ pub(crate) fn register(jobs: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::tables;
-    use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, RefTarget};
+    use crate::model::{FieldDef, OnDelete};
 
     fn reference(column: &'static str, table: &'static str) -> FieldDef {
-        FieldDef {
-            on_delete: OnDelete::Restrict,
-            ..FieldDef::new(
-                column,
-                column,
-                FieldType::Ref(RefTarget {
-                    table,
-                    column: "id",
-                    key: KeyKind::BigInt,
-                }),
-            )
-        }
+        crate::model::fixtures::reference(column, table, OnDelete::Restrict)
     }
 
-    fn def(table: &'static str, fields: Vec<FieldDef>) -> &'static ModelDef {
-        Box::leak(Box::new(ModelDef {
-            name: table,
-            table,
-            path: table,
-            key: KeyKind::BigInt,
-            fields: Box::leak(fields.into_boxed_slice()),
-            permissions: crate::model::Permissions {
-                read: "r",
-                write: "w",
-                delete: "d",
-                assign: None,
-            },
-            quota: None,
-            audit: false,
-            events: crate::model::Events::NONE,
-            default_sort: crate::model::Sort {
-                field: "created_at",
-                descending: true,
-            },
-            feature: None,
-        }))
-    }
+    use crate::model::fixtures::model as def;
 
     #[test]
     fn children_are_emptied_before_what_they_reference() {

@@ -83,3 +83,51 @@ pub struct ParseEnumError {
     /// The enum's values.
     pub expected: &'static [&'static str],
 }
+
+/// Fixtures for the runtime's unit tests: a model with these fields and a
+/// reference field.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Events, FieldDef, FieldType, KeyKind, ModelDef, OnDelete, Permissions, RefTarget, Sort};
+
+    /// A `bigint` reference `column` to `table`, deleted as `on_delete` says.
+    pub(crate) fn reference(column: &'static str, table: &'static str, on_delete: OnDelete) -> FieldDef {
+        FieldDef {
+            on_delete,
+            ..FieldDef::new(
+                column,
+                column,
+                FieldType::Ref(RefTarget {
+                    table,
+                    column: "id",
+                    key: KeyKind::BigInt,
+                }),
+            )
+        }
+    }
+
+    /// A model of `table` (its name and path too) with `fields`, leaked.
+    pub(crate) fn model(table: &'static str, fields: Vec<FieldDef>) -> &'static ModelDef {
+        Box::leak(Box::new(ModelDef {
+            name: table,
+            table,
+            path: table,
+            key: KeyKind::BigInt,
+            fields: Box::leak(fields.into_boxed_slice()),
+            permissions: Permissions {
+                read: "r",
+                write: "w",
+                delete: "d",
+                assign: None,
+            },
+            quota: None,
+            audit: false,
+            events: Events::NONE,
+            default_sort: Sort {
+                field: "created_at",
+                descending: true,
+            },
+            feature: None,
+        }))
+    }
+}

@@ -93,46 +93,9 @@ pub(crate) async fn count(
 #[cfg(test)]
 mod tests {
     use super::{Cascade, cascades};
-    use crate::model::{FieldDef, FieldType, KeyKind, ModelDef, OnDelete, RefTarget};
+    use crate::model::OnDelete;
 
-    fn reference(column: &'static str, table: &'static str, on_delete: OnDelete) -> FieldDef {
-        FieldDef {
-            on_delete,
-            ..FieldDef::new(
-                column,
-                column,
-                FieldType::Ref(RefTarget {
-                    table,
-                    column: "id",
-                    key: KeyKind::BigInt,
-                }),
-            )
-        }
-    }
-
-    fn def(table: &'static str, fields: Vec<FieldDef>) -> &'static ModelDef {
-        Box::leak(Box::new(ModelDef {
-            name: table,
-            table,
-            path: table,
-            key: KeyKind::BigInt,
-            fields: Box::leak(fields.into_boxed_slice()),
-            permissions: crate::model::Permissions {
-                read: "r",
-                write: "w",
-                delete: "d",
-                assign: None,
-            },
-            quota: None,
-            audit: false,
-            events: crate::model::Events::NONE,
-            default_sort: crate::model::Sort {
-                field: "created_at",
-                descending: true,
-            },
-            feature: None,
-        }))
-    }
+    use crate::model::fixtures::{model as def, reference};
 
     #[test]
     fn cascades_follow_references_transitively_and_stop_at_cycles() {
