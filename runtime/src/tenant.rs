@@ -232,9 +232,54 @@ type Entry = (Instant, Known);
 pub(crate) struct TenantDirectory {
     by_id: RwLock<HashMap<TenantId, Entry>>,
     by_slug: RwLock<HashMap<String, (Instant, TenantId)>>,
-    /// Bumped by every [`TenantDirectory::forget`]: a load that began
-    /// before one does not cache what it read (it may predate the change).
-    forgotten: AtomicU64,
+    /// Bumped by [`TenantDirectory::forget`]: a load that began before a
+    /// forget of its tenant does not cache what it read (it may predate
+    /// the change).
+    forgotten: Forgets,
+}
+
+/// How many counters [`Forgets`] spreads the tenants over.
+const FORGET_STRIPES: usize = 64;
+
+/// The forgets a load must not miss, counted per stripe of tenants (a load
+/// by id watches its tenant's stripe) and in all (a load by slug, whose
+/// tenant is unknown until it is read, watches every forget). Striped so
+/// that the loads of a thousand tenants cached at once do not keep one
+/// another from caching: a forget of one tenant leaves the others' loads
+/// alone, but for the tenants that share its stripe.
+#[derive(Debug)]
+struct Forgets {
+    stripes: [AtomicU64; FORGET_STRIPES],
+    all: AtomicU64,
+}
+
+impl Default for Forgets {
+    fn default() -> Self {
+        Self {
+            stripes: std::array::from_fn(|_| AtomicU64::new(0)),
+            all: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Forgets {
+    fn counter(&self, watched: Option<TenantId>) -> &AtomicU64 {
+        match watched {
+            // The UUID's low bits: random in every version the runtime makes.
+            Some(id) => &self.stripes[(id.0.as_u64_pair().1 % FORGET_STRIPES as u64) as usize],
+            None => &self.all,
+        }
+    }
+
+    /// The count a load of `watched` (`None`: by slug) compares after.
+    fn now(&self, watched: Option<TenantId>) -> u64 {
+        self.counter(watched).load(Ordering::SeqCst)
+    }
+
+    fn bump(&self, id: TenantId) {
+        self.counter(Some(id)).fetch_add(1, Ordering::SeqCst);
+        self.all.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl TenantDirectory {
@@ -265,7 +310,7 @@ impl TenantDirectory {
                         // The version is unknown here (the id is not): the
                         // first request that reads it reloads the facts.
                         let bind = Bind::new(Value::Text(slug.clone()), FieldType::Text);
-                        return Box::pin(self.load(db, spec, "slug = $1", bind, None)).await;
+                        return Box::pin(self.load(db, spec, "slug = $1", bind, None, None)).await;
                     }
                 }
             }
@@ -296,7 +341,9 @@ impl TenantDirectory {
             Some(redis) => redis.facts_version(id).await.ok(),
             None => None,
         };
-        self.reload(db, spec, id, version).await
+        // Nothing cached to forget: a miss leaves the other loads alone.
+        let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
+        self.load(db, spec, "id = $1", bind, Some(id), version).await
     }
 
     /// Reads `id`'s facts again, known to be at least as new as `version`.
@@ -309,12 +356,12 @@ impl TenantDirectory {
     ) -> Result<Option<Known>, DbError> {
         self.forget(id);
         let bind = Bind::new(Value::Uuid(id.0), FieldType::Uuid);
-        self.load(db, spec, "id = $1", bind, version).await
+        self.load(db, spec, "id = $1", bind, Some(id), version).await
     }
 
     /// Drops what is cached about `id`: the next request reads it again.
     pub(crate) fn forget(&self, id: TenantId) {
-        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.forgotten.bump(id);
         let removed = self.by_id.write().ok().and_then(|mut m| m.remove(&id));
         if let Ok(mut m) = self.by_slug.write() {
             match removed {
@@ -332,9 +379,10 @@ impl TenantDirectory {
         spec: &'static AppSpec,
         predicate: &'static str,
         bind: Bind,
+        watched: Option<TenantId>,
         version: Option<u64>,
     ) -> Result<Option<Known>, DbError> {
-        let generation = self.forgotten.load(Ordering::SeqCst);
+        let generation = self.forgotten.now(watched);
         let mut tx = db.begin_platform_read().await?;
         let sql = format!("SELECT id, slug, plan, feature_overrides FROM tenants WHERE {predicate}");
         let row = tx.fetch_optional(sql, vec![bind]).await?;
@@ -365,7 +413,7 @@ impl TenantDirectory {
         };
         // Checked under the write lock, which `forget` takes after bumping.
         if let Ok(mut m) = self.by_id.write()
-            && self.forgotten.load(Ordering::SeqCst) == generation
+            && self.forgotten.now(watched) == generation
         {
             m.insert(known.info.id, (Instant::now(), known.clone()));
             if let Ok(mut m) = self.by_slug.write() {
@@ -388,6 +436,36 @@ async fn custom_roles(db: &Db, spec: &'static AppSpec, tenant: TenantId) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tenant whose UUID falls in `stripe`.
+    fn in_stripe(stripe: u64, n: u64) -> TenantId {
+        TenantId(uuid::Uuid::from_u64_pair(n, n * FORGET_STRIPES as u64 + stripe))
+    }
+
+    #[test]
+    fn a_forget_reaches_its_tenants_loads_and_the_slug_loads_only() {
+        let forgets = Forgets::default();
+        let (a, same_stripe, other) = (in_stripe(3, 1), in_stripe(3, 2), in_stripe(4, 3));
+        let before = [a, same_stripe, other].map(|t| forgets.now(Some(t)));
+        let by_slug = forgets.now(None);
+        forgets.bump(a);
+        assert_ne!(
+            forgets.now(Some(a)),
+            before[0],
+            "a load of the forgotten tenant must not cache"
+        );
+        assert_ne!(
+            forgets.now(None),
+            by_slug,
+            "a load by slug may be of the forgotten tenant"
+        );
+        assert_ne!(forgets.now(Some(same_stripe)), before[1], "a stripe is shared");
+        assert_eq!(
+            forgets.now(Some(other)),
+            before[2],
+            "another stripe's loads still cache"
+        );
+    }
 
     #[test]
     fn subdomains_under_the_base_domain_only() {
