@@ -130,42 +130,24 @@ fn integral_numbers(def: &ModelDef, body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::opens_object;
-    use crate::model::{FieldDef, KeyKind, ModelDef};
+    use crate::model::FieldDef;
 
     #[test]
     fn integral_numbers_are_integers() {
-        static FIELDS: [FieldDef; 2] = [
-            FieldDef::new("rank", "rank", super::FieldType::Int),
-            FieldDef::new("score", "score", super::FieldType::BigInt),
-        ];
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Input {
             rank: i32,
             score: Option<i64>,
         }
-        let def = ModelDef {
-            name: "thing",
-            table: "things",
-            path: "things",
-            key: KeyKind::BigInt,
-            fields: &FIELDS,
-            permissions: crate::model::Permissions {
-                read: "r",
-                write: "w",
-                delete: "d",
-                assign: None,
-            },
-            quota: None,
-            audit: false,
-            events: crate::model::Events::NONE,
-            default_sort: crate::model::Sort {
-                field: "created_at",
-                descending: true,
-            },
-            feature: None,
-        };
-        let read = |body: &str| super::deserialize_model::<Input>(&def, body.as_bytes()).map(|i| (i.rank, i.score));
+        let def = crate::model::fixtures::model(
+            "things",
+            vec![
+                FieldDef::new("rank", "rank", super::FieldType::Int),
+                FieldDef::new("score", "score", super::FieldType::BigInt),
+            ],
+        );
+        let read = |body: &str| super::deserialize_model::<Input>(def, body.as_bytes()).map(|i| (i.rank, i.score));
         assert_eq!(read(r#"{"rank": 2.0, "score": -3e3}"#).unwrap(), (2, Some(-3000)));
         assert_eq!(read(r#"{"rank": 2, "score": null}"#).unwrap(), (2, None));
         for bad in [

@@ -459,27 +459,7 @@ mod tests {
     use crate::model::{FieldDef, FieldType};
 
     fn test_def() -> ModelDef {
-        ModelDef {
-            name: "thing",
-            table: "things",
-            path: "things",
-            key: crate::model::KeyKind::BigInt,
-            fields: &[],
-            permissions: crate::model::Permissions {
-                read: "r",
-                write: "w",
-                delete: "d",
-                assign: None,
-            },
-            quota: None,
-            audit: false,
-            events: crate::model::Events::NONE,
-            default_sort: crate::model::Sort {
-                field: "created_at",
-                descending: true,
-            },
-            feature: None,
-        }
+        *crate::model::fixtures::model("things", Vec::new())
     }
 
     #[test]
