@@ -201,6 +201,13 @@ LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = {schema}, pg_temp A
 DECLARE
     added bigint;
 BEGIN
+    -- Most tenants subscribe nothing: one index probe then, instead of
+    -- the insert's executor (about a seventh of a create's time in the
+    -- database with it, EXPLAIN ANALYZE).
+    IF NOT EXISTS (SELECT FROM rookery_webhook_endpoints e
+                   WHERE e.tenant_id = NEW.tenant_id AND e.enabled AND e.event_types ? NEW.type) THEN
+        RETURN NULL;
+    END IF;
     WITH deliveries AS (
         INSERT INTO rookery_webhook_deliveries
             (tenant_id, id, endpoint_id, event_id, state, attempts, next_attempt_at, created_at, updated_at)
