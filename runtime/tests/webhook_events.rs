@@ -2,8 +2,9 @@
 //! records its event in the same transaction (on PostgreSQL in the same
 //! statement), the event's data is the row's JSON as the routes answer it
 //! for every field type, a write that rolls back leaves no event, no
-//! delivery and no job, hand-written code records its own, and each event
-//! becomes exactly one delivery per enabled endpoint subscribed to it.
+//! delivery and no job, hand-written code records its own, each event
+//! becomes exactly one delivery per enabled endpoint subscribed to it, and
+//! an event no enabled endpoint of its tenant subscribes to is not stored.
 
 #[macro_use]
 mod support;
@@ -19,6 +20,7 @@ on_both_backends!(
     a_rolled_back_write_leaves_no_event_delivery_or_job,
     hand_written_code_records_events_of_its_own,
     each_event_becomes_one_delivery_per_subscribed_endpoint,
+    an_event_no_enabled_endpoint_subscribes_to_is_not_stored,
 );
 
 /// A tenant on the plan with webhooks, and its owner's token.
@@ -45,6 +47,14 @@ fn types(h: &[(String, String, Value)]) -> Vec<&str> {
 
 async fn writes_record_their_events_with_the_rows_json(h: Harness) {
     let token = tenant(&h, "acme").await;
+    endpoint(
+        &h,
+        "acme",
+        &token,
+        "/ok/notes",
+        &["note.created", "note.updated", "note.deleted"],
+    )
+    .await;
     let created = h
         .call(
             "POST",
@@ -97,6 +107,7 @@ async fn writes_record_their_events_with_the_rows_json(h: Harness) {
 
 async fn every_field_type_reaches_the_event_as_the_routes_write_it(h: Harness) {
     let token = tenant(&h, "acme").await;
+    endpoint(&h, "acme", &token, "/ok/gadgets", &["gadget.created"]).await;
     let note = h
         .call(
             "POST",
@@ -257,4 +268,62 @@ async fn each_event_becomes_one_delivery_per_subscribed_endpoint(h: Harness) {
         json!([]),
         "another tenant's event never fans out to them"
     );
+}
+
+async fn an_event_no_enabled_endpoint_subscribes_to_is_not_stored(h: Harness) {
+    let token = tenant(&h, "acme").await;
+    let note = |title: &'static str| {
+        let token = token.clone();
+        let h = &h;
+        async move {
+            let reply = h
+                .call(
+                    "POST",
+                    "/notes",
+                    Some("acme"),
+                    Some(&token),
+                    Some(json!({"title": title})),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        }
+    };
+    note("nobody listens").await;
+    // Subscribed to another type, or to this one but disabled, or another
+    // tenant's endpoint: still nobody of acme's receives `note.created`.
+    endpoint(&h, "acme", &token, "/ok/updated", &["note.updated"]).await;
+    let off = endpoint(&h, "acme", &token, "/ok/off", &["note.created"]).await;
+    let path = format!("/webhooks/endpoints/{}", off["id"].as_str().unwrap());
+    let disabled = h
+        .call(
+            "PATCH",
+            &path,
+            Some("acme"),
+            Some(&token),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+    let other = tenant(&h, "globex").await;
+    endpoint(&h, "globex", &other, "/ok/globex", &["note.created", "note.shared"]).await;
+    note("still nobody").await;
+    let tenant_id: rookery::TenantId = h
+        .call("GET", "/me", Some("acme"), Some(&token), None)
+        .await
+        .str("tenant_id")
+        .parse()
+        .unwrap();
+    let mut tx = h.db().begin_write(tenant_id).await.unwrap();
+    tx.emit("note.shared", &json!({"note": 1})).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(h.events().await.is_empty(), "{:?}", h.events().await);
+    assert_eq!(h.count("SELECT count(*) FROM rookery_webhook_deliveries").await, 0);
+
+    // Once an endpoint listens, the next write is stored and delivered.
+    endpoint(&h, "acme", &token, "/ok/created", &["note.created"]).await;
+    note("heard").await;
+    let events = h.events().await;
+    assert_eq!(types(&events), ["note.created"]);
+    assert_eq!(events[0].2["title"], "heard");
+    assert_eq!(h.count("SELECT count(*) FROM rookery_webhook_deliveries").await, 1);
 }

@@ -3,12 +3,16 @@
 //! transaction that records the event.
 //!
 //! An event is a row written in the same transaction as the write it
-//! records, so it exists if and only if that write committed. In that
-//! same transaction each enabled endpoint of the tenant subscribed to the
+//! records, so it exists only if that write committed. In that same
+//! transaction each enabled endpoint of the tenant subscribed to the
 //! event's type gets one delivery (`rookery_webhook_deliveries`, unique
 //! per endpoint and event) and the delivery its first job: nothing can be
 //! lost between the write and the queue, and no fan-out can make a second
-//! delivery of one event to one endpoint.
+//! delivery of one event to one endpoint. An event no enabled endpoint
+//! subscribes to is not stored at all (the insert's own `WHERE`): only
+//! deliveries read events, and most tenants of most apps subscribe to
+//! nothing, so their writes skip the event's row, indexes, foreign key
+//! and trigger.
 //!
 //! On PostgreSQL the fan-out is the trigger `rookery_event_fan_out` (run
 //! as the serving role, under row-level security, inside the statement
@@ -65,11 +69,13 @@ fn new_job<'a>(payload: &'a serde_json::Value, key: &'a str, run_at: Option<Date
 }
 
 impl<M: Writes> TenantTx<M> {
-    /// Records a domain event of your own in this transaction: it exists,
-    /// and is delivered to the tenant's webhook endpoints subscribed to
-    /// `event_type`, if and only if the transaction commits. Returns the
-    /// event's id (the deliveries' `webhook-id`). The repository's writes
-    /// record their models' events themselves.
+    /// Records a domain event of your own in this transaction: it is
+    /// delivered to the tenant's enabled webhook endpoints subscribed to
+    /// `event_type` if and only if the transaction commits. Returns the
+    /// event's id (the deliveries' `webhook-id`). An event no enabled
+    /// endpoint subscribes to when it is recorded is not stored (nothing
+    /// would read it). The repository's writes record their models'
+    /// events themselves, by the same rule.
     ///
     /// `event_type` is 1 to 128 of `A-Z`, `a-z`, `0-9`, `_` and `.`
     /// (`invoice.paid`); register it with `App::event_type` so endpoints
@@ -88,18 +94,44 @@ impl<M: Writes> TenantTx<M> {
             return Err(DbError::EventType(event_type.to_owned()));
         }
         let id = Uuid::now_v7();
-        self.record_event(id, event_type, data.clone(), Utc::now()).await?;
+        self.record_subscribed_event(id, event_type, data.clone(), Utc::now())
+            .await?;
         Ok(id)
     }
 
-    /// Inserts the event and (on SQLite; PostgreSQL's trigger does it in
-    /// the insert) fans it out.
+    /// Inserts the event, whoever subscribes to it (the endpoint test's
+    /// event, delivered to its one endpoint), and (on SQLite; PostgreSQL's
+    /// trigger does it in the insert) fans it out.
     pub(crate) async fn record_event(
         &mut self,
         id: Uuid,
         event_type: &str,
         data: serde_json::Value,
         at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.insert_event(id, event_type, data, at, false).await
+    }
+
+    /// Inserts the event and fans it out only when an enabled endpoint of
+    /// the tenant subscribes to its type: nothing reads an event nobody
+    /// receives, so none is stored (one statement either way).
+    pub(crate) async fn record_subscribed_event(
+        &mut self,
+        id: Uuid,
+        event_type: &str,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.insert_event(id, event_type, data, at, true).await
+    }
+
+    async fn insert_event(
+        &mut self,
+        id: Uuid,
+        event_type: &str,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+        only_subscribed: bool,
     ) -> Result<(), DbError> {
         let binds = vec![
             Bind::new(Value::Uuid(self.tenant().0), FieldType::Uuid),
@@ -108,12 +140,18 @@ impl<M: Writes> TenantTx<M> {
             Bind::new(Value::Json(data), FieldType::Json),
             Bind::new(Value::DateTime(at), FieldType::DateTime),
         ];
-        self.execute(
-            format!("INSERT INTO rookery_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
-            binds,
-        )
-        .await?;
-        if self.dialect() == Dialect::Sqlite {
+        let sql = if only_subscribed {
+            let subscribed = match self.dialect() {
+                Dialect::Postgres => SUBSCRIBED_PG,
+                Dialect::Sqlite => SUBSCRIBED_SQLITE,
+            };
+            let subscribed = subscribed.replace("{tenant}", "$1").replace("{type}", "$3");
+            format!("INSERT INTO rookery_events ({EVENT_COLUMNS}) SELECT $1, $2, $3, $4, $5 WHERE {subscribed}")
+        } else {
+            format!("INSERT INTO rookery_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
+        };
+        let inserted = self.execute(sql, binds).await?;
+        if inserted == 1 && self.dialect() == Dialect::Sqlite {
             self.fan_out_here(id, event_type, at).await?;
         }
         Ok(())
@@ -183,6 +221,17 @@ impl<M: Writes> TenantTx<M> {
 
 /// The columns of `rookery_events`, in the order writes bind them.
 pub(crate) const EVENT_COLUMNS: &str = "tenant_id, id, type, data, occurred_at";
+
+/// PostgreSQL: whether an enabled endpoint of tenant `{tenant}` subscribes
+/// to event type `{type}` (SQL expressions, replaced by the caller), as the
+/// fan-out trigger decides it.
+pub(crate) const SUBSCRIBED_PG: &str = "EXISTS (SELECT FROM rookery_webhook_endpoints e \
+     WHERE e.tenant_id = {tenant} AND e.enabled AND e.event_types ? {type})";
+
+/// SQLite: the same, over a JSON array of types.
+const SUBSCRIBED_SQLITE: &str = "EXISTS (SELECT 1 FROM rookery_webhook_endpoints e \
+     WHERE e.tenant_id = {tenant} AND e.enabled \
+     AND EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = {type}))";
 
 /// The fan-out trigger and the serving role's privileges on the webhook
 /// tables (`{schema}` and `{role}` quoted), installed by every `migrate`

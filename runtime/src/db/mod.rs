@@ -42,7 +42,9 @@ pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing}
 pub use usage::{UsageDay, UsageQuery};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
-pub(crate) use events::{DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, delivery_job, is_event_type};
+pub(crate) use events::{
+    DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, SUBSCRIBED_PG, delivery_job, is_event_type,
+};
 pub(crate) use mail::{MailOutcome, NewMail, StoredMail};
 pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};
 

@@ -111,7 +111,7 @@ impl<S: Writes> Table<'_, S> {
         if after.event {
             let kind = events::event_type(def, verb);
             self.tx
-                .record_event(uuid::Uuid::now_v7(), &kind, events::data(row), Utc::now())
+                .record_subscribed_event(uuid::Uuid::now_v7(), &kind, events::data(row), Utc::now())
                 .await?;
         }
         Ok(())
