@@ -24,6 +24,7 @@ on_both_backends!(
     platform_events_are_audited_without_secrets,
     another_tenants_rows_never_appear,
     concurrent_writes_are_sealed_into_one_chain,
+    a_sealing_round_seals_each_tenant_it_wrote_for_into_its_own_chain,
     the_verifier_names_a_changed_and_a_deleted_row,
     the_serving_role_cannot_rewrite_sealed_rows,
 );
@@ -412,6 +413,44 @@ async fn concurrent_writes_are_sealed_into_one_chain(h: Harness) {
         .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+}
+
+async fn a_sealing_round_seals_each_tenant_it_wrote_for_into_its_own_chain(h: Harness) {
+    // `serve`'s round seals many tenants in one transaction, each under its
+    // own setting and lock: every tenant written to gets a chain of its
+    // own, from 1, and nobody else's rows.
+    let mut owners = Vec::new();
+    for (i, slug) in ["acme", "beta", "gamma", "delta"].into_iter().enumerate() {
+        let o = owner(&h, slug).await;
+        for n in 0..=i {
+            note(&h, slug, &o.token, json!({ "title": format!("{slug} {n}") })).await;
+        }
+        owners.push(o);
+    }
+    h.state.seal_audit().await.expect("the round");
+    let owner_db = h.owner_db().await;
+    let mut sealed = 0;
+    for (i, o) in owners.iter().enumerate() {
+        let report = &chain::verify_all(&owner_db, Some(o.tenant)).await.expect("verify")[0].2;
+        assert!(report.broken.is_none(), "{report:?}");
+        assert_eq!(report.unsealed, 0, "{report:?}");
+        assert!(
+            report.sealed > u64::try_from(i).unwrap(),
+            "its notes at least: {report:?}"
+        );
+        let head = report.head.as_ref().map(|(seq, _)| u64::try_from(*seq).unwrap());
+        assert_eq!(head, Some(report.sealed), "one chain from 1 without gaps: {report:?}");
+        sealed += report.sealed;
+    }
+    owner_db.close().await;
+    let total = h.count("SELECT count(*) FROM audit_log").await;
+    assert_eq!(
+        sealed,
+        u64::try_from(total).unwrap(),
+        "every row in its own tenant's chain"
+    );
+    // A second round has nothing left to do and breaks nothing.
+    h.state.seal_audit().await.expect("an empty round");
 }
 
 async fn the_verifier_names_a_changed_and_a_deleted_row(h: Harness) {

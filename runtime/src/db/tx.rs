@@ -287,6 +287,22 @@ impl TenantTx<Writing> {
         self.tx.conn()
     }
 
+    /// Scopes the statements after this to `tenant` instead, in the same
+    /// transaction (the audit sealer's rounds: one commit for many
+    /// tenants, each sealed under its own setting). What ran before stays
+    /// as it was; only runtime code that holds nothing of the previous
+    /// tenant calls this.
+    pub(crate) async fn rescope(self, tenant: TenantId) -> Result<Self, DbError> {
+        let mut tx = self.tx;
+        if let Tx::Postgres(pg) = &mut tx {
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(tenant.0.to_string())
+                .execute(&mut **pg)
+                .await?;
+        }
+        Ok(Self::new(tenant, tx))
+    }
+
     /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
     /// lock held until the transaction ends; SQLite's write lock already
     /// serialises writers).
