@@ -41,6 +41,18 @@ async fn endpoint(h: &Harness, slug: &str, token: &str, path: &str, types: &[&st
     reply.body
 }
 
+async fn tenant_id(h: &Harness, slug: &str, token: &str) -> rookery::TenantId {
+    let me = h.call("GET", "/me", Some(slug), Some(token), None).await;
+    me.str("tenant_id").parse().expect("a tenant id")
+}
+
+async fn disable(h: &Harness, slug: &str, token: &str, endpoint: &Value) {
+    let path = format!("/webhooks/endpoints/{}", endpoint["id"].as_str().unwrap());
+    let body = json!({"enabled": false});
+    let disabled = h.call("PATCH", &path, Some(slug), Some(token), Some(body)).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+}
+
 fn types(h: &[(String, String, Value)]) -> Vec<&str> {
     h.iter().map(|(_, t, _)| t.as_str()).collect()
 }
@@ -157,12 +169,7 @@ async fn a_rolled_back_write_leaves_no_event_delivery_or_job(h: Harness) {
     let token = tenant(&h, "acme").await;
     endpoint(&h, "acme", &token, "/ok/a", &["note.created", "note.shared"]).await;
     let jobs_before = h.job_rows().await.len();
-    let tenant_id: rookery::TenantId = h
-        .call("GET", "/me", Some("acme"), Some(&token), None)
-        .await
-        .str("tenant_id")
-        .parse()
-        .unwrap();
+    let tenant_id = tenant_id(&h, "acme", &token).await;
     // The repository's write, then a rollback.
     let mut tx = h.db().begin_write(tenant_id).await.unwrap();
     let input: <Note as rookery::TenantModel>::Create = serde_json::from_value(json!({"title": "never"})).unwrap();
@@ -190,12 +197,7 @@ async fn a_rolled_back_write_leaves_no_event_delivery_or_job(h: Harness) {
 async fn hand_written_code_records_events_of_its_own(h: Harness) {
     let token = tenant(&h, "acme").await;
     endpoint(&h, "acme", &token, "/ok/shared", &["note.shared"]).await;
-    let tenant_id: rookery::TenantId = h
-        .call("GET", "/me", Some("acme"), Some(&token), None)
-        .await
-        .str("tenant_id")
-        .parse()
-        .unwrap();
+    let tenant_id = tenant_id(&h, "acme", &token).await;
     let mut tx = h.db().begin_write(tenant_id).await.unwrap();
     let id = tx
         .emit("note.shared", &json!({"note": 7, "with": "bob"}))
@@ -221,17 +223,7 @@ async fn each_event_becomes_one_delivery_per_subscribed_endpoint(h: Harness) {
     let both = endpoint(&h, "acme", &token, "/ok/both", &["note.created", "note.updated"]).await;
     endpoint(&h, "acme", &token, "/ok/updated", &["note.updated"]).await;
     let off = endpoint(&h, "acme", &token, "/ok/off", &["note.created"]).await;
-    let path = format!("/webhooks/endpoints/{}", off["id"].as_str().unwrap());
-    let disabled = h
-        .call(
-            "PATCH",
-            &path,
-            Some("acme"),
-            Some(&token),
-            Some(json!({"enabled": false})),
-        )
-        .await;
-    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+    disable(&h, "acme", &token, &off).await;
     // Another tenant's endpoint for the same type sees nothing of acme's.
     let other = tenant(&h, "globex").await;
     let theirs = endpoint(&h, "globex", &other, "/ok/globex", &["note.created"]).await;
@@ -293,26 +285,11 @@ async fn an_event_no_enabled_endpoint_subscribes_to_is_not_stored(h: Harness) {
     // tenant's endpoint: still nobody of acme's receives `note.created`.
     endpoint(&h, "acme", &token, "/ok/updated", &["note.updated"]).await;
     let off = endpoint(&h, "acme", &token, "/ok/off", &["note.created"]).await;
-    let path = format!("/webhooks/endpoints/{}", off["id"].as_str().unwrap());
-    let disabled = h
-        .call(
-            "PATCH",
-            &path,
-            Some("acme"),
-            Some(&token),
-            Some(json!({"enabled": false})),
-        )
-        .await;
-    assert_eq!(disabled.status, StatusCode::OK, "{disabled:?}");
+    disable(&h, "acme", &token, &off).await;
     let other = tenant(&h, "globex").await;
     endpoint(&h, "globex", &other, "/ok/globex", &["note.created", "note.shared"]).await;
     note("still nobody").await;
-    let tenant_id: rookery::TenantId = h
-        .call("GET", "/me", Some("acme"), Some(&token), None)
-        .await
-        .str("tenant_id")
-        .parse()
-        .unwrap();
+    let tenant_id = tenant_id(&h, "acme", &token).await;
     let mut tx = h.db().begin_write(tenant_id).await.unwrap();
     tx.emit("note.shared", &json!({"note": 1})).await.unwrap();
     tx.commit().await.unwrap();

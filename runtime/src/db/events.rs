@@ -94,44 +94,22 @@ impl<M: Writes> TenantTx<M> {
             return Err(DbError::EventType(event_type.to_owned()));
         }
         let id = Uuid::now_v7();
-        self.record_subscribed_event(id, event_type, data.clone(), Utc::now())
+        self.record_event(id, event_type, data.clone(), Utc::now(), Store::IfSubscribed)
             .await?;
         Ok(id)
     }
 
-    /// Inserts the event, whoever subscribes to it (the endpoint test's
-    /// event, delivered to its one endpoint), and (on SQLite; PostgreSQL's
-    /// trigger does it in the insert) fans it out.
+    /// Inserts the event and (on SQLite; PostgreSQL's trigger does it in
+    /// the insert) fans it out; with [`Store::IfSubscribed`] only when an
+    /// enabled endpoint of the tenant subscribes to its type (one
+    /// statement either way).
     pub(crate) async fn record_event(
         &mut self,
         id: Uuid,
         event_type: &str,
         data: serde_json::Value,
         at: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        self.insert_event(id, event_type, data, at, false).await
-    }
-
-    /// Inserts the event and fans it out only when an enabled endpoint of
-    /// the tenant subscribes to its type: nothing reads an event nobody
-    /// receives, so none is stored (one statement either way).
-    pub(crate) async fn record_subscribed_event(
-        &mut self,
-        id: Uuid,
-        event_type: &str,
-        data: serde_json::Value,
-        at: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        self.insert_event(id, event_type, data, at, true).await
-    }
-
-    async fn insert_event(
-        &mut self,
-        id: Uuid,
-        event_type: &str,
-        data: serde_json::Value,
-        at: DateTime<Utc>,
-        only_subscribed: bool,
+        store: Store,
     ) -> Result<(), DbError> {
         let binds = vec![
             Bind::new(Value::Uuid(self.tenant().0), FieldType::Uuid),
@@ -140,7 +118,7 @@ impl<M: Writes> TenantTx<M> {
             Bind::new(Value::Json(data), FieldType::Json),
             Bind::new(Value::DateTime(at), FieldType::DateTime),
         ];
-        let sql = if only_subscribed {
+        let sql = if store == Store::IfSubscribed {
             let subscribed = match self.dialect() {
                 Dialect::Postgres => SUBSCRIBED_PG,
                 Dialect::Sqlite => SUBSCRIBED_SQLITE,
@@ -217,6 +195,16 @@ impl<M: Writes> TenantTx<M> {
             .await?
             .created)
     }
+}
+
+/// Which events [`TenantTx::record_event`] stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Store {
+    /// Every one (the endpoint test's event, delivered to its one endpoint).
+    Always,
+    /// Only one an enabled endpoint of the tenant subscribes to: nothing
+    /// reads an event nobody receives.
+    IfSubscribed,
 }
 
 /// The columns of `rookery_events`, in the order writes bind them.

@@ -43,7 +43,7 @@ pub use usage::{UsageDay, UsageQuery};
 
 pub(crate) use bind::{Bind, DbRow, bytes};
 pub(crate) use events::{
-    DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, SUBSCRIBED_PG, delivery_job, is_event_type,
+    DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, SUBSCRIBED_PG, Store, delivery_job, is_event_type,
 };
 pub(crate) use mail::{MailOutcome, NewMail, StoredMail};
 pub(crate) use queue::{ClaimOptions, Claimed, Finish, NewJob};

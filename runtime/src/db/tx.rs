@@ -259,6 +259,18 @@ impl TenantTx<Reading> {
     }
 }
 
+/// `tx`, its statements from now on scoped to `tenant` (the transaction-
+/// local setting on PostgreSQL).
+async fn scoped(mut tx: Tx, tenant: TenantId) -> Result<TenantTx<Writing>, DbError> {
+    if let Tx::Postgres(pg) = &mut tx {
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.0.to_string())
+            .execute(&mut **pg)
+            .await?;
+    }
+    Ok(TenantTx::new(tenant, tx))
+}
+
 impl TenantTx<Writing> {
     pub(super) async fn begin_write(db: &Db, tenant: TenantId) -> Result<Self, DbError> {
         let tx = match db.pg() {
@@ -293,14 +305,7 @@ impl TenantTx<Writing> {
     /// as it was; only runtime code that holds nothing of the previous
     /// tenant calls this.
     pub(crate) async fn rescope(self, tenant: TenantId) -> Result<Self, DbError> {
-        let mut tx = self.tx;
-        if let Tx::Postgres(pg) = &mut tx {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant.0.to_string())
-                .execute(&mut **pg)
-                .await?;
-        }
-        Ok(Self::new(tenant, tx))
+        scoped(self.tx, tenant).await
     }
 
     /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
@@ -449,14 +454,7 @@ impl PlatformTx {
     /// Turns this transaction into one scoped to `tenant` (used by sign-up,
     /// which creates the tenant and then its first membership atomically).
     pub async fn into_tenant(self, tenant: TenantId) -> Result<TenantTx<Writing>, DbError> {
-        let mut tx = self.tx;
-        if let Tx::Postgres(pg) = &mut tx {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant.0.to_string())
-                .execute(&mut **pg)
-                .await?;
-        }
-        Ok(TenantTx::new(tenant, tx))
+        scoped(self.tx, tenant).await
     }
 
     pub(crate) async fn execute(&mut self, sql: String, binds: Vec<Bind>) -> Result<u64, DbError> {

@@ -13,7 +13,7 @@ use super::table::{Table, decode_row, qualified_select_list, select_list};
 use super::validate::{self, to_text};
 use super::{RepoError, quoted};
 use crate::audit::{self, Changes, Stamp, Target};
-use crate::db::{Bind, Dialect, Writes};
+use crate::db::{Bind, Dialect, Store, Writes};
 use crate::model::{FieldDef, FieldType, KeyKind, Row, Value};
 
 impl<S: Writes> Table<'_, S> {
@@ -111,7 +111,13 @@ impl<S: Writes> Table<'_, S> {
         if after.event {
             let kind = events::event_type(def, verb);
             self.tx
-                .record_subscribed_event(uuid::Uuid::now_v7(), &kind, events::data(row), Utc::now())
+                .record_event(
+                    uuid::Uuid::now_v7(),
+                    &kind,
+                    events::data(row),
+                    Utc::now(),
+                    Store::IfSubscribed,
+                )
                 .await?;
         }
         Ok(())

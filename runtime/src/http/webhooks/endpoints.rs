@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{MAX_DESCRIPTION_LEN, MAX_ENDPOINTS, MAX_URL_LEN, TEST_EVENT, WebhookState, guard, path_id};
 use crate::audit::{self, Entry};
 use crate::auth::Principal;
+use crate::db::Store;
 use crate::http::body::JsonBody;
 use crate::http::{ApiError, AppState, request_id};
 use crate::repo::FieldError;
@@ -362,7 +363,7 @@ pub(super) async fn test(
         "message": format!("A test event from {}", state.spec().title),
     });
     let event = Uuid::now_v7();
-    tx.record_event(event, TEST_EVENT, data, now).await?;
+    tx.record_event(event, TEST_EVENT, data, now, Store::Always).await?;
     let delivery = log::insert(&mut tx, id, event, now).await?;
     tx.enqueue_delivery(delivery, 1, 1, None).await?;
     let view = log::get(&mut tx, id, delivery).await?.ok_or(ApiError::NotFound)?;
