@@ -9,11 +9,12 @@
 //! on PostgreSQL; SQLite's write lock), reads the chain's head and the
 //! unsealed rows in a stable order (`at`, then `id`), and sets their
 //! `seq` and `hash` in batches of [`SEAL_BATCH`] (one `UPDATE` a batch on
-//! PostgreSQL). A writer never waits for it: the sealer's updates touch
-//! only rows already committed. `serve` seals the tenants it wrote to
-//! every [`SEAL_INTERVAL`], 32 tenants to a transaction (each under its
-//! own tenant setting and lock, taken in one order by every process),
-//! and the hourly
+//! PostgreSQL). On PostgreSQL a writer never waits for it: the sealer's
+//! updates touch only rows already committed (on SQLite a seal is a
+//! write transaction like any other, one tenant's batch long). `serve`
+//! seals the tenants it wrote to every [`SEAL_INTERVAL`], on PostgreSQL
+//! 32 tenants to a transaction (each under its own tenant setting and
+//! lock, taken in one order by every process), and the hourly
 //! job `rookery.audit_seal` seals every tenant (rows another process wrote
 //! and did not seal before it stopped). Until a row is sealed it is not
 //! yet tamper-evident.
@@ -251,8 +252,8 @@ impl Pending {
             .insert(tenant);
     }
 
-    /// Seals every pending tenant, [`SEAL_TENANTS`] to a transaction; one
-    /// that failed stays pending.
+    /// Seals every pending tenant, [`SEAL_TENANTS`] to a transaction on
+    /// PostgreSQL (one on SQLite); one that failed stays pending.
     pub(crate) async fn seal(&self, db: &Db) -> Result<(), DbError> {
         let mut tenants: Vec<TenantId> =
             std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
@@ -262,15 +263,23 @@ impl Pending {
         // rounds of different instances never wait for each other in a
         // circle.
         tenants.sort_unstable_by_key(|t| t.0);
+        // SQLite's write lock would hold every writer for a whole group.
+        let per_transaction = match db.dialect() {
+            crate::db::Dialect::Postgres => SEAL_TENANTS,
+            crate::db::Dialect::Sqlite => 1,
+        };
         let mut last = Ok(());
-        for group in tenants.chunks(SEAL_TENANTS) {
+        for group in tenants.chunks(per_transaction) {
             // A tenant with more than a batch to seal goes on alone, a
             // batch per transaction; after a failure, which undid the
             // whole group, every tenant of it does, so that one tenant's
             // trouble holds up only that tenant.
             let alone = match seal_group(db, group).await {
                 Ok(full) => full,
-                Err(_) => group.to_vec(),
+                Err(e) => {
+                    tracing::warn!(tenants = group.len(), error = %e, "sealing a group of tenants failed; sealing them one by one");
+                    group.to_vec()
+                }
             };
             for tenant in alone {
                 if let Err(e) = seal(db, tenant).await {

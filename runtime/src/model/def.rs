@@ -229,9 +229,10 @@ pub struct Permissions {
 
 /// The domain events a model's writes record (`events` in the spec,
 /// `#[rookery(events(created, updated, deleted))]` on a hand-written
-/// model): each is a row of `rookery_events`, written in the same
-/// transaction as the write, and delivered to the tenant's webhook
-/// endpoints subscribed to its type (`<model>.created` and so on).
+/// model): each is written in the same transaction as the write and
+/// delivered to the tenant's enabled webhook endpoints subscribed to its
+/// type (`<model>.created` and so on); one that no such endpoint
+/// subscribes to is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Events {
     /// `<model>.created`, after an insert.

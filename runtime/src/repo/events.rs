@@ -77,7 +77,7 @@ pub(super) fn json_column(col: &str, ty: FieldType) -> String {
 /// row `written` returns, its values pushed onto `binds`:
 /// `evented AS (INSERT INTO rookery_events … SELECT … FROM written WHERE
 /// <subscribed>)`: only when an enabled endpoint of the tenant subscribes
-/// to its type (`db::events::SUBSCRIBED`), so a write nobody listens to
+/// to its type (`db::events::SUBSCRIBED_PG`), so a write nobody listens to
 /// pays one index probe instead of the event's insert, its indexes, its
 /// foreign key and its trigger (a third of a create's time in the
 /// database).
