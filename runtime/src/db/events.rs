@@ -238,14 +238,6 @@ LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = {schema}, pg_temp A
 DECLARE
     added bigint;
 BEGIN
-    -- The runtime's writes store an event only when someone subscribes
-    -- (the insert's own WHERE EXISTS); this early return serves the
-    -- events stored for one endpoint (the endpoint test's) and older
-    -- binaries: one index probe instead of the deliveries' insert.
-    IF NOT EXISTS (SELECT FROM rookery_webhook_endpoints e
-                   WHERE e.tenant_id = NEW.tenant_id AND e.enabled AND e.event_types ? NEW.type) THEN
-        RETURN NULL;
-    END IF;
     WITH deliveries AS (
         INSERT INTO rookery_webhook_deliveries
             (tenant_id, id, endpoint_id, event_id, state, attempts, next_attempt_at, created_at, updated_at)
