@@ -429,6 +429,11 @@ async fn a_sealing_round_seals_each_tenant_it_wrote_for_into_its_own_chain(h: Ha
         }
         owners.push(o);
     }
+    // In the round, t1 has nothing left to seal (sealed by hand), and t5's
+    // chain has a head its new row continues.
+    chain::seal(h.db(), owners[1].tenant).await.expect("seal t1");
+    chain::seal(h.db(), owners[5].tenant).await.expect("seal t5");
+    note(&h, "t5", &owners[5].token, json!({ "title": "t5 after" })).await;
     h.state.seal_audit().await.expect("the round");
     let owner_db = h.owner_db().await;
     let mut sealed = 0;

@@ -145,38 +145,85 @@ async fn row_security_on<M: crate::db::Mode>(tx: &mut TenantTx<M>) -> Result<(),
 /// Seals up to [`SEAL_BATCH`] unsealed rows of `tx`'s tenant, in `tx`
 /// (commit it); returns how many.
 pub async fn seal_batch(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
-    let tenant = tx.tenant();
-    row_security_on(tx).await?;
     tx.lock_audit_seal().await?;
-    let head = tx
-        .fetch_optional(
-            "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1".into(),
-            vec![tenant_bind(tenant)],
-        )
-        .await?;
-    let (mut seq, mut prev) = match head {
-        Some(row) => (int(&row, 0)?.unwrap_or(0), bytes(&row, 1)?),
-        None => (0, GENESIS.to_vec()),
-    };
-    let rows = tx
-        .fetch_all(
-            format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2"),
-            vec![
-                tenant_bind(tenant),
-                Bind::new(Value::BigInt(SEAL_BATCH as i64), FieldType::BigInt),
-            ],
-        )
-        .await?;
+    seal_locked(tx).await
+}
+
+/// [`seal_batch`] once `tx` holds its tenant's sealing lock: two round
+/// trips on PostgreSQL (the head and the rows, then their seals).
+async fn seal_locked(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
+    let tenant = tx.tenant();
+    let (head, rows) = unsealed(tx).await?;
+    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_vec()));
     let mut seals = Vec::with_capacity(rows.len());
     for row in &rows {
-        let row = decode(row)?;
         seq += 1;
-        let hash = row_hash(&prev, tenant, seq, &row);
+        let hash = row_hash(&prev, tenant, seq, row);
         seals.push((row.id, seq, hash));
         prev = hash.to_vec();
     }
     write_seals(tx, &seals).await?;
     Ok(rows.len())
+}
+
+/// The chain's head (`seq`, hash) of `tx`'s tenant, if it has one, and
+/// up to [`SEAL_BATCH`] of its unsealed rows in the chain's order. On
+/// PostgreSQL one statement: the head joined to each row (and to a row of
+/// nulls when none is unsealed); on SQLite, in process, two.
+async fn unsealed(tx: &mut TenantTx<Writing>) -> Result<(Option<(i64, Vec<u8>)>, Vec<AuditRow>), DbError> {
+    const HEAD: &str =
+        "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+    let tenant = tx.tenant();
+    let binds = || {
+        vec![
+            tenant_bind(tenant),
+            Bind::new(Value::BigInt(SEAL_BATCH as i64), FieldType::BigInt),
+        ]
+    };
+    let head_of = |row: &DbRow, at: usize| -> Result<Option<(i64, Vec<u8>)>, DbError> {
+        Ok(match int(row, at)? {
+            Some(seq) => Some((seq, bytes(row, at + 1)?)),
+            None => None,
+        })
+    };
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        // The content's columns first (`decode` reads them by position),
+        // the head's after them.
+        let columns: Vec<String> = CONTENT.split(", ").map(|c| format!("u.{c}")).collect();
+        let sql = format!(
+            "SELECT {}, h.seq, h.hash FROM (SELECT 1) AS one \
+             LEFT JOIN LATERAL ({HEAD}) AS h ON true \
+             LEFT JOIN LATERAL (SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2) AS u ON true \
+             ORDER BY u.at, u.id",
+            columns.join(", ")
+        );
+        let found = tx.fetch_all(sql, binds()).await?;
+        let head_at = CONTENT.split(", ").count();
+        let head = match found.first() {
+            Some(row) => head_of(row, head_at)?,
+            None => None,
+        };
+        let mut rows = Vec::with_capacity(found.len());
+        for row in &found {
+            // The row of nulls: nothing is unsealed.
+            if matches!(row.value(0, FieldType::Uuid)?, Value::Uuid(_)) {
+                rows.push(decode(row)?);
+            }
+        }
+        return Ok((head, rows));
+    }
+    let head = match tx.fetch_optional(HEAD.into(), vec![tenant_bind(tenant)]).await? {
+        Some(row) => head_of(&row, 0)?,
+        None => None,
+    };
+    let found = tx
+        .fetch_all(
+            format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2"),
+            binds(),
+        )
+        .await?;
+    let rows = found.iter().map(decode).collect::<Result<_, _>>()?;
+    Ok((head, rows))
 }
 
 /// Sets `seq` and `hash` of each `(id, seq, hash)` of `tx`'s tenant. On
@@ -311,8 +358,8 @@ async fn seal_group(db: &Db, tenants: &[TenantId]) -> Result<Vec<TenantId>, DbEr
         full.push(first);
     }
     for &tenant in rest {
-        tx = tx.rescope(tenant).await?;
-        if seal_batch(&mut tx).await? == SEAL_BATCH {
+        tx = tx.rescope_to_seal(tenant).await?;
+        if seal_locked(&mut tx).await? == SEAL_BATCH {
             full.push(tenant);
         }
     }

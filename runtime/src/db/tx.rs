@@ -299,15 +299,6 @@ impl TenantTx<Writing> {
         self.tx.conn()
     }
 
-    /// Scopes the statements after this to `tenant` instead, in the same
-    /// transaction (the audit sealer's rounds: one commit for many
-    /// tenants, each sealed under its own setting). What ran before stays
-    /// as it was; only runtime code that holds nothing of the previous
-    /// tenant calls this.
-    pub(crate) async fn rescope(self, tenant: TenantId) -> Result<Self, DbError> {
-        scoped(self.tx, tenant).await
-    }
-
     /// Serialises concurrent quota checks of one tenant (PostgreSQL advisory
     /// lock held until the transaction ends; SQLite's write lock already
     /// serialises writers).
@@ -329,10 +320,45 @@ impl TenantTx<Writing> {
     /// Serialises the sealers of one tenant's audit chain
     /// (`rookery::audit::chain`; PostgreSQL advisory lock held until the
     /// transaction ends; SQLite's write lock already serialises writers).
-    /// Writers never take it.
+    /// Writers never take it. On PostgreSQL the same round trip turns row
+    /// security on for the rest of the transaction, so that a seal on the
+    /// owner's pool (`row_security = off`) is confined to the tenant too.
     pub(crate) async fn lock_audit_seal(&mut self) -> Result<(), DbError> {
-        let key = format!("rookery:audit_seal:{}", self.tenant);
-        self.advisory_lock(key).await
+        let tenant = self.tenant;
+        self.seal_scope(tenant).await
+    }
+
+    /// Scopes the statements after this to `tenant` instead, in the same
+    /// transaction, and takes `tenant`'s sealing lock, in one round trip
+    /// (the audit sealer's rounds: one commit for many tenants, each
+    /// sealed under its own setting and lock). What ran before stays as
+    /// it was; only runtime code that holds nothing of the previous tenant
+    /// calls this.
+    pub(crate) async fn rescope_to_seal(mut self, tenant: TenantId) -> Result<Self, DbError> {
+        self.seal_scope(tenant).await?;
+        self.tenant = tenant;
+        Ok(self)
+    }
+
+    /// Sets the tenant, row security and the tenant's sealing lock (in
+    /// this order: the lock's wait happens under the new setting, and a
+    /// failure of any part fails the transaction).
+    async fn seal_scope(&mut self, tenant: TenantId) -> Result<(), DbError> {
+        match &mut self.tx {
+            Tx::Postgres(pg) => {
+                sqlx::query(
+                    "SELECT set_config('app.tenant_id', $1, true), set_config('row_security', 'on', true), \
+                     pg_advisory_xact_lock(hashtextextended($2, 0))",
+                )
+                .bind(tenant.0.to_string())
+                .bind(format!("rookery:audit_seal:{tenant}"))
+                .execute(&mut **pg)
+                .await?;
+            }
+            Tx::PostgresOneshot(_) => unreachable!("a writing transaction is never one-message"),
+            Tx::Sqlite(_) => {}
+        }
+        Ok(())
     }
 
     async fn advisory_lock(&mut self, key: String) -> Result<(), DbError> {
