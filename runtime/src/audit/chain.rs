@@ -173,6 +173,8 @@ async fn seal_locked(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
 async fn unsealed(tx: &mut TenantTx<Writing>) -> Result<(Option<(i64, Vec<u8>)>, Vec<AuditRow>), DbError> {
     const HEAD: &str =
         "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+    let rows_sql =
+        format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2");
     let tenant = tx.tenant();
     let binds = || {
         vec![
@@ -193,7 +195,7 @@ async fn unsealed(tx: &mut TenantTx<Writing>) -> Result<(Option<(i64, Vec<u8>)>,
         let sql = format!(
             "SELECT {}, h.seq, h.hash FROM (SELECT 1) AS one \
              LEFT JOIN LATERAL ({HEAD}) AS h ON true \
-             LEFT JOIN LATERAL (SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2) AS u ON true \
+             LEFT JOIN LATERAL ({rows_sql}) AS u ON true \
              ORDER BY u.at, u.id",
             columns.join(", ")
         );
@@ -216,12 +218,7 @@ async fn unsealed(tx: &mut TenantTx<Writing>) -> Result<(Option<(i64, Vec<u8>)>,
         Some(row) => head_of(&row, 0)?,
         None => None,
     };
-    let found = tx
-        .fetch_all(
-            format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2"),
-            binds(),
-        )
-        .await?;
+    let found = tx.fetch_all(rows_sql, binds()).await?;
     let rows = found.iter().map(decode).collect::<Result<_, _>>()?;
     Ok((head, rows))
 }
