@@ -153,7 +153,7 @@ fn upgrade_adds_and_renames_keeping_data() {
 fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
     // (the snapshot's platform version, or none before there was one; the
     // first step it lacks; the next migration's name; its tables)
-    let cases: [(Option<u32>, &str, &str, &[&str]); 12] = [
+    let cases: [(Option<u32>, &str, &str, &[&str]); 13] = [
         (
             None,
             "-- Background jobs",
@@ -256,20 +256,26 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         (
             Some(10),
             "-- The platform operator's per-tenant feature overrides",
-            "0002_platform_overrides_and_platform_roles_and_platform_deletion",
+            "0002_platform_overrides_and_more",
             &["rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(11),
             "-- A tenant's custom roles",
-            "0002_platform_roles_and_platform_deletion",
+            "0002_platform_roles_and_more",
             &["rookery_roles", "rookery_tenant_erasures"],
         ),
         (
             Some(12),
             "-- Tenant deletion and personal-data erasure",
-            "0002_platform_deletion",
+            "0002_platform_deletion_and_platform_audit_index",
             &["rookery_tenant_erasures"],
+        ),
+        (
+            Some(13),
+            "-- An audit row is inserted unsealed",
+            "0002_platform_audit_index",
+            &[],
         ),
     ];
     for (version, first_missing, migration, tables) in cases {
@@ -281,9 +287,9 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
         // steps since.
         let snap = dir.path().join("migrations/rookery.snapshot.json");
         let current = text(&std::fs::read(&snap).expect("snapshot"));
-        assert!(current.contains("  \"platform\": 13,\n"), "{current}");
+        assert!(current.contains("  \"platform\": 14,\n"), "{current}");
         let old = current.replace(
-            "  \"platform\": 13,\n",
+            "  \"platform\": 14,\n",
             &version.map_or(String::new(), |v| format!("  \"platform\": {v},\n")),
         );
         std::fs::write(&snap, old).expect("write snapshot");
@@ -330,10 +336,19 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
                 );
             }
             assert!(!sql.contains("CREATE TABLE tenants"), "{sql}");
-            // Every case lacks the deletion's columns; those before 12 the
-            // custom roles, before 11 the feature overrides, before 8 the
-            // member lifecycle's columns, before 10 the audit chain's.
-            assert!(sql.contains("ADD COLUMN erase_after"), "{path}: {sql}");
+            // Every case lacks the partial sequence index; those before 13
+            // the deletion's columns, before 12 the custom roles, before 11
+            // the feature overrides, before 8 the member lifecycle's
+            // columns, before 10 the audit chain's.
+            assert!(
+                sql.contains("ON audit_log (tenant_id, seq) WHERE seq IS NOT NULL"),
+                "{path}: {sql}"
+            );
+            assert_eq!(
+                sql.contains("ADD COLUMN erase_after"),
+                version.is_none_or(|v| v < 13),
+                "{path}: {sql}"
+            );
             assert_eq!(
                 sql.contains("ADD COLUMN feature_overrides"),
                 version.is_none_or(|v| v < 11),
@@ -356,12 +371,13 @@ fn an_app_on_older_platform_tables_gets_the_missing_steps_once() {
             version.is_none_or(|v| v < 11),
             "{plan}"
         );
-        assert!(
+        assert_eq!(
             plan.lines()
                 .any(|l| l.contains("platform columns") && l.contains("tenants.deletion_requested_at")),
+            version.is_none_or(|v| v < 13),
             "{plan}"
         );
-        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 13"));
+        assert!(text(&files["migrations/rookery.snapshot.json"]).contains("\"platform\": 14"));
         // A second run has nothing left to do.
         let again = generate(dir.path(), &[]);
         assert_ok(&again);

@@ -145,7 +145,8 @@ static PG_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/postgres/10_audit.sql"),
             include_str!("../../generator/templates/platform/postgres/11_overrides.sql"),
             include_str!("../../generator/templates/platform/postgres/12_roles.sql"),
-            include_str!("../../generator/templates/platform/postgres/13_deletion.sql")
+            include_str!("../../generator/templates/platform/postgres/13_deletion.sql"),
+            include_str!("../../generator/templates/platform/postgres/14_audit_index.sql")
         ),
     },
     Migration {
@@ -171,7 +172,8 @@ static SQLITE_MIGRATIONS: &[Migration] = &[
             include_str!("../../generator/templates/platform/sqlite/10_audit.sql"),
             include_str!("../../generator/templates/platform/sqlite/11_overrides.sql"),
             include_str!("../../generator/templates/platform/sqlite/12_roles.sql"),
-            include_str!("../../generator/templates/platform/sqlite/13_deletion.sql")
+            include_str!("../../generator/templates/platform/sqlite/13_deletion.sql"),
+            include_str!("../../generator/templates/platform/sqlite/14_audit_index.sql")
         ),
     },
     Migration {

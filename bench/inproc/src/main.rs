@@ -62,7 +62,8 @@ const BASE: AppSpec = AppSpec {
             include_str!("../../../generator/templates/platform/sqlite/10_audit.sql"),
             include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql"),
             include_str!("../../../generator/templates/platform/sqlite/12_roles.sql"),
-            include_str!("../../../generator/templates/platform/sqlite/13_deletion.sql")
+            include_str!("../../../generator/templates/platform/sqlite/13_deletion.sql"),
+            include_str!("../../../generator/templates/platform/sqlite/14_audit_index.sql")
         ),
     }],
 };

@@ -144,6 +144,13 @@ pub const PLATFORM: &[PlatformStep] = &[
         postgres: include_str!("../../templates/platform/postgres/13_deletion.sql"),
         sqlite: include_str!("../../templates/platform/sqlite/13_deletion.sql"),
     },
+    PlatformStep {
+        version: 14,
+        name: "audit_index",
+        summary: "platform index audit_log_tenant_id_seq_key made partial (sealed rows only: one index entry less per audited write)",
+        postgres: include_str!("../../templates/platform/postgres/14_audit_index.sql"),
+        sqlite: include_str!("../../templates/platform/sqlite/14_audit_index.sql"),
+    },
 ];
 
 /// The platform version this generator writes.

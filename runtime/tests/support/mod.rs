@@ -559,7 +559,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/postgres/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/postgres/11_overrides.sql"),
                 include_str!("../../../generator/templates/platform/postgres/12_roles.sql"),
-                include_str!("../../../generator/templates/platform/postgres/13_deletion.sql")
+                include_str!("../../../generator/templates/platform/postgres/13_deletion.sql"),
+                include_str!("../../../generator/templates/platform/postgres/14_audit_index.sql")
             ),
         },
         Migration {
@@ -590,7 +591,8 @@ pub static TEST_SPEC: AppSpec = AppSpec {
                 include_str!("../../../generator/templates/platform/sqlite/10_audit.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/11_overrides.sql"),
                 include_str!("../../../generator/templates/platform/sqlite/12_roles.sql"),
-                include_str!("../../../generator/templates/platform/sqlite/13_deletion.sql")
+                include_str!("../../../generator/templates/platform/sqlite/13_deletion.sql"),
+                include_str!("../../../generator/templates/platform/sqlite/14_audit_index.sql")
             ),
         },
         Migration {

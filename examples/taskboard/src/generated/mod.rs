@@ -321,6 +321,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             name: "platform_deletion",
             sql: include_str!("../../migrations/postgres/0013_platform_deletion.sql"),
         },
+        spec::Migration {
+            version: 14,
+            name: "platform_audit_index",
+            sql: include_str!("../../migrations/postgres/0014_platform_audit_index.sql"),
+        },
     ],
     sqlite_migrations: &[
         spec::Migration {
@@ -391,6 +396,11 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
             version: 13,
             name: "platform_deletion",
             sql: include_str!("../../migrations/sqlite/0013_platform_deletion.sql"),
+        },
+        spec::Migration {
+            version: 14,
+            name: "platform_audit_index",
+            sql: include_str!("../../migrations/sqlite/0014_platform_audit_index.sql"),
         },
     ],
 };
