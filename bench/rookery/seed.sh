@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rookery contender seed (contract v2, WORKLOAD.md §9): the generated
-# taskboard app's own migrations (`taskboard migrate`, as the tables' owner
+# app's own migrations (`taskboard migrate`, or `saasbench migrate` for the
+# variant `workload`, app.sh; as the tables' owner
 # `bench`), then the logical data (seed.sql), then $CONTENDER_OUT/ids.tsv.
 # Run by run.sh on the emptied database with PGHOST/PGPORT/PGUSER/PGPASSWORD/
 # PGDATABASE set for `bench` and CONTENDER_OUT as working directory.
@@ -21,7 +22,8 @@ CONTENDER_SRC=${CONTENDER_SRC:-$(cd "$(dirname "$0")" && pwd)}
 : "${CONTENDER_OUT:?set CONTENDER_OUT to a writable folder}"
 : "${PGUSER:?}" "${PGHOST:?}" "${PGPORT:?}" "${PGDATABASE:?}" "${DATABASE_URL:?}"
 TENANTS=${TENANTS:-1000} PROJECTS_PER_TENANT=${PROJECTS_PER_TENANT:-100}
-BIN=$CONTENDER_OUT/target/release/taskboard
+. "$CONTENDER_SRC/app.sh"
+BIN=$CONTENDER_OUT/target/release/$APP
 q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 as_pg_psql() {  # superuser SQL on stdin, over the local socket (peer auth), cwd /
   if [ "$(id -u)" != 0 ] && [ "$(id -un)" != postgres ]; then

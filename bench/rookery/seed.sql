@@ -1,7 +1,8 @@
 -- Rookery contender: the logical data of WORKLOAD.md §9.2 in the generated
--- taskboard schema (migrations/postgres/0001_init.sql), one INSERT … SELECT
--- per table. Run by seed.sh as `bench` (the tables' owner) right after
--- `taskboard migrate`. Variables: tenants, projects (per tenant).
+-- app's schema (taskboard or saasbench, app.sh; their
+-- migrations/postgres/0001_init.sql), one INSERT … SELECT per table. Run by
+-- seed.sh as `bench` (the tables' owner) right after `<app> migrate`.
+-- Variables: tenants, projects (per tenant).
 --
 -- Ids: tenants and users are uuids derived from md5 of the logical id
 -- (deterministic, so every run has the same ids); project ids are the
@@ -36,11 +37,11 @@ SELECT md5('rookery-bench-tenant:' || t)::uuid, md5('rookery-bench-user:' || ((t
 FROM generate_series(1, :tenants) AS t, generate_series(1, 5) AS k;
 
 -- Each project is owned by one of the tenant's owner, admin and two members.
-INSERT INTO projects (tenant_id, id, name, description, status, owner_id, created_at, updated_at)
+-- (taskboard's `status` takes its default, 'active'; saasbench has none.)
+INSERT INTO projects (tenant_id, id, name, description, owner_id, created_at, updated_at)
 SELECT md5('rookery-bench-tenant:' || t)::uuid, (t - 1) * :projects + p,
        't' || t || '-project-' || p,
        'Seeded project ' || p || ' of tenant ' || t || '. Lorem ipsum dolor sit amet, consectetur adipiscing elit.',
-       'active',
        md5('rookery-bench-user:' || ((t - 1) * 5 + 1 + p % 4))::uuid,
        timestamptz '2025-01-01 00:00:00+00' + p * interval '1 hour' + t * interval '1 second',
        timestamptz '2025-01-01 00:00:00+00' + p * interval '1 hour' + t * interval '1 second'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serve the generated taskboard app (built by build.sh) on 127.0.0.1:$PORT
+# Serve the generated app (app.sh: taskboard, or saasbench for the variant
+# `workload`; built by build.sh) on 127.0.0.1:$PORT
 # with every check of the runtime on: HS256 JWT, tenant agreement (token tid
 # vs X-Tenant), per-tenant fixed-window rate limit (RATE_LIMIT_MAX /
 # RATE_LIMIT_WINDOW_SECS override the plan's rate), RBAC, row-level security
@@ -38,7 +39,8 @@ for word in $(printf '%s' "${VARIANT:-}" | tr '-' ' '); do
     notls) case "$DATABASE_URL" in *\?*) DATABASE_URL="$DATABASE_URL&sslmode=disable" ;;
                                      *) DATABASE_URL="$DATABASE_URL?sslmode=disable" ;; esac ;;
     redis) ;;  # RATE_LIMIT_BACKEND above
-    *) echo "rookery: unknown variant word '$word' in '$VARIANT' (notls, redis)" >&2; exit 64 ;;
+    workload) ;;  # app.sh
+    *) echo "rookery: unknown variant word '$word' in '$VARIANT' (notls, redis, workload)" >&2; exit 64 ;;
   esac
 done
 export DATABASE_URL PORT JWT_SECRET
@@ -49,4 +51,5 @@ export RATE_LIMIT_MAX=${RATE_LIMIT_MAX:-1000000} RATE_LIMIT_WINDOW_SECS=${RATE_L
 # the "ephemeral secrets" start-up warning.
 export ROOKERY_API_KEY_PEPPER=${ROOKERY_API_KEY_PEPPER:-saasbench-rookery-api-key-pepper-not-for-production}
 export RUST_LOG=warn
-exec "$CONTENDER_OUT/target/release/taskboard" serve
+. "$(dirname "$0")/app.sh"
+exec "$CONTENDER_OUT/target/release/$APP" serve

@@ -730,18 +730,33 @@ fn sign_in_routes_are_limited_per_client_address() {
 }
 
 #[test]
-fn example_app_is_fresh() {
-    // The committed example is exactly what the generator makes of its spec.
-    let out = Command::new(binary("rookery"))
-        .args(["generate", "--check", "--project"])
-        .arg(support::workspace().join("examples/taskboard"))
-        .output()
-        .unwrap();
+fn example_apps_are_fresh() {
+    // Every committed example is exactly what the generator makes of its spec.
+    let examples = support::workspace().join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("rookery.toml").exists() {
+            continue;
+        }
+        let out = Command::new(binary("rookery"))
+            .args(["generate", "--check", "--project"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let name = dir.file_name().unwrap().to_string_lossy();
+        assert!(
+            out.status.success(),
+            "examples/{name} is stale: run `cargo run -p rookery-generator -- generate --project examples/{name}`\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
     assert!(
-        out.status.success(),
-        "examples/taskboard is stale: run `cargo run -p rookery-generator -- generate --project examples/taskboard`\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        checked >= 2,
+        "found {checked} example apps under {}",
+        examples.display()
     );
 }
 
