@@ -921,6 +921,53 @@ async fn reads_keep_values_and_tenants_apart(h: Harness) {
         assert_eq!(seen, 1, "B's rows only");
         drop(writing);
         db.close().await;
+
+        // A read that waits while the pool is below its size gets a
+        // connection handed over by a finished read, and the connection
+        // the pool was opening for it meanwhile is not cut off: it joins
+        // the pool (cut off, it was a backend forked for nothing, and
+        // under load a storm of them kept the pool short).
+        let db = Db::connect(
+            &url,
+            &DbOptions {
+                max_connections: 2,
+                ..DbOptions::serving(ROLE)
+            },
+        )
+        .await
+        .unwrap();
+        let mut reading = db.begin(a.id).await.unwrap();
+        reading.repo::<Project>().count().await.unwrap();
+        let open = || rookery::db::testing::pool_open_and_waiting_statements(&db);
+        assert_eq!(open().0, 1, "the read holds the pool's only connection");
+        let waiter = {
+            let db = db.clone();
+            let b = b.id;
+            tokio::spawn(async move {
+                let mut tx = db.begin(b).await?;
+                let seen = tx.repo::<Project>().count().await?;
+                tx.finish_read();
+                Ok::<_, rookery::repo::RepoError>(seen)
+            })
+        };
+        while open().1 == 0 {
+            tokio::task::yield_now().await;
+        }
+        reading.finish_read(); // handed to the waiting read
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the waiting read got the finished read's connection")
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, 1, "B's rows only");
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while open().0 < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the connection opened for the waiting read joined the pool");
+        db.close().await;
     }
 }
 

@@ -136,6 +136,13 @@ pub fn pool_waiters(db: &Db) -> usize {
     db.oneshot_cache().waiting()
 }
 
+/// How many connections the pool has open, and how many one-message
+/// statements wait for one (from the pool or handed over).
+pub fn pool_open_and_waiting_statements(db: &Db) -> (u32, usize) {
+    let stats = db.stats();
+    (stats.open, stats.waiting)
+}
+
 /// Sends `values` through a reading transaction as the parameters of
 /// `SELECT $1, $2, …` and decodes the row back with the same types (on
 /// PostgreSQL: the one-message form, its literals and text-format rows).
