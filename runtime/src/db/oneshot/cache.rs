@@ -191,67 +191,53 @@ impl Cache {
     /// over skips the pool's ping: under load, when every connection is
     /// busy, most statements get theirs this way.
     ///
-    /// When the pool is below its size, its acquire opens a connection,
-    /// inside the acquire's own future: cut off by a hand-over, it would
-    /// drop the half-open connection (a backend forked and abandoned) and
-    /// leave the pool as short as before, so the next wait would connect
-    /// again. Under load, where a hand-over nearly always comes before a
-    /// connection is open, that was a storm of connections that never
-    /// served (seen in the benchmark: 180 backends a second, two thirds
-    /// of the CPU in the kernel, a quarter of the requests served), never
-    /// filling the pool. Such an acquire runs as a task of its own
-    /// instead, which the hand-over does not cancel: the connection it
-    /// opens goes to the pool.
+    /// Below its size the pool opens a connection inside its acquire's
+    /// future. Cut off by a hand-over, that acquire would drop the
+    /// half-open connection (a backend forked and abandoned) and leave the
+    /// pool as short as before for the next wait to connect again: under
+    /// load, where a hand-over nearly always comes first, a storm of
+    /// connections that never serve (`CHANGELOG.md`). So there the
+    /// acquire runs as a task of its own, which losing the race only
+    /// detaches: the connection it opens goes to the pool.
     async fn wait(pool: &PgPool, handed: oneshot::Receiver<Held>) -> Result<Held, sqlx::Error> {
         if pool.size() < pool.options().get_max_connections() {
             let opening = tokio::spawn({
                 let pool = pool.clone();
                 async move { pool.acquire().await }
             });
-            return Self::wait_opening(opening, handed).await;
-        }
-        let from_pool = async {
-            let conn = pool.acquire().await?;
-            Ok(Held {
-                conn,
-                since: Instant::now(),
-            })
-        };
-        tokio::pin!(from_pool);
-        tokio::select! {
-            held = handed => match held {
-                Ok(held) => Ok(held),
-                // The cache closed: the pool answers.
-                Err(_) => from_pool.await,
-            },
-            held = &mut from_pool => held,
+            let from_pool = async {
+                match opening.await {
+                    Ok(conn) => conn,
+                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                    // Cancelled: only when the runtime shuts down.
+                    Err(_) => Err(sqlx::Error::PoolClosed),
+                }
+            };
+            Self::first_of(from_pool, handed).await
+        } else {
+            Self::first_of(pool.acquire(), handed).await
         }
     }
 
-    /// [`Self::wait`] beside an acquire of its own task (`opening`): when
-    /// the hand-over comes first, the task goes on, and the connection it
-    /// gets goes back to the pool when its result is dropped.
-    async fn wait_opening(
-        mut opening: tokio::task::JoinHandle<Result<PoolConnection<Postgres>, sqlx::Error>>,
+    /// The first of `from_pool` and a hand-over (`from_pool` when the
+    /// cache closed).
+    async fn first_of(
+        from_pool: impl Future<Output = Result<PoolConnection<Postgres>, sqlx::Error>>,
         handed: oneshot::Receiver<Held>,
     ) -> Result<Held, sqlx::Error> {
-        let joined = tokio::select! {
+        tokio::pin!(from_pool);
+        let conn = tokio::select! {
             held = handed => match held {
                 Ok(held) => return Ok(held),
                 // The cache closed: the pool answers.
-                Err(_) => opening.await,
+                Err(_) => from_pool.await,
             },
-            joined = &mut opening => joined,
+            conn = &mut from_pool => conn,
         };
-        match joined {
-            Ok(conn) => Ok(Held {
-                conn: conn?,
-                since: Instant::now(),
-            }),
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            // Cancelled: only when the runtime shuts down.
-            Err(_) => Err(sqlx::Error::PoolClosed),
-        }
+        Ok(Held {
+            conn: conn?,
+            since: Instant::now(),
+        })
     }
 
     /// Keeps or hands over a connection known clean, unless the pool is
