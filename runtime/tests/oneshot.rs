@@ -19,7 +19,7 @@ use rookery::db::testing::{
     cached_connection, cached_connection_limits, drop_mid_flight, limit_cached_connections, one_bigint,
 };
 use rookery::db::{Db, DbOptions};
-use sqlx::Connection as _;
+use sqlx::{AssertSqlSafe, Connection as _};
 
 const PID: &str = "SELECT pg_backend_pid()::bigint";
 /// Fails at `EXECUTE` (not at `PREPARE`): `pg_backend_pid()` is not folded.
@@ -79,6 +79,57 @@ async fn the_cache_takes_the_pools_limits() {
     })
     .await;
     assert_eq!(cached_connection_limits(&h.db), (Some(Duration::from_secs(3600)), None));
+    h.done().await;
+}
+
+/// A read's statement (one of the extended protocol that sets its own
+/// tenant, `message::lateral`) runs after its tenant is set and its
+/// transaction is read-only; a write's, in a writable one. Neither
+/// setting outlives the statement.
+#[tokio::test]
+async fn a_statement_runs_in_its_tenant_and_access() {
+    let h = harness(|o| o).await;
+    let seen = format!(
+        "SELECT (CASE WHEN current_setting('app.tenant_id', true) = '{}' THEN 10 ELSE 0 END \
+         + CASE WHEN current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END)::bigint",
+        h.tenant.0
+    );
+    for _prepared_the_second_time in 0..2 {
+        assert_eq!(
+            one_bigint(&h.db, h.tenant, false, &seen).await.unwrap(),
+            Some(11),
+            "a read"
+        );
+        assert_eq!(
+            one_bigint(&h.db, h.tenant, true, &seen).await.unwrap(),
+            Some(10),
+            "a write"
+        );
+    }
+    let mut owner = sqlx::PgConnection::connect(&h.pg.owner_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SEQUENCE oneshot_seq; GRANT USAGE ON SEQUENCE oneshot_seq TO {}",
+        h.pg.group_role
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let next = "SELECT nextval('oneshot_seq')";
+    let refused = one_bigint(&h.db, h.tenant, false, next).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("read-only transaction"),
+        "a read cannot write: {refused}"
+    );
+    assert_eq!(
+        one_bigint(&h.db, h.tenant, true, next).await.unwrap(),
+        Some(1),
+        "a write can"
+    );
+    assert!(
+        h.cached_pid().await.is_some(),
+        "kept, and clean (no tenant, no transaction)"
+    );
+    owner.close().await.unwrap();
     h.done().await;
 }
 

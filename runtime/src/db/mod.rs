@@ -249,7 +249,13 @@ impl Db {
             // The one-message reads (`oneshot`) get text-format rows: bytea
             // must come in the hex form sqlx decodes, whatever the role's or
             // database's `bytea_output` says.
-            let mut connect = PgConnectOptions::from_str(url)?.options([("bytea_output", "hex")]);
+            // The one-statement reads are prepared in sqlx's statement
+            // cache: it keeps as many as the message path may prepare,
+            // so an app's working set of read shapes is not evicted (one
+            // more round trip each time) at sqlx's default of 100.
+            let mut connect = PgConnectOptions::from_str(url)?
+                .options([("bytea_output", "hex")])
+                .statement_cache_capacity(oneshot::STATEMENTS_PER_CONNECTION);
             if options.serving_role.is_none() {
                 // Migrating: a statement that row-level security would
                 // filter fails instead of silently seeing fewer rows.

@@ -352,7 +352,8 @@ enum State {
     /// only state in which it is cached or handed over.
     Clean,
     /// Nothing stays open once the server has finished what was sent: a
-    /// one-message read (an implicit transaction, ended by PostgreSQL
+    /// one-message or one-statement read (an implicit transaction, ended
+    /// by PostgreSQL, at the message's end or the statement's `Sync`,
     /// whether it succeeds or fails) that was cut off or failed, or a
     /// connection not used yet. Back to the pool, whose ping flushes what
     /// is unsent and reads what is unread before anyone else gets it.
@@ -389,7 +390,7 @@ impl Conn {
         let conn = &mut self.held.as_mut().ok_or(sqlx::Error::PoolClosed)?.conn;
         let plan = super::plan(access, tenant, sql, binds);
         self.state = match (&plan, access) {
-            (super::Plan::Message { .. }, Access::Read) => State::Settles,
+            (super::Plan::Message { .. } | super::Plan::Lateral(_), Access::Read) => State::Settles,
             _ => State::Unknown,
         };
         match super::run(conn, access, tenant, sql, binds, plan).await {

@@ -1,9 +1,10 @@
-//! The one message a statement travels as, and the name of the prepared
-//! statement it executes.
+//! The one message a statement travels as, the name of the prepared
+//! statement it executes, and the one statement a read query is.
 //!
-//! A read: `SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '…';
-//! EXECUTE rookery_<hash>(<literals>)`; a write: `BEGIN; SET LOCAL …;
-//! EXECUTE …; COMMIT`. The values are rendered by `literal.rs` only.
+//! A read query: [`lateral`]. Any other read: `SET TRANSACTION READ ONLY;
+//! SET LOCAL app.tenant_id = '…'; EXECUTE rookery_<hash>(<literals>)`; a
+//! write: `BEGIN; SET LOCAL …; EXECUTE …; COMMIT`. The values are rendered
+//! by `literal.rs` only.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -126,6 +127,44 @@ pub(crate) fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bin
     Ok(out)
 }
 
+/// A read as one prepared statement of the extended protocol, which sets
+/// the tenant and makes its transaction read-only before it reads:
+///
+/// ```sql
+/// SELECT rookery_q.* FROM (SELECT set_config('app.tenant_id', $<n+1>, true) AS tenant,
+///                                 set_config('transaction_read_only', 'on', true) AS ro) AS rookery_t
+/// CROSS JOIN LATERAL (SELECT * FROM (<sql>) AS rookery_s
+///                     WHERE rookery_t.tenant IS NOT NULL OFFSET 0) AS rookery_q
+/// ```
+///
+/// The order is the plan's, not the planner's choice: the inner query
+/// refers to `rookery_t` and cannot be flattened (`OFFSET 0`), so it runs
+/// on the inner side of a nested loop, once, after the outer row (and its
+/// `set_config`) is computed; `set_config` is parallel-unsafe, so no
+/// worker reads ahead. The rows come in the inner query's order: a nested
+/// loop over one outer row adds no sort of its own. Were the order ever otherwise, the policies would
+/// read an empty setting and show no rows: it fails closed, and every
+/// read test would see it. A write cannot hide in it: a data-modifying
+/// statement is not allowed in `FROM`, and a function that writes runs
+/// after the transaction turned read-only. `None` for what is not a
+/// `SELECT` or `WITH` query; those take [`message`].
+pub(crate) fn lateral(sql: &str, binds: usize) -> Option<String> {
+    let sql = sql.trim().trim_end_matches(';').trim_end();
+    let starts = |word: &str| {
+        sql.get(..word.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(word))
+    };
+    if !(starts("select") || starts("with")) || sql.contains(';') {
+        return None;
+    }
+    let n = binds + 1;
+    Some(format!(
+        "SELECT rookery_q.* FROM (SELECT set_config('app.tenant_id', ${n}, true) AS tenant, \
+         set_config('transaction_read_only', 'on', true) AS ro) AS rookery_t \
+         CROSS JOIN LATERAL (SELECT * FROM ({sql}) AS rookery_s WHERE rookery_t.tenant IS NOT NULL OFFSET 0) AS rookery_q"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +188,31 @@ mod tests {
                 r"EXECUTE rookery_00ff(E'it''s a \\'' test''''', E'-20', NULL, E'\\x00ab')"
             )
         );
+    }
+
+    #[test]
+    fn wraps_queries_only() {
+        let wrapped = lateral("  select id FROM t WHERE tenant_id = $1 LIMIT $2;\n", 2).unwrap();
+        assert!(wrapped.contains("set_config('app.tenant_id', $3, true)"), "{wrapped}");
+        assert!(
+            wrapped.contains("(select id FROM t WHERE tenant_id = $1 LIMIT $2) AS rookery_s"),
+            "{wrapped}"
+        );
+        assert!(
+            lateral("WITH x AS (SELECT 1) SELECT * FROM x", 0)
+                .unwrap()
+                .contains("$1, true")
+        );
+        for not_a_query in [
+            "DELETE FROM t",
+            "UPDATE t SET a = 1",
+            "SELECT 1; DELETE FROM t",
+            "VALUES (1)",
+            "sel",
+            "",
+        ] {
+            assert_eq!(lateral(not_a_query, 0), None, "{not_a_query}");
+        }
     }
 
     #[test]

@@ -2,18 +2,29 @@
 //!
 //! A tenant-scoped statement must run after `app.tenant_id` is set in its
 //! own transaction. An explicit transaction costs three round trips
-//! (`BEGIN` + the setting, the statement, the `COMMIT` or `ROLLBACK`); this
-//! sends one simple-query message instead. A read:
+//! (`BEGIN` + the setting, the statement, the `COMMIT` or `ROLLBACK`);
+//! this path sends one instead.
+//!
+//! A read (a `SELECT` or `WITH` query) is one statement of the extended
+//! protocol that sets the tenant itself ([`message::lateral`]):
+//!
+//! ```sql
+//! SELECT rookery_q.* FROM (SELECT set_config('app.tenant_id', $n, true) AS tenant,
+//!                                 set_config('transaction_read_only', 'on', true) AS ro) AS rookery_t
+//! CROSS JOIN LATERAL (SELECT * FROM (<the read>) AS rookery_s
+//!                     WHERE rookery_t.tenant IS NOT NULL OFFSET 0) AS rookery_q
+//! ```
+//!
+//! with bound parameters and binary results, prepared once per connection
+//! by sqlx's statement cache: what a read without row-level security
+//! costs, plus one `set_config`. Its implicit transaction ends with the
+//! statement, and the setting with it. Anything else a read runs, and
+//! every write that is a transaction of one statement (a create and its
+//! audit row, see `repo`), is one simple-query message:
 //!
 //! ```sql
 //! SET TRANSACTION READ ONLY; SET LOCAL app.tenant_id = '<tenant uuid>';
 //! EXECUTE rookery_<hash>(E'<v1>', E'<v2>')
-//! ```
-//!
-//! and a write that is a transaction of one statement (a create and its
-//! audit row, see `repo`):
-//!
-//! ```sql
 //! BEGIN; SET LOCAL app.tenant_id = '<tenant uuid>'; EXECUTE rookery_<hash>(…); COMMIT
 //! ```
 //!
@@ -36,17 +47,17 @@
 //! cached like any prepared statement's). The name is a hash of the SQL
 //! text and the parameter types defined by this code (`message.rs`), so it
 //! means the same statement in every process and build. `PREPARE` is
-//! session state: a pooler in transaction mode, which moves a client
-//! between server sessions, breaks this path (README, "Connection
-//! poolers"). A process prepares at most [`message::MAX_SHAPES`] distinct
-//! statements; past that, and for values that have no literal form here,
-//! a statement runs in an explicit transaction with bound parameters
-//! instead.
+//! session state, and so is sqlx's statement cache: a pooler in
+//! transaction mode, which moves a client between server sessions, breaks
+//! this path (README, "Connection poolers"). A process prepares at most
+//! [`message::MAX_SHAPES`] distinct message statements; past that, and
+//! for values that have no literal form here, a statement runs in an
+//! explicit transaction with bound parameters instead.
 //!
 //! The parts: `literal.rs` renders values (the only place the runtime
-//! writes a value into SQL text), `message.rs` builds the message and
-//! names the statement, `cache.rs` keeps finished connections for the
-//! next statement.
+//! writes a value into SQL text), `message.rs` builds the message, names
+//! the statement and wraps a read, `cache.rs` keeps finished connections
+//! for the next statement.
 
 mod cache;
 mod literal;
@@ -58,6 +69,11 @@ use sqlx::postgres::{PgConnection, PgQueryResult, PgRow};
 use sqlx::{AssertSqlSafe, Connection as _, Either, Executor as _};
 
 pub(crate) use cache::{Cache, Conn, Limits};
+
+/// How many statements sqlx keeps prepared on one connection (its
+/// statement cache, where the one-statement reads live): as many as the
+/// message path prepares.
+pub(crate) const STATEMENTS_PER_CONNECTION: usize = message::MAX_SHAPES;
 
 use super::bind::{Bind, bind_pg};
 use crate::model::TenantId;
@@ -89,6 +105,10 @@ pub(crate) struct Outcome {
 /// [`Conn`] knows what a drop mid-flight leaves behind).
 #[derive(Debug)]
 enum Plan {
+    /// A read as one statement of the extended protocol that sets the
+    /// tenant itself ([`message::lateral`]): bound parameters, binary
+    /// results, the statement prepared by sqlx's cache.
+    Lateral(String),
     /// One message executing the prepared statement `name`.
     Message {
         name: String,
@@ -102,6 +122,11 @@ enum Plan {
 
 /// The plan for `sql` with `binds`.
 fn plan(access: Access, tenant: TenantId, sql: &str, binds: &[Bind]) -> Plan {
+    if access == Access::Read
+        && let Some(sql) = message::lateral(sql, binds.len())
+    {
+        return Plan::Lateral(sql);
+    }
     let types: Vec<&'static str> = binds.iter().map(message::pg_type).collect();
     let Some(name) = message::statement_name(sql, &types) else {
         return Plan::Bound;
@@ -125,6 +150,9 @@ async fn run(
 ) -> Result<Outcome, sqlx::Error> {
     let (name, types, message) = match plan {
         Plan::Message { name, types, message } => (name, types, message),
+        // Boxed, like `bound`: the request's future would otherwise
+        // carry this one's sqlx stream beside the message's.
+        Plan::Lateral(sql) => return Box::pin(lateral(conn, tenant, sql, binds)).await,
         // Boxed: its sqlx transaction is a future of kilobytes, which
         // would otherwise be copied with every statement's.
         Plan::Bound => return Box::pin(bound(conn, access, tenant, sql, binds)).await,
@@ -163,6 +191,27 @@ async fn collect(
         }
     }
     Ok(outcome)
+}
+
+/// A read as [`Plan::Lateral`]: one round trip (two the first time the
+/// connection meets the statement, which sqlx then keeps prepared).
+async fn lateral(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    sql: String,
+    binds: &[Bind],
+) -> Result<Outcome, sqlx::Error> {
+    let query =
+        || bind_pg(sqlx::query(AssertSqlSafe(sql.clone())), binds.to_vec()).bind(tenant.0.hyphenated().to_string());
+    match collect(conn.fetch_many(query())).await {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(STALE_PLAN) => {
+            // A migration changed a column's type under the cached plan:
+            // prepare anew (nothing was read, nothing is open).
+            conn.clear_cached_statements().await?;
+            collect(conn.fetch_many(query())).await
+        }
+        other => other,
+    }
 }
 
 /// The statement in an explicit transaction with bound parameters (three
