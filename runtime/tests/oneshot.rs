@@ -115,6 +115,27 @@ async fn a_statement_runs_in_its_tenant_and_access() {
     .await
     .unwrap();
     let next = "SELECT nextval('oneshot_seq')";
+    // Row locks are refused in a read (the message's way: the lock is
+    // checked when a statement starts).
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE oneshot_rows (n bigint); INSERT INTO oneshot_rows VALUES (1); \
+         GRANT SELECT, UPDATE ON oneshot_rows TO {}",
+        h.pg.group_role
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let lock = "SELECT n FROM oneshot_rows FOR UPDATE";
+    let refused = one_bigint(&h.db, h.tenant, false, lock).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("read-only transaction"),
+        "a read takes no row lock: {refused}"
+    );
+    assert_eq!(
+        one_bigint(&h.db, h.tenant, true, lock).await.unwrap(),
+        Some(1),
+        "a write may"
+    );
     let refused = one_bigint(&h.db, h.tenant, false, next).await.unwrap_err().to_string();
     assert!(
         refused.contains("read-only transaction"),

@@ -146,23 +146,61 @@ pub(crate) fn message(access: Access, tenant: TenantId, name: &str, binds: &[Bin
 /// read an empty setting and show no rows: it fails closed, and every
 /// read test would see it. A write cannot hide in it: a data-modifying
 /// statement is not allowed in `FROM`, and a function that writes runs
-/// after the transaction turned read-only. `None` for what is not a
-/// `SELECT` or `WITH` query; those take [`message`].
+/// after the transaction turned read-only.
+///
+/// `None`, so that the query takes [`message`], for what is not a
+/// `SELECT` or `WITH` query, and for what this form would change:
+///
+/// - row locks (`FOR UPDATE`, `FOR SHARE`, …): PostgreSQL refuses them
+///   in a read-only transaction when the statement starts, before the
+///   wrapper turns read-only on;
+/// - a query that reads `current_setting` itself: PostgreSQL may
+///   evaluate a stable expression once when the statement starts (to
+///   prune partitions, say), before the wrapper sets the tenant, and the
+///   query would then see no rows (a function of your own that reads the
+///   setting is not seen here: bind the tenant, `$1`, instead);
+/// - a parameter past the ones bound, which would read the tenant bound
+///   after them instead of failing.
 pub(crate) fn lateral(sql: &str, binds: usize) -> Option<String> {
     let sql = sql.trim().trim_end_matches(';').trim_end();
     let starts = |word: &str| {
         sql.get(..word.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(word))
     };
-    if !(starts("select") || starts("with")) || sql.contains(';') {
+    if !(starts("select") || starts("with")) || sql.contains(';') || max_parameter(sql) > binds {
+        return None;
+    }
+    let words: Vec<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let locks = words
+        .windows(2)
+        .any(|w| w[0] == "for" && matches!(w[1].as_str(), "update" | "share" | "no" | "key"));
+    if locks || words.iter().any(|w| w == "current_setting") {
         return None;
     }
     let n = binds + 1;
+    // The line break ends a trailing `--` comment of the query.
     Some(format!(
         "SELECT rookery_q.* FROM (SELECT set_config('app.tenant_id', ${n}, true) AS tenant, \
          set_config('transaction_read_only', 'on', true) AS ro) AS rookery_t \
-         CROSS JOIN LATERAL (SELECT * FROM ({sql}) AS rookery_s WHERE rookery_t.tenant IS NOT NULL OFFSET 0) AS rookery_q"
+         CROSS JOIN LATERAL (SELECT * FROM ({sql}\n) AS rookery_s WHERE rookery_t.tenant IS NOT NULL OFFSET 0) AS rookery_q"
     ))
+}
+
+/// The highest `$<n>` in `sql` (0 for none), string literals included:
+/// counting too many only sends a query the message's way.
+fn max_parameter(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            rest[..digits].parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -195,14 +233,18 @@ mod tests {
         let wrapped = lateral("  select id FROM t WHERE tenant_id = $1 LIMIT $2;\n", 2).unwrap();
         assert!(wrapped.contains("set_config('app.tenant_id', $3, true)"), "{wrapped}");
         assert!(
-            wrapped.contains("(select id FROM t WHERE tenant_id = $1 LIMIT $2) AS rookery_s"),
+            wrapped.contains("(select id FROM t WHERE tenant_id = $1 LIMIT $2\n) AS rookery_s"),
             "{wrapped}"
         );
+        let commented = lateral("SELECT id FROM t WHERE tenant_id = $1 -- the newest", 1).unwrap();
+        assert!(commented.contains("-- the newest\n) AS rookery_s"), "{commented}");
         assert!(
             lateral("WITH x AS (SELECT 1) SELECT * FROM x", 0)
                 .unwrap()
                 .contains("$1, true")
         );
+        // Two parameters bound: only what is named below sends a query the message's way.
+        assert!(lateral("SELECT id FROM t WHERE tenant_id = $1 AND id = $2 ORDER BY id FOR_x", 2).is_some());
         for not_a_query in [
             "DELETE FROM t",
             "UPDATE t SET a = 1",
@@ -210,8 +252,14 @@ mod tests {
             "VALUES (1)",
             "sel",
             "",
+            "SELECT id FROM t WHERE tenant_id = $1 FOR UPDATE",
+            "SELECT id FROM t WHERE tenant_id = $1 FOR\n  NO KEY UPDATE",
+            "SELECT id FROM t WHERE tenant_id = $1 FOR KEY SHARE",
+            "SELECT id FROM t WHERE tenant_id = $1)FOR SHARE",
+            "SELECT id FROM pt WHERE tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid",
+            "SELECT id FROM t WHERE tenant_id = $1 AND id = $3",
         ] {
-            assert_eq!(lateral(not_a_query, 0), None, "{not_a_query}");
+            assert_eq!(lateral(not_a_query, 2), None, "{not_a_query}");
         }
     }
 
