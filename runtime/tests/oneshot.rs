@@ -108,44 +108,32 @@ async fn a_statement_runs_in_its_tenant_and_access() {
     }
     let mut owner = sqlx::PgConnection::connect(&h.pg.owner_url).await.unwrap();
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE SEQUENCE oneshot_seq; GRANT USAGE ON SEQUENCE oneshot_seq TO {}",
-        h.pg.group_role
+        "CREATE SEQUENCE oneshot_seq; CREATE TABLE oneshot_rows (n bigint); \
+         INSERT INTO oneshot_rows VALUES (1); \
+         GRANT USAGE ON SEQUENCE oneshot_seq TO {role}; GRANT SELECT, UPDATE ON oneshot_rows TO {role}",
+        role = h.pg.group_role
     )))
     .execute(&mut owner)
     .await
     .unwrap();
-    let next = "SELECT nextval('oneshot_seq')";
-    // Row locks are refused in a read (the message's way: the lock is
-    // checked when a statement starts).
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE TABLE oneshot_rows (n bigint); INSERT INTO oneshot_rows VALUES (1); \
-         GRANT SELECT, UPDATE ON oneshot_rows TO {}",
-        h.pg.group_role
-    )))
-    .execute(&mut owner)
-    .await
-    .unwrap();
-    let lock = "SELECT n FROM oneshot_rows FOR UPDATE";
-    let refused = one_bigint(&h.db, h.tenant, false, lock).await.unwrap_err().to_string();
-    assert!(
-        refused.contains("read-only transaction"),
-        "a read takes no row lock: {refused}"
-    );
-    assert_eq!(
-        one_bigint(&h.db, h.tenant, true, lock).await.unwrap(),
-        Some(1),
-        "a write may"
-    );
-    let refused = one_bigint(&h.db, h.tenant, false, next).await.unwrap_err().to_string();
-    assert!(
-        refused.contains("read-only transaction"),
-        "a read cannot write: {refused}"
-    );
-    assert_eq!(
-        one_bigint(&h.db, h.tenant, true, next).await.unwrap(),
-        Some(1),
-        "a write can"
-    );
+    // A read can neither write nor take a row lock (the lock goes the
+    // message's way: PostgreSQL checks it when a statement starts); a
+    // write can do both.
+    for (what, sql) in [
+        ("write", "SELECT nextval('oneshot_seq')"),
+        ("lock", "SELECT n FROM oneshot_rows FOR UPDATE"),
+    ] {
+        let refused = one_bigint(&h.db, h.tenant, false, sql).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("read-only transaction"),
+            "a read cannot {what}: {refused}"
+        );
+        assert_eq!(
+            one_bigint(&h.db, h.tenant, true, sql).await.unwrap(),
+            Some(1),
+            "a write can {what}"
+        );
+    }
     assert!(
         h.cached_pid().await.is_some(),
         "kept, and clean (no tenant, no transaction)"
