@@ -142,6 +142,41 @@ async fn a_statement_runs_in_its_tenant_and_access() {
     h.done().await;
 }
 
+/// A migration that changes what a prepared statement returns (`SELECT *`
+/// after a new column: PostgreSQL's "cached plan must not change result
+/// type") costs the next read and write a new `PREPARE`, not an error.
+#[tokio::test]
+async fn a_statement_prepared_before_a_migration_is_prepared_again() {
+    let h = harness(|o| o).await;
+    let mut owner = sqlx::PgConnection::connect(&h.pg.owner_url).await.unwrap();
+    let ddl = |sql: String| sqlx::raw_sql(AssertSqlSafe(sql));
+    ddl(format!(
+        "CREATE TABLE oneshot_shaped (n bigint); INSERT INTO oneshot_shaped VALUES (7); \
+         GRANT SELECT ON oneshot_shaped TO {}",
+        h.pg.group_role
+    ))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let all = "SELECT * FROM oneshot_shaped";
+    for (write, column) in [(false, "a"), (true, "b")] {
+        assert_eq!(one_bigint(&h.db, h.tenant, write, all).await.unwrap(), Some(7));
+        let kept = h.cached_pid().await;
+        ddl(format!("ALTER TABLE oneshot_shaped ADD COLUMN {column} int"))
+            .execute(&mut owner)
+            .await
+            .unwrap();
+        assert_eq!(
+            one_bigint(&h.db, h.tenant, write, all).await.unwrap(),
+            Some(7),
+            "write {write}: prepared again"
+        );
+        assert_eq!(h.cached_pid().await, kept, "write {write}: on the same connection");
+    }
+    owner.close().await.unwrap();
+    h.done().await;
+}
+
 #[tokio::test]
 async fn a_connection_is_kept_within_its_limits() {
     let h = harness(|o| o).await;

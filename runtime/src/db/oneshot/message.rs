@@ -170,15 +170,21 @@ pub(crate) fn lateral(sql: &str, binds: usize) -> Option<String> {
     if !(starts("select") || starts("with")) || sql.contains(';') || max_parameter(sql) > binds {
         return None;
     }
-    let words: Vec<String> = sql
+    // Per read, on the request's path: words compared in place, nothing
+    // allocated until the statement itself.
+    let mut words = sql
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let locks = words
-        .windows(2)
-        .any(|w| w[0] == "for" && matches!(w[1].as_str(), "update" | "share" | "no" | "key"));
-    if locks || words.iter().any(|w| w == "current_setting") {
+        .filter(|w| !w.is_empty());
+    let mut after_for = false;
+    let changed = words.any(|word| {
+        let lock = after_for
+            && ["update", "share", "no", "key"]
+                .iter()
+                .any(|w| word.eq_ignore_ascii_case(w));
+        after_for = word.eq_ignore_ascii_case("for");
+        lock || word.eq_ignore_ascii_case("current_setting")
+    });
+    if changed {
         return None;
     }
     let n = binds + 1;

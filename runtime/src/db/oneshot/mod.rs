@@ -152,7 +152,7 @@ async fn run(
         Plan::Message { name, types, message } => (name, types, message),
         // Boxed, like `bound`: the request's future would otherwise
         // carry this one's sqlx stream beside the message's.
-        Plan::Lateral(sql) => return Box::pin(lateral(conn, tenant, sql, binds)).await,
+        Plan::Lateral(wrapped) => return Box::pin(lateral(conn, tenant, sql, wrapped, binds)).await,
         // Boxed: its sqlx transaction is a future of kilobytes, which
         // would otherwise be copied with every statement's.
         Plan::Bound => return Box::pin(bound(conn, access, tenant, sql, binds)).await,
@@ -198,17 +198,24 @@ async fn collect(
 async fn lateral(
     conn: &mut PgConnection,
     tenant: TenantId,
-    sql: String,
+    sql: &str,
+    wrapped: String,
     binds: &[Bind],
 ) -> Result<Outcome, sqlx::Error> {
-    let query =
-        || bind_pg(sqlx::query(AssertSqlSafe(sql.clone())), binds.to_vec()).bind(tenant.0.hyphenated().to_string());
-    match collect(conn.fetch_many(query())).await {
+    let query = |wrapped: String| {
+        bind_pg(sqlx::query(AssertSqlSafe(wrapped)), binds.to_vec()).bind(tenant.0.hyphenated().to_string())
+    };
+    match collect(conn.fetch_many(query(wrapped))).await {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(STALE_PLAN) => {
             // A migration changed a column's type under the cached plan:
-            // prepare anew (nothing was read, nothing is open).
+            // prepare anew (nothing was read, nothing is open). Wrapped
+            // again rather than cloned up front: this runs once per
+            // migration, the clone would run every read.
             conn.clear_cached_statements().await?;
-            collect(conn.fetch_many(query())).await
+            let Some(wrapped) = message::lateral(sql, binds.len()) else {
+                unreachable!("the plan wrapped this statement above")
+            };
+            collect(conn.fetch_many(query(wrapped))).await
         }
         other => other,
     }
