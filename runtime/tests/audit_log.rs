@@ -536,6 +536,37 @@ async fn the_serving_role_cannot_rewrite_sealed_rows(h: Harness) {
             .await;
         tx.commit().await.expect("commit");
         assert_eq!(resealed.expect("its own columns, no row"), 0);
+        // Nor through the sealer's functions, which also give the
+        // transaction its own tenant back after working in others.
+        let other = owner(&h, "beta").await;
+        let mut tx = h.db().begin_write(o.tenant).await.expect("begin");
+        let through_sealer = tx
+            .sql(
+                "SELECT rookery_audit_seal(jsonb_build_object($1::text, (SELECT jsonb_agg(jsonb_build_object(\
+                 'id', id, 'seq', seq + 100, 'hash', encode(hash, 'hex'))) FROM audit_log WHERE tenant_id = $1)))",
+            )
+            .fetch_all::<(i64,)>()
+            .await
+            .expect("the function runs");
+        assert_eq!(through_sealer, [(0,)], "a sealed row is sealed once");
+        note(&h, "beta", &other.token, json!({ "title": "b" })).await;
+        let elsewhere = tx
+            .sql("SELECT count(id) FROM rookery_audit_unsealed(ARRAY[$2::uuid], 10) WHERE tenant <> $1")
+            .bind(other.tenant.0)
+            .fetch_all::<(i64,)>()
+            .await
+            .expect("the function runs");
+        assert!(
+            elsewhere[0].0 > 0,
+            "beta's unsealed rows, read in beta's setting: {elsewhere:?}"
+        );
+        let back = tx
+            .sql("SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND current_setting('app.tenant_id') = $1::text")
+            .fetch_all::<(i64,)>()
+            .await
+            .expect("read");
+        tx.commit().await.expect("commit");
+        assert!(back[0].0 > 0, "the transaction's tenant again: {back:?}");
         for sql in [
             "UPDATE audit_log SET action = 'forged' WHERE tenant_id = $1",
             "UPDATE audit_log SET changes = NULL WHERE tenant_id = $1",

@@ -1912,6 +1912,32 @@ async fn postgres_migration_data_steps_see_every_row() {
     superuser.close().await;
 }
 
+/// The platform's functions are `migrate`'s too: a database whose tables
+/// are current but whose functions a newer runtime calls are missing (an
+/// upgrade that skipped `migrate`) is refused at start-up with what to
+/// run, not found out by the audit sealer's first round.
+#[tokio::test]
+async fn postgres_serve_refuses_a_database_without_the_sealers_functions() {
+    let h = harness(true).await;
+    let pg = &h._guard.as_ref().unwrap().0;
+    let owner = Db::connect(&pg.owner_url, &DbOptions::migrating()).await.unwrap();
+    owner.check_migrated(&SPEC).await.expect("migrated");
+    let superuser = sqlx::PgPool::connect(&pg.superuser_url()).await.unwrap();
+    sqlx::query("DROP FUNCTION rookery_audit_seal(jsonb)")
+        .execute(&superuser)
+        .await
+        .unwrap();
+    let refused = h.db.check_migrated(&SPEC).await.expect_err("refused").to_string();
+    assert!(
+        refused.contains("rookery_audit_seal") && refused.contains("migrate"),
+        "{refused}"
+    );
+    owner.migrate(&SPEC, ROLE).await.expect("migrate again");
+    h.db.check_migrated(&SPEC).await.expect("the functions are back");
+    owner.close().await;
+    superuser.close().await;
+}
+
 /// Least privilege, tried as the serving role: it sees users only through a
 /// membership of the transaction's tenant, no password hash at all (sign-in
 /// reads them through a function that answers for that tenant's members and

@@ -8,16 +8,18 @@
 //! sealer ([`seal`]) takes a lock of its own per tenant (an advisory lock
 //! on PostgreSQL; SQLite's write lock), reads the chain's head and the
 //! unsealed rows in a stable order (`at`, then `id`), and sets their
-//! `seq` and `hash` in batches of [`SEAL_BATCH`] (one `UPDATE` a batch on
-//! PostgreSQL). On PostgreSQL a writer never waits for it: the sealer's
-//! updates touch only rows already committed (on SQLite a seal is a
-//! write transaction like any other, one tenant's batch long). `serve`
-//! seals the tenants it wrote to every [`SEAL_INTERVAL`], on PostgreSQL
-//! 32 tenants to a transaction (each under its own tenant setting and
-//! lock, taken in one order by every process), and the hourly
-//! job `rookery.audit_seal` seals every tenant (rows another process wrote
-//! and did not seal before it stopped). Until a row is sealed it is not
-//! yet tamper-evident.
+//! `seq` and `hash` in batches of [`SEAL_BATCH`]. On PostgreSQL a writer
+//! never waits for it: the sealer's updates touch only rows already
+//! committed (on SQLite a seal is a write transaction like any other, one
+//! tenant's batch long). `serve` seals the tenants it wrote to every
+//! [`SEAL_INTERVAL`], on PostgreSQL 32 tenants to a transaction of two
+//! round trips (the functions of `seal.sql`, which `migrate` creates: the
+//! first takes each tenant's lock, in one order in every process, and
+//! returns its head and unsealed rows; the runtime hashes them; the
+//! second sets their seals, each tenant under its own setting), and the
+//! hourly job `rookery.audit_seal` seals every tenant (rows another
+//! process wrote and did not seal before it stopped). Until a row is
+//! sealed it is not yet tamper-evident.
 //!
 //! **Who may write what** (PostgreSQL): the serving role holds `INSERT`
 //! and `SELECT` on `audit_log` and `UPDATE` of `seq` and `hash` only, and a
@@ -145,127 +147,132 @@ async fn row_security_on<M: crate::db::Mode>(tx: &mut TenantTx<M>) -> Result<(),
 /// Seals up to [`SEAL_BATCH`] unsealed rows of `tx`'s tenant, in `tx`
 /// (commit it); returns how many.
 pub async fn seal_batch(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
+    let tenant = tx.tenant();
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        return Ok(seal_in_database(tx, &[tenant]).await?.first().map_or(0, |&(_, n)| n));
+    }
     tx.lock_audit_seal().await?;
     seal_locked(tx).await
 }
 
-/// [`seal_batch`] once `tx` holds its tenant's sealing lock: two round
-/// trips on PostgreSQL (the head and the rows, then their seals).
-async fn seal_locked(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
-    let tenant = tx.tenant();
-    let (head, rows) = unsealed(tx).await?;
+/// A chain's last sequence number and hash, when it has a row.
+type Head = Option<(i64, Vec<u8>)>;
+
+/// The next `(id, seq, hash)` of each of `rows` after `head` in `tenant`'s chain.
+fn chained(tenant: TenantId, head: Head, rows: &[AuditRow]) -> Vec<(uuid::Uuid, i64, [u8; 32])> {
     let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_vec()));
     let mut seals = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         seq += 1;
         let hash = row_hash(&prev, tenant, seq, row);
         seals.push((row.id, seq, hash));
         prev = hash.to_vec();
     }
-    write_seals(tx, &seals).await?;
-    Ok(rows.len())
+    seals
 }
 
-/// The chain's head (`seq`, hash) of `tx`'s tenant, if it has one, and
-/// up to [`SEAL_BATCH`] of its unsealed rows in the chain's order. On
-/// PostgreSQL one statement: the head joined to each row (and to a row of
-/// nulls when none is unsealed); on SQLite, in process, two.
-async fn unsealed(tx: &mut TenantTx<Writing>) -> Result<(Option<(i64, Vec<u8>)>, Vec<AuditRow>), DbError> {
-    const HEAD: &str =
-        "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
-    let rows_sql =
-        format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2");
-    let tenant = tx.tenant();
-    let binds = || {
-        vec![
-            tenant_bind(tenant),
-            Bind::new(Value::BigInt(SEAL_BATCH as i64), FieldType::BigInt),
-        ]
-    };
-    let head_of = |row: &DbRow, at: usize| -> Result<Option<(i64, Vec<u8>)>, DbError> {
-        Ok(match int(row, at)? {
-            Some(seq) => Some((seq, bytes(row, at + 1)?)),
-            None => None,
-        })
-    };
-    if tx.dialect() == crate::db::Dialect::Postgres {
-        // The content's columns first (`decode` reads them by position),
-        // the head's after them.
-        let columns: Vec<String> = CONTENT.split(", ").map(|c| format!("u.{c}")).collect();
-        let sql = format!(
-            "SELECT {}, h.seq, h.hash FROM (SELECT 1) AS one \
-             LEFT JOIN LATERAL ({HEAD}) AS h ON true \
-             LEFT JOIN LATERAL ({rows_sql}) AS u ON true \
-             ORDER BY u.at, u.id",
-            columns.join(", ")
-        );
-        let found = tx.fetch_all(sql, binds()).await?;
-        let head_at = CONTENT.split(", ").count();
-        let head = match found.first() {
-            Some(row) => head_of(row, head_at)?,
-            None => None,
-        };
-        let mut rows = Vec::with_capacity(found.len());
-        for row in &found {
-            // The row of nulls: nothing is unsealed.
-            if matches!(row.value(0, FieldType::Uuid)?, Value::Uuid(_)) {
-                rows.push(decode(row)?);
-            }
-        }
-        return Ok((head, rows));
-    }
-    let head = match tx.fetch_optional(HEAD.into(), vec![tenant_bind(tenant)]).await? {
-        Some(row) => head_of(&row, 0)?,
-        None => None,
-    };
-    let found = tx.fetch_all(rows_sql, binds()).await?;
-    let rows = found.iter().map(decode).collect::<Result<_, _>>()?;
-    Ok((head, rows))
-}
-
-/// Sets `seq` and `hash` of each `(id, seq, hash)` of `tx`'s tenant. On
-/// PostgreSQL one `UPDATE` for the whole batch (a round trip and an
-/// executor per row was most of a seal's cost); on SQLite, in process, a
-/// statement per row.
-async fn write_seals(tx: &mut TenantTx<Writing>, seals: &[(uuid::Uuid, i64, [u8; 32])]) -> Result<(), DbError> {
-    let tenant = tx.tenant();
-    if seals.is_empty() {
-        return Ok(());
-    }
-    if tx.dialect() == crate::db::Dialect::Postgres {
-        let batch: Vec<serde_json::Value> = seals
-            .iter()
-            .map(|(id, seq, hash)| serde_json::json!({ "id": id, "seq": seq, "hash": hex(hash) }))
-            .collect();
-        tx.execute(
-            "UPDATE audit_log AS a SET seq = s.seq, hash = decode(s.hash, 'hex') \
-             FROM jsonb_to_recordset($2::jsonb) AS s(id uuid, seq bigint, hash text) \
-             WHERE a.tenant_id = $1 AND a.id = s.id AND a.seq IS NULL"
-                .into(),
+/// Seals up to [`SEAL_BATCH`] rows of each of `tenants` (sorted) in `tx`,
+/// on PostgreSQL, in two round trips whatever their number: the
+/// functions `rookery_audit_unsealed` (each tenant's lock, its chain's
+/// head and its unsealed rows) and `rookery_audit_seal` (their `seq` and
+/// `hash`), each running every tenant under its own setting
+/// (`seal.sql`). Returns how many rows of each tenant it sealed.
+async fn seal_in_database(tx: &mut TenantTx<Writing>, tenants: &[TenantId]) -> Result<Vec<(TenantId, usize)>, DbError> {
+    let list: Vec<String> = tenants.iter().map(|t| t.0.to_string()).collect();
+    let found = tx
+        .fetch_all(
+            "SELECT * FROM rookery_audit_unsealed($1::uuid[], $2)".into(),
             vec![
-                tenant_bind(tenant),
-                Bind::new(
-                    Value::Text(serde_json::Value::Array(batch).to_string()),
-                    FieldType::Text,
-                ),
+                Bind::new(Value::Text(format!("{{{}}}", list.join(","))), FieldType::Text),
+                Bind::new(Value::BigInt(SEAL_BATCH as i64), FieldType::BigInt),
             ],
         )
         .await?;
-        return Ok(());
+    // The content's columns first (`decode` reads them by position), then
+    // the tenant and its chain's head; a tenant's rows are consecutive.
+    let at = CONTENT.split(", ").count();
+    let mut groups: Vec<(TenantId, Head, Vec<AuditRow>)> = Vec::with_capacity(tenants.len());
+    for row in &found {
+        let Value::Uuid(tenant) = row.value(at, FieldType::Uuid)? else {
+            return Err(DbError::Sqlx(sqlx::Error::Protocol(
+                "rookery_audit_unsealed returned a row without its tenant".into(),
+            )));
+        };
+        let tenant = TenantId(tenant);
+        if groups.last().is_none_or(|(t, _, _)| *t != tenant) {
+            let head = match int(row, at + 1)? {
+                Some(seq) => Some((seq, bytes(row, at + 2)?)),
+                None => None,
+            };
+            groups.push((tenant, head, Vec::new()));
+        }
+        // The row of nulls: nothing of this tenant is unsealed.
+        if let (Value::Uuid(_), Some((_, _, rows))) = (row.value(0, FieldType::Uuid)?, groups.last_mut()) {
+            rows.push(decode(row)?);
+        }
     }
-    for (id, seq, hash) in seals {
+    let mut seals = serde_json::Map::new();
+    let mut sealed = Vec::with_capacity(groups.len());
+    for (tenant, head, rows) in groups {
+        sealed.push((tenant, rows.len()));
+        if rows.is_empty() {
+            continue;
+        }
+        let batch = chained(tenant, head, &rows)
+            .into_iter()
+            .map(|(id, seq, hash)| serde_json::json!({ "id": id, "seq": seq, "hash": hex(&hash) }))
+            .collect();
+        seals.insert(tenant.0.to_string(), serde_json::Value::Array(batch));
+    }
+    if !seals.is_empty() {
+        tx.fetch_all(
+            "SELECT rookery_audit_seal($1::jsonb)".into(),
+            vec![Bind::new(
+                Value::Text(serde_json::Value::Object(seals).to_string()),
+                FieldType::Text,
+            )],
+        )
+        .await?;
+    }
+    Ok(sealed)
+}
+
+/// [`seal_batch`] on SQLite once `tx` holds its tenant's sealing lock
+/// (the write lock): in process, a statement per row.
+async fn seal_locked(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
+    const HEAD: &str =
+        "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+    let tenant = tx.tenant();
+    let head = match tx.fetch_optional(HEAD.into(), vec![tenant_bind(tenant)]).await? {
+        Some(row) => match int(&row, 0)? {
+            Some(seq) => Some((seq, bytes(&row, 1)?)),
+            None => None,
+        },
+        None => None,
+    };
+    let found = tx
+        .fetch_all(
+            format!("SELECT {CONTENT} FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2"),
+            vec![
+                tenant_bind(tenant),
+                Bind::new(Value::BigInt(SEAL_BATCH as i64), FieldType::BigInt),
+            ],
+        )
+        .await?;
+    let rows: Vec<AuditRow> = found.iter().map(decode).collect::<Result<_, _>>()?;
+    for (id, seq, hash) in chained(tenant, head, &rows) {
         tx.execute(
             "UPDATE audit_log SET seq = $3, hash = $4 WHERE tenant_id = $1 AND id = $2 AND seq IS NULL".into(),
             vec![
                 tenant_bind(tenant),
-                Bind::new(Value::Uuid(*id), FieldType::Uuid),
-                Bind::new(Value::BigInt(*seq), FieldType::BigInt),
+                Bind::new(Value::Uuid(id), FieldType::Uuid),
+                Bind::new(Value::BigInt(seq), FieldType::BigInt),
                 Bind::new(Value::Bytes(hash.to_vec()), FieldType::Text),
             ],
         )
         .await?;
     }
-    Ok(())
+    Ok(rows.len())
 }
 
 /// Seals every unsealed audit row of `tenant`, a batch per transaction;
@@ -273,9 +280,7 @@ async fn write_seals(tx: &mut TenantTx<Writing>, seals: &[(uuid::Uuid, i64, [u8;
 pub async fn seal(db: &Db, tenant: TenantId) -> Result<u64, DbError> {
     let mut total = 0;
     loop {
-        let mut tx = db.begin_write(tenant).await?;
-        let n = seal_batch(&mut tx).await?;
-        tx.commit().await?;
+        let n = seal_group(db, &[tenant]).await?.first().map_or(0, |&(_, n)| n);
         total += n as u64;
         if n < SEAL_BATCH {
             return Ok(total);
@@ -319,7 +324,10 @@ impl Pending {
             // whole group, every tenant of it does, so that one tenant's
             // trouble holds up only that tenant.
             let alone = match seal_group(db, group).await {
-                Ok(full) => full,
+                Ok(sealed) => sealed
+                    .into_iter()
+                    .filter_map(|(tenant, n)| (n == SEAL_BATCH).then_some(tenant))
+                    .collect(),
                 Err(e) => {
                     tracing::warn!(tenants = group.len(), error = %e, "sealing a group of tenants failed; sealing them one by one");
                     group.to_vec()
@@ -342,26 +350,27 @@ impl Pending {
 /// (with a thousand tenants writing, 200 commits a second fewer).
 const SEAL_TENANTS: usize = 32;
 
-/// Seals a batch of each of `tenants` in one transaction, each under its
-/// own tenant setting and lock; returns the tenants that had a full batch
-/// (more may be waiting).
-async fn seal_group(db: &Db, tenants: &[TenantId]) -> Result<Vec<TenantId>, DbError> {
+/// Seals a batch of each of `tenants` (sorted) in one transaction, each
+/// under its own tenant setting and lock; returns how many rows of each
+/// it sealed (a tenant with a full batch may have more waiting).
+async fn seal_group(db: &Db, tenants: &[TenantId]) -> Result<Vec<(TenantId, usize)>, DbError> {
     let Some((&first, rest)) = tenants.split_first() else {
         return Ok(Vec::new());
     };
-    let mut full = Vec::new();
     let mut tx = db.begin_write(first).await?;
-    if seal_batch(&mut tx).await? == SEAL_BATCH {
-        full.push(first);
-    }
-    for &tenant in rest {
-        tx = tx.rescope_to_seal(tenant).await?;
-        if seal_locked(&mut tx).await? == SEAL_BATCH {
-            full.push(tenant);
+    let sealed = if tx.dialect() == crate::db::Dialect::Postgres {
+        seal_in_database(&mut tx, tenants).await?
+    } else {
+        tx.lock_audit_seal().await?;
+        let mut sealed = vec![(first, seal_locked(&mut tx).await?)];
+        for &tenant in rest {
+            tx = tx.rescope_to_seal(tenant).await?;
+            sealed.push((tenant, seal_locked(&mut tx).await?));
         }
-    }
+        sealed
+    };
     tx.commit().await?;
-    Ok(full)
+    Ok(sealed)
 }
 
 /// Seals `pending` every `every` until `stop` completes, then once more.

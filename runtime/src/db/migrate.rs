@@ -86,11 +86,22 @@ pub enum MigrateError {
         /// The platform step that creates it.
         version: u32,
     },
+    /// The tables are current but a platform function this runtime calls
+    /// is missing: `migrate` creates them and has not run since the
+    /// runtime was upgraded. `serve` refuses to start.
+    #[error(
+        "the database has no function `{0}`, which this runtime calls: run `<app> migrate` as the tables' owner (it creates the platform's functions)"
+    )]
+    FunctionMissing(&'static str),
 }
 
 /// The newest platform table the runtime reads, and the step that
 /// creates it: an app generated before it cannot serve.
 const NEWEST_PLATFORM_TABLE: (&str, u32) = ("rookery_roles", 12);
+
+/// The newest of the platform's functions (`migrate` creates them after
+/// the migrations, PostgreSQL only), which `serve` checks like the table.
+const NEWEST_FUNCTION: &str = "rookery_audit_seal(jsonb)";
 
 /// Lifts `FORCE ROW LEVEL SECURITY` from every table of the current
 /// schema that the migrating role owns, for this transaction only, and
@@ -215,10 +226,14 @@ GRANT UPDATE (feature_overrides) ON tenants TO {role};
 
 /// The audit chain (platform tables version 10): the serving role's sealer
 /// sets `seq` and `hash` of a row that has none (the restrictive policy
-/// `audit_log_sealed_once`) and changes no other column of any row.
-const AUDIT_CHAIN: &str = "
+/// `audit_log_sealed_once`) and changes no other column of any row,
+/// through the sealer's two functions (invoker's rights).
+const AUDIT_CHAIN: &str = concat!(
+    "
 GRANT UPDATE (seq, hash) ON audit_log TO {role};
-";
+",
+    include_str!("../audit/seal.sql")
+);
 
 /// The tenants' custom roles (platform tables version 12): defined,
 /// changed (its name, what it inherits and grants) and deleted; never
@@ -344,11 +359,19 @@ impl Db {
             }
             (None, None) => unreachable!("a Db always holds one pool"),
         };
-        if exists {
-            Ok(())
-        } else {
-            Err(DbError::Migrate(MigrateError::PlatformBehind { table, version }))
+        if !exists {
+            return Err(DbError::Migrate(MigrateError::PlatformBehind { table, version }));
         }
+        if let Some(pool) = self.pg() {
+            let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
+                .bind(NEWEST_FUNCTION)
+                .fetch_one(pool)
+                .await?;
+            if !present {
+                return Err(DbError::Migrate(MigrateError::FunctionMissing(NEWEST_FUNCTION)));
+            }
+        }
+        Ok(())
     }
 }
 
