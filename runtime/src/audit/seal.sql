@@ -6,7 +6,10 @@
 -- with the caller's privileges (the serving role's `SELECT` and `UPDATE
 -- (seq, hash)` on `audit_log`), under each tenant's own setting in turn
 -- (row-level security on even for the owner's pool), and gives the
--- transaction its own tenant setting back before it returns.
+-- transaction its own tenant setting back before it returns. Their bodies
+-- are checked when they are created (the grants around them switch that
+-- off for functions over tables a later step creates).
+SET LOCAL check_function_bodies = on;
 --
 -- `rookery_audit_unsealed`: for each tenant, in the order given (every
 -- caller sorts them, so that two sealers never wait for each other in a
@@ -75,3 +78,4 @@ END
 $rookery$;
 REVOKE ALL ON FUNCTION rookery_audit_unsealed(uuid[], bigint), rookery_audit_seal(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rookery_audit_unsealed(uuid[], bigint), rookery_audit_seal(jsonb) TO {role};
+SET LOCAL check_function_bodies = off;

@@ -101,7 +101,7 @@ const NEWEST_PLATFORM_TABLE: (&str, u32) = ("rookery_roles", 12);
 
 /// The newest of the platform's functions (`migrate` creates them after
 /// the migrations, PostgreSQL only), which `serve` checks like the table.
-const NEWEST_FUNCTION: &str = "rookery_audit_seal(jsonb)";
+const NEWEST_FUNCTIONS: [&str; 2] = ["rookery_audit_unsealed(uuid[],bigint)", "rookery_audit_seal(jsonb)"];
 
 /// Lifts `FORCE ROW LEVEL SECURITY` from every table of the current
 /// schema that the migrating role owns, for this transaction only, and
@@ -363,12 +363,14 @@ impl Db {
             return Err(DbError::Migrate(MigrateError::PlatformBehind { table, version }));
         }
         if let Some(pool) = self.pg() {
-            let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
-                .bind(NEWEST_FUNCTION)
-                .fetch_one(pool)
-                .await?;
-            if !present {
-                return Err(DbError::Migrate(MigrateError::FunctionMissing(NEWEST_FUNCTION)));
+            for function in NEWEST_FUNCTIONS {
+                let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
+                    .bind(function)
+                    .fetch_one(pool)
+                    .await?;
+                if !present {
+                    return Err(DbError::Migrate(MigrateError::FunctionMissing(function)));
+                }
             }
         }
         Ok(())
