@@ -158,6 +158,14 @@ pub async fn seal_batch(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
 /// A chain's last sequence number and hash, when it has a row.
 type Head = Option<(i64, Vec<u8>)>;
 
+/// The head in columns `at` (`seq`) and `at + 1` (`hash`) of `row`.
+fn head(row: &DbRow, at: usize) -> Result<Head, DbError> {
+    Ok(match int(row, at)? {
+        Some(seq) => Some((seq, bytes(row, at + 1)?)),
+        None => None,
+    })
+}
+
 /// The next `(id, seq, hash)` of each of `rows` after `head` in `tenant`'s chain.
 fn chained(tenant: TenantId, head: Head, rows: &[AuditRow]) -> Vec<(uuid::Uuid, i64, [u8; 32])> {
     let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_vec()));
@@ -171,7 +179,7 @@ fn chained(tenant: TenantId, head: Head, rows: &[AuditRow]) -> Vec<(uuid::Uuid, 
     seals
 }
 
-/// Seals up to [`SEAL_BATCH`] rows of each of `tenants` (sorted) in `tx`,
+/// Seals up to [`SEAL_BATCH`] rows of each of `tenants` (in any order) in `tx`,
 /// on PostgreSQL, in two round trips whatever their number: the
 /// functions `rookery_audit_unsealed` (each tenant's lock, its chain's
 /// head and its unsealed rows) and `rookery_audit_seal` (their `seq` and
@@ -206,11 +214,7 @@ async fn seal_in_database(tx: &mut TenantTx<Writing>, tenants: &[TenantId]) -> R
         };
         let tenant = TenantId(tenant);
         if groups.last().is_none_or(|(t, _, _)| *t != tenant) {
-            let head = match int(row, at + 1)? {
-                Some(seq) => Some((seq, bytes(row, at + 2)?)),
-                None => None,
-            };
-            groups.push((tenant, head, Vec::new()));
+            groups.push((tenant, head(row, at + 1)?, Vec::new()));
         }
         // The row of nulls: nothing of this tenant is unsealed.
         if let (Value::Uuid(_), Some((_, _, rows))) = (row.value(0, FieldType::Uuid)?, groups.last_mut()) {
@@ -250,7 +254,12 @@ async fn seal_in_database(tx: &mut TenantTx<Writing>, tenants: &[TenantId]) -> R
         // between the two calls (a tenant's erasure), which the verifier
         // would report as a gap in a chain that survived.
         if usize::try_from(done).ok() != Some(expected) {
-            tracing::warn!(sealed = done, expected, "the audit seal set fewer rows than it read");
+            tracing::warn!(
+                tenants = tenants.len(),
+                sealed = done,
+                expected,
+                "the audit seal set fewer rows than it read"
+            );
         }
     }
     Ok(sealed)
@@ -263,10 +272,7 @@ async fn seal_locked(tx: &mut TenantTx<Writing>) -> Result<usize, DbError> {
         "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
     let tenant = tx.tenant();
     let head = match tx.fetch_optional(HEAD.into(), vec![tenant_bind(tenant)]).await? {
-        Some(row) => match int(&row, 0)? {
-            Some(seq) => Some((seq, bytes(&row, 1)?)),
-            None => None,
-        },
+        Some(row) => head(&row, 0)?,
         None => None,
     };
     let found = tx

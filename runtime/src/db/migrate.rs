@@ -363,14 +363,16 @@ impl Db {
             return Err(DbError::Migrate(MigrateError::PlatformBehind { table, version }));
         }
         if let Some(pool) = self.pg() {
-            for function in NEWEST_FUNCTIONS {
-                let present: bool = sqlx::query_scalar("SELECT to_regprocedure($1) IS NOT NULL")
-                    .bind(function)
-                    .fetch_one(pool)
-                    .await?;
-                if !present {
-                    return Err(DbError::Migrate(MigrateError::FunctionMissing(function)));
-                }
+            // One query for all of them: `/readyz` runs this per probe.
+            let missing: Option<i32> = sqlx::query_scalar(
+                "SELECT i::int FROM unnest($1::text[]) WITH ORDINALITY AS f(name, i) \
+                 WHERE to_regprocedure(f.name) IS NULL ORDER BY i LIMIT 1",
+            )
+            .bind(&NEWEST_FUNCTIONS[..])
+            .fetch_optional(pool)
+            .await?;
+            if let Some(function) = missing.and_then(|i| NEWEST_FUNCTIONS.get(usize::try_from(i - 1).ok()?)) {
+                return Err(DbError::Migrate(MigrateError::FunctionMissing(function)));
             }
         }
         Ok(())
