@@ -760,6 +760,25 @@ fn example_apps_are_fresh() {
     );
 }
 
+/// A command line the binary does not know gets the error, the synopsis
+/// and where the rest is (exit 2), not the whole help; `--help` has it.
+#[test]
+fn a_bad_command_line_says_what_was_wrong_in_a_few_lines() {
+    let bin = support::generated_taskboard();
+    let out = Command::new(&bin).arg("servr").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: unknown command `servr`\n\nusage: taskboard ["),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`taskboard --help`"), "{stderr}");
+    assert!(!stderr.contains("ROOKERY_BIND"), "{stderr}");
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("ROOKERY_BIND"));
+}
+
 /// `serve` on a database behind its migrations refuses to start, saying
 /// what to run; after `migrate` it serves.
 #[test]

@@ -229,6 +229,9 @@ fn administration(spec: &Spec) -> Vec<(&'static str, &'static str)> {
     if spec.features.contains_key(super::models::WEBHOOKS_FEATURE) {
         needed.push(("webhooks.manage", "register webhook endpoints"));
     }
+    if spec.models.values().any(|m| m.audit) {
+        needed.push(("audit.read", "read the audit log its models' `audit = true` writes"));
+    }
     needed
 }
 

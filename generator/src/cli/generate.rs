@@ -238,8 +238,20 @@ fn describe(
     let mut s = String::new();
     let _ = writeln!(s, "Plan for `{}` ({} model(s)):", app.name, app.models.len());
     let _ = writeln!(s, "\nSchema:");
-    for step in diff.platform {
-        let _ = writeln!(s, "  + {}", step.summary);
+    match diff.platform {
+        // A new app gets them all at once: one line, not their history.
+        [.., last] if diff.init => {
+            let _ = writeln!(
+                s,
+                "  + platform tables, version {} (tenants, users, memberships, API keys, the audit log, jobs, idempotency keys, mail, webhooks, usage, quotas, custom roles, deletion)",
+                last.version
+            );
+        }
+        steps => {
+            for step in steps {
+                let _ = writeln!(s, "  + {}", step.summary);
+            }
+        }
     }
     if diff.is_empty() && diff.metadata.is_empty() {
         let _ = writeln!(s, "  (no changes)");

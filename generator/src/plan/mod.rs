@@ -486,7 +486,8 @@ pub fn note(op: &Op) -> Option<String> {
     }
 }
 
-/// `string, required, max 120` …
+/// `string, required, max_len 120, indexed` …: what the column's DDL says
+/// (sorting is the routes' and not shown).
 pub fn column_summary(c: &Column) -> String {
     let mut parts = vec![match &c.references {
         Some(r) => format!("ref {}", r.table),
@@ -503,8 +504,20 @@ pub fn column_summary(c: &Column) -> String {
     if let Some(n) = c.max_len {
         parts.push(format!("max_len {n}"));
     }
+    if let Some(n) = c.min {
+        parts.push(format!("min {n}"));
+    }
+    if let Some(n) = c.max {
+        parts.push(format!("max {n}"));
+    }
     if c.unique {
         parts.push("unique".into());
+    }
+    if c.indexed {
+        parts.push("indexed".into());
+    }
+    if c.searchable {
+        parts.push("searchable".into());
     }
     if c.owner {
         parts.push("owner".into());

@@ -309,12 +309,16 @@ impl Verifier<'_> {
         {
             return Err(AuthError::TenantMismatch(MISMATCH));
         }
+        // A slug of no tenant is said so (sign-in says it too), not
+        // called a mismatch: the caller most likely mistyped it.
         let mut known = self
             .tenants
             .lookup(self.db, spec, &named, self.redis)
             .await?
-            .filter(|known| known.info.id == verified.tenant)
-            .ok_or(AuthError::TenantMismatch(MISMATCH))?;
+            .ok_or(AuthError::TenantMismatch("unknown tenant"))?;
+        if known.info.id != verified.tenant {
+            return Err(AuthError::TenantMismatch(MISMATCH));
+        }
         self.knows_roles(&mut known, &[verified.role]).await?;
         let Known { info, version } = known;
         // A custom role deleted since (it had no holder left) signs nobody in.

@@ -87,7 +87,10 @@ pub fn main(app: App) -> ExitCode {
     match runtime.block_on(run(app, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Usage(msg)) => {
-            eprintln!("error: {msg}\n\n{}", usage(name));
+            // The synopsis only: the whole text (every variable) would push
+            // the error off the screen.
+            let synopsis = COMMANDS.lines().next().unwrap_or_default().replace("<app>", name);
+            eprintln!("error: {msg}\n\n{synopsis}\n\n`{name} --help` explains every command and environment variable.");
             ExitCode::from(2)
         }
         Err(CliError::Failed(msg)) => {
@@ -156,10 +159,13 @@ async fn migrate(app: &App, config: &Config) -> Result<(), CliError> {
 async fn serve(app: App, config: Config) -> Result<(), CliError> {
     // Flushed when serving stops.
     let _reporting = crate::report::init(&config);
-    if config.ephemeral_secrets {
-        tracing::warn!(
-            "ROOKERY_JWT_SECRET / ROOKERY_API_KEY_PEPPER not set: using random keys; tokens and API keys die with this process"
-        );
+    for name in &config.ephemeral_secrets {
+        let dies = if *name == "ROOKERY_JWT_SECRET" {
+            "access tokens"
+        } else {
+            "API keys (and stored webhook secrets, unless ROOKERY_WEBHOOKS_SECRET_KEY is set)"
+        };
+        tracing::warn!("{name} not set: using a random key; {dies} die with this process");
     }
     if config.webhooks.allow_loopback {
         tracing::warn!(
@@ -178,6 +184,11 @@ async fn serve(app: App, config: Config) -> Result<(), CliError> {
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
     if config.jobs.in_serve {
         log_mail(&app, &config);
+    } else {
+        tracing::info!(
+            "no job workers in this process (ROOKERY_JOBS_IN_SERVE=false): jobs, mail and webhook deliveries wait for `{} worker`",
+            app.spec().name
+        );
     }
     let state = app.state(config, db.clone());
     let workers = state.config().jobs.in_serve.then(|| {

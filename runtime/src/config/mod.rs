@@ -81,8 +81,10 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key (`ROOKERY_REDIS_PREFIX`, default the app's name).
     pub redis_prefix: String,
-    /// Whether secrets were generated because none were configured.
-    pub ephemeral_secrets: bool,
+    /// The variables of the secrets generated because none were configured
+    /// (`ROOKERY_JWT_SECRET`, `ROOKERY_API_KEY_PEPPER`): what they sign or
+    /// hash dies with the process.
+    pub ephemeral_secrets: Vec<&'static str>,
     /// Background job workers.
     pub jobs: JobsConfig,
     /// How outgoing webhooks are delivered.
@@ -232,7 +234,7 @@ impl Config {
             (Some(_), _) | (None, None) => env.parse("ROOKERY_BIND", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
             (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], env.ranged("PORT", 3000u16, 1..=u16::MAX)?)),
         };
-        let mut ephemeral = false;
+        let mut ephemeral = Vec::new();
         let jwt_secret = match env.var("ROOKERY_JWT_SECRET").or_else(|| env.var("JWT_SECRET")) {
             Some(s) if s.len() >= 32 => s.into_bytes(),
             Some(_) => {
@@ -242,7 +244,7 @@ impl Config {
                 });
             }
             None => {
-                ephemeral = true;
+                ephemeral.push("ROOKERY_JWT_SECRET");
                 random_secret()
             }
         };
@@ -255,7 +257,7 @@ impl Config {
                 });
             }
             None => {
-                ephemeral = true;
+                ephemeral.push("ROOKERY_API_KEY_PEPPER");
                 random_secret()
             }
         };
@@ -273,7 +275,7 @@ impl Config {
                 message: "must be `live` or `test`".into(),
             });
         }
-        if key_env == "live" && ephemeral {
+        if key_env == "live" && !ephemeral.is_empty() {
             return Err(ConfigError::Invalid {
                 name: "ROOKERY_JWT_SECRET",
                 message: "ROOKERY_ENV=live needs ROOKERY_JWT_SECRET and ROOKERY_API_KEY_PEPPER set".into(),

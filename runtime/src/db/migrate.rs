@@ -93,6 +93,39 @@ pub enum MigrateError {
         "the database has no function `{0}`, which this runtime calls: run `<app> migrate` as the tables' owner (it creates the platform's functions)"
     )]
     FunctionMissing(&'static str),
+    /// PostgreSQL refused `migrate` a privilege (`42501`): most often it is
+    /// connected as a role that does not own the app's tables (the serving
+    /// login, when `ROOKERY_MIGRATE_DATABASE_URL` is not set), else its
+    /// owner lacks `CREATE` on the schema or a privilege a migration of
+    /// your own needs (an extension).
+    #[error(
+        "migrate was refused: {message}{migration}; `migrate` must connect as the role that owns the app's tables and may create in their schema: ROOKERY_MIGRATE_DATABASE_URL names it (without it, migrate uses DATABASE_URL, which should name the serving login)"
+    )]
+    NotOwner {
+        /// PostgreSQL's message (`permission denied for schema public`).
+        message: String,
+        /// ` (migration N)` when a migration's SQL was refused.
+        migration: String,
+    },
+}
+
+/// sqlx's migrator error, or [`MigrateError::NotOwner`] when PostgreSQL
+/// refused a privilege (without PostgreSQL's source line, which sqlx's
+/// message appends and which reads like a line of the migration).
+fn refused(err: sqlx::migrate::MigrateError) -> MigrateError {
+    use sqlx::migrate::MigrateError as Sqlx;
+    let (db, migration) = match &err {
+        Sqlx::Execute(sqlx::Error::Database(db)) => (db, String::new()),
+        Sqlx::ExecuteMigration(sqlx::Error::Database(db), version) => (db, format!(" (migration {version})")),
+        _ => return MigrateError::Sqlx(err),
+    };
+    if db.code().as_deref() != Some("42501") {
+        return MigrateError::Sqlx(err);
+    }
+    MigrateError::NotOwner {
+        message: db.message().to_owned(),
+        migration,
+    }
 }
 
 /// The newest platform table the runtime reads, and the step that
@@ -299,7 +332,7 @@ impl Db {
                 migrator(spec.postgres_migrations, true)
                     .run(pool)
                     .await
-                    .map_err(|e| err(e.into()))?;
+                    .map_err(|e| err(refused(e)))?;
                 grant(pool, role).await.map_err(err)
             }
             (None, Some(pool)) => migrator(spec.sqlite_migrations, false)

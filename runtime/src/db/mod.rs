@@ -305,10 +305,19 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10));
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            // The pool opens its first connection now: a file that cannot
+            // be opened (a missing folder, no permission) is said with its URL.
             let pool = SqlitePoolOptions::new()
                 .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
                 .connect_with(connect)
-                .await?;
+                .await
+                .map_err(|err| match err {
+                    sqlx::Error::Database(db) => DbError::Connect {
+                        target: redact_url(url),
+                        reason: db.message().to_owned(),
+                    },
+                    err => DbError::Sqlx(err),
+                })?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
                 oneshot: std::sync::Arc::new(oneshot::Cache::new(0, oneshot::Limits::default())),

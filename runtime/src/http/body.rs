@@ -49,11 +49,67 @@ pub(crate) fn object(body: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// Deserializes a body that passed [`media_type`] and [`object`]; 400 with serde's message
-/// (it names the field and the expected type, and can echo the caller's
-/// own input back to the caller, never anything stored).
+/// Deserializes a body that passed [`media_type`] and [`object`]; 400
+/// naming what was refused (see [`refused`]).
 pub(crate) fn deserialize<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|_| refused::<T>(body, None))
+}
+
+/// The 400 of a body the typed parse refused: serde's message (the
+/// expected type, and the caller's own input, never anything stored) after
+/// the JSON path of the value it refused (`` `due`: ``; none for JSON that
+/// is not well formed), with the form a
+/// model's field takes when `def` knows it. The body is parsed again with
+/// the path tracked, so only a refused body pays for the path.
+fn refused<T: DeserializeOwned>(body: &[u8], def: Option<&ModelDef>) -> ApiError {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let (path, err) = match serde_path_to_error::deserialize::<_, T>(&mut json) {
+        Err(err) => (err.path().to_string(), err.into_inner()),
+        // The value was whole: what follows it is the fault (`{} junk`).
+        Ok(_) => match json.end() {
+            Err(err) => (".".to_owned(), err),
+            Ok(()) => return ApiError::BadRequest("invalid JSON body".into()),
+        },
+    };
+    let message = plain_types(&err.to_string());
+    // Malformed JSON is the body's fault, wherever it broke off; an
+    // unknown field names itself.
+    if path == "." || !err.is_data() || message.starts_with("unknown field") {
+        return ApiError::BadRequest(format!("invalid JSON body: {message}"));
+    }
+    let form = def
+        .and_then(|def| def.fields.iter().find(|f| f.name == path))
+        .and_then(|field| form(&field.ty))
+        .map(|form| format!(" ({form})"))
+        .unwrap_or_default();
+    ApiError::BadRequest(format!("invalid JSON body: `{path}`: {message}{form}"))
+}
+
+/// serde's names of Rust's number types in words a client reads.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected i32", "expected an integer (32-bit)"),
+        ("expected i64", "expected an integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |text, (rust, plain)| text.replace(rust, plain))
+}
+
+/// What a value of `ty` looks like in JSON, where serde's message does not
+/// say it (a date's parse says only "input is out of range").
+fn form(ty: &FieldType) -> Option<&'static str> {
+    Some(match ty {
+        FieldType::Date => "a date: \"YYYY-MM-DD\"",
+        FieldType::DateTime => "an RFC 3339 instant: \"2026-03-31T09:30:00Z\"",
+        FieldType::Uuid => "a UUID string",
+        FieldType::Decimal => "a decimal: a JSON number or a string such as \"12.50\"",
+        FieldType::Ref(target) if target.key == KeyKind::Uuid => "the referenced row's id, a UUID string",
+        FieldType::Ref(_) => "the referenced row's id, an integer",
+        _ => return None,
+    })
 }
 
 /// A JSON request body whose rejection is an [`ApiError`], like every
@@ -88,13 +144,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// integer; only a body the typed parse refused pays for this second look,
 /// which parses the rewritten text with the same (one per model) parser.
 pub(crate) fn deserialize_model<T: DeserializeOwned>(def: &ModelDef, body: &[u8]) -> Result<T, ApiError> {
-    let err = match serde_json::from_slice(body) {
-        Ok(value) => return Ok(value),
-        Err(err) => err,
-    };
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     integral_numbers(def, body)
         .and_then(|text| serde_json::from_slice(&text).ok())
-        .ok_or_else(|| ApiError::BadRequest(format!("invalid JSON body: {err}")))
+        .ok_or_else(|| refused::<T>(body, Some(def)))
 }
 
 /// The body as the text of a JSON object with its integer fields' integral
@@ -158,6 +213,58 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_refused_value_is_named_by_its_path_and_form() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Input {
+            due: Option<chrono::NaiveDate>,
+            amount: Option<i64>,
+            tags: Option<Vec<String>>,
+        }
+        let def = crate::model::fixtures::model(
+            "invoices",
+            vec![
+                FieldDef::new("due", "due", super::FieldType::Date),
+                FieldDef::new("amount", "amount", super::FieldType::BigInt),
+            ],
+        );
+        let message = |body: &str| match super::deserialize_model::<Input>(def, body.as_bytes()) {
+            Err(super::ApiError::BadRequest(message)) => message,
+            other => panic!("{body}: {other:?}"),
+        };
+        let due = message(r#"{"due": "2026-02-31"}"#);
+        assert!(due.starts_with("invalid JSON body: `due`: "), "{due}");
+        assert!(due.ends_with(r#"(a date: "YYYY-MM-DD")"#), "{due}");
+        let amount = message(r#"{"amount": "12"}"#);
+        assert!(
+            amount.contains("`amount`: invalid type: string \"12\", expected an integer"),
+            "{amount}"
+        );
+        assert!(!amount.contains("i64"), "{amount}");
+        // A path below a field, and one no field of the model describes.
+        let tag = message(r#"{"tags": ["a", 2]}"#);
+        assert!(
+            tag.starts_with("invalid JSON body: `tags[1]`: invalid type: integer `2`"),
+            "{tag}"
+        );
+        // No path: the body itself (a syntax error, what follows the
+        // object), or a field that names itself.
+        let syntax = message(r#"{"due": "#);
+        assert!(syntax.starts_with("invalid JSON body: EOF"), "{syntax}");
+        let trailing = message(r#"{"amount": 1} junk"#);
+        assert!(
+            trailing.starts_with("invalid JSON body: trailing characters"),
+            "{trailing}"
+        );
+        let unknown = message(r#"{"dew": "2026-01-01"}"#);
+        assert!(
+            unknown.starts_with("invalid JSON body: unknown field `dew`, expected one of"),
+            "{unknown}"
+        );
     }
 
     #[test]

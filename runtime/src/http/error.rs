@@ -500,7 +500,7 @@ impl From<crate::mail::MailError> for ApiError {
 
 impl From<ListQueryError> for ApiError {
     fn from(err: ListQueryError) -> Self {
-        Self::BadRequest(format!("query parameter `{}`: {}", err.parameter, err.message))
+        Self::BadRequest(err.to_string())
     }
 }
 

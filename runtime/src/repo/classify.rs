@@ -2,13 +2,53 @@
 
 use super::{FieldError, RepoError};
 use crate::db::DbError;
-use crate::model::{FieldDef, FieldType, ModelDef};
+use crate::model::{FieldDef, FieldType, ModelDef, Value};
+
+/// Which references of the model a write set to a row (not null), by
+/// field index: what names the field of a dangling reference where the
+/// database does not (SQLite's `FOREIGN KEY constraint failed` names no
+/// constraint). Fields past the 63rd are not tracked; their references
+/// are named `reference`, as when several were set.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RefsWritten {
+    mask: u64,
+    deleting: bool,
+}
+
+impl RefsWritten {
+    /// A delete: a foreign-key violation means the row is still referenced.
+    pub(super) const DELETING: Self = Self {
+        mask: 0,
+        deleting: true,
+    };
+
+    /// Notes that the write sets `field` of `def` to `value`.
+    pub(super) fn note(&mut self, def: &ModelDef, field: &FieldDef, value: &Value) {
+        if matches!(field.ty, FieldType::Ref(_)) && !matches!(value, Value::Null) {
+            let index = def.fields.iter().position(|f| std::ptr::eq(f, field));
+            if let Some(bit) = index.filter(|i| *i < 64) {
+                self.mask |= 1 << bit;
+            }
+        }
+    }
+
+    /// The field a dangling reference is reported on: the one reference
+    /// written, else `reference`.
+    pub(super) fn name(self, def: &ModelDef) -> &'static str {
+        if self.mask.count_ones() == 1 {
+            def.fields[self.mask.trailing_zeros() as usize].name
+        } else {
+            "reference"
+        }
+    }
+}
 
 /// Maps constraint violations to typed errors by the exact name of the
 /// violated constraint (`crate::naming`, the generator's rule); anything
 /// else stays a database error. SQLite names no unique constraint: there
-/// the exact column list of its message decides.
-pub(super) fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoError {
+/// the exact column list of its message decides; nor a foreign key: there
+/// the reference the write set names it (`refs`).
+pub(super) fn classify(err: DbError, def: &ModelDef, refs: RefsWritten) -> RepoError {
     use crate::naming::{check_name, fkey_name, unique_name};
     use sqlx::error::ErrorKind;
     let DbError::Sqlx(sqlx::Error::Database(db)) = &err else {
@@ -52,12 +92,15 @@ pub(super) fn classify(err: DbError, def: &ModelDef, deleting: bool) -> RepoErro
                 field: field.unwrap_or("row").to_owned(),
             }
         }
-        ErrorKind::ForeignKeyViolation if deleting => RepoError::StillReferenced,
+        ErrorKind::ForeignKeyViolation if refs.deleting => RepoError::StillReferenced,
         ErrorKind::ForeignKeyViolation => RepoError::DanglingReference {
-            // SQLite's message names no constraint.
-            field: field(|f| matches!(f.ty, FieldType::Ref(_)), fkey_name)
-                .unwrap_or("reference")
-                .to_owned(),
+            field: match constraint {
+                // Not a field's (the tenant's, deleted meanwhile): no field.
+                Some(_) => field(|f| matches!(f.ty, FieldType::Ref(_)), fkey_name).unwrap_or("reference"),
+                // SQLite's message names no constraint.
+                None => refs.name(def),
+            }
+            .to_owned(),
         },
         ErrorKind::CheckViolation => match field(|_| true, check_name) {
             Some(f) => RepoError::Invalid(vec![FieldError::new(

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::audited::{self, Shape};
 use super::cascade::{self, Cascade};
-use super::classify::classify;
+use super::classify::{RefsWritten, classify};
 use super::events::{self, Verb};
 use super::table::{Table, decode_row, qualified_select_list, select_list};
 use super::validate::{self, to_text};
@@ -154,7 +154,9 @@ impl<S: Writes> Table<'_, S> {
             }
             (KeyKind::BigInt, Dialect::Postgres) => {}
         }
+        let mut refs = RefsWritten::default();
         for (field, value) in def.fields.iter().zip(values) {
+            refs.note(def, field, &value);
             binds.push(Bind::new(value, field.ty));
             let _ = write!(cols, ", {}", quoted(field.column));
             let _ = write!(params, ", ${}", binds.len());
@@ -169,11 +171,11 @@ impl<S: Writes> Table<'_, S> {
             .tx
             .fetch_optional(sql, binds)
             .await
-            .map_err(|e| classify(e, def, false))?;
+            .map_err(|e| classify(e, def, refs))?;
         let row = decode_row(
             def,
             &row.ok_or_else(|| RepoError::DanglingReference {
-                field: "reference".to_owned(),
+                field: refs.name(def).to_owned(),
             })?,
         )?;
         self.after(Verb::Created, after, &row, (None, &[])).await?;
@@ -212,7 +214,9 @@ impl<S: Writes> Table<'_, S> {
         let mut binds = vec![self.tenant_bind(), self.id_bind(id)];
         binds.push(Bind::new(Value::DateTime(Utc::now()), FieldType::DateTime));
         let mut sets = String::from("updated_at = $3");
+        let mut refs = RefsWritten::default();
         for (field, value) in changes {
+            refs.note(def, field, &value);
             binds.push(Bind::new(value, field.ty));
             let _ = write!(sets, ", {} = ${}", quoted(field.column), binds.len());
         }
@@ -241,7 +245,7 @@ impl<S: Writes> Table<'_, S> {
             .tx
             .fetch_optional(sql, binds)
             .await
-            .map_err(|e| classify(e, def, false))?;
+            .map_err(|e| classify(e, def, refs))?;
         let Some(row) = row else { return Ok(None) };
         let row = decode_row(def, &row)?;
         self.after(Verb::Updated, after, &row, (before.as_ref(), &updated))
@@ -295,7 +299,7 @@ impl<S: Writes> Table<'_, S> {
             .tx
             .fetch_all(sql, binds)
             .await
-            .map_err(|e| classify(e, def, true))?;
+            .map_err(|e| classify(e, def, RefsWritten::DELETING))?;
         let Some(first) = rows.first() else {
             return Ok(false);
         };

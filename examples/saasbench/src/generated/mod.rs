@@ -18,6 +18,7 @@ pub static SPEC: spec::AppSpec = spec::AppSpec {
         spec::RoleDef {
             name: "owner",
             permissions: &[
+                "audit.read",
                 "members.manage",
                 "projects.assign",
                 "projects.delete",

@@ -117,7 +117,7 @@ pub struct ListQuery {
 
 /// Why a list request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[error("query parameter `{parameter}`: {message}")]
 pub struct ListQueryError {
     /// The offending query parameter.
     pub parameter: String,
@@ -326,7 +326,7 @@ fn filter(def: &ModelDef, key: &str, value: &str) -> Result<Filter, ListQueryErr
             ),
         ));
     }
-    let parse = |text: &str| parse_text(field.ty, text).map_err(|m| err(key, format!("{key}: {m}")));
+    let parse = |text: &str| parse_text(field.ty, text).map_err(|m| err(key, m));
     let values = if op == Op::In {
         let items: Vec<&str> = value.split(',').collect();
         if items.len() > MAX_IN_VALUES {
@@ -426,8 +426,8 @@ mod tests {
     #[test]
     fn bad_filters_name_their_parameter() {
         for (key, value, needle) in [
-            ("amount[gte]", "ten", "amount[gte]"),
-            ("amount[gte]", "1; DROP TABLE leads", "amount[gte]"),
+            ("amount[gte]", "ten", "`ten` is not a valid decimal"),
+            ("amount[gte]", "1; DROP TABLE leads", "not a valid decimal"),
             ("stage[in]", "new,closed", "closed"),
             ("stage[gt]", "new", "ranges filter"),
             ("name[lt]", "b", "ranges filter"),
@@ -439,6 +439,7 @@ mod tests {
             let e = parse(&[(key, value)]).unwrap_err();
             assert_eq!(e.parameter, key, "{key}");
             assert!(e.message.contains(needle), "{key}: {}", e.message);
+            assert!(e.to_string().starts_with(&format!("query parameter `{key}`: ")), "{e}");
         }
         let e = parse(&[("amount[gte]", "1"), ("amount[gte]", "2")]).unwrap_err();
         assert!(e.message.contains("twice"));
