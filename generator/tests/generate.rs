@@ -697,6 +697,12 @@ fn new_inside_another_workspace_makes_a_project_cargo_accepts() {
     let manifest = inside.join("acme/Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     assert!(text.contains("\n[workspace]\n"), "{text}");
+    // It starts on the versions this checkout's runtime is tested with.
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    assert_eq!(
+        std::fs::read_to_string(inside.join("acme/Cargo.lock")).unwrap(),
+        std::fs::read_to_string(lock).unwrap()
+    );
     // Cargo loads it as a package of its own (it refuses a package inside a
     // workspace that does not list it).
     let metadata = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

@@ -87,14 +87,18 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    let rookery_path = match &args.rookery_path {
+    let runtime = match &args.rookery_path {
         Some(p) => p.clone(),
         None => {
             let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime");
             p.canonicalize().unwrap_or(p)
         }
     };
-    let rookery_path = toml::Value::String(rookery_path.to_string_lossy().into_owned()).to_string();
+    // The lock file of the runtime's workspace: the project starts on the
+    // dependency versions the runtime was tested with (cargo drops what the
+    // project does not use on its first build).
+    let lock = std::fs::read_to_string(runtime.join("..").join("Cargo.lock")).ok();
+    let rookery_path = toml::Value::String(runtime.to_string_lossy().into_owned()).to_string();
 
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -123,6 +127,9 @@ fn scaffold(args: &Args) -> Result<(PathBuf, String)> {
             write(&staging.join(path), &text)?;
         }
         write(&staging.join(".rookery/rookery.schema.json"), SCHEMA)?;
+        if let Some(lock) = &lock {
+            write(&staging.join("Cargo.lock"), lock)?;
+        }
         let outcome = generate::generate(&staging, &generate::Args::default()).map_err(|f| match f {
             generate::Failure::Spec(s) | generate::Failure::Refused(s) => {
                 anyhow::anyhow!("{s}")
