@@ -32,7 +32,7 @@ n, app, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 out = [f'[app]\nname = "{app}"\ntitle = "{n} models"\n',
        '[tenancy]\nmodel = "shared"\nresolve = ["header"]\n',
        '[auth]\nmethods = ["password", "api_key"]\n',
-       '[roles]\nowner = { grants = ["members.manage", "members.read", "api_keys.manage", "data.read", "data.write", "data.delete"] }\n',
+       '[roles]\nowner = { grants = ["members.manage", "members.read", "api_keys.manage", "data.read", "data.write", "data.delete", "audit.read"] }\n',
        '[plans.free]\nprice = { monthly = 0 }\n']
 for i in range(1, n + 1):
     m = [f'[models.m{i}]',

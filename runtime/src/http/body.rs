@@ -52,37 +52,181 @@ pub(crate) fn object(body: &[u8]) -> Result<(), ApiError> {
 /// Deserializes a body that passed [`media_type`] and [`object`]; 400
 /// naming what was refused (see [`refused`]).
 pub(crate) fn deserialize<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|_| refused::<T>(body, None))
+    serde_json::from_slice(body).map_err(|err| refused(body, &err, None))
 }
 
 /// The 400 of a body the typed parse refused: serde's message (the
 /// expected type, and the caller's own input, never anything stored) after
 /// the JSON path of the value it refused (`` `due`: ``; none for JSON that
-/// is not well formed), with the form a
-/// model's field takes when `def` knows it. The body is parsed again with
-/// the path tracked, so only a refused body pays for the path.
-fn refused<T: DeserializeOwned>(body: &[u8], def: Option<&ModelDef>) -> ApiError {
-    let mut json = serde_json::Deserializer::from_slice(body);
-    let (path, err) = match serde_path_to_error::deserialize::<_, T>(&mut json) {
-        Err(err) => (err.path().to_string(), err.into_inner()),
-        // The value was whole: what follows it is the fault (`{} junk`).
-        Ok(_) => match json.end() {
-            Err(err) => (".".to_owned(), err),
-            Ok(()) => return ApiError::BadRequest("invalid JSON body".into()),
-        },
-    };
+/// is not well formed, or a field that names itself), with the form a
+/// model's field takes when `def` knows it. Not generic: the path is found
+/// in the body's text at the error's position (serde reports a refused
+/// value just past it), so no model compiles a second parse for it.
+fn refused(body: &[u8], err: &serde_json::Error, def: Option<&ModelDef>) -> ApiError {
     let message = plain_types(&err.to_string());
-    // Malformed JSON is the body's fault, wherever it broke off; an
-    // unknown field names itself.
-    if path == "." || !err.is_data() || message.starts_with("unknown field") {
+    let path = (err.is_data() && !message.starts_with("unknown field"))
+        .then(|| path_at(body, err.line(), err.column()))
+        .flatten();
+    let Some(path) = path else {
         return ApiError::BadRequest(format!("invalid JSON body: {message}"));
-    }
+    };
     let form = def
         .and_then(|def| def.fields.iter().find(|f| f.name == path))
         .and_then(|field| form(&field.ty))
         .map(|form| format!(" ({form})"))
         .unwrap_or_default();
     ApiError::BadRequest(format!("invalid JSON body: `{path}`: {message}{form}"))
+}
+
+/// The path (`due`, `tags[1]`, `address.city`) of the innermost value below
+/// the body's top object that ends where serde_json's error points (`line`
+/// and `column`, 1-based: the column of the value's last character), if
+/// the body parses that far.
+fn path_at(body: &[u8], line: usize, column: usize) -> Option<String> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        body.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map(|(i, _)| i + 1)?
+    };
+    let mut walk = Walk {
+        text: body,
+        at: 0,
+        end: line_start + column,
+    };
+    let mut path = Vec::new();
+    walk.value(&mut path).ok().flatten()
+}
+
+/// A walk over JSON text that stops at the value ending at byte `end`.
+struct Walk<'a> {
+    text: &'a [u8],
+    at: usize,
+    end: usize,
+}
+
+/// `Err` when the text is not JSON this walk reads (it then names no path).
+type Found = Result<Option<String>, ()>;
+
+impl Walk<'_> {
+    fn peek(&mut self) -> Option<u8> {
+        while self.text.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+        self.text.get(self.at).copied()
+    }
+
+    /// Reads one value whose path is `path`; the path found inside it, or
+    /// its own when it ends at `end` (and is not the top object).
+    fn value(&mut self, path: &mut Vec<String>) -> Found {
+        // Past the error nothing is to be found, and no deeper than
+        // serde_json reads (its recursion limit): the walk is bounded by
+        // what serde already read, whatever the body holds after it.
+        if self.at > self.end || path.len() > 128 {
+            return Err(());
+        }
+        let found = match self.peek().ok_or(())? {
+            b'{' => self.members(path)?,
+            b'[' => self.elements(path)?,
+            b'"' => {
+                self.string()?;
+                None
+            }
+            _ => {
+                let rest = &self.text[self.at..];
+                let len = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
+                if len == 0 {
+                    return Err(());
+                }
+                self.at += len;
+                None
+            }
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+        Ok((self.at == self.end && !path.is_empty()).then(|| path.concat()))
+    }
+
+    fn members(&mut self, path: &mut Vec<String>) -> Found {
+        self.at += 1;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(None);
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(());
+            }
+            let key = self.string()?;
+            if self.peek() != Some(b':') {
+                return Err(());
+            }
+            self.at += 1;
+            path.push(if path.is_empty() { key } else { format!(".{key}") });
+            let found = self.value(path)?;
+            path.pop();
+            if found.is_some() {
+                return Ok(found);
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(None);
+                }
+                _ => return Err(()),
+            }
+        }
+    }
+
+    fn elements(&mut self, path: &mut Vec<String>) -> Found {
+        self.at += 1;
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(None);
+        }
+        for index in 0.. {
+            path.push(format!("[{index}]"));
+            let found = self.value(path)?;
+            path.pop();
+            if found.is_some() {
+                return Ok(found);
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(None);
+                }
+                _ => return Err(()),
+            }
+        }
+        Err(())
+    }
+
+    /// Reads a string at `at` (its opening quote); its text, escapes kept.
+    fn string(&mut self) -> Result<String, ()> {
+        let start = self.at + 1;
+        let mut i = start;
+        while let Some(&b) = self.text.get(i) {
+            match b {
+                b'\\' => i += 2,
+                b'"' => {
+                    self.at = i + 1;
+                    return Ok(String::from_utf8_lossy(&self.text[start..i]).into_owned());
+                }
+                _ => i += 1,
+            }
+        }
+        Err(())
+    }
 }
 
 /// serde's names of Rust's number types in words a client reads.
@@ -144,12 +288,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// integer; only a body the typed parse refused pays for this second look,
 /// which parses the rewritten text with the same (one per model) parser.
 pub(crate) fn deserialize_model<T: DeserializeOwned>(def: &ModelDef, body: &[u8]) -> Result<T, ApiError> {
-    if let Ok(value) = serde_json::from_slice(body) {
-        return Ok(value);
-    }
+    let err = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
     integral_numbers(def, body)
         .and_then(|text| serde_json::from_slice(&text).ok())
-        .ok_or_else(|| refused::<T>(body, Some(def)))
+        .ok_or_else(|| refused(body, &err, Some(def)))
 }
 
 /// The body as the text of a JSON object with its integer fields' integral
@@ -250,6 +395,39 @@ mod tests {
         assert!(
             tag.starts_with("invalid JSON body: `tags[1]`: invalid type: integer `2`"),
             "{tag}"
+        );
+        // Over several lines, after escapes and spaces, and below a field.
+        let pretty = message("{\n  \"tags\": [\"a \\\" }\"],\n  \"amount\" :  \"x\"  \n}");
+        assert!(
+            pretty.starts_with("invalid JSON body: `amount`: invalid type: string"),
+            "{pretty}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            address: Address,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Address {
+            city: String,
+        }
+        let nested = match super::deserialize::<Outer>(br#"{"address": {"city": 12}}"#) {
+            Err(super::ApiError::BadRequest(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            nested.starts_with("invalid JSON body: `address.city`: invalid type: integer `12`"),
+            "{nested}"
+        );
+        // The walk stops where serde stopped: nesting past any stack's
+        // depth after that point costs it nothing (a duplicate key is
+        // refused at the key, where no value ends).
+        let deep = format!(r#"{{"amount": 1, "amount": 2, "tags": {}}}"#, "[".repeat(1_000_000));
+        let deep = message(&deep);
+        assert!(
+            deep.starts_with("invalid JSON body: duplicate field `amount`"),
+            "{deep}"
         );
         // No path: the body itself (a syntax error, what follows the
         // object), or a field that names itself.
