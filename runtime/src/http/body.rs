@@ -129,8 +129,8 @@ impl Walk<'_> {
             return Err(());
         }
         let found = match self.peek().ok_or(())? {
-            b'{' => self.members(path)?,
-            b'[' => self.elements(path)?,
+            b'{' => self.container(b'}', path, Self::key)?,
+            b'[' => self.container(b']', path, Self::index)?,
             b'"' => {
                 self.string()?;
                 None
@@ -154,46 +154,23 @@ impl Walk<'_> {
         Ok((self.at == self.end && !path.is_empty()).then(|| path.concat()))
     }
 
-    fn members(&mut self, path: &mut Vec<String>) -> Found {
+    /// Reads an object (`close` is `}`) or an array (`]`) at `at`;
+    /// `segment` reads what comes before each element's value (an
+    /// object's key and colon) and names it in the path.
+    fn container(
+        &mut self,
+        close: u8,
+        path: &mut Vec<String>,
+        segment: fn(&mut Self, usize, bool) -> Result<String, ()>,
+    ) -> Found {
         self.at += 1;
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(None);
-        }
-        loop {
-            if self.peek() != Some(b'"') {
-                return Err(());
-            }
-            let key = self.string()?;
-            if self.peek() != Some(b':') {
-                return Err(());
-            }
-            self.at += 1;
-            path.push(if path.is_empty() { key } else { format!(".{key}") });
-            let found = self.value(path)?;
-            path.pop();
-            if found.is_some() {
-                return Ok(found);
-            }
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(None);
-                }
-                _ => return Err(()),
-            }
-        }
-    }
-
-    fn elements(&mut self, path: &mut Vec<String>) -> Found {
-        self.at += 1;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return Ok(None);
         }
         for index in 0.. {
-            path.push(format!("[{index}]"));
+            let name = segment(self, index, path.is_empty())?;
+            path.push(name);
             let found = self.value(path)?;
             path.pop();
             if found.is_some() {
@@ -201,7 +178,7 @@ impl Walk<'_> {
             }
             match self.peek() {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
+                Some(c) if c == close => {
                     self.at += 1;
                     return Ok(None);
                 }
@@ -209,6 +186,24 @@ impl Walk<'_> {
             }
         }
         Err(())
+    }
+
+    /// An object member's key and colon: `key`, `.key` below the top.
+    fn key(&mut self, _: usize, top: bool) -> Result<String, ()> {
+        if self.peek() != Some(b'"') {
+            return Err(());
+        }
+        let key = self.string()?;
+        if self.peek() != Some(b':') {
+            return Err(());
+        }
+        self.at += 1;
+        Ok(if top { key } else { format!(".{key}") })
+    }
+
+    /// An array element: `[index]`.
+    fn index(&mut self, index: usize, _: bool) -> Result<String, ()> {
+        Ok(format!("[{index}]"))
     }
 
     /// Reads a string at `at` (its opening quote); its text, escapes kept.
