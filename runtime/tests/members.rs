@@ -628,6 +628,12 @@ async fn api_keys_record_their_last_use_and_are_overseen(h: Harness) {
     let keys = call(&h, "GET", "/api-keys", &ada.access, None).await;
     assert_eq!(keys.body[0]["last_used_at"], Value::Null);
     assert_eq!(keys.body[0]["last_used_ip"], Value::Null);
+    // The answer shows the instant as it was stored, to the microsecond.
+    assert_eq!(
+        keys.body[0]["created_at"], created.body["created_at"],
+        "{}",
+        created.body
+    );
     let from = |ip: &str| {
         Request::get("/api/v1/me")
             .header("x-tenant", "acme")

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -149,7 +148,7 @@ pub(super) async fn signup(
     let (user, new_hash) = (UserId::new_v7(), Some(hash_password(body.password).await?));
 
     let tenant = TenantId::new_v7();
-    let now = Utc::now();
+    let now = super::now();
     let mut tx = state.db().begin_platform().await?;
     let inserted = tx
         .execute(
