@@ -391,6 +391,12 @@ mod tests {
             tag.starts_with("invalid JSON body: `tags[1]`: invalid type: integer `2`"),
             "{tag}"
         );
+        // After text that is not ASCII (serde counts columns in bytes).
+        let accents = message(r#"{"tags": ["été", "日本"], "amount": "x"}"#);
+        assert!(
+            accents.starts_with("invalid JSON body: `amount`: invalid type"),
+            "{accents}"
+        );
         // Over several lines, after escapes and spaces, and below a field.
         let pretty = message("{\n  \"tags\": [\"a \\\" }\"],\n  \"amount\" :  \"x\"  \n}");
         assert!(
