@@ -7,7 +7,7 @@
 # ~/.cache/saasbench/compare-<stamp>.jsonl, as always); this prints the
 # RESULT lines, and at the end each contender's req/s ratio to axum-bare
 # per round and their mean, median, minimum and maximum (axum-bare must be
-# one of the contenders).
+# one of the contenders), each named as given on the command line.
 #
 #   bench/rotate.sh 6 axum-bare bench/rookery:workload axum-rls
 #   BENCH_SHARED=/elsewhere/shared/bench bench/rotate.sh 4 axum-bare bench/rookery
@@ -35,17 +35,17 @@ for ((r = 0; r < rounds; r++)); do
   printf '%s\n' "$out" | grep -E '^RESULT' || true
   record=$(printf '%s\n' "$out" | sed -n 's/^records: //p' | tail -1)
   [[ -n $record ]] || { echo "rotate.sh: compare.sh named no records file" >&2; exit 1; }
-  records+=("$record")
+  # The round's records in the order they ran, named as given here: two
+  # folders of one contender (an A/B) share the harness's name.
+  records+=("$record" "${order[*]}")
 done
 python3 - "${records[@]}" <<'PY'
 import json, statistics, sys
 ratios = {}
-for path in sys.argv[1:]:
-    runs = {}
+args = sys.argv[1:]
+for path, order in zip(args[::2], args[1::2]):
     with open(path) as f:
-        for line in f:
-            run = json.loads(line)
-            runs[run["contender"]] = run
+        runs = dict(zip(order.split(), (json.loads(line) for line in f)))
     bare = runs["axum-bare"]["rps"]
     for name, run in runs.items():
         if name != "axum-bare":
