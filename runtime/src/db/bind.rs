@@ -80,6 +80,13 @@ pub(crate) fn bind_sqlite<'q>(
 
 /// SQLite stores instants as RFC 3339 text with microseconds, so text
 /// order is time order.
+/// Now, to the microsecond: what both dialects keep of an instant, so an
+/// answer that shows what it wrote (a key's `created_at`, a deletion's
+/// `erase_after`) agrees with every later read of it.
+pub(crate) fn now() -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
+}
+
 pub(crate) fn format_datetime(v: DateTime<Utc>) -> String {
     v.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

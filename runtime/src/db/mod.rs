@@ -41,7 +41,7 @@ pub use sql::{FromRow, Param, RowReader, Sql};
 pub use tx::{Mode, OneStatement, PlatformTx, Reading, TenantTx, Writes, Writing};
 pub use usage::{UsageDay, UsageQuery};
 
-pub(crate) use bind::{Bind, DbRow, bytes};
+pub(crate) use bind::{Bind, DbRow, bytes, now};
 pub(crate) use events::{
     DELIVER_JOB, DELIVER_MAX_ATTEMPTS, DELIVER_QUEUE, EVENT_COLUMNS, SUBSCRIBED_PG, Store, delivery_job, is_event_type,
 };

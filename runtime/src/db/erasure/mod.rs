@@ -153,7 +153,7 @@ impl PlatformTx {
             }
             Conn::Sqlite(conn) => {
                 // Stored to the microsecond: answered as stored.
-                let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+                let now = crate::db::now();
                 let erase_after = now + chrono::Duration::days(i64::from(grace_days));
                 sqlx::query(
                     "UPDATE tenants SET deletion_requested_at = $2, deletion_requested_by = $3, erase_after = $4 \

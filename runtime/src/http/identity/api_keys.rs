@@ -48,7 +48,7 @@ pub(super) struct CreatedKey {
 /// of its own, before the request's handler runs. A failure is logged and
 /// the request goes on: the record is bookkeeping, not access control.
 pub(crate) async fn record_use(state: &AppState, tenant: TenantId, id: Uuid, last: &LastUse, ip: &str) {
-    let now = super::now();
+    let now = crate::db::now();
     if !last.stale(ip, now) {
         return;
     }
@@ -125,7 +125,7 @@ pub(super) async fn create(
     let new = api_key::generate(state.spec().name, &state.config().env);
     let hash = api_key::hash(&state.config().api_key_pepper, &new.key);
     let id = Uuid::now_v7();
-    let now = super::now();
+    let now = crate::db::now();
     tx.execute(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, role, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"

@@ -102,7 +102,7 @@ pub(super) async fn create(
             "this email is already a member of the tenant".into(),
         ));
     }
-    let now = super::now();
+    let now = crate::db::now();
     check_members_quota(&mut tx, &principal, now).await?;
     let (token, hash) = opaque_token();
     let id = Uuid::now_v7();
@@ -335,7 +335,7 @@ pub(super) async fn accept(
         }
     };
 
-    let now = super::now();
+    let now = crate::db::now();
     let mut tx = state.db().begin_platform().await?;
     if let Some(hash) = new_hash {
         let inserted = tx

@@ -132,7 +132,7 @@ async fn issue_tokens(state: &AppState, tx: &mut TenantTx, user: UserId, role: &
 
 async fn insert_refresh_token(tx: &mut TenantTx, user: UserId) -> Result<String, DbError> {
     let (token, hash) = api_key::opaque_token();
-    let now = now();
+    let now = crate::db::now();
     tx.execute(
         "INSERT INTO refresh_tokens (tenant_id, id, user_id, token_hash, expires_at, revoked_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, NULL, $6)"
@@ -399,13 +399,6 @@ fn uuid_bind(v: Uuid) -> Bind {
 
 fn text_bind(v: impl Into<String>) -> Bind {
     Bind::new(Value::Text(v.into()), FieldType::Text)
-}
-
-/// Now, to the microsecond: what both dialects keep of an instant, so an
-/// answer that shows what it wrote (a key's `created_at`) agrees with
-/// every later read of it.
-fn now() -> DateTime<Utc> {
-    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
 fn time_bind(v: DateTime<Utc>) -> Bind {

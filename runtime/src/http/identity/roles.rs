@@ -331,7 +331,7 @@ pub(super) async fn create(
     let (mut tx, locked) = begin(&state, &principal, Some(MANAGE)).await?;
     let new = Role::custom(Arc::new(role.clone()));
     require_covers(&locked.acting, &new)?;
-    let now = super::now();
+    let now = crate::db::now();
     let inserted = tx
         .execute(
             "INSERT INTO rookery_roles (tenant_id, id, name, inherits, grants, created_by, created_at, updated_at) \
@@ -384,7 +384,7 @@ pub(super) async fn update(
     let role = CustomRole::new(old.role.id, new_name, inherits, grants);
     let new = Role::custom(Arc::new(role.clone()));
     require_covers(&locked.acting, &new)?;
-    let now = super::now();
+    let now = crate::db::now();
     let updated = tx
         .execute(
             "UPDATE rookery_roles SET name = $3, inherits = $4, grants = $5, updated_at = $6 \

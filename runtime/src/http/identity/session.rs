@@ -141,7 +141,7 @@ pub(super) async fn refresh(
         time(&row, 2)?,
         opt_time(&row, 3)?,
     );
-    let now = super::now();
+    let now = crate::db::now();
     if revoked_at.is_some() {
         return Err(reuse_detected(tx, user, now).await);
     }

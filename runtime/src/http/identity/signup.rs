@@ -148,7 +148,7 @@ pub(super) async fn signup(
     let (user, new_hash) = (UserId::new_v7(), Some(hash_password(body.password).await?));
 
     let tenant = TenantId::new_v7();
-    let now = super::now();
+    let now = crate::db::now();
     let mut tx = state.db().begin_platform().await?;
     let inserted = tx
         .execute(
